@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make demo   -> create .venv, install the locked dependencies, run the demo job
+#   make test   -> create/update .venv, run the test suite
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test calibrate bench lint lock clean-data help
+
+help:
+	@echo "make demo | make test | make calibrate | make bench | make lint | make lock"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/measure demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not calibration"
+
+calibrate: $(STAMP)
+	$(BIN)/python -m pytest -q -m calibration -s
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+# Re-resolve the lock file (needs network; maintainers only).
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements.lock
+
+clean-data:
+	rm -rf data/processed/* data/raw/*

@@ -1,0 +1,407 @@
+"""Open a dataset directory, validate it against the contract, expose DuckDB views.
+
+Tables are read in place (``read_parquet`` views on one DuckDB connection); nothing is
+copied into memory until a query asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+
+from measure.dataset._contract import (
+    BOOL,
+    FLOAT,
+    ID,
+    INT,
+    REQUIRED_FOR,
+    STR,
+    TABLES,
+    TS,
+    type_class,
+)
+from measure.errors import DataContractError, PinMismatchError
+
+Validate = Literal["full", "schema", "none"]
+MANIFEST = "manifest.json"
+
+
+def table_files(root: Path, name: str) -> list[Path] | None:
+    """Return the Parquet files of table ``name`` in ``root`` (sorted), or ``None``."""
+    single = root / f"{name}.parquet"
+    folder = root / name
+    if single.is_file():
+        return [single]
+    if folder.is_dir():
+        files = sorted(p for p in folder.rglob("*.parquet") if p.is_file())
+        if not files:
+            raise DataContractError(
+                "the table directory holds no .parquet files; remove the empty "
+                "directory or write the table into it",
+                table=name,
+                file=str(folder),
+            )
+        return files
+    return None
+
+
+class Dataset:
+    """A dataset on the data contract, queried with DuckDB.
+
+    Use :func:`measure.open` rather than building this directly.
+
+    Parameters
+    ----------
+    path
+        The dataset directory.
+    validate
+        ``"full"`` checks columns, types and allowed values (scans the tables);
+        ``"schema"`` checks columns and types only (reads Parquet footers);
+        ``"none"`` skips checks.
+    require
+        Tables (or an analysis name from ``REQUIRED_FOR``) that must be present.
+    memory_limit, threads
+        Passed to DuckDB (``None`` keeps DuckDB's defaults).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        validate: Validate = "full",
+        require: Iterable[str] = (),
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        naive_timestamps_are_utc: bool | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise DataContractError(
+                "is not a directory; a dataset is a directory of Parquet tables "
+                "(see docs/data-contract.md)",
+                file=str(self.path),
+            )
+        self.manifest: dict[str, Any] | None = None
+        mpath = self.path / MANIFEST
+        if mpath.is_file():
+            try:
+                self.manifest = json.loads(mpath.read_text())
+            except json.JSONDecodeError as e:
+                raise DataContractError(
+                    f"manifest is not valid JSON ({e}); re-run `measure pin`",
+                    file=str(mpath),
+                ) from e
+        if naive_timestamps_are_utc is None:
+            naive_timestamps_are_utc = bool(
+                self.manifest and self.manifest.get("timestamps") == "naive-utc"
+            )
+        self._naive_utc = naive_timestamps_are_utc
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        self.con = duckdb.connect(config=config)
+        self.files: dict[str, list[Path]] = {}
+        for name in TABLES:
+            files = table_files(self.path, name)
+            if files is not None:
+                self.files[name] = files
+        # Extra (non-contract) parquet tables are exposed too: frame, population, ...
+        for p in sorted(self.path.iterdir()):
+            stem = p.name.removesuffix(".parquet")
+            if stem in self.files or stem.startswith((".", "_")):
+                continue
+            if (p.is_file() and p.suffix == ".parquet") or (
+                p.is_dir() and any(p.rglob("*.parquet"))
+            ):
+                files = table_files(self.path, stem)
+                if files:
+                    self.files[stem] = files
+        for name, files in self.files.items():
+            self._relation(name, files).create_view(name, replace=True)
+        if validate != "none":
+            self._validate(full=validate == "full")
+        self.require(*require)
+
+    # -- reading -----------------------------------------------------------------
+    def _relation(
+        self, name: str, files: Sequence[Path], *, locate: bool = False
+    ) -> duckdb.DuckDBPyRelation:
+        hive = any(f.parent != self.path and "=" in f.parent.name for f in files)
+        return self.con.read_parquet(
+            [str(f) for f in files],
+            hive_partitioning=hive,
+            union_by_name=len(files) > 1,
+            filename=locate,
+            file_row_number=locate,
+        )
+
+    @property
+    def tables(self) -> list[str]:
+        """Names of the tables present."""
+        return list(self.files)
+
+    def has(self, name: str) -> bool:
+        """Whether table ``name`` is present."""
+        return name in self.files
+
+    def columns(self, name: str) -> list[str]:
+        """Column names of table ``name``."""
+        return self.table(name).columns
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` exists and has ``column``."""
+        return self.has(table) and column in self.columns(table)
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        """Lazy DuckDB relation over table ``name``."""
+        if name not in self.files:
+            raise DataContractError(
+                f"table is missing from the dataset at '{self.path}'; present: "
+                f"{', '.join(self.tables) or 'none'}",
+                table=name,
+            )
+        return self.con.table(name)
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
+            ) -> pl.DataFrame:
+        """Run ``query`` (with bound ``params``) and return a polars DataFrame."""
+        return self.con.execute(query, params or []).pl()
+
+    def execute(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
+                ) -> duckdb.DuckDBPyConnection:
+        """Run ``query`` with bound ``params`` and return the cursor."""
+        return self.con.execute(query, params or [])
+
+    def require(self, *names: str) -> None:
+        """Raise ``DataContractError`` unless every named table (or analysis) exists."""
+        needed: list[str] = []
+        for n in names:
+            needed.extend(REQUIRED_FOR.get(n, (n,)))
+        missing = [n for n in dict.fromkeys(needed) if n not in self.files]
+        if missing:
+            raise DataContractError(
+                f"required table(s) missing: {', '.join(missing)} (dataset "
+                f"'{self.path}' has {', '.join(self.tables) or 'no tables'}); add "
+                f"them as <name>.parquet or <name>/ folders (see the data contract)",
+                table=missing[0],
+            )
+
+    @property
+    def id_type(self) -> str | None:
+        """``'int'`` or ``'str'``: the dataset's ``account_id`` type class."""
+        for name in ("accounts", "observations", "edges", "detections"):
+            if name in self.files:
+                col = "src" if name == "edges" else "account_id"
+                rel = self.table(name)
+                return type_class(str(rel.types[rel.columns.index(col)]))
+        return None
+
+    @property
+    def digest(self) -> str | None:
+        """The pinned digest recorded in the manifest, if any."""
+        return self.manifest.get("digest") if self.manifest else None
+
+    @property
+    def name(self) -> str:
+        """The dataset name (manifest, else directory name)."""
+        if self.manifest and self.manifest.get("name"):
+            return str(self.manifest["name"])
+        return self.path.name
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self.con.close()
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Dataset {self.name} at {self.path}: {', '.join(self.tables)}>"
+
+    # -- validation --------------------------------------------------------------
+    def _example(self, name: str, where: str, params: list[Any]) -> dict[str, Any]:
+        rel = self._relation(name, self.files[name], locate=True)
+        rel.create_view("__check", replace=True)
+        row = self.con.execute(
+            f"SELECT * FROM __check WHERE {where} LIMIT 1", params
+        ).fetchone()
+        cols = [d[0] for d in self.con.description]
+        self.con.execute("DROP VIEW IF EXISTS __check")
+        out = dict(zip(cols, row, strict=True)) if row else {}
+        if "file_row_number" in out:
+            out["row"] = out.pop("file_row_number")
+        return out
+
+    def _fail(self, name: str, col: str, msg: str, where: str | None = None,
+              params: list[Any] | None = None) -> None:
+        example = self._example(name, where, params or []) if where else None
+        file = None
+        if example and "filename" in example:
+            file = example.pop("filename")
+        elif len(self.files[name]) == 1:
+            file = str(self.files[name][0])
+        raise DataContractError(msg, table=name, column=col, example=example,
+                                file=file)
+
+    def _validate(self, *, full: bool) -> None:
+        id_types: dict[str, tuple[str, str]] = {}
+        for name, spec in TABLES.items():
+            if name not in self.files:
+                continue
+            rel = self.table(name)
+            types = {c: str(t).upper() for c, t in zip(rel.columns, rel.types,
+                                                        strict=True)}
+            for col in spec.columns:
+                if col.name not in types:
+                    if col.required:
+                        raise DataContractError(
+                            f"required column is missing (columns present: "
+                            f"{', '.join(rel.columns)}); rename or add it",
+                            table=name, column=col.name,
+                            file=str(self.files[name][0]),
+                        )
+                    continue
+                got = type_class(types[col.name])
+                ok = {
+                    ID: got in (INT, STR),
+                    STR: got == STR,
+                    INT: got == INT,
+                    FLOAT: got in (FLOAT, INT),
+                    BOOL: got == BOOL,
+                    TS: got == TS or (got == "timestamp_naive" and self._naive_utc),
+                }[col.kind]
+                if not ok:
+                    if col.kind == TS and got == "timestamp_naive":
+                        msg = (
+                            "timestamp has no time zone; write it as UTC-aware "
+                            "(TIMESTAMP WITH TIME ZONE) or declare naive timestamps "
+                            "as UTC with \"timestamps\": \"naive-utc\" in the manifest"
+                        )
+                    else:
+                        msg = (f"has type {types[col.name]}, expected "
+                               f"{_expected(col.kind)}; cast it when writing the table")
+                    raise DataContractError(msg, table=name, column=col.name,
+                                            file=str(self.files[name][0]))
+                if col.kind == ID:
+                    id_types[f"{name}.{col.name}"] = (got, types[col.name])
+        classes = {v[0] for v in id_types.values()}
+        if len(classes) > 1:
+            first = next(iter(id_types.items()))
+            other = next(k for k, v in id_types.items() if v[0] != first[1][0])
+            t, c = other.split(".")
+            raise DataContractError(
+                f"account id type {id_types[other][1]} differs from "
+                f"{first[0]} ({first[1][1]}); use one type (BIGINT or VARCHAR) for "
+                "account ids in every table",
+                table=t, column=c,
+            )
+        if not full:
+            return
+        for name, spec in TABLES.items():
+            if name not in self.files:
+                continue
+            present = set(self.columns(name))
+            for col in spec.columns:
+                if col.name not in present:
+                    continue
+                q = f'"{col.name}"'
+                if col.not_null:
+                    n = self.con.execute(
+                        f"SELECT count(*) FROM {name} WHERE {q} IS NULL").fetchone()[0]
+                    if n:
+                        self._fail(name, col.name,
+                                   f"{n} row(s) have a null value in a required "
+                                   "column; fill or drop them before analysis",
+                                   f"{q} IS NULL")
+                if col.allowed is not None:
+                    allowed = list(col.allowed)
+                    bad = self.con.execute(
+                        f"SELECT {q}, count(*) FROM {name} WHERE {q} IS NOT NULL AND "
+                        f"NOT list_contains(?::VARCHAR[], {q}) GROUP BY 1 "
+                        f"ORDER BY 2 DESC LIMIT 5",
+                        [allowed],
+                    ).fetchall()
+                    if bad:
+                        self._fail(
+                            name, col.name,
+                            f"value(s) {[b[0] for b in bad]} not allowed; allowed "
+                            f"values are {allowed}",
+                            f"{q} IS NOT NULL AND NOT list_contains(?::VARCHAR[], {q})",
+                            [allowed],
+                        )
+            for ucol in spec.unique:
+                dup = self.con.execute(
+                    f'SELECT "{ucol}" FROM {name} GROUP BY 1 HAVING count(*) > 1 '
+                    "LIMIT 1"
+                ).fetchone()
+                if dup:
+                    self._fail(name, ucol,
+                               f"values must be unique; {dup[0]!r} appears more than "
+                               "once (collapse duplicate records first)",
+                               f'"{ucol}" = ?', [dup[0]])
+
+
+def _expected(kind: str) -> str:
+    return {
+        ID: "BIGINT or VARCHAR",
+        STR: "VARCHAR",
+        INT: "an integer type",
+        FLOAT: "DOUBLE",
+        BOOL: "BOOLEAN",
+        TS: "TIMESTAMP WITH TIME ZONE (UTC)",
+    }[kind]
+
+
+def open_dataset(
+    path: str | os.PathLike[str],
+    *,
+    digest: str | None = None,
+    validate: Validate = "full",
+    require: Iterable[str] = (),
+    **kwargs: Any,
+) -> Dataset:
+    """Open and validate a dataset; optionally check it against a pinned digest.
+
+    Parameters
+    ----------
+    path
+        The dataset directory.
+    digest
+        ``sha256:<hex>``, ``<hex>`` or ``name@sha256:<hex>``. When given, every file is
+        re-hashed and must match both the manifest and this digest.
+    validate, require
+        See :class:`Dataset`.
+
+    Raises
+    ------
+    DataContractError
+        The dataset breaks the contract.
+    PinMismatchError
+        The content differs from ``digest`` (says expected versus got).
+    """
+    if digest is not None:
+        from measure.dataset._pin import verify_dataset
+
+        report = verify_dataset(path)
+        want = digest.split("sha256:")[-1]
+        if not report.ok:
+            raise PinMismatchError(report.text(), differences=report.differences)
+        if report.digest != want:
+            raise PinMismatchError(
+                f"dataset '{path}': expected digest sha256:{want} but got "
+                f"sha256:{report.digest}; you are not reading the pinned data",
+                differences=[{"kind": "digest", "expected": want,
+                              "got": report.digest}],
+            )
+    return Dataset(path, validate=validate, require=require, **kwargs)

@@ -1,0 +1,303 @@
+"""Pinning: manifests, dataset digests, lock files and verification.
+
+The dataset digest is the SHA-256 of the sorted ``path  sha256`` lines of every file
+in the dataset (``manifest.json`` excluded); ``name@sha256:<digest>`` identifies a
+pinned version. Manifest paths are relative POSIX paths that never leave the dataset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from measure._io import atomic_write_text, sha256_file
+from measure.dataset._contract import SCHEMA_VERSION
+from measure.errors import PinMismatchError, UnsafePathError
+
+MANIFEST = "manifest.json"
+
+
+def safe_relpath(root: Path, rel: str) -> Path:
+    """Resolve manifest path ``rel`` inside ``root``, refusing any escape.
+
+    Raises
+    ------
+    UnsafePathError
+        ``rel`` is absolute, contains ``..``, a backslash or a drive, or resolves
+        (through symbolic links) outside ``root``.
+    """
+    if not isinstance(rel, str) or not rel:
+        raise UnsafePathError(f"manifest path {rel!r} is empty or not a string")
+    p = PurePosixPath(rel)
+    if (
+        p.is_absolute()
+        or rel.startswith(("/", "\\"))
+        or "\\" in rel
+        or ":" in p.parts[0]
+        or any(part in ("..", "") for part in p.parts)
+    ):
+        raise UnsafePathError(
+            f"manifest path {rel!r} points outside the dataset '{root}'; manifest "
+            "paths must be relative and must not contain '..'"
+        )
+    full = (root / p).resolve()
+    if not full.is_relative_to(root.resolve()):
+        raise UnsafePathError(
+            f"manifest path {rel!r} resolves to '{full}', outside the dataset '{root}'"
+        )
+    return root / p
+
+
+def dataset_files(root: Path) -> list[str]:
+    """Relative POSIX paths of every file in the dataset except the manifest."""
+    out = []
+    for p in root.rglob("*"):
+        if p.is_file():
+            rel = p.relative_to(root).as_posix()
+            if rel != MANIFEST:
+                out.append(rel)
+    return sorted(out)
+
+
+def digest_of(entries: list[tuple[str, str]]) -> str:
+    """SHA-256 of the sorted ``path  sha256`` lines (one per file, newline-ended)."""
+    lines = "".join(f"{p}  {h}\n" for p, h in sorted(entries))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def _rows(path: Path) -> int | None:
+    if path.suffix != ".parquet":
+        return None
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def build_manifest(
+    root: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    command: str | None = None,
+    inputs: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Hash every file of a dataset and return its manifest (not written)."""
+    from measure import __version__
+
+    root = Path(root)
+    files = []
+    for rel in dataset_files(root):
+        full = root / rel
+        files.append({"path": rel, "bytes": full.stat().st_size,
+                      "sha256": sha256_file(full), "rows": _rows(full)})
+    manifest: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "name": name or root.name,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "measure_version": __version__,
+        "inputs": inputs or [],
+        "files": files,
+        "digest": digest_of([(f["path"], f["sha256"]) for f in files]),
+    }
+    if extra:
+        manifest.update(extra)
+    return manifest
+
+
+def write_manifest(root: str | os.PathLike[str], **kwargs: Any) -> dict[str, Any]:
+    """Build and atomically write ``manifest.json``; keep earlier provenance fields.
+
+    Keyword arguments are those of :func:`build_manifest`. When a manifest exists and
+    ``command``/``inputs`` are not given, its provenance is kept.
+    """
+    root = Path(root)
+    old: dict[str, Any] = {}
+    if (root / MANIFEST).is_file():
+        old = json.loads((root / MANIFEST).read_text())
+    for key in ("name", "command", "inputs"):
+        if kwargs.get(key) is None and key in old:
+            kwargs[key] = old[key]
+    extra = dict(kwargs.pop("extra", None) or {})
+    for key in ("timestamps", "truth"):
+        if key in old and key not in extra:
+            extra[key] = old[key]
+    manifest = build_manifest(root, extra=extra, **kwargs)
+    atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of re-hashing one dataset against its manifest (and lock entry)."""
+
+    path: str
+    name: str | None
+    digest: str | None
+    differences: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing differs."""
+        return not self.differences
+
+    def text(self) -> str:
+        """Human-readable report: one line per difference, expected versus got."""
+        if self.ok:
+            return f"OK  {self.name}@sha256:{self.digest}  ({self.path})"
+        lines = [f"FAILED  {self.name}  ({self.path})"]
+        for d in self.differences:
+            lines.append(f"  {d['kind']:<11} {d.get('path', '')}: expected "
+                         f"{d.get('expected')} but got {d.get('got')}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view."""
+        return {"path": self.path, "name": self.name, "digest": self.digest,
+                "ok": self.ok, "differences": self.differences}
+
+
+def verify_dataset(root: str | os.PathLike[str], expected_digest: str | None = None
+                   ) -> VerifyReport:
+    """Re-hash every file of a dataset and compare with its manifest.
+
+    Reports each changed, missing or unexpected file, and a digest differing from
+    ``expected_digest`` (a lock file's entry).
+    """
+    root = Path(root)
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        return VerifyReport(str(root), None, None, [{
+            "kind": "missing", "path": MANIFEST, "expected": "a manifest",
+            "got": "no file (run `measure pin` first)"}])
+    manifest = json.loads(mpath.read_text())
+    report = VerifyReport(str(root), manifest.get("name"), None)
+    listed: dict[str, dict[str, Any]] = {}
+    for f in manifest.get("files", []):
+        safe_relpath(root, f["path"])
+        listed[f["path"]] = f
+    present = set(dataset_files(root))
+    entries = []
+    for rel, f in sorted(listed.items()):
+        if rel not in present:
+            report.differences.append({"kind": "missing", "path": rel,
+                                       "expected": f"sha256:{f['sha256']}",
+                                       "got": "no file"})
+            continue
+        got = sha256_file(root / rel)
+        entries.append((rel, got))
+        if got != f["sha256"]:
+            report.differences.append({
+                "kind": "changed", "path": rel,
+                "expected": f"sha256:{f['sha256']} ({f['bytes']} bytes)",
+                "got": f"sha256:{got} ({(root / rel).stat().st_size} bytes)"})
+    for rel in sorted(present - set(listed)):
+        entries.append((rel, sha256_file(root / rel)))
+        report.differences.append({"kind": "unexpected", "path": rel,
+                                   "expected": "no file", "got": "a file not in the "
+                                   "manifest"})
+    report.digest = digest_of(entries)
+    recorded = manifest.get("digest")
+    if recorded and recorded != digest_of(
+            [(p, f["sha256"]) for p, f in listed.items()]):
+        report.differences.append({"kind": "manifest", "path": MANIFEST,
+                                   "expected": f"sha256:{recorded}",
+                                   "got": "a file list that hashes differently "
+                                   "(the manifest was edited)"})
+    if expected_digest and expected_digest != report.digest:
+        report.differences.append({"kind": "digest", "path": "(dataset)",
+                                   "expected": f"sha256:{expected_digest}",
+                                   "got": f"sha256:{report.digest}"})
+    return report
+
+
+# -- lock files ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LockEntry:
+    """One pinned dataset in a lock file."""
+
+    name: str
+    digest: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        """``name@sha256:<digest>``."""
+        return f"{self.name}@sha256:{self.digest}"
+
+
+def parse_id(ident: str) -> tuple[str, str]:
+    """Split ``name@sha256:<hex>`` into ``(name, hex)``."""
+    name, _, rest = ident.partition("@")
+    if not rest.startswith("sha256:") or len(rest) != 7 + 64:
+        raise PinMismatchError(
+            f"'{ident}' is not a dataset id; expected name@sha256:<64 hex digits>")
+    return name, rest[7:]
+
+
+def read_lock(path: str | os.PathLike[str]) -> list[LockEntry]:
+    """Read a ``measure.lock`` TOML file."""
+    data = tomllib.loads(Path(path).read_text())
+    out = []
+    for d in data.get("dataset", []):
+        name, digest = parse_id(d["id"])
+        out.append(LockEntry(name=name, digest=digest, path=d["path"]))
+    return out
+
+
+def _toml_str(s: str) -> str:
+    return json.dumps(s)  # a JSON string literal is a valid TOML basic string
+
+
+def write_lock(path: str | os.PathLike[str], entries: list[LockEntry]) -> None:
+    """Write a lock file atomically (sorted by name)."""
+    lines = ["# measure lock file: the datasets this analysis uses, pinned by content.",
+             "# Check with `measure verify measure.lock`.", ""]
+    for e in sorted(entries, key=lambda e: e.name):
+        lines += ["[[dataset]]", f"id = {_toml_str(e.id)}",
+                  f"path = {_toml_str(e.path)}", ""]
+    atomic_write_text(path, "\n".join(lines))
+
+
+def lock_dataset(lock_path: str | os.PathLike[str], dataset: str | os.PathLike[str]
+                 ) -> LockEntry:
+    """Add or update a dataset's entry in a lock file (pins it first if needed)."""
+    root = Path(dataset)
+    if not (root / MANIFEST).is_file():
+        write_manifest(root)
+    manifest = json.loads((root / MANIFEST).read_text())
+    lock_path = Path(lock_path)
+    entries = read_lock(lock_path) if lock_path.is_file() else []
+    rel = os.path.relpath(root.resolve(), lock_path.resolve().parent)
+    entry = LockEntry(manifest["name"], manifest["digest"], Path(rel).as_posix())
+    entries = [e for e in entries if e.name != entry.name] + [entry]
+    write_lock(lock_path, entries)
+    return entry
+
+
+def verify(target: str | os.PathLike[str]) -> list[VerifyReport]:
+    """Verify a lock file (every dataset it lists) or one dataset directory."""
+    target = Path(target)
+    if target.is_dir():
+        return [verify_dataset(target)]
+    if not target.is_file():
+        raise PinMismatchError(f"'{target}' is neither a dataset directory nor a "
+                               "lock file")
+    reports = []
+    for e in read_lock(target):
+        root = (target.parent / e.path)
+        if not root.is_dir():
+            reports.append(VerifyReport(str(root), e.name, None, [{
+                "kind": "missing", "path": str(root), "expected": e.id,
+                "got": "no dataset directory"}]))
+            continue
+        r = verify_dataset(root, expected_digest=e.digest)
+        r.name = e.name
+        reports.append(r)
+    return reports

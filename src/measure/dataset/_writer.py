@@ -1,0 +1,109 @@
+"""Write a dataset atomically: tables, extra files, then the manifest, then rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from measure._io import _tmp_sibling, atomic_write_bytes
+from measure.dataset._pin import safe_relpath, write_manifest
+
+
+class DatasetWriter:
+    """Build a dataset in a temporary directory and move it into place on success.
+
+    Examples
+    --------
+    >>> with DatasetWriter("data/processed/x", name="x", command="measure ...") as w:
+    ...     w.write_table("accounts", accounts_df)
+    ...     for chunk in chunks:
+    ...         w.append("edges", chunk)          # edges/part-00000.parquet, ...
+    ...     w.write_file("truth.json", b"{...}")
+
+    A crash (any exception inside the block) removes the temporary directory and
+    leaves an existing dataset at the destination untouched.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        command: str | None = None,
+        inputs: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        compression: str = "zstd",
+    ) -> None:
+        self.path = Path(path)
+        self.name = name or self.path.name
+        self.command = command
+        self.inputs = inputs
+        self.extra = extra
+        self.overwrite = overwrite
+        self.compression = compression
+        self._parts: dict[str, int] = {}
+        self.rows: dict[str, int] = {}
+        self.manifest: dict[str, Any] | None = None
+
+    def __enter__(self) -> DatasetWriter:
+        if self.path.exists() and not self.overwrite:
+            raise FileExistsError(
+                f"'{self.path}' already exists; choose another output or pass "
+                "overwrite=True (--overwrite on the command line)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = _tmp_sibling(self.path)
+        self.tmp.mkdir()
+        return self
+
+    def _write(self, table: pl.DataFrame | pa.Table, dest: Path) -> int:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(table, pl.DataFrame):
+            table.write_parquet(dest, compression=self.compression, statistics=True)
+            return table.height
+        pq.write_table(table, dest, compression=self.compression)
+        return table.num_rows
+
+    def write_table(self, name: str, table: pl.DataFrame | pa.Table) -> None:
+        """Write a whole table as ``<name>.parquet``."""
+        n = self._write(table, self.tmp / f"{name}.parquet")
+        self.rows[name] = n
+
+    def append(self, name: str, chunk: pl.DataFrame | pa.Table,
+               partition: str | None = None) -> None:
+        """Append a chunk to table ``name`` as ``<name>/[partition/]part-NNNNN.parquet``."""
+        i = self._parts.get(name, 0)
+        self._parts[name] = i + 1
+        folder = self.tmp / name / partition if partition else self.tmp / name
+        n = self._write(chunk, folder / f"part-{i:05d}.parquet")
+        self.rows[name] = self.rows.get(name, 0) + n
+
+    def write_file(self, relpath: str, data: bytes | str) -> None:
+        """Write an extra file (e.g. ``truth.json``) inside the dataset."""
+        dest = safe_relpath(self.tmp, relpath)
+        atomic_write_bytes(dest, data.encode() if isinstance(data, str) else data)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        try:
+            self.manifest = write_manifest(self.tmp, name=self.name,
+                                           command=self.command, inputs=self.inputs,
+                                           extra=self.extra)
+            old = None
+            if self.path.exists():
+                old = _tmp_sibling(self.path)
+                os.rename(self.path, old)
+            os.rename(self.tmp, self.path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
