@@ -52,7 +52,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 @contextmanager
-def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_dir(
+    path: str | os.PathLike[str], *, overwrite: bool = False
+) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` only on success.
 
     On an exception the temporary directory is removed and ``path`` is untouched.

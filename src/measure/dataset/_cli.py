@@ -39,7 +39,8 @@ def run_pin(args: argparse.Namespace) -> int:
     """Pin a dataset."""
     from measure.dataset import lock_dataset, open_dataset, write_manifest
 
-    open_dataset(args.dataset).close()  # refuse to pin a dataset that breaks the contract
+    # refuse to pin a dataset that breaks the contract
+    open_dataset(args.dataset).close()
     m = write_manifest(args.dataset, name=args.name)
     ident = f"{m['name']}@sha256:{m['digest']}"
     payload: dict[str, Any] = {"id": ident, "name": m["name"], "digest": m["digest"],

@@ -29,6 +29,8 @@ from measure.dataset._contract import (
 from measure.errors import DataContractError, PinMismatchError
 
 Validate = Literal["full", "schema", "none"]
+# Folders in a dataset that are never tables: simulation truth is for tests only.
+RESERVED = frozenset({"truth"})
 MANIFEST = "manifest.json"
 
 
@@ -116,7 +118,7 @@ class Dataset:
         # Extra (non-contract) parquet tables are exposed too: frame, population, ...
         for p in sorted(self.path.iterdir()):
             stem = p.name.removesuffix(".parquet")
-            if stem in self.files or stem.startswith((".", "_")):
+            if stem in self.files or stem in RESERVED or stem.startswith((".", "_")):
                 continue
             if (p.is_file() and p.suffix == ".parquet") or (
                 p.is_dir() and any(p.rglob("*.parquet"))

@@ -77,7 +77,7 @@ class DatasetWriter:
 
     def append(self, name: str, chunk: pl.DataFrame | pa.Table,
                partition: str | None = None) -> None:
-        """Append a chunk to table ``name`` as ``<name>/[partition/]part-NNNNN.parquet``."""
+        """Append a chunk as ``<name>/[partition/]part-NNNNN.parquet``."""
         i = self._parts.get(name, 0)
         self._parts[name] = i + 1
         folder = self.tmp / name / partition if partition else self.tmp / name
