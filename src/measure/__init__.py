@@ -43,6 +43,19 @@ def pin(path: str, *, name: str | None = None, command: str | None = None) -> st
     return f"{m['name']}@sha256:{m['digest']}"
 
 
+_FAMILIES = frozenset({"census", "capture", "churn", "resurrection", "describe",
+                       "simulate", "ingest", "report", "demo"})
+
+
+def __getattr__(name: str) -> object:
+    """Import method families lazily (``measure.churn`` after ``import measure``)."""
+    if name in _FAMILIES:
+        import importlib
+
+        return importlib.import_module(f"measure.{name}")
+    raise AttributeError(f"module 'measure' has no attribute {name!r}")
+
+
 __all__ = [
     "ConfigError", "DataContractError", "Dataset", "DatasetWriter", "Estimate",
     "EstimationError", "IngestError", "MeasureError", "PinMismatchError",
