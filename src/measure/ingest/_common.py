@@ -1,0 +1,722 @@
+"""Shared ingest machinery: raw inputs, quarantine, duplicate collapse, accounting.
+
+Every ingest adapter turns raw files into *records*. Each record read either becomes
+one row of the adapter's record tables (``observations`` for the Twitter formats,
+``tweets`` and ``observations`` for Fifth Tribe, the target table for ``table``), or is
+written to the ``quarantine`` table with its file, line, column and reason, or is
+*collapsed* into a later duplicate of the same key. The identity
+
+    rows read = rows written + rows quarantined + rows collapsed
+
+is checked for every record table before anything is written; a difference raises
+:class:`measure.errors.IngestError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import html
+import io
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from measure._io import sha256_file
+from measure.errors import IngestError
+
+UTC = dt.UTC
+TS = pl.Datetime("us", "UTC")
+
+QUARANTINE_SCHEMA: dict[str, Any] = {
+    "source_file": pl.Utf8,
+    "line": pl.Int64,
+    "column": pl.Utf8,
+    "kind": pl.Utf8,
+    "reason": pl.Utf8,
+    "raw": pl.Utf8,
+}
+
+ACCOUNTS_SCHEMA: dict[str, Any] = {
+    "account_id": pl.Int64,
+    "platform": pl.Utf8,
+    "screen_name": pl.Utf8,
+    "display_name": pl.Utf8,
+    "description": pl.Utf8,
+    "created_at": TS,
+    "lang": pl.Utf8,
+    "location": pl.Utf8,
+    "profile_image_hash": pl.Utf8,
+    "first_seen": TS,
+}
+
+OBSERVATIONS_SCHEMA: dict[str, Any] = {
+    "account_id": pl.Int64,
+    "observed_at": TS,
+    "status": pl.Utf8,
+    "followers_count": pl.Int64,
+    "friends_count": pl.Int64,
+    "statuses_count": pl.Int64,
+    "screen_name": pl.Utf8,
+}
+
+# Profile fields carried by a user object (absent from error records).
+PROFILE_FIELDS = ("display_name", "description", "created_at", "lang", "location",
+                  "profile_image_hash")
+
+
+# -- raw inputs ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RawFile:
+    """One raw input file: where it is, how it is named in reports, and its hash."""
+
+    path: Path
+    label: str
+    sha256: str
+    bytes: int
+
+    def to_input(self) -> dict[str, Any]:
+        """The manifest ``inputs`` entry of this file."""
+        return {"path": self.label, "sha256": self.sha256, "bytes": self.bytes}
+
+
+def list_raw_files(source: str | os.PathLike[str],
+                   suffixes: Sequence[str]) -> list[RawFile]:
+    """Return the raw files of ``source`` (a file, or a directory searched recursively).
+
+    Files are ordered by their path relative to ``source`` (this order is the "file
+    order" used by the duplicate rule). Hidden files and folders are skipped.
+
+    Raises
+    ------
+    IngestError
+        ``source`` does not exist or holds no file with one of ``suffixes``.
+    """
+    src = Path(source)
+    if src.is_file():
+        return [_raw(src, str(source))]
+    if not src.is_dir():
+        raise IngestError(f"source '{source}' does not exist; give a raw file or a "
+                          "directory of raw files (normally under data/raw/)")
+    files = sorted(
+        p for p in src.rglob("*")
+        if p.is_file() and p.name.lower().endswith(tuple(suffixes))
+        and not any(part.startswith(".") for part in p.relative_to(src).parts)
+    )
+    if not files:
+        raise IngestError(f"source directory '{source}' holds no file ending in "
+                          f"{', '.join(suffixes)}; check --format and the path")
+    return [_raw(p, str(Path(source) / p.relative_to(src))) for p in files]
+
+
+def _raw(path: Path, label: str) -> RawFile:
+    return RawFile(path=path, label=label, sha256=sha256_file(path),
+                   bytes=path.stat().st_size)
+
+
+def check_unchanged(files: Sequence[RawFile]) -> None:
+    """Re-hash the raw files and raise if any changed while it was being read."""
+    for f in files:
+        got = sha256_file(f.path)
+        if got != f.sha256:
+            raise IngestError(
+                f"file '{f.label}' changed while it was being ingested (expected "
+                f"sha256 {f.sha256}, got {got}); raw files must not be modified; "
+                "copy it to data/raw/ and ingest the copy")
+
+
+def check_out_outside(source: str | os.PathLike[str],
+                      out: str | os.PathLike[str]) -> None:
+    """Refuse an output directory inside the raw source (raw data is immutable)."""
+    src = Path(source).resolve()
+    dst = Path(out).resolve()
+    if src.is_dir() and (dst == src or src in dst.parents):
+        raise IngestError(
+            f"output '{out}' lies inside the raw source '{source}'; raw folders are "
+            "never modified: write the dataset under data/processed/ instead")
+    if dst == src:
+        raise IngestError(f"output '{out}' is the raw source file itself")
+
+
+def iter_lines(f: RawFile) -> Iterator[tuple[int, str, bool]]:
+    """Yield ``(line_number, text, utf8_ok)`` for each non-blank line.
+
+    Lines are numbered from 1; gzip files (``.gz``) are read transparently. A line
+    that is not valid UTF-8 is yielded decoded with replacement characters and
+    ``utf8_ok`` false, so that the adapter can quarantine it.
+    """
+    opener = gzip.open if f.path.name.lower().endswith(".gz") else open
+    try:
+        with opener(f.path, "rb") as fh:  # type: ignore[operator]
+            for i, raw in enumerate(fh, start=1):
+                try:
+                    text, ok = raw.decode("utf-8"), True
+                except UnicodeDecodeError:
+                    text, ok = raw.decode("utf-8", errors="replace"), False
+                if text.strip():
+                    yield i, text.rstrip("\r\n"), ok
+    except (OSError, EOFError) as e:
+        raise IngestError(f"file '{f.label}' cannot be read ({e}); check that it "
+                          "is a complete, uncorrupted file") from e
+
+
+# -- quarantine ----------------------------------------------------------------------
+class Quarantine:
+    """Collects records that could not be read, with file, line, column and reason.
+
+    ``kind`` is a short code counted in the report (``bad_json``, ``missing_id``,
+    ``bad_timestamp``, ``bad_type``, ...); ``reason`` is the full sentence.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, source_file: str, line: int | None, kind: str, reason: str,
+            raw: str | None, column: str | None = None) -> None:
+        """Record one unreadable record."""
+        self.rows.append({"source_file": source_file, "line": line, "column": column,
+                          "kind": kind, "reason": reason, "raw": raw})
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def counts(self) -> dict[str, int]:
+        """Number of quarantined records per ``kind`` (sorted by kind)."""
+        return dict(sorted(Counter(r["kind"] for r in self.rows).items()))
+
+    def frame(self) -> pl.DataFrame:
+        """The quarantine table (ordered by file and line)."""
+        df = pl.DataFrame(self.rows, schema=QUARANTINE_SCHEMA)
+        return df.sort(["source_file", "line"], nulls_last=True, maintain_order=True)
+
+    def first(self) -> dict[str, Any] | None:
+        """The first quarantined record, or ``None``."""
+        return self.frame().row(0, named=True) if self.rows else None
+
+
+def where(file: str, line: int | None, column: str | None = None) -> str:
+    """Format a location as ``file 'x', line n, column 'c'``."""
+    s = f"file '{file}'"
+    if line is not None:
+        s += f", line {line}"
+    if column is not None:
+        s += f", column '{column}'"
+    return s
+
+
+# -- values --------------------------------------------------------------------------
+class BadValue(ValueError):
+    """A field of a record cannot be read; carries the column and the quarantine kind."""
+
+    def __init__(self, column: str, kind: str, message: str) -> None:
+        self.column = column
+        self.kind = kind
+        super().__init__(message)
+
+
+def stable_id(namespace: str, key: str) -> int:
+    """A stable positive 63-bit integer id from ``sha256(namespace + ':' + key)``.
+
+    Used for synthetic ids (Fifth Tribe accounts and tweets): the same key always gives
+    the same id, on any machine and in any run. The first 8 bytes of the digest are
+    read big-endian and the top bit cleared, so ids fit a signed BIGINT. Collisions
+    have probability about n^2 / 2^64 (negligible below billions of keys) and are
+    checked by the adapters.
+    """
+    digest = hashlib.sha256(f"{namespace}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
+
+
+_SIZE_SUFFIX = re.compile(r"_(normal|bigger|mini|reasonably_small|\d+x\d+)(?=(\.[A-Za-z0-9]+)?$)")
+
+
+def image_url_hash(url: str | None) -> str | None:
+    """SHA-256 of a profile image URL with the size suffix normalised.
+
+    This hashes the *URL*, not the image's pixels: two accounts get the same hash when
+    they point at the same stored image file (Twitter keeps one URL per uploaded
+    image), including the shared default avatars. Normalisation: scheme ``http`` ->
+    ``https``, host lower-cased, query and fragment removed, and the size suffix of
+    the file name (``_normal``, ``_bigger``, ``_mini``, ``_200x200``, ``_400x400``,
+    ...) removed, so ``abc_normal.jpg`` and ``abc_400x400.jpg`` hash alike.
+    """
+    if url is None or not isinstance(url, str) or not url.strip():
+        return None
+    u = url.strip().split("#", 1)[0].split("?", 1)[0]
+    m = re.match(r"^(?:https?://)?([^/]+)(/.*)?$", u, flags=re.IGNORECASE)
+    if m:
+        host, path = m.group(1).lower(), m.group(2) or ""
+        head, _, name = path.rpartition("/")
+        name = _SIZE_SUFFIX.sub("", name)
+        u = f"https://{host}{head}/{name}" if path else f"https://{host}"
+    return hashlib.sha256(u.encode()).hexdigest()
+
+
+def parse_twitter_time(value: Any, column: str) -> dt.datetime:
+    """Parse Twitter v1.1's ``Wed Oct 10 20:19:24 +0000 2018`` into UTC."""
+    if not isinstance(value, str):
+        raise BadValue(column, "bad_timestamp",
+                       f"expected a Twitter date string, got {value!r}")
+    try:
+        t = dt.datetime.strptime(value.strip(), "%a %b %d %H:%M:%S %z %Y")
+    except ValueError:
+        # Some exports already hold ISO 8601 here.
+        try:
+            return parse_iso(value, column)
+        except BadValue:
+            raise BadValue(column, "bad_timestamp",
+                           f"cannot parse {value!r} as a Twitter date like "
+                           "'Wed Oct 10 20:19:24 +0000 2018' or ISO 8601") from None
+    return t.astimezone(UTC)
+
+
+def parse_iso(value: Any, column: str) -> dt.datetime:
+    """Parse an ISO 8601 timestamp that carries its zone (``Z`` or ``+hh:mm``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # epoch seconds (or milliseconds when too large to be seconds)
+        secs = value / 1000 if abs(value) > 1e11 else value
+        return dt.datetime.fromtimestamp(secs, UTC)
+    if not isinstance(value, str):
+        raise BadValue(column, "bad_timestamp", f"expected a timestamp, got {value!r}")
+    try:
+        t = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BadValue(column, "bad_timestamp",
+                       f"cannot parse {value!r} as an ISO 8601 timestamp") from None
+    if t.tzinfo is None:
+        raise BadValue(column, "naive_timestamp",
+                       f"timestamp {value!r} has no time zone; write it with 'Z' or "
+                       "an offset (a naive time of unknown zone is not guessed)")
+    return t.astimezone(UTC)
+
+
+def as_count(value: Any, column: str) -> int | None:
+    """An optional non-negative integer count (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        raise BadValue(column, "bad_type", f"expected an integer count, got {value!r}")
+    if value < 0:
+        raise BadValue(column, "bad_type", f"negative count {value!r}")
+    return value
+
+
+def as_twitter_id(obj: dict[str, Any], column_str: str = "id_str",
+                  column_int: str = "id") -> int:
+    """Read a Twitter numeric id from ``id_str`` (preferred) or ``id``."""
+    for col in (column_str, column_int):
+        v = obj.get(col)
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            raise BadValue(col, "bad_type", f"expected a numeric id, got {v!r}")
+        if isinstance(v, int):
+            ok = 0 < v < 2**63
+        elif isinstance(v, str) and v.strip().isdigit():
+            v = int(v.strip())
+            ok = 0 < v < 2**63
+        else:
+            ok = False
+        if not ok:
+            raise BadValue(col, "bad_type", f"expected a positive numeric id, got {v!r}")
+        return int(v)
+    raise BadValue(column_int, "missing_id",
+                   f"record has neither '{column_str}' nor '{column_int}'")
+
+
+def opt_str(obj: dict[str, Any], key: str) -> str | None:
+    """An optional string field (wrong types raise ``BadValue``)."""
+    v = obj.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise BadValue(key, "bad_type", f"expected a string, got {v!r}")
+    return v
+
+
+def raw_json(obj: Any) -> str:
+    """Compact JSON text of ``obj`` (for the quarantine's ``raw`` column)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- tables --------------------------------------------------------------------------
+def collapse(df: pl.DataFrame, keys: Sequence[str], order: str) -> tuple[pl.DataFrame, int]:
+    """Keep the last row (by ``order``) of each group of equal ``keys``.
+
+    Returns the collapsed frame (in ``order``) and the number of rows removed.
+    """
+    if df.height == 0:
+        return df, 0
+    out = df.sort(order).unique(subset=list(keys), keep="last", maintain_order=True)
+    return out, df.height - out.height
+
+
+def twitter_tables(records: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Build ``accounts`` and ``observations`` from parsed Twitter records.
+
+    Each record is one observation (``account_id``, ``observed_at``, ``status``,
+    counts, ``screen_name``, profile fields, ``_order`` = file order,
+    ``_profile`` = whether it came from a user object).
+
+    Rules
+    -----
+    * Observations of the same ``account_id`` and ``observed_at`` are collapsed to the
+      last one in file order (files sorted by path, then line, then position in a
+      page); the number removed is returned.
+    * Counts are kept only for ``active`` observations (the contract: null unless
+      active).
+    * ``accounts`` holds one row per account: profile fields from its latest user
+      object (by ``observed_at``, then file order), ``screen_name`` the latest seen
+      handle, ``first_seen`` its earliest observation.
+    """
+    schema = {**OBSERVATIONS_SCHEMA, **{k: ACCOUNTS_SCHEMA[k] for k in PROFILE_FIELDS},
+              "_order": pl.Int64, "_profile": pl.Boolean}
+    df = pl.DataFrame(records, schema=schema)
+    df, n_collapsed = collapse(df, ["account_id", "observed_at"], "_order")
+    df = df.sort(["account_id", "observed_at", "_order"])
+    active = pl.col("status") == "active"
+    obs = df.select(
+        "account_id", "observed_at", "status",
+        *[pl.when(active).then(pl.col(c)).alias(c)
+          for c in ("followers_count", "friends_count", "statuses_count")],
+        "screen_name",
+    )
+    base = df.group_by("account_id", maintain_order=True).agg(
+        pl.col("screen_name").drop_nulls().last().alias("screen_name"),
+        pl.col("observed_at").min().alias("first_seen"),
+    )
+    prof = (df.filter(pl.col("_profile"))
+            .group_by("account_id", maintain_order=True)
+            .agg([pl.col(c).last() for c in PROFILE_FIELDS]))
+    acc = (base.join(prof, on="account_id", how="left")
+           .with_columns(pl.lit("twitter").alias("platform"))
+           .select(list(ACCOUNTS_SCHEMA))
+           .cast(ACCOUNTS_SCHEMA)  # type: ignore[arg-type]
+           .sort("account_id"))
+    return acc, obs.cast(OBSERVATIONS_SCHEMA), n_collapsed  # type: ignore[arg-type]
+
+
+# -- report --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest read, wrote, quarantined and collapsed.
+
+    The accounting identity, checked for each record table ``t`` before writing::
+
+        rows_read = rows_written[t] + rows_quarantined + rows_collapsed[t]
+
+    Attributes
+    ----------
+    format, source, out
+        The input format, raw source and output dataset.
+    dataset_id
+        ``name@sha256:<digest>`` of the written dataset.
+    rows_read
+        Records read from the raw files (non-blank lines or records; see
+        ``docs/ingest.md`` for each format's unit).
+    rows_written
+        Rows per written table (record tables and derived tables).
+    record_tables
+        The tables that hold one row per record read (the identity applies to them).
+    rows_quarantined
+        Records written to the ``quarantine`` table.
+    rows_collapsed
+        Duplicate records removed per record table (same key, an earlier one in
+        file order).
+    reasons
+        Quarantined records per reason code.
+    inputs
+        The raw files with their SHA-256 (as in the manifest).
+    assumptions
+        Assumptions the ingest made (also written to the manifest).
+    """
+
+    format: str
+    source: str
+    out: str
+    dataset_id: str
+    digest: str
+    rows_read: int
+    rows_written: dict[str, int]
+    record_tables: tuple[str, ...]
+    rows_quarantined: int
+    rows_collapsed: dict[str, int]
+    reasons: dict[str, int]
+    inputs: tuple[dict[str, Any], ...] = ()
+    assumptions: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def balanced(self) -> bool:
+        """Whether the accounting identity holds for every record table."""
+        return all(
+            self.rows_read == self.rows_written.get(t, 0) + self.rows_quarantined
+            + self.rows_collapsed.get(t, 0)
+            for t in self.record_tables
+        )
+
+    def identity_lines(self) -> list[str]:
+        """One ``rows read = written + quarantined + collapsed`` line per record table."""
+        out = []
+        for t in self.record_tables:
+            w, c = self.rows_written.get(t, 0), self.rows_collapsed.get(t, 0)
+            ok = self.rows_read == w + self.rows_quarantined + c
+            out.append(
+                f"{t}: rows read {self.rows_read:,} = rows written {w:,} + rows "
+                f"quarantined {self.rows_quarantined:,} + rows collapsed {c:,}"
+                + ("" if ok else "  <-- DOES NOT BALANCE"))
+        return out
+
+    def summary(self) -> str:
+        """A plain-text summary."""
+        lines = [f"ingest {self.format}: {self.source} -> {self.out}",
+                 f"  dataset {self.dataset_id}"]
+        lines += [f"  {s}" for s in self.identity_lines()]
+        lines.append("  tables: " + ", ".join(f"{t} {n:,}"
+                                              for t, n in self.rows_written.items()))
+        if self.reasons:
+            lines.append("  quarantined by reason: " + ", ".join(
+                f"{k} {v:,}" for k, v in self.reasons.items())
+                + " (see the 'quarantine' table)")
+        for a in self.assumptions:
+            lines.append(f"  assumption: {a}")
+        for n in self.notes:
+            lines.append(f"  note: {n}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` output."""
+        return {
+            "format": self.format, "source": self.source, "out": self.out,
+            "dataset_id": self.dataset_id, "digest": self.digest,
+            "rows_read": self.rows_read, "rows_written": dict(self.rows_written),
+            "record_tables": list(self.record_tables),
+            "rows_quarantined": self.rows_quarantined,
+            "rows_collapsed": dict(self.rows_collapsed),
+            "reasons": dict(self.reasons), "balanced": self.balanced,
+            "inputs": [dict(i) for i in self.inputs],
+            "assumptions": list(self.assumptions), "notes": list(self.notes),
+        }
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+    def __repr__(self) -> str:
+        return (f"IngestReport({self.format}: read {self.rows_read}, written "
+                f"{self.rows_written}, quarantined {self.rows_quarantined}, collapsed "
+                f"{self.rows_collapsed}, {self.dataset_id})")
+
+
+@dataclass
+class Parsed:
+    """What an adapter hands to :func:`write_ingest`."""
+
+    tables: dict[str, pl.DataFrame]
+    record_tables: tuple[str, ...]
+    rows_read: int
+    collapsed: dict[str, int]
+    quarantine: Quarantine
+    assumptions: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    extra_inputs: tuple[RawFile, ...] = ()
+
+
+def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
+                 files: Sequence[RawFile], out: str | os.PathLike[str],
+                 name: str | None, command: str | None, overwrite: bool,
+                 strict: bool = False) -> IngestReport:
+    """Check the accounting, write the dataset atomically, validate it, report.
+
+    Raises
+    ------
+    IngestError
+        The identity does not balance, ``strict`` and a record was quarantined, a raw
+        file changed during the ingest, or the output breaks the data contract.
+    """
+    from measure import open as open_dataset
+    from measure.dataset import DatasetWriter
+    from measure.errors import DataContractError
+
+    q = parsed.quarantine
+    for t in parsed.record_tables:
+        w = parsed.tables[t].height
+        c = parsed.collapsed.get(t, 0)
+        if parsed.rows_read != w + len(q) + c:
+            raise IngestError(
+                f"accounting does not balance for table '{t}': rows read "
+                f"{parsed.rows_read} != rows written {w} + rows quarantined {len(q)} "
+                f"+ rows collapsed {c}; nothing was written. This is a bug in the "
+                f"'{fmt}' adapter: please report it with the input file")
+    if strict and len(q):
+        r = q.first()
+        assert r is not None
+        raise IngestError(
+            f"{where(r['source_file'], r['line'], r['column'])}: {r['reason']} "
+            f"({len(q)} record(s) could not be read; without --strict they go to the "
+            "'quarantine' table)")
+    check_unchanged(files)
+    check_unchanged(parsed.extra_inputs)
+    inputs = [f.to_input() for f in files] + [
+        {**f.to_input(), "role": "mapping"} for f in parsed.extra_inputs]
+    qdf = q.frame()
+    extra = {"ingest": {
+        "format": fmt, "rows_read": parsed.rows_read,
+        "rows_quarantined": len(q), "rows_collapsed": dict(parsed.collapsed),
+        "record_tables": list(parsed.record_tables),
+        "assumptions": list(parsed.assumptions),
+    }}
+    with DatasetWriter(out, name=name, command=command, inputs=inputs, extra=extra,
+                       overwrite=overwrite) as w:
+        for t, df in parsed.tables.items():
+            w.write_table(t, df)
+        w.write_table("quarantine", qdf)
+        try:
+            open_dataset(w.tmp).close()
+        except DataContractError as e:
+            raise IngestError(f"the ingested dataset breaks the data contract, so "
+                              f"nothing was written: {e}") from e
+    m = w.manifest or {}
+    written = dict(w.rows)
+    return IngestReport(
+        format=fmt, source=str(source), out=str(out),
+        dataset_id=f"{m.get('name')}@sha256:{m.get('digest')}",
+        digest=str(m.get("digest")), rows_read=parsed.rows_read,
+        rows_written=written, record_tables=parsed.record_tables,
+        rows_quarantined=len(q), rows_collapsed=dict(parsed.collapsed),
+        reasons=q.counts(), inputs=tuple(inputs),
+        assumptions=parsed.assumptions, notes=parsed.notes,
+    )
+
+
+def _csv_pass(path: Path, errors: str) -> tuple[list[int], list[int]]:
+    """Start line and field count of every record after the header."""
+    import csv
+    import sys
+
+    csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 1 << 31)))
+    starts: list[int] = []
+    nfields: list[int] = []
+    with open(path, newline="", encoding="utf-8", errors=errors) as fh:
+        reader = csv.reader(fh)
+        prev = 0
+        for i, rec in enumerate(reader):
+            if i > 0:
+                starts.append(prev + 1)
+                nfields.append(len(rec))
+            prev = reader.line_num
+    return starts, nfields
+
+
+def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
+    """Read a CSV file as strings, with each record's line and field count.
+
+    The values come from ``pl.read_csv`` (which handles quoted line breaks; ``wc -l``
+    does not). A second pass with Python's ``csv`` module finds each record's physical
+    start line (``_line``) and number of fields (``_nf``), so that short or long
+    (ragged) rows can be quarantined instead of padded, and quarantined rows point at
+    their line. Returns the frame and notes (e.g. invalid UTF-8 replaced).
+
+    Raises
+    ------
+    IngestError
+        The file cannot be parsed as CSV at all.
+    """
+    import csv
+
+    notes: list[str] = []
+    try:
+        starts, nfields = _csv_pass(f.path, "strict")
+    except UnicodeDecodeError:
+        starts, nfields = _csv_pass(f.path, "replace")
+        notes.append(f"file '{f.label}' is not valid UTF-8; undecodable bytes were "
+                     "replaced by U+FFFD")
+    except csv.Error as e:
+        raise IngestError(f"file '{f.label}' is not a readable CSV file ({e})") from e
+    try:
+        df = pl.read_csv(f.path, infer_schema=False, encoding="utf8-lossy",
+                         truncate_ragged_lines=True)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
+        raise IngestError(f"file '{f.label}' is not a readable CSV file ({e}); check "
+                          "the delimiter (comma) and quoting") from e
+    if df.height != len(starts):
+        # The two parsers disagree on record boundaries: trust the csv module.
+        with open(f.path, newline="", encoding="utf-8", errors="replace") as fh:
+            rows = list(csv.reader(fh))
+        header, body = rows[0], rows[1:]
+        width = len(header)
+        df = pl.DataFrame([(r + [None] * width)[:width] for r in body],
+                          schema={c: pl.Utf8 for c in header}, orient="row")
+    df = df.with_columns(pl.Series("_line", starts, dtype=pl.Int64),
+                         pl.Series("_nf", nfields, dtype=pl.Int64))
+    return df.filter(pl.col("_nf") > 0), notes
+
+
+def csv_text(values: Sequence[Any]) -> str:
+    """Re-serialise one CSV record (for the quarantine's ``raw`` column)."""
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(["" if v is None else v for v in values])
+    return buf.getvalue()
+
+
+# -- JSON lines ----------------------------------------------------------------------
+TIME_KEYS = ("collected_at", "observed_at", "retrieved_at")
+
+
+def iter_json(files: Sequence[RawFile], q: Quarantine, counter: list[int]
+              ) -> Iterator[tuple[RawFile, int, Any, str]]:
+    """Yield ``(file, line, object, text)`` for each JSON line of ``files``.
+
+    Lines that are not valid UTF-8 or not valid JSON are quarantined (``bad_encoding``
+    / ``bad_json``) and counted as one record read in ``counter[0]``.
+    """
+    from measure._cli_util import progress
+
+    for f in files:
+        for line, text, ok in progress(iter_lines(f), desc=f.path.name, unit="lines"):
+            if not ok:
+                counter[0] += 1
+                q.add(f.label, line, "bad_encoding", "line is not valid UTF-8", text)
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as e:
+                counter[0] += 1
+                q.add(f.label, line, "bad_json",
+                      f"not valid JSON ({e.msg} at character {e.pos + 1})", text)
+                continue
+            yield f, line, obj, text
+
+
+def wrapper_time(obj: dict[str, Any], default: dt.datetime | None
+                 ) -> tuple[dt.datetime | None, str | None]:
+    """The collection time of a wrapped line and the key it came from.
+
+    Looks at ``collected_at``, ``observed_at``, ``retrieved_at`` and
+    ``__twarc.retrieved_at``; falls back to ``default``. Raises ``BadValue`` when the
+    key is present but unreadable.
+    """
+    for k in TIME_KEYS:
+        if obj.get(k) is not None:
+            return parse_iso(obj[k], k), k
+    tw = obj.get("__twarc")
+    if isinstance(tw, dict) and tw.get("retrieved_at") is not None:
+        return parse_iso(tw["retrieved_at"], "__twarc.retrieved_at"), "__twarc"
+    return default, None
+
+
+def no_time_reason() -> str:
+    """Quarantine reason for a record without a collection time."""
+    return ("record has no collection time: wrap the line as {\"collected_at\": "
+            "\"2024-05-01T12:00:00Z\", ...} or pass observed_at= (--observed-at)")
