@@ -330,8 +330,9 @@ def as_twitter_id(obj: dict[str, Any], column_str: str = "id_str",
         if not ok:
             raise BadValue(col, "bad_type", f"expected a positive numeric id, got {v!r}")
         return int(v)
-    raise BadValue(column_int, "missing_id",
-                   f"record has neither '{column_str}' nor '{column_int}'")
+    names = (f"'{column_int}'" if column_str == column_int
+             else f"'{column_str}' or '{column_int}'")
+    raise BadValue(column_int, "missing_id", f"record has no {names}")
 
 
 def opt_str(obj: dict[str, Any], key: str) -> str | None:
@@ -598,23 +599,30 @@ def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
     )
 
 
-def _csv_pass(path: Path, errors: str) -> tuple[list[int], list[int]]:
-    """Start line and field count of every record after the header."""
+def _csv_pass(path: Path, errors: str
+              ) -> tuple[list[int], list[int], dict[int, str]]:
+    """Start line, field count and (for ragged records) raw text of every record."""
     import csv
     import sys
 
     csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 1 << 31)))
     starts: list[int] = []
     nfields: list[int] = []
+    ragged: dict[int, str] = {}
     with open(path, newline="", encoding="utf-8", errors=errors) as fh:
         reader = csv.reader(fh)
         prev = 0
+        width = 0
         for i, rec in enumerate(reader):
-            if i > 0:
+            if i == 0:
+                width = len(rec)
+            else:
+                if rec and len(rec) != width:
+                    ragged[i - 1] = csv_text(rec)
                 starts.append(prev + 1)
                 nfields.append(len(rec))
             prev = reader.line_num
-    return starts, nfields
+    return starts, nfields, ragged
 
 
 def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
@@ -635,9 +643,9 @@ def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
 
     notes: list[str] = []
     try:
-        starts, nfields = _csv_pass(f.path, "strict")
+        starts, nfields, ragged = _csv_pass(f.path, "strict")
     except UnicodeDecodeError:
-        starts, nfields = _csv_pass(f.path, "replace")
+        starts, nfields, ragged = _csv_pass(f.path, "replace")
         notes.append(f"file '{f.label}' is not valid UTF-8; undecodable bytes were "
                      "replaced by U+FFFD")
     except csv.Error as e:
@@ -656,8 +664,11 @@ def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
         width = len(header)
         df = pl.DataFrame([(r + [None] * width)[:width] for r in body],
                           schema={c: pl.Utf8 for c in header}, orient="row")
+    raw = [ragged.get(i) for i in range(len(starts))] if ragged else None
     df = df.with_columns(pl.Series("_line", starts, dtype=pl.Int64),
-                         pl.Series("_nf", nfields, dtype=pl.Int64))
+                         pl.Series("_nf", nfields, dtype=pl.Int64),
+                         pl.Series("_raw", raw, dtype=pl.Utf8) if raw else
+                         pl.lit(None, pl.Utf8).alias("_raw"))
     return df.filter(pl.col("_nf") > 0), notes
 
 

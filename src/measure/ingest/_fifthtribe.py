@@ -84,7 +84,7 @@ def parse(files: list[RawFile]) -> Parsed:
                 f"header (found {[c for c in df.columns if not c.startswith('_')]}); "
                 "is this the Fifth Tribe tweets.csv? Use --format table for other CSVs")
         read += df.height
-        width = len([c for c in df.columns if c not in ("_line", "_nf")])
+        width = len([c for c in df.columns if c not in ("_line", "_nf", "_raw")])
         df = df.with_columns(
             pl.lit(f.label).alias("_file"),
             (pl.lit(fi, pl.Int64) * (1 << 40) + pl.int_range(pl.len(), dtype=pl.Int64))
@@ -118,7 +118,7 @@ def parse(files: list[RawFile]) -> Parsed:
                 value = r.get(col) if col else None
                 q.add(f.label, r["_line"], kind,
                       reason + (f" (got {value!r})" if col else ""),
-                      csv_text([r[c] for c in COLUMNS]), col)
+                      r["_raw"] or csv_text([r[c] for c in COLUMNS]), col)
             bad = bad | cond.fill_null(False)
         frames.append(df.filter(~bad))
     good = pl.concat(frames) if frames else pl.DataFrame()

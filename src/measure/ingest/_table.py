@@ -137,7 +137,8 @@ def _read(f: RawFile) -> tuple[pl.DataFrame, list[str], bool]:
                               ) from e
         return (df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
                                 .alias("_line"),
-                                pl.lit(len(df.columns), pl.Int64).alias("_nf")),
+                                pl.lit(len(df.columns), pl.Int64).alias("_nf"),
+                                pl.lit(None, pl.Utf8).alias("_raw")),
                 [], False)
     df, notes = read_csv(f)
     return df, notes, True
@@ -244,7 +245,7 @@ def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Pars
     for fi, f in enumerate(files):
         df, n, is_csv = _read(f)
         notes += n
-        source_cols = [c for c in df.columns if c not in ("_line", "_nf")]
+        source_cols = [c for c in df.columns if c not in ("_line", "_nf", "_raw")]
         width = len(source_cols)
         read += df.height
         for target, src in mapping.columns.items():
@@ -310,7 +311,7 @@ def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Pars
             hit = df.filter(cond & ~bad)
             for r in hit.iter_rows(named=True):
                 val = f" (got {r[col]!r})" if col in source_cols else ""
-                raw = (csv_text([r[c] for c in source_cols]) if is_csv else
+                raw = (r["_raw"] or csv_text([r[c] for c in source_cols]) if is_csv else
                        json.dumps({c: r[c] for c in source_cols}, default=str,
                                   ensure_ascii=False))
                 q.add(f.label, r["_line"], kind, reason + val, raw, col)
