@@ -1,0 +1,133 @@
+"""The census report: one self-contained HTML file an analyst can send.
+
+:func:`write_report` runs every available analysis on a dataset and writes an HTML
+file with the dataset's name and digest, the measure version, the population
+estimate with its bounds, precision by metric, survival curves, suspension rates,
+returns after suspension, the accounts' profile, the capture-recapture table and a
+plain-language list of assumptions and caveats. Figures are embedded PNGs; there is no
+script and no network access. Sections whose inputs are missing say so.
+
+:func:`apply_style` gives every family's figures the same look;
+:func:`notebook_dataset` is the dataset the example notebooks analyse.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from measure.report._notebook import notebook_dataset
+from measure.report._style import apply_style, at_risk_table, ci_band, style
+
+
+def build_report(dataset_path: str | os.PathLike[str], *,
+                 results: dict[str, Any] | None = None, verify: bool = True,
+                 ignore: tuple[str, ...] = (), keep_figures: bool = False) -> Any:
+    """Run the analyses on a dataset and assemble the report (not yet rendered).
+
+    Parameters
+    ----------
+    dataset_path
+        A dataset directory on the data contract.
+    results
+        Results already computed, by family name (``{"churn": ChurnResult, ...}``);
+        the other families' ``analyze(ds)`` is run here.
+    verify
+        Re-hash the dataset's files against its manifest and say whether they match.
+    ignore
+        Relative paths inside the dataset that verification should not count as
+        unexpected (the report file itself when written into the dataset).
+    keep_figures
+        Keep the matplotlib figures (needed for the PDF).
+
+    Returns
+    -------
+    measure.report._sections.Report
+    """
+    from measure import __version__
+    from measure.dataset import open_dataset
+    from measure.report import _render
+    from measure.report._sections import (
+        FAMILIES,
+        Report,
+        analysis_section,
+        caveats_section,
+        dataset_section,
+    )
+
+    path = Path(dataset_path)
+    results = dict(results or {})
+    with open_dataset(path) as ds:
+        sections = [dataset_section(ds, verify=verify, ignore=ignore)]
+        computed: dict[str, Any] = {}
+        for name in FAMILIES:
+            sec, res = analysis_section(
+                name, ds, _render.RENDERERS[name], result=results.get(name),
+                keep_figures=keep_figures)
+            sections.append(sec)
+            if res is not None:
+                computed[name] = res
+        sections.append(caveats_section(sections[1:]))
+        digest = (ds.manifest or {}).get("digest")
+        subtitle = (f"Dataset {ds.name}"
+                    + (f"@sha256:{digest[:12]}…" if digest else " (not pinned)")
+                    + f" · measure {__version__}")
+        return Report(title=f"Census report: {ds.name}", subtitle=subtitle,
+                      version=__version__, dataset_arg=str(path),
+                      sections=sections, results=computed)
+
+
+def write_report(dataset_path: str | os.PathLike[str],
+                 out: str | os.PathLike[str], *, pdf: bool = False,
+                 results: dict[str, Any] | None = None, verify: bool = True) -> Path:
+    """Write the census report of a dataset as one self-contained HTML file.
+
+    Parameters
+    ----------
+    dataset_path
+        A dataset directory on the data contract.
+    out
+        The HTML file to write (written atomically; parent folders are created).
+    pdf
+        Also write the figures and headline numbers to ``out`` with suffix ``.pdf``
+        (matplotlib's PDF backend; no browser needed).
+    results
+        Results already computed, by family name; others are computed here.
+    verify
+        Re-hash the dataset against its manifest and report the outcome.
+
+    Returns
+    -------
+    Path
+        The HTML file written.
+
+    Raises
+    ------
+    measure.errors.DataContractError
+        The dataset breaks the data contract. Missing optional tables, families or
+        estimates that do not apply never raise: their sections say why.
+    """
+    from measure._io import atomic_write_text
+    from measure.report._html import render
+
+    out = Path(out)
+    root = Path(dataset_path).resolve()
+    ignore: list[str] = []
+    for target in (out, out.with_suffix(".pdf")):
+        t = target.resolve()
+        if t.is_relative_to(root):
+            ignore.append(t.relative_to(root).as_posix())
+    report = build_report(dataset_path, results=results, verify=verify,
+                          ignore=tuple(ignore), keep_figures=pdf)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, render(report))
+    if pdf:
+        from measure.report._pdf import write_pdf
+
+        write_pdf(report, out.with_suffix(".pdf"))
+    return out
+
+
+__all__ = ["apply_style", "at_risk_table", "build_report", "ci_band",
+           "notebook_dataset", "style", "write_report"]
