@@ -108,7 +108,8 @@ def test_v1_observed_at_default_for_bare_objects(tmp_path):
             "followers_count": 3, "friends_count": 4, "statuses_count": 5}
     raw.write_text(json.dumps(user) + "\n")
     rep = ingest(raw, "twitter-v1", tmp_path / "a")
-    assert rep.reasons == {"no_observed_at": 1} and rep.rows_written["observations"] == 0
+    assert rep.reasons == {"no_observed_at": 1}
+    assert rep.rows_written["observations"] == 0
     rep = ingest(raw, "twitter-v1", tmp_path / "b", observed_at="2024-01-02T03:04:05Z")
     assert rep.rows_quarantined == 0
     with measure.open(tmp_path / "b") as ds:

@@ -84,7 +84,7 @@ class RawFile:
     bytes: int
 
     def to_input(self) -> dict[str, Any]:
-        """The manifest ``inputs`` entry of this file."""
+        """Return the manifest ``inputs`` entry of this file."""
         return {"path": self.label, "sha256": self.sha256, "bytes": self.bytes}
 
 
@@ -189,16 +189,16 @@ class Quarantine:
         return len(self.rows)
 
     def counts(self) -> dict[str, int]:
-        """Number of quarantined records per ``kind`` (sorted by kind)."""
+        """Count quarantined records per ``kind`` (sorted by kind)."""
         return dict(sorted(Counter(r["kind"] for r in self.rows).items()))
 
     def frame(self) -> pl.DataFrame:
-        """The quarantine table (ordered by file and line)."""
+        """Return the quarantine table (ordered by file and line)."""
         df = pl.DataFrame(self.rows, schema=QUARANTINE_SCHEMA)
         return df.sort(["source_file", "line"], nulls_last=True, maintain_order=True)
 
     def first(self) -> dict[str, Any] | None:
-        """The first quarantined record, or ``None``."""
+        """Return the first quarantined record, or ``None``."""
         return self.frame().row(0, named=True) if self.rows else None
 
 
@@ -214,7 +214,7 @@ def where(file: str, line: int | None, column: str | None = None) -> str:
 
 # -- values --------------------------------------------------------------------------
 class BadValue(ValueError):
-    """A field of a record cannot be read; carries the column and the quarantine kind."""
+    """A field cannot be read; carries the column and the quarantine kind."""
 
     def __init__(self, column: str, kind: str, message: str) -> None:
         self.column = column
@@ -223,7 +223,7 @@ class BadValue(ValueError):
 
 
 def stable_id(namespace: str, key: str) -> int:
-    """A stable positive 63-bit integer id from ``sha256(namespace + ':' + key)``.
+    """Return a stable positive 63-bit id from ``sha256(namespace + ':' + key)``.
 
     Used for synthetic ids (Fifth Tribe accounts and tweets): the same key always gives
     the same id, on any machine and in any run. The first 8 bytes of the digest are
@@ -235,7 +235,8 @@ def stable_id(namespace: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
 
 
-_SIZE_SUFFIX = re.compile(r"_(normal|bigger|mini|reasonably_small|\d+x\d+)(?=(\.[A-Za-z0-9]+)?$)")
+_SIZE_SUFFIX = re.compile(
+    r"_(normal|bigger|mini|reasonably_small|\d+x\d+)(?=(\.[A-Za-z0-9]+)?$)")
 
 
 def image_url_hash(url: str | None) -> str | None:
@@ -299,7 +300,7 @@ def parse_iso(value: Any, column: str) -> dt.datetime:
 
 
 def as_count(value: Any, column: str) -> int | None:
-    """An optional non-negative integer count (``None`` stays ``None``)."""
+    """Read an optional non-negative integer count (``None`` stays ``None``)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -328,7 +329,8 @@ def as_twitter_id(obj: dict[str, Any], column_str: str = "id_str",
         else:
             ok = False
         if not ok:
-            raise BadValue(col, "bad_type", f"expected a positive numeric id, got {v!r}")
+            raise BadValue(col, "bad_type",
+                           f"expected a positive numeric id, got {v!r}")
         return int(v)
     names = (f"'{column_int}'" if column_str == column_int
              else f"'{column_str}' or '{column_int}'")
@@ -336,7 +338,7 @@ def as_twitter_id(obj: dict[str, Any], column_str: str = "id_str",
 
 
 def opt_str(obj: dict[str, Any], key: str) -> str | None:
-    """An optional string field (wrong types raise ``BadValue``)."""
+    """Read an optional string field (wrong types raise ``BadValue``)."""
     v = obj.get(key)
     if v is None:
         return None
@@ -351,7 +353,8 @@ def raw_json(obj: Any) -> str:
 
 
 # -- tables --------------------------------------------------------------------------
-def collapse(df: pl.DataFrame, keys: Sequence[str], order: str) -> tuple[pl.DataFrame, int]:
+def collapse(df: pl.DataFrame, keys: Sequence[str], order: str
+             ) -> tuple[pl.DataFrame, int]:
     """Keep the last row (by ``order``) of each group of equal ``keys``.
 
     Returns the collapsed frame (in ``order``) and the number of rows removed.
@@ -362,7 +365,8 @@ def collapse(df: pl.DataFrame, keys: Sequence[str], order: str) -> tuple[pl.Data
     return out, df.height - out.height
 
 
-def twitter_tables(records: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+def twitter_tables(records: list[dict[str, Any]]
+                   ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Build ``accounts`` and ``observations`` from parsed Twitter records.
 
     Each record is one observation (``account_id``, ``observed_at``, ``status``,
@@ -467,7 +471,7 @@ class IngestReport:
         )
 
     def identity_lines(self) -> list[str]:
-        """One ``rows read = written + quarantined + collapsed`` line per record table."""
+        """Return ``rows read = written + quarantined + collapsed`` per record table."""
         out = []
         for t in self.record_tables:
             w, c = self.rows_written.get(t, 0), self.rows_collapsed.get(t, 0)
@@ -479,7 +483,7 @@ class IngestReport:
         return out
 
     def summary(self) -> str:
-        """A plain-text summary."""
+        """Return a plain-text summary."""
         lines = [f"ingest {self.format}: {self.source} -> {self.out}",
                  f"  dataset {self.dataset_id}"]
         lines += [f"  {s}" for s in self.identity_lines()]
@@ -496,7 +500,7 @@ class IngestReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` output."""
+        """Return the ``--json`` output as a dict."""
         return {
             "format": self.format, "source": self.source, "out": self.out,
             "dataset_id": self.dataset_id, "digest": self.digest,
@@ -677,7 +681,8 @@ def csv_text(values: Sequence[Any]) -> str:
     import csv
 
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(["" if v is None else v for v in values])
+    row = ["" if v is None else v for v in values]
+    csv.writer(buf, lineterminator="").writerow(row)
     return buf.getvalue()
 
 
@@ -712,7 +717,7 @@ def iter_json(files: Sequence[RawFile], q: Quarantine, counter: list[int]
 
 def wrapper_time(obj: dict[str, Any], default: dt.datetime | None
                  ) -> tuple[dt.datetime | None, str | None]:
-    """The collection time of a wrapped line and the key it came from.
+    """Return the collection time of a wrapped line and the key it came from.
 
     Looks at ``collected_at``, ``observed_at``, ``retrieved_at`` and
     ``__twarc.retrieved_at``; falls back to ``default``. Raises ``BadValue`` when the

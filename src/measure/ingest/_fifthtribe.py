@@ -1,5 +1,6 @@
-"""The Kaggle "How ISIS Uses Twitter" CSV (Fifth Tribe) -> accounts, observations,
-tweets, mentions edges.
+"""The Kaggle "How ISIS Uses Twitter" CSV (Fifth Tribe) -> a canonical dataset.
+
+Tables written: accounts, observations, tweets, mentions edges, handles.
 
 Columns: ``name, username, description, location, followers, numberstatuses, time,
 tweets``; one row per tweet, with the author's profile and counts as recorded with
@@ -100,7 +101,7 @@ def parse(files: list[RawFile]) -> Parsed:
         checks = [
             (pl.col("_nf") != width, "ragged_row", None,
              f"row has the wrong number of fields (header has {width})"),
-            (pl.col("username").is_null() | (pl.col("username").str.strip_chars() == ""),
+            (pl.col("username").str.strip_chars().fill_null("") == "",
              "missing_id", "username", "username is empty"),
             (pl.col("_t").is_null(), "bad_timestamp", "time",
              "time is empty or not M/D/YYYY H:MM"),

@@ -12,7 +12,7 @@ The mapping (see ``docs/ingest.md``)::
 
     [timestamps]
     format = "%Y-%m-%d %H:%M"     # strptime format; omit for ISO 8601
-    zone = "UTC"                  # IANA zone of naive times; required if times are naive
+    zone = "UTC"                  # IANA zone of naive times (required if naive)
 
     [constants]                   # the same value on every row
     status = "active"
@@ -144,7 +144,8 @@ def _read(f: RawFile) -> tuple[pl.DataFrame, list[str], bool]:
     return df, notes, True
 
 
-def _parse_ts_values(values: list[str], zone: str | None) -> dict[str, dt.datetime | None]:
+def _parse_ts_values(values: list[str], zone: str | None
+                     ) -> dict[str, dt.datetime | None]:
     out: dict[str, dt.datetime | None] = {}
     tz = ZoneInfo(zone) if zone else None
     for v in values:
@@ -168,7 +169,7 @@ class _Naive(Exception):
 
 def _convert(df: pl.DataFrame, target: str, kind: str, src: pl.Expr, m: Mapping,
              f: RawFile, src_name: str) -> pl.Expr:
-    """Expression converting the source values into the contract type (null on error)."""
+    """Return an expression casting source values to the contract type (null: error)."""
     dtype = df.select(src).dtypes[0]
     is_str = dtype == pl.Utf8
     s = src.str.strip_chars() if is_str else src
@@ -340,7 +341,7 @@ def _kind_word(kind: str, id_type: str) -> str:
 
 
 def mapping_raw(path: str | os.PathLike[str]) -> RawFile:
-    """The mapping file as a manifest input."""
+    """Return the mapping file as a manifest input."""
     from measure.ingest._common import _raw
 
     return _raw(Path(path), str(path))

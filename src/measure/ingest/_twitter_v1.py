@@ -49,7 +49,8 @@ def user_record(u: dict[str, Any], observed_at: dt.datetime) -> dict[str, Any]:
     account_id = as_twitter_id(u)
     protected = u.get("protected")
     if protected is not None and not isinstance(protected, bool):
-        raise BadValue("protected", "bad_type", f"expected true/false, got {protected!r}")
+        raise BadValue("protected", "bad_type",
+                       f"expected true/false, got {protected!r}")
     url = opt_str(u, "profile_image_url_https") or opt_str(u, "profile_image_url")
     created = u.get("created_at")
     return {
@@ -74,7 +75,8 @@ def user_record(u: dict[str, Any], observed_at: dt.datetime) -> dict[str, Any]:
 def error_status(errors: Any) -> str:
     """Map a v1.1 ``errors`` list onto an observation status (raises ``BadValue``)."""
     if not isinstance(errors, list) or not errors:
-        raise BadValue("errors", "bad_type", f"expected a list of errors, got {errors!r}")
+        raise BadValue("errors", "bad_type",
+                       f"expected a list of errors, got {errors!r}")
     codes = [e.get("code") if isinstance(e, dict) else None for e in errors]
     for c in codes:
         if c in ERROR_STATUS:

@@ -1,4 +1,4 @@
-"""Twitter API v2 user look-ups as written by twarc2 (JSON lines) -> accounts + observations.
+"""Twitter API v2 user look-ups written by twarc2 (JSON lines) -> a dataset.
 
 Accepted line shapes (one JSON value per line; blank lines are skipped):
 
@@ -51,7 +51,8 @@ def user_record(u: dict[str, Any], observed_at: dt.datetime) -> dict[str, Any]:
         raise BadValue("public_metrics", "bad_type", f"expected an object, got {pm!r}")
     protected = u.get("protected")
     if protected is not None and not isinstance(protected, bool):
-        raise BadValue("protected", "bad_type", f"expected true/false, got {protected!r}")
+        raise BadValue("protected", "bad_type",
+                       f"expected true/false, got {protected!r}")
     created = u.get("created_at")
     return {
         "account_id": account_id,
@@ -100,7 +101,7 @@ def error_record(e: dict[str, Any], observed_at: dt.datetime) -> dict[str, Any]:
 
 
 def _page_size(obj: dict[str, Any]) -> int:
-    """Number of records a page holds (at least 1: an unreadable page is one record)."""
+    """Count the records of a page (at least 1: an unreadable page is one record)."""
     data, errors = obj.get("data") or [], obj.get("errors") or []
     n = (len(data) if isinstance(data, list) else 1) + (
         len(errors) if isinstance(errors, list) else 0)
