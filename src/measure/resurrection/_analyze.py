@@ -1,0 +1,471 @@
+"""The resurrection pipeline: events -> candidates -> scores -> links -> measures."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from measure._results import Estimate
+from measure.errors import ConfigError, EstimationError
+from measure.resurrection import _sql as Q
+from measure.resurrection._assign import (
+    assign,
+    exclusive_probability,
+    incarnation_numbers,
+    lineages,
+    sample_links,
+    threshold_for_precision,
+)
+from measure.resurrection._features import FEATURES, account_keys, compare
+from measure.resurrection._fellegi_sunter import (
+    fit_em,
+    fit_logit,
+    predict_em,
+    predict_logit,
+)
+from measure.resurrection._measures import (
+    DAY,
+    conditional_median,
+    kaplan_meier,
+    ratio_by_incarnation,
+    recovery_ratios,
+    return_times,
+    rubin_rate,
+)
+from measure.resurrection._result import ResurrectionResult
+
+RATE_ASSUMPTIONS = (
+    "the end of observation (censoring) is independent of when actors return",
+    "suspension happened at the midpoint between the last active and the first "
+    "suspended look-up",
+    "only returns whose new account the collection discovered are counted "
+    "(rate of observable returns)",
+    "links are correct with their model probability (Fellegi-Sunter conditional "
+    "independence, or the supervised model's calibration)",
+)
+
+
+def _read_cohort(cohort: Any) -> pl.DataFrame | None:
+    if cohort is None:
+        return None
+    if isinstance(cohort, str | os.PathLike):
+        p = Path(cohort)
+        if not p.is_file():
+            raise ConfigError(f"cohort file '{p}' does not exist; give a Parquet or "
+                              "CSV file with an 'account_id' column, or a text file "
+                              "with one account id per line")
+        if p.suffix == ".parquet":
+            df = pl.read_parquet(p)
+        elif p.suffix == ".csv":
+            df = pl.read_csv(p)
+        else:
+            ids = [x.strip() for x in p.read_text().splitlines() if x.strip()]
+            df = pl.DataFrame({"account_id": ids})
+        if "account_id" not in df.columns:
+            raise ConfigError(f"cohort file '{p}' has no 'account_id' column "
+                              f"(columns: {', '.join(df.columns)}); rename it")
+        return df.select("account_id")
+    if isinstance(cohort, pl.DataFrame):
+        if "account_id" not in cohort.columns:
+            raise ConfigError("cohort DataFrame needs an 'account_id' column")
+        return cohort.select("account_id")
+    if isinstance(cohort, pl.Series):
+        return pl.DataFrame({"account_id": cohort})
+    if isinstance(cohort, Iterable):
+        return pl.DataFrame({"account_id": list(cohort)})
+    raise ConfigError("cohort must be a path, a polars DataFrame/Series with account "
+                      "ids, or an iterable of account ids")
+
+
+def _accounts_frame(ds: Any) -> pl.DataFrame:
+    present = set(ds.columns("accounts"))
+    cols = []
+    for c in Q.ACCOUNT_COLUMNS:
+        if c in present:
+            cols.append(f'"{c}"')
+        elif c in ("created_at", "first_seen"):
+            cols.append(f"CAST(NULL AS TIMESTAMPTZ) AS {c}")
+        else:
+            cols.append(f"CAST(NULL AS VARCHAR) AS {c}")
+    # column names come from the fixed ACCOUNT_COLUMNS list, not from user input
+    df = ds.sql("SELECT " + ", ".join(cols) + " FROM accounts")
+    for c in ("created_at", "first_seen"):
+        if df[c].dtype == pl.Datetime("us") or (
+                isinstance(df[c].dtype, pl.Datetime) and df[c].dtype.time_zone is None):
+            df = df.with_columns(pl.col(c).dt.replace_time_zone("UTC"))
+        df = df.with_columns(pl.col(c).cast(pl.Datetime("us", "UTC")))
+    return df
+
+
+def _cast_ids(df: pl.DataFrame, dtype: pl.DataType) -> pl.DataFrame:
+    try:
+        return df.with_columns(pl.col("account_id").cast(dtype))
+    except pl.exceptions.InvalidOperationError as e:
+        raise ConfigError(f"cohort account ids cannot be read as the dataset's id "
+                          f"type {dtype}: {e}") from e
+
+
+def _utc(df: pl.DataFrame) -> pl.DataFrame:
+    out = []
+    for c, t in df.schema.items():
+        if isinstance(t, pl.Datetime):
+            e = pl.col(c)
+            if t.time_zone is None:
+                e = e.dt.replace_time_zone("UTC")
+            out.append(e.dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC")))
+    return df.with_columns(out) if out else df
+
+
+def analyze(
+    ds: Any,
+    *,
+    window: float = 60,
+    threshold: float | None = None,
+    target_precision: float = 0.95,
+    cohort: Any = None,
+    labels: pl.DataFrame | None = None,
+    horizons: tuple[float, ...] = (7, 30, 60),
+    rate_days: float = 30,
+    discovery_lag_days: float = 0.0,
+    n_imputations: int = 20,
+    n_boot: int = 200,
+    level: float = 0.95,
+    follower_age_days: float = 14,
+    follower_age_tol_days: float = 7,
+    per_key: int = 50,
+    max_key_freq: int = 5000,
+    min_shared_followers: int = 2,
+    max_hub: int = 1000,
+    seed: int = 0,
+) -> ResurrectionResult:
+    """Link returning accounts to suspended ones and measure resurrection.
+
+    Parameters
+    ----------
+    ds
+        A :class:`measure.Dataset` with ``accounts`` and ``observations`` (``edges``
+        adds the follower-overlap comparison).
+    window
+        Days after the first ``suspended`` look-up within which a successor must be
+        created (or first seen when ``created_at`` is absent).
+    threshold
+        Keep links with one-to-one probability at or above this; ``None`` picks the
+        lowest threshold (>= 0.5) whose kept links have expected precision
+        ``target_precision``.
+    target_precision
+        See ``threshold``.
+    cohort
+        Restrict the suspended accounts studied (path, ids, or frame with
+        ``account_id``); successors may be any account.
+    labels
+        Optional labelled pairs ``previous, new, match`` (bool); when given, a
+        supervised logistic model replaces EM.
+    horizons
+        Days at which the return rate is reported (``rate_days`` is always added).
+    rate_days
+        The headline horizon (30: ``rate_30d``).
+    discovery_lag_days
+        Allowance for the time the collection needs to find a new account:
+        follow-up ends this many days before the data end.
+    n_imputations
+        Link draws for multiple imputation (Rubin's rules).
+    n_boot
+        Bootstrap replicates (each with its own link draw) for the median delay
+        and the follower recovery ratios.
+    level
+        Confidence level.
+    follower_age_days, follower_age_tol_days
+        Followers of a new account are read at the look-up nearest to this age
+        (within the tolerance).
+    per_key, max_key_freq, min_shared_followers, max_hub
+        Blocking caps: candidates per suspended account and key kind (nearest in
+        time kept); keys held by more accounts are ignored; minimum shared
+        followers for the follower-overlap block; followers of more than
+        ``max_hub`` accounts are ignored when blocking.
+    seed
+        Seed of the link draws and the bootstrap.
+
+    Returns
+    -------
+    ResurrectionResult
+
+    Notes
+    -----
+    The rate is a Kaplan-Meier estimate of the time to return with censoring at
+    the end of observation (see :mod:`measure.resurrection._measures` for the
+    assumptions); linkage uncertainty is carried through by multiple imputation.
+    References: Fellegi & Sunter (1969); Kaplan & Meier (1958); Rubin (1987);
+    Wright et al. (2016), "Resurgent insurgents"; Berger & Perez (2016).
+    """
+    for name, v in (("window", window), ("rate_days", rate_days)):
+        if not v > 0:
+            raise ConfigError(f"option '{name}' must be positive days, got {v!r}")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise ConfigError(f"option 'threshold' must be a probability in [0, 1], got "
+                          f"{threshold!r}")
+    if not 0 < target_precision < 1:
+        raise ConfigError("option 'target_precision' must be in (0, 1)")
+    if not 0 < level < 1:
+        raise ConfigError("option 'level' must be in (0, 1)")
+    if n_imputations < 2:
+        raise ConfigError("option 'n_imputations' must be at least 2")
+    ds.require("resurrection")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    con = ds.con
+    warnings: list[str] = []
+    try:
+        end_row = con.execute(Q.DATA_END).fetchone()
+        data_end = end_row[0]
+        if data_end is None:
+            raise EstimationError("table 'observations' is empty: no look-ups, no "
+                                  "suspensions to study")
+        con.execute(Q.SUSPENSION_EVENTS)
+        acc = _accounts_frame(ds)
+        id_dtype = acc.schema["account_id"]
+        keys = account_keys(acc)
+        con.register("_rs_keys_df", keys.to_arrow())
+        con.execute(Q.KEYS_TABLE)
+        con.unregister("_rs_keys_df")
+        cdf = _read_cohort(cohort)
+        if cdf is not None:
+            cdf = _cast_ids(cdf, id_dtype)
+        else:
+            cdf = pl.DataFrame({"account_id": pl.Series([], dtype=id_dtype)})
+        con.register("_rs_cohort_df", cdf.to_arrow())
+        con.execute(Q.COHORT_TABLE)
+        con.unregister("_rs_cohort_df")
+        con.execute(Q.SUSPENDED, {"window": int(math.ceil(window)),
+                                  "use_cohort": cohort is not None})
+        timings["events_keys"] = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        con.execute(Q.BIG_KEYS, {"max_key_freq": max_key_freq})
+        con.execute(Q.BLOCKS_TABLE)
+        by_key: dict[str, int] = {}
+        for _kname, q in (("stem", Q.BLOCK_STEM), ("display_name", Q.BLOCK_NAME),
+                         ("avatar", Q.BLOCK_AVATAR), ("bio", Q.BLOCK_BIO)):
+            con.execute("INSERT INTO _rs_blocks " + q, {"per_key": per_key})
+        if ds.has("edges"):
+            con.execute(Q.FOLLOWS_WITH_RELATION if ds.has_column("edges", "relation")
+                        else Q.FOLLOWS_NO_RELATION)
+        else:
+            con.execute(Q.FOLLOWS_EMPTY)
+            warnings.append("no 'edges' table: follower overlap is not used")
+        con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_FOLLOWERS,
+                    {"per_key": per_key, "min_shared": min_shared_followers,
+                     "max_hub": max_hub})
+        for kname, bit in (("stem", 1), ("display_name", 2), ("avatar", 4),
+                           ("bio", 8), ("followers", 16)):
+            by_key[kname] = int(con.execute(
+                "SELECT count(*) FROM _rs_blocks WHERE bit = ?", [bit]).fetchone()[0])
+        con.execute(Q.PAIRS)
+        con.execute(Q.FOLLOWER_COUNTS)
+        con.execute(Q.SHARED_FOLLOWERS)
+        frame = _utc(con.execute(Q.PAIR_FRAME).pl())
+        susp = _utc(con.execute(Q.SUSPENDED_FRAME).pl())
+        timings["blocking"] = time.perf_counter() - t1
+        n_susp = susp.height
+        if n_susp == 0:
+            raise EstimationError(
+                "no account in the cohort was ever seen 'suspended' in "
+                "'observations'; nothing to link (check the cohort ids)")
+
+        t2 = time.perf_counter()
+        feats = compare(frame)
+        timings["features"] = time.perf_counter() - t2
+
+        t3 = time.perf_counter()
+        bins = feats.select([f"bin_{f}" for f in FEATURES]).to_numpy().astype(np.int64)
+        model: Any
+        if labels is not None:
+            lab = labels.select("previous", "new", pl.col("match").cast(pl.Int8))
+            lab = lab.with_columns(pl.col("previous").cast(id_dtype),
+                                   pl.col("new").cast(id_dtype))
+            joined = feats.select("previous", "new").with_row_index("_i").join(
+                lab, on=["previous", "new"], how="inner")
+            n_missing = lab.height - joined.height
+            if n_missing:
+                warnings.append(f"{n_missing} labelled pair(s) are not among the "
+                                "candidate pairs (blocking missed them or they fall "
+                                "outside the window)")
+            idx = joined["_i"].to_numpy()
+            model = fit_logit(bins[idx], joined["match"].to_numpy())
+            p_pair = predict_logit(model, bins)
+        elif frame.height:
+            model = fit_em(bins)
+            if not model.converged:
+                warnings.append(f"EM did not converge in {model.n_iter} iterations")
+            p_pair = predict_em(model, bins)
+        else:
+            model = None
+            p_pair = np.zeros(0)
+        scored = feats.with_columns(
+            pl.Series("p_pair", p_pair, dtype=pl.Float64),
+            frame["created_new"].alias("created_new"),
+            frame["first_suspended"].alias("first_suspended"),
+        )
+        scored = scored.with_columns(
+            pl.Series("probability", exclusive_probability(scored),
+                      dtype=pl.Float64))
+        timings["model"] = time.perf_counter() - t3
+
+        t4 = time.perf_counter()
+        thr = (threshold if threshold is not None
+               else threshold_for_precision(scored["probability"].to_numpy(),
+                                            target_precision))
+        accepted = assign(scored, thr)
+        expected_precision = (float(accepted["probability"].mean())
+                              if accepted.height else float("nan"))
+        # delay from the midpoint suspension time (as in the rate)
+        mid = susp.select(
+            pl.col("account_id").alias("previous"), "last_active", "first_suspended")
+        links = accepted.select("previous", "new", "probability", "created_new").join(
+            mid, on="previous", how="left")
+        upper = pl.min_horizontal("first_suspended", "created_new")
+        upper = pl.max_horizontal(upper, pl.col("last_active").fill_null(upper))
+        lower = pl.col("last_active").fill_null(upper)
+        links = links.with_columns(
+            ((pl.col("created_new") - (lower + (upper - lower) / 2))
+             .dt.total_seconds() / DAY).clip(lower_bound=0.0).alias("delay_days"),
+        ).select("new", "previous", "probability", "delay_days", "created_new")
+        lin = lineages(links, susp["account_id"])
+        timings["assign"] = time.perf_counter() - t4
+
+        # -- measures ---------------------------------------------------------
+        t5 = time.perf_counter()
+        rng = np.random.default_rng(seed)
+        days = sorted({float(d) for d in horizons} | {float(rate_days)})
+        draws = [sample_links(scored, rng) for _ in range(n_imputations)]
+        kms = []
+        for dr in draws:
+            t, e = return_times(susp, dr, data_end, discovery_lag_days)
+            kms.append(kaplan_meier(t, e))
+        method = ("Kaplan-Meier of return delay, censored at end of observation; "
+                  f"Greenwood log-log CI pooled over {n_imputations} link draws "
+                  "(Rubin's rules)")
+        if model is not None:
+            method = f"{model.method} links; " + method
+        rates: dict[float, Estimate] = {}
+        for d in days:
+            pooled = rubin_rate(kms, d, level)
+            w = []
+            if not kms[0].n or kms[0].at(d)[2] < 1:
+                w.append(f"no suspended account is followed up for {d:g} days")
+            rates[d] = Estimate(
+                term=f"rate_{d:g}d", estimate=pooled.estimate, ci=pooled.ci,
+                level=level, std_error=pooled.std_error, method=method, n=n_susp,
+                assumptions=RATE_ASSUMPTIONS, warnings=tuple(w),
+                extra={"within_var": pooled.within, "between_var": pooled.between,
+                       "df": pooled.df, "m": pooled.m})
+        grid = np.arange(0, int(window) + 1, dtype=np.float64)
+        curve_rows = []
+        for d in grid:
+            pooled = rubin_rate(kms, float(d), level)
+            curve_rows.append((float(d), pooled.estimate, pooled.ci[0], pooled.ci[1]))
+        curve = pl.DataFrame(curve_rows, schema=["day", "rate", "ci_low", "ci_high"],
+                             orient="row")
+
+        # median delay among returns within the window, bootstrap with draws
+        med_pt = float(np.nanmedian([conditional_median(k, window) for k in kms]))
+        n_s = susp.height
+        boots = []
+        for _ in range(n_boot):
+            idx = rng.integers(0, n_s, n_s)
+            dr = sample_links(scored, rng)
+            t, e = return_times(susp, dr, data_end, discovery_lag_days)
+            boots.append(conditional_median(kaplan_meier(t[idx], e[idx]), window))
+        boots_a = np.asarray(boots)
+        boots_a = boots_a[np.isfinite(boots_a)]
+        a = (1 - level) / 2
+        if math.isfinite(med_pt) and boots_a.size > 10:
+            median_delay = Estimate(
+                term="median_delay_days", estimate=med_pt,
+                ci=(float(np.quantile(boots_a, a)), float(np.quantile(boots_a, 1 - a))),
+                level=level, std_error=float(boots_a.std(ddof=1)),
+                method=(f"median of the Kaplan-Meier return-delay distribution "
+                        f"among returns within {window:g} days; percentile "
+                        f"bootstrap ({n_boot}) with a link draw per replicate"),
+                n=int(sum(int(k.times.size > 0) for k in kms[:1])) or None,
+                assumptions=RATE_ASSUMPTIONS)
+        else:
+            median_delay = Estimate.invalid("median_delay_days",
+                                            "no returns were linked", level=level)
+
+        # follower recovery by incarnation on accepted links
+        f_susp = dict(zip(susp["account_id"].to_list(),
+                          susp["followers_at_suspension"].to_list(), strict=True))
+        new_ids = pl.DataFrame({"account_id": links["new"]})
+        con.register("_rs_age_ids_df", new_ids.to_arrow())
+        con.execute(Q.AGE_IDS)
+        con.unregister("_rs_age_ids_df")
+        fa = con.execute(Q.FOLLOWERS_AT_AGE, {"age_days": follower_age_days,
+                                              "tol_days": follower_age_tol_days}).pl()
+        f_age = dict(zip(fa["account_id"].to_list(), fa["followers_at_age"].to_list(),
+                         strict=True))
+        inc = incarnation_numbers(links)
+        rr = recovery_ratios(links, inc, f_susp, f_age)
+        point = ratio_by_incarnation(rr)
+        follower_recovery: dict[int, Estimate] = {}
+        if rr.height:
+            bs: dict[int, list[float]] = {k: [] for k in point}
+            for _ in range(n_boot):
+                sample = rr[rng.integers(0, rr.height, rr.height).tolist()]
+                for k, (v, _n) in ratio_by_incarnation(sample).items():
+                    if k in bs:
+                        bs[k].append(v)
+            for k, (v, n) in point.items():
+                arr = np.asarray(bs[k])
+                ci = ((float(np.quantile(arr, a)), float(np.quantile(arr, 1 - a)))
+                      if arr.size > 10 else (float("nan"), float("nan")))
+                follower_recovery[k] = Estimate(
+                    term=f"follower_recovery_{k}", estimate=v, ci=ci, level=level,
+                    std_error=float(arr.std(ddof=1)) if arr.size > 2 else math.nan,
+                    method=(f"sum of followers of incarnation {k} accounts "
+                            f"{follower_age_days:g} days after creation over their "
+                            "predecessors' at suspension; percentile bootstrap over "
+                            "links"),
+                    n=n,
+                    assumptions=("links are correct", "the look-up nearest to "
+                                 f"{follower_age_days:g} days of age stands for it"))
+        incarnations = {int(k): int(v) for k, v in
+                        lin.group_by("n_accounts").len().sort("n_accounts").iter_rows()}
+        timings["measures"] = time.perf_counter() - t5
+        timings["total"] = time.perf_counter() - t0
+        if frame.height == 0:
+            warnings.append("no candidate successors were found for any suspended "
+                            "account")
+        return ResurrectionResult(
+            n_suspended=n_susp,
+            n_pairs=frame.height,
+            pairs_by_key=by_key,
+            n_linked=links.height,
+            threshold=float(thr),
+            expected_precision=expected_precision,
+            rates=rates,
+            rate_days=float(rate_days),
+            median_delay=median_delay,
+            follower_recovery=follower_recovery,
+            incarnations=incarnations,
+            method=method,
+            links=links,
+            lineages=lin,
+            pairs=scored,
+            model=model,
+            curve=curve,
+            window=float(window),
+            data_end=data_end,
+            level=level,
+            warnings=tuple(warnings),
+            timings=timings,
+        )
+    finally:
+        for t in Q.CLEANUP:
+            con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -1,0 +1,232 @@
+"""Resurrection measures from (probabilistic) links.
+
+Return time
+-----------
+For a suspended account ``a`` the suspension time is interval-censored between its
+last ``active`` and first ``suspended`` look-up; we take the midpoint (and, when a
+successor ``b`` was created inside the interval, the midpoint of
+``(last active, created_b)``: the actor returns after the suspension). The return
+delay is ``created_b - t_susp`` (0 if negative). Follow-up ends at the end of
+observation minus an allowance for the discovery lag (a successor created just
+before the data end is usually not yet found): ``c = data_end - lag - t_susp``. An
+account with a successor created within ``c`` has an event at the delay, any other
+account is right-censored at ``c``. The curve ``F(d) = 1 - S(d)`` (Kaplan-Meier) is
+the probability that the actor returns, *with an account the collection finds*,
+within ``d`` days of the suspension.
+
+Assumptions: censoring (the end of observation) is independent of the return
+process; suspension times are uniform within their look-up interval; returns whose
+new account is never discovered are not counted (the estimand is the rate of
+observable returns).
+
+Linkage uncertainty
+-------------------
+Links are drawn ``M`` times from their one-to-one probabilities; the KM estimate and
+its Greenwood variance are computed per draw on the ``log(-log S)`` scale and
+combined by Rubin's rules (Rubin 1987) with the Barnard-Rubin style degrees of
+freedom ``(M-1)(1 + 1/r)^2``. The median delay and follower recovery use a
+bootstrap over suspended accounts with a fresh link draw per replicate.
+
+References
+----------
+Kaplan, E. L. & Meier, P. (1958). *JASA* 53, 457-481. Greenwood, M. (1926).
+Rubin, D. B. (1987). *Multiple Imputation for Nonresponse in Surveys*. Wiley.
+Berger, J. M. & Perez, H. (2016). *The Islamic State's Diminishing Returns on
+Twitter*. GWU Program on Extremism (follower recovery by incarnation).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class KM:
+    """Kaplan-Meier curve: event times, survival and Greenwood sums."""
+
+    times: np.ndarray
+    surv: np.ndarray
+    gw: np.ndarray  # cumulative sum of d / (n (n - d))
+    n_risk: np.ndarray
+    n: int
+
+    def at(self, d: float) -> tuple[float, float, float]:
+        """``(S(d), greenwood_sum(d), n_at_risk_after)`` at day ``d``."""
+        i = np.searchsorted(self.times, d, side="right") - 1
+        if i < 0:
+            return 1.0, 0.0, float(self.n)
+        return float(self.surv[i]), float(self.gw[i]), float(self.n_risk[i])
+
+
+def kaplan_meier(time: np.ndarray, event: np.ndarray) -> KM:
+    """Kaplan-Meier estimate with Greenwood's variance components.
+
+    Events at a time are counted before censorings at the same time (the usual
+    convention).
+    """
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    n = time.size
+    if n == 0:
+        return KM(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), 0)
+    ut, inv = np.unique(time, return_inverse=True)
+    d = np.bincount(inv, weights=event.astype(np.float64), minlength=ut.size)
+    tot = np.bincount(inv, minlength=ut.size).astype(np.float64)
+    at_risk = n - np.concatenate([[0.0], np.cumsum(tot)[:-1]])
+    mask = d > 0
+    ut, d, at_risk = ut[mask], d[mask], at_risk[mask]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d / at_risk)
+        term = np.where(at_risk > d, d / (at_risk * (at_risk - d)), np.inf)
+    return KM(ut, surv, np.cumsum(term), at_risk - d, n)
+
+
+def return_times(susp: pl.DataFrame, links: pl.DataFrame, data_end: object,
+                 lag_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Follow-up time (days) and event indicator per suspended account.
+
+    Parameters
+    ----------
+    susp
+        ``account_id, last_active, first_suspended`` for the cohort.
+    links
+        ``previous, created_new`` (one successor per previous at most).
+    data_end
+        End of observation (last look-up).
+    lag_days
+        Discovery-lag allowance subtracted from every follow-up.
+    """
+    df = susp.select("account_id", "last_active", "first_suspended").join(
+        links.select(pl.col("previous").alias("account_id"), "created_new"),
+        on="account_id", how="left")
+    upper = pl.min_horizontal(pl.col("first_suspended"),
+                              pl.col("created_new").fill_null(pl.col("first_suspended")))
+    upper = pl.max_horizontal(upper, pl.col("last_active").fill_null(upper))
+    lower = pl.col("last_active").fill_null(upper)
+    df = df.with_columns(
+        (lower + (upper - lower) / 2).alias("t_susp"))
+    end = pl.lit(data_end).cast(pl.Datetime("us", "UTC"))
+    df = df.with_columns(
+        ((end - pl.col("t_susp")).dt.total_seconds() / DAY - lag_days)
+        .clip(lower_bound=0.0).alias("c"),
+        ((pl.col("created_new") - pl.col("t_susp")).dt.total_seconds() / DAY)
+        .clip(lower_bound=0.0).alias("d"),
+    )
+    c = df["c"].to_numpy()
+    d = df["d"].fill_null(np.inf).to_numpy()
+    event = d <= c
+    t = np.where(event, d, c)
+    return t, event
+
+
+def _cloglog(s: float, gw: float, n_risk: float) -> tuple[float, float]:
+    """``log(-log S)`` and its variance (delta method on Greenwood's formula)."""
+    lo = 0.5 / max(n_risk, 1.0)
+    s = min(max(s, 1e-12), 1.0 - lo) if n_risk > 0 else min(max(s, 1e-12), 1 - 1e-6)
+    ls = math.log(s)
+    theta = math.log(-ls)
+    var = gw / (ls * ls) if math.isfinite(gw) else float("inf")
+    return theta, var
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """Rubin-pooled estimate of ``F(d)``."""
+
+    estimate: float
+    ci: tuple[float, float]
+    std_error: float
+    within: float
+    between: float
+    df: float
+    m: int
+
+
+def rubin_rate(kms: list[KM], d: float, level: float) -> Pooled:
+    """Pool ``F(d) = 1 - S(d)`` over imputations on the ``log(-log S)`` scale.
+
+    If no imputation has an event by ``d``, the estimate is 0 with an upper bound
+    from the one-sided binomial bound on the number at risk at ``d`` (rule of
+    three style).
+    """
+    vals = [k.at(d) for k in kms]
+    m = len(vals)
+    f_hat = float(np.mean([1.0 - v[0] for v in vals]))
+    if all(v[0] >= 1.0 for v in vals):
+        n_risk = float(np.mean([v[2] for v in vals]))
+        up = 1.0 - (1.0 - level) ** (1.0 / max(n_risk, 1.0))
+        return Pooled(0.0, (0.0, up), float("nan"), 0.0, 0.0, float("inf"), m)
+    th = np.array([_cloglog(*v) for v in vals])
+    q = th[:, 0]
+    u = th[:, 1]
+    qbar = float(q.mean())
+    ubar = float(u.mean())
+    b = float(q.var(ddof=1)) if m > 1 else 0.0
+    t = ubar + (1 + 1 / m) * b
+    if b > 0 and m > 1:
+        r = (1 + 1 / m) * b / max(ubar, 1e-300)
+        dof = (m - 1) * (1 + 1 / r) ** 2
+        crit = float(stats.t.ppf(0.5 + level / 2, dof))
+    else:
+        dof = float("inf")
+        crit = float(stats.norm.ppf(0.5 + level / 2))
+    se = math.sqrt(t)
+    # S = exp(-exp(theta)); F = 1 - S is increasing in theta
+    lo = 1.0 - math.exp(-math.exp(qbar - crit * se))
+    hi = 1.0 - math.exp(-math.exp(qbar + crit * se))
+    # the delta-method standard error of F at the pooled point
+    s_pt = math.exp(-math.exp(qbar))
+    se_f = s_pt * math.exp(qbar) * se
+    return Pooled(f_hat, (lo, hi), se_f, ubar, b, dof, m)
+
+
+def conditional_median(km: KM, window: float) -> float:
+    """Median delay among returns within ``window`` days: ``F^-1(F(window) / 2)``."""
+    s_w = km.at(window)[0]
+    f_w = 1.0 - s_w
+    if f_w <= 0 or km.times.size == 0:
+        return float("nan")
+    target = f_w / 2
+    f = 1.0 - km.surv
+    i = int(np.searchsorted(f, target - 1e-12, side="left"))
+    return float(km.times[min(i, km.times.size - 1)])
+
+
+def recovery_ratios(links: pl.DataFrame, incarnation: dict,
+                    f_susp: dict, f_age: dict) -> pl.DataFrame:
+    """Per link: incarnation number of the new account and its follower ratio."""
+    prev = links["previous"].to_list()
+    new = links["new"].to_list()
+    rows = []
+    for a, b in zip(prev, new, strict=True):
+        fa, fb = f_susp.get(a), f_age.get(b)
+        if fa is None or fb is None or fa <= 0:
+            continue
+        rows.append((int(incarnation.get(b, 2)), float(fb), float(fa)))
+    return pl.DataFrame(rows, schema=[("incarnation", pl.Int64),
+                                      ("followers_new", pl.Float64),
+                                      ("followers_prev", pl.Float64)], orient="row")
+
+
+def ratio_by_incarnation(r: pl.DataFrame) -> dict[int, tuple[float, int]]:
+    """Ratio of mean followers (new at age / previous at suspension) per incarnation.
+
+    Ratio of means (sum over links of the new account's followers over the sum of
+    the predecessors'), robust to predecessors with very few followers.
+    """
+    out: dict[int, tuple[float, int]] = {}
+    if r.height == 0:
+        return out
+    g = r.group_by("incarnation").agg(
+        pl.col("followers_new").sum(), pl.col("followers_prev").sum(), pl.len())
+    for k, fn, fp, n in g.sort("incarnation").iter_rows():
+        if fp > 0:
+            out[int(k)] = (float(fn / fp), int(n))
+    return out

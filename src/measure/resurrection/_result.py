@@ -1,0 +1,179 @@
+"""The frozen result of :func:`measure.resurrection.analyze`."""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from measure._results import Estimate, estimates_to_polars
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+@dataclass(frozen=True)
+class ResurrectionResult:
+    """Successor links, lineages and resurrection measures.
+
+    Attributes
+    ----------
+    n_suspended
+        Suspended accounts studied (the cohort's accounts seen ``suspended``).
+    n_pairs, pairs_by_key
+        Candidate pairs after blocking, and rows contributed per blocking key.
+    n_linked, threshold, expected_precision
+        Accepted one-to-one links, the probability threshold used and the mean
+        link probability of the accepted links.
+    rates
+        Return rate within ``d`` days (``Estimate`` per horizon).
+    median_delay
+        Median return delay among returns within the window.
+    follower_recovery
+        Follower ratio (new account at ~14 days over predecessor at suspension)
+        by incarnation number of the new account.
+    incarnations
+        Number of presumed actors by count of accounts in their lineage.
+    links
+        ``new, previous, probability, delay_days, created_new``.
+    lineages
+        ``actor_id, accounts (ordered), n_accounts``.
+    pairs
+        Every scored candidate pair with its features and probabilities.
+    curve
+        ``day, rate, ci_low, ci_high``: the time-to-return curve.
+    """
+
+    n_suspended: int
+    n_pairs: int
+    pairs_by_key: dict[str, int]
+    n_linked: int
+    threshold: float
+    expected_precision: float
+    rates: dict[float, Estimate]
+    rate_days: float
+    median_delay: Estimate
+    follower_recovery: dict[int, Estimate]
+    incarnations: dict[int, int]
+    method: str
+    links: pl.DataFrame = field(repr=False)
+    lineages: pl.DataFrame = field(repr=False)
+    pairs: pl.DataFrame = field(repr=False)
+    model: Any = field(repr=False)
+    curve: pl.DataFrame = field(repr=False)
+    window: float = 60.0
+    data_end: Any = None
+    level: float = 0.95
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def rate(self) -> Estimate:
+        """The headline return rate (within ``rate_days``, default 30)."""
+        return self.rates[self.rate_days]
+
+    @property
+    def rate_30d(self) -> Estimate:
+        """Return rate within 30 days (alias of :attr:`rate` at the default)."""
+        return self.rates.get(30.0, self.rate)
+
+    @property
+    def pairs_per_suspended(self) -> float:
+        """Candidate pairs per suspended account (blocking load)."""
+        return self.n_pairs / self.n_suspended if self.n_suspended else float("nan")
+
+    def estimates(self) -> list[Estimate]:
+        """Every reported quantity as an ``Estimate``."""
+        out = [self.rates[d] for d in sorted(self.rates)]
+        out.append(self.median_delay)
+        out.extend(self.follower_recovery[k] for k in sorted(self.follower_recovery))
+        return out
+
+    def to_polars(self) -> pl.DataFrame:
+        """Tidy table ``term, estimate, std_error, ci_low, ci_high, level``."""
+        return estimates_to_polars(self.estimates())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ``--json`` output as a plain dict."""
+        r = self.rate_30d
+        return {
+            "n_suspended": self.n_suspended,
+            "n_candidate_pairs": self.n_pairs,
+            "pairs_per_suspended": _num(self.pairs_per_suspended),
+            "pairs_by_key": self.pairs_by_key,
+            "n_linked": self.n_linked,
+            "threshold": self.threshold,
+            "expected_precision": _num(self.expected_precision),
+            "rate_30d": _num(r.estimate),
+            "rate_30d_ci": [_num(r.ci[0]), _num(r.ci[1])],
+            "rates": {f"{d:g}": self.rates[d].to_dict() for d in sorted(self.rates)},
+            "median_delay_days": _num(self.median_delay.estimate),
+            "median_delay_days_ci": [_num(self.median_delay.ci[0]),
+                                     _num(self.median_delay.ci[1])],
+            "follower_recovery": {str(k): _num(v.estimate) for k, v in
+                                  sorted(self.follower_recovery.items())},
+            "follower_recovery_detail": {str(k): v.to_dict() for k, v in
+                                         sorted(self.follower_recovery.items())},
+            "incarnations": {str(k): v for k, v in sorted(self.incarnations.items())},
+            "window_days": self.window,
+            "level": self.level,
+            "data_end": self.data_end,
+            "method": self.method,
+            "warnings": list(self.warnings),
+        }
+
+    def summary(self) -> str:
+        """Text summary."""
+        lines = [
+            "Resurrection: successor linking and return rates",
+            f"  suspended accounts: {self.n_suspended}; candidate pairs: "
+            f"{self.n_pairs} ({self.pairs_per_suspended:.2f} per suspended)",
+            f"  links: {self.n_linked} at threshold {self.threshold:.3g} "
+            f"(expected precision {self.expected_precision:.3f})",
+        ]
+        for e in self.estimates():
+            lines.extend("  " + x for x in e.summary().splitlines()
+                         if not x.strip().startswith("assumes"))
+        inc = ", ".join(f"{k}: {v}" for k, v in sorted(self.incarnations.items()))
+        lines.append(f"  accounts per presumed actor: {inc}")
+        if self.rate.assumptions:
+            lines.append("  the rate assumes:")
+            lines.extend(f"    - {a}" for a in self.rate.assumptions)
+        lines.extend(f"  warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+    def __repr__(self) -> str:
+        r = self.rate
+        return (f"<ResurrectionResult n_suspended={self.n_suspended} "
+                f"n_linked={self.n_linked} {r.term}={r.estimate:.3f} "
+                f"[{r.ci[0]:.3f}, {r.ci[1]:.3f}]>")
+
+    def write_links(self, path: str | os.PathLike[str]) -> Path:
+        """Write the links table as Parquet atomically (temporary file, then rename)."""
+        from measure._io import _tmp_sibling
+
+        dest = Path(path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_sibling(dest)
+        try:
+            self.links.write_parquet(tmp)
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return dest
+
+    def plot(self, ax: Any = None) -> Any:
+        """Time-to-return curve with its pointwise CI band (matplotlib Axes)."""
+        from measure.resurrection._plot import plot_curve
+
+        return plot_curve(self, ax=ax)

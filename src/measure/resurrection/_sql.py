@@ -1,0 +1,252 @@
+"""Named DuckDB steps of successor linking (each a constant; parameters are bound).
+
+The steps run on the dataset's connection (``ds.con``) and keep their intermediate
+results in temporary tables prefixed ``_rs_``:
+
+1. ``SUSPENSION_EVENTS`` -> ``_rs_events``: per account seen suspended, the last
+   ``active`` look-up before the first ``suspended`` one (the suspension time lies in
+   between: interval censoring), and the follower count at that last active look-up.
+2. ``KEYS_TABLE`` -> ``_rs_keys``: blocking keys per account, computed in Python
+   (Unicode NFKC, case folding) and loaded from a registered frame ``_rs_keys_df``.
+3. ``SUSPENDED`` -> ``_rs_susp``: events joined with keys and the search window
+   ``(lower_t, upper_t]`` for successors, restricted to the cohort when one is given.
+4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key, each
+   capped to the ``$per_key`` candidates nearest in time per suspended account.
+5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
+6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
+   and the number of followers a candidate pair shares.
+7. ``PAIR_FRAME``: everything the comparison step needs, one row per pair.
+
+Print any constant to see the exact SQL; ``tests/resurrection/test_sql.py`` runs
+each step on a hand-built dataset.
+"""
+
+from __future__ import annotations
+
+# Column projection of ``accounts`` (optional columns are filled with NULL by the
+# caller from this fixed list, never from user input).
+ACCOUNT_COLUMNS = ("account_id", "screen_name", "display_name", "description",
+                   "profile_image_hash", "created_at", "first_seen")
+
+DATA_END = """
+SELECT max(observed_at) AS data_end, min(observed_at) AS data_start
+FROM observations
+"""
+
+SUSPENSION_EVENTS = """
+CREATE OR REPLACE TEMP TABLE _rs_events AS
+WITH fs AS (
+    SELECT account_id, min(observed_at) AS first_suspended
+    FROM observations
+    WHERE status = 'suspended'
+    GROUP BY account_id
+), la AS (
+    SELECT o.account_id,
+           max(o.observed_at) AS last_active,
+           arg_max(o.followers_count, o.observed_at)
+               FILTER (WHERE o.followers_count IS NOT NULL) AS followers_at_suspension
+    FROM observations o JOIN fs USING (account_id)
+    WHERE o.status = 'active' AND o.observed_at < fs.first_suspended
+    GROUP BY o.account_id
+)
+SELECT fs.account_id, la.last_active, fs.first_suspended, la.followers_at_suspension
+FROM fs LEFT JOIN la USING (account_id)
+"""
+
+KEYS_TABLE = """
+CREATE OR REPLACE TEMP TABLE _rs_keys AS
+SELECT * FROM _rs_keys_df
+"""
+
+COHORT_TABLE = """
+CREATE OR REPLACE TEMP TABLE _rs_cohort AS
+SELECT DISTINCT account_id FROM _rs_cohort_df
+"""
+
+SUSPENDED = """
+CREATE OR REPLACE TEMP TABLE _rs_susp AS
+SELECT e.account_id, e.last_active, e.first_suspended, e.followers_at_suspension,
+       coalesce(e.last_active, k.t_new, e.first_suspended - INTERVAL 7 DAY) AS lower_t,
+       e.first_suspended + to_days(CAST($window AS INTEGER)) AS upper_t,
+       k.stem, k.name_key, k.avatar, k.bio_fp
+FROM _rs_events e LEFT JOIN _rs_keys k USING (account_id)
+WHERE NOT $use_cohort OR e.account_id IN (SELECT account_id FROM _rs_cohort)
+"""
+
+# Keys held by more than $max_key_freq accounts (default avatars, empty bios, very
+# common names) are not used for blocking: they say nothing and explode pair counts.
+BIG_KEYS = """
+CREATE OR REPLACE TEMP TABLE _rs_bigkeys AS
+SELECT 'stem' AS kind, stem AS value FROM _rs_keys WHERE stem IS NOT NULL
+GROUP BY stem HAVING count(*) > $max_key_freq
+UNION ALL
+SELECT 'name', name_key FROM _rs_keys WHERE name_key IS NOT NULL
+GROUP BY name_key HAVING count(*) > $max_key_freq
+UNION ALL
+SELECT 'avatar', avatar FROM _rs_keys WHERE avatar IS NOT NULL
+GROUP BY avatar HAVING count(*) > $max_key_freq
+UNION ALL
+SELECT 'bio', bio_fp FROM _rs_keys WHERE bio_fp IS NOT NULL
+GROUP BY bio_fp HAVING count(*) > $max_key_freq
+"""
+
+# Candidate successors of one key kind. The key column name is fixed per constant.
+_BLOCK = """
+SELECT a.account_id AS previous, b.account_id AS new, {bit} AS bit
+FROM _rs_susp a JOIN _rs_keys b ON a.{key} = b.{key}
+WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
+  AND b.account_id <> a.account_id
+  AND a.{key} NOT IN (SELECT value FROM _rs_bigkeys WHERE kind = '{kind}')
+QUALIFY row_number() OVER (
+    PARTITION BY a.account_id
+    ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
+) <= $per_key
+"""
+
+BLOCK_STEM = _BLOCK.format(bit=1, key="stem", kind="stem")
+BLOCK_NAME = _BLOCK.format(bit=2, key="name_key", kind="name")
+BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar", kind="avatar")
+BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp", kind="bio")
+
+# Follows (src follows dst) restricted to the relation 'follows' when the column
+# exists; deduplicated.
+FOLLOWS_WITH_RELATION = """
+CREATE OR REPLACE TEMP TABLE _rs_follows AS
+SELECT DISTINCT src, dst FROM edges
+WHERE relation IS NULL OR relation = 'follows'
+"""
+
+FOLLOWS_NO_RELATION = """
+CREATE OR REPLACE TEMP TABLE _rs_follows AS
+SELECT DISTINCT src, dst FROM edges
+"""
+
+FOLLOWS_EMPTY = """
+CREATE OR REPLACE TEMP TABLE _rs_follows AS
+SELECT account_id AS src, account_id AS dst FROM _rs_keys WHERE false
+"""
+
+# Large follower overlap: pairs (suspended a, window-eligible b) sharing at least
+# $min_shared followers. Followers that follow more than $max_hub suspended or new
+# accounts (hubs: journalists, researchers, bots) are skipped for blocking only.
+BLOCK_FOLLOWERS = """
+WITH fa AS (
+    SELECT f.src, f.dst AS previous FROM _rs_follows f
+    JOIN _rs_susp s ON f.dst = s.account_id
+), fb AS (
+    SELECT f.src, f.dst AS new FROM _rs_follows f
+    JOIN _rs_keys k ON f.dst = k.account_id
+    WHERE k.t_new > (SELECT min(lower_t) FROM _rs_susp)
+), hubs AS (
+    SELECT src FROM fa GROUP BY src HAVING count(*) > $max_hub
+    UNION
+    SELECT src FROM fb GROUP BY src HAVING count(*) > $max_hub
+), shared AS (
+    SELECT fa.previous, fb.new, count(*) AS n_shared
+    FROM fa JOIN fb USING (src)
+    WHERE fa.src NOT IN (SELECT src FROM hubs) AND fa.previous <> fb.new
+    GROUP BY fa.previous, fb.new
+    HAVING count(*) >= $min_shared
+)
+SELECT sh.previous, sh.new, 16 AS bit
+FROM shared sh
+JOIN _rs_susp a ON a.account_id = sh.previous
+JOIN _rs_keys b ON b.account_id = sh.new
+WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
+QUALIFY row_number() OVER (
+    PARTITION BY sh.previous ORDER BY sh.n_shared DESC, sh.new) <= $per_key
+"""
+
+BLOCKS_TABLE = """
+CREATE OR REPLACE TEMP TABLE _rs_blocks AS
+SELECT account_id AS previous, account_id AS new, 0 AS bit FROM _rs_keys WHERE false
+"""
+
+PAIRS = """
+CREATE OR REPLACE TEMP TABLE _rs_pairs AS
+SELECT previous, new, bit_or(bit) AS keys
+FROM _rs_blocks
+GROUP BY previous, new
+"""
+
+# Follower-set sizes of every account in a pair, and shared followers per pair.
+FOLLOWER_COUNTS = """
+CREATE OR REPLACE TEMP TABLE _rs_nfol AS
+SELECT dst AS account_id, count(*) AS n_followers
+FROM _rs_follows
+WHERE dst IN (SELECT previous FROM _rs_pairs) OR dst IN (SELECT new FROM _rs_pairs)
+GROUP BY dst
+"""
+
+SHARED_FOLLOWERS = """
+CREATE OR REPLACE TEMP TABLE _rs_shared AS
+WITH fa AS (
+    SELECT f.src, f.dst FROM _rs_follows f
+    WHERE f.dst IN (SELECT previous FROM _rs_pairs)
+), fb AS (
+    SELECT f.src, f.dst FROM _rs_follows f
+    WHERE f.dst IN (SELECT new FROM _rs_pairs)
+)
+SELECT p.previous, p.new, count(*) AS n_shared
+FROM _rs_pairs p
+JOIN fa ON fa.dst = p.previous
+JOIN fb ON fb.dst = p.new AND fb.src = fa.src
+GROUP BY p.previous, p.new
+"""
+
+PAIR_FRAME = """
+SELECT p.previous, p.new, p.keys,
+       a.handle AS handle_prev, b.handle AS handle_new,
+       a.stem AS stem_prev, b.stem AS stem_new,
+       a.suffix AS suffix_prev, b.suffix AS suffix_new,
+       a.name_norm AS name_prev, b.name_norm AS name_new,
+       a.name_key AS name_key_prev, b.name_key AS name_key_new,
+       a.bio_norm AS bio_prev, b.bio_norm AS bio_new,
+       a.bio_fp AS bio_fp_prev, b.bio_fp AS bio_fp_new,
+       a.avatar AS avatar_prev, b.avatar AS avatar_new,
+       s.last_active, s.first_suspended, b.t_new AS created_new,
+       coalesce(na.n_followers, 0) AS n_followers_prev,
+       coalesce(nb.n_followers, 0) AS n_followers_new,
+       coalesce(sh.n_shared, 0) AS n_shared
+FROM _rs_pairs p
+JOIN _rs_susp s ON s.account_id = p.previous
+LEFT JOIN _rs_keys a ON a.account_id = p.previous
+JOIN _rs_keys b ON b.account_id = p.new
+LEFT JOIN _rs_nfol na ON na.account_id = p.previous
+LEFT JOIN _rs_nfol nb ON nb.account_id = p.new
+LEFT JOIN _rs_shared sh ON sh.previous = p.previous AND sh.new = p.new
+ORDER BY p.previous, p.new
+"""
+
+SUSPENDED_FRAME = """
+SELECT s.account_id, s.last_active, s.first_suspended, s.followers_at_suspension,
+       k.t_new AS created
+FROM _rs_susp s LEFT JOIN _rs_keys k USING (account_id)
+ORDER BY s.account_id
+"""
+
+# Followers of each account about $age_days after its creation: the active look-up
+# nearest to created + age within $tol_days (null when none is that close).
+FOLLOWERS_AT_AGE = """
+SELECT o.account_id,
+       arg_min(o.followers_count,
+               abs(epoch(o.observed_at) - epoch(k.t_new) - $age_days * 86400.0))
+           AS followers_at_age
+FROM observations o
+JOIN _rs_keys k USING (account_id)
+WHERE o.status = 'active' AND o.followers_count IS NOT NULL
+  AND abs(epoch(o.observed_at) - epoch(k.t_new) - $age_days * 86400.0)
+      <= $tol_days * 86400.0
+  AND o.account_id IN (SELECT account_id FROM _rs_age_ids)
+GROUP BY o.account_id
+"""
+
+AGE_IDS = """
+CREATE OR REPLACE TEMP TABLE _rs_age_ids AS
+SELECT DISTINCT account_id FROM _rs_age_ids_df
+"""
+
+CLEANUP = (
+    "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_bigkeys", "_rs_follows",
+    "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids",
+)
