@@ -54,6 +54,15 @@ def load_fifth_tribe_local(csv: Path, out: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fifth_tribe_csv() -> Path:
+    """Path of the Fifth Tribe CSV (skips when absent)."""
+    if not FIFTH_TRIBE.is_file():
+        pytest.skip(f"reference file {FIFTH_TRIBE} is absent (shared/reference-data "
+                    "is not part of the checkout)")
+    return FIFTH_TRIBE
+
+
+@pytest.fixture(scope="session")
 def fifth_tribe(tmp_path_factory) -> Path:
     """The Fifth Tribe dataset (via measure.ingest when it exists)."""
     if not FIFTH_TRIBE.is_file():

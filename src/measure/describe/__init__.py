@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from measure.dataset import Dataset, open_dataset
+from measure.describe import _sql
 from measure.describe._cohort import (
     COHORT_SOURCES,
     Cohort,
@@ -65,6 +66,17 @@ def _is_dataset_dir(x: Any) -> bool:
         p = Path(x)
         return p.is_dir()
     return False
+
+
+def _known(ds: Dataset, cohort: Cohort, warnings: list[str]) -> Cohort:
+    """Drop cohort ids that the accounts table lacks (with a warning)."""
+    register(ds, cohort)
+    known = ds.sql(_sql.KNOWN_IDS)
+    if known.height < cohort.n:
+        warnings.append(f"{cohort.n - known.height} of {cohort.n} ids of cohort "
+                        f"'{cohort.name}' are not in the accounts table; left out")
+        return Cohort(cohort.name, known.select("account_id", "weight"))
+    return cohort
 
 
 def _profile_one(ds: Dataset, cohort: Cohort, network: Any, *, level: float,
@@ -165,8 +177,8 @@ def analyze(
     ds.require("describe")
     opts = dict(level=level, n_boot=n_boot, seed=seed, active_days=active_days,
                 burst_hours=burst_hours, activity_source=activity_source)
-    coh = resolve_cohort(ds, cohort)
     warnings: list[str] = []
+    coh = _known(ds, resolve_cohort(ds, cohort), warnings)
     if coh.n == 0:
         raise ConfigError(f"the cohort '{coh.name}' is empty; give a cohort with "
                           "accounts (--cohort FILE) or check the labels")
@@ -196,7 +208,7 @@ def analyze(
             ccoh = resolve_cohort(cds, "all", name=f"control dataset {cds.name}")
         else:
             cds = ds
-            ccoh = resolve_cohort(ds, control, name="control")
+            ccoh = _known(ds, resolve_cohort(ds, control, name="control"), warnings)
         if ccoh.n == 0:
             raise ConfigError("the control group is empty")
         _, _, cests, _, creps = _profile_one(cds, ccoh, None, keep_replicates=True,

@@ -79,12 +79,12 @@ WITH o AS (
   WINDOW w AS (PARTITION BY o.account_id ORDER BY o.observed_at)
 )
 SELECT account_id,
-       sum(greatest(statuses_count - prev_count, 0)) AS n_tweets,
+       sum(greatest(statuses_count - prev_count, 0))::BIGINT AS n_tweets,
        min(prev_at) AS first_tweet,
        max(CASE WHEN statuses_count > prev_count THEN observed_at END) AS last_tweet,
        max(greatest(statuses_count - prev_count, 0)
            / greatest(epoch(observed_at - prev_at) / 86400.0, 1.0)) AS burst,
-       sum(epoch(observed_at - prev_at)) / 86400.0 AS span_days
+       (sum(epoch(observed_at - prev_at)) / 86400.0)::DOUBLE AS span_days
 FROM o WHERE prev_count IS NOT NULL
 GROUP BY account_id
 """
@@ -162,3 +162,9 @@ FROM labels GROUP BY account_id
 
 ALL_ACCOUNTS = "SELECT account_id FROM accounts"
 POPULATION = "SELECT * FROM population"
+
+# Cohort accounts present in the accounts table.
+KNOWN_IDS = """
+SELECT c.account_id, c.weight FROM _describe_cohort c
+SEMI JOIN accounts a ON a.account_id = c.account_id
+"""
