@@ -292,9 +292,15 @@ def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Pars
             conv.append(out)
             where_col = src_name or name
             kind = "bad_timestamp" if colspec.kind == TS_KIND else "bad_type"
+            what = _kind_word(colspec.kind, mapping.id_type)
+            if colspec.kind == TS_KIND:
+                what += (f" in format {mapping.ts_format!r}" if mapping.ts_format
+                         else " in ISO 8601")
+                if mapping.zone:
+                    what += (f", zone {mapping.zone}; a local time in a daylight-"
+                             "saving gap or fold cannot be read")
             checks.append((src.is_not_null() & out.is_null(), kind, where_col,
-                           f"'{where_col}' cannot be read as {name} "
-                           f"({_kind_word(colspec.kind, mapping.id_type)})"))
+                           f"'{where_col}' cannot be read as {name} ({what})"))
             if colspec.not_null:
                 checks.append((out.is_null(), "missing_value", where_col,
                                f"required value {name} is missing"))
