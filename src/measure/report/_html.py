@@ -18,6 +18,8 @@ import polars as pl
 if TYPE_CHECKING:
     from measure.report._sections import Report, Section
 
+#: Magnitudes below this are floating-point noise around zero and shown as 0.
+ROUND_TO_ZERO = 1e-12
 #: Largest number of rows shown for one table (the rest is summarised).
 MAX_TABLE_ROWS = 40
 
@@ -97,6 +99,8 @@ def fmt_value(v: object) -> str:
             return "∞" if v > 0 else "−∞"
         if abs(v) >= 1000:
             return f"{v:,.0f}"
+        if abs(v) < ROUND_TO_ZERO:
+            return "0"
         if v == int(v) and abs(v) < 1e6:
             return f"{int(v)}"
         return f"{v:.4g}"
