@@ -1,0 +1,386 @@
+"""``analyze``: from a dataset to a :class:`CensusResult`."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from measure._results import Estimate
+from measure.census import _estimate as est
+from measure.census import _frame
+from measure.census._model import LogisticModel, features, out_of_fold
+from measure.census._result import CensusResult
+from measure.census._sample import _check_metric
+from measure.dataset import Dataset
+from measure.errors import EstimationError
+
+#: Strata whose coded precision reaches this count in the "at least" bound.
+HIGH_PRECISION = 0.5
+#: Fewest coded accounts (with both classes present) for the model-assisted fit.
+MIN_CODED_FOR_MODEL = 20
+#: Bootstrap replicates for the classifier-corrected (E5) interval.
+BOOTSTRAP_REPS = 200
+TERM = "supporters_in_frame"
+
+
+def resolve_labels(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One label per coded account, and the pairs of double-coded accounts.
+
+    The label used for estimation is the one from the account's highest-ranked
+    coder, coders ranked by how many accounts they coded (ties by name): the
+    primary coder's reading wherever it exists. ``sample`` and ``inclusion_prob``
+    are the first non-null values of the account's rows.
+
+    Returns
+    -------
+    (per_account, pairs)
+        ``account_id, label, sample, inclusion_prob`` and ``account_id, first,
+        second`` (labels of the two highest-ranked coders of double-coded accounts).
+    """
+    lab = labels
+    if "coder" not in lab.columns:
+        lab = lab.with_columns(pl.lit("coder").alias("coder"))
+    lab = lab.with_columns(pl.col("coder").fill_null("coder"))
+    for c, t in (("sample", pl.Utf8), ("inclusion_prob", pl.Float64)):
+        if c not in lab.columns:
+            lab = lab.with_columns(pl.lit(None, t).alias(c))
+    rank = (lab.group_by("coder").agg(pl.len().alias("k"))
+            .sort(["k", "coder"], descending=[True, False])
+            .with_row_index("coder_rank"))
+    lab = (lab.join(rank.select("coder", "coder_rank"), on="coder")
+           .sort(["account_id", "coder_rank"]))
+    lab = lab.unique(subset=["account_id", "coder"], keep="first",
+                     maintain_order=True)
+    per = lab.group_by("account_id", maintain_order=True).agg(
+        pl.col("label").first(),
+        pl.col("sample").drop_nulls().first(),
+        pl.col("inclusion_prob").drop_nulls().first(),
+        pl.len().alias("n_coders"),
+    )
+    dbl = lab.group_by("account_id", maintain_order=True).agg(
+        pl.col("label").head(2).alias("labs")).filter(pl.col("labs").list.len() >= 2)
+    pairs = dbl.select("account_id", pl.col("labs").list.get(0).alias("first"),
+                       pl.col("labs").list.get(1).alias("second"))
+    return per, pairs
+
+
+def _design(ds: Dataset, per: pl.DataFrame, frame_size: int
+            ) -> tuple[pl.DataFrame, pl.DataFrame, str, list[str], list[str]]:
+    """Stratum of each coded account and stratum sizes N_h.
+
+    Returns ``(coded, sizes, description, assumptions, warnings)`` with ``coded``:
+    ``account_id, label, stratum`` and ``sizes``: ``stratum, N``.
+    """
+    assumptions: list[str] = []
+    warns: list[str] = []
+    if ds.has("design") and ds.has("design_sample"):
+        d = ds.sql("SELECT stratum, N, design_id FROM design")
+        smp = ds.sql("SELECT account_id, stratum FROM design_sample")
+        coded = per.join(smp, on="account_id", how="inner")
+        dropped = per.height - coded.height
+        if dropped:
+            warns.append(f"{dropped} coded account(s) are not in the recorded design "
+                         "sample and were left out of the design-based estimates")
+        sizes = d.select("stratum", pl.col("N").cast(pl.Float64))
+        desc = f"design table {d['design_id'][0]}"
+        assumptions.append("stratified simple random sample without replacement "
+                           "as recorded in the dataset's design table; drawn "
+                           "accounts that were not coded are missing at random "
+                           "within their stratum")
+        return coded.select("account_id", "label", "stratum"), sizes, desc, \
+            assumptions, warns
+    if per["inclusion_prob"].null_count() < per.height:
+        if per["inclusion_prob"].null_count():
+            warns.append(f"{per['inclusion_prob'].null_count()} coded account(s) "
+                         "lack inclusion_prob and were left out")
+        coded = per.filter(pl.col("inclusion_prob").is_not_null()).with_columns(
+            pl.col("sample").fill_null("all").alias("stratum"))
+        if (coded["inclusion_prob"] <= 0).any() or (coded["inclusion_prob"] > 1).any():
+            raise EstimationError(
+                "labels.inclusion_prob must lie in (0, 1]; fix the labels table")
+        sizes = coded.group_by("stratum").agg(
+            (1.0 / pl.col("inclusion_prob")).sum().alias("N"))
+        desc = "labels' sample and inclusion_prob"
+        assumptions.append(
+            "the labels' 'sample' column names the strata of a stratified simple "
+            "random sample; N_h = sum of 1/inclusion_prob over the coded accounts "
+            "of the stratum (exact when every drawn account was coded)")
+        return coded.select("account_id", "label", "stratum"), sizes, desc, \
+            assumptions, warns
+    coded = per.with_columns(pl.lit("all").alias("stratum"))
+    sizes = pl.DataFrame({"stratum": ["all"], "N": [float(frame_size)]})
+    assumptions.append("labels carry no inclusion_prob: the coded accounts are "
+                       "treated as a simple random sample of the whole frame")
+    return coded.select("account_id", "label", "stratum"), sizes, \
+        "simple random sample (no inclusion_prob)", assumptions, warns
+
+
+def _precision_bands(coded: pl.DataFrame, metric: str, level: float,
+                     bands: int = 5) -> pl.DataFrame:
+    """Weighted precision of coded accounts by quantile band of ``metric``."""
+    from measure.census._sample import band_edges
+
+    d = coded.filter(pl.col(metric).is_not_null())
+    schema = {"band": pl.Utf8, "lower": pl.Float64, "upper": pl.Float64,
+              "n": pl.Int64, "p_hat": pl.Float64, "ci_low": pl.Float64,
+              "ci_high": pl.Float64}
+    if d.height == 0:
+        return pl.DataFrame(schema=schema)
+    v = d[metric].cast(pl.Float64).to_numpy()
+    y = d["y"].to_numpy()
+    w = d["w"].to_numpy()
+    cuts = band_edges(v, bands)
+    bounds = [-np.inf, *cuts, np.inf]
+    rows = []
+    for j in range(len(bounds) - 1):
+        sel = (v >= bounds[j]) & (v < bounds[j + 1])
+        n = int(sel.sum())
+        if n == 0:
+            continue
+        p = float(np.sum(w[sel] * y[sel]) / np.sum(w[sel]))
+        # Kish effective sample size for the weighted proportion
+        neff = float(np.sum(w[sel]) ** 2 / np.sum(w[sel] ** 2))
+        lo, hi = est.wilson_interval(p * neff, neff, level=level)
+        rows.append({"band": f"[{bounds[j]:g}, {bounds[j + 1]:g})",
+                     "lower": bounds[j], "upper": bounds[j + 1], "n": n,
+                     "p_hat": p, "ci_low": float(lo), "ci_high": float(hi)})
+    return pl.DataFrame(rows, schema=schema)
+
+
+def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
+            high_precision: float = HIGH_PRECISION,
+            sensitivity: float | None = None, specificity: float | None = None,
+            model: bool = True, seed: int = 0) -> CensusResult:
+    """Estimate the number of supporter accounts in the census frame.
+
+    Parameters
+    ----------
+    ds
+        Dataset with ``seeds``, ``crawls``, ``edges``, ``accounts`` and ``labels``
+        (``observations`` optional; a ``design``/``design_sample`` pair written by
+        :func:`measure.census.draw_sample` is used when present).
+    metric
+        Sorting metric used for the precision-by-metric table and plot (one of
+        ``in_friends, in_followers, seeds_followed, seed_followers, reciprocal_in,
+        n_lists_seen, in_follower_share, in_friend_share``).
+    level
+        Confidence level of every interval (and one-sided level of the bounds).
+    high_precision
+        A stratum enters the "at least" bound when its coded precision reaches this.
+    sensitivity, specificity
+        Coder sensitivity and specificity (e.g. from an expert audit); when both are
+        given, a Rogan-Gladen corrected estimate is added.
+    model
+        Fit the logistic working model (model-assisted estimate, classifier,
+        ``population`` table).
+    seed
+        Seed of the cross-validation folds and the bootstrap.
+
+    Returns
+    -------
+    CensusResult
+
+    Notes
+    -----
+    Assumptions: the frame is the snowball of collected lists (estimates refer to
+    supporters *in the frame*, not on the platform); coded accounts are a
+    stratified random sample (weighted by ``1/inclusion_prob``) or, without
+    inclusion probabilities, a simple random sample; coders are correct unless
+    sensitivity/specificity are given. ``unclear`` counts as non-supporter in the
+    estimate and as supporter in the upper bound (Berger & Morgan 2015, §1.1, §3.7).
+    """
+    _check_metric(metric)
+    ds.require("census_estimate")
+    fr = _frame.frame(ds, ranks=False, profile=True)
+    frame_size = fr.height
+    levels = fr.group_by("level", "tier").agg(pl.len().alias("n")).sort(
+        "level", "tier")
+    labels = ds.sql("SELECT * FROM labels")
+    if labels.height == 0:
+        raise EstimationError("the labels table is empty; code a sample first "
+                              "(`measure census sample`, then `import-codes`)")
+    per, pairs = resolve_labels(labels)
+    coded, sizes, desc, assumptions, warns = _design(ds, per, frame_size)
+    in_frame = coded.join(fr.select("account_id"), on="account_id", how="semi")
+    if in_frame.height < coded.height:
+        warns.append(f"{coded.height - in_frame.height} coded account(s) are not in "
+                     "the frame and were left out")
+    coded = in_frame
+    if coded.height == 0:
+        raise EstimationError("no coded account is in the frame; check that labels "
+                              "refer to the dataset's account ids")
+    coded = coded.with_columns(
+        (pl.col("label") == "supporter").cast(pl.Int64).alias("y"),
+        (pl.col("label") == "unclear").cast(pl.Int64).alias("u"))
+    st = (coded.group_by("stratum").agg(
+        pl.len().alias("n"), pl.col("y").sum().alias("supporters"),
+        pl.col("u").sum().alias("unclear"))
+        .join(sizes, on="stratum", how="left"))
+    if st["N"].null_count():
+        raise EstimationError("a stratum of the coded accounts has no recorded size "
+                              "in the design; re-draw the sample or fix the design")
+    metric_means = coded.join(fr.select("account_id", "level", metric),
+                              on="account_id").group_by("stratum").agg(
+        pl.col(metric).cast(pl.Float64).mean().alias("mean_metric"),
+        pl.col("level").min().alias("level"))
+    st = st.join(metric_means, on="stratum", how="left").sort(
+        ["level", "mean_metric"], descending=[False, True], nulls_last=True)
+    N = np.maximum(st["N"].to_numpy(), st["n"].to_numpy())
+    n = st["n"].to_numpy().astype(float)
+    x = st["supporters"].to_numpy().astype(float)
+    xu = x + st["unclear"].to_numpy()
+    total = est.stratified_total(N, n, x, level=level)
+    p_hat = x / n
+    high = p_hat >= high_precision
+    strata = pl.DataFrame({
+        "name": st["stratum"], "level": st["level"], "N": N,
+        "n": st["n"], "supporters": st["supporters"], "unclear": st["unclear"],
+        "p_hat": p_hat, "ci_low": total.p_low, "ci_high": total.p_high,
+        "mean_metric": st["mean_metric"], "high": high,
+    })
+    design_N = float(N.sum())
+    if abs(design_N - frame_size) > max(0.01 * frame_size, 1.0):
+        warns.append(f"the design's strata hold {design_N:,.0f} accounts but the "
+                     f"frame has {frame_size:,}; estimates refer to the design's "
+                     "population")
+    method = ("stratified estimator sum N_h p_h (Cochran 1977 ch. 5, FPC); CI: "
+              "per-stratum Wilson score limits combined by MOVER (Zou & Donner 2008)")
+    base_assumptions = tuple(assumptions) + (
+        "labels are correct (see the misclassification grid otherwise)",
+        "'unclear' counts as non-supporter",
+    )
+    if (n < 2).any():
+        warns.append("a stratum has a single coded account; its variance is not "
+                     "estimable (SE omits it; the Wilson limits still count it)")
+    estimate = Estimate(TERM, total.estimate, total.ci, level, total.std_error,
+                        method, int(n.sum()), base_assumptions, tuple(warns))
+    lower = est.one_sided_total(N, n, x, side="lower", level=level, mask=high)
+    lower_all = est.one_sided_total(N, n, x, side="lower", level=level)
+    upper = est.one_sided_total(N, n, xu, side="upper", level=level)
+    lower_bound = Estimate(
+        "at_least", lower, (lower, float("nan")), level,
+        method=f"sum over strata with p_hat >= {high_precision:g} of N_h x "
+               f"one-sided {level:.0%} Wilson lower bound (Brookings 'at least')",
+        n=int(n[high].sum()))
+    upper_bound = Estimate(
+        "at_most", upper, (float("nan"), upper), level,
+        method=f"sum over all strata of N_h x one-sided {level:.0%} Wilson upper "
+               "bound, unclear counted as supporter (Brookings 'at most')",
+        n=int(n.sum()))
+    corrected = None
+    if sensitivity is not None and specificity is not None:
+        c = est.corrected_stratified_total(N, n, x, sensitivity=sensitivity,
+                                           specificity=specificity, level=level)
+        corrected = Estimate(
+            f"{TERM}_corrected", c.estimate, c.ci, level, c.std_error,
+            "Rogan-Gladen correction per stratum (Rogan & Gladen 1978), Wilson "
+            "limits mapped through it and combined by MOVER",
+            int(n.sum()), base_assumptions[:-2] + (
+                f"coder sensitivity {sensitivity:g} and specificity "
+                f"{specificity:g}, known and the same in every stratum",),
+        )
+    grid = pl.DataFrame(est.misclassification_grid(N, n, x, level=level))
+    if pairs.height:
+        k = est.cohen_kappa(pairs["first"].to_numpy(), pairs["second"].to_numpy(),
+                            level=level)
+        kappa = Estimate("cohen_kappa", k.kappa, k.ci, level, k.std_error,
+                         "Cohen's kappa (Cohen 1960), large-sample SE", k.n,
+                         ("the two codings of each account are by the account's "
+                          "two highest-ranked coders",))
+    else:
+        kappa = Estimate.invalid("cohen_kappa", "no account was coded twice",
+                                 method="Cohen's kappa")
+    # weights and metric values for the precision table
+    w_map = dict(zip(st["stratum"].to_list(), (N / n).tolist(), strict=True))
+    coded = coded.join(fr, on="account_id", how="left").with_columns(
+        pl.col("stratum").replace_strict(w_map, return_dtype=pl.Float64).alias("w"))
+    precision = _precision_bands(coded, metric, level)
+    model_est, clf_est, population = _model_assisted(
+        fr, coded, st, N, n, level, seed, frame_size, enabled=model)
+    return CensusResult(
+        estimate=estimate, lower_bound=lower_bound, upper_bound=upper_bound,
+        lower_bound_all=lower_all, model_assisted=model_est, corrected=corrected,
+        classifier_corrected=clf_est, kappa=kappa, strata=strata,
+        frame_size=frame_size, frame_levels=levels, n_coded=int(n.sum()),
+        metric=metric, design=desc, sensitivity_grid=grid, precision=precision,
+        population=population, assumptions=base_assumptions, warnings=tuple(warns),
+    )
+
+
+def _model_assisted(fr: pl.DataFrame, coded: pl.DataFrame, st: pl.DataFrame,
+                    N: np.ndarray, n: np.ndarray, level: float, seed: int,
+                    frame_size: int, *, enabled: bool
+                    ) -> tuple[Estimate, Estimate, pl.DataFrame | None]:
+    term_ma = f"{TERM}_model_assisted"
+    term_clf = f"{TERM}_classifier_corrected"
+    y = coded["y"].to_numpy().astype(float)
+    if not enabled:
+        r = "model disabled (model=False)"
+        return Estimate.invalid(term_ma, r), Estimate.invalid(term_clf, r), None
+    if len(y) < MIN_CODED_FOR_MODEL or y.min() == y.max():
+        r = (f"needs at least {MIN_CODED_FOR_MODEL} coded accounts with both "
+             f"supporters and non-supporters (have {len(y)}, {int(y.sum())} "
+             "supporters)")
+        return Estimate.invalid(term_ma, r), Estimate.invalid(term_clf, r), None
+    X_all, _names = features(fr)
+    pos = dict(zip(fr["account_id"].to_list(), range(fr.height), strict=True))
+    idx = np.array([pos[a] for a in coded["account_id"].to_list()])
+    Xs = X_all[idx]
+    mdl = LogisticModel().fit(Xs, y)
+    m_all = mdl.predict(X_all)
+    N_h = dict(zip(st["stratum"].to_list(), N.tolist(), strict=True))
+    d = est.difference_total(float(m_all.sum()), y, m_all[idx],
+                             coded["stratum"].to_numpy(), N_h, level=level,
+                             frame_size=float(frame_size))
+    ma = Estimate(
+        term_ma, d.estimate, d.ci, level, d.std_error,
+        "difference (GREG-type) estimator with a ridge logistic working model on "
+        "in-network metrics and profile features (Särndal et al. 1992, §6.5); "
+        "normal interval", int(len(y)),
+        ("the working model is fitted on the same coded sample (approximately "
+         "design-unbiased; variance from stratified residuals)",))
+    pred = (m_all >= 0.5).astype(np.int64)
+    population = pl.DataFrame({
+        "account_id": fr["account_id"], "level": fr["level"],
+        "p_supporter": m_all, "predicted": pred.astype(bool),
+    }).join(coded.select("account_id", "label"), on="account_id", how="left")
+    # E5: classifier positives corrected by its out-of-fold sensitivity/specificity
+    oof = (out_of_fold(Xs, y.astype(int), seed=seed) >= 0.5).astype(float)
+    w = coded["w"].to_numpy()
+    strata_arr = coded["stratum"].to_numpy()
+    n_pos = float(pred.sum())
+
+    def rg(sel: np.ndarray) -> float:
+        yy, pp, ww = y[sel], oof[sel], w[sel]
+        sens = np.sum(ww * yy * pp) / max(np.sum(ww * yy), 1e-12)
+        spec = np.sum(ww * (1 - yy) * (1 - pp)) / max(np.sum(ww * (1 - yy)), 1e-12)
+        if sens + spec <= 1:
+            return float("nan")
+        return est.rogan_gladen_total(frame_size, n_pos, sens, spec)
+
+    t_rg = rg(np.arange(len(y)))
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(strata_arr == h) for h in np.unique(strata_arr)]
+    reps = []
+    for _ in range(BOOTSTRAP_REPS):
+        sel = np.concatenate([rng.choice(g, size=len(g), replace=True)
+                              for g in groups])
+        reps.append(rg(sel))
+    reps_a = np.array(reps)
+    reps_a = reps_a[np.isfinite(reps_a)]
+    if not np.isfinite(t_rg) or len(reps_a) < BOOTSTRAP_REPS // 2:
+        clf = Estimate.invalid(term_clf, "classifier no better than chance on "
+                               "held-out coded accounts (sensitivity + specificity "
+                               "<= 1)")
+    else:
+        a = (1 - level) / 2
+        clf = Estimate(
+            term_clf, t_rg,
+            (float(np.quantile(reps_a, a)), float(np.quantile(reps_a, 1 - a))),
+            level, float(reps_a.std(ddof=1)),
+            "frame classifier positives corrected by Rogan-Gladen with 5-fold "
+            "out-of-fold sensitivity/specificity; stratified bootstrap percentile "
+            "CI (methodology E5; Berger & Morgan 2015 §3.8)", int(len(y)),
+            ("sampling error of the coded sample only; the frame count of "
+             "predicted positives is fixed",))
+    return ma, clf, population

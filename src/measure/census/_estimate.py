@@ -1,0 +1,462 @@
+"""Estimators of the number of supporter accounts in a census frame.
+
+All functions here work on plain arrays of stratum summaries (``N_h``, ``n_h``,
+``x_h``), so they can be checked by hand and reused on published figures (see
+``tests/census/test_brookings.py``).
+
+References
+----------
+* Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., ch. 5 (stratified random
+  sampling, finite-population correction).
+* Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
+  inference. *JASA* 22, 209-212.
+* Zou, G. Y. & Donner, A. (2008). Construction of confidence limits about effect
+  measures: a general approach. *Statistics in Medicine* 27, 1693-1702 (MOVER:
+  combining per-stratum score limits into limits for a linear combination).
+* Rogan, W. J. & Gladen, B. (1978). Estimating prevalence from the results of a
+  screening test. *Am. J. Epidemiology* 107, 71-76.
+* Särndal, C.-E., Swensson, B. & Wretman, J. (1992). *Model Assisted Survey
+  Sampling*, §6.3-6.5 (difference and GREG estimators).
+* Cohen, J. (1960). A coefficient of agreement for nominal scales. *Educational and
+  Psychological Measurement* 20, 37-46.
+* Berger, J. M. & Morgan, J. (2015). *The ISIS Twitter Census*. Brookings Analysis
+  Paper 20, §1.1, §3.7, §3.8 (bounds, precision along metrics, Level-2 classifier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from measure.errors import EstimationError
+
+ArrayLike = npt.ArrayLike
+
+
+def _z(level: float, sides: int = 2) -> float:
+    if not 0 < level < 1:
+        raise EstimationError(f"confidence level must be in (0, 1), got {level}")
+    return float(stats.norm.ppf(1 - (1 - level) / sides))
+
+
+def _arrays(N: ArrayLike, n: ArrayLike, x: ArrayLike
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    N_ = np.atleast_1d(np.asarray(N, dtype=float))
+    n_ = np.atleast_1d(np.asarray(n, dtype=float))
+    x_ = np.atleast_1d(np.asarray(x, dtype=float))
+    if not (N_.shape == n_.shape == x_.shape):
+        raise EstimationError(
+            f"stratum arrays differ in length: N {N_.shape}, n {n_.shape}, x "
+            f"{x_.shape}; give one value per stratum in each")
+    if np.any(n_ < 1):
+        raise EstimationError(
+            "every stratum needs at least one coded account (n_h >= 1); merge empty "
+            "strata into a neighbour or code more accounts")
+    if np.any(x_ < 0) or np.any(x_ > n_):
+        raise EstimationError("supporter counts must lie between 0 and n_h")
+    if np.any(N_ < n_ - 1e-9):
+        raise EstimationError(
+            "a stratum has more coded accounts than accounts (n_h > N_h); check the "
+            "design's stratum sizes or the labels' inclusion_prob")
+    return N_, n_, x_
+
+
+def wilson_interval(x: ArrayLike, n: ArrayLike, *, N: ArrayLike | None = None,
+                    level: float = 0.95, sides: int = 2
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score limits for binomial proportions, with finite-population correction.
+
+    Parameters
+    ----------
+    x, n
+        Successes and sample sizes (arrays or scalars).
+    N
+        Population (stratum) sizes; when given, the variance ``p(1-p)/n`` is
+        multiplied by ``1 - n/N`` (sampling without replacement), i.e. the score
+        interval uses the effective size ``n / (1 - n/N)``; a full census of the
+        stratum (``n = N``) gives a zero-width interval.
+    level
+        Confidence level; with ``sides=1`` each limit is a one-sided bound at
+        ``level``.
+    sides
+        2 for a two-sided interval, 1 for one-sided bounds.
+
+    Returns
+    -------
+    (low, high)
+        Arrays of limits in ``[0, 1]``.
+
+    Notes
+    -----
+    Unlike the Wald interval the score interval stays inside ``[0, 1]`` and keeps
+    its coverage near ``p = 0`` or ``1`` (Wilson 1927; Brown, Cai & DasGupta 2001).
+    """
+    x_ = np.asarray(x, dtype=float)
+    n_ = np.asarray(n, dtype=float)
+    z = _z(level, sides)
+    p = np.divide(x_, n_, out=np.zeros_like(x_), where=n_ > 0)
+    if N is None:
+        neff = n_
+    else:
+        f = np.clip(n_ / np.asarray(N, dtype=float), 0.0, 1.0)
+        with np.errstate(divide="ignore"):
+            neff = np.where(f < 1, n_ / (1 - f), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = z * z / neff
+        center = (p + k / 2) / (1 + k)
+        half = z / (1 + k) * np.sqrt(p * (1 - p) / neff + k / (4 * neff))
+    lo = np.where(np.isinf(neff), p, np.clip(center - half, 0.0, 1.0))
+    hi = np.where(np.isinf(neff), p, np.clip(center + half, 0.0, 1.0))
+    lo = np.minimum(lo, p)
+    hi = np.maximum(hi, p)
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class TotalEstimate:
+    """A stratified total with its design standard error and MOVER-Wilson interval.
+
+    Attributes
+    ----------
+    estimate, std_error, ci
+        ``T = sum N_h p_h``, the Cochran standard error, and the interval.
+    p_hat, p_low, p_high
+        Per-stratum proportions and their Wilson (FPC) limits.
+    """
+
+    estimate: float
+    std_error: float
+    ci: tuple[float, float]
+    level: float
+    p_hat: np.ndarray
+    p_low: np.ndarray
+    p_high: np.ndarray
+
+
+def _mover(N: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: np.ndarray
+           ) -> tuple[float, float, float]:
+    t = float(np.sum(N * p))
+    low = t - float(np.sqrt(np.sum((N * (p - lo)) ** 2)))
+    high = t + float(np.sqrt(np.sum((N * (hi - p)) ** 2)))
+    return t, max(low, 0.0), min(high, float(np.sum(N)))
+
+
+def stratified_variance(N: ArrayLike, n: ArrayLike, p: ArrayLike) -> float:
+    """Cochran's variance of ``sum N_h p_h``: ``sum N_h^2 (1-f_h) p_h(1-p_h)/(n_h-1)``.
+
+    Strata with one coded account contribute nothing (their variance is not
+    estimable); merge such strata when that matters.
+    """
+    N_ = np.asarray(N, dtype=float)
+    n_ = np.asarray(n, dtype=float)
+    p_ = np.asarray(p, dtype=float)
+    f = np.clip(n_ / N_, 0, 1)
+    denom = np.where(n_ > 1, n_ - 1, np.inf)
+    return float(np.sum(N_**2 * (1 - f) * p_ * (1 - p_) / denom))
+
+
+def stratified_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *,
+                     level: float = 0.95) -> TotalEstimate:
+    """Stratified estimate of the number of supporters, ``T = sum_h N_h x_h / n_h``.
+
+    Parameters
+    ----------
+    N, n, x
+        Per stratum: accounts in the frame, coded accounts, coded supporters.
+    level
+        Confidence level of the interval.
+
+    Returns
+    -------
+    TotalEstimate
+        Point estimate; the standard error from Cochran (1977, eq. 5.7 with the
+        finite-population correction); the interval from per-stratum Wilson score
+        limits (with FPC) combined by MOVER (Zou & Donner 2008):
+        ``T - sqrt(sum N_h^2 (p_h - l_h)^2)``, ``T + sqrt(sum N_h^2 (u_h - p_h)^2)``.
+
+    Notes
+    -----
+    Assumes a stratified simple random sample without replacement within each
+    stratum and correct labels. Because each stratum keeps a non-zero score
+    half-width even when ``x_h = 0`` or ``x_h = n_h``, the interval does not
+    collapse in strata where coders found no (or only) supporters, which the
+    Wald interval ``T +- z SE`` does.
+    """
+    N_, n_, x_ = _arrays(N, n, x)
+    p = x_ / n_
+    lo, hi = wilson_interval(x_, n_, N=N_, level=level)
+    t, low, high = _mover(N_, p, lo, hi)
+    se = float(np.sqrt(stratified_variance(N_, n_, p)))
+    return TotalEstimate(t, se, (low, high), level, p, lo, hi)
+
+
+def one_sided_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *, side: str,
+                    level: float = 0.95, mask: ArrayLike | None = None) -> float:
+    """``sum_h N_h B_h`` over the strata in ``mask``, with ``B_h`` a one-sided bound.
+
+    Parameters
+    ----------
+    N, n, x
+        Stratum sizes, coded accounts, coded positives.
+    side
+        ``"lower"`` (each ``B_h`` is the one-sided Wilson lower bound of ``p_h``) or
+        ``"upper"``.
+    level
+        One-sided level of each stratum's bound.
+    mask
+        Boolean array: strata to include (default all).
+
+    Notes
+    -----
+    This is the Brookings construction ("at least" / "at most", Berger & Morgan
+    2015 §1.1): a sum of per-stratum bounds. It is conservative: it holds with at
+    least ``level`` confidence when each stratum's bound does, but is not a joint
+    interval; it is reported beside the confidence interval, never instead of it.
+    """
+    N_, n_, x_ = _arrays(N, n, x)
+    lo, hi = wilson_interval(x_, n_, N=N_, level=level, sides=1)
+    b = lo if side == "lower" else hi
+    if side not in ("lower", "upper"):
+        raise EstimationError(f"side must be 'lower' or 'upper', got {side!r}")
+    m = np.ones_like(N_, dtype=bool) if mask is None else np.asarray(mask, bool)
+    return float(np.sum(N_[m] * b[m]))
+
+
+def rogan_gladen(p: ArrayLike, sensitivity: float, specificity: float) -> np.ndarray:
+    """Rogan-Gladen corrected proportion ``(p + sp - 1) / (se + sp - 1)``, in [0, 1].
+
+    Raises
+    ------
+    EstimationError
+        When ``se + sp <= 1`` (a coder no better than chance cannot be corrected).
+    """
+    j = sensitivity + specificity - 1
+    if not (0 <= sensitivity <= 1 and 0 <= specificity <= 1) or j <= 0:
+        raise EstimationError(
+            f"sensitivity {sensitivity} and specificity {specificity} must lie in "
+            "[0, 1] with sensitivity + specificity > 1 (better than chance)")
+    return np.clip((np.asarray(p, dtype=float) + specificity - 1) / j, 0.0, 1.0)
+
+
+def rogan_gladen_total(N: float, n_pos: float, sensitivity: float,
+                       specificity: float) -> float:
+    """Rogan-Gladen total ``N (n_pos/N + sp - 1) / (se + sp - 1)`` (methodology E5).
+
+    ``n_pos`` is the number of accounts a classifier (or a coder) calls supporters
+    out of ``N``; the result is the number of true supporters implied when the
+    classifier has the given sensitivity and specificity (Rogan & Gladen 1978).
+    """
+    return float(N * rogan_gladen(n_pos / N, sensitivity, specificity))
+
+
+def corrected_stratified_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *,
+                               sensitivity: float, specificity: float,
+                               level: float = 0.95) -> TotalEstimate:
+    """Stratified total corrected for coder misclassification (Rogan-Gladen).
+
+    Each stratum's proportion and its Wilson limits are mapped through the
+    (monotone) Rogan-Gladen correction, then combined by MOVER as in
+    :func:`stratified_total`. Sensitivity and specificity are taken as known (for
+    example from an audit against expert codes); their own uncertainty is not in
+    the interval, which the sensitivity grid (:func:`misclassification_grid`) shows.
+    """
+    N_, n_, x_ = _arrays(N, n, x)
+    p = x_ / n_
+    lo, hi = wilson_interval(x_, n_, N=N_, level=level)
+    pc = rogan_gladen(p, sensitivity, specificity)
+    lc = rogan_gladen(lo, sensitivity, specificity)
+    hc = rogan_gladen(hi, sensitivity, specificity)
+    t, low, high = _mover(N_, pc, lc, hc)
+    j = sensitivity + specificity - 1
+    se = float(np.sqrt(stratified_variance(N_, n_, p))) / j
+    return TotalEstimate(t, se, (low, high), level, pc, lc, hc)
+
+
+def misclassification_grid(N: ArrayLike, n: ArrayLike, x: ArrayLike, *,
+                           sensitivities: ArrayLike = (0.8, 0.85, 0.9, 0.95, 1.0),
+                           specificities: ArrayLike = (0.9, 0.95, 0.98, 0.99, 1.0),
+                           level: float = 0.95) -> list[dict[str, float]]:
+    """Corrected total over a grid of coder sensitivity and specificity.
+
+    Returns one dict per grid point with ``sensitivity, specificity, estimate,
+    ci_low, ci_high`` (points where ``se + sp <= 1`` are skipped).
+    """
+    rows = []
+    for se in np.atleast_1d(np.asarray(sensitivities, dtype=float)):
+        for sp in np.atleast_1d(np.asarray(specificities, dtype=float)):
+            if se + sp <= 1:
+                continue
+            r = corrected_stratified_total(N, n, x, sensitivity=float(se),
+                                           specificity=float(sp), level=level)
+            rows.append({"sensitivity": float(se), "specificity": float(sp),
+                         "estimate": r.estimate, "ci_low": r.ci[0],
+                         "ci_high": r.ci[1]})
+    return rows
+
+
+@dataclass(frozen=True)
+class Kappa:
+    """Cohen's kappa with its large-sample standard error and Wald interval."""
+
+    kappa: float
+    std_error: float
+    ci: tuple[float, float]
+    n: int
+    observed_agreement: float
+    expected_agreement: float
+
+
+def cohen_kappa(a: ArrayLike, b: ArrayLike, *, level: float = 0.95) -> Kappa:
+    """Cohen's kappa between two codings of the same accounts (Cohen 1960).
+
+    The standard error is the simple large-sample one,
+    ``sqrt(p_o (1 - p_o) / (n (1 - p_e)^2))`` (Cohen 1960, eq. 9).
+    """
+    a_ = np.asarray(a, dtype=object)
+    b_ = np.asarray(b, dtype=object)
+    n = len(a_)
+    if n == 0 or len(b_) != n:
+        raise EstimationError("kappa needs two codings of the same, non-empty set")
+    cats = sorted(set(a_.tolist()) | set(b_.tolist()))
+    po = float(np.mean(a_ == b_))
+    pe = float(sum(np.mean(a_ == c) * np.mean(b_ == c) for c in cats))
+    if pe >= 1:
+        k, se = float("nan"), float("nan")
+    else:
+        k = (po - pe) / (1 - pe)
+        se = float(np.sqrt(po * (1 - po) / (n * (1 - pe) ** 2)))
+    z = _z(level)
+    return Kappa(k, se, (k - z * se, k + z * se), n, po, pe)
+
+
+@dataclass(frozen=True)
+class DifferenceEstimate:
+    """Model-assisted (difference) total with its stratified variance."""
+
+    estimate: float
+    std_error: float
+    ci: tuple[float, float]
+    level: float
+    predicted_total: float
+
+
+def difference_total(pred_total: float, y: ArrayLike, m: ArrayLike,
+                     strata: ArrayLike, N_h: dict, *, level: float = 0.95,
+                     frame_size: float | None = None) -> DifferenceEstimate:
+    """Difference estimator ``sum_U m_i + sum_h N_h mean_{s_h}(y_i - m_i)``.
+
+    Parameters
+    ----------
+    pred_total
+        Sum of model predictions ``m_i`` over every frame account (covered by the
+        design's strata).
+    y, m, strata
+        For each coded account: label (1 = supporter), prediction, stratum name.
+    N_h
+        Stratum sizes by stratum name.
+    level
+        Confidence level (normal interval, clipped to ``[0, frame_size]``).
+    frame_size
+        Upper clip of the interval.
+
+    Notes
+    -----
+    Design-unbiased for any fixed working model; with the model fitted on the same
+    sample it is the GREG-type estimator, approximately unbiased (Särndal et al.
+    1992, §6.5). Variance: ``sum_h N_h^2 (1 - f_h) s^2_{e,h} / n_h`` of the
+    residuals ``e = y - m``.
+    """
+    y_ = np.asarray(y, dtype=float)
+    m_ = np.asarray(m, dtype=float)
+    s_ = np.asarray(strata, dtype=object)
+    e = y_ - m_
+    corr = 0.0
+    var = 0.0
+    for h in np.unique(s_):
+        sel = s_ == h
+        nh = int(sel.sum())
+        Nh = float(N_h[h])
+        corr += Nh * float(e[sel].mean())
+        if nh > 1:
+            f = min(nh / Nh, 1.0)
+            var += Nh**2 * (1 - f) * float(e[sel].var(ddof=1)) / nh
+    t = pred_total + corr
+    se = float(np.sqrt(var))
+    z = _z(level)
+    hi = t + z * se if frame_size is None else min(t + z * se, frame_size)
+    return DifferenceEstimate(t, se, (max(t - z * se, 0.0), hi), level, pred_total)
+
+
+def proportion(x: float, n: float, *, level: float = 0.95
+               ) -> tuple[float, float, float]:
+    """Proportion ``x/n`` with its Wilson score interval: ``(p, low, high)``."""
+    lo, hi = wilson_interval(x, n, level=level)
+    return float(x / n), float(lo), float(hi)
+
+
+def allocate(N_h: ArrayLike, n: int, *, allocation: str = "proportional",
+             S_h: ArrayLike | None = None, minimum: int = 2) -> np.ndarray:
+    """Split ``n`` coded accounts over strata (Cochran 1977, §5.5, §5.9).
+
+    Parameters
+    ----------
+    N_h
+        Stratum sizes.
+    n
+        Total sample size.
+    allocation
+        ``"proportional"`` (``n_h`` proportional to ``N_h``), ``"equal"`` or
+        ``"neyman"`` (proportional to ``N_h S_h``).
+    S_h
+        Anticipated standard deviations for Neyman allocation (e.g.
+        ``sqrt(p_h (1 - p_h))`` from a pilot); required for ``"neyman"``.
+    minimum
+        Each stratum gets at least ``min(minimum, N_h)`` accounts so that its
+        variance can be estimated.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer ``n_h`` (largest-remainder rounding) summing to ``min(n, sum N_h)``.
+    """
+    N_ = np.asarray(N_h, dtype=float)
+    total = int(min(n, N_.sum()))
+    if allocation == "proportional":
+        w = N_.copy()
+    elif allocation == "equal":
+        w = (N_ > 0).astype(float)
+    elif allocation == "neyman":
+        if S_h is None:
+            raise EstimationError("Neyman allocation needs anticipated S_h")
+        w = N_ * np.asarray(S_h, dtype=float)
+        if w.sum() <= 0:
+            w = N_.copy()
+    else:
+        raise EstimationError(f"unknown allocation {allocation!r}")
+    floor = np.minimum(np.minimum(minimum, N_), total // max(len(N_), 1)).astype(int)
+    rest = total - floor.sum()
+    cap = N_ - floor
+    alloc = floor.astype(float)
+    # iterative proportional fill respecting the caps N_h
+    remaining = float(rest)
+    active = cap > 0
+    while remaining > 1e-9 and active.any():
+        ww = np.where(active, w, 0.0)
+        if ww.sum() <= 0:
+            ww = np.where(active, cap, 0.0)
+        share = remaining * ww / ww.sum()
+        add = np.minimum(share, cap - (alloc - floor))
+        alloc += add
+        remaining -= add.sum()
+        active = (alloc - floor) < cap - 1e-9
+    base = np.floor(alloc + 1e-9).astype(int)
+    left = total - base.sum()
+    if left > 0:
+        frac = np.where(base < N_, alloc - base, -1.0)
+        order = np.argsort(-frac, kind="stable")
+        for i in order[:left]:
+            base[i] += 1
+    return base

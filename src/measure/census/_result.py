@@ -1,0 +1,192 @@
+"""The frozen result of a census estimate."""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from measure._results import Estimate, _fmt, estimates_to_polars
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    return v
+
+
+@dataclass(frozen=True, eq=False)
+class CensusResult:
+    """Number of supporter accounts in a census frame, with bounds and diagnostics.
+
+    Attributes
+    ----------
+    estimate
+        Stratified estimate of supporter accounts in the frame (``unclear`` counted
+        as non-supporter), interval from per-stratum Wilson limits combined by
+        MOVER.
+    lower_bound, upper_bound
+        Brookings-style bounds: ``at least`` = sum over high-precision strata of
+        ``N_h`` x one-sided lower Wilson bound of ``p_h``; ``at most`` = sum over all
+        strata of ``N_h`` x one-sided upper bound with ``unclear`` counted as
+        supporter. Reported beside the interval, never instead of it.
+    lower_bound_all
+        The "at least" sum taken over every stratum.
+    model_assisted
+        Difference (GREG-type) estimate with a logistic working model.
+    corrected
+        Stratified estimate corrected for coder misclassification (Rogan-Gladen)
+        when sensitivity and specificity were given, else ``None``.
+    classifier_corrected
+        Frame classifier's predicted positives corrected with the classifier's
+        out-of-fold sensitivity and specificity (methodology E5).
+    kappa
+        Cohen's kappa on double-coded accounts.
+    strata
+        One row per stratum: ``name, level, N, n, supporters, unclear, p_hat,
+        ci_low, ci_high, mean_metric, high``.
+    frame_size, frame_levels, n_coded, metric, design
+        Frame size (and by level and tier), coded accounts, sorting metric, and how
+        the design was read.
+    sensitivity_grid
+        Corrected totals over a grid of coder sensitivity and specificity.
+    precision
+        Weighted precision of coded accounts by band of ``metric`` (for the plot).
+    population
+        ``account_id, level, p_supporter, predicted, label`` for every frame
+        account (the classifier applied to the whole frame), or ``None``.
+    """
+
+    estimate: Estimate
+    lower_bound: Estimate
+    upper_bound: Estimate
+    lower_bound_all: float
+    model_assisted: Estimate
+    corrected: Estimate | None
+    classifier_corrected: Estimate
+    kappa: Estimate
+    strata: pl.DataFrame
+    frame_size: int
+    frame_levels: pl.DataFrame
+    n_coded: int
+    metric: str
+    design: str
+    sensitivity_grid: pl.DataFrame
+    precision: pl.DataFrame
+    population: pl.DataFrame | None = None
+    assumptions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # -- accessors reading the same numbers as the table ----------------------------
+    @property
+    def ci(self) -> tuple[float, float]:
+        """Interval of the stratified estimate."""
+        return self.estimate.ci
+
+    @property
+    def method(self) -> str:
+        """Method of the headline estimate."""
+        return self.estimate.method
+
+    def estimates(self) -> list[Estimate]:
+        """Every estimate held, headline first."""
+        out = [self.estimate, self.lower_bound, self.upper_bound,
+               self.model_assisted]
+        if self.corrected is not None:
+            out.append(self.corrected)
+        out += [self.classifier_corrected, self.kappa]
+        return out
+
+    def to_polars(self) -> pl.DataFrame:
+        """Tidy table (``term, estimate, std_error, ci_low, ci_high, level``)."""
+        return estimates_to_polars(self.estimates())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON view; exactly what ``measure census DATASET --json`` prints."""
+        strata = [
+            {"name": r["name"], "level": r["level"], "N": _clean(r["N"]),
+             "n": r["n"], "supporters": r["supporters"], "unclear": r["unclear"],
+             "p_hat": _clean(r["p_hat"]), "ci": [_clean(r["ci_low"]),
+                                                 _clean(r["ci_high"])],
+             "high": r["high"]}
+            for r in self.strata.iter_rows(named=True)
+        ]
+        e = self.estimate
+        return {
+            "estimate": _clean(e.estimate),
+            "ci": [_clean(e.ci[0]), _clean(e.ci[1])],
+            "level": e.level,
+            "std_error": _clean(e.std_error),
+            "lower_bound": _clean(self.lower_bound.estimate),
+            "upper_bound": _clean(self.upper_bound.estimate),
+            "lower_bound_all_strata": _clean(self.lower_bound_all),
+            "frame_size": self.frame_size,
+            "frame_levels": self.frame_levels.to_dicts(),
+            "n_coded": self.n_coded,
+            "strata": strata,
+            "method": e.method,
+            "metric": self.metric,
+            "design": self.design,
+            "model_assisted": self.model_assisted.to_dict(),
+            "corrected": None if self.corrected is None else self.corrected.to_dict(),
+            "classifier_corrected": self.classifier_corrected.to_dict(),
+            "kappa": self.kappa.to_dict(),
+            "sensitivity_grid": self.sensitivity_grid.to_dicts(),
+            "assumptions": list(self.assumptions),
+            "warnings": list(self.warnings),
+        }
+
+    def summary(self) -> str:
+        """Text summary: headline, bounds, strata, alternatives, assumptions."""
+        e = self.estimate
+        lines = [
+            f"Census of supporter accounts in the frame ({self.design})",
+            f"  frame: {self.frame_size:,} accounts; coded: {self.n_coded:,}; "
+            f"metric: {self.metric}",
+            f"  estimate: {_fmt(e.estimate)} ({e.level:.0%} CI {_fmt(e.ci[0])} to "
+            f"{_fmt(e.ci[1])}; SE {_fmt(e.std_error)})",
+            f"  at least: {_fmt(self.lower_bound.estimate)} (high-precision strata); "
+            f"at most: {_fmt(self.upper_bound.estimate)} (all strata, unclear as "
+            "supporter)",
+            f"  method: {e.method}",
+            "",
+            f"  {'stratum':<32} {'N':>9} {'n':>5} {'sup':>5} {'p_hat':>6} "
+            f"{'CI':>15}",
+        ]
+        for r in self.strata.iter_rows(named=True):
+            mark = "*" if r["high"] else " "
+            lines.append(
+                f" {mark}{r['name'][:32]:<32} {r['N']:>9,.0f} {r['n']:>5} "
+                f"{r['supporters']:>5} {r['p_hat']:>6.3f} "
+                f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
+        lines.append("  (* = counted in the 'at least' bound)")
+        lines.append("")
+        for est in (self.model_assisted, self.corrected, self.classifier_corrected,
+                    self.kappa):
+            if est is not None:
+                lines.append("  " + est.summary().replace("\n", "\n  "))
+        for a in self.assumptions:
+            lines.append(f"  assumes: {a}")
+        for w in self.warnings:
+            lines.append(f"  warning: {w}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+    def __repr__(self) -> str:
+        e = self.estimate
+        return (f"<CensusResult supporters={_fmt(e.estimate)} "
+                f"[{_fmt(e.ci[0])}, {_fmt(e.ci[1])}] bounds "
+                f"[{_fmt(self.lower_bound.estimate)}, "
+                f"{_fmt(self.upper_bound.estimate)}] frame={self.frame_size}>")
+
+    def plot(self, ax: Any = None) -> Any:
+        """Precision of coded accounts by band of the sorting metric (Wilson CIs)."""
+        from measure.census._plot import plot_precision
+
+        return plot_precision(self, ax=ax)
