@@ -117,3 +117,29 @@ def test_table_needs_mapping(raw_copy, tmp_path):
     src = raw_copy("table_checks.csv")
     with pytest.raises(IngestError, match="--mapping"):
         ingest(src, "table", tmp_path / "o")
+
+
+def test_unclosed_quote_falls_back_to_csv_module(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "s.csv").write_text('id,list\n1,followers\n2,"friends\n3,friends\n')
+    (raw / "s.toml").write_text('table = "crawls"\n[constants]\nlevel = 0\n'
+                                '[columns]\naccount_id = "id"\n')
+    rep = ingest(raw / "s.csv", "table", tmp_path / "o", raw / "s.toml")
+    # the csv module reads record 2 to the end of the file: its `list` value is
+    # not allowed, so it is quarantined at its starting line
+    assert rep.rows_read == 2 and rep.rows_written["crawls"] == 1
+    assert rep.reasons == {"bad_value": 1} and rep.balanced
+    assert any("csv module" in n for n in rep.notes)
+    with measure.open(tmp_path / "o") as ds:
+        assert ds.sql("SELECT line FROM quarantine").item() == 3
+
+
+def test_invalid_utf8_is_reported(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "u.csv").write_bytes(b"id,seed_list\n1,\xff\xfe\n2,ok\n")
+    (raw / "u.toml").write_text('table = "seeds"\n[columns]\naccount_id = "id"\n')
+    rep = ingest(raw / "u.csv", "table", tmp_path / "o", raw / "u.toml")
+    assert rep.rows_written["seeds"] == 2
+    assert any("not valid UTF-8" in n for n in rep.notes)

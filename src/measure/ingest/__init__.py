@@ -97,6 +97,9 @@ def ingest(
     if observed_at is not None:
         t0 = (observed_at.astimezone(dt.UTC) if isinstance(observed_at, dt.datetime)
               else _parse_observed_at(observed_at))
+    if t0 is not None and format not in ("twitter-v1", "twitter-v2"):
+        raise IngestError(f"--observed-at is only used with the Twitter formats, not "
+                          f"{format!r}; drop it")
     if format != "table" and mapping is not None:
         raise IngestError(f"a mapping file is only used with format 'table', not "
                           f"{format!r}; drop --mapping")

@@ -654,13 +654,15 @@ def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
                      "replaced by U+FFFD")
     except csv.Error as e:
         raise IngestError(f"file '{f.label}' is not a readable CSV file ({e})") from e
+    if not starts and not f.bytes:
+        raise IngestError(f"file '{f.label}' is empty; a CSV file needs a header line")
     try:
-        df = pl.read_csv(f.path, infer_schema=False, encoding="utf8-lossy",
-                         truncate_ragged_lines=True)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
-        raise IngestError(f"file '{f.label}' is not a readable CSV file ({e}); check "
-                          "the delimiter (comma) and quoting") from e
-    if df.height != len(starts):
+        df: pl.DataFrame | None = pl.read_csv(
+            f.path, infer_schema=False, encoding="utf8-lossy",
+            truncate_ragged_lines=True)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
+        df = None  # e.g. an unclosed quote: fall back to the csv module below
+    if df is None or df.height != len(starts):
         # The two parsers disagree on record boundaries: trust the csv module.
         with open(f.path, newline="", encoding="utf-8", errors="replace") as fh:
             rows = list(csv.reader(fh))
@@ -668,6 +670,10 @@ def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
         width = len(header)
         df = pl.DataFrame([(r + [None] * width)[:width] for r in body],
                           schema={c: pl.Utf8 for c in header}, orient="row")
+        df = df.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c)
+                             for c in header)  # empty field -> null, as polars does
+        notes.append(f"file '{f.label}' was parsed with Python's csv module (polars "
+                     "could not parse it; check for an unclosed quote)")
     raw = [ragged.get(i) for i in range(len(starts))] if ragged else None
     df = df.with_columns(pl.Series("_line", starts, dtype=pl.Int64),
                          pl.Series("_nf", nfields, dtype=pl.Int64),
