@@ -1,0 +1,193 @@
+"""The frozen result of a capture–recapture analysis."""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from measure._results import Estimate, _fmt, estimates_to_polars
+from measure.capture._loglinear import LoglinearFit
+
+
+def _clean(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _two_source_row(name: str, e: Estimate) -> dict[str, Any]:
+    d = e.to_dict()
+    return {"name": name, "estimate": d["estimate"], "ci": d["ci"],
+            "std_error": d["std_error"], "aic": None, "bic": None, "deviance": None,
+            "df": None, "lower_bound": False, "reason": e.reason,
+            "warnings": list(e.warnings)}
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    """Capture–recapture estimates of the population size from K lists.
+
+    Attributes
+    ----------
+    estimate
+        The population size under the chosen model (term ``population``).
+    model
+        Name of the chosen model.
+    criterion
+        ``"aic"`` or ``"bic"``: how the model was chosen (when not given).
+    n_observed
+        Distinct units on at least one list.
+    sources, source_sizes
+        The lists used, in order, and how many units each holds.
+    patterns
+        Capture-pattern counts: one 0/1 column per source and ``count`` (observed
+        patterns only).
+    models
+        Every log-linear model fitted (including those whose MLE does not exist,
+        with the reason).
+    two_source
+        Lincoln–Petersen and Chapman when there are exactly two lists.
+    lower_bounds
+        Chao's (1987) lower bound and its bias-corrected form.
+    warnings
+        Diagnostics about the data or the choice.
+    level
+        Confidence level of every interval.
+    """
+
+    estimate: Estimate
+    model: str
+    criterion: str
+    n_observed: int
+    sources: tuple[str, ...]
+    source_sizes: tuple[int, ...]
+    patterns: pl.DataFrame = field(compare=False, repr=False)
+    models: tuple[LoglinearFit, ...] = ()
+    two_source: dict[str, Estimate] = field(default_factory=dict, compare=False)
+    lower_bounds: dict[str, Estimate] = field(default_factory=dict, compare=False)
+    warnings: tuple[str, ...] = ()
+    level: float = 0.95
+
+    # -- accessors -----------------------------------------------------------------
+    def fit(self, name: str) -> LoglinearFit:
+        """Return the fitted log-linear model called ``name``."""
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(f"no model '{name}'; fitted: "
+                       + ", ".join(m.name for m in self.models))
+
+    def model_table(self) -> pl.DataFrame:
+        """One row per model: estimate, std_error, ci, AIC, BIC, deviance, df."""
+        rows = [m.to_dict() for m in self.models]
+        rows += [_two_source_row(k, e) for k, e in self.two_source.items()]
+        return pl.DataFrame(
+            {
+                "model": [r["name"] for r in rows],
+                "estimate": [r["estimate"] for r in rows],
+                "std_error": [r["std_error"] for r in rows],
+                "ci_low": [r["ci"][0] for r in rows],
+                "ci_high": [r["ci"][1] for r in rows],
+                "aic": [r["aic"] for r in rows],
+                "bic": [r["bic"] for r in rows],
+                "deviance": [r["deviance"] for r in rows],
+                "df": [r["df"] for r in rows],
+                "lower_bound": [r["lower_bound"] for r in rows],
+                "reason": [r["reason"] for r in rows],
+            },
+            schema_overrides={k: pl.Float64 for k in (
+                "estimate", "std_error", "ci_low", "ci_high", "aic", "bic",
+                "deviance")} | {"df": pl.Int64},
+        )
+
+    def to_polars(self) -> pl.DataFrame:
+        """Tidy table: the chosen estimate, every model's, and the lower bounds.
+
+        Terms are ``population`` (chosen model), ``population[<model>]`` and
+        ``chao_lower_bound``, ``chao_lower_bound_bc``.
+        """
+        ests = [self.estimate]
+        for m in self.models:
+            ests.append(_renamed(m.estimate, f"population[{m.name}]"))
+        for k, e in self.two_source.items():
+            ests.append(_renamed(e, f"population[{k}]"))
+        ests += list(self.lower_bounds.values())
+        return estimates_to_polars(ests)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return what ``measure capture --json`` prints (plain JSON types)."""
+        e = self.estimate.to_dict()
+        models = [m.to_dict() for m in self.models]
+        models += [_two_source_row(k, v) for k, v in self.two_source.items()]
+        return {
+            "estimate": e["estimate"],
+            "ci": e["ci"],
+            "std_error": e["std_error"],
+            "level": self.level,
+            "n_observed": self.n_observed,
+            "model": self.model,
+            "criterion": self.criterion,
+            "method": self.estimate.method,
+            "sources": [{"name": s, "n": n}
+                        for s, n in zip(self.sources, self.source_sizes, strict=True)],
+            "models": models,
+            "lower_bounds": {k: v.to_dict() for k, v in self.lower_bounds.items()},
+            "patterns": self.patterns.to_dicts(),
+            "assumptions": list(self.estimate.assumptions),
+            "warnings": list(self.warnings) + list(self.estimate.warnings),
+        }
+
+    # -- display ---------------------------------------------------------------
+    def summary(self) -> str:
+        """Text summary: the chosen estimate, then every model."""
+        lines = [
+            f"Capture-recapture over {len(self.sources)} lists "
+            f"({', '.join(f'{s}: {n}' for s, n in zip(self.sources, self.source_sizes, strict=True))}); "  # noqa: E501
+            f"{self.n_observed} distinct units observed",
+            f"chosen model: {self.model} (by {self.criterion.upper()})",
+            self.estimate.summary(),
+            "",
+            f"{'model':<16}{'N':>10}{'s.e.':>9}   {self.level:.0%} CI"
+            f"{'':<14}{'AIC':>9}{'BIC':>9}",
+        ]
+        for m in self.models:
+            e = m.estimate
+            if not e.valid:
+                lines.append(f"{m.name:<16}{'NA':>10}   ({e.reason})")
+                continue
+            tag = "  (lower bound)" if m.lower_bound else ""
+            lines.append(
+                f"{m.name:<16}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}   "
+                f"[{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]".ljust(53)
+                + f"{m.aic:>9.1f}{m.bic:>9.1f}{tag}")
+        for k, e in {**self.two_source, **self.lower_bounds}.items():
+            if e.valid:
+                lines.append(f"{k:<16}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}"
+                             f"   [{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]")
+            else:
+                lines.append(f"{k:<16}{'NA':>10}   ({e.reason})")
+        for w in self.warnings:
+            lines.append(f"warning: {w}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+    def __repr__(self) -> str:
+        e = self.estimate
+        return (f"<CaptureResult N={_fmt(e.estimate)} [{_fmt(e.ci[0])}, "
+                f"{_fmt(e.ci[1])}] model={self.model} n_observed={self.n_observed}>")
+
+    def plot(self, ax: Any = None) -> Any:
+        """Forest plot of every model's estimate and interval (see ``_plot``)."""
+        from measure.capture._plot import plot_models
+
+        return plot_models(self, ax=ax)
+
+
+def _renamed(e: Estimate, term: str) -> Estimate:
+    from dataclasses import replace
+
+    return replace(e, term=term)
