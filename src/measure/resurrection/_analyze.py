@@ -16,11 +16,11 @@ from measure._results import Estimate
 from measure.errors import ConfigError, EstimationError
 from measure.resurrection import _sql as Q
 from measure.resurrection._assign import (
+    LinkSampler,
     assign,
     exclusive_probability,
     incarnation_numbers,
     lineages,
-    sample_links,
     threshold_for_precision,
 )
 from measure.resurrection._features import FEATURES, account_keys, compare
@@ -32,11 +32,12 @@ from measure.resurrection._fellegi_sunter import (
 )
 from measure.resurrection._measures import (
     DAY,
+    _days,
     conditional_median,
     kaplan_meier,
     ratio_by_incarnation,
     recovery_ratios,
-    return_times,
+    return_times_np,
     rubin_rate,
 )
 from measure.resurrection._result import ResurrectionResult
@@ -343,11 +344,26 @@ def analyze(
         t5 = time.perf_counter()
         rng = np.random.default_rng(seed)
         days = sorted({float(d) for d in horizons} | {float(rate_days)})
-        draws = [sample_links(scored, rng) for _ in range(n_imputations)]
-        kms = []
-        for dr in draws:
-            t, e = return_times(susp, dr, data_end, discovery_lag_days)
-            kms.append(kaplan_meier(t, e))
+        # numpy views for the link draws: suspended row of each pair, times in days
+        row_of = susp.select(pl.col("account_id").alias("previous")).with_row_index(
+            "_row")
+        prow = scored.select("previous").join(row_of, on="previous", how="left",
+                                              maintain_order="left")["_row"]
+        prow_np = prow.to_numpy().astype(np.int64)
+        new_codes = scored["new"].rank("dense").to_numpy().astype(np.int64)
+        sampler = LinkSampler(prow_np, new_codes, scored["probability"].to_numpy())
+        cnew = _days(scored["created_new"])
+        la, fs = _days(susp["last_active"]), _days(susp["first_suspended"])
+        end_d = _days(pl.Series([data_end]).cast(pl.Datetime("us", "UTC")))[0]
+
+        def draw_times(idx: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+            chosen = sampler.draw(rng)
+            created = np.full(susp.height, np.nan)
+            created[prow_np[chosen]] = cnew[chosen]
+            t, e = return_times_np(la, fs, created, end_d, discovery_lag_days)
+            return (t, e) if idx is None else (t[idx], e[idx])
+
+        kms = [kaplan_meier(*draw_times()) for _ in range(n_imputations)]
         method = ("Kaplan-Meier of return delay, censored at end of observation; "
                   f"Greenwood log-log CI pooled over {n_imputations} link draws "
                   "(Rubin's rules)")
@@ -379,9 +395,7 @@ def analyze(
         boots = []
         for _ in range(n_boot):
             idx = rng.integers(0, n_s, n_s)
-            dr = sample_links(scored, rng)
-            t, e = return_times(susp, dr, data_end, discovery_lag_days)
-            boots.append(conditional_median(kaplan_meier(t[idx], e[idx]), window))
+            boots.append(conditional_median(kaplan_meier(*draw_times(idx)), window))
         boots_a = np.asarray(boots)
         boots_a = boots_a[np.isfinite(boots_a)]
         a = (1 - level) / 2
@@ -393,7 +407,7 @@ def analyze(
                 method=(f"median of the Kaplan-Meier return-delay distribution "
                         f"among returns within {window:g} days; percentile "
                         f"bootstrap ({n_boot}) with a link draw per replicate"),
-                n=int(sum(int(k.times.size > 0) for k in kms[:1])) or None,
+                n=links.height,
                 assumptions=RATE_ASSUMPTIONS)
         else:
             median_delay = Estimate.invalid("median_delay_days",

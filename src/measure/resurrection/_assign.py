@@ -151,25 +151,58 @@ def incarnation_numbers(links: pl.DataFrame) -> dict:
     return out
 
 
-def sample_links(pairs: pl.DataFrame, rng: np.random.Generator,
-                 col: str = "probability") -> pl.DataFrame:
-    """Draw one set of one-to-one links from the exclusive link probabilities.
+class LinkSampler:
+    """Draw one-to-one link sets from exclusive link probabilities (numpy, fast).
 
     Each suspended account draws its successor (or none) from its candidates'
     probabilities (the remaining mass is "no successor"); when two accounts draw the
     same successor, one of them, chosen at random, keeps it. Used for multiple
-    imputation of the linkage.
+    imputation of the linkage and for the bootstrap.
+
+    Parameters
+    ----------
+    previous, new
+        Integer codes of the pair's accounts (any hashable ids mapped to ints).
+    probability
+        Exclusive link probability per pair (row sums at most 1).
     """
+
+    def __init__(self, previous: np.ndarray, new: np.ndarray,
+                 probability: np.ndarray) -> None:
+        order = np.argsort(previous, kind="stable")
+        self.order = order
+        prev = previous[order]
+        self.new = new[order]
+        p = np.clip(probability[order].astype(np.float64), 0, 1)
+        self.cum = np.cumsum(p)
+        starts = np.flatnonzero(np.r_[True, prev[1:] != prev[:-1]]) if prev.size else \
+            np.zeros(0, dtype=np.int64)
+        self.starts = starts
+        self.ends = np.r_[starts[1:], prev.size].astype(np.int64)
+        self.base = np.where(starts > 0, self.cum[starts - 1], 0.0) if starts.size \
+            else np.zeros(0)
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """Return the indices (original pair order) of one drawn set of links."""
+        if self.starts.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        u = rng.random(self.starts.size)
+        pos = np.searchsorted(self.cum, self.base + u, side="right")
+        ok = pos < self.ends
+        pos = pos[ok]
+        # resolve two previous accounts drawing the same new one: random keeper
+        perm = rng.permutation(pos.size)
+        pos = pos[perm]
+        _, first = np.unique(self.new[pos], return_index=True)
+        return self.order[np.sort(pos[first])]
+
+
+def sample_links(pairs: pl.DataFrame, rng: np.random.Generator,
+                 col: str = "probability") -> pl.DataFrame:
+    """Draw one set of one-to-one links (see :class:`LinkSampler`)."""
     if pairs.height == 0:
         return pairs
-    df = pairs.with_columns(pl.Series("_u", rng.random(pairs.height)))
-    # one uniform per suspended account, shared by its candidates
-    first = df.group_by("previous", maintain_order=True).agg(pl.len().alias("_n"))
-    draws = pl.DataFrame({"previous": first["previous"],
-                          "_d": rng.random(first.height)})
-    df = df.join(draws, on="previous").with_columns(
-        pl.col(col).clip(0, 1).cum_sum().over("previous").alias("_hi"))
-    df = df.with_columns((pl.col("_hi") - pl.col(col).clip(0, 1)).alias("_lo"))
-    chosen = df.filter((pl.col("_d") >= pl.col("_lo")) & (pl.col("_d") < pl.col("_hi")))
-    chosen = chosen.sort("_u").unique(subset="new", keep="first", maintain_order=True)
-    return chosen.drop("_u", "_d", "_hi", "_lo")
+    prev_codes = pairs["previous"].rank("dense").to_numpy().astype(np.int64)
+    new_codes = pairs["new"].rank("dense").to_numpy().astype(np.int64)
+    sampler = LinkSampler(prev_codes, new_codes, pairs[col].to_numpy())
+    return pairs[sampler.draw(rng).tolist()]

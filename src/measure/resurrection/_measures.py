@@ -88,6 +88,24 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray) -> KM:
     return KM(ut, surv, np.cumsum(term), at_risk - d, n)
 
 
+def return_times_np(last_active: np.ndarray, first_suspended: np.ndarray,
+                    created_new: np.ndarray, end: float,
+                    lag_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Numpy core of :func:`return_times`; times in days (nan = none)."""
+    upper = np.fmin(first_suspended, created_new)  # fmin ignores nan
+    upper = np.where(np.isnan(last_active), upper, np.fmax(upper, last_active))
+    lower = np.where(np.isnan(last_active), upper, last_active)
+    t_susp = (lower + upper) / 2
+    c = np.maximum(end - t_susp - lag_days, 0.0)
+    d = np.maximum(created_new - t_susp, 0.0)
+    event = np.nan_to_num(d, nan=np.inf) <= c
+    return np.where(event, d, c), event
+
+
+def _days(s: pl.Series) -> np.ndarray:
+    return (s.dt.epoch("us").cast(pl.Float64) / (DAY * 1e6)).to_numpy()
+
+
 def return_times(susp: pl.DataFrame, links: pl.DataFrame, data_end: object,
                  lag_days: float) -> tuple[np.ndarray, np.ndarray]:
     """Follow-up time (days) and event indicator per suspended account.
@@ -105,25 +123,10 @@ def return_times(susp: pl.DataFrame, links: pl.DataFrame, data_end: object,
     """
     df = susp.select("account_id", "last_active", "first_suspended").join(
         links.select(pl.col("previous").alias("account_id"), "created_new"),
-        on="account_id", how="left")
-    upper = pl.min_horizontal(pl.col("first_suspended"),
-                              pl.col("created_new").fill_null(pl.col("first_suspended")))
-    upper = pl.max_horizontal(upper, pl.col("last_active").fill_null(upper))
-    lower = pl.col("last_active").fill_null(upper)
-    df = df.with_columns(
-        (lower + (upper - lower) / 2).alias("t_susp"))
-    end = pl.lit(data_end).cast(pl.Datetime("us", "UTC"))
-    df = df.with_columns(
-        ((end - pl.col("t_susp")).dt.total_seconds() / DAY - lag_days)
-        .clip(lower_bound=0.0).alias("c"),
-        ((pl.col("created_new") - pl.col("t_susp")).dt.total_seconds() / DAY)
-        .clip(lower_bound=0.0).alias("d"),
-    )
-    c = df["c"].to_numpy()
-    d = df["d"].fill_null(np.inf).to_numpy()
-    event = d <= c
-    t = np.where(event, d, c)
-    return t, event
+        on="account_id", how="left", maintain_order="left")
+    end = _days(pl.Series([data_end]).cast(pl.Datetime("us", "UTC")))[0]
+    return return_times_np(_days(df["last_active"]), _days(df["first_suspended"]),
+                           _days(df["created_new"]), end, lag_days)
 
 
 def _cloglog(s: float, gw: float, n_risk: float) -> tuple[float, float]:
