@@ -1,0 +1,469 @@
+"""The simulator's configuration: one frozen, validated dataclass of every parameter.
+
+Every parameter is documented (with the study that motivates its default) in
+``docs/simulation.md``. Sections are nested frozen dataclasses; ``SimConfig.replace``
+accepts flat field names (``p_return=0.8``), dotted names
+(``**{"resurrection.p_return": 0.8}``) or whole sections as dicts
+(``resurrection={"p_return": 0.8}``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from measure.errors import ConfigError
+
+PRESETS = frozenset({"small", "demo", "large"})
+
+
+def _date(name: str, value: str) -> dt.datetime:
+    try:
+        d = dt.date.fromisoformat(str(value))
+    except ValueError as e:
+        raise ConfigError(
+            f"config field '{name}': {value!r} is not an ISO date (YYYY-MM-DD)"
+        ) from e
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Calendar of the simulated world (ISO dates, UTC midnight).
+
+    Attributes
+    ----------
+    history_start
+        Supporter actors start arriving here (before the window, so that the window
+        opens on a population in rough steady state).
+    start, end
+        The observation window; the world ends at ``end``.
+    census_date
+        Date of the snowball census (seeds, crawls, capture sources), inside the
+        window.
+    """
+
+    history_start: str = "2013-06-01"
+    start: str = "2014-06-01"
+    end: str = "2015-03-01"
+    census_date: str = "2014-11-01"
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who exists on the platform.
+
+    Attributes
+    ----------
+    actor_rate_per_day
+        Poisson rate of new supporter actors (people) per day.
+    n_background
+        Number of background (non-supporter) accounts on the platform.
+    watcher_share
+        Share of background accounts that are journalists/researchers who follow
+        supporters.
+    background_age_years
+        Background accounts are created uniformly over this many years before the
+        window end.
+    prominence_activity_corr
+        Correlation of the standard-normal prominence and activity scores.
+    """
+
+    actor_rate_per_day: float = 40.0
+    n_background: int = 1_000_000
+    watcher_share: float = 0.01
+    background_age_years: float = 6.0
+    prominence_activity_corr: float = 0.3
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """Latent suspension and deletion times.
+
+    Supporter hazard at age ``a`` and calendar time ``t``:
+    ``h = Z * scale * shape * a**(shape-1) * exp(beta_prominence*prom +
+    beta_activity*act) * m(t)``, with ``Z ~ Gamma(mean 1, variance
+    frailty_variance)`` per account and ``m(t) = crackdown_multiplier`` during
+    ``[crackdown_start, crackdown_end)``, else 1.
+    """
+
+    weibull_shape: float = 0.4
+    baseline_scale: float = 0.25
+    frailty_variance: float = 1.0
+    beta_prominence: float = 0.3
+    beta_activity: float = 0.3
+    crackdown_start: str = "2015-01-15"
+    crackdown_end: str = "2015-02-15"
+    crackdown_multiplier: float = 3.0
+    supporter_deletion_rate: float = 0.002
+    background_suspension_rate: float = 0.0002
+    background_deletion_rate: float = 0.0003
+
+
+@dataclass(frozen=True)
+class Resurrection:
+    """Return after suspension and naming behaviour of the new account.
+
+    ``p_suffix + p_edit <= 1``; the rest of returning accounts take an unrelated
+    new handle.
+    """
+
+    p_return: float = 0.6
+    delay_mean_days: float = 6.0
+    delay_shape: float = 1.5
+    p_suffix: float = 0.45
+    p_edit: float = 0.30
+    p_reuse_display: float = 0.7
+    p_reuse_avatar: float = 0.5
+    p_reuse_bio: float = 0.6
+    follower_recovery: float = 0.45
+    follower_recovery_sd: float = 0.5
+    background_stem_share: float = 0.15
+    max_incarnations: int = 40
+
+
+@dataclass(frozen=True)
+class Network:
+    """Follower counts and who follows whom.
+
+    Supporter audiences are lognormal (``followers_median``, ``followers_sigma``)
+    and grow as ``1 - exp(-age / growth_days)``; a share (Beta with mean
+    ``in_network_share_mean``) of a supporter's followers are other live supporters,
+    drawn with weight ``growth(age) * exp(activity_follow_weight * activity)``
+    (``isolated_share`` of supporter accounts follow no other supporter), so
+    prominent accounts collect the in-network follows (preferential attachment);
+    the rest are background, ``watcher_follower_share`` of them watchers.
+    """
+
+    followers_median: float = 350.0
+    followers_sigma: float = 1.3
+    growth_days: float = 15.0
+    in_network_share_mean: float = 0.5
+    in_network_share_concentration: float = 4.0
+    activity_follow_weight: float = 1.0
+    isolated_share: float = 0.2
+    watcher_follower_share: float = 0.3
+    background_followers_median: float = 120.0
+    background_followers_sigma: float = 1.3
+    watcher_followers_median: float = 2000.0
+    friends_median: float = 250.0
+    statuses_per_day_median: float = 8.0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """How the researchers observe the world: census, crawls, look-ups, discovery."""
+
+    n_seeds: int = 40
+    seed_selectivity: float = 1.0
+    crawl_cap: int = 2000
+    p_incomplete: float = 0.08
+    crawl_days: float = 10.0
+    lookup_interval_days: float = 7.0
+    observe_level2: bool = False
+    p_discover_return: float = 0.7
+    p_discover_new: float = 0.4
+    discover_delay_mean_days: float = 10.0
+    recrawl_background_per_supporter: float = 1.0
+
+
+@dataclass(frozen=True)
+class Coding:
+    """Stratified hand-coding sample of frame accounts.
+
+    Strata: snowball level x in-network band (cut points ``band_cuts`` on the
+    in-network degree); ``n_per_stratum`` accounts per stratum (all when fewer).
+    """
+
+    band_cuts: tuple[int, ...] = (1, 3, 10)
+    n_per_stratum: int = 60
+    sensitivity: float = 0.9
+    specificity: float = 0.95
+    p_unclear: float = 0.03
+    double_coded_share: float = 0.2
+
+
+@dataclass(frozen=True)
+class Capture:
+    """K detection sources over supporter accounts alive at the census.
+
+    ``logit p_ik = catch_base + source_spread*(k offset) + catch_prominence_slope *
+    prominence_i + eta_i`` with ``eta_i ~ N(0, catch_heterogeneity_sd)``.
+    """
+
+    n_sources: int = 4
+    catch_base: float = -1.4
+    source_spread: float = 0.5
+    catch_prominence_slope: float = 0.6
+    catch_heterogeneity_sd: float = 0.5
+
+
+@dataclass(frozen=True)
+class Tweets:
+    """Optional tweets of frame supporters around the census date."""
+
+    enabled: bool = True
+    window_days: float = 30.0
+    rate_median_per_day: float = 1.0
+    rate_sigma: float = 1.5
+    background_share: float = 0.1
+
+
+@dataclass(frozen=True)
+class Output:
+    """Writing options (do not change the world, only how it is written)."""
+
+    edge_chunk_rows: int = 5_000_000
+    truth_chunk_rows: int = 2_000_000
+
+
+SECTIONS: dict[str, type] = {
+    "window": Window, "population": Population, "suspension": Suspension,
+    "resurrection": Resurrection, "network": Network, "observation": Observation,
+    "coding": Coding, "capture": Capture, "tweets": Tweets, "output": Output,
+}
+FIELD_SECTION: dict[str, str] = {
+    f.name: sec for sec, cls in SECTIONS.items() for f in fields(cls)
+}
+assert len(FIELD_SECTION) == sum(len(fields(c)) for c in SECTIONS.values())
+
+_PROBS = {"watcher_share", "p_return", "p_suffix", "p_edit", "p_reuse_display",
+          "p_reuse_avatar", "p_reuse_bio", "background_stem_share",
+          "in_network_share_mean", "watcher_follower_share", "isolated_share", "p_incomplete",
+          "p_discover_return", "p_discover_new", "sensitivity", "specificity",
+          "p_unclear", "double_coded_share", "background_share"}
+_NONNEG = {"actor_rate_per_day", "frailty_variance", "crackdown_multiplier",
+           "supporter_deletion_rate", "background_suspension_rate",
+           "background_deletion_rate", "follower_recovery_sd", "followers_sigma",
+           "background_followers_sigma", "recrawl_background_per_supporter",
+           "rate_sigma", "catch_heterogeneity_sd", "n_background", "source_spread",
+           "seed_selectivity", "activity_follow_weight", "crawl_days"}
+_POS = {"weibull_shape", "baseline_scale", "delay_mean_days", "delay_shape",
+        "follower_recovery", "followers_median", "growth_days",
+        "in_network_share_concentration", "background_followers_median",
+        "watcher_followers_median", "friends_median", "statuses_per_day_median",
+        "n_seeds", "crawl_cap", "lookup_interval_days", "discover_delay_mean_days",
+        "n_per_stratum", "n_sources", "window_days", "rate_median_per_day",
+        "background_age_years", "max_incarnations", "edge_chunk_rows",
+        "truth_chunk_rows"}
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Every parameter of the world simulator (see ``docs/simulation.md``).
+
+    Build one with ``SimConfig.preset("small" | "demo" | "large", scale=...)`` or
+    ``SimConfig()`` (the demo world); change it with :meth:`replace`. Validation
+    runs on construction and raises :class:`measure.errors.ConfigError` naming every
+    invalid field.
+    """
+
+    window: Window = field(default_factory=Window)
+    population: Population = field(default_factory=Population)
+    suspension: Suspension = field(default_factory=Suspension)
+    resurrection: Resurrection = field(default_factory=Resurrection)
+    network: Network = field(default_factory=Network)
+    observation: Observation = field(default_factory=Observation)
+    coding: Coding = field(default_factory=Coding)
+    capture: Capture = field(default_factory=Capture)
+    tweets: Tweets = field(default_factory=Tweets)
+    output: Output = field(default_factory=Output)
+    preset_name: str = "custom"
+
+    def __post_init__(self) -> None:
+        errors = self._errors()
+        if errors:
+            raise ConfigError("invalid simulation config: " + "; ".join(errors))
+
+    # -- validation --------------------------------------------------------------
+    def _errors(self) -> list[str]:
+        errs: list[str] = []
+        for sec, cls in SECTIONS.items():
+            obj = getattr(self, sec)
+            if not isinstance(obj, cls):
+                errs.append(f"section '{sec}' must be a {cls.__name__}")
+                continue
+            for f in fields(cls):
+                v = getattr(obj, f.name)
+                where = f"'{sec}.{f.name}' = {v!r}"
+                if isinstance(v, bool) or f.type in ("bool",):
+                    if not isinstance(v, bool):
+                        errs.append(f"{where} must be true or false")
+                    continue
+                if f.name in _PROBS | _NONNEG | _POS:
+                    if not isinstance(v, int | float) or not math.isfinite(v):
+                        errs.append(f"{where} must be a finite number")
+                        continue
+                if f.name in _PROBS and not 0.0 <= v <= 1.0:
+                    errs.append(f"{where} must be a probability in [0, 1]")
+                if f.name in _NONNEG and v < 0:
+                    errs.append(f"{where} must be >= 0")
+                if f.name in _POS and v <= 0:
+                    errs.append(f"{where} must be > 0")
+        if errs:
+            return errs
+        w = self.window
+        try:
+            hs, s, e, c = (_date(f"window.{k}", getattr(w, k)) for k in
+                           ("history_start", "start", "end", "census_date"))
+            cs = _date("suspension.crackdown_start", self.suspension.crackdown_start)
+            ce = _date("suspension.crackdown_end", self.suspension.crackdown_end)
+        except ConfigError as exc:
+            return [str(exc)]
+        if not hs <= s < c < e:
+            errs.append("'window' dates must satisfy history_start <= start < "
+                        f"census_date < end (got {hs.date()}, {s.date()}, {c.date()}, "
+                        f"{e.date()})")
+        if ce < cs:
+            errs.append("'suspension.crackdown_end' must not be before crackdown_start")
+        r = self.resurrection
+        if r.p_suffix + r.p_edit > 1.0:
+            errs.append(f"'resurrection.p_suffix' + 'resurrection.p_edit' = "
+                        f"{r.p_suffix + r.p_edit} must be <= 1")
+        cuts = self.coding.band_cuts
+        if not cuts or any(not isinstance(x, int) or x < 1 for x in cuts) or list(
+                cuts) != sorted(set(cuts)):
+            errs.append(f"'coding.band_cuts' = {cuts!r} must be increasing integers "
+                        ">= 1")
+        if self.network.in_network_share_mean in (0.0, 1.0):
+            errs.append("'network.in_network_share_mean' must be strictly inside "
+                        "(0, 1)")
+        if self.capture.n_sources < 2:
+            errs.append("'capture.n_sources' must be >= 2")
+        return errs
+
+    # -- convenience ---------------------------------------------------------------
+    def dates(self) -> dict[str, dt.datetime]:
+        """The calendar as UTC datetimes."""
+        w, s = self.window, self.suspension
+        return {
+            "history_start": _date("history_start", w.history_start),
+            "start": _date("start", w.start), "end": _date("end", w.end),
+            "census_date": _date("census_date", w.census_date),
+            "crackdown_start": _date("crackdown_start", s.crackdown_start),
+            "crackdown_end": _date("crackdown_end", s.crackdown_end),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON/TOML friendly) of every parameter."""
+        out: dict[str, Any] = {"preset_name": self.preset_name}
+        for sec in SECTIONS:
+            d = dataclasses.asdict(getattr(self, sec))
+            out[sec] = {k: list(v) if isinstance(v, tuple) else v
+                        for k, v in d.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], base: SimConfig | None = None
+                  ) -> SimConfig:
+        """Build from a (possibly partial) dict of sections or flat field names."""
+        base = base or cls()
+        return base.replace(**d)
+
+    def replace(self, **changes: Any) -> SimConfig:
+        """Return a copy with ``changes`` applied (flat, dotted or section dicts).
+
+        Raises
+        ------
+        ConfigError
+            An unknown field or section (every bad name is listed), or an invalid
+            value.
+        """
+        per: dict[str, dict[str, Any]] = {}
+        top: dict[str, Any] = {}
+        unknown: list[str] = []
+        for key, value in changes.items():
+            if key == "preset_name":
+                top[key] = value
+            elif key in SECTIONS:
+                if isinstance(value, SECTIONS[key]):
+                    top[key] = value
+                elif isinstance(value, dict):
+                    for k, v in value.items():
+                        if FIELD_SECTION.get(k) != key:
+                            unknown.append(f"{key}.{k}")
+                        else:
+                            per.setdefault(key, {})[k] = v
+                else:
+                    unknown.append(key)
+            elif "." in key:
+                sec, _, k = key.partition(".")
+                if FIELD_SECTION.get(k) != sec:
+                    unknown.append(key)
+                else:
+                    per.setdefault(sec, {})[k] = value
+            elif key in FIELD_SECTION:
+                per.setdefault(FIELD_SECTION[key], {})[key] = value
+            else:
+                unknown.append(key)
+        if unknown:
+            raise ConfigError(
+                "unknown simulation config field(s): " + ", ".join(sorted(unknown))
+                + "; valid sections: " + ", ".join(SECTIONS)
+                + " (see docs/simulation.md for every field)")
+        for sec, ch in per.items():
+            if "band_cuts" in ch and isinstance(ch["band_cuts"], list):
+                ch["band_cuts"] = tuple(ch["band_cuts"])
+            top[sec] = dataclasses.replace(top.get(sec, getattr(self, sec)), **ch)
+        return dataclasses.replace(self, **top)
+
+    @classmethod
+    def preset(cls, name: str, scale: float = 1.0) -> SimConfig:
+        """A documented preset: ``small`` (tests, < 5 s), ``demo`` (< 30 s),
+        ``large`` (10 million accounts, ~1 billion edges at ``scale=1``).
+
+        ``scale`` multiplies the sizes (actor arrival rate, background population,
+        seeds, crawl cap is kept); probabilities and rates are unchanged.
+        """
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; valid presets are: "
+                              + ", ".join(repr(p) for p in sorted(PRESETS)))
+        if not (isinstance(scale, int | float) and math.isfinite(scale)
+                and scale > 0):
+            raise ConfigError(f"scale must be a positive number (got {scale!r})")
+        base = cls(preset_name=name)
+        if name == "small":
+            cfg = base.replace(actor_rate_per_day=8.0, n_background=100_000,
+                               watcher_share=0.005, n_seeds=10, crawl_cap=400,
+                               background_followers_median=60.0,
+                               n_per_stratum=40)
+        elif name == "demo":
+            cfg = base
+        else:
+            cfg = base.replace(actor_rate_per_day=400.0, n_background=10_000_000,
+                               watcher_share=0.005, n_seeds=300, crawl_cap=20_000,
+                               background_followers_median=1000.0,
+                               background_followers_sigma=1.2,
+                               observe_level2=False, n_per_stratum=200)
+        if scale != 1.0:
+            p, o = cfg.population, cfg.observation
+            cfg = cfg.replace(
+                actor_rate_per_day=p.actor_rate_per_day * scale,
+                n_background=max(1000, round(p.n_background * scale)),
+                n_seeds=max(3, round(o.n_seeds * scale)),
+            )
+        return cfg
+
+
+def load_overrides(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML or JSON file of config overrides (sections or flat names)."""
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+        if p.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text.decode())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read config file '{p}': {e}; give a TOML or "
+                          "JSON file of overrides") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{p}' must hold a table/object of overrides")
+    return data

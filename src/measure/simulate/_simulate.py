@@ -1,0 +1,618 @@
+"""Simulate a world and write it as a dataset on the data contract plus its truth.
+
+Pipeline (every step vectorised with numpy/polars):
+
+1. latent world (:mod:`measure.simulate._world`): supporter actors and their account
+   chains (suspension, deletion, return with a new account), background accounts;
+2. census at ``census_date``: seeds, follower lists of seeds (level 0) and of their
+   followers (level 1) as ``crawls`` and ``edges`` (streamed in chunks);
+3. later discovery, capture-recapture ``detections``, periodic status look-ups
+   (``observations``), stratified hand coding (``labels``), ``tweets``;
+4. ``truth.json`` and ``truth/accounts.parquet``, ``truth/actors.parquet``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from measure.dataset import DatasetWriter
+from measure.errors import ConfigError
+from measure.simulate._config import SimConfig
+from measure.simulate._world import (
+    Background,
+    Calendar,
+    Supporters,
+    background_text,
+    growth,
+    make_background,
+    make_supporters,
+)
+
+TS = pl.Datetime("us", "UTC")
+DAY_US = 86_400_000_000
+ID_BASE = 100_000_000
+TWITTER_EPOCH_MS = 1_288_834_974_657
+SOURCE_NAMES = ("hashtag:#baqiya", "user_reports", "shoutout_lists", "media_mentions",
+                "researcher_list", "bot_detector", "telegram_links", "news_reports")
+TWEET_TEXTS = ("#الدولة_الإسلامية باقية", "New account, please share #baqiya",
+               "Breaking from Wilayat Raqqa", "Shoutout: follow @{h}",
+               "اللهم انصر", "RT to spread", "#Khilafah news", "Dawlah update",
+               "Photo report", "Back after suspension, follow @{h}")
+
+
+def _ts(days: np.ndarray, origin_us: int) -> pl.Series:
+    """Days since the window start -> UTC timestamps (whole seconds; NaN/inf -> null)."""
+    d = np.asarray(days, dtype=np.float64)
+    ok = np.isfinite(d)
+    us = np.zeros(len(d), dtype=np.int64)
+    us[ok] = origin_us + np.round(d[ok] * 86400.0).astype(np.int64) * 1_000_000
+    s = pl.Series(us).cast(TS)
+    return s.set(pl.Series(~ok), None) if (~ok).any() else s
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted unique values (sort-based: faster than hashing for int64 codes)."""
+    a = np.sort(a, kind="stable") if len(a) else a
+    if len(a) < 2:
+        return a
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def _const(value: str, n: int) -> pl.Series:
+    """A string column holding ``value`` ``n`` times."""
+    return pl.repeat(value, int(n), eager=True, dtype=pl.String)
+
+
+def _nullable(x: np.ndarray, ok: np.ndarray, dtype: pl.DataType) -> pl.Series:
+    s = pl.Series(x).cast(dtype)
+    return s.set(pl.Series(~ok), None) if (~ok).any() else s
+
+
+@dataclass
+class _Ctx:
+    """Arrays over the global account index (supporters first, then background)."""
+
+    cfg: SimConfig
+    cal: Calendar
+    sup: Supporters
+    bg: Background
+    ids: np.ndarray
+    created: np.ndarray
+    end: np.ndarray
+
+    @property
+    def n_s(self) -> int:
+        return self.sup.n
+
+    @property
+    def n(self) -> int:
+        return len(self.created)
+
+    def alive(self, t: float) -> np.ndarray:
+        return (self.created <= t) & (self.end > t)
+
+    def followers_at(self, g: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+        """Follower count of global accounts ``g`` at times ``t``."""
+        t = np.broadcast_to(np.asarray(t, dtype=np.float64), g.shape)
+        out = np.empty(len(g), dtype=np.float64)
+        s = g < self.n_s
+        gs = g[s]
+        out[s] = np.exp(self.sup.log_f[gs]) * growth(t[s] - self.created[gs],
+                                                     self.cfg.network.growth_days)
+        out[~s] = self.bg.followers[g[~s] - self.n_s]
+        return np.round(out)
+
+
+def simulate(config: SimConfig | str, seed: int, out: str | os.PathLike[str],
+             overwrite: bool = False, *,
+             log: Callable[[str], None] | None = None) -> Path:
+    """Simulate a world and write it (dataset on the contract + truth) to ``out``.
+
+    Parameters
+    ----------
+    config
+        A :class:`SimConfig` or a preset name (``"small"``, ``"demo"``, ``"large"``).
+    seed
+        Random seed; the same seed and config give byte-identical files (same
+        manifest digest).
+    out
+        Destination directory (written atomically through ``DatasetWriter``).
+    overwrite
+        Replace an existing dataset at ``out``.
+    log
+        Optional progress callback.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Notes
+    -----
+    The generative model and the study motivating each assumption are documented in
+    ``docs/simulation.md``: Weibull-gamma-frailty suspension hazards (Conway et al.
+    2017), return after suspension with edited handles (Wright et al. 2016), decaying
+    follower recovery (Berger & Perez 2016), and a two-level snowball census with
+    stratified hand coding (Berger & Morgan 2015).
+    """
+    cfg = SimConfig.preset(config) if isinstance(config, str) else config
+    if not isinstance(cfg, SimConfig):
+        raise ConfigError(f"config must be a SimConfig or a preset name, not "
+                          f"{type(config).__name__}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer (got {seed!r})")
+    say = log or (lambda _msg: None)
+    out = Path(out)
+    cfg_json = json.dumps(cfg.to_dict(), sort_keys=True)
+    cfg_digest = hashlib.sha256(cfg_json.encode()).hexdigest()[:12]
+    command = (f"measure simulate --preset {cfg.preset_name} --seed {int(seed)} "
+               f"(config sha256:{cfg_digest})")
+    with DatasetWriter(out, name=out.name, command=command,
+                       overwrite=overwrite) as w:
+        _World(cfg, int(seed), w, say).run()
+    return out
+
+
+class _World:
+    def __init__(self, cfg: SimConfig, seed: int, w: DatasetWriter,
+                 say: Callable[[str], None]) -> None:
+        self.cfg, self.seed, self.w, self.say = cfg, seed, w, say
+        ss = np.random.SeedSequence(seed)
+        names = ("world", "background", "census", "lists", "discover", "capture",
+                 "observe", "coding", "tweets", "text", "ids")
+        self.rng = {k: np.random.default_rng(s) for k, s in
+                    zip(names, ss.spawn(len(names)), strict=True)}
+        self.cal = Calendar.from_config(cfg)
+        self.stats: dict[str, Any] = {}
+
+    # -- main ------------------------------------------------------------------------
+    def run(self) -> None:
+        cfg, cal = self.cfg, self.cal
+        self.say("latent world")
+        sup = make_supporters(cfg, cal, self.rng["world"])
+        bg = make_background(cfg, cal, self.rng["background"])
+        n = sup.n + bg.n
+        perm = self.rng["ids"].permutation(n).astype(np.int64)
+        self.ctx = c = _Ctx(cfg, cal, sup, bg, ID_BASE + perm,
+                            np.concatenate([sup.created, bg.created]),
+                            np.concatenate([sup.end, bg.end]))
+        self.say("census crawl")
+        self._census()
+        self.say("discovery and detections")
+        self._discover()
+        self._detect()
+        known = self.level >= 0
+        known |= np.isfinite(self.disc_t)
+        known |= self.detected
+        self.known = np.flatnonzero(known)
+        self.first_seen = np.where(self.level >= 0, cal.census,
+                                   np.where(self.detected, cal.census, self.disc_t))
+        self.say("coding sample")
+        self._labels()
+        self.say("accounts and observations")
+        self._accounts()
+        self._observations()
+        if cfg.tweets.enabled:
+            self.say("tweets")
+            self._tweets()
+        self.say("truth")
+        self._truth()
+        del c
+
+    # -- census ------------------------------------------------------------------------
+    def _census(self) -> None:
+        cfg, cal, c = self.cfg, self.cal, self.ctx
+        o, net = cfg.observation, cfg.network
+        rng = self.rng["census"]
+        tc = cal.census
+        alive = c.alive(tc)
+        alive_sup = np.flatnonzero(alive[: c.n_s])
+        alive_bg = np.flatnonzero(alive[c.n_s:]) + c.n_s
+        watch = c.bg.watcher[alive_bg - c.n_s]
+        self.alive_sup = alive_sup
+        self.pool_w = alive_bg[watch]
+        self.pool_o = alive_bg
+        iso = self.rng["census"].random(c.n_s) < net.isolated_share
+        wts = (np.exp(net.activity_follow_weight * c.sup.act[alive_sup])
+               * growth(tc - c.created[alive_sup], net.growth_days)
+               * ~iso[alive_sup])
+        if wts.sum() <= 0:
+            wts = np.ones(len(alive_sup))
+        self.sup_cum = np.cumsum(wts) / wts.sum()
+        # true follower count at the census (before de-duplication)
+        self.level = np.full(c.n, -1, dtype=np.int8)
+        self.in_core_fol = np.zeros(c.n, dtype=np.int32)
+        self.in_friends = np.zeros(c.n, dtype=np.int32)
+        self.crawl_rows: list[pl.DataFrame] = []
+        # seeds: prominent live supporters
+        f_c = c.followers_at(alive_sup, tc)
+        cand = alive_sup[f_c > 0]
+        wt = f_c[f_c > 0] ** o.seed_selectivity
+        k = min(o.n_seeds, len(cand))
+        if k == 0:
+            raise ConfigError("no live supporter account with followers at the census "
+                              "date; raise 'population.actor_rate_per_day'")
+        seeds = np.sort(rng.choice(cand, size=k, replace=False, p=wt / wt.sum()))
+        self.seeds = seeds
+        self.level[seeds] = 0
+        core = np.zeros(c.n, dtype=bool)
+        core[seeds] = True
+        src, dst = self._crawl(seeds, 0, core, rng)
+        lvl1 = np.setdiff1d(_unique(src), seeds, assume_unique=True)
+        lvl1 = lvl1[alive[lvl1]]
+        self.level[lvl1] = 1
+        core[lvl1] = True
+        # in-core counts of the seed lists need the final core set
+        self._count_core(src, dst, core)
+        self.core = core
+        # level-1 lists, streamed in chunks of about edge_chunk_rows edges
+        n_true = np.maximum(c.followers_at(lvl1, tc), 0)
+        budget = cfg.output.edge_chunk_rows
+        cum = np.cumsum(n_true)
+        cuts = (np.searchsorted(cum, np.arange(budget, cum[-1], budget), side="right")
+                if len(cum) else np.empty(0, np.int64))
+        bounds = np.unique(np.concatenate([[0], cuts, [len(lvl1)]])).astype(np.int64)
+        if not hasattr(self, "seen"):
+            self.seen = np.zeros(c.n, dtype=bool)
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            s_, d_ = self._crawl(lvl1[a:b], 1, core, rng)
+            self._count_core(s_, d_, core)
+        lvl2 = self.seen & ~core
+        self.level[lvl2] = 2
+        self.crawls = pl.concat(self.crawl_rows)
+        self.stats["edges"] = self.w.rows.get("edges", 0)
+
+    def _count_core(self, src: np.ndarray, dst: np.ndarray, core: np.ndarray) -> None:
+        n = self.ctx.n
+        self.in_core_fol += np.bincount(dst[core[src]], minlength=n).astype(np.int32)
+        self.in_friends += np.bincount(src, minlength=n).astype(np.int32)
+        if not hasattr(self, "seen"):
+            self.seen = np.zeros(n, dtype=bool)
+        self.seen[src] = True
+
+    def _crawl(self, owners: np.ndarray, level: int, core: np.ndarray,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Collect the follower lists of ``owners``; write crawls/edges; return edges."""
+        cfg, c, cal = self.cfg, self.ctx, self.cal
+        o, net = cfg.observation, cfg.network
+        rl = self.rng["lists"]
+        n_own = len(owners)
+        is_sup = owners < c.n_s
+        n_true = c.followers_at(owners, cal.census).astype(np.int64)
+        share = np.zeros(n_own)
+        share[is_sup] = c.sup.in_share[owners[is_sup]]
+        n_in = rl.binomial(n_true, share)
+        n_in = np.minimum(n_in, max(len(self.alive_sup) - 1, 0))
+        rest = n_true - n_in
+        w_share = np.where(is_sup, net.watcher_follower_share, 0.0)
+        n_w = rl.binomial(rest, w_share) if len(self.pool_w) else np.zeros_like(rest)
+        n_o = rest - n_w
+        pos_in = np.repeat(np.arange(n_own), n_in)
+        pos_w = np.repeat(np.arange(n_own), n_w)
+        pos_o = np.repeat(np.arange(n_own), n_o)
+        src_in = self.alive_sup[np.minimum(
+            np.searchsorted(self.sup_cum, rl.random(len(pos_in))),
+            len(self.alive_sup) - 1)] if len(pos_in) else np.empty(0, np.int64)
+        src_w = self.pool_w[rl.integers(0, len(self.pool_w), len(pos_w))] \
+            if len(pos_w) else np.empty(0, np.int64)
+        src_o = self.pool_o[rl.integers(0, len(self.pool_o), len(pos_o))] \
+            if len(pos_o) else np.empty(0, np.int64)
+        pos = np.concatenate([pos_in, pos_w, pos_o]).astype(np.int64)
+        src = np.concatenate([src_in, src_w, src_o]).astype(np.int64)
+        keep = src != owners[pos]
+        code = _unique(pos[keep] * c.n + src[keep])
+        pos, src = code // c.n, code % c.n
+        realized = np.bincount(pos, minlength=n_own)
+        # the true follower count at the census is the realised list
+        self._set_census_followers(owners, realized)
+        # crawl completeness: the cap, and rate-limit stops (p_incomplete)
+        keep_frac = np.ones(n_own)
+        stopped = rng.random(n_own) < o.p_incomplete
+        frac = rng.uniform(0.05, 0.95, n_own)
+        capped = realized > o.crawl_cap
+        keep_frac[stopped] = frac[stopped]
+        keep_frac[capped] = np.minimum(keep_frac[capped],
+                                       o.crawl_cap / np.maximum(realized[capped], 1))
+        complete = ~(stopped | capped)
+        kept = rng.random(len(pos)) < keep_frac[pos]
+        pos, src = pos[kept], src[kept]
+        dst = owners[pos]
+        span = 1.0 if level == 0 else max(o.crawl_days, 1e-3)
+        collected = cal.census + rng.uniform(0.0, span, n_own)
+        self.crawl_rows.append(pl.DataFrame({
+            "account_id": pl.Series(c.ids[owners], dtype=pl.Int64),
+            "list": _const("followers", n_own),
+            "level": pl.Series(np.full(n_own, level), dtype=pl.Int32),
+            "collected_at": _ts(collected, cal.origin_us),
+            "complete": pl.Series(complete, dtype=pl.Boolean),
+            "_followers": pl.Series(realized, dtype=pl.Int64),
+        }))
+        if len(src):
+            self.w.append("edges", pl.DataFrame({
+                "src": pl.Series(c.ids[src], dtype=pl.Int64),
+                "dst": pl.Series(c.ids[dst], dtype=pl.Int64),
+                "relation": _const("follows", len(src)),
+                "observed_at": _ts(collected[pos], cal.origin_us),
+            }))
+        return src, dst
+
+    def _set_census_followers(self, owners: np.ndarray, realized: np.ndarray) -> None:
+        c = self.ctx
+        s = owners < c.n_s
+        gs = owners[s]
+        g = growth(self.cal.census - c.created[gs], self.cfg.network.growth_days)
+        ok = (realized[s] > 0) & (g > 0)
+        c.sup.log_f[gs[ok]] = np.log(realized[s][ok] / g[ok])
+        b = owners[~s] - c.n_s
+        c.bg.followers[b] = realized[~s].astype(np.float32)
+
+    # -- discovery after the census ------------------------------------------------------
+    def _discover(self) -> None:
+        cfg, cal, c = self.cfg, self.cal, self.ctx
+        o = cfg.observation
+        rng = self.rng["discover"]
+        self.disc_t = np.full(c.n, np.nan)
+        ns = c.n_s
+        sup_start = np.maximum(c.created[:ns], cal.census)
+        sup_stop = np.minimum(c.end[:ns], cal.end)
+        p = np.where(c.sup.inc > 1, o.p_discover_return, o.p_discover_new)
+        t = sup_start + rng.exponential(o.discover_delay_mean_days, ns)
+        u = rng.random(ns)
+        ok = (self.level[:ns] < 0) & (sup_stop > sup_start) & (u < p) & (t < sup_stop)
+        self.disc_t[:ns][ok] = t[ok]
+        n_bg = int(round(o.recrawl_background_per_supporter * ok.sum()))
+        bstart = np.maximum(c.created[ns:], cal.census)
+        bstop = np.minimum(c.end[ns:], cal.end)
+        cand = np.flatnonzero((self.level[ns:] < 0) & (bstop > bstart))
+        if n_bg and len(cand):
+            pick = np.sort(rng.choice(cand, size=min(n_bg, len(cand)), replace=False))
+            tb = bstart[pick] + rng.random(len(pick)) * (bstop[pick] - bstart[pick])
+            self.disc_t[ns + pick] = tb
+        self.stats["discovered_supporters"] = int(ok.sum())
+
+    # -- capture-recapture sources ------------------------------------------------------
+    def _detect(self) -> None:
+        cfg, cal, c = self.cfg, self.cal, self.ctx
+        cap = cfg.capture
+        rng = self.rng["capture"]
+        pop = self.alive_sup
+        k = cap.n_sources
+        offs = np.linspace(-0.5, 0.5, k) * cap.source_spread * 2 if k > 1 else [0.0]
+        eta = rng.normal(0.0, cap.catch_heterogeneity_sd, len(pop))
+        lin = (cap.catch_base + np.asarray(offs)[None, :]
+               + cap.catch_prominence_slope * c.sup.prom[pop][:, None] + eta[:, None])
+        p = 1.0 / (1.0 + np.exp(-lin))
+        hit = rng.random(p.shape) < p
+        names = [SOURCE_NAMES[i] if i < len(SOURCE_NAMES) else f"source_{i + 1}"
+                 for i in range(k)]
+        rows, cols = np.nonzero(hit)
+        self.detected = np.zeros(c.n, dtype=bool)
+        self.detected[pop[rows]] = True
+        det_t = cal.census + rng.uniform(0.0, 1.0, len(rows))
+        self.detections = pl.DataFrame({
+            "account_id": pl.Series(c.ids[pop[rows]], dtype=pl.Int64),
+            "source": pl.Series(np.asarray(names, dtype=object)[cols],
+                                dtype=pl.String),
+            "detected_at": _ts(det_t, cal.origin_us),
+        }).sort("source", "account_id")
+        self.stats["catch_probability_mean"] = {
+            n: float(p[:, i].mean()) if len(pop) else None
+            for i, n in enumerate(names)}
+
+    # -- stratified hand coding --------------------------------------------------------
+    def _labels(self) -> None:
+        cfg, cal, c = self.cfg, self.cal, self.ctx
+        cod = cfg.coding
+        rng = self.rng["coding"]
+        frame = np.flatnonzero(self.level >= 0)
+        lvl = self.level[frame].astype(np.int64)
+        metric = np.where(lvl <= 1, self.in_core_fol[frame], self.in_friends[frame])
+        cuts = np.asarray(cod.band_cuts)
+        band = np.searchsorted(cuts, metric, side="right")
+        names = []
+        lo = 0
+        for cut in cuts:
+            names.append(f"{lo}" if cut - 1 == lo else f"{lo}-{cut - 1}")
+            lo = cut
+        names.append(f"{lo}+")
+        stratum = lvl * (len(cuts) + 1) + band
+        u = rng.random(len(frame))
+        order = np.lexsort((u, stratum))
+        s_sorted = stratum[order]
+        first = np.searchsorted(s_sorted, s_sorted, side="left")
+        rank = np.arange(len(order)) - first
+        n_h_all = np.bincount(stratum, minlength=3 * (len(cuts) + 1))
+        n_take = np.minimum(n_h_all, cod.n_per_stratum)
+        chosen = order[rank < n_take[s_sorted]]
+        chosen = np.sort(chosen)
+        g = frame[chosen]
+        st = stratum[chosen]
+        incl = n_take[st] / n_h_all[st]
+        sname = np.asarray([f"L{s // (len(cuts) + 1)}:{names[s % (len(cuts) + 1)]}"
+                            for s in range(3 * (len(cuts) + 1))], dtype=object)[st]
+        truth_sup = g < c.n_s
+        self.frame_metric = np.zeros(c.n, dtype=np.int32)
+        self.frame_metric[frame] = metric
+        self.stratum_sizes = {str(k): int(v) for k, v in zip(
+            [f"L{s // (len(cuts) + 1)}:{names[s % (len(cuts) + 1)]}"
+             for s in range(len(n_h_all))], n_h_all, strict=True) if v}
+
+        def code(n: int) -> np.ndarray:
+            unclear = rng.random(n) < cod.p_unclear
+            correct = rng.random(n) < np.where(truth_sup, cod.sensitivity,
+                                               cod.specificity)
+            lab = np.where(truth_sup == correct, "supporter", "non_supporter")
+            return np.where(unclear, "unclear", lab).astype(object)
+
+        lab_a = code(len(g))
+        double = rng.random(len(g)) < cod.double_coded_share
+        lab_b = code(len(g))
+        t_a = cal.census + o_days(cfg) + rng.uniform(0, 30, len(g))
+        t_b = t_a + rng.uniform(0, 7, len(g))
+        a = pl.DataFrame({
+            "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
+            "label": pl.Series(lab_a, dtype=pl.String),
+            "coder": _const("coder_a", len(g)),
+            "coded_at": _ts(t_a, cal.origin_us),
+            "sample": pl.Series(sname, dtype=pl.String),
+            "inclusion_prob": pl.Series(incl, dtype=pl.Float64),
+        })
+        b = pl.DataFrame({
+            "account_id": pl.Series(c.ids[g[double]], dtype=pl.Int64),
+            "label": pl.Series(lab_b[double], dtype=pl.String),
+            "coder": _const("coder_b", int(double.sum())),
+            "coded_at": _ts(t_b[double], cal.origin_us),
+            "sample": pl.Series(sname[double], dtype=pl.String),
+            "inclusion_prob": pl.Series(incl[double], dtype=pl.Float64),
+        })
+        self.labels = pl.concat([a, b]).sort("account_id", "coder")
+        self.coded = g
+
+    # -- accounts ------------------------------------------------------------------------
+    def _accounts(self) -> None:
+        cfg, cal, c = self.cfg, self.cal, self.ctx
+        known = self.known
+        s = known < c.n_s
+        ks, kb = known[s], known[~s] - c.n_s
+        sup_txt = c.sup.profiles[ks]
+        bg_txt = background_text(cfg, self.rng["text"], c.bg, kb)
+        self.bg_text = (kb, bg_txt)
+        txt = pl.concat([sup_txt, bg_txt.select(sup_txt.columns)])
+        order = np.concatenate([ks, kb + c.n_s])
+        acc = pl.DataFrame({
+            "account_id": pl.Series(c.ids[order], dtype=pl.Int64),
+            "platform": _const("twitter", len(order)),
+        }).hstack(txt.select("screen_name", "display_name", "description")).with_columns(
+            created_at=_ts(c.created[order], cal.origin_us),
+        ).hstack(txt.select("lang", "location", "profile_image_hash")).with_columns(
+            first_seen=_ts(self.first_seen[order], cal.origin_us),
+        )
+        self.accounts = acc.sort("account_id")
+        self.handle = dict(zip(order.tolist(), txt["screen_name"].to_list(),
+                               strict=True)) if len(order) < 200_000 else None
+        self.handle_series = (order, txt["screen_name"])
+
+    # -- periodic status look-ups --------------------------------------------------------
+    def _observations(self) -> None:
+        cfg, cal, c = self.cfg, self.cal, self.ctx
+        o = cfg.observation
+        step = o.lookup_interval_days
+        n_w = int(math.floor((cal.end - cal.census) / step)) + 1
+        order, names = self.handle_series
+        if o.observe_level2:
+            sel = np.ones(len(order), dtype=bool)
+        else:
+            lv = self.level[order]
+            sel = (lv == 0) | (lv == 1) | np.isin(order, self.coded) | (
+                np.isfinite(self.disc_t[order])) | self.detected[order]
+        g = order[sel]
+        nm = names.filter(pl.Series(sel))
+        fs = self.first_seen[g]
+        w0 = np.ceil((fs - cal.census) / step - 1e-9).astype(np.int64)
+        w0 = np.clip(w0, 0, n_w)
+        cnt = n_w - w0
+        row_acc = np.repeat(np.arange(len(g)), cnt)
+        starts = np.cumsum(cnt) - cnt
+        wk = w0[row_acc] + (np.arange(len(row_acc)) - starts[row_acc])
+        t = cal.census + wk * step
+        gg = g[row_acc]
+        is_s = gg < c.n_s
+        susp = np.where(is_s, c.sup.susp[np.minimum(gg, max(c.n_s - 1, 0))],
+                        c.bg.susp[np.maximum(gg - c.n_s, 0)]) if len(gg) else gg
+        dele = np.where(is_s, c.sup.dele[np.minimum(gg, max(c.n_s - 1, 0))],
+                        c.bg.dele[np.maximum(gg - c.n_s, 0)]) if len(gg) else gg
+        active = (t >= c.created[gg]) & (t < np.minimum(susp, dele))
+        status = np.where(active, "active",
+                          np.where(susp <= dele, "suspended", "not_found"))
+        age = t - c.created[gg]
+        fol = c.followers_at(gg, t)
+        gsn = growth(age, cfg.network.growth_days)
+        fr = np.where(is_s, c.sup.friends[np.minimum(gg, max(c.n_s - 1, 0))] * gsn,
+                      c.bg.friends[np.maximum(gg - c.n_s, 0)])
+        rate = np.where(is_s, c.sup.status_rate[np.minimum(gg, max(c.n_s - 1, 0))],
+                        c.bg.status_rate[np.maximum(gg - c.n_s, 0)])
+        stc = rate * np.maximum(age, 0)
+        self.observations = pl.DataFrame({
+            "account_id": pl.Series(c.ids[gg], dtype=pl.Int64),
+            "observed_at": _ts(t, cal.origin_us),
+            "status": pl.Series(status, dtype=pl.String),
+            "followers_count": _nullable(fol, active, pl.Int64),
+            "friends_count": _nullable(np.round(fr), active, pl.Int64),
+            "statuses_count": _nullable(np.round(stc), active, pl.Int64),
+            "screen_name": nm.gather(row_acc) if len(row_acc) else nm.clear(),
+        }).sort("account_id", "observed_at")
+
+    # -- tweets --------------------------------------------------------------------------
+    def _tweets(self) -> None:
+        cfg, cal, c = self.cfg, self.cal, self.ctx
+        tw = cfg.tweets
+        rng = self.rng["tweets"]
+        core = np.flatnonzero((self.level == 0) | (self.level == 1))
+        sup = core[core < c.n_s]
+        bgc = core[core >= c.n_s]
+        bgc = bgc[rng.random(len(bgc)) < tw.background_share]
+        acc = np.concatenate([sup, bgc])
+        lo = np.maximum(c.created[acc], cal.census - tw.window_days)
+        hi = np.minimum(np.minimum(c.end[acc], cal.census + tw.window_days), cal.end)
+        dur = np.maximum(hi - lo, 0)
+        rate = tw.rate_median_per_day * np.exp(tw.rate_sigma
+                                               * rng.standard_normal(len(acc)))
+        rate = np.minimum(rate, 400.0)
+        # diurnal thinning: draw 1/mean(intensity) more candidates, keep ∝ intensity
+        n = rng.poisson(rate * dur * 1.8)
+        pos = np.repeat(np.arange(len(acc)), n)
+        t = lo[pos] + rng.random(len(pos)) * dur[pos]
+        hour = (t % 1.0) * 24.0
+        inten = (1 + 0.8 * np.cos(2 * np.pi * (hour - 19.0) / 24.0)) / 1.8
+        keep = rng.random(len(pos)) < inten
+        pos, t = pos[keep], t[keep]
+        order = np.argsort(t, kind="stable")
+        pos, t = pos[order], t[order]
+        ms = (cal.origin_us // 1000 + np.round(t * 86400000.0).astype(np.int64)
+              - TWITTER_EPOCH_MS)
+        tid = (ms << 22) + (np.arange(len(t)) & 0x3FFFFF)
+        txt = np.asarray(TWEET_TEXTS, dtype=object)[rng.integers(0, len(TWEET_TEXTS),
+                                                                 len(t))]
+        self.tweets = pl.DataFrame({
+            "tweet_id": pl.Series(tid, dtype=pl.Int64),
+            "account_id": pl.Series(c.ids[acc[pos]], dtype=pl.Int64),
+            "created_at": _ts(t, cal.origin_us),
+            "text": pl.Series(txt, dtype=pl.String).str.replace(
+                "{h}", "baqiya_shoutout", literal=True),
+        })
+
+    # -- write tables and truth ----------------------------------------------------------
+    def _truth(self) -> None:
+        from measure.simulate._truth import build_truth
+
+        w = self.w
+        w.write_table("accounts", self.accounts)
+        w.write_table("observations", self.observations)
+        w.write_table("seeds", pl.DataFrame({
+            "account_id": pl.Series(self.ctx.ids[self.seeds], dtype=pl.Int64),
+            "seed_list": pl.Series(["prominent_supporters"] * len(self.seeds),
+                                   dtype=pl.String)}).sort("account_id"))
+        w.write_table("crawls", self.crawls.drop("_followers"))
+        w.write_table("labels", self.labels)
+        w.write_table("detections", self.detections)
+        if self.cfg.tweets.enabled:
+            w.write_table("tweets", self.tweets)
+        build_truth(self)
+
+
+def o_days(cfg: SimConfig) -> float:
+    """Days after the census when hand coding starts (after the crawl)."""
+    return float(cfg.observation.crawl_days)

@@ -1,0 +1,347 @@
+"""Ground truth of a simulated world: ``truth.json`` and ``truth/*.parquet``.
+
+Estimators never read these files; tests compare estimates with them. Every key is
+documented in ``docs/simulation.md`` ("Truth").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from measure.errors import DataContractError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from measure.simulate._simulate import _World
+
+FOLLOWER_AGE_DAYS = 14.0
+RETURN_WINDOW_DAYS = 30.0
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The truth of one simulated world.
+
+    Attributes
+    ----------
+    json
+        The parsed ``truth.json``.
+    accounts
+        One row per account in the world (observed or not), see
+        ``docs/simulation.md``.
+    actors
+        One row per supporter actor: ``actor_id, arrived_at, n_accounts``.
+    """
+
+    json: dict[str, Any]
+    accounts: pl.DataFrame
+    actors: pl.DataFrame
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """``truth.json["counts"]``."""
+        return self.json["counts"]
+
+    @property
+    def alive_at_census(self) -> int:
+        """True number of supporter accounts alive at the census date."""
+        return int(self.json["counts"]["supporter_accounts_alive_at_census"])
+
+    @property
+    def capture_population(self) -> int:
+        """The N that the capture-recapture detections sample from."""
+        return int(self.json["counts"]["capture_population"])
+
+    @property
+    def in_frame(self) -> int:
+        """True number of supporter accounts in the census frame."""
+        return int(self.json["counts"]["supporter_accounts_in_frame"])
+
+    @property
+    def census_date(self) -> str:
+        """The census date (ISO)."""
+        return str(self.json["census_date"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Every parameter of the world."""
+        return self.json["config"]
+
+    @property
+    def coding(self) -> dict[str, Any]:
+        """Coder sensitivity, specificity and the double-coded share."""
+        return self.json["coding"]
+
+    @property
+    def resurrection(self) -> dict[str, Any]:
+        """True return rate, delays and follower recovery."""
+        return self.json["resurrection"]
+
+    @property
+    def survival(self) -> dict[str, Any]:
+        """Latent time-to-suspension facts for supporter accounts."""
+        return self.json["survival"]
+
+    def supporters(self) -> pl.DataFrame:
+        """Truth rows of supporter accounts only."""
+        return self.accounts.filter(pl.col("is_supporter"))
+
+    def links(self) -> pl.DataFrame:
+        """True resurrection links: ``predecessor_id -> account_id`` (successor)."""
+        return self.accounts.filter(pl.col("predecessor_id").is_not_null()).select(
+            "predecessor_id", "account_id", "actor_id", "incarnation")
+
+
+def _read(path: Path, name: str) -> pl.DataFrame:
+    single, folder = path / "truth" / f"{name}.parquet", path / "truth" / name
+    if single.is_file():
+        return pl.read_parquet(single)
+    if folder.is_dir():
+        return pl.read_parquet(folder / "**" / "*.parquet")
+    raise DataContractError("truth table is missing; was this dataset made by "
+                            "`measure simulate`?", table=f"truth/{name}",
+                            file=str(single))
+
+
+def load_truth(path: str | os.PathLike[str]) -> Truth:
+    """Read the truth of a simulated dataset (``truth.json`` and ``truth/``).
+
+    Raises
+    ------
+    DataContractError
+        The directory holds no simulation truth.
+    """
+    p = Path(path)
+    tj = p / "truth.json"
+    if not tj.is_file():
+        raise DataContractError("no truth.json: this is not a simulated dataset "
+                                "(make one with `measure simulate`)", file=str(tj))
+    return Truth(json.loads(tj.read_text()), _read(p, "accounts"), _read(p, "actors"))
+
+
+def _median(x: np.ndarray) -> float | None:
+    return float(np.median(x)) if len(x) else None
+
+
+def build_truth(world: _World) -> None:
+    """Write ``truth/accounts``, ``truth/actors`` and ``truth.json`` for ``world``."""
+    from measure.simulate._simulate import _nullable, _ts
+    from measure.simulate._world import growth
+
+    cfg, cal, c, w = world.cfg, world.cal, world.ctx, world.w
+    sup, bg = c.sup, c.bg
+    ns = sup.n
+    net = cfg.network
+    origin = cal.origin_us
+    level = world.level
+    disc = np.where(level >= 0, cal.census, np.nan)
+    disc = np.where(np.isnan(disc), world.first_seen, disc)
+    known = np.zeros(c.n, dtype=bool)
+    known[world.known] = True
+    disc = np.where(known, disc, np.nan)
+
+    def followers(g: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return c.followers_at(g, t)
+
+    def table(g: np.ndarray) -> pl.DataFrame:
+        s = g < ns
+        created = c.created[g]
+        susp = np.where(s, sup.susp[np.minimum(g, max(ns - 1, 0))],
+                        bg.susp[np.maximum(g - ns, 0)]) if len(g) else created
+        dele = np.where(s, sup.dele[np.minimum(g, max(ns - 1, 0))],
+                        bg.dele[np.maximum(g - ns, 0)]) if len(g) else created
+        end = np.minimum(susp, dele)
+        ended = end <= cal.end
+        reason = np.where(susp <= dele, "suspended", "deleted")
+        f_end = followers(g, np.minimum(end, cal.end))
+        live14 = end > created + FOLLOWER_AGE_DAYS
+        f14 = followers(g, created + FOLLOWER_AGE_DAYS)
+        if s.all():
+            actor = sup.actor[g] + 1
+            inc = sup.inc[g]
+            pred_l = sup.pred[g]
+            pred = np.where(pred_l >= 0, c.ids[np.maximum(pred_l, 0)], 0)
+            prom, act = sup.prom[g], sup.act[g]
+            change = sup.handle_change[g]
+            r_d = sup.reused["display_name"][g]
+            r_a = sup.reused["profile_image_hash"][g]
+            r_b = sup.reused["description"][g]
+            has_pred = pred_l >= 0
+        else:
+            b = g - ns
+            actor = np.zeros(len(g), np.int64)
+            inc = np.zeros(len(g), np.int64)
+            pred = np.zeros(len(g), np.int64)
+            prom = ((np.log(np.maximum(bg.followers[b], 0.5)) - np.log(net.background_followers_median))
+                    / net.background_followers_sigma)
+            act = bg.act[b]
+            change = np.full(len(g), "", dtype=object)
+            r_d = r_a = r_b = np.zeros(len(g), bool)
+            has_pred = np.zeros(len(g), bool)
+        is_s = bool(s.all())
+        lv = level[g].astype(np.int64)
+        return pl.DataFrame({
+            "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
+            "actor_id": _nullable(actor, np.full(len(g), is_s), pl.Int64),
+            "is_supporter": pl.Series(np.full(len(g), is_s), dtype=pl.Boolean),
+            "incarnation": _nullable(inc, np.full(len(g), is_s), pl.Int32),
+            "predecessor_id": _nullable(pred, has_pred, pl.Int64),
+            "created_at": _ts(created, origin),
+            "suspended_at": _ts(susp, origin),
+            "deleted_at": _ts(dele, origin),
+            "end_at": _ts(np.where(ended, end, np.nan), origin),
+            "end_reason": _nullable(reason, ended, pl.String),
+            "in_frame": pl.Series(lv >= 0, dtype=pl.Boolean),
+            "level": _nullable(lv, lv >= 0, pl.Int32),
+            "discovered_at": _ts(disc[g], origin),
+            "followers_at_end": pl.Series(f_end, dtype=pl.Int64),
+            "followers_at_14d": _nullable(f14, live14, pl.Int64),
+            "prominence": pl.Series(prom, dtype=pl.Float64),
+            "activity": pl.Series(act, dtype=pl.Float64),
+            "handle_change": _nullable(change, change != "", pl.String),
+            "reused_display_name": _nullable(r_d, has_pred, pl.Boolean),
+            "reused_profile_image_hash": _nullable(r_a, has_pred, pl.Boolean),
+            "reused_description": _nullable(r_b, has_pred, pl.Boolean),
+        })
+
+    sup_tab = table(np.arange(ns))
+    chunk = cfg.output.truth_chunk_rows
+    if bg.n + ns <= chunk:
+        w.write_table("truth/accounts",
+                      pl.concat([sup_tab, table(np.arange(ns, c.n))]))
+    else:
+        w.append("truth/accounts", sup_tab)
+        for a in range(ns, c.n, chunk):
+            w.append("truth/accounts", table(np.arange(a, min(a + chunk, c.n))))
+    n_acc = np.bincount(sup.actor, minlength=sup.n_actors)
+    actors = pl.DataFrame({
+        "actor_id": pl.Series(np.arange(sup.n_actors) + 1, dtype=pl.Int64),
+        "arrived_at": _ts(sup.arrived, origin),
+        "n_accounts": pl.Series(n_acc, dtype=pl.Int64),
+    })
+    w.write_table("truth/actors", actors)
+    w.write_file("truth.json", json.dumps(_truth_json(world, sup_tab),
+                                          indent=2, sort_keys=True) + "\n")
+    del growth
+
+
+def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
+    cfg, cal, c = world.cfg, world.cal, world.ctx
+    sup = c.sup
+    d = cfg.dates()
+    tc, te = cal.census, cal.end
+    created, end = sup.created, sup.end
+    alive_c = (created <= tc) & (end > tc)
+    active_w = (created < te) & (end > 0.0)
+    frame = world.level >= 0
+    # resurrection facts, from the chains
+    susp_first = sup.susp <= sup.dele
+    succ = np.flatnonzero(sup.pred >= 0)
+    pred = sup.pred[succ]
+    delay = created[succ] - sup.susp[pred]
+    returned_30 = np.zeros(sup.n, dtype=bool)
+    returned_30[pred[delay <= 30.0]] = True
+    elig = susp_first & (sup.susp >= 0.0) & (sup.susp <= te - 30.0)
+    in_win = (sup.susp[pred] >= 0.0) & (sup.susp[pred] < te)
+    f14 = st["followers_at_14d"].to_numpy()
+    f_end = st["followers_at_end"].to_numpy().astype(float)
+    recov: dict[str, float | None] = {}
+    recov_end: dict[str, float | None] = {}
+    for k in range(2, int(sup.inc.max(initial=1)) + 1):
+        m = sup.inc[succ] == k
+        if m.sum() < 1:
+            continue
+        a, b = f14[succ[m]], f14[pred[m]]
+        ok = ~np.isnan(a.astype(float)) & ~np.isnan(b.astype(float)) & (b > 0)
+        recov[str(k)] = _median(a[ok].astype(float) / b[ok]) if ok.any() else None
+        e_a, e_b = f_end[succ[m]], f_end[pred[m]]
+        ok2 = e_b > 0
+        recov_end[str(k)] = _median(e_a[ok2] / e_b[ok2]) if ok2.any() else None
+    # latent time to suspension of supporter accounts created in the window
+    cw = (created >= 0.0) & (created < te)
+    t_s = (sup.susp - created)[cw]
+    crawls = world.crawls
+    comp = crawls["complete"].to_numpy()
+    under = crawls["_followers"].to_numpy() <= cfg.observation.crawl_cap
+    lv = world.level
+    return {
+        "seed": world.seed,
+        "preset": cfg.preset_name,
+        "config": cfg.to_dict(),
+        "window": {"start": d["start"].date().isoformat(),
+                   "end": d["end"].date().isoformat(),
+                   "history_start": d["history_start"].date().isoformat()},
+        "census_date": d["census_date"].date().isoformat(),
+        "counts": {
+            "supporter_accounts_alive_at_census": int(alive_c.sum()),
+            "supporter_accounts_in_frame": int(frame[: sup.n].sum()),
+            "frame_size": int(frame.sum()),
+            "supporter_accounts_active_in_window": int(active_w.sum()),
+            "capture_population": int(len(world.alive_sup)),
+            "supporter_actors": int(sup.n_actors),
+            "supporter_accounts_total": int(sup.n),
+            "background_accounts": int(c.bg.n),
+            "frame_by_level": {str(k): int((lv == k).sum()) for k in (0, 1, 2)},
+            "supporters_by_level": {str(k): int((lv[: sup.n] == k).sum())
+                                    for k in (0, 1, 2)},
+            "seeds": int(len(world.seeds)),
+            "edges": int(world.w.rows.get("edges", 0)),
+            "accounts_table_rows": int(world.accounts.height),
+            "observations_rows": int(world.observations.height),
+            "discovered_supporters": int(world.stats["discovered_supporters"]),
+            "supporter_accounts_in_accounts_table": int(
+                (world.known < sup.n).sum()),
+        },
+        "coding": {
+            "sensitivity": cfg.coding.sensitivity,
+            "specificity": cfg.coding.specificity,
+            "p_unclear": cfg.coding.p_unclear,
+            "double_coded_share": cfg.coding.double_coded_share,
+            "n_coded": int(len(world.coded)),
+            "stratum_sizes": world.stratum_sizes,
+        },
+        "crawl": {
+            "p_incomplete": cfg.observation.p_incomplete,
+            "crawl_cap": cfg.observation.crawl_cap,
+            "n_lists": int(crawls.height),
+            "share_incomplete": float((~comp).mean()) if len(comp) else None,
+            "share_incomplete_under_cap": float((~comp[under]).mean())
+            if under.any() else None,
+        },
+        "capture": {
+            "n_sources": cfg.capture.n_sources,
+            "catch_probability_mean": world.stats["catch_probability_mean"],
+        },
+        "resurrection": {
+            "p_return": cfg.resurrection.p_return,
+            "rate_30d": float(returned_30[elig].mean()) if elig.any() else None,
+            "n_suspended_eligible_30d": int(elig.sum()),
+            "n_returns": int(len(succ)),
+            "n_returns_after_suspension_in_window": int(in_win.sum()),
+            "median_delay_days": _median(delay[in_win]),
+            "mean_delay_days": float(delay[in_win].mean()) if in_win.any() else None,
+            "follower_recovery_by_incarnation": recov,
+            "follower_ratio_at_end_by_incarnation": recov_end,
+            "max_incarnation": int(sup.inc.max(initial=0)),
+        },
+        "survival": {
+            "population": "supporter accounts created inside the window; latent "
+                          "time from creation to suspension (days), uncensored",
+            "n": int(cw.sum()),
+            "median_days": _median(t_s),
+            "p_by_2d": float((t_s <= 2).mean()) if len(t_s) else None,
+            "p_by_7d": float((t_s <= 7).mean()) if len(t_s) else None,
+            "p_by_30d": float((t_s <= 30).mean()) if len(t_s) else None,
+            "p_by_90d": float((t_s <= 90).mean()) if len(t_s) else None,
+            "suspended_in_window": int((susp_first & (sup.susp >= 0)
+                                        & (sup.susp < te)).sum()),
+            "deleted_in_window": int((~susp_first & (sup.dele >= 0)
+                                      & (sup.dele < te)).sum()),
+        },
+    }
