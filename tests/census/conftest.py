@@ -86,3 +86,88 @@ def write_dataset(path: Path, tables: dict[str, pl.DataFrame]) -> Path:
 def tiny_world(tmp_path: Path) -> Path:
     """Path of the tiny census world (no labels)."""
     return write_dataset(tmp_path / "tiny", tiny_tables())
+
+
+def make_world(seed: int = 0, n_sup: int = 300, n_bg: int = 3000,
+               n_seeds: int = 5) -> tuple[dict[str, pl.DataFrame], set[int]]:
+    """A followers-only snowball over a random network with known supporters.
+
+    Supporters (ids 1..n_sup) follow each other with probability decreasing in id
+    (low ids are prominent); background accounts follow a few random accounts.
+    Seeds are the most prominent supporters; the followers lists of seeds (level 0)
+    and of every level-1 account are collected; 10% of level-1 lists are truncated.
+    Returns the tables and the set of supporter ids.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sup = np.arange(1, n_sup + 1)
+    bg = np.arange(100_001, 100_001 + n_bg)
+    prom = 1.0 / np.sqrt(sup)
+    src, dst = [], []
+    for s in sup:
+        k = rng.poisson(12)
+        tgt = rng.choice(sup, size=min(k, n_sup - 1), replace=False,
+                         p=prom / prom.sum())
+        src += [s] * len(tgt)
+        dst += tgt.tolist()
+    for b in bg:
+        k = rng.poisson(1.5)
+        pool = np.concatenate([sup, rng.choice(bg, size=30)])
+        tgt = rng.choice(pool, size=k, replace=False)
+        src += [b] * len(tgt)
+        dst += tgt.tolist()
+    e = pl.DataFrame({"src": src, "dst": dst}, schema={"src": pl.Int64,
+                                                       "dst": pl.Int64})
+    e = e.filter(pl.col("src") != pl.col("dst")).unique().sort("src", "dst")
+    seeds = sup[:n_seeds].tolist()
+    lvl1 = (e.filter(pl.col("dst").is_in(seeds))["src"].unique()
+            .filter(~pl.Series(e.filter(pl.col("dst").is_in(seeds))["src"]
+                               .unique()).is_in(seeds)).to_list())
+    crawled0 = seeds
+    crawled1 = sorted(set(lvl1))
+    trunc = set(rng.choice(crawled1, size=len(crawled1) // 10,
+                           replace=False).tolist()) if crawled1 else set()
+    owners = crawled0 + crawled1
+    kept = e.filter(pl.col("dst").is_in(owners))
+    # truncated lists lose half of their followers
+    keep_mask = [not (d in trunc and rng.random() < 0.5)
+                 for d in kept["dst"].to_list()]
+    kept = kept.filter(pl.Series(keep_mask))
+    crawls = pl.DataFrame({
+        "account_id": owners,
+        "list": ["followers"] * len(owners),
+        "level": [0] * len(crawled0) + [1] * len(crawled1),
+        "complete": [a not in trunc for a in owners],
+    }, schema_overrides={"account_id": pl.Int64, "level": pl.Int32})
+    ids = sorted(set(kept["src"].to_list()) | set(kept["dst"].to_list())
+                 | set(seeds))
+    langs = np.where(np.isin(ids, sup), rng.choice(["ar", "en", "fr"], len(ids),
+                                                   p=[.7, .2, .1]),
+                     rng.choice(["ar", "en", "fr"], len(ids), p=[.2, .7, .1]))
+    accounts = pl.DataFrame({
+        "account_id": ids, "screen_name": [f"u{i}" for i in ids],
+        "display_name": [f"U {i}" for i in ids],
+        "description": ["" if rng.random() < 0.3 else f"bio {i}" for i in ids],
+        "lang": langs.tolist(),
+    }, schema_overrides={"account_id": pl.Int64})
+    obs = pl.DataFrame({
+        "account_id": ids, "observed_at": [T0] * len(ids),
+        "status": ["active"] * len(ids),
+        "followers_count": rng.poisson(200, len(ids)).tolist(),
+        "friends_count": rng.poisson(150, len(ids)).tolist(),
+        "statuses_count": rng.poisson(1000, len(ids)).tolist(),
+    }, schema_overrides={"account_id": pl.Int64,
+                         "observed_at": pl.Datetime("us", "UTC")})
+    tables = {"accounts": accounts, "observations": obs, "edges": kept,
+              "crawls": crawls,
+              "seeds": pl.DataFrame({"account_id": seeds},
+                                    schema={"account_id": pl.Int64})}
+    return tables, set(sup.tolist())
+
+
+@pytest.fixture
+def medium_world(tmp_path: Path) -> tuple[Path, set[int]]:
+    """A ~1,000-account snowball world with known supporters (no labels)."""
+    tables, sup = make_world(0)
+    return write_dataset(tmp_path / "medium", tables), sup

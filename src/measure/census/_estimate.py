@@ -436,22 +436,26 @@ def allocate(N_h: ArrayLike, n: int, *, allocation: str = "proportional",
             w = N_.copy()
     else:
         raise EstimationError(f"unknown allocation {allocation!r}")
-    floor = np.minimum(np.minimum(minimum, N_), total // max(len(N_), 1)).astype(int)
-    rest = total - floor.sum()
-    cap = N_ - floor
-    alloc = floor.astype(float)
-    # iterative proportional fill respecting the caps N_h
-    remaining = float(rest)
-    active = cap > 0
-    while remaining > 1e-9 and active.any():
-        ww = np.where(active, w, 0.0)
+    m = np.minimum(minimum, N_).astype(float)
+    if m.sum() > total:  # too few to give every stratum its minimum
+        m = np.zeros_like(N_)
+    w = np.where(N_ > 0, w, 0.0)
+    alloc = np.zeros_like(N_)
+    fixed = np.zeros(len(N_), dtype=bool)
+    for _ in range(len(N_) + 1):
+        free = ~fixed
+        rem = total - alloc[fixed].sum()
+        ww = w[free]
         if ww.sum() <= 0:
-            ww = np.where(active, cap, 0.0)
-        share = remaining * ww / ww.sum()
-        add = np.minimum(share, cap - (alloc - floor))
-        alloc += add
-        remaining -= add.sum()
-        active = (alloc - floor) < cap - 1e-9
+            ww = np.where(N_[free] > 0, 1.0, 0.0)
+        alloc[free] = rem * ww / max(ww.sum(), 1e-300)
+        over = free & (alloc > N_)
+        under = free & (alloc < m)
+        if not (over.any() or under.any()):
+            break
+        alloc[over] = N_[over]
+        alloc[under] = m[under]
+        fixed |= over | under
     base = np.floor(alloc + 1e-9).astype(int)
     left = total - base.sum()
     if left > 0:

@@ -37,6 +37,8 @@ from measure.options import LABELS, Allocation, validate_option
 DEFAULT_SEED = 20141101
 #: Number of metric bands per level unless told otherwise.
 DEFAULT_BANDS = 3
+#: Smallest stratum the banding aims for (smaller levels get fewer bands).
+MIN_STRATUM = 10
 DESIGN_TABLES = ("design", "design_sample")
 SHEET_COLUMNS = ("account_id", "screen_name", "display_name", "description",
                  "followers_count", "friends_count", "statuses_count", "link",
@@ -92,7 +94,8 @@ def stratify(fr: pl.DataFrame, metric: str, *, bands: int = DEFAULT_BANDS,
     for lvl in levels:
         sub = fr if lvl is None else fr.filter(pl.col("level") == lvl)
         vals = sub[metric].cast(pl.Float64).to_numpy()
-        cuts = band_edges(vals, bands)
+        # small levels get fewer bands (at least MIN_STRATUM accounts per band)
+        cuts = band_edges(vals, min(bands, max(len(vals) // MIN_STRATUM, 1)))
         bounds = [-np.inf, *cuts, np.inf]
         prefix = "all" if lvl is None else f"L{lvl}"
         idx = np.full(len(vals), -1)
@@ -388,6 +391,8 @@ def import_codes(ds: Dataset, sheet: str | os.PathLike[str], *,
     ).unique(subset=["account_id", "coder"], keep="last", maintain_order=True)
     if ds.has("labels"):
         old = ds.sql("SELECT * FROM labels")
+        if "coded_at" in old.columns:
+            old = old.with_columns(pl.col("coded_at").cast(pl.Datetime("us", "UTC")))
         old = old.join(new.select("account_id", "coder"),
                        on=["account_id", "coder"], how="anti")
         merged = pl.concat([old, new], how="diagonal_relaxed")

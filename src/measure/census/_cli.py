@@ -1,0 +1,251 @@
+"""``measure census``: estimate, draw a coding sample, import codes, write the frame.
+
+One ``census`` command with four forms; the first word after ``census`` picks the
+form (``sample``, ``import-codes``, ``frame``), anything else is the dataset path::
+
+    measure census DATASET [--metric M] [--json]        # the estimate
+    measure census sample DATASET --strata METRIC --n N --out SHEET.csv
+    measure census import-codes DATASET SHEET.csv [--coder NAME]
+    measure census frame DATASET --out FRAME.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from measure._cli_util import add_json_flag, emit
+from measure.census._sql import METRICS
+
+SUBCOMMANDS = ("sample", "import-codes", "frame")
+
+DESCRIPTION = """\
+Count the supporter accounts in a snowball census frame (Berger & Morgan 2015),
+with a confidence interval, Brookings-style bounds and diagnostics.
+
+Forms (the word after `census` picks one; otherwise it is the dataset path):
+
+  measure census DATASET [--metric M] [--json]
+      the estimate: stratified total with CI, at-least/at-most bounds, strata,
+      model-assisted estimate, coder agreement, misclassification grid
+  measure census sample DATASET --strata METRIC --n N --out SHEET.csv
+                        [--allocation proportional|equal|neyman] [--seed S]
+      draw a stratified coding sample (level x METRIC band), write the coding
+      sheet and record the design in the dataset (then re-pin the dataset)
+  measure census import-codes DATASET SHEET.csv [--coder NAME]
+      read a coded sheet back into the dataset's labels (then re-pin)
+  measure census frame DATASET [--out FRAME.parquet]
+      build the frame with every in-network metric, ranks and percentiles
+
+Run `measure census sample --help` (etc.) for each form's options.
+Metrics: """ + ", ".join(METRICS) + "."
+
+
+def register(sub: Any) -> None:
+    """Add the ``census`` command (with its ``sample``/``import-codes``/``frame``)."""
+    p = sub.add_parser(
+        "census", help="number of supporter accounts in the frame (and coding "
+        "samples)", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="measure census {DATASET | sample | import-codes | frame} ...")
+    add_json_flag(p)
+    p.add_argument("target", metavar="DATASET|sample|import-codes|frame",
+                   help="dataset directory, or one of: " + ", ".join(SUBCOMMANDS))
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=run_census)
+
+
+def _estimate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="measure census DATASET",
+                                description="Estimate the number of supporter "
+                                "accounts in the frame.")
+    p.add_argument("dataset", help="dataset directory (with labels)")
+    p.add_argument("--metric", default="in_friends", choices=METRICS,
+                   help="sorting metric for the precision table (default "
+                   "in_friends)")
+    p.add_argument("--level", type=float, default=0.95,
+                   help="confidence level (default 0.95)")
+    p.add_argument("--high-precision", type=float, default=0.5,
+                   help="strata with coded precision >= this enter the 'at least' "
+                   "bound (default 0.5)")
+    p.add_argument("--sensitivity", type=float,
+                   help="coder sensitivity, for a Rogan-Gladen corrected estimate")
+    p.add_argument("--specificity", type=float,
+                   help="coder specificity, for a Rogan-Gladen corrected estimate")
+    p.add_argument("--no-model", action="store_true",
+                   help="skip the logistic model (model-assisted estimate, "
+                   "classifier, population table)")
+    p.add_argument("--write-population", action="store_true",
+                   help="write population.parquet (classifier over the frame) into "
+                   "the dataset; re-pin afterwards")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="save the precision-by-metric figure")
+    add_json_flag(p)
+    return p
+
+
+def _sample_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="measure census sample",
+        description="Draw a stratified random coding sample (strata = level x "
+        "quantile band of METRIC), write the coding sheet (CSV: account_id, handle, "
+        "name, bio, counts, link, empty label/coder/notes) and record the design "
+        "(tables design and design_sample) in the dataset. The dataset changes: "
+        "re-pin it with `measure pin DATASET`.")
+    p.add_argument("dataset", help="dataset directory")
+    p.add_argument("--strata", required=True, choices=METRICS, metavar="METRIC",
+                   help="metric whose bands define strata: " + ", ".join(METRICS))
+    p.add_argument("--n", type=int, required=True, help="accounts to code")
+    p.add_argument("--allocation", default="proportional",
+                   choices=["proportional", "equal", "neyman"],
+                   help="how n is split over strata (default proportional; neyman "
+                   "uses existing labels for stratum SDs)")
+    p.add_argument("--seed", type=int, default=20141101,
+                   help="seed of the draw (default 20141101); recorded in the design")
+    p.add_argument("--bands", type=int, default=3,
+                   help="metric bands per level (default 3)")
+    p.add_argument("--out", required=True, metavar="SHEET.csv",
+                   help="where to write the coding sheet")
+    add_json_flag(p)
+    return p
+
+
+def _import_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="measure census import-codes",
+        description="Read a coded sheet (account_id, label in supporter / "
+        "non_supporter / unclear, optional coder) into the dataset's labels, with "
+        "each account's stratum and inclusion probability from the design. The "
+        "dataset changes: re-pin it with `measure pin DATASET`.")
+    p.add_argument("dataset", help="dataset directory")
+    p.add_argument("sheet", help="coded CSV sheet")
+    p.add_argument("--coder", help="coder name for rows without one (default: the "
+                   "sheet's file name)")
+    add_json_flag(p)
+    return p
+
+
+def _frame_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="measure census frame",
+        description="Build the census frame (level, tier, reached_via, in-network "
+        "metrics, lower-bound flags, ranks and percentiles).")
+    p.add_argument("dataset", help="dataset directory")
+    p.add_argument("--out", metavar="FRAME.parquet",
+                   help="write the ranked frame to this Parquet file")
+    add_json_flag(p)
+    return p
+
+
+def run_census(args: argparse.Namespace) -> int:
+    """Dispatch ``measure census`` to one of its forms."""
+    rest = list(args.rest)
+    if args.target == "sample":
+        a = _sample_parser().parse_args(rest)
+        a.json = a.json or args.json
+        return _run_sample(a)
+    if args.target == "import-codes":
+        a = _import_parser().parse_args(rest)
+        a.json = a.json or args.json
+        return _run_import(a)
+    if args.target == "frame":
+        a = _frame_parser().parse_args(rest)
+        a.json = a.json or args.json
+        return _run_frame(a)
+    a = _estimate_parser().parse_args([args.target, *rest])
+    a.json = a.json or args.json
+    return _run_estimate(a)
+
+
+def _run_estimate(args: argparse.Namespace) -> int:
+    import measure
+    from measure.census import analyze, write_population
+
+    ds = measure.open(args.dataset, require=("census_estimate",))
+    res = analyze(ds, metric=args.metric, level=args.level,
+                  high_precision=args.high_precision,
+                  sensitivity=args.sensitivity, specificity=args.specificity,
+                  model=not args.no_model)
+    payload = res.to_dict()
+    text = res.summary()
+    if args.write_population:
+        path = write_population(ds, res)
+        payload["population_path"] = str(path)
+        text += (f"\n\npopulation table written to {path}; the dataset changed: "
+                 f"re-pin it (measure pin {args.dataset})")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        ax = res.plot()
+        ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+        payload["plot"] = args.plot
+    emit(args, payload, text)
+    return 0
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    import measure
+    from measure.census import draw_sample, record_design, write_sheet
+
+    ds = measure.open(args.dataset, require=("census",))
+    draw = draw_sample(ds, metric=args.strata, n=args.n, allocation=args.allocation,
+                       seed=args.seed, bands=args.bands)
+    sheet = write_sheet(draw.sheet, args.out)
+    written = record_design(ds, draw)
+    payload = {"design_id": draw.design_id, "seed": draw.seed,
+               "allocation": draw.allocation, "sheet": str(sheet),
+               "n": int(draw.design["n"].sum()),
+               "strata": draw.design.select("stratum", "N", "n", "inclusion_prob",
+                                            "lower", "upper").to_dicts(),
+               "written": [str(p) for p in written], "repin_required": True}
+    lines = [f"drew {payload['n']} accounts (design {draw.design_id}, seed "
+             f"{draw.seed}, {draw.allocation} allocation)",
+             f"  coding sheet: {sheet}"]
+    for r in payload["strata"]:
+        lines.append(f"  {r['stratum']:<34} N={r['N']:>9,} n={r['n']:>5} "
+                     f"pi={r['inclusion_prob']:.4f}")
+    lines.append(f"  design recorded in {', '.join(payload['written'])}")
+    lines.append(f"  the dataset changed: re-pin it (measure pin {args.dataset})")
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    import measure
+    from measure.census import import_codes
+
+    ds = measure.open(args.dataset, validate="schema")
+    rep = import_codes(ds, args.sheet, coder=args.coder)
+    payload = {"imported": rep.n_imported, "blank": rep.n_blank,
+               "coders": list(rep.coders), "labels_total": rep.n_labels_total,
+               "design_id": rep.design_id, "path": str(rep.path),
+               "repin_required": True}
+    text = (f"imported {rep.n_imported} labels ({rep.n_blank} blank rows skipped) "
+            f"by {', '.join(rep.coders)} into {rep.path}; labels now hold "
+            f"{rep.n_labels_total} rows\n  the dataset changed: re-pin it "
+            f"(measure pin {args.dataset})")
+    if rep.design_id is None:
+        text += ("\n  warning: no design in the dataset; these labels have no "
+                 "inclusion_prob and will be treated as a simple random sample")
+    emit(args, payload, text)
+    return 0
+
+
+def _run_frame(args: argparse.Namespace) -> int:
+    import measure
+    from measure.census import frame_counts, write_frame
+
+    ds = measure.open(args.dataset, require=("census",))
+    counts = frame_counts(ds)
+    payload: dict[str, Any] = {"frame_size": int(counts["n"].sum()),
+                               "levels": counts.to_dicts()}
+    lines = [f"frame: {payload['frame_size']:,} accounts"]
+    for r in payload["levels"]:
+        lines.append(f"  level {r['level']} tier {r['tier']}: {r['n']:,}")
+    if args.out:
+        out = write_frame(ds, args.out)
+        payload["path"] = str(out)
+        lines.append(f"ranked frame written to {out}")
+    emit(args, payload, "\n".join(lines))
+    return 0
