@@ -1,0 +1,285 @@
+"""``measure.churn.analyze``: lifetimes from the panel, then every estimator."""
+
+from __future__ import annotations
+
+import time as _time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from measure._results import Estimate
+from measure.churn._cif import cumulative_incidence
+from measure.churn._cox import fit_cox
+from measure.churn._km import SurvivalCurve, kaplan_meier, quantile
+from measure.churn._lifetimes import (
+    DELETED,
+    SUSPENDED,
+    Lifetimes,
+    build_lifetimes,
+)
+from measure.churn._nelson_aalen import nelson_aalen
+from measure.churn._rates import calendar_rates
+from measure.churn._result import DAYS, ChurnResult, GroupResult
+from measure.churn._turnbull import collapse, turnbull
+from measure.dataset import Dataset
+from measure.errors import ConfigError, StatisticalWarning
+from measure.options import DeletedAs, Origin, validate_option
+
+ASSUMPTIONS = (
+    "suspension happened between the last 'active' and the first 'suspended' "
+    "look-up (interval censoring); point estimates use the midpoint, the Turnbull "
+    "column uses only the interval",
+    "accounts enter the risk set at their first alive look-up (left truncation): "
+    "the panel says nothing about accounts suspended before the collection found "
+    "them, and the curve is conditional on surviving to the earliest entry age",
+    "look-up times, entry and the end of follow-up are unrelated to the "
+    "suspension hazard (independent censoring, quasi-independent truncation)",
+)
+#: Above this many accounts Turnbull endpoints are coarsened (see ``collapse``).
+TURNBULL_EXACT_MAX = 20_000
+#: Grid (days) for coarsened Turnbull endpoints: one hour.
+TURNBULL_RESOLUTION = 1.0 / 24.0
+#: EM stopping rule inside ``analyze`` (largest change of a mass) and cap; the
+#: result records whether it converged.
+TURNBULL_TOL = 1e-8
+TURNBULL_MAX_ITER = 10_000
+
+
+def _median(curve: SurvivalCurve, *, cumulative: bool, n: int, level: float,
+            method: str) -> Estimate:
+    if cumulative:  # median of the CIF: first time F >= 0.5
+        flipped = SurvivalCurve(
+            time=curve.time, estimate=1 - curve.estimate, ci_low=1 - curve.ci_high,
+            ci_high=1 - curve.ci_low, at_risk=curve.at_risk, events=curve.events,
+            var=curve.var, level=level, entry=curve.entry, exit=curve.exit,
+            method=curve.method)
+        est, lo, hi = quantile(flipped, 0.5)
+    else:
+        est, lo, hi = quantile(curve, 0.5)
+    if np.isnan(est):
+        reached = (1 - curve.estimate[-1] if cumulative else curve.estimate[-1]
+                   ) if curve.time.size else 1.0
+        return Estimate.invalid(
+            "median_days",
+            f"median not reached: the curve ends at {reached:.3f} after "
+            f"{curve.time[-1] if curve.time.size else 0:.1f} days", method=method,
+            level=level, n=n)
+    return Estimate(term="median_days", estimate=est, ci=(lo, hi), level=level,
+                    method=method + "; CI by inverting the pointwise band "
+                    "(Brookmeyer & Crowley 1982)", n=n)
+
+
+def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
+           do_turnbull: bool, resolution: float | None) -> GroupResult:
+    entry = fr["entry"].to_numpy()
+    tm = fr["time"].to_numpy()
+    ev = fr["event"].to_numpy()
+    km = kaplan_meier(entry, tm, ev == SUSPENDED, level=level)
+    na = nelson_aalen(entry, tm, ev == SUSPENDED, level=level)
+    cif_s = cumulative_incidence(entry, tm, ev, SUSPENDED, level=level)
+    cif_d = cumulative_incidence(entry, tm, ev, DELETED, level=level)
+    days = np.asarray(DAYS, dtype=float)
+    at_risk = tuple(int(x) for x in km.n_at_risk(days))
+    if deleted == "censor":
+        s, lo, hi = km.value(days)
+        meth = km.method
+        median = _median(km, cumulative=False, n=fr.height, level=level, method=meth)
+    else:
+        f, flo, fhi = cif_s.value(days)
+        s, lo, hi = 1 - f, 1 - fhi, 1 - flo
+        meth = "1 - " + cif_s.method
+        median = _median(cif_s, cumulative=True, n=fr.height, level=level,
+                         method=meth)
+    surv = tuple(Estimate(term=f"survival_{d}d", estimate=float(a), ci=(float(b),
+                          float(c)), level=level, method=meth, n=int(r))
+                 for d, a, b, c, r in zip(DAYS, s, lo, hi, at_risk, strict=True))
+    tb = None
+    tb_at: tuple[tuple[float, float], ...] = tuple((np.nan, np.nan) for _ in DAYS)
+    if do_turnbull:
+        left = fr["left"].to_numpy()
+        right = np.where(ev == SUSPENDED, fr["right"].to_numpy(), np.inf)
+        res = resolution if (resolution is not None or fr.height <=
+                             TURNBULL_EXACT_MAX) else TURNBULL_RESOLUTION
+        e, lft, rgt, w = collapse(entry, left, right, res)
+        lft = np.maximum(lft, e)
+        ok = rgt > lft
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StatisticalWarning)
+            tb = turnbull(lft[ok], rgt[ok], e[ok], w[ok], tol=TURNBULL_TOL,
+                          max_iter=TURNBULL_MAX_ITER)
+        low, high = tb.survival(days)
+        tb_at = tuple((float(a), float(b)) for a, b in zip(low, high, strict=True))
+    n_s = int((ev == SUSPENDED).sum())
+    n_d = int((ev == DELETED).sum())
+    return GroupResult(group=name, n_accounts=fr.height, n_suspended=n_s,
+                       n_deleted=n_d, n_censored=fr.height - n_s - n_d, km=km,
+                       nelson_aalen=na, cif_suspended=cif_s, cif_deleted=cif_d,
+                       turnbull=tb, median=median, survival=surv, at_risk=at_risk,
+                       turnbull_at=tb_at, deleted=deleted)
+
+
+def _logrank(fr: pl.DataFrame, level: float) -> Estimate | None:
+    from statsmodels.duration.survfunc import survdiff
+
+    if fr["group"].n_unique() < 2:
+        return None
+    ev = (fr["event"].to_numpy() == SUSPENDED).astype(float)
+    if ev.sum() == 0:
+        return None
+    stat, p = survdiff(fr["time"].to_numpy(), ev, fr["group"].to_numpy(),
+                       entry=fr["entry"].to_numpy())
+    df = fr["group"].n_unique() - 1
+    return Estimate(term="logrank_chi2", estimate=float(stat), ci=(np.nan, np.nan),
+                    level=level, method="log-rank test with delayed entry "
+                    "(statsmodels survdiff; Mantel 1966)", n=fr.height,
+                    extra={"df": df, "p_value": float(p)})
+
+
+def analyze(
+    ds: Dataset,
+    *,
+    cohort: Any = None,
+    where: Any = None,
+    by: str | None = None,
+    origin: Origin = "created",
+    deleted: DeletedAs = "censor",
+    covariates: Sequence[str] | None = None,
+    strata: str | None = None,
+    period: str = "month",
+    level: float = 0.95,
+    turnbull_fit: bool = True,
+    turnbull_resolution: float | None = None,
+    cox: bool = True,
+    cox_max_n: int | None = 500_000,
+) -> ChurnResult:
+    """Survival of accounts from a status panel: how fast they are suspended.
+
+    Builds per-account lifetimes from ``observations`` (interval-censored
+    suspension, right censoring at the last look-up, delayed entry at the first
+    alive look-up; see :mod:`measure.churn._lifetimes`) and estimates the
+    Kaplan--Meier curve (midpoint times), the Turnbull NPMLE (interval-censored),
+    Nelson--Aalen cumulative hazard, Aalen--Johansen cumulative incidence of
+    suspension and deletion, the median and survival at 1, 7, 30 and 90 days with
+    intervals, a Cox model with a proportional-hazards check, monthly suspension
+    rates with exact Poisson intervals and the stock-and-flow table.
+
+    Parameters
+    ----------
+    ds
+        Dataset with ``observations`` (and ``accounts``).
+    cohort
+        Restrict to these accounts: a CSV/Parquet file with ``account_id``, a polars
+        DataFrame or an iterable of ids. Default: every account in ``observations``.
+    where
+        Restricted filter on ``accounts`` columns, e.g. ``"lang=ar"`` or
+        ``{"lang": "ar"}`` (values are bound, never pasted into SQL).
+    by
+        ``accounts`` column to stratify by (curves per group, log-rank test, group
+        dummies in the Cox model).
+    origin
+        ``"created"`` (age since ``accounts.created_at``) or ``"first_seen"``.
+    deleted
+        ``"censor"``: deletion (``not_found``) censors the suspension time, and the
+        curve estimates latent time to suspension, assuming deletion is independent
+        of it. ``"compete"``: survival = 1 - cumulative incidence of suspension, the
+        share not suspended (deleted accounts can no longer be).
+    covariates
+        Cox covariates (``accounts`` columns or ``followers_at_entry``,
+        ``statuses_at_entry``). Default: counts at entry when the panel has them,
+        plus ``by``.
+    strata
+        Column for a stratified Cox baseline.
+    period
+        ``"month"`` or ``"week"`` for the calendar rates.
+    level
+        Confidence level.
+    turnbull_fit, turnbull_resolution
+        Fit the Turnbull NPMLE; grid in days for its endpoints (default: exact up
+        to 20,000 accounts per group, else one hour).
+    cox, cox_max_n
+        Fit the Cox model; subsample size cap (``None``: all accounts).
+
+    Returns
+    -------
+    ChurnResult
+
+    References
+    ----------
+    Klein, J. P. & Moeschberger, M. L. (2003). Survival Analysis: Techniques for
+    Censored and Truncated Data, 2nd ed., Springer (ch. 4, 5, 8).
+    """
+    validate_option("origin", origin, Origin)
+    validate_option("deleted", deleted, DeletedAs)
+    if period not in ("month", "week"):
+        raise ConfigError(f"invalid value {period!r} for option 'period'; valid "
+                          "values are: 'month', 'week'")
+    if not 0 < level < 1:
+        raise ConfigError(f"level must be between 0 and 1, got {level!r}")
+    timings: dict[str, float] = {}
+    t0 = _time.perf_counter()
+    has_counts = ds.has_column("observations", "followers_count")
+    if covariates is None:
+        covariates = ["followers_at_entry"] if has_counts and cox else []
+    covs = list(covariates)
+    extra_cols = list(covs)
+    if strata and strata not in extra_cols:
+        extra_cols.append(strata)
+    lt: Lifetimes = build_lifetimes(ds, origin=origin, cohort=cohort, where=where,
+                                    by=by, covariates=extra_cols)
+    timings["lifetimes"] = _time.perf_counter() - t0
+    fr = lt.frame
+    # an account looked up alive only once and never again has no follow-up
+    no_follow = (fr["event"] == 0) & (fr["time"] <= fr["entry"])
+    excluded = dict(lt.excluded)
+    n_nf = int(no_follow.sum())
+    if n_nf:
+        excluded["no_follow_up"] = n_nf
+        fr = fr.filter(~no_follow)
+    notes: list[str] = []
+    t1 = _time.perf_counter()
+    overall = _group("all", fr, deleted=deleted, level=level,
+                     do_turnbull=turnbull_fit, resolution=turnbull_resolution)
+    groups: dict[str, GroupResult] = {}
+    logrank = None
+    if by is not None:
+        for key, sub in sorted(fr.partition_by("group", as_dict=True).items()):
+            groups[str(key[0])] = _group(str(key[0]), sub, deleted=deleted,
+                                         level=level, do_turnbull=turnbull_fit,
+                                         resolution=turnbull_resolution)
+        logrank = _logrank(fr, level)
+    timings["curves"] = _time.perf_counter() - t1
+    t2 = _time.perf_counter()
+    cox_res = None
+    if cox:
+        cox_fr = fr
+        cox_covs = list(covs)
+        if by is not None and by not in cox_covs and strata != by:
+            if by not in fr.columns:
+                cox_fr = fr.with_columns(pl.col("group").alias(by))
+            cox_covs.append(by)
+        if cox_covs:
+            cox_res = fit_cox(cox_fr, cox_covs, strata=strata, level=level,
+                              max_n=cox_max_n)
+    timings["cox"] = _time.perf_counter() - t2
+    t3 = _time.perf_counter()
+    rates = calendar_rates(fr, period=period, level=level)
+    timings["rates"] = _time.perf_counter() - t3
+    if overall.km.entry.size and overall.km.entry[0] > 0:
+        notes.append(
+            f"no account was watched from age 0 (earliest entry at "
+            f"{overall.km.entry[0]:.2f} days): survival is conditional on reaching "
+            "that age")
+    if origin == "created":
+        young = overall.km.n_at_risk(np.asarray([1.0]))[0]
+        if young < 20:
+            notes.append(f"only {young} accounts were at risk at age 1 day: early "
+                         "survival rests on few accounts (most were found later)")
+    return ChurnResult(dataset=ds.name, origin=origin, deleted=deleted, level=level,
+                       by=by, overall=overall, groups=groups, logrank=logrank,
+                       cox=cox_res, rates=rates, excluded=excluded,
+                       assumptions=ASSUMPTIONS, warnings=tuple(notes),
+                       timings=timings)

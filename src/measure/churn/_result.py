@@ -1,0 +1,305 @@
+"""Frozen result objects of the churn family."""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from measure._results import Estimate, estimates_to_polars
+from measure.churn._cox import CoxResult
+from measure.churn._km import SurvivalCurve
+from measure.churn._turnbull import TurnbullFit
+
+#: Days at which survival is reported.
+DAYS = (1, 7, 30, 90)
+
+
+def _num(x: Any) -> Any:
+    if isinstance(x, float | np.floating):
+        x = float(x)
+        return None if math.isnan(x) or math.isinf(x) else x
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """Survival figures for one group of accounts (``"all"`` for everyone).
+
+    Attributes
+    ----------
+    group
+        Group label.
+    n_accounts, n_suspended, n_deleted, n_censored
+        Accounts at risk and how their follow-up ended.
+    km
+        Kaplan--Meier of time to suspension, deletion censored (midpoint times).
+    nelson_aalen
+        Cumulative hazard of suspension (deletion censored).
+    cif_suspended, cif_deleted
+        Aalen--Johansen cumulative incidences of the two competing events.
+    turnbull
+        Interval-censored NPMLE of time to suspension (deletion censored), or
+        ``None`` when not computed.
+    median
+        Median time to suspension in days.
+    survival
+        Probability of not being suspended by each of :data:`DAYS`.
+    at_risk
+        Number at risk at each of :data:`DAYS`.
+    turnbull_at
+        ``(low, high)`` Turnbull survival range at each of :data:`DAYS`.
+    deleted
+        ``"censor"`` or ``"compete"``: how ``survival`` and ``median`` treat deletion.
+    """
+
+    group: str
+    n_accounts: int
+    n_suspended: int
+    n_deleted: int
+    n_censored: int
+    km: SurvivalCurve
+    nelson_aalen: SurvivalCurve
+    cif_suspended: SurvivalCurve
+    cif_deleted: SurvivalCurve
+    turnbull: TurnbullFit | None
+    median: Estimate
+    survival: tuple[Estimate, ...]
+    at_risk: tuple[int, ...]
+    turnbull_at: tuple[tuple[float, float], ...]
+    deleted: str
+
+    def survival_rows(self) -> list[dict[str, Any]]:
+        """``{day, survival, ci_low, ci_high, at_risk, turnbull_low, turnbull_high}``."""
+        return [{"day": d, "survival": _num(e.estimate), "ci_low": _num(e.ci[0]),
+                 "ci_high": _num(e.ci[1]), "at_risk": int(n),
+                 "turnbull_low": _num(tb[0]), "turnbull_high": _num(tb[1])}
+                for d, e, n, tb in zip(DAYS, self.survival, self.at_risk,
+                                       self.turnbull_at, strict=True)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Headline figures as plain JSON."""
+        return {
+            "n_accounts": self.n_accounts, "n_suspended": self.n_suspended,
+            "n_deleted": self.n_deleted, "n_censored": self.n_censored,
+            "median_days": _num(self.median.estimate),
+            "median_ci": [_num(self.median.ci[0]), _num(self.median.ci[1])],
+            "survival": self.survival_rows(),
+        }
+
+
+@dataclass(frozen=True)
+class ChurnResult:
+    """Everything ``measure.churn.analyze`` estimates.
+
+    Attributes
+    ----------
+    dataset
+        Name (or id) of the dataset.
+    origin, deleted, level, by
+        Options used.
+    overall
+        :class:`GroupResult` for all accounts in the selection.
+    groups
+        One :class:`GroupResult` per level of ``by`` (empty without ``by``).
+    logrank
+        Log-rank test between the groups (``Estimate`` of the chi-square statistic,
+        p-value in ``extra``), or ``None``.
+    cox
+        Cox model, or ``None`` when no covariate applies.
+    rates
+        Per-period suspension rates and the stock-and-flow table.
+    excluded
+        Accounts left out, by reason.
+    assumptions, warnings
+        What the figures rest on; diagnostics.
+    """
+
+    dataset: str
+    origin: str
+    deleted: str
+    level: float
+    by: str | None
+    overall: GroupResult
+    groups: dict[str, GroupResult]
+    logrank: Estimate | None
+    cox: CoxResult | None
+    rates: pl.DataFrame
+    excluded: dict[str, int]
+    assumptions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+    # -- accessors ---------------------------------------------------------------
+    @property
+    def median(self) -> Estimate:
+        """Median time to suspension (days), all accounts."""
+        return self.overall.median
+
+    @property
+    def method(self) -> str:
+        """Short description of the estimators."""
+        head = ("Kaplan-Meier with delayed entry (deletion censored)"
+                if self.deleted == "censor" else
+                "Aalen-Johansen cumulative incidence (deletion competing)")
+        return (f"{head}; midpoint of (last active, first suspended] look-ups; "
+                f"Turnbull NPMLE for the interval-censored times; origin={self.origin}")
+
+    def estimates(self) -> list[Estimate]:
+        """Every single quantity as an :class:`Estimate`."""
+        out: list[Estimate] = []
+        for g in [self.overall, *self.groups.values()]:
+            pre = "" if g is self.overall else f"{self.by}={g.group}:"
+            m = g.median
+            out.append(_rename(m, pre + m.term))
+            out.extend(_rename(e, pre + e.term) for e in g.survival)
+        if self.logrank is not None:
+            out.append(self.logrank)
+        if self.cox is not None:
+            out.extend(self.cox.estimates())
+        return out
+
+    def to_polars(self) -> pl.DataFrame:
+        """Tidy table (``term, estimate, std_error, ci_low, ci_high, level``)."""
+        return estimates_to_polars(self.estimates())
+
+    def rates_rows(self) -> list[dict[str, Any]]:
+        """Per-period rates as JSON rows."""
+        cols = ["period", "suspensions", "account_days", "rate", "ci_low", "ci_high"]
+        if self.rates.height == 0:
+            return []
+        return [{k: _num(v) for k, v in r.items()}
+                for r in self.rates.select(cols).to_dicts()]
+
+    def stock_flow_rows(self) -> list[dict[str, Any]]:
+        """Stock-and-flow table as JSON rows."""
+        cols = ["period", "alive_start", "new", "suspended", "deleted", "censored",
+                "returned", "alive_end"]
+        if self.rates.height == 0:
+            return []
+        return self.rates.select(cols).to_dicts()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly what ``measure churn --json`` prints."""
+        d: dict[str, Any] = {
+            "dataset": self.dataset, "method": self.method, "origin": self.origin,
+            "deleted": self.deleted, "level": self.level, "by": self.by,
+        }
+        d.update(self.overall.to_dict())
+        d["rates"] = self.rates_rows()
+        d["stock_flow"] = self.stock_flow_rows()
+        d["cumulative_incidence"] = {
+            "suspended": _curve_rows(self.overall.cif_suspended),
+            "deleted": _curve_rows(self.overall.cif_deleted),
+        }
+        d["excluded"] = dict(self.excluded)
+        d["groups"] = {k: g.to_dict() for k, g in self.groups.items()}
+        d["logrank"] = (None if self.logrank is None else {
+            "statistic": _num(self.logrank.estimate),
+            "df": self.logrank.extra.get("df"),
+            "p_value": _num(self.logrank.extra.get("p_value"))})
+        d["cox"] = None if self.cox is None else {
+            "terms": [{"term": t, "coef": _num(b), "std_error": _num(s),
+                       "hazard_ratio": _num(math.exp(b)), "ph_p_value": _num(p)}
+                      for t, b, s, p in zip(self.cox.terms, self.cox.coef,
+                                            self.cox.std_error,
+                                            self.cox.ph_test["p_value"], strict=True)],
+            "n": self.cox.n, "n_events": self.cox.n_events, "strata": self.cox.strata,
+            "warnings": list(self.cox.warnings)}
+        d["assumptions"] = list(self.assumptions)
+        d["warnings"] = list(self.warnings)
+        return d
+
+    # -- display -----------------------------------------------------------------
+    def summary(self) -> str:
+        """Text summary."""
+        o = self.overall
+        lines = [f"Churn of {self.dataset}: {o.n_accounts} accounts at risk, "
+                 f"{o.n_suspended} suspended, {o.n_deleted} deleted, "
+                 f"{o.n_censored} still alive at their last look-up",
+                 f"  method: {self.method}"]
+        if self.excluded:
+            lines.append("  left out: " + ", ".join(
+                f"{k.replace('_', ' ')} {v}" for k, v in self.excluded.items() if v))
+        lines += _group_lines(o, self.level)
+        for g in self.groups.values():
+            lines.append(f"  -- {self.by} = {g.group}: n={g.n_accounts}, "
+                         f"suspended={g.n_suspended}")
+            lines += ["  " + s for s in _group_lines(g, self.level)]
+        if self.logrank is not None:
+            lr = self.logrank
+            lines.append(f"  log-rank test between groups: chi2={lr.estimate:.3f}, "
+                         f"df={lr.extra.get('df')}, p={lr.extra.get('p_value'):.3g}")
+        if self.cox is not None:
+            lines.append("  " + self.cox.summary().replace("\n", "\n  "))
+        if self.rates.height:
+            lines.append("  period     susp   account-days   rate/1000d (CI)"
+                         "            alive start -> end")
+            for r in self.rates.iter_rows(named=True):
+                rate = r["rate"]
+                txt = ("NA" if rate is None or math.isnan(rate) else
+                       f"{1000 * rate:.3f} ({1000 * r['ci_low']:.3f}-"
+                       f"{1000 * r['ci_high']:.3f})")
+                lines.append(f"  {r['period']:<9} {r['suspensions']:>6} "
+                             f"{r['account_days']:>14,.0f}   {txt:<26} "
+                             f"{r['alive_start']:>7} -> {r['alive_end']}")
+        for a in self.assumptions:
+            lines.append(f"  assumes: {a}")
+        for w in self.warnings:
+            lines.append(f"  warning: {w}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
+
+    def __repr__(self) -> str:
+        m = self.overall.median
+        med = "NA" if not m.valid else f"{m.estimate:.4g}"
+        return (f"<ChurnResult {self.dataset}: n={self.overall.n_accounts}, "
+                f"suspended={self.overall.n_suspended}, median={med} d>")
+
+    def plot(self, ax: Any = None, kind: str = "survival") -> Any:
+        """Plot ``"survival"`` (KM with band, Turnbull, at-risk counts), ``"cif"``
+        (cumulative incidence of suspension and deletion) or ``"rates"``."""
+        from measure.churn._plot import plot
+
+        return plot(self, ax=ax, kind=kind)
+
+
+def _rename(e: Estimate, term: str) -> Estimate:
+    from dataclasses import replace
+
+    return replace(e, term=term)
+
+
+def _curve_rows(c: SurvivalCurve) -> list[dict[str, Any]]:
+    est, lo, hi = c.value(np.asarray(DAYS, dtype=float))
+    return [{"day": d, "estimate": _num(a), "ci_low": _num(b), "ci_high": _num(h)}
+            for d, a, b, h in zip(DAYS, est, lo, hi, strict=True)]
+
+
+def _group_lines(g: GroupResult, level: float) -> list[str]:
+    m = g.median
+    med = (f"{m.estimate:.1f} days ({level:.0%} CI {_f(m.ci[0])} to {_f(m.ci[1])})"
+           if m.valid else f"not reached ({m.reason})")
+    out = [f"  median time to suspension: {med}"]
+    for row in g.survival_rows():
+        tb = ""
+        if row["turnbull_low"] is not None:
+            lo, hi = row["turnbull_low"], row["turnbull_high"]
+            tb = (f"   Turnbull {lo:.3f}" if abs(hi - lo) < 5e-4 else
+                  f"   Turnbull {lo:.3f}-{hi:.3f}")
+        out.append(f"  not suspended by day {row['day']:>3}: {_f(row['survival'])} "
+                   f"({_f(row['ci_low'])}-{_f(row['ci_high'])}), "
+                   f"at risk {row['at_risk']}{tb}")
+    return out
+
+
+def _f(x: float | None) -> str:
+    return "NA" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
