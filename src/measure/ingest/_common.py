@@ -15,6 +15,7 @@ is checked for every record table before anything is written; a difference raise
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import html
@@ -239,6 +240,7 @@ _SIZE_SUFFIX = re.compile(
     r"_(normal|bigger|mini|reasonably_small|\d+x\d+)(?=(\.[A-Za-z0-9]+)?$)")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def image_url_hash(url: str | None) -> str | None:
     """SHA-256 of a profile image URL with the size suffix normalised.
 
@@ -261,11 +263,37 @@ def image_url_hash(url: str | None) -> str | None:
     return hashlib.sha256(u.encode()).hexdigest()
 
 
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+     "Dec"), start=1)}
+_DAYS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _twitter_time(value: str) -> dt.datetime | None:
+    """Fast path for ``Wed Oct 10 20:19:24 +0000 2018`` (``strptime`` is slow)."""
+    p = value.split()
+    if (len(p) != 6 or p[0] not in _DAYS or p[1] not in _MONTHS or len(p[4]) != 5
+            or p[4][0] not in "+-" or p[3].count(":") != 2):
+        return None
+    try:
+        hh, mm, ss = (int(x) for x in p[3].split(":"))
+        off = dt.timedelta(hours=int(p[4][1:3]), minutes=int(p[4][3:5]))
+        t = dt.datetime(int(p[5]), _MONTHS[p[1]], int(p[2]), hh, mm, ss,
+                        tzinfo=dt.timezone(off if p[4][0] == "+" else -off))
+    except ValueError:
+        return None
+    return t.astimezone(UTC)
+
+
 def parse_twitter_time(value: Any, column: str) -> dt.datetime:
     """Parse Twitter v1.1's ``Wed Oct 10 20:19:24 +0000 2018`` into UTC."""
     if not isinstance(value, str):
         raise BadValue(column, "bad_timestamp",
                        f"expected a Twitter date string, got {value!r}")
+    fast = _twitter_time(value.strip())
+    if fast is not None:
+        return fast
     try:
         t = dt.datetime.strptime(value.strip(), "%a %b %d %H:%M:%S %z %Y")
     except ValueError:
@@ -365,13 +393,85 @@ def collapse(df: pl.DataFrame, keys: Sequence[str], order: str
     return out, df.height - out.height
 
 
-def twitter_tables(records: list[dict[str, Any]]
-                   ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+TWITTER_SCHEMA: dict[str, Any] = {
+    **OBSERVATIONS_SCHEMA, **{k: ACCOUNTS_SCHEMA[k] for k in PROFILE_FIELDS},
+    "_order": pl.Int64, "_profile": pl.Boolean}
+
+
+class RecordBuffer:
+    """Collect parsed records as dicts and turn them into polars chunks as they come.
+
+    Keeping millions of Python dicts costs about 1 KB a record; a polars chunk costs
+    a fraction of that, so records are converted every ``chunk`` records.
+    """
+
+    def __init__(self, schema: dict[str, Any], chunk: int = 20_000) -> None:
+        self.schema = schema
+        self.chunk = chunk
+        self.rows: list[dict[str, Any]] = []
+        self.frames: list[pl.DataFrame] = []
+
+    def append(self, rec: dict[str, Any]) -> None:
+        """Add one record."""
+        self.rows.append(rec)
+        if len(self.rows) >= self.chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        """Convert the pending records into a polars chunk."""
+        if self.rows:
+            self.frames.append(pl.DataFrame(self.rows, schema=self.schema))
+            self.rows = []
+
+    def frame(self) -> pl.DataFrame:
+        """Return every record as one frame."""
+        self.flush()
+        if not self.frames:
+            return pl.DataFrame(schema=self.schema)
+        return pl.concat(self.frames, rechunk=False)
+
+
+def resolve_by_name(df: pl.DataFrame,
+                    pending: list[tuple[dict[str, Any], str, int, str]],
+                    q: Quarantine) -> pl.DataFrame:
+    """Give error records looked up by handle the id of a user object with that handle.
+
+    The handle -> id map comes from the user objects of the same ingest: for each
+    handle (compared case-insensitively) the account of its latest observation (by
+    ``observed_at``, then file order). An error record whose handle never appears in
+    a user object is quarantined (``unresolved_handle``): its account id is unknown.
+    Returns ``df`` with the resolved records added.
+    """
+    if not pending:
+        return df
+    latest = dict(
+        df.filter(pl.col("_profile") & pl.col("screen_name").is_not_null())
+        .sort(["observed_at", "_order"])
+        .group_by(pl.col("screen_name").str.to_lowercase().alias("h"),
+                  maintain_order=True)
+        .agg(pl.col("account_id").last())
+        .iter_rows())
+    resolved = []
+    for rec, label, line, raw in pending:
+        aid = latest.get(str(rec["screen_name"]).lower())
+        if aid is None:
+            q.add(label, line, "unresolved_handle",
+                  f"error record names screen_name {rec['screen_name']!r} but no id, "
+                  "and no user object in this ingest has that handle", raw, "id")
+            continue
+        resolved.append({**rec, "account_id": aid})
+    if not resolved:
+        return df
+    return pl.concat([df, pl.DataFrame(resolved, schema=df.schema)])
+
+
+def twitter_tables(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Build ``accounts`` and ``observations`` from parsed Twitter records.
 
-    Each record is one observation (``account_id``, ``observed_at``, ``status``,
-    counts, ``screen_name``, profile fields, ``_order`` = file order,
-    ``_profile`` = whether it came from a user object).
+    Each row of ``df`` (schema ``TWITTER_SCHEMA``) is one observation record
+    (``account_id``, ``observed_at``, ``status``, counts, ``screen_name``, profile
+    fields, ``_order`` = file order, ``_profile`` = whether it came from a user
+    object).
 
     Rules
     -----
@@ -384,9 +484,6 @@ def twitter_tables(records: list[dict[str, Any]]
       object (by ``observed_at``, then file order), ``screen_name`` the latest seen
       handle, ``first_seen`` its earliest observation.
     """
-    schema = {**OBSERVATIONS_SCHEMA, **{k: ACCOUNTS_SCHEMA[k] for k in PROFILE_FIELDS},
-              "_order": pl.Int64, "_profile": pl.Boolean}
-    df = pl.DataFrame(records, schema=schema)
     df, n_collapsed = collapse(df, ["account_id", "observed_at"], "_order")
     df = df.sort(["account_id", "observed_at", "_order"])
     active = pl.col("status") == "active"

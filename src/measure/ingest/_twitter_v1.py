@@ -23,10 +23,12 @@ import datetime as dt
 from typing import Any
 
 from measure.ingest._common import (
+    TWITTER_SCHEMA,
     BadValue,
     Parsed,
     Quarantine,
     RawFile,
+    RecordBuffer,
     as_count,
     as_twitter_id,
     image_url_hash,
@@ -35,6 +37,7 @@ from measure.ingest._common import (
     opt_str,
     parse_twitter_time,
     raw_json,
+    resolve_by_name,
     twitter_tables,
     wrapper_time,
 )
@@ -90,7 +93,7 @@ def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Pa
     """Parse v1.1 JSON lines into ``accounts`` and ``observations``."""
     q = Quarantine()
     read = [0]
-    records: list[dict[str, Any]] = []
+    records = RecordBuffer(TWITTER_SCHEMA)
     pending: list[tuple[dict[str, Any], str, int, str]] = []  # errors by screen_name
     order = 0
 
@@ -150,39 +153,8 @@ def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Pa
                 bad(f, line, e, raw)
                 continue
             records.append(rec)
-    resolve_by_name(records, pending, q)
-    acc, obs, collapsed = twitter_tables(records)
+    acc, obs, collapsed = twitter_tables(resolve_by_name(records.frame(), pending, q))
     return Parsed(tables={"accounts": acc, "observations": obs},
                   record_tables=("observations",), rows_read=read[0],
                   collapsed={"observations": collapsed}, quarantine=q)
 
-
-def resolve_by_name(records: list[dict[str, Any]],
-                    pending: list[tuple[dict[str, Any], str, int, str]],
-                    q: Quarantine) -> None:
-    """Give error records looked up by handle the id of a user object with that handle.
-
-    The handle -> id map comes from the user objects of the same ingest (the latest
-    observation of each handle, compared case-insensitively). An error record whose
-    handle never appears in a user object is quarantined (``unresolved_handle``): its
-    account id is unknown.
-    """
-    if not pending:
-        return
-    latest: dict[str, tuple[dt.datetime, int, int]] = {}
-    for r in records:
-        sn = r.get("screen_name")
-        if r.get("_profile") and sn:
-            key = sn.lower()
-            cand = (r["observed_at"], r["_order"], r["account_id"])
-            if key not in latest or cand[:2] > latest[key][:2]:
-                latest[key] = cand
-    for rec, label, line, raw in pending:
-        hit = latest.get(str(rec["screen_name"]).lower())
-        if hit is None:
-            q.add(label, line, "unresolved_handle",
-                  f"error record names screen_name {rec['screen_name']!r} but no id, "
-                  "and no user object in this ingest has that handle", raw, "id")
-            continue
-        rec["account_id"] = hit[2]
-        records.append(rec)

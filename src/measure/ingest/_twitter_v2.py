@@ -23,10 +23,12 @@ import datetime as dt
 from typing import Any
 
 from measure.ingest._common import (
+    TWITTER_SCHEMA,
     BadValue,
     Parsed,
     Quarantine,
     RawFile,
+    RecordBuffer,
     as_count,
     as_twitter_id,
     image_url_hash,
@@ -35,10 +37,10 @@ from measure.ingest._common import (
     opt_str,
     parse_iso,
     raw_json,
+    resolve_by_name,
     twitter_tables,
     wrapper_time,
 )
-from measure.ingest._twitter_v1 import resolve_by_name
 
 SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz")
 
@@ -112,7 +114,7 @@ def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Pa
     """Parse twarc2 JSON lines into ``accounts`` and ``observations``."""
     q = Quarantine()
     read = [0]
-    records: list[dict[str, Any]] = []
+    records = RecordBuffer(TWITTER_SCHEMA)
     pending: list[tuple[dict[str, Any], str, int, str]] = []
     order = 0
     for f, line, obj, text in iter_json(files, q, read):
@@ -167,8 +169,7 @@ def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Pa
                 pending.append((rec, f.label, line, raw))
             else:
                 records.append(rec)
-    resolve_by_name(records, pending, q)
-    acc, obs, collapsed = twitter_tables(records)
+    acc, obs, collapsed = twitter_tables(resolve_by_name(records.frame(), pending, q))
     return Parsed(tables={"accounts": acc, "observations": obs},
                   record_tables=("observations",), rows_read=read[0],
                   collapsed={"observations": collapsed}, quarantine=q)
