@@ -7,7 +7,7 @@ The model and the studies motivating each assumption: ``docs/simulation.md``.
 Examples
 --------
 >>> from measure.simulate import SimConfig, simulate, load_truth
->>> path = simulate(SimConfig.preset("small"), seed=1, out="/tmp/world")  # doctest: +SKIP
+>>> path = simulate("small", seed=1, out="/tmp/world")  # doctest: +SKIP
 >>> load_truth(path).alive_at_census  # doctest: +SKIP
 """
 

@@ -236,7 +236,8 @@ assert len(FIELD_SECTION) == sum(len(fields(c)) for c in SECTIONS.values())
 
 _PROBS = {"watcher_share", "p_return", "p_suffix", "p_edit", "p_reuse_display",
           "p_reuse_avatar", "p_reuse_bio", "background_stem_share",
-          "in_network_share_mean", "watcher_follower_share", "isolated_share", "p_incomplete",
+          "in_network_share_mean", "watcher_follower_share", "isolated_share",
+          "p_incomplete",
           "p_discover_return", "p_discover_new", "sensitivity", "specificity",
           "p_unclear", "double_coded_share", "background_share"}
 _NONNEG = {"actor_rate_per_day", "frailty_variance", "crackdown_multiplier",
@@ -341,7 +342,7 @@ class SimConfig:
 
     # -- convenience ---------------------------------------------------------------
     def dates(self) -> dict[str, dt.datetime]:
-        """The calendar as UTC datetimes."""
+        """Return the calendar as UTC datetimes."""
         w, s = self.window, self.suspension
         return {
             "history_start": _date("history_start", w.history_start),
@@ -416,8 +417,10 @@ class SimConfig:
 
     @classmethod
     def preset(cls, name: str, scale: float = 1.0) -> SimConfig:
-        """A documented preset: ``small`` (tests, < 5 s), ``demo`` (< 30 s),
-        ``large`` (10 million accounts, ~1 billion edges at ``scale=1``).
+        """Return a documented preset: ``small``, ``demo`` or ``large``.
+
+        ``small`` is for tests (< 5 s), ``demo`` the embedded default (< 30 s),
+        ``large`` 10 million accounts and ~1 billion edges at ``scale=1``.
 
         ``scale`` multiplies the sizes (actor arrival rate, background population,
         seeds, crawl cap is kept); probabilities and rates are unchanged.

@@ -51,7 +51,10 @@ TWEET_TEXTS = ("#الدولة_الإسلامية باقية", "New account, plea
 
 
 def _ts(days: np.ndarray, origin_us: int) -> pl.Series:
-    """Days since the window start -> UTC timestamps (whole seconds; NaN/inf -> null)."""
+    """Convert days since the window start to UTC timestamps (whole seconds).
+
+    NaN and inf become null.
+    """
     d = np.asarray(days, dtype=np.float64)
     ok = np.isfinite(d)
     us = np.zeros(len(d), dtype=np.int64)
@@ -72,7 +75,7 @@ def _unique(a: np.ndarray) -> np.ndarray:
 
 
 def _const(value: str, n: int) -> pl.Series:
-    """A string column holding ``value`` ``n`` times."""
+    """Return a string column holding ``value`` ``n`` times."""
     return pl.repeat(value, int(n), eager=True, dtype=pl.String)
 
 
@@ -178,7 +181,7 @@ class _World:
         self.cal = Calendar.from_config(cfg)
         self.stats: dict[str, Any] = {}
 
-    # -- main ------------------------------------------------------------------------
+    # -- main --
     def run(self) -> None:
         cfg, cal = self.cfg, self.cal
         self.say("latent world")
@@ -212,7 +215,7 @@ class _World:
         self._truth()
         del c
 
-    # -- census ------------------------------------------------------------------------
+    # -- census --
     def _census(self) -> None:
         cfg, cal, c = self.cfg, self.cal, self.ctx
         o, net = cfg.observation, cfg.network
@@ -285,7 +288,7 @@ class _World:
 
     def _crawl(self, owners: np.ndarray, level: int, core: np.ndarray,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Collect the follower lists of ``owners``; write crawls/edges; return edges."""
+        """Collect the follower lists of ``owners``; write crawls and edges."""
         cfg, c, cal = self.cfg, self.ctx, self.cal
         o, net = cfg.observation, cfg.network
         rl = self.rng["lists"]
@@ -359,7 +362,7 @@ class _World:
         b = owners[~s] - c.n_s
         c.bg.followers[b] = realized[~s].astype(np.float32)
 
-    # -- discovery after the census ------------------------------------------------------
+    # -- discovery after the census --
     def _discover(self) -> None:
         cfg, cal, c = self.cfg, self.cal, self.ctx
         o = cfg.observation
@@ -383,7 +386,7 @@ class _World:
             self.disc_t[ns + pick] = tb
         self.stats["discovered_supporters"] = int(ok.sum())
 
-    # -- capture-recapture sources ------------------------------------------------------
+    # -- capture-recapture sources --
     def _detect(self) -> None:
         cfg, cal, c = self.cfg, self.cal, self.ctx
         cap = cfg.capture
@@ -412,7 +415,7 @@ class _World:
             n: float(p[:, i].mean()) if len(pop) else None
             for i, n in enumerate(names)}
 
-    # -- stratified hand coding --------------------------------------------------------
+    # -- stratified hand coding --
     def _labels(self) -> None:
         cfg, cal, c = self.cfg, self.cal, self.ctx
         cod = cfg.coding
@@ -481,7 +484,7 @@ class _World:
         self.labels = pl.concat([a, b]).sort("account_id", "coder")
         self.coded = g
 
-    # -- accounts ------------------------------------------------------------------------
+    # -- accounts --
     def _accounts(self) -> None:
         cfg, cal, c = self.cfg, self.cal, self.ctx
         known = self.known
@@ -495,17 +498,16 @@ class _World:
         acc = pl.DataFrame({
             "account_id": pl.Series(c.ids[order], dtype=pl.Int64),
             "platform": _const("twitter", len(order)),
-        }).hstack(txt.select("screen_name", "display_name", "description")).with_columns(
-            created_at=_ts(c.created[order], cal.origin_us),
-        ).hstack(txt.select("lang", "location", "profile_image_hash")).with_columns(
-            first_seen=_ts(self.first_seen[order], cal.origin_us),
-        )
+        }).hstack(txt.select("screen_name", "display_name", "description"))
+        acc = acc.with_columns(created_at=_ts(c.created[order], cal.origin_us))
+        acc = acc.hstack(txt.select("lang", "location", "profile_image_hash"))
+        acc = acc.with_columns(first_seen=_ts(self.first_seen[order], cal.origin_us))
         self.accounts = acc.sort("account_id")
         self.handle = dict(zip(order.tolist(), txt["screen_name"].to_list(),
                                strict=True)) if len(order) < 200_000 else None
         self.handle_series = (order, txt["screen_name"])
 
-    # -- periodic status look-ups --------------------------------------------------------
+    # -- periodic status look-ups --
     def _observations(self) -> None:
         cfg, cal, c = self.cfg, self.cal, self.ctx
         o = cfg.observation
@@ -555,7 +557,7 @@ class _World:
             "screen_name": nm.gather(row_acc) if len(row_acc) else nm.clear(),
         }).sort("account_id", "observed_at")
 
-    # -- tweets --------------------------------------------------------------------------
+    # -- tweets --
     def _tweets(self) -> None:
         cfg, cal, c = self.cfg, self.cal, self.ctx
         tw = cfg.tweets
@@ -594,7 +596,7 @@ class _World:
                 "{h}", "baqiya_shoutout", literal=True),
         })
 
-    # -- write tables and truth ----------------------------------------------------------
+    # -- write tables and truth --
     def _truth(self) -> None:
         from measure.simulate._truth import build_truth
 

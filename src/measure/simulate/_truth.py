@@ -93,7 +93,7 @@ class Truth:
         return self.accounts.filter(pl.col("is_supporter"))
 
     def links(self) -> pl.DataFrame:
-        """True resurrection links: ``predecessor_id -> account_id`` (successor)."""
+        """Return the true resurrection links ``predecessor_id -> account_id``."""
         return self.accounts.filter(pl.col("predecessor_id").is_not_null()).select(
             "predecessor_id", "account_id", "actor_id", "incarnation")
 
@@ -178,7 +178,8 @@ def build_truth(world: _World) -> None:
             actor = np.zeros(len(g), np.int64)
             inc = np.zeros(len(g), np.int64)
             pred = np.zeros(len(g), np.int64)
-            prom = ((np.log(np.maximum(bg.followers[b], 0.5)) - np.log(net.background_followers_median))
+            prom = ((np.log(np.maximum(bg.followers[b], 0.5))
+                     - np.log(net.background_followers_median))
                     / net.background_followers_sigma)
             act = bg.act[b]
             change = np.full(len(g), "", dtype=object)

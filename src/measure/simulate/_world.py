@@ -187,13 +187,14 @@ def make_supporters(cfg: SimConfig, cal: Calendar,
 def _supporter_names(cfg: SimConfig, rng: np.random.Generator, inc: np.ndarray,
                      pred: np.ndarray) -> tuple[pl.DataFrame, np.ndarray,
                                                 dict[str, np.ndarray]]:
-    """Fresh identities for first accounts; successors derive theirs (round by round)."""
+    """Make fresh identities for first accounts; successors derive theirs."""
     res = cfg.resurrection
     n = len(inc)
     fresh = supporter_profiles(rng, n, SUP_LANG_P)
     cols = {c: fresh[c].to_numpy().astype(object) for c in fresh.columns}
     change = np.full(n, "", dtype=object)
-    reused = {"display_name": np.zeros(n, bool), "profile_image_hash": np.zeros(n, bool),
+    reused = {"display_name": np.zeros(n, bool),
+              "profile_image_hash": np.zeros(n, bool),
               "description": np.zeros(n, bool)}
     u_mode = rng.random(n)
     u_disp, u_av, u_bio = rng.random(n), rng.random(n), rng.random(n)
@@ -204,7 +205,8 @@ def _supporter_names(cfg: SimConfig, rng: np.random.Generator, inc: np.ndarray,
             break
         p = pred[idx]
         mode = np.where(u_mode[idx] < res.p_suffix, "suffix",
-                        np.where(u_mode[idx] < res.p_suffix + res.p_edit, "edit", "new"))
+                        np.where(u_mode[idx] < res.p_suffix + res.p_edit, "edit",
+                                 "new"))
         change[idx] = mode
         old = cols["screen_name"][p]
         new = cols["screen_name"][idx]
