@@ -60,8 +60,20 @@ MAX_SOURCES = 12
 #: "heterogeneity" = the best heterogeneity model by the criterion).
 MODEL_NAMES = ("M0", "Mt", "Mh_chao", "Mh_poisson2", "Mh_darroch", "Mh_gamma3.5",
                "Mth_chao", "Mth_poisson2", "Mth_darroch", "Mth_gamma3.5", "two_way",
-               "stepwise", "chapman", "lincoln_petersen")
+               "stepwise", "Mth_darroch_stepwise", "chapman", "lincoln_petersen")
 _FAMILIES = ("independence", "two_way", "heterogeneity")
+#: Models among which ``model=None`` chooses when K >= 3: the hierarchical
+#: log-linear models nested in ``two_way`` that always allow for heterogeneous
+#: catchability once the data show any dependence between lists. Darroch's
+#: quadratic term ``k**2/2`` equals main effects plus *equal* two-list interactions
+#: (Darroch et al. 1993), so ``Mt`` < ``Mth_darroch`` < ``Mth_darroch_stepwise`` <
+#: ``two_way``. Left out (reported, never chosen automatically): Chao's lower
+#: bounds; ``M0``/``Mh_*`` (equal catchability across lists, unlike real sources);
+#: ``Mth_poisson2``/``Mth_gamma3.5`` (their higher-order terms extrapolate an
+#: assumed shape of the heterogeneity that K lists cannot check, Link 2003); and
+#: ``stepwise`` from ``Mt`` (a few pairs cannot absorb the dependence that
+#: heterogeneity spreads over all pairs, so it is biased downward).
+AUTO_POOL = ("Mt", "Mth_darroch", "Mth_darroch_stepwise", "two_way")
 CI_METHODS = ("profile", "lognormal", "none")
 
 __all__ = [
@@ -170,6 +182,8 @@ def _choose(fits: list[LoglinearFit], two: dict[str, Estimate], model: str | Non
     pool = [f for f in fits if not f.lower_bound and f.valid]
     if model == "heterogeneity":
         pool = [f for f in pool if f.name.startswith(("Mh_", "Mth_"))]
+    else:
+        pool = [f for f in pool if f.name in AUTO_POOL]
     if not pool:
         return ("none", Estimate.invalid(
             "population", "no candidate model has an MLE for N (see each model's "
@@ -254,6 +268,9 @@ def analyze_counts(y: Sequence[float] | np.ndarray, sources: Sequence[str], *,
     specs = standard_models(k_lists)
     if stepwise and k_lists >= 3:
         specs.append(stepwise_pairs(y, sources, criterion=criterion))
+        specs.append(stepwise_pairs(
+            y, sources, criterion=criterion, name="Mth_darroch_stepwise",
+            base=ModelSpec("Mth_darroch", heterogeneity="darroch")))
     fits = [fit_model(s, y, sources, level=level, ci=ci) for s in specs]
     two: dict[str, Estimate] = {}
     if k_lists == 2:
