@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, sha256
 
 import measure
+from conftest import FIXTURES, sha256
 from measure.errors import IngestError
 from measure.ingest import image_url_hash, ingest
 
@@ -223,3 +223,17 @@ def test_fixtures_are_simulated_accounts_only():
             for key in ('"screen_name": "', '"username": "'):
                 for part in line.split(key)[1:]:
                     assert part.lower().startswith("sim_"), part[:30]
+
+
+def test_v1_pretty_printed_json_document(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    doc = {"collected_at": "2024-05-01T00:00:00Z", "users": [
+        {"id_str": "1190000000000000003", "screen_name": "sim_doc1",
+         "followers_count": 1, "friends_count": 1, "statuses_count": 1},
+        {"id_str": "1190000000000000004", "screen_name": "sim_doc2",
+         "followers_count": "x"}]}
+    (raw / "response.json").write_text(json.dumps(doc, indent=2))
+    rep = ingest(raw, "twitter-v1", tmp_path / "o")
+    assert rep.rows_read == 2 and rep.rows_written["observations"] == 1
+    assert rep.reasons == {"bad_type": 1}

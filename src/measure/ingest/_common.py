@@ -803,6 +803,10 @@ def iter_json(files: Sequence[RawFile], q: Quarantine, counter: list[int]
     from measure._cli_util import progress
 
     for f in files:
+        doc = _whole_document(f)
+        if doc is not None:
+            yield f, 1, doc[0], doc[1]
+            continue
         for line, text, ok in progress(iter_lines(f), desc=f.path.name, unit="lines"):
             if not ok:
                 counter[0] += 1
@@ -816,6 +820,28 @@ def iter_json(files: Sequence[RawFile], q: Quarantine, counter: list[int]
                       f"not valid JSON ({e.msg} at character {e.pos + 1})", text)
                 continue
             yield f, line, obj, text
+
+
+def _whole_document(f: RawFile) -> tuple[Any, str] | None:
+    """Read a ``.json`` file holding one multi-line JSON document, else ``None``.
+
+    A saved, pretty-printed API response is read as one record line (line 1).
+    """
+    name = f.path.name.lower()
+    if not (name.endswith(".json") or name.endswith(".json.gz")):
+        return None
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(f.path, "rb") as fh:  # type: ignore[operator]
+            text = fh.read().decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError):
+        return None  # the line reader reports the problem line by line
+    if sum(1 for ln in text.splitlines() if ln.strip()) < 2:
+        return None
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError:
+        return None
 
 
 def wrapper_time(obj: dict[str, Any], default: dt.datetime | None
