@@ -1,17 +1,10 @@
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-FIFTH_TRIBE = (Path(__file__).resolve().parents[3] / "shared" / "reference-data"
-               / "fifth-tribe" / "tweets.csv")
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from ._helpers import FIXTURES
 
 
 @pytest.fixture

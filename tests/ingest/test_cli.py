@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from conftest import FIXTURES
-
 import measure
 from measure.cli import main
+
+from ._helpers import FIXTURES
 
 
 def test_cli_ingest_json(tmp_path, capsys):

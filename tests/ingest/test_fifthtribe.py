@@ -6,10 +6,11 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import FIFTH_TRIBE, sha256
 
 import measure
 from measure.ingest import handle_id, ingest
+
+from ._helpers import FIFTH_TRIBE, sha256
 
 UTC = dt.UTC
 

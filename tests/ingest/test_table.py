@@ -7,11 +7,12 @@ import json
 
 import polars as pl
 import pytest
-from conftest import sha256
 
 import measure
 from measure.errors import IngestError
 from measure.ingest import ingest
+
+from ._helpers import sha256
 
 UTC = dt.UTC
 

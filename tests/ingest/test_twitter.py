@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 import measure
-from conftest import FIXTURES, sha256
 from measure.errors import IngestError
 from measure.ingest import image_url_hash, ingest
+
+from ._helpers import FIXTURES, sha256
 
 UTC = dt.UTC
 ALPHA, BETA = 1180000000000000001, 1180000000000000002
