@@ -62,22 +62,25 @@ MODEL_NAMES = ("M0", "Mt", "Mh_chao", "Mh_poisson2", "Mh_darroch", "Mh_gamma3.5"
                "Mth_chao", "Mth_poisson2", "Mth_darroch", "Mth_gamma3.5", "two_way",
                "stepwise", "Mth_darroch_stepwise", "chapman", "lincoln_petersen")
 _FAMILIES = ("independence", "two_way", "heterogeneity")
-#: Models among which ``model=None`` chooses when K >= 3: the hierarchical
-#: log-linear models nested in ``two_way`` that always allow for heterogeneous
-#: catchability once the data show any dependence between lists. Darroch's
-#: quadratic term ``k**2/2`` equals main effects plus *equal* two-list interactions
-#: (Darroch et al. 1993), so ``Mt`` < ``Mth_darroch`` < ``Mth_darroch_stepwise`` <
-#: ``two_way``. Left out (reported, never chosen automatically): Chao's lower
-#: bounds; ``M0``/``Mh_*`` (equal catchability across lists, unlike real sources);
-#: ``Mth_poisson2``/``Mth_gamma3.5`` (their higher-order terms extrapolate an
-#: assumed shape of the heterogeneity that K lists cannot check, Link 2003); and
-#: ``stepwise`` from ``Mt`` (a few pairs cannot absorb the dependence that
-#: heterogeneity spreads over all pairs, so it is biased downward).
-AUTO_POOL = ("Mt", "Mth_darroch", "Mth_darroch_stepwise", "two_way")
+#: Models among which ``model=None`` chooses when K >= 3: hierarchical log-linear
+#: models nested in ``two_way`` that always allow for heterogeneous catchability.
+#: Darroch's quadratic term ``k**2/2`` equals main effects plus *equal* two-list
+#: interactions (Darroch et al. 1993), so ``Mth_darroch`` < ``Mth_darroch_stepwise``
+#: < ``two_way``; a Darroch coefficient of zero is model ``Mt``. Heterogeneity
+#: biases ``N`` downward and small samples cannot detect it (Link 2003), so a model
+#: assuming equal catchability is never chosen automatically. Left out (reported,
+#: chosen only on request): ``Mt``; Chao's lower bounds; ``M0``/``Mh_*`` (equal
+#: catchability across lists, unlike real sources); ``Mth_poisson2``/
+#: ``Mth_gamma3.5`` (their higher-order terms extrapolate an assumed shape of the
+#: heterogeneity that K lists cannot check, Link 2003); and ``stepwise`` from
+#: ``Mt`` (a few pairs cannot absorb the dependence that heterogeneity spreads over
+#: all pairs). The calibration run (tests/capture/test_calibration.py) measures the
+#: coverage this choice gives.
+AUTO_POOL = ("Mth_darroch", "Mth_darroch_stepwise", "two_way")
 CI_METHODS = ("profile", "lognormal", "none")
 
 __all__ = [
-    "CaptureResult", "LoglinearFit", "MODEL_NAMES", "ModelSpec", "analyze",
+    "AUTO_POOL", "CaptureResult", "LoglinearFit", "MODEL_NAMES", "ModelSpec", "analyze",
     "analyze_counts", "analyze_histories", "cell_matrix", "chao_lower_bounds",
     "chapman", "check_existence", "fit_model", "histories_to_counts",
     "lincoln_petersen", "pattern_counts", "profile_interval", "standard_models",
@@ -179,11 +182,16 @@ def _choose(fits: list[LoglinearFit], two: dict[str, Estimate], model: str | Non
         return model, by_name[model].estimate, notes
     if model is None and k_lists == 2:
         return "chapman", two["chapman"], notes
-    pool = [f for f in fits if not f.lower_bound and f.valid]
+    valid = [f for f in fits if not f.lower_bound and f.valid]
     if model == "heterogeneity":
-        pool = [f for f in pool if f.name.startswith(("Mh_", "Mth_"))]
+        pool = [f for f in valid if f.name.startswith(("Mh_", "Mth_"))]
     else:
-        pool = [f for f in pool if f.name in AUTO_POOL]
+        pool = [f for f in valid if f.name in AUTO_POOL]
+        if not pool and valid:
+            notes.append("no heterogeneity model of the automatic set has an MLE; "
+                         "chose among the remaining models, which may assume equal "
+                         "catchability (N is then likely underestimated)")
+            pool = valid
     if not pool:
         return ("none", Estimate.invalid(
             "population", "no candidate model has an MLE for N (see each model's "
@@ -211,7 +219,7 @@ def analyze_counts(y: Sequence[float] | np.ndarray, sources: Sequence[str], *,
         List names.
     model
         ``None``/``"auto"`` (K = 2: Chapman; K >= 3: the model with the lowest
-        criterion among every non-lower-bound model whose MLE exists), a family
+        criterion among :data:`AUTO_POOL` whose MLE exists), a family
         (``"independence"``, ``"two_way"``, ``"heterogeneity"``) or one of
         :data:`MODEL_NAMES`.
     criterion
