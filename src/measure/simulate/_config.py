@@ -150,6 +150,7 @@ class Network:
     activity_follow_weight: float = 1.0
     isolated_share: float = 0.2
     watcher_follower_share: float = 0.3
+    background_follow_sigma: float = 1.5
     background_followers_median: float = 120.0
     background_followers_sigma: float = 1.3
     watcher_followers_median: float = 2000.0
@@ -161,9 +162,9 @@ class Network:
 class Observation:
     """How the researchers observe the world: census, crawls, look-ups, discovery."""
 
-    n_seeds: int = 40
+    n_seeds: int = 20
     seed_selectivity: float = 1.0
-    crawl_cap: int = 2000
+    crawl_cap: int = 500
     p_incomplete: float = 0.08
     crawl_days: float = 10.0
     lookup_interval_days: float = 7.0
@@ -245,7 +246,8 @@ _NONNEG = {"actor_rate_per_day", "frailty_variance", "crackdown_multiplier",
            "background_deletion_rate", "follower_recovery_sd", "followers_sigma",
            "background_followers_sigma", "recrawl_background_per_supporter",
            "rate_sigma", "catch_heterogeneity_sd", "n_background", "source_spread",
-           "seed_selectivity", "activity_follow_weight", "crawl_days"}
+           "seed_selectivity", "activity_follow_weight", "crawl_days",
+           "background_follow_sigma"}
 _POS = {"weibull_shape", "baseline_scale", "delay_mean_days", "delay_shape",
         "follower_recovery", "followers_median", "growth_days",
         "in_network_share_concentration", "background_followers_median",

@@ -228,6 +228,11 @@ class _World:
         self.alive_sup = alive_sup
         self.pool_w = alive_bg[watch]
         self.pool_o = alive_bg
+        # heavy-tailed follow propensity: a few background users follow very many
+        # accounts, most follow few (so most level-2 accounts follow 1-2 lists)
+        zf = np.exp(net.background_follow_sigma
+                    * rng.standard_normal(len(alive_bg)))
+        self.pool_o_cum = np.cumsum(zf) / zf.sum() if len(zf) else zf
         iso = self.rng["census"].random(c.n_s) < net.isolated_share
         wts = (np.exp(net.activity_follow_weight * c.sup.act[alive_sup])
                * growth(tc - c.created[alive_sup], net.growth_days)
@@ -295,11 +300,22 @@ class _World:
         n_own = len(owners)
         is_sup = owners < c.n_s
         n_true = c.followers_at(owners, cal.census).astype(np.int64)
+        # crawl completeness: the cap, and rate-limit stops (p_incomplete). Only
+        # the collected part of a list is generated (large lists are never built).
+        keep_frac = np.ones(n_own)
+        stopped = rng.random(n_own) < o.p_incomplete
+        frac = rng.uniform(0.05, 0.95, n_own)
+        capped = n_true > o.crawl_cap
+        keep_frac[stopped] = frac[stopped]
+        keep_frac[capped] = np.minimum(keep_frac[capped],
+                                       o.crawl_cap / np.maximum(n_true[capped], 1))
+        complete = ~(stopped | capped)
+        n_gen = np.where(complete, n_true, rl.binomial(n_true, keep_frac))
         share = np.zeros(n_own)
         share[is_sup] = c.sup.in_share[owners[is_sup]]
-        n_in = rl.binomial(n_true, share)
+        n_in = rl.binomial(n_gen, share)
         n_in = np.minimum(n_in, max(len(self.alive_sup) - 1, 0))
-        rest = n_true - n_in
+        rest = n_gen - n_in
         w_share = np.where(is_sup, net.watcher_follower_share, 0.0)
         n_w = rl.binomial(rest, w_share) if len(self.pool_w) else np.zeros_like(rest)
         n_o = rest - n_w
@@ -311,27 +327,18 @@ class _World:
             len(self.alive_sup) - 1)] if len(pos_in) else np.empty(0, np.int64)
         src_w = self.pool_w[rl.integers(0, len(self.pool_w), len(pos_w))] \
             if len(pos_w) else np.empty(0, np.int64)
-        src_o = self.pool_o[rl.integers(0, len(self.pool_o), len(pos_o))] \
+        src_o = self.pool_o[np.minimum(
+            np.searchsorted(self.pool_o_cum, rl.random(len(pos_o))),
+            len(self.pool_o) - 1)] \
             if len(pos_o) else np.empty(0, np.int64)
         pos = np.concatenate([pos_in, pos_w, pos_o]).astype(np.int64)
         src = np.concatenate([src_in, src_w, src_o]).astype(np.int64)
         keep = src != owners[pos]
         code = _unique(pos[keep] * c.n + src[keep])
         pos, src = code // c.n, code % c.n
-        realized = np.bincount(pos, minlength=n_own)
-        # the true follower count at the census is the realised list
-        self._set_census_followers(owners, realized)
-        # crawl completeness: the cap, and rate-limit stops (p_incomplete)
-        keep_frac = np.ones(n_own)
-        stopped = rng.random(n_own) < o.p_incomplete
-        frac = rng.uniform(0.05, 0.95, n_own)
-        capped = realized > o.crawl_cap
-        keep_frac[stopped] = frac[stopped]
-        keep_frac[capped] = np.minimum(keep_frac[capped],
-                                       o.crawl_cap / np.maximum(realized[capped], 1))
-        complete = ~(stopped | capped)
-        kept = rng.random(len(pos)) < keep_frac[pos]
-        pos, src = pos[kept], src[kept]
+        # a complete list is the account's true follower set at the census
+        realized = np.where(complete, np.bincount(pos, minlength=n_own), n_true)
+        self._set_census_followers(owners[complete], realized[complete])
         dst = owners[pos]
         span = 1.0 if level == 0 else max(o.crawl_days, 1e-3)
         collected = cal.census + rng.uniform(0.0, span, n_own)
