@@ -145,3 +145,14 @@ def test_cli_error_is_one_paragraph(tmp_path: Path,
     assert main(["info", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+def test_repin_keeps_provenance_sections(ds: Path) -> None:
+    from measure.dataset import write_manifest
+
+    m = json.loads((ds / "manifest.json").read_text())
+    m["ingest"] = {"rows_read": 3}
+    (ds / "manifest.json").write_text(json.dumps(m))
+    again = write_manifest(ds)
+    assert again["ingest"] == {"rows_read": 3}
+    assert again["command"] == "test"

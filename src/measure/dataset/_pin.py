@@ -125,9 +125,12 @@ def write_manifest(root: str | os.PathLike[str], **kwargs: Any) -> dict[str, Any
         if kwargs.get(key) is None and key in old:
             kwargs[key] = old[key]
     extra = dict(kwargs.pop("extra", None) or {})
-    for key in ("timestamps", "truth"):
-        if key in old and key not in extra:
-            extra[key] = old[key]
+    # Keep every provenance section an earlier writer added (ingest accounting,
+    # timestamp declarations, ...): re-pinning must not lose it.
+    recomputed = {"schema_version", "created_at", "measure_version", "files", "digest"}
+    for key, value in old.items():
+        if key not in recomputed and key not in extra and key not in kwargs:
+            extra[key] = value
     manifest = build_manifest(root, extra=extra, **kwargs)
     atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
