@@ -149,15 +149,19 @@ def test_absent_module_is_reported(tiny: Path, monkeypatch, stubbed) -> None:
     assert "not available in this version" in sec.missing
 
 
-def test_other_errors_propagate(tiny: Path, monkeypatch, stubbed) -> None:
-    """A bug in an estimator (not a MeasureError) is not hidden by the report."""
+def test_other_errors_are_flagged_as_bugs(tiny: Path, monkeypatch, stubbed) -> None:
+    """A bug in an estimator is named as one (and raised with ``strict``)."""
     def analyze(ds, **kw):
-        raise ZeroDivisionError("bug")
+        raise ZeroDivisionError("division by zero in the estimator")
 
     monkeypatch.setitem(sys.modules, "measure.capture", _fake_family("capture",
                                                                      analyze))
+    with pytest.warns(RuntimeWarning, match="internal error"):
+        rep = build_report(tiny)
+    sec = next(s for s in rep.sections if s.key == "capture")
+    assert "ZeroDivisionError" in sec.missing and "bug in measure" in sec.missing
     with pytest.raises(ZeroDivisionError):
-        build_report(tiny)
+        build_report(tiny, strict=True)
 
 
 def test_renderer_failure_falls_back_to_summary(tiny: Path, monkeypatch,
@@ -242,3 +246,34 @@ def test_table_cells() -> None:
     assert fmt_value(0.123456) == "0.1235"
     html = table_html(pl.DataFrame({"term": ["<x>"], "v": [1.5]}))
     assert "&lt;x&gt;" in html and "class=\"num\"" in html
+
+
+# -- on a simulated world (every family) ---------------------------------------------
+#: Figures the report draws on a full small world: census precision and estimates,
+#: capture forest, churn survival and monthly rates, resurrection curve, delays and
+#: follower recovery, describe profile.
+MIN_FIGURES_SMALL_WORLD = 9
+
+
+def test_small_world_report_has_every_section(small_world: Path,
+                                              tmp_path: Path) -> None:
+    out = write_report(small_world, tmp_path / "small.html", strict=True)
+    html = out.read_text(encoding="utf-8")
+    rep = build_report(small_world, strict=True, verify=False)
+    by = {s.key: s for s in rep.sections}
+    for name in FAMILIES:
+        assert by[name].missing is None, f"{name}: {by[name].missing}"
+        assert by[name].fallback is None, f"{name}: {by[name].fallback}"
+    assert by["census"].n_figures >= 2
+    assert by["churn"].n_figures >= 2
+    assert by["resurrection"].n_figures >= 2
+    images = _images(html)
+    assert len(images) >= MIN_FIGURES_SMALL_WORLD
+    assert all(img.startswith(PNG_MAGIC) for img in images)
+    for phrase in ("supporter accounts in a frame of", "Monthly suspension rate",
+                   "At risk", "Follower recovery by incarnation",
+                   "Capture-recapture models", "Assumptions and caveats"):
+        assert phrase in html or phrase in " ".join(
+            str(p) for s in rep.sections for _, p in s.blocks), phrase
+    caveats = by["caveats"].blocks[-1][1]
+    assert "closed population" in caveats  # from capture's assumptions

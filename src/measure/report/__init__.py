@@ -23,7 +23,8 @@ from measure.report._style import apply_style, at_risk_table, ci_band, style
 
 def build_report(dataset_path: str | os.PathLike[str], *,
                  results: dict[str, Any] | None = None, verify: bool = True,
-                 ignore: tuple[str, ...] = (), keep_figures: bool = False) -> Any:
+                 ignore: tuple[str, ...] = (), keep_figures: bool = False,
+                 strict: bool = False) -> Any:
     """Run the analyses on a dataset and assemble the report (not yet rendered).
 
     Parameters
@@ -40,6 +41,9 @@ def build_report(dataset_path: str | os.PathLike[str], *,
         unexpected (the report file itself when written into the dataset).
     keep_figures
         Keep the matplotlib figures (needed for the PDF).
+    strict
+        Re-raise an analysis's or a figure's unexpected error (a bug) instead of
+        reporting it in its section; tests use this.
 
     Returns
     -------
@@ -64,7 +68,7 @@ def build_report(dataset_path: str | os.PathLike[str], *,
         for name in FAMILIES:
             sec, res = analysis_section(
                 name, ds, _render.RENDERERS[name], result=results.get(name),
-                keep_figures=keep_figures)
+                keep_figures=keep_figures, strict=strict)
             sections.append(sec)
             if res is not None:
                 computed[name] = res
@@ -80,7 +84,8 @@ def build_report(dataset_path: str | os.PathLike[str], *,
 
 def write_report(dataset_path: str | os.PathLike[str],
                  out: str | os.PathLike[str], *, pdf: bool = False,
-                 results: dict[str, Any] | None = None, verify: bool = True) -> Path:
+                 results: dict[str, Any] | None = None, verify: bool = True,
+                 strict: bool = False) -> Path:
     """Write the census report of a dataset as one self-contained HTML file.
 
     Parameters
@@ -96,6 +101,9 @@ def write_report(dataset_path: str | os.PathLike[str],
         Results already computed, by family name; others are computed here.
     verify
         Re-hash the dataset against its manifest and report the outcome.
+    strict
+        Re-raise unexpected errors (bugs) of an analysis instead of reporting them
+        in its section.
 
     Returns
     -------
@@ -119,7 +127,7 @@ def write_report(dataset_path: str | os.PathLike[str],
         if t.is_relative_to(root):
             ignore.append(t.relative_to(root).as_posix())
     report = build_report(dataset_path, results=results, verify=verify,
-                          ignore=tuple(ignore), keep_figures=pdf)
+                          ignore=tuple(ignore), keep_figures=pdf, strict=strict)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, render(report))
     if pdf:

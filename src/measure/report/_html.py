@@ -36,10 +36,13 @@ h2 { font-size: 1.25rem; border-bottom: 2px solid var(--accent);
 h3 { font-size: 1.05rem; margin-bottom: 0.3rem; }
 .subtitle { color: var(--muted); margin-top: 0; }
 table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.86rem; }
+.tbl { overflow-x: auto; max-width: 100%; }
+th, td { white-space: nowrap; }
 th, td { border-bottom: 1px solid var(--rule); padding: 0.25rem 0.6rem;
          text-align: left; vertical-align: top; }
 th { background: #f7f7f7; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.wrap { white-space: normal; }
 table.meta th { width: 12rem; background: none; font-weight: 600; }
 code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace;
               font-size: 0.85em; word-break: break-all; }
@@ -115,7 +118,7 @@ def table_html(df: pl.DataFrame, *, caption: str | None = None,
     shown = df.head(max_rows)
     numeric = {c for c, t in zip(df.columns, df.dtypes, strict=True)
                if t.is_numeric()}
-    out = ["<table>"]
+    out = ["<div class='tbl'><table>"]
     if caption:
         out.append(f"<caption>{esc(caption)}</caption>")
     out.append("<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in df.columns)
@@ -126,7 +129,7 @@ def table_html(df: pl.DataFrame, *, caption: str | None = None,
             cls = ' class="num"' if c in numeric else ""
             cells.append(f"<td{cls}>{esc(fmt_value(v))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     if df.height > max_rows:
         out.append(f"<p class='src'>{df.height - max_rows:,} more rows not shown.</p>")
     return "".join(out)
@@ -134,7 +137,8 @@ def table_html(df: pl.DataFrame, *, caption: str | None = None,
 
 def meta_table(rows: list[tuple[str, str]]) -> str:
     """Two-column key/value table (values are escaped)."""
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th>{esc(k)}</th><td class='wrap'>{v}</td></tr>"
+                   for k, v in rows)
     return f"<table class='meta'><tbody>{body}</tbody></table>"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from measure.report._sections import (
@@ -16,11 +17,10 @@ from measure.report._sections import (
     fmt_ci,
     fmt_num,
     fmt_pct,
-    generic,
     new_figure,
     styled,
 )
-from measure.report._style import PALETTE, finish
+from measure.report._style import PALETTE, at_risk_table, ci_band, finish
 
 #: Panels of the profile figure, in order (those the data allow are drawn).
 PROFILE_PANELS = ("followers", "friends", "statuses", "tweets_per_day",
@@ -29,19 +29,238 @@ PROFILE_PANELS = ("followers", "friends", "statuses", "tweets_per_day",
 PROFILE_STATS = ("mean", "median", "p90")
 
 
+def _forest(ax: Any, rows: list[tuple[str, Any]], *, xlabel: str) -> None:
+    """Draw estimates with intervals, one row each (invalid ones marked NA)."""
+    n = len(rows)
+    for i, (_label, e) in enumerate(rows):
+        y = n - i
+        if e is None or not e.valid or e.estimate is None or math.isnan(e.estimate):
+            ax.text(0.01, y, "NA", va="center", transform=ax.get_yaxis_transform(),
+                    color="0.4", fontsize=8)
+            continue
+        lo, hi = e.ci
+        ok = not (math.isnan(lo) or math.isnan(hi))
+        ax.errorbar([e.estimate], [y],
+                    xerr=[[e.estimate - lo], [hi - e.estimate]] if ok else None,
+                    fmt="o", color=PALETTE[i % len(PALETTE)], capsize=4, ls="none")
+    ax.set_yticks(range(n, 0, -1), [r[0] for r in rows])
+    ax.set_ylim(0.4, n + 0.6)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel(xlabel)
+
+
 def render_census(sec: Section, res: Any) -> None:
     """Show the population estimate with bounds and method; precision by metric."""
-    generic(sec, res)
+    e = res.estimate
+    sec.headline(
+        f"An estimated {fmt_ci(e)} supporter accounts in a frame of "
+        f"{res.frame_size:,} accounts. Bounds in the census's sense: at least "
+        f"{fmt_num(res.lower_bound.estimate)} (high-precision strata only), at most "
+        f"{fmt_num(res.upper_bound.estimate)} (every stratum, 'unclear' counted as "
+        "supporter).")
+    sec.text(f"Method: {e.method}. {res.n_coded:,} hand-coded accounts; design: "
+             f"{res.design}; sorting metric: {res.metric}. The bounds are reported "
+             "beside the confidence interval, not instead of it: the interval "
+             "measures sampling error, the bounds how much the answer depends on "
+             "what counts as a supporter.")
+    prec = res.precision
+    if isinstance(prec, pl.DataFrame) and prec.height:
+        if "metric" in prec.columns and prec["metric"].n_unique() > 1:
+            metrics = prec["metric"].unique(maintain_order=True).to_list()
+            ncols = 2
+            nrows = math.ceil(len(metrics) / ncols)
+            fig, axes = new_figure(nrows, ncols, squeeze=False, sharey=True,
+                                   figsize=(10, 2.8 * nrows))
+            flat = list(axes.flat)
+
+            def draw_all() -> None:
+                for ax, m in zip(flat, metrics, strict=False):
+                    p = prec.filter(pl.col("metric") == m)
+                    xs = list(range(p.height))
+                    ph = p["p_hat"].to_numpy()
+                    ax.errorbar(xs, ph, yerr=[ph - p["ci_low"].to_numpy(),
+                                              p["ci_high"].to_numpy() - ph],
+                                fmt="o-", capsize=3, color=PALETTE[0])
+                    ax.set_xticks(xs, [str(b) for b in p["band"]], fontsize=7)
+                    ax.set_ylim(-0.02, 1.02)
+                    finish(ax, title=str(m), xlabel="band of the metric",
+                           ylabel="precision")
+                for ax in flat[len(metrics):]:
+                    ax.set_visible(False)
+
+            styled(draw_all)
+        else:
+            fig, ax = new_figure()
+            styled(lambda: res.plot(ax=ax))
+        sec.figure(fig, "Precision by sorting metric: share of hand-coded accounts "
+                        "that are supporters, by band of the metric (weighted by "
+                        "the design, Wilson intervals). A useful metric rises "
+                        "steeply from left to right.")
+    else:
+        sec.note("No coded account has a value of the sorting metric, so precision "
+                 "by metric cannot be drawn.")
+    rows: list[tuple[str, Any]] = [("stratified (headline)", e)]
+    for label, est in (("model-assisted (GREG)", res.model_assisted),
+                       ("classifier, Rogan-Gladen", res.classifier_corrected),
+                       ("coder-error corrected", res.corrected)):
+        if est is not None:
+            rows.append((label, est))
+    fig, ax = new_figure(figsize=(6.4, 0.55 * len(rows) + 1.4))
+
+    def draw_estimates() -> None:
+        _forest(ax, rows, xlabel="supporter accounts in the frame")
+        for val, ls, lab in ((res.lower_bound.estimate, ":", "at least"),
+                             (res.upper_bound.estimate, "--", "at most")):
+            if val is not None and not math.isnan(val):
+                ax.axvline(val, color="black", ls=ls, lw=1, label=f"{lab} bound")
+        fig.legend(loc="outside lower center", ncol=2)
+        finish(ax, title="Population estimate and bounds", legend=False)
+
+    styled(draw_estimates)
+    sec.figure(fig, f"Estimates of the number of supporter accounts with their "
+                    f"{e.level:.0%} intervals; vertical lines mark the 'at least' "
+                    "and 'at most' bounds.")
+    if isinstance(res.strata, pl.DataFrame) and res.strata.height:
+        cols = [c for c in ("name", "level", "N", "n", "supporters", "unclear",
+                            "p_hat", "ci_low", "ci_high", "high")
+                if c in res.strata.columns]
+        sec.table(res.strata.select(cols), "Strata of the coding sample "
+                  "(high = counted in the 'at least' bound)")
+    sec.table(res.to_polars(), "All estimates")
 
 
 def render_capture(sec: Section, res: Any) -> None:
     """Show the capture-recapture estimates table."""
-    generic(sec, res)
+    e = res.estimate
+    sec.headline(
+        f"Population size from {len(res.sources)} lists: {fmt_ci(e)}; "
+        f"{res.n_observed:,} distinct accounts were on at least one list. Model "
+        f"{res.model}, chosen by {res.criterion.upper()}.")
+    sec.text(f"Method: {e.method}.")
+    sec.table(pl.DataFrame({"source": list(res.sources),
+                            "accounts": [int(n) for n in res.source_sizes]}),
+              "Lists (sources)")
+    mt = res.model_table()
+    keep = [c for c in ("model", "estimate", "std_error", "ci_low", "ci_high",
+                        "aic", "bic", "lower_bound", "reason") if c in mt.columns]
+    sec.table(mt.select(keep), "Capture-recapture models (the chosen one is "
+              f"{res.model})")
+    fig, ax = new_figure(figsize=(6.4, 0.3 * (len(mt) + 4) + 1))
+    styled(lambda: res.plot(ax=ax))
+    sec.figure(fig, "Population size under each model with its interval; the "
+                    "dashed line is the number of accounts observed.")
+    if res.lower_bounds:
+        lbs = "; ".join(f"{k}: {fmt_ci(v)}" for k, v in res.lower_bounds.items())
+        sec.text(f"Chao's lower bounds (valid under heterogeneous catchability): "
+                 f"{lbs}.")
+
+
+def _survival_ticks(tmax: float) -> list[float]:
+    for step in (7, 14, 30, 60, 90, 180, 365, 730):
+        if tmax / step <= 8:
+            return [float(x) for x in range(0, int(tmax) + 1, step)]
+    return [float(x) for x in range(0, int(tmax) + 1, 1460)]
 
 
 def render_churn(sec: Section, res: Any) -> None:
     """Draw survival curves (CI bands, numbers at risk) and monthly rates."""
-    generic(sec, res)
+    o = res.overall
+    days = {30: None, 90: None}
+    for d, est in zip((1, 7, 30, 90), o.survival, strict=False):
+        if d in days:
+            days[d] = est
+    parts = [f"{o.n_accounts:,} accounts followed: {o.n_suspended:,} suspended, "
+             f"{o.n_deleted:,} deleted, {o.n_censored:,} alive at their last "
+             f"look-up. Median time to suspension: {fmt_ci(o.median)} days."]
+    for d, est in days.items():
+        if est is not None and est.valid:
+            parts.append(f"Not suspended by day {d}: {fmt_ci(est, pct=True)}.")
+    sec.headline(" ".join(parts))
+    sec.text(f"Method: {res.method}.")
+    groups = [o] if not res.groups else list(res.groups.values())
+    tmax = max((float(g.km.time.max()) for g in groups if g.km.time.size),
+               default=0.0)
+    if tmax > 0:
+        ticks = _survival_ticks(tmax)
+        fig, ax = new_figure(figsize=(6.4, 4.6 + 0.25 * len(groups)))
+
+        def draw() -> None:
+            for i, g in enumerate(groups):
+                k = g.km
+                t = np.concatenate([[0.0], k.time])
+                s = np.concatenate([[k.start], k.estimate])
+                lo = np.concatenate([[k.start], k.ci_low])
+                hi = np.concatenate([[k.start], k.ci_high])
+                label = "all accounts" if g is o else f"{res.by} = {g.group}"
+                ax.step(t, s, where="post", color=PALETTE[i], label=label)
+                ci_band(ax, t, lo, hi, color=PALETTE[i], step="post")
+            ax.set_ylim(0, 1.02)
+            ax.set_xlim(0, ticks[-1] if ticks[-1] > 0 else tmax)
+            ax.set_xticks(ticks)
+            finish(ax, xlabel=f"days since {_origin_text(res.origin)}",
+                   ylabel="share not yet suspended",
+                   title="Time to suspension (Kaplan-Meier)",
+                   legend=len(groups) > 1)
+            rows = {("all" if g is o else str(g.group)):
+                    [int(n) for n in g.km.n_at_risk(np.array(ticks))]
+                    for g in groups}
+            at_risk_table(ax, ticks, rows, title="At risk")
+
+        styled(draw)
+        sec.figure(fig, f"Kaplan-Meier curve of time to suspension with its "
+                        f"{res.level:.0%} pointwise band (log-log Greenwood); "
+                        "numbers at risk below the axis. Accounts enter when "
+                        "first seen alive (delayed entry).")
+    rows = []
+    for g in groups:
+        for r in g.survival_rows():
+            rows.append({"group": "all" if g is o else str(g.group), **r})
+    if rows:
+        sec.table(pl.DataFrame(rows), "Survival at fixed ages (days)")
+    rates = res.rates
+    if isinstance(rates, pl.DataFrame) and rates.height:
+        fig, ax = new_figure()
+
+        def draw_rates() -> None:
+            r = rates.filter(pl.col("rate").is_not_null() & pl.col("rate").is_not_nan())
+            x = np.arange(r.height)
+            per = 1000 * r["rate"].to_numpy()
+            lo = per - 1000 * r["ci_low"].to_numpy()
+            hi = 1000 * r["ci_high"].to_numpy() - per
+            ax.bar(x, per, color=PALETTE[0], alpha=0.75, width=0.6)
+            ax.errorbar(x, per, yerr=[lo, hi], fmt="none", ecolor="black",
+                        capsize=4, lw=1.2)
+            ax.set_xticks(x, r["period"].to_list(), rotation=45 if r.height > 8
+                          else 0)
+            finish(ax, xlabel="calendar month",
+                   ylabel="suspensions per 1,000 account-days",
+                   title="Monthly suspension rate")
+
+        styled(draw_rates)
+        sec.figure(fig, f"Suspensions per 1,000 account-days at risk by calendar "
+                        f"month, with exact Poisson {res.level:.0%} intervals.")
+        cols = [c for c in ("period", "alive_start", "new", "suspensions", "deleted",
+                            "censored", "alive_end", "account_days")
+                if c in rates.columns]
+        tbl = rates.select(cols).with_columns(
+            (1000 * rates["rate"]).alias("rate_per_1000d"),
+            (1000 * rates["ci_low"]).alias("ci_low"),
+            (1000 * rates["ci_high"]).alias("ci_high"))
+        sec.table(tbl, "Monthly suspensions, exposure and stock and flow")
+    else:
+        sec.note("No period had accounts at risk, so there are no monthly rates.")
+    if res.logrank is not None:
+        lr = res.logrank
+        sec.text(f"Log-rank test between groups: chi-square {fmt_num(lr.estimate)}, "
+                 f"p = {fmt_num(lr.extra.get('p_value'))}.")
+    if res.cox is not None:
+        sec.h3("Cox proportional hazards model")
+        sec.pre(res.cox.summary())
+
+
+def _origin_text(origin: str) -> str:
+    return {"created": "account creation", "first_seen": "first sighting"}.get(
+        origin, origin)
 
 
 def render_resurrection(sec: Section, res: Any) -> None:
@@ -101,6 +320,11 @@ def render_resurrection(sec: Section, res: Any) -> None:
                         color=PALETTE[1], label=f"ratio, {res.level:.0%} CI")
             ax.axhline(1.0, color="grey", lw=1, ls=":", label="full recovery")
             ax.set_xticks(ks)
+            ax.set_xlim(min(ks) - 0.5, max(ks) + 0.5)
+            ax.set_ylim(0, max(1.05, max(e.ci[1] for e in valid.values()
+                                         if not math.isnan(e.ci[1])) * 1.05
+                               if any(not math.isnan(e.ci[1])
+                                      for e in valid.values()) else 1.05))
             finish(ax, xlabel="incarnation of the returning account",
                    ylabel="followers ÷ predecessor's followers",
                    title="Follower recovery by incarnation", legend=True)

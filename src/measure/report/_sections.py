@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,13 +212,16 @@ def styled(fn: Callable[[], Any]) -> Any:
 
 
 # -- running the analyses ------------------------------------------------------------
-def run_family(name: str, ds: Any, options: dict[str, Any] | None = None
-               ) -> tuple[Any | None, str | None]:
+def run_family(name: str, ds: Any, options: dict[str, Any] | None = None, *,
+               strict: bool = False) -> tuple[Any | None, str | None]:
     """Run ``measure.<name>.analyze(ds)``; return ``(result, None)`` or ``(None, why)``.
 
     A family that is not installed, or whose estimator raises
     :class:`~measure.errors.MeasureError` (a missing table, data that do not
-    support the estimate), gives the reason instead of a result.
+    support the estimate), gives the reason instead of a result. Any other
+    exception is a bug: re-raised when ``strict``, else reported as such in the
+    section (with a ``RuntimeWarning``) so that one failing analysis does not cost
+    the analyst the whole report.
     """
     try:
         mod = importlib.import_module(f"measure.{name}")
@@ -234,6 +238,15 @@ def run_family(name: str, ds: Any, options: dict[str, Any] | None = None
         return analyze(ds, **(options or {})), None
     except MeasureError as e:
         return None, f"{type(e).__name__}: {e}"
+    except Exception as e:
+        if strict:
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        why = (f"the '{name}' analysis failed with an internal error "
+               f"({type(e).__name__}: {first}); this is a bug in measure, please "
+               "report it with the dataset's manifest")
+        warnings.warn(why, RuntimeWarning, stacklevel=2)
+        return None, why
 
 
 # -- the dataset section -------------------------------------------------------------
@@ -312,11 +325,16 @@ def generic(sec: Section, result: Any, *, plot: bool = True) -> None:
 
 def analysis_section(name: str, ds: Any, render: Callable[[Section, Any], None],
                      *, result: Any = None, options: dict[str, Any] | None = None,
-                     keep_figures: bool = False) -> tuple[Section, Any]:
-    """Run (or reuse) one family's analysis and render it into a section."""
+                     keep_figures: bool = False, strict: bool = False
+                     ) -> tuple[Section, Any]:
+    """Run (or reuse) one family's analysis and render it into a section.
+
+    With ``strict``, an error while drawing the detailed view is re-raised instead
+    of falling back to the plain summary.
+    """
     sec = Section(name, TITLES.get(name, name), keep=keep_figures)
     if result is None:
-        result, why = run_family(name, ds, options)
+        result, why = run_family(name, ds, options, strict=strict)
         if result is None:
             sec.missing = why
             return sec, None
@@ -329,6 +347,8 @@ def analysis_section(name: str, ds: Any, render: Callable[[Section, Any], None],
         sec.note(f"Detailed figures are not available: {e}")
         generic(sec, result, plot=False)
     except Exception as e:  # noqa: BLE001 - the report must not die on one section
+        if strict:
+            raise
         sec.blocks.clear()
         sec.fallback = "".join(traceback.format_exception_only(e)).strip()
         sec.note("The detailed view of this result could not be drawn "

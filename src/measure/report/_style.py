@@ -20,10 +20,16 @@ import matplotlib as mpl
 #: Okabe-Ito colour-blind-safe palette (black last: used for totals and references).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
            "#F0E442", "#000000")
-#: Line styles cycled with the colours, so curves stay apart in grey-scale print.
+#: Line styles to pair with the colours (``color(i)``, ``LINESTYLES[i]``) where
+#: several curves share an Axes, so they stay apart in grey-scale print. Not in the
+#: property cycle: error bars and markers would inherit dashes.
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), "-", "--")
 #: Opacity of confidence bands.
 BAND_ALPHA = 0.22
+#: Axes-fraction position of the numbers-at-risk table (below the x label) and the
+#: spacing of its rows.
+AT_RISK_TOP = -0.24
+AT_RISK_STEP = 0.07
 #: Default figure size in inches (fits one column of a report page).
 FIGSIZE = (6.4, 3.8)
 
@@ -50,8 +56,7 @@ RC: dict[str, Any] = {
     "grid.linestyle": "-",
     "axes.axisbelow": True,
     "lines.linewidth": 1.8,
-    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)) + mpl.cycler(
-        linestyle=list(LINESTYLES)),
+    "axes.prop_cycle": mpl.cycler(color=list(PALETTE)),
     "image.cmap": "viridis",
     "svg.fonttype": "none",
     "pdf.fonttype": 42,
@@ -121,12 +126,13 @@ def at_risk_table(ax: Any, times: Sequence[float], rows: dict[str, Sequence[int]
     """
     trans = mpl.transforms.blended_transform_factory(ax.transData, ax.transAxes)
     n = len(rows)
-    ax.text(0.0, -0.30, title, transform=ax.transAxes, ha="right", va="top",
+    top = AT_RISK_TOP
+    ax.text(-0.04, top, title, transform=ax.transAxes, ha="right", va="top",
             fontsize=8, fontweight="bold")
     for i, (label, counts) in enumerate(rows.items()):
-        y = -0.30 - 0.09 * (i + 1) if n > 1 else -0.30
+        y = top - AT_RISK_STEP * (i + 1) if n > 1 else top
         if n > 1:
-            ax.text(-0.01, y, str(label), transform=ax.transAxes, ha="right",
+            ax.text(-0.04, y, str(label), transform=ax.transAxes, ha="right",
                     va="top", fontsize=8, color=color(i))
         for t, c in zip(times, counts, strict=True):
             ax.text(t, y, f"{int(c):,}", transform=trans, ha="center", va="top",
