@@ -150,7 +150,8 @@ def _precision_bands(coded: pl.DataFrame, metric: str, level: float,
 def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
             high_precision: float = HIGH_PRECISION,
             sensitivity: float | None = None, specificity: float | None = None,
-            model: bool = True, seed: int = 0) -> CensusResult:
+            model: bool = True, seed: int = 0,
+            labels: pl.DataFrame | None = None) -> CensusResult:
     """Estimate the number of supporter accounts in the census frame.
 
     Parameters
@@ -175,6 +176,9 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
         ``population`` table).
     seed
         Seed of the cross-validation folds and the bootstrap.
+    labels
+        Use these labels (same columns as the ``labels`` table) instead of the
+        dataset's, e.g. to re-estimate under another coder's reading.
 
     Returns
     -------
@@ -190,12 +194,13 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     estimate and as supporter in the upper bound (Berger & Morgan 2015, §1.1, §3.7).
     """
     _check_metric(metric)
-    ds.require("census_estimate")
+    ds.require("census" if labels is not None else "census_estimate")
     fr = _frame.frame(ds, ranks=False, profile=True)
     frame_size = fr.height
     levels = fr.group_by("level", "tier").agg(pl.len().alias("n")).sort(
         "level", "tier")
-    labels = ds.sql("SELECT * FROM labels")
+    if labels is None:
+        labels = ds.sql("SELECT * FROM labels")
     if labels.height == 0:
         raise EstimationError("the labels table is empty; code a sample first "
                               "(`measure census sample`, then `import-codes`)")

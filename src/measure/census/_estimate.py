@@ -387,7 +387,8 @@ def difference_total(pred_total: float, y: ArrayLike, m: ArrayLike,
     se = float(np.sqrt(var))
     z = _z(level)
     hi = t + z * se if frame_size is None else min(t + z * se, frame_size)
-    return DifferenceEstimate(t, se, (max(t - z * se, 0.0), hi), level, pred_total)
+    lo = max(t - z * se, 0.0)
+    return DifferenceEstimate(t, se, (lo, max(hi, lo)), level, pred_total)
 
 
 def proportion(x: float, n: float, *, level: float = 0.95

@@ -20,6 +20,13 @@ import statsmodels.api as sm
 #: only matters when the coded sample separates the classes.
 RIDGE_ALPHA = 0.01
 
+#: A feature missing for more than this share of the frame is not used: coded
+#: accounts are often looked up (profile counts known) while most of the frame is
+#: not (Brookings' "partial data" Level 2), so such a feature would separate coded
+#: from uncoded accounts rather than supporters from others, and predictions for
+#: the uncoded frame would be extrapolations.
+MAX_MISSING = 0.05
+
 _LOG_FEATURES = ("in_friends", "in_followers", "seeds_followed", "seed_followers",
                  "reciprocal_in", "n_lists_seen", "followers_count",
                  "friends_count", "statuses_count")
@@ -29,16 +36,16 @@ _SHARE_FEATURES = ("in_follower_share", "in_friend_share")
 def features(fr: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
     """Design matrix (without intercept) for every frame row, and column names."""
     cols: dict[str, np.ndarray] = {}
-    for c in _LOG_FEATURES:
-        if c in fr.columns:
-            v = fr[c].cast(pl.Float64).to_numpy()
-            cols[f"log1p_{c}"] = np.log1p(np.nan_to_num(np.clip(v, 0, None)))
-            if np.isnan(v).any():
-                cols[f"missing_{c}"] = np.isnan(v).astype(float)
-    for c in _SHARE_FEATURES:
-        if c in fr.columns:
-            v = fr[c].cast(pl.Float64).to_numpy()
+    for c in _LOG_FEATURES + _SHARE_FEATURES:
+        if c not in fr.columns:
+            continue
+        v = fr[c].cast(pl.Float64).to_numpy()
+        if np.isnan(v).mean() > MAX_MISSING:
+            continue
+        if c in _SHARE_FEATURES:
             cols[c] = np.clip(np.nan_to_num(v), 0, 1)
+        else:
+            cols[f"log1p_{c}"] = np.log1p(np.nan_to_num(np.clip(v, 0, None)))
     lv = fr["level"].to_numpy()
     for k in sorted(set(lv.tolist()))[1:]:
         cols[f"level_{k}"] = (lv == k).astype(float)
