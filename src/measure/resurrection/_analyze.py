@@ -29,6 +29,7 @@ from measure.resurrection._fellegi_sunter import (
     fit_logit,
     predict_em,
     predict_logit,
+    u_from_random_pairs,
 )
 from measure.resurrection._measures import (
     DAY,
@@ -41,6 +42,10 @@ from measure.resurrection._measures import (
     rubin_rate,
 )
 from measure.resurrection._result import ResurrectionResult
+
+# comparisons whose non-match distribution comes from random pairs (the time gap
+# and follower overlap of random pairs say nothing about blocked non-matches)
+RANDOM_U = ("handle", "display_name", "bio", "avatar")
 
 RATE_ASSUMPTIONS = (
     "the end of observation (censoring) is independent of when actors return",
@@ -141,9 +146,10 @@ def analyze(
     follower_age_days: float = 14,
     follower_age_tol_days: float = 7,
     per_key: int = 50,
-    max_key_freq: int = 5000,
+    max_key_freq: int = 100,
     min_shared_followers: int = 2,
     max_hub: int = 1000,
+    u_random_pairs: int = 0,
     seed: int = 0,
 ) -> ResurrectionResult:
     """Link returning accounts to suspended ones and measure resurrection.
@@ -190,8 +196,12 @@ def analyze(
         time kept); keys held by more accounts are ignored; minimum shared
         followers for the follower-overlap block; followers of more than
         ``max_hub`` accounts are ignored when blocking.
+    u_random_pairs
+        Random (suspended, any account) pairs from which the non-match level
+        probabilities ``u`` of the profile comparisons are estimated (splink's
+        random sampling); 0 estimates every ``u`` by EM on the candidates.
     seed
-        Seed of the link draws and the bootstrap.
+        Seed of the link draws, the random pairs and the bootstrap.
 
     Returns
     -------
@@ -267,11 +277,31 @@ def analyze(
                            ("bio", 8), ("followers", 16)):
             by_key[kname] = int(con.execute(
                 "SELECT count(*) FROM _rs_blocks WHERE bit = ?", [bit]).fetchone()[0])
+        susp = _utc(con.execute(Q.SUSPENDED_FRAME).pl())
+        # random pairs (suspended x any account) for the non-match u of profile
+        # comparisons; the same PAIR_FRAME step computes their fields
+        frame_u = None
+        if u_random_pairs and susp.height:
+            rng_u = np.random.default_rng(seed + 7919)
+            ids_all = keys["account_id"]
+            n_u = int(u_random_pairs)
+            rp = pl.DataFrame({
+                "previous": susp["account_id"].gather(
+                    rng_u.integers(0, susp.height, n_u).tolist()),
+                "new": ids_all.gather(rng_u.integers(0, ids_all.len(), n_u).tolist()),
+                "keys": pl.Series(np.zeros(n_u, dtype=np.int32)),
+            }).filter(pl.col("previous") != pl.col("new")).unique(["previous", "new"])
+            con.register("_rs_rand_df", rp.to_arrow())
+            con.execute("CREATE OR REPLACE TEMP TABLE _rs_pairs AS "
+                        "SELECT * FROM _rs_rand_df")
+            con.unregister("_rs_rand_df")
+            con.execute(Q.FOLLOWER_COUNTS)
+            con.execute(Q.SHARED_FOLLOWERS)
+            frame_u = _utc(con.execute(Q.PAIR_FRAME).pl())
         con.execute(Q.PAIRS)
         con.execute(Q.FOLLOWER_COUNTS)
         con.execute(Q.SHARED_FOLLOWERS)
         frame = _utc(con.execute(Q.PAIR_FRAME).pl())
-        susp = _utc(con.execute(Q.SUSPENDED_FRAME).pl())
         timings["blocking"] = time.perf_counter() - t1
         n_susp = susp.height
         if n_susp == 0:
@@ -301,7 +331,13 @@ def analyze(
             model = fit_logit(bins[idx], joined["match"].to_numpy())
             p_pair = predict_logit(model, bins)
         elif frame.height:
-            model = fit_em(bins)
+            fixed_u = None
+            if frame_u is not None and frame_u.height:
+                bins_u = compare(frame_u).select(
+                    [f"bin_{f}" for f in FEATURES]).to_numpy().astype(np.int64)
+                u_all = u_from_random_pairs(bins_u)
+                fixed_u = {k: u_all[k] for k in RANDOM_U}
+            model = fit_em(bins, fixed_u=fixed_u)
             if not model.converged:
                 warnings.append(f"EM did not converge in {model.n_iter} iterations")
             p_pair = predict_em(model, bins)

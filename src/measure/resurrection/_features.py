@@ -26,6 +26,9 @@ MIN_STEM = 3  # shorter stems ("ab", "x") block everything with everything
 MIN_NAME = 3
 MIN_BIO = 12  # bios shorter than this (letters only) are too generic to fingerprint
 MAX_SUFFIX_STEP = 20  # a numeric suffix that jumps further is not an "increment"
+# A key value held by more accounts than this is "common": agreeing on it is weak
+# evidence (term-frequency adjustment, as in splink's tf levels).
+COMMON_KEY = 5
 
 
 def _norm(expr: pl.Expr) -> pl.Expr:
@@ -87,10 +90,13 @@ class Comparison:
 
 
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison("handle", ("sim<0.5", "sim 0.5-0.7", "sim 0.7-0.85",
-                          "sim>=0.85 or same stem", "same stem + suffix increment")),
-    Comparison("display_name", ("sim<0.6", "sim 0.6-0.85", "sim>=0.85", "equal")),
-    Comparison("bio", ("sim<0.5", "sim 0.5-0.8", "sim>=0.8", "equal")),
+    Comparison("handle", ("sim<0.5", "sim 0.5-0.7", "sim 0.7-0.85 or common stem",
+                          "sim>=0.85 or same rare stem",
+                          "same stem + suffix + 1")),
+    Comparison("display_name", ("sim<0.6", "sim 0.6-0.85",
+                                "sim>=0.85 or equal common", "equal rare")),
+    Comparison("bio", ("sim<0.5", "sim 0.5-0.8", "sim>=0.8 or equal common",
+                       "equal rare")),
     Comparison("avatar", ("different", "equal")),
     Comparison("followers", ("none shared", "jaccard<0.05", "jaccard 0.05-0.2",
                              "jaccard>=0.2")),
@@ -138,27 +144,40 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     name_sim = _sim(frame["name_prev"], frame["name_new"], fuzz.token_sort_ratio)
     bio_sim = _sim(frame["bio_prev"], frame["bio_new"], fuzz.token_set_ratio)
     same_stem = (frame["stem_prev"] == frame["stem_new"]).fill_null(False).to_numpy()
-    sp = frame["suffix_prev"].fill_null(0).to_numpy()
+    # a handle without a numeric suffix counts as number 1 (abu_x -> abu_x2)
+    sp = frame["suffix_prev"].fill_null(1).to_numpy()
     sn = frame["suffix_new"].to_numpy()
     has_sn = frame["suffix_new"].is_not_null().to_numpy()
     step = np.where(has_sn, np.nan_to_num(sn.astype(np.float64)) - sp, 0)
-    increment = same_stem & has_sn & (step >= 1) & (step <= MAX_SUFFIX_STEP)
+    increment = same_stem & has_sn & (step == 1)
+    jump = same_stem & has_sn & (step > 1) & (step <= MAX_SUFFIX_STEP)
+
+    def rare(col: str) -> np.ndarray:
+        if col not in frame.columns:
+            return np.ones(frame.height, dtype=bool)
+        return (frame[col].fill_null(0) <= COMMON_KEY).to_numpy()
 
     h = _bin(handle_sim, [0.5, 0.7, 0.85])
-    h = np.where(same_stem, np.maximum(h, 3), h)
+    h = np.where(same_stem, np.maximum(h, np.where(rare("stem_n") | jump, 3, 2)), h)
     h = np.where(increment, 4, h).astype(np.int8)
 
     n = _bin(name_sim, [0.6, 0.85])
     name_eq = (frame["name_key_prev"] == frame["name_key_new"]).fill_null(False)
-    n = np.where(name_eq.to_numpy() & (n >= 0), 3, n).astype(np.int8)
+    name_eq = name_eq.to_numpy() & (n >= 0)
+    n = np.where(name_eq, np.where(rare("name_n"), 3, np.maximum(n, 2)), n)
+    n = n.astype(np.int8)
 
     b = _bin(bio_sim, [0.5, 0.8])
     bio_eq = (frame["bio_fp_prev"] == frame["bio_fp_new"]).fill_null(False)
-    b = np.where(bio_eq.to_numpy() & (b >= 0), 3, b).astype(np.int8)
+    bio_eq = bio_eq.to_numpy() & (b >= 0)
+    b = np.where(bio_eq, np.where(rare("bio_n"), 3, np.maximum(b, 2)), b)
+    b = np.minimum(b, np.where(bio_eq, 3, 2)).astype(np.int8)
 
+    # a shared default/common avatar is no evidence: treated as missing
     av_missing = (frame["avatar_prev"].is_null() | frame["avatar_new"].is_null())
     av_eq = (frame["avatar_prev"] == frame["avatar_new"]).fill_null(False).to_numpy()
-    a = np.where(av_missing.to_numpy(), -1, av_eq.astype(np.int8)).astype(np.int8)
+    av_missing = av_missing.to_numpy() | (av_eq & ~rare("avatar_n"))
+    a = np.where(av_missing, -1, av_eq.astype(np.int8)).astype(np.int8)
 
     nf_p = frame["n_followers_prev"].to_numpy().astype(np.float64)
     nf_n = frame["n_followers_new"].to_numpy().astype(np.float64)

@@ -101,8 +101,26 @@ def _log_lr(pats: np.ndarray, m: list[np.ndarray], u: list[np.ndarray]) -> np.nd
     return out
 
 
+def u_from_random_pairs(bins: np.ndarray) -> dict[str, np.ndarray]:
+    """Non-match level probabilities from random pairs (almost all non-matches).
+
+    As in splink's ``estimate_u_using_random_sampling``: among candidate pairs every
+    non-match agrees on at least one blocking key, so ``u`` estimated there by EM
+    is confounded with the blocking; random pairs are not.
+    """
+    out = {}
+    for k, c in enumerate(COMPARISONS):
+        lvl = bins[:, k]
+        lvl = lvl[lvl >= 0]
+        L = len(c.levels)
+        cnt = np.bincount(lvl, minlength=L).astype(np.float64) + PSEUDO / L
+        out[c.name] = cnt / cnt.sum()
+    return out
+
+
 def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
-           tol: float = TOL) -> FSModel:
+           tol: float = TOL, fixed_u: dict[str, np.ndarray] | None = None
+           ) -> FSModel:
     """Estimate ``lambda, m, u`` by EM on binned comparisons.
 
     Parameters
@@ -112,6 +130,9 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
         in the order of :data:`~measure.resurrection._features.COMPARISONS`.
     lam0
         Starting share of matches.
+    fixed_u
+        ``u`` of some comparisons held fixed (e.g. from random pairs); the others
+        are estimated.
 
     Returns
     -------
@@ -130,6 +151,11 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
     pats, _, counts = _patterns(bins)
     m = [2.0 ** np.arange(L) / (2.0 ** np.arange(L)).sum() for L in nlev]
     u = [x[::-1].copy() for x in m]
+    fixed_u = fixed_u or {}
+    fixed = [c.name in fixed_u for c in COMPARISONS]
+    for k, c in enumerate(COMPARISONS):
+        if fixed[k]:
+            u[k] = np.asarray(fixed_u[c.name], dtype=np.float64)
     lam = lam0
     prev = -np.inf
     converged = False
@@ -153,15 +179,19 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
             mk = np.bincount(lvl[ok], weights=gm[ok], minlength=L) + PSEUDO / L
             uk = np.bincount(lvl[ok], weights=gu[ok], minlength=L) + PSEUDO / L
             m[k] = mk / mk.sum()
-            u[k] = uk / uk.sum()
+            if not fixed[k]:
+                u[k] = uk / uk.sum()
         if abs(ll - prev) < tol * max(1.0, abs(ll)):
             converged = True
             break
         prev = ll
     names = [c.name for c in COMPARISONS]
+    method = "Fellegi-Sunter EM" + (
+        " (u of " + ", ".join(sorted(fixed_u)) + " from random pairs)"
+        if fixed_u else "")
     return FSModel(lam=lam, m=dict(zip(names, m, strict=True)),
                    u=dict(zip(names, u, strict=True)), n_iter=it,
-                   converged=converged, loglik=ll)
+                   converged=converged, loglik=ll, method=method)
 
 
 def predict_em(model: FSModel, bins: np.ndarray) -> np.ndarray:

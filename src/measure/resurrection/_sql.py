@@ -53,9 +53,16 @@ SELECT fs.account_id, la.last_active, fs.first_suspended, la.followers_at_suspen
 FROM fs LEFT JOIN la USING (account_id)
 """
 
+# Keys plus how many accounts hold each key value (term frequency): agreeing on a
+# value that thousands share ("Proud Muslim", a default avatar) says little.
 KEYS_TABLE = """
 CREATE OR REPLACE TEMP TABLE _rs_keys AS
-SELECT * FROM _rs_keys_df
+SELECT *,
+       count(*) OVER (PARTITION BY stem) AS stem_n,
+       count(*) OVER (PARTITION BY name_key) AS name_n,
+       count(*) OVER (PARTITION BY avatar) AS avatar_n,
+       count(*) OVER (PARTITION BY bio_fp) AS bio_n
+FROM _rs_keys_df
 """
 
 COHORT_TABLE = """
@@ -204,6 +211,7 @@ SELECT p.previous, p.new, p.keys,
        a.bio_norm AS bio_prev, b.bio_norm AS bio_new,
        a.bio_fp AS bio_fp_prev, b.bio_fp AS bio_fp_new,
        a.avatar AS avatar_prev, b.avatar AS avatar_new,
+       b.stem_n, b.name_n, b.avatar_n, b.bio_n,
        s.last_active, s.first_suspended, b.t_new AS created_new,
        coalesce(na.n_followers, 0) AS n_followers_prev,
        coalesce(nb.n_followers, 0) AS n_followers_new,

@@ -53,6 +53,15 @@ def _handles(rng: np.random.Generator, n: int) -> pl.Series:
     pre = _pick(rng, PREFIXES, n)
     name = _pick(rng, NAMES, n)
     sep = _pick(rng, ("_", "", "_", "."), n)
+    # a personal tag (two syllables) on most handles keeps stems from being shared
+    # by thousands of accounts at large n
+    syl = ("ka", "ri", "mo", "za", "lu", "fi", "da", "ne", "sa", "to", "bu", "ha",
+           "qi", "ya", "wa", "je", "ro", "mi", "ta", "su")
+    tag = pl.DataFrame({"a": _pick(rng, syl, n), "b": _pick(rng, syl, n)}).select(
+        pl.concat_str("a", "b"))["a"]
+    name = pl.Series(np.where(rng.random(n) < 0.7,
+                              (name + tag).to_numpy(), name.to_numpy()),
+                     dtype=pl.Utf8)
     digits = rng.integers(0, 1000, n)
     use_d = rng.random(n) < 0.5
     suffix = pl.Series(np.where(use_d, digits.astype(str), ""), dtype=pl.Utf8)
