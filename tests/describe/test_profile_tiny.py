@@ -104,7 +104,7 @@ def test_in_network_share_from_collected_lists(res, tiny):
 
         c = resolve_cohort(ds, "all")
         register(ds, c)
-        ds.con.register("_describe_network", c.frame.to_arrow())
+        register(ds, c, network=True)
         df, _ = account_table(ds, c)
     s = dict(zip(df["account_id"], df["in_follower_share"], strict=True))
     assert s[1] == pytest.approx(3 / 4)  # followers 2, 3, 4 in cohort; 9 is not

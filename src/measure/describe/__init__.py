@@ -84,7 +84,7 @@ def _profile_one(ds: Dataset, cohort: Cohort, network: Any, *, level: float,
                  activity_source: str, keep_replicates: bool):
     register(ds, cohort)
     net = cohort if network is None else resolve_cohort(ds, network)
-    ds.con.register("_describe_network", net.frame.to_arrow())
+    register(ds, net, network=True)
     df, info = account_table(ds, cohort, burst_hours=burst_hours,
                              activity_source=activity_source)
     ests, tables, reps = profile(df, info, cohort, level=level, n_boot=n_boot,

@@ -187,6 +187,12 @@ def resolve_cohort(ds: Dataset, cohort: Any = None, *, name: str | None = None
     return c
 
 
-def register(ds: Dataset, cohort: Cohort) -> None:
-    """Expose the cohort to SQL as ``_describe_cohort(account_id, weight)``."""
-    ds.con.register("_describe_cohort", cohort.frame.to_arrow())
+def register(ds: Dataset, cohort: Cohort, *, network: bool = False) -> None:
+    """Load the cohort into SQL as ``_describe_cohort(account_id, weight)``.
+
+    With ``network=True`` it becomes ``_describe_network`` (the accounts counted as
+    in-network) instead.
+    """
+    ds.con.register("_arrow", cohort.frame.to_arrow())
+    ds.execute(_sql.LOAD_NETWORK if network else _sql.LOAD_COHORT)
+    ds.con.unregister("_arrow")

@@ -1,7 +1,8 @@
 """Named SQL steps of ``measure.describe`` (DuckDB; parameters bound with ``?``).
 
-The cohort is registered on the dataset's connection as the relation
-``_describe_cohort(account_id, weight)`` before these run. ``{cols}`` placeholders
+The cohort is loaded into the dataset's connection as the temporary table
+``_describe_cohort(account_id, weight)`` (and the in-network set as
+``_describe_network``) before these run. ``{cols}`` placeholders
 are filled only from fixed whitelists of contract column names in this package
 (never from user input).
 """
@@ -71,22 +72,23 @@ FROM w GROUP BY account_id
 # Status-count deltas between consecutive active look-ups (activity without tweets).
 LOOKUP_ACTIVITY = """
 WITH o AS (
-  SELECT o.account_id, o.observed_at, o.statuses_count,
+  SELECT o.account_id, o.observed_at, epoch(o.observed_at) AS ts, o.statuses_count,
          lag(o.statuses_count) OVER w AS prev_count,
-         lag(o.observed_at) OVER w AS prev_at
+         lag(epoch(o.observed_at)) OVER w AS prev_ts
   FROM observations o JOIN _describe_cohort c ON c.account_id = o.account_id
   WHERE o.status = 'active' AND o.statuses_count IS NOT NULL
   WINDOW w AS (PARTITION BY o.account_id ORDER BY o.observed_at)
+), d AS (
+  SELECT account_id, observed_at, greatest(statuses_count - prev_count, 0) AS inc,
+         (ts - prev_ts) / 86400.0 AS gap, prev_ts
+  FROM o WHERE prev_count IS NOT NULL
 )
-SELECT account_id,
-       sum(greatest(statuses_count - prev_count, 0))::BIGINT AS n_tweets,
-       min(prev_at) AS first_tweet,
-       max(CASE WHEN statuses_count > prev_count THEN observed_at END) AS last_tweet,
-       max(greatest(statuses_count - prev_count, 0)
-           / greatest(epoch(observed_at - prev_at) / 86400.0, 1.0)) AS burst,
-       (sum(epoch(observed_at - prev_at)) / 86400.0)::DOUBLE AS span_days
-FROM o WHERE prev_count IS NOT NULL
-GROUP BY account_id
+SELECT account_id, sum(inc)::BIGINT AS n_tweets,
+       to_timestamp(min(prev_ts)) AS first_tweet,
+       max(observed_at) FILTER (WHERE inc > 0) AS last_tweet,
+       max(inc / greatest(gap, 1.0)) AS burst,
+       sum(gap)::DOUBLE AS span_days
+FROM d GROUP BY account_id
 """
 
 # Followers lists collected for cohort accounts and how many of the listed
@@ -168,3 +170,8 @@ KNOWN_IDS = """
 SELECT c.account_id, c.weight FROM _describe_cohort c
 SEMI JOIN accounts a ON a.account_id = c.account_id
 """
+
+# Load a registered Arrow frame into a temporary table (joins on native tables are
+# faster than on Arrow scans). The table names are fixed constants.
+LOAD_COHORT = "CREATE OR REPLACE TEMP TABLE _describe_cohort AS SELECT * FROM _arrow"
+LOAD_NETWORK = "CREATE OR REPLACE TEMP TABLE _describe_network AS SELECT * FROM _arrow"

@@ -26,10 +26,9 @@ from measure._results import Estimate
 QUANTILES: dict[str, float] = {
     "p10": 0.10, "p25": 0.25, "median": 0.50, "p75": 0.75, "p90": 0.90, "p99": 0.99,
 }
-#: Above this many distinct values a numeric variable is not bootstrapped over its
-#: atoms; the interval falls back to order statistics (quantiles) and the normal
-#: approximation (mean), both accurate at the sample sizes where this happens.
-MAX_ATOMS = 200_000
+#: Above this many accounts the mean is not bootstrapped; it gets the normal (CLT)
+#: interval, which the bootstrap approaches at such sizes.
+MAX_BOOT_N = 20_000
 #: Replicates drawn per chunk (bounds the memory of a (chunk x atoms) count matrix).
 CHUNK_CELLS = 20_000_000
 
@@ -120,30 +119,15 @@ class NumericSummary:
     replicates: dict[str, np.ndarray]
 
 
-def _boot_atoms(vals: np.ndarray, counts: np.ndarray, n: int, B: int,
-                rng: np.random.Generator, probs: list[float]
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap the mean and quantiles through multinomial counts over atoms.
-
-    Resampling ``n`` accounts with replacement is the same as drawing multinomial
-    counts over the distinct values with probabilities ``counts / n``; this costs
-    O(B x distinct values) instead of O(B x n).
-    """
-    k = vals.size
-    means = np.empty(B)
-    quants = np.empty((B, len(probs)))
-    pr = counts / counts.sum()
-    step = max(1, CHUNK_CELLS // max(k, 1))
-    targets = np.array(probs) * n - 1e-9
+def _boot_mean(x: np.ndarray, B: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap replicates of the mean by resampling accounts."""
+    n = x.size
+    out = np.empty(B)
+    step = max(1, CHUNK_CELLS // max(n, 1))
     for s in range(0, B, step):
         e = min(B, s + step)
-        R = rng.multinomial(n, pr, size=e - s)
-        means[s:e] = R @ vals / n
-        cum = np.cumsum(R, axis=1)
-        for j, t in enumerate(targets):
-            idx = (cum < t).sum(axis=1)
-            quants[s:e, j] = vals[np.minimum(idx, k - 1)]
-    return means, quants
+        out[s:e] = x[rng.integers(0, n, size=(e - s, n))].mean(axis=1)
+    return out
 
 
 def _boot_units(x: np.ndarray, w: np.ndarray, B: int, rng: np.random.Generator,
@@ -169,14 +153,41 @@ def _boot_units(x: np.ndarray, w: np.ndarray, B: int, rng: np.random.Generator,
     return means, quants
 
 
-def _order_stat_ci(xs_sorted: np.ndarray, q: float, level: float
-                   ) -> tuple[float, float]:
-    """Distribution-free CI for a quantile from binomial order statistics."""
-    n = xs_sorted.size
+def _exact_quantile_boot(vals: np.ndarray, counts: np.ndarray, q: float,
+                        level: float, B: int, rng: np.random.Generator | None
+                        ) -> tuple[tuple[float, float], float, np.ndarray | None]:
+    """Percentile-bootstrap interval of a type-1 quantile with infinitely many draws.
+
+    With ``F_j`` the empirical CDF at distinct value ``v_j``, the bootstrap quantile
+    is at most ``v_j`` exactly when at least ``m = ceil(q n)`` of the ``n`` resampled
+    accounts lie at or below ``v_j``: ``P = P(Binomial(n, F_j) >= m)``. Inverting this
+    CDF gives the percentile interval without Monte Carlo error; replicates (for
+    comparisons) are drawn from it by inversion.
+    """
+    n = int(counts.sum())
+    m = max(1, math.ceil(q * n - 1e-9))
+    F = np.minimum(np.cumsum(counts) / n, 1.0)
+    # outside F = q +- 12 sd the binomial probability is 0 or 1 to double precision
+    h = 12 * math.sqrt(max(q * (1 - q), 1.0 / n) / n) + 1.0 / n
+    i0 = int(np.searchsorted(F, q - h, side="left"))
+    i1 = int(np.searchsorted(F, q + h, side="right"))
+    cdf = np.zeros(F.size)
+    cdf[i1:] = 1.0
+    cdf[i0:i1] = stats.binom.sf(m - 1, n, F[i0:i1])
+    cdf[-1] = 1.0
     a = (1 - level) / 2
-    lo = int(stats.binom.ppf(a, n, q))
-    hi = int(stats.binom.ppf(1 - a, n, q)) + 1
-    return (float(xs_sorted[max(lo - 1, 0)]), float(xs_sorted[min(hi - 1, n - 1)]))
+    k = vals.size
+    lo = vals[min(int(np.searchsorted(cdf, a, side="left")), k - 1)]
+    hi = vals[min(int(np.searchsorted(cdf, 1 - a, side="left")), k - 1)]
+    j0, j1 = max(i0 - 1, 0), min(i1 + 1, k)
+    pmf = np.diff(np.concatenate([[0.0], cdf[j0:j1]]))
+    mu = float((pmf * vals[j0:j1]).sum())
+    se = float(math.sqrt(max((pmf * (vals[j0:j1] - mu) ** 2).sum(), 0.0)))
+    reps = None
+    if rng is not None:
+        reps = vals[np.minimum(np.searchsorted(cdf, rng.random(B), side="left"),
+                               k - 1)]
+    return (float(lo), float(hi)), se, reps
 
 
 def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
@@ -199,17 +210,23 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
 
     Notes
     -----
-    Percentile bootstrap (Efron & Tibshirani 1993, ch. 13) over accounts. Quantiles
-    are type-1 (inverted CDF) so that point values are observed values. With more
-    than ``MAX_ATOMS`` distinct values and equal weights the intervals are the
-    normal interval (mean) and binomial order-statistic interval (quantiles).
+    Percentile bootstrap over accounts (Efron & Tibshirani 1993, ch. 13).
+    Quantiles are type-1 (inverted CDF), so point values are observed values.
+    Equal weights: the quantiles' percentile intervals are computed exactly (the
+    bootstrap quantile's distribution is binomial, see
+    :func:`_exact_quantile_boot`); the mean is bootstrapped with ``n_boot``
+    multinomial draws over distinct values when there are at most ``MAX_ATOMS``
+    of them, else it gets the normal (CLT) interval. Weights: accounts are
+    resampled with their weights when ``n * n_boot`` is small, else the mean gets a
+    linearised normal interval and quantiles Woodruff intervals at Kish's
+    effective sample size.
     """
     x = np.asarray(x, dtype=float)
     keep = ~np.isnan(x)
     x = x[keep]
     if w is not None:
         w = np.asarray(w, dtype=float)[keep]
-        if np.allclose(w, w[0] if w.size else 1.0):
+        if w.size == 0 or np.allclose(w, w[0]):
             w = None
     n = int(x.size)
     names = ["mean", *QUANTILES]
@@ -219,44 +236,60 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
                              n=0, level=level) for s in [*names, "max"])
         return NumericSummary(ests, {})
     probs = list(QUANTILES.values())
-    if w is None:
-        mean = float(x.mean())
-    else:
-        mean = float((w * x).sum() / w.sum())
-    points = [mean] + [wquantile(x, w, p) for p in probs]
-    rng = np.random.default_rng(seed)
-    a = (1 - level) / 2
-    reps: dict[str, np.ndarray] = {}
-    method = f"percentile bootstrap ({n_boot} replicates, seed {seed})"
+    mean = float(x.mean()) if w is None else float((w * x).sum() / w.sum())
     if w is None:
         vals, counts = np.unique(x, return_counts=True)
-        if vals.size <= MAX_ATOMS:
-            bm, bq = _boot_atoms(vals, counts, n, n_boot, rng, probs)
-        else:
-            bm = bq = None
+        cum = np.cumsum(counts)
+        points = [mean] + [
+            float(vals[min(int(np.searchsorted(cum, p * n - 1e-9, side="left")),
+                           vals.size - 1)]) for p in probs]
     else:
-        bm, bq = _boot_units(x, w, n_boot, rng, probs)
+        points = [mean] + [wquantile(x, w, p) for p in probs]
+    rng = np.random.default_rng(seed)
+    a = (1 - level) / 2
+    z = stats.norm.ppf(1 - a)
+    boot = f"percentile bootstrap ({n_boot} replicates, seed {seed})"
     ests: list[Estimate] = []
-    if bm is None:
-        xs = np.sort(x)
-        sd = float(x.std(ddof=1)) if n > 1 else float("nan")
-        se = sd / math.sqrt(n)
-        z = stats.norm.ppf(1 - a)
-        ests.append(Estimate(f"{var}_mean", mean, (mean - z * se, mean + z * se),
-                             level, se, "normal interval (CLT)", n))
+    reps: dict[str, np.ndarray] = {}
+    assum = (BOOT_ASSUMPTION,)
+
+    def add(name: str, pt: float, ci: tuple[float, float], se: float, method: str,
+            r: np.ndarray | None) -> None:
+        ests.append(Estimate(f"{var}_{name}", pt, ci, level, se, method, n,
+                             assumptions=assum))
+        if keep_replicates and r is not None:
+            reps[name] = r
+
+    if w is None:
+        if n <= MAX_BOOT_N:
+            bm = _boot_mean(x, n_boot, rng)
+            lo, hi = np.quantile(bm, [a, 1 - a])
+            add("mean", mean, (float(lo), float(hi)), float(bm.std(ddof=1)), boot,
+                bm)
+        else:
+            se = float(x.std(ddof=1)) / math.sqrt(n)
+            add("mean", mean, (mean - z * se, mean + z * se), se,
+                "normal interval (CLT)", rng.normal(mean, se, n_boot))
+        qrng = rng if keep_replicates else None
         for name, p, pt in zip(QUANTILES, probs, points[1:], strict=True):
-            ests.append(Estimate(f"{var}_{name}", pt, _order_stat_ci(xs, p, level),
-                                 level, float("nan"),
-                                 "binomial order-statistic interval", n))
-    else:
+            ci, se, r = _exact_quantile_boot(vals, counts, p, level, n_boot, qrng)
+            add(name, pt, ci, se, "percentile bootstrap (exact binomial form)", r)
+    elif n * n_boot <= CHUNK_CELLS * 5:
+        bm, bq = _boot_units(x, w, n_boot, rng, probs)
         cols = [bm] + [bq[:, j] for j in range(len(probs))]
         for name, pt, r in zip(names, points, cols, strict=True):
             lo, hi = np.quantile(r, [a, 1 - a])
-            ests.append(Estimate(f"{var}_{name}", pt, (float(lo), float(hi)), level,
-                                 float(r.std(ddof=1)), method, n,
-                                 assumptions=(BOOT_ASSUMPTION,)))
-            if keep_replicates:
-                reps[name] = r
+            add(name, pt, (float(lo), float(hi)), float(r.std(ddof=1)), boot, r)
+    else:
+        sw = w.sum()
+        neff = sw * sw / float((w * w).sum())
+        se = math.sqrt(float((w * w * (x - mean) ** 2).sum())) / sw
+        add("mean", mean, (mean - z * se, mean + z * se), se,
+            "linearised normal interval (weighted)", rng.normal(mean, se, n_boot))
+        for name, p, pt in zip(QUANTILES, probs, points[1:], strict=True):
+            h = z * math.sqrt(p * (1 - p) / neff)
+            ci = (wquantile(x, w, max(p - h, 0.0)), wquantile(x, w, min(p + h, 1.0)))
+            add(name, pt, ci, float("nan"), "Woodruff interval (Kish n_eff)", None)
     mx = float(x.max())
     ests.append(Estimate(f"{var}_max", mx, (mx, mx), level, 0.0,
                          "observed maximum (no sampling interval)", n))
