@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from measure._results import Estimate
 from measure.churn._cif import cumulative_incidence
@@ -154,7 +153,7 @@ def analyze(
     turnbull_fit: bool = True,
     turnbull_resolution: float | None = None,
     cox: bool = True,
-    cox_max_n: int | None = 500_000,
+    cox_max_n: int | None = 2_000_000,
 ) -> ChurnResult:
     """Survival of accounts from a status panel: how fast they are suspended.
 

@@ -266,7 +266,8 @@ class ChurnResult:
 
     def plot(self, ax: Any = None, kind: str = "survival") -> Any:
         """Plot ``"survival"`` (KM with band, Turnbull, at-risk counts), ``"cif"``
-        (cumulative incidence of suspension and deletion) or ``"rates"``."""
+        (cumulative incidence of suspension and deletion) or ``"rates"``.
+        """
         from measure.churn._plot import plot
 
         return plot(self, ax=ax, kind=kind)
