@@ -104,8 +104,10 @@ class CoxResult:
 
 
 def design(frame: pl.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Numeric design matrix: numbers as is, text/boolean as 0/1 dummies (first level
-    dropped, levels sorted).
+    """Build the numeric design matrix.
+
+    Numbers enter as they are; text and booleans as 0/1 dummies (levels sorted,
+    the first dropped).
     """
     cols: list[np.ndarray] = []
     names: list[str] = []
@@ -219,7 +221,8 @@ def coxph_efron(entry: np.ndarray, time: np.ndarray, event: np.ndarray,
     beta = np.zeros(p)
     ll, sc, h, parts = total(beta)
     it = 0
-    for it in range(1, max_iter + 1):
+    while it < max_iter:
+        it += 1
         step = np.linalg.solve(-h, sc)
         new = beta + step
         ll_new, sc_new, h_new, parts_new = total(new)
@@ -308,7 +311,8 @@ def fit_cox(frame: pl.DataFrame, covariates: list[str], *, strata: str | None = 
     if event.sum() == 0:
         return None
     entry = keep["entry"].to_numpy()
-    st = keep[strata].cast(pl.Utf8).fill_null("(missing)").to_numpy() if strata else None
+    st = (keep[strata].cast(pl.Utf8).fill_null("(missing)").to_numpy() if strata
+          else None)
     res = coxph_efron(entry, time, event, x, st)
     tstat = ph_test(res["schoenfeld"], res["cov"], time[res["events"]])
     ph = pl.DataFrame({"term": names, "statistic": tstat,

@@ -83,13 +83,13 @@ class SurvivalCurve:
         return s, lo, hi
 
     def n_at_risk(self, t: float | np.ndarray) -> np.ndarray:
-        """Number at risk at ``t``: ``entry < t <= exit``."""
+        """Count the subjects at risk at ``t`` (``entry < t <= exit``)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
         return (np.searchsorted(self.entry, t, side="left")
                 - np.searchsorted(self.exit, t, side="left"))
 
     def to_polars(self) -> pl.DataFrame:
-        """The curve as a table (time, estimate, ci_low, ci_high, at_risk, events)."""
+        """Return the curve as a table (time, estimate, CI, at_risk, events)."""
         return pl.DataFrame({
             "time": self.time, "estimate": self.estimate, "ci_low": self.ci_low,
             "ci_high": self.ci_high, "at_risk": self.at_risk, "events": self.events,

@@ -150,7 +150,8 @@ def _where_sql(ds: Dataset, conds: list[tuple[str, str, list[str]]]
     return " AND ".join(clauses), params
 
 
-def read_cohort(ds: Dataset, cohort: str | os.PathLike[str] | Iterable[Any] | pl.DataFrame
+def read_cohort(ds: Dataset,
+                cohort: str | os.PathLike[str] | Iterable[Any] | pl.DataFrame
                 ) -> pl.DataFrame:
     """Read a cohort (CSV/Parquet file with ``account_id``, a DataFrame or ids)."""
     if isinstance(cohort, str | os.PathLike):

@@ -76,7 +76,7 @@ class GroupResult:
     deleted: str
 
     def survival_rows(self) -> list[dict[str, Any]]:
-        """``{day, survival, ci_low, ci_high, at_risk, turnbull_low, turnbull_high}``."""
+        """Rows ``{day, survival, ci_low, ci_high, at_risk, turnbull_low/high}``."""
         return [{"day": d, "survival": _num(e.estimate), "ci_low": _num(e.ci[0]),
                  "ci_high": _num(e.ci[1]), "at_risk": int(n),
                  "turnbull_low": _num(tb[0]), "turnbull_high": _num(tb[1])}
@@ -265,7 +265,9 @@ class ChurnResult:
                 f"suspended={self.overall.n_suspended}, median={med} d>")
 
     def plot(self, ax: Any = None, kind: str = "survival") -> Any:
-        """Plot ``"survival"`` (KM with band, Turnbull, at-risk counts), ``"cif"``
+        """Plot one panel and return the Axes.
+
+        ``kind``: ``"survival"`` (KM with band, Turnbull, at-risk counts), ``"cif"``
         (cumulative incidence of suspension and deletion) or ``"rates"``.
         """
         from measure.churn._plot import plot
