@@ -106,6 +106,8 @@ def test_large_preset_at_tiny_scale_streams_partitioned_edges(tmp_path: Path
     parts = sorted((path / "edges").glob("part-*.parquet"))
     assert len(parts) > 1
     assert (path / "truth" / "accounts").is_dir()
+    assert (path / "accounts").is_dir()  # written in parts too
+    assert (path / "observations").is_dir()
     with measure.open(path, validate="full") as ds:
         assert ds.has("edges")
         n_edges = ds.sql("SELECT count(*) AS n FROM edges")["n"][0]

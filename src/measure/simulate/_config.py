@@ -22,6 +22,7 @@ from typing import Any
 from measure.errors import ConfigError
 
 PRESETS = frozenset({"small", "demo", "large"})
+COMPRESSIONS = ("zstd", "lz4", "snappy", "uncompressed")
 
 
 def _date(name: str, value: str) -> dt.datetime:
@@ -223,6 +224,7 @@ class Output:
 
     edge_chunk_rows: int = 5_000_000
     truth_chunk_rows: int = 2_000_000
+    compression: str = "zstd"
 
 
 SECTIONS: dict[str, type] = {
@@ -338,6 +340,9 @@ class SimConfig:
         if self.network.in_network_share_mean in (0.0, 1.0):
             errs.append("'network.in_network_share_mean' must be strictly inside "
                         "(0, 1)")
+        if self.output.compression not in COMPRESSIONS:
+            errs.append(f"'output.compression' = {self.output.compression!r} must be "
+                        "one of " + ", ".join(COMPRESSIONS))
         if self.capture.n_sources < 2:
             errs.append("'capture.n_sources' must be >= 2")
         return errs
@@ -446,7 +451,7 @@ class SimConfig:
                                watcher_share=0.005, n_seeds=300, crawl_cap=20_000,
                                background_followers_median=1000.0,
                                background_followers_sigma=1.2,
-                               observe_level2=False, n_per_stratum=200)
+                               n_per_stratum=200, compression="lz4")
         if scale != 1.0:
             p, o = cfg.population, cfg.observation
             cfg = cfg.replace(

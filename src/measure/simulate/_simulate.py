@@ -74,6 +74,24 @@ def _unique(a: np.ndarray) -> np.ndarray:
     return a[keep]
 
 
+def _draw(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
+    """Draw ``n`` indices with probabilities given by the normalised cumsum ``cum``.
+
+    Sorted uniforms (normalised exponential spacings) make ``searchsorted`` fast;
+    a random permutation then restores independent order.
+    """
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    e = np.cumsum(rng.standard_exponential(n + 1))
+    idx = np.searchsorted(cum, e[:-1] / e[-1])
+    return rng.permutation(np.minimum(idx, len(cum) - 1))
+
+
+def _choice(options: tuple[str, ...], codes: np.ndarray) -> pl.Series:
+    """Return ``options[codes]`` as a string column (no Python objects)."""
+    return pl.Series(options, dtype=pl.String).gather(np.asarray(codes, np.int64))
+
+
 def _const(value: str, n: int) -> pl.Series:
     """Return a string column holding ``value`` ``n`` times."""
     return pl.repeat(value, int(n), eager=True, dtype=pl.String)
@@ -163,8 +181,8 @@ def simulate(config: SimConfig | str, seed: int, out: str | os.PathLike[str],
     cfg_digest = hashlib.sha256(cfg_json.encode()).hexdigest()[:12]
     command = (f"measure simulate --preset {cfg.preset_name} --seed {int(seed)} "
                f"(config sha256:{cfg_digest})")
-    with DatasetWriter(out, name=out.name, command=command,
-                       overwrite=overwrite) as w:
+    with DatasetWriter(out, name=out.name, command=command, overwrite=overwrite,
+                       compression=cfg.output.compression) as w:
         _World(cfg, int(seed), w, say).run()
     return out
 
@@ -322,15 +340,10 @@ class _World:
         pos_in = np.repeat(np.arange(n_own), n_in)
         pos_w = np.repeat(np.arange(n_own), n_w)
         pos_o = np.repeat(np.arange(n_own), n_o)
-        src_in = self.alive_sup[np.minimum(
-            np.searchsorted(self.sup_cum, rl.random(len(pos_in))),
-            len(self.alive_sup) - 1)] if len(pos_in) else np.empty(0, np.int64)
+        src_in = self.alive_sup[_draw(rl, self.sup_cum, len(pos_in))]
         src_w = self.pool_w[rl.integers(0, len(self.pool_w), len(pos_w))] \
             if len(pos_w) else np.empty(0, np.int64)
-        src_o = self.pool_o[np.minimum(
-            np.searchsorted(self.pool_o_cum, rl.random(len(pos_o))),
-            len(self.pool_o) - 1)] \
-            if len(pos_o) else np.empty(0, np.int64)
+        src_o = self.pool_o[_draw(rl, self.pool_o_cum, len(pos_o))]
         pos = np.concatenate([pos_in, pos_w, pos_o]).astype(np.int64)
         src = np.concatenate([src_in, src_w, src_o]).astype(np.int64)
         keep = src != owners[pos]
@@ -342,11 +355,12 @@ class _World:
         dst = owners[pos]
         span = 1.0 if level == 0 else max(o.crawl_days, 1e-3)
         collected = cal.census + rng.uniform(0.0, span, n_own)
+        collected_ts = _ts(collected, cal.origin_us)
         self.crawl_rows.append(pl.DataFrame({
             "account_id": pl.Series(c.ids[owners], dtype=pl.Int64),
             "list": _const("followers", n_own),
             "level": pl.Series(np.full(n_own, level), dtype=pl.Int32),
-            "collected_at": _ts(collected, cal.origin_us),
+            "collected_at": collected_ts,
             "complete": pl.Series(complete, dtype=pl.Boolean),
             "_followers": pl.Series(realized, dtype=pl.Int64),
         }))
@@ -355,7 +369,7 @@ class _World:
                 "src": pl.Series(c.ids[src], dtype=pl.Int64),
                 "dst": pl.Series(c.ids[dst], dtype=pl.Int64),
                 "relation": _const("follows", len(src)),
-                "observed_at": _ts(collected[pos], cal.origin_us),
+                "observed_at": collected_ts.gather(pos),
             }))
         return src, dst
 
@@ -414,8 +428,7 @@ class _World:
         det_t = cal.census + rng.uniform(0.0, 1.0, len(rows))
         self.detections = pl.DataFrame({
             "account_id": pl.Series(c.ids[pop[rows]], dtype=pl.Int64),
-            "source": pl.Series(np.asarray(names, dtype=object)[cols],
-                                dtype=pl.String),
+            "source": _choice(tuple(names), cols),
             "detected_at": _ts(det_t, cal.origin_us),
         }).sort("source", "account_id")
         self.stats["catch_probability_mean"] = {
@@ -493,42 +506,69 @@ class _World:
 
     # -- accounts --
     def _accounts(self) -> None:
-        cfg, cal, c = self.cfg, self.cal, self.ctx
-        known = self.known
-        s = known < c.n_s
-        ks, kb = known[s], known[~s] - c.n_s
-        sup_txt = c.sup.profiles[ks]
-        bg_txt = background_text(cfg, self.rng["text"], c.bg, kb)
-        self.bg_text = (kb, bg_txt)
-        txt = pl.concat([sup_txt, bg_txt.select(sup_txt.columns)])
-        order = np.concatenate([ks, kb + c.n_s])
-        acc = pl.DataFrame({
-            "account_id": pl.Series(c.ids[order], dtype=pl.Int64),
-            "platform": _const("twitter", len(order)),
-        }).hstack(txt.select("screen_name", "display_name", "description"))
-        acc = acc.with_columns(created_at=_ts(c.created[order], cal.origin_us))
-        acc = acc.hstack(txt.select("lang", "location", "profile_image_hash"))
-        acc = acc.with_columns(first_seen=_ts(self.first_seen[order], cal.origin_us))
-        self.accounts = acc.sort("account_id")
-        self.handle = dict(zip(order.tolist(), txt["screen_name"].to_list(),
-                               strict=True)) if len(order) < 200_000 else None
-        self.handle_series = (order, txt["screen_name"])
-
-    # -- periodic status look-ups --
-    def _observations(self) -> None:
+        """Write ``accounts`` (in parts when large); keep handles of looked-up ones."""
         cfg, cal, c = self.cfg, self.cal, self.ctx
         o = cfg.observation
-        step = o.lookup_interval_days
-        n_w = int(math.floor((cal.end - cal.census) / step)) + 1
-        order, names = self.handle_series
+        order = self.known
         if o.observe_level2:
             sel = np.ones(len(order), dtype=bool)
         else:
             lv = self.level[order]
             sel = (lv == 0) | (lv == 1) | np.isin(order, self.coded) | (
                 np.isfinite(self.disc_t[order])) | self.detected[order]
-        g = order[sel]
-        nm = names.filter(pl.Series(sel))
+        chunk = cfg.output.truth_chunk_rows
+        many = len(order) > chunk
+        names: list[pl.Series] = []
+        for a in range(0, max(len(order), 1), chunk):
+            part = order[a:a + chunk]
+            s = part < c.n_s
+            txt = pl.concat([
+                c.sup.profiles[part[s]],
+                background_text(cfg, self.rng["text"], c.bg, part[~s] - c.n_s
+                                ).select(c.sup.profiles.columns)])
+            part = np.concatenate([part[s], part[~s]])
+            psel = np.concatenate([sel[a:a + chunk][s], sel[a:a + chunk][~s]])
+            acc = pl.DataFrame({
+                "account_id": pl.Series(c.ids[part], dtype=pl.Int64),
+                "platform": _const("twitter", len(part)),
+            }).hstack(txt.select("screen_name", "display_name", "description"))
+            acc = acc.with_columns(created_at=_ts(c.created[part], cal.origin_us))
+            acc = acc.hstack(txt.select("lang", "location", "profile_image_hash"))
+            acc = acc.with_columns(first_seen=_ts(self.first_seen[part],
+                                                  cal.origin_us)).sort("account_id")
+            if many:
+                self.w.append("accounts", acc)
+            else:
+                self.w.write_table("accounts", acc)
+            names.append(pl.DataFrame({"g": part[psel],
+                                       "screen_name": txt["screen_name"].filter(
+                                           pl.Series(psel))}))
+        looked = pl.concat(names).sort("g")
+        self.obs_accounts = looked["g"].to_numpy()
+        self.obs_names = looked["screen_name"]
+        self.accounts_rows = len(order)
+
+    # -- periodic status look-ups --
+    def _observations(self) -> None:
+        """Write ``observations``: every ``lookup_interval_days`` from first sight."""
+        cfg, cal = self.cfg, self.cal
+        step = cfg.observation.lookup_interval_days
+        n_w = int(math.floor((cal.end - cal.census) / step)) + 1
+        per = max(1, cfg.output.truth_chunk_rows // n_w)
+        g_all, nm_all = self.obs_accounts, self.obs_names
+        many = len(g_all) > per
+        self.observations_rows = 0
+        for a in range(0, max(len(g_all), 1), per):
+            df = self._lookups(g_all[a:a + per], nm_all[a:a + per], n_w, step)
+            self.observations_rows += df.height
+            if many:
+                self.w.append("observations", df)
+            else:
+                self.w.write_table("observations", df)
+
+    def _lookups(self, g: np.ndarray, nm: pl.Series, n_w: int,
+                 step: float) -> pl.DataFrame:
+        cfg, cal, c = self.cfg, self.cal, self.ctx
         fs = self.first_seen[g]
         w0 = np.ceil((fs - cal.census) / step - 1e-9).astype(np.int64)
         w0 = np.clip(w0, 0, n_w)
@@ -539,25 +579,26 @@ class _World:
         t = cal.census + wk * step
         gg = g[row_acc]
         is_s = gg < c.n_s
-        susp = np.where(is_s, c.sup.susp[np.minimum(gg, max(c.n_s - 1, 0))],
-                        c.bg.susp[np.maximum(gg - c.n_s, 0)]) if len(gg) else gg
-        dele = np.where(is_s, c.sup.dele[np.minimum(gg, max(c.n_s - 1, 0))],
-                        c.bg.dele[np.maximum(gg - c.n_s, 0)]) if len(gg) else gg
+        si = np.minimum(gg, max(c.n_s - 1, 0))
+        bi = np.maximum(gg - c.n_s, 0)
+        if len(gg):
+            susp = np.where(is_s, c.sup.susp[si], c.bg.susp[bi])
+            dele = np.where(is_s, c.sup.dele[si], c.bg.dele[bi])
+            fr0 = np.where(is_s, c.sup.friends[si], c.bg.friends[bi])
+            rate = np.where(is_s, c.sup.status_rate[si], c.bg.status_rate[bi])
+        else:
+            susp = dele = fr0 = rate = np.empty(0)
         active = (t >= c.created[gg]) & (t < np.minimum(susp, dele))
-        status = np.where(active, "active",
-                          np.where(susp <= dele, "suspended", "not_found"))
+        code = np.where(active, 0, np.where(susp <= dele, 1, 2))
         age = t - c.created[gg]
         fol = c.followers_at(gg, t)
         gsn = growth(age, cfg.network.growth_days)
-        fr = np.where(is_s, c.sup.friends[np.minimum(gg, max(c.n_s - 1, 0))] * gsn,
-                      c.bg.friends[np.maximum(gg - c.n_s, 0)])
-        rate = np.where(is_s, c.sup.status_rate[np.minimum(gg, max(c.n_s - 1, 0))],
-                        c.bg.status_rate[np.maximum(gg - c.n_s, 0)])
+        fr = np.where(is_s, fr0 * gsn, fr0)
         stc = rate * np.maximum(age, 0)
-        self.observations = pl.DataFrame({
+        return pl.DataFrame({
             "account_id": pl.Series(c.ids[gg], dtype=pl.Int64),
             "observed_at": _ts(t, cal.origin_us),
-            "status": pl.Series(status, dtype=pl.String),
+            "status": _choice(("active", "suspended", "not_found"), code),
             "followers_count": _nullable(fol, active, pl.Int64),
             "friends_count": _nullable(np.round(fr), active, pl.Int64),
             "statuses_count": _nullable(np.round(stc), active, pl.Int64),
@@ -593,14 +634,13 @@ class _World:
         ms = (cal.origin_us // 1000 + np.round(t * 86400000.0).astype(np.int64)
               - TWITTER_EPOCH_MS)
         tid = (ms << 22) + (np.arange(len(t)) & 0x3FFFFF)
-        txt = np.asarray(TWEET_TEXTS, dtype=object)[rng.integers(0, len(TWEET_TEXTS),
-                                                                 len(t))]
+        texts = tuple(x.replace("{h}", "baqiya_shoutout") for x in TWEET_TEXTS)
+        txt = _choice(texts, rng.integers(0, len(texts), len(t)))
         self.tweets = pl.DataFrame({
             "tweet_id": pl.Series(tid, dtype=pl.Int64),
             "account_id": pl.Series(c.ids[acc[pos]], dtype=pl.Int64),
             "created_at": _ts(t, cal.origin_us),
-            "text": pl.Series(txt, dtype=pl.String).str.replace(
-                "{h}", "baqiya_shoutout", literal=True),
+            "text": txt,
         })
 
     # -- write tables and truth --
@@ -608,8 +648,6 @@ class _World:
         from measure.simulate._truth import build_truth
 
         w = self.w
-        w.write_table("accounts", self.accounts)
-        w.write_table("observations", self.observations)
         w.write_table("seeds", pl.DataFrame({
             "account_id": pl.Series(self.ctx.ids[self.seeds], dtype=pl.Int64),
             "seed_list": pl.Series(["prominent_supporters"] * len(self.seeds),

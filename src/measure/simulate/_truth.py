@@ -293,8 +293,8 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
                                     for k in (0, 1, 2)},
             "seeds": int(len(world.seeds)),
             "edges": int(world.w.rows.get("edges", 0)),
-            "accounts_table_rows": int(world.accounts.height),
-            "observations_rows": int(world.observations.height),
+            "accounts_table_rows": int(world.accounts_rows),
+            "observations_rows": int(world.observations_rows),
             "discovered_supporters": int(world.stats["discovered_supporters"]),
             "supporter_accounts_in_accounts_table": int(
                 (world.known < sup.n).sum()),
