@@ -86,3 +86,12 @@ def synth(tmp_path_factory: pytest.TempPathFactory):
     syn = make_synthetic(400, 800, seed=3)
     path = write_synthetic(syn, tmp_path_factory.mktemp("rs") / "synth")
     return path, syn
+
+
+@pytest.fixture(scope="session")
+def synth_result(synth):
+    """``analyze`` on the synthetic dataset (shared by several tests)."""
+    import measure
+    from measure.resurrection import analyze
+
+    return analyze(measure.open(synth[0]), n_boot=50)
