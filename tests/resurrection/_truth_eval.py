@@ -47,7 +47,8 @@ def observable_truth(ds, path, window: float = 60.0):
                        & pl.col("next_id").is_not_null()).select(
         pl.col("account_id").alias("previous"), pl.col("next_id").alias("new"),
         pl.col("next_created").alias("created_new"))
-    links = links.join(fs.rename({"account_id": "previous"}), on="previous").with_columns(
+    links = links.join(fs.rename({"account_id": "previous"}), on="previous")
+    links = links.with_columns(
         (pl.col("created_new") <= pl.col("first_suspended")
          + pl.duration(days=window)).alias("linkable")).drop("last_active")
     truth_s = fs.select("account_id").join(
