@@ -170,7 +170,8 @@ def before_suspension_table(ds: Dataset) -> pl.DataFrame:
     cols = [c for c in BEFORE_VARS.values() if ds.has_column("observations", c)]
     short = {v: k for k, v in BEFORE_VARS.items()}
     df = utc(ds.sql(_sql.BEFORE_SUSPENSION.format(
-        cols="".join(f", o.{c} AS {short[c]}" for c in cols))))
+        cols="".join(f", arg_max_null(o.{c}, o.observed_at) AS {short[c]}"
+                 for c in cols))))
     for k in BEFORE_VARS:
         if k not in df.columns:
             df = df.with_columns(pl.lit(None, pl.Int64).alias(k))

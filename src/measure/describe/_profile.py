@@ -137,17 +137,17 @@ def account_table(ds: Dataset, cohort: Cohort, *, burst_hours: int = 24,
     if ds.has("observations"):
         ocols = [c for c in _sql.COUNT_COLUMNS if ds.has_column("observations", c)]
         obs = utc(ds.sql(_sql.LATEST_ACTIVE.format(
-            cols="".join(f", o.{c} AS {short[c]}" for c in ocols))))
+            cols="".join(f", arg_max_null(o.{c}, o.observed_at) AS {short[c]}"
+                     for c in ocols))))
         df = df.join(obs, on="account_id", how="left")
     for c in short.values():
         if c not in df.columns:
             df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias(c))
     if "last_active_at" not in df.columns:
         df = df.with_columns(last_active_at=pl.lit(None, pl.Datetime("us", "UTC")))
-    ref = info["reference_time"]
-    at = pl.coalesce(pl.col("last_active_at"),
-                     pl.lit(ref, pl.Datetime("us", "UTC")) if ref else pl.lit(None))
-    df = df.with_columns(age_days=_days(at - pl.col("created_at")))
+    # age when the counts were taken (null without an active look-up)
+    df = df.with_columns(
+        age_days=_days(pl.col("last_active_at") - pl.col("created_at")))
     df = df.with_columns(
         lifetime_tweets_per_day=pl.col("statuses") / pl.max_horizontal(
             pl.col("age_days"), pl.lit(1.0)))

@@ -19,13 +19,16 @@ LEFT JOIN accounts a ON a.account_id = c.account_id
 ACCOUNT_COLUMNS = ("screen_name", "display_name", "created_at", "lang", "location",
                    "first_seen")
 
-# Latest active observation per cohort account ({cols} from COUNT_COLUMNS).
+# Latest active observation per cohort account ({cols} from COUNT_COLUMNS, each as
+# ``arg_max_null(o.<col>, o.observed_at) AS <short>``: the values of that one row,
+# nulls included). Aggregates rather than QUALIFY: DuckDB 1.5 fails with an internal
+# error on QUALIFY row_number() after this join.
 LATEST_ACTIVE = """
-SELECT o.account_id, o.observed_at AS last_active_at{cols}
+SELECT o.account_id, max(o.observed_at) AS last_active_at{cols}
 FROM observations o
 JOIN _describe_cohort c ON c.account_id = o.account_id
 WHERE o.status = 'active'
-QUALIFY row_number() OVER (PARTITION BY o.account_id ORDER BY o.observed_at DESC) = 1
+GROUP BY o.account_id
 """
 
 #: Count columns of observations (whitelist for LATEST_ACTIVE / BEFORE_SUSPENSION).
@@ -38,13 +41,14 @@ WITH first_susp AS (
   SELECT account_id, min(observed_at) AS suspended_at
   FROM observations WHERE status = 'suspended' GROUP BY account_id
 )
-SELECT o.account_id, o.observed_at AS last_active_at, f.suspended_at,
-       f.suspended_at IS NOT NULL AS suspended{cols}
+SELECT o.account_id, max(o.observed_at) AS last_active_at,
+       any_value(f.suspended_at) AS suspended_at,
+       any_value(f.suspended_at) IS NOT NULL AS suspended{cols}
 FROM observations o
 JOIN _describe_cohort c ON c.account_id = o.account_id
 LEFT JOIN first_susp f ON f.account_id = o.account_id
 WHERE o.status = 'active' AND (f.suspended_at IS NULL OR o.observed_at < f.suspended_at)
-QUALIFY row_number() OVER (PARTITION BY o.account_id ORDER BY o.observed_at DESC) = 1
+GROUP BY o.account_id
 """
 
 # Latest observation time in the dataset (reference date for "active in N days").
