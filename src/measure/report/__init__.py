@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from measure.report._notebook import notebook_dataset
+from measure.report._notebook import notebook_dataset, notebook_truth, repo_root
 from measure.report._style import apply_style, at_risk_table, ci_band, style
 
 
@@ -138,4 +138,5 @@ def write_report(dataset_path: str | os.PathLike[str],
 
 
 __all__ = ["apply_style", "at_risk_table", "build_report", "ci_band",
-           "notebook_dataset", "style", "write_report"]
+           "notebook_dataset", "notebook_truth", "repo_root", "style",
+           "write_report"]

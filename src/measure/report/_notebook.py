@@ -18,6 +18,15 @@ def _repo_root(start: Path) -> Path:
     return start
 
 
+def repo_root() -> Path:
+    """Return the checkout's root folder (above the working directory).
+
+    The notebooks run from ``notebooks/``; paths such as ``data/processed`` or
+    ``tests/ingest/fixtures`` are relative to this folder.
+    """
+    return _repo_root(Path.cwd().resolve())
+
+
 def notebook_dataset(*, log: bool = True) -> Path:
     """Return the path of the dataset the notebooks analyse.
 
@@ -50,7 +59,7 @@ def notebook_dataset(*, log: bool = True) -> Path:
         return path
     from measure.demo._run import DEMO_PATH, DEMO_SEED
 
-    path = _repo_root(Path.cwd()) / DEMO_PATH
+    path = repo_root() / DEMO_PATH
     truth = path / "truth.json"
     current = (path / "manifest.json").is_file() and truth.is_file() and (
         json.loads(truth.read_text()).get("preset") == "demo"
@@ -64,3 +73,16 @@ def notebook_dataset(*, log: bool = True) -> Path:
     if log:
         print(f"dataset: {path}")
     return path
+
+
+def notebook_truth(path: str | os.PathLike[str]) -> object | None:
+    """Return the simulation truth of a simulated dataset, else ``None``.
+
+    Only for checking estimates against known values in the example notebooks;
+    estimators never read it.
+    """
+    if not (Path(path) / "truth.json").is_file():
+        return None
+    from measure.simulate import load_truth
+
+    return load_truth(path)
