@@ -90,6 +90,22 @@ def test_edges_only_for_collected_lists(small_world: Path) -> None:
     assert seeds_level == [0]
 
 
+def test_complete_lists_hold_every_follower(small_world: Path, small_truth) -> None:
+    """A complete list has as many edges as the account's followers at the census."""
+    with measure.open(small_world) as ds:
+        df = ds.sql(
+            "SELECT c.account_id, c.complete, o.followers_count AS f, "
+            "count(e.src) AS n_edges "
+            "FROM crawls c JOIN observations o ON o.account_id = c.account_id AND "
+            "o.observed_at = ?::TIMESTAMPTZ LEFT JOIN edges e ON e.dst = c.account_id "
+            "GROUP BY ALL", [small_truth.census_date + " 00:00:00+00"])
+    complete = df.filter(pl.col("complete"))
+    assert complete.height > 0
+    assert (complete["n_edges"] == complete["f"]).all()
+    partial = df.filter(~pl.col("complete"))
+    assert (partial["n_edges"] <= partial["f"]).all()
+
+
 def test_reduced_demo_preset_is_valid(tmp_path: Path) -> None:
     cfg = SimConfig.preset("demo", scale=0.05)
     path = simulate(cfg, 3, tmp_path / "demo")
