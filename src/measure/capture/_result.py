@@ -149,25 +149,25 @@ class CaptureResult:
             f"chosen model: {self.model} (by {self.criterion.upper()})",
             self.estimate.summary(),
             "",
-            f"{'model':<16}{'N':>10}{'s.e.':>9}   {self.level:.0%} CI"
-            f"{'':<14}{'AIC':>9}{'BIC':>9}",
+            f"{'model':<22}{'N':>10}{'s.e.':>9}   {self.level:.0%} CI"
+            f"{'':<21}{'AIC':>9}{'BIC':>9}",
         ]
         for m in self.models:
             e = m.estimate
             if not e.valid:
-                lines.append(f"{m.name:<16}{'NA':>10}   ({e.reason})")
+                lines.append(f"{m.name:<22}{'NA':>10}   ({e.reason})")
                 continue
             tag = "  (lower bound)" if m.lower_bound else ""
             lines.append(
-                f"{m.name:<16}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}   "
-                f"[{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]".ljust(53)
+                f"{m.name:<22}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}   "
+                f"[{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]".ljust(66)
                 + f"{m.aic:>9.1f}{m.bic:>9.1f}{tag}")
         for k, e in {**self.two_source, **self.lower_bounds}.items():
             if e.valid:
-                lines.append(f"{k:<16}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}"
+                lines.append(f"{k:<22}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}"
                              f"   [{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]")
             else:
-                lines.append(f"{k:<16}{'NA':>10}   ({e.reason})")
+                lines.append(f"{k:<22}{'NA':>10}   ({e.reason})")
         for w in self.warnings:
             lines.append(f"warning: {w}")
         return "\n".join(lines)
