@@ -1,0 +1,1 @@
+"""Tests of the world simulator (a package so module names cannot clash)."""
