@@ -37,7 +37,10 @@ def test_latest_active_lookup_values(res):
     assert res.estimate("followers_mean").estimate == pytest.approx(
         (104 + 1001 + 9 + 22 + 40004 + 5) / 6)
     assert res.estimate("statuses_max").estimate == 9000 + 700 * 4
-    assert res.estimate("friends_p90").estimate == 300
+    p90 = res.estimate("friends_p90")
+    assert p90.estimate == 300
+    # six accounts cannot bound a 90th percentile from above distribution-free
+    assert p90.ci[1] == math.inf and p90.warnings
 
 
 def test_intervals_contain_estimates_and_are_reproducible(res, tiny):

@@ -55,7 +55,7 @@ def population_truth(path, ids: list[int], active_days: int = 30
         tw = ds.table("tweets").pl().filter(pl.col("account_id").is_in(ids))
         crawls = ds.table("crawls").pl()
         edges = ds.table("edges").pl()
-    ref = obs["observed_at"].max()
+        ds_last_tweet = ds.table("tweets").pl()["created_at"].max()
     last = (obs.filter((pl.col("status") == "active")
                        & pl.col("account_id").is_in(ids))
             .sort("observed_at").group_by("account_id").last())
@@ -105,7 +105,8 @@ def population_truth(path, ids: list[int], active_days: int = 30
     for tok, pat in NAME_TOKENS.items():
         hit = names[0].str.contains(pat) | names[1].str.contains(pat)
         truth[f"name_token_share[{tok}]"] = float(hit.mean())
-    cutoff = ref - timedelta(days=active_days)
+    # activity is dated by the tweets table, so "now" is its last tweet
+    cutoff = ds_last_tweet - timedelta(days=active_days)
     active = g.filter(pl.col("last") >= cutoff).height
     truth[f"active_{active_days}d_share"] = active / len(ids)
     return truth

@@ -131,7 +131,8 @@ def analyze(
     n_boot, seed
         Bootstrap replicates and seed (results are reproducible for a seed).
     active_days
-        N of "share active in the last N days" (relative to the latest look-up).
+        N of "share active in the last N days", counted back from the end of the
+        activity record (the last tweet in ``tweets``, else the latest look-up).
     burst_hours
         Window of the burst score.
     hyperactive_per_day
@@ -152,7 +153,8 @@ def analyze(
     cohort as a random sample of the population it describes (weighted by inverse
     inclusion probabilities when the cohort carries them, as labelled supporters do
     when ``labels.inclusion_prob`` is present): Wilson intervals for shares,
-    seeded percentile bootstrap for means and quantiles. When the cohort *is* the
+    seeded percentile bootstrap for means, distribution-free order-statistic
+    intervals for quantiles. When the cohort *is* the
     whole population, the intervals describe a superpopulation. In-network shares
     from incomplete follower lists are lower bounds. Activity before suspension
     compares the cohort with the control (latest active look-up before any

@@ -77,9 +77,14 @@ def normalise_location(raw: str | None) -> str | None:
     return s or None
 
 
-def _get_reference_time(ds: Dataset) -> datetime | None:
-    for table, q in (("observations", _sql.REFERENCE_TIME_OBS),
-                     ("tweets", _sql.REFERENCE_TIME_TWEETS)):
+def _get_reference_time(ds: Dataset, first: str = "observations"
+                        ) -> datetime | None:
+    """Latest time in ``first`` (observations or tweets), else in the other."""
+    order = [("observations", _sql.REFERENCE_TIME_OBS),
+             ("tweets", _sql.REFERENCE_TIME_TWEETS)]
+    if first == "tweets":
+        order.reverse()
+    for table, q in order:
         if ds.has(table):
             t = ds.sql(q)["t"][0]
             if t is not None:
@@ -157,6 +162,9 @@ def account_table(ds: Dataset, cohort: Cohort, *, burst_hours: int = 24,
         src = "tweets" if ds.has("tweets") else (
             "lookups" if ds.has_column("observations", "statuses_count") else "none")
     info["activity_source"] = src
+    # "now" for activity: the end of the activity record itself
+    info["activity_reference_time"] = _get_reference_time(
+        ds, "tweets" if src == "tweets" else "observations")
     if src == "tweets":
         act = utc(ds.sql(_sql.TWEET_ACTIVITY, [burst_hours])).with_columns(
             span_days=_days(pl.col("last_tweet") - pl.col("first_tweet")))
@@ -360,7 +368,7 @@ def profile(df: pl.DataFrame, info: dict, cohort: Cohort, *, level: float = 0.95
         del j
     tables["name_tokens"] = pl.DataFrame(rows)
     # active in the last N days
-    ref = info.get("reference_time")
+    ref = info.get("activity_reference_time")
     src = info.get("activity_source")
     if ref is not None and src in ("tweets", "lookups"):
         cutoff = ref - timedelta(days=active_days)

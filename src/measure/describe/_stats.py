@@ -71,7 +71,9 @@ def wilson(k: float, n: float, level: float = 0.95) -> tuple[float, float]:
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    lo = 0.0 if k <= 0 else max(0.0, centre - half)
+    hi = 1.0 if k >= n else min(1.0, centre + half)
+    return (lo, hi)
 
 
 def share_estimate(term: str, y: np.ndarray, w: np.ndarray | None,
@@ -190,6 +192,39 @@ def _exact_quantile_boot(vals: np.ndarray, counts: np.ndarray, q: float,
     return (float(lo), float(hi)), se, reps
 
 
+def order_stat_interval(vals: np.ndarray, counts: np.ndarray, q: float,
+                        level: float) -> tuple[float, float]:
+    """Distribution-free interval for the ``q`` quantile from order statistics.
+
+    ``[x_(r), x_(s)]`` with ``r`` and ``s`` from Binomial(n, q) quantiles, so that
+    ``P(x_(r) <= xi_q <= x_(s)) >= level`` for any continuous distribution (and at
+    least that for discrete ones). When ``n`` is too small for a bound
+    (``q**n`` or ``(1 - q)**n`` exceeds half the error rate) that side is
+    infinite: the data cannot bound it without assuming a distribution.
+
+    References
+    ----------
+    Hahn, G. J. & Meeker, W. Q. (1991). *Statistical Intervals*, section 5.2.
+    """
+    n = int(counts.sum())
+    a = (1 - level) / 2
+    r = int(stats.binom.ppf(a, n, q))
+    s = int(stats.binom.ppf(1 - a, n, q)) + 1
+    cum = np.cumsum(counts)
+    lo = float(vals[int(np.searchsorted(cum, r, side="left"))]) if r >= 1 \
+        else -math.inf
+    hi = float(vals[int(np.searchsorted(cum, s, side="left"))]) if s <= n \
+        else math.inf
+    return (lo, hi)
+
+
+def min_n_for_quantile(q: float, level: float) -> int:
+    """Smallest sample size with a distribution-free interval for quantile ``q``."""
+    a = (1 - level) / 2
+    p = max(q, 1 - q)
+    return int(math.ceil(math.log(a) / math.log(p)))
+
+
 def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
                     level: float = 0.95, n_boot: int = 1000, seed: int = 0,
                     keep_replicates: bool = False) -> NumericSummary:
@@ -212,9 +247,12 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
     -----
     Percentile bootstrap over accounts (Efron & Tibshirani 1993, ch. 13).
     Quantiles are type-1 (inverted CDF), so point values are observed values.
-    Equal weights: the quantiles' percentile intervals are computed exactly (the
-    bootstrap quantile's distribution is binomial, see
-    :func:`_exact_quantile_boot`); the mean is bootstrapped with ``n_boot``
+    Equal weights: quantiles get the distribution-free order-statistic interval
+    (:func:`order_stat_interval`; one side is infinite, with a warning, when the
+    cohort is too small to bound it, e.g. fewer than 367 accounts for the 99th
+    percentile at 95%), and bootstrap replicates for comparisons are drawn from
+    the exact bootstrap distribution (:func:`_exact_quantile_boot`); the mean is
+    bootstrapped with ``n_boot``
     multinomial draws over distinct values when there are at most ``MAX_ATOMS``
     of them, else it gets the normal (CLT) interval. Weights: accounts are
     resampled with their weights when ``n * n_boot`` is small, else the mean gets a
@@ -272,8 +310,20 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
                 "normal interval (CLT)", rng.normal(mean, se, n_boot))
         qrng = rng if keep_replicates else None
         for name, p, pt in zip(QUANTILES, probs, points[1:], strict=True):
-            ci, se, r = _exact_quantile_boot(vals, counts, p, level, n_boot, qrng)
-            add(name, pt, ci, se, "percentile bootstrap (exact binomial form)", r)
+            ci = order_stat_interval(vals, counts, p, level)
+            warn: tuple[str, ...] = ()
+            if not all(map(math.isfinite, ci)):
+                warn = (f"{n} accounts are too few to bound the {p:g} quantile on "
+                        f"both sides at {level:.0%} without assuming a "
+                        f"distribution (needs {min_n_for_quantile(p, level)}); the "
+                        "open side of the interval is infinite",)
+            # bootstrap replicates (exact binomial form) serve group comparisons
+            _, se, r = _exact_quantile_boot(vals, counts, p, level, n_boot, qrng)
+            ests.append(Estimate(f"{var}_{name}", pt, ci, level, se,
+                                 "distribution-free order-statistic interval "
+                                 "(Hahn & Meeker 1991)", n, warnings=warn))
+            if keep_replicates and r is not None:
+                reps[name] = r
     elif n * n_boot <= CHUNK_CELLS * 5:
         bm, bq = _boot_units(x, w, n_boot, rng, probs)
         cols = [bm] + [bq[:, j] for j in range(len(probs))]
