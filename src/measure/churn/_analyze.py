@@ -72,8 +72,37 @@ def _median(curve: SurvivalCurve, *, cumulative: bool, n: int, level: float,
                     "(Brookmeyer & Crowley 1982)", n=n)
 
 
+def conditioning_age(entry: np.ndarray, time: np.ndarray, min_at_risk: int
+                     ) -> float:
+    """Youngest age from which at least ``min_at_risk`` accounts are at risk.
+
+    With delayed entry, the product-limit estimate over ages at which only a
+    handful of accounts had been found is conditional on surviving to the
+    earliest entry in name only: a hazard estimated from 2 or 3 accounts is mostly
+    zero, its Greenwood variance is zero, and the curve and band are too high
+    (Klein & Moeschberger 2003, sec. 4.6, recommend conditioning on survival to an
+    age with an adequate risk set). Returns the smallest entry age ``a`` with
+    ``#(entry <= a < time) >= min_at_risk`` (the smallest entry when none).
+    """
+    if entry.size == 0:
+        return 0.0
+    se = np.sort(entry)
+    sx = np.sort(time)
+    n_after = (np.searchsorted(se, se, side="right")
+               - np.searchsorted(sx, se, side="right"))
+    ok = np.flatnonzero(n_after >= min_at_risk)
+    return float(se[ok[0]] if ok.size else se[0])
+
+
 def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
-           do_turnbull: bool, resolution: float | None) -> GroupResult:
+           do_turnbull: bool, resolution: float | None,
+           min_at_risk: int) -> GroupResult:
+    a0 = conditioning_age(fr["entry"].to_numpy(), fr["time"].to_numpy(),
+                          min_at_risk)
+    n_before = int((fr["time"] <= a0).sum())
+    fr = fr.filter(pl.col("time") > a0).with_columns(
+        pl.max_horizontal("entry", pl.lit(a0)).alias("entry"),
+        pl.max_horizontal("left", pl.lit(a0)).alias("left"))
     entry = fr["entry"].to_numpy()
     tm = fr["time"].to_numpy()
     ev = fr["event"].to_numpy()
@@ -93,9 +122,15 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
         meth = "1 - " + cif_s.method
         median = _median(cif_s, cumulative=True, n=fr.height, level=level,
                          method=meth)
-    surv = tuple(Estimate(term=f"survival_{d}d", estimate=float(a), ci=(float(b),
-                          float(c)), level=level, method=meth, n=int(r))
-                 for d, a, b, c, r in zip(DAYS, s, lo, hi, at_risk, strict=True))
+    if a0 > 0:
+        meth += f"; conditional on surviving to age {a0:.2f} days"
+    surv = tuple(
+        Estimate(term=f"survival_{d}d", estimate=float(a), ci=(float(b), float(c)),
+                 level=level, method=meth, n=int(r)) if d >= a0 else
+        Estimate.invalid(f"survival_{d}d", f"age {d} d is below the conditioning "
+                         f"age {a0:.2f} d: fewer than {min_at_risk} accounts were "
+                         "watched that young", method=meth, level=level, n=int(r))
+        for d, a, b, c, r in zip(DAYS, s, lo, hi, at_risk, strict=True))
     tb = None
     tb_at: tuple[tuple[float, float], ...] = tuple((np.nan, np.nan) for _ in DAYS)
     if do_turnbull:
@@ -111,6 +146,8 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
             tb = turnbull(lft[ok], rgt[ok], e[ok], w[ok], tol=TURNBULL_TOL,
                           max_iter=TURNBULL_MAX_ITER)
         low, high = tb.survival(days)
+        low = np.where(days >= a0, low, np.nan)
+        high = np.where(days >= a0, high, np.nan)
         tb_at = tuple((float(a), float(b)) for a, b in zip(low, high, strict=True))
     n_s = int((ev == SUSPENDED).sum())
     n_d = int((ev == DELETED).sum())
@@ -118,7 +155,8 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                        n_deleted=n_d, n_censored=fr.height - n_s - n_d, km=km,
                        nelson_aalen=na, cif_suspended=cif_s, cif_deleted=cif_d,
                        turnbull=tb, median=median, survival=surv, at_risk=at_risk,
-                       turnbull_at=tb_at, deleted=deleted)
+                       turnbull_at=tb_at, deleted=deleted, conditional_age=a0,
+                       n_exited_before=n_before)
 
 
 def _logrank(fr: pl.DataFrame, level: float) -> Estimate | None:
@@ -150,6 +188,7 @@ def analyze(
     strata: str | None = None,
     period: str = "month",
     level: float = 0.95,
+    min_at_risk: int = 25,
     turnbull_fit: bool = True,
     turnbull_resolution: float | None = None,
     cox: bool = True,
@@ -196,6 +235,11 @@ def analyze(
         ``"month"`` or ``"week"`` for the calendar rates.
     level
         Confidence level.
+    min_at_risk
+        Curves start at the youngest age with at least this many accounts at risk
+        and are conditional on surviving to it (see :func:`conditioning_age`);
+        survival at younger ages is reported as not estimable. ``1`` conditions on
+        the earliest entry only.
     turnbull_fit, turnbull_resolution
         Fit the Turnbull NPMLE; grid in days for its endpoints (default: exact up
         to 20,000 accounts per group, else one hour).
@@ -241,14 +285,16 @@ def analyze(
     notes: list[str] = []
     t1 = _time.perf_counter()
     overall = _group("all", fr, deleted=deleted, level=level,
-                     do_turnbull=turnbull_fit, resolution=turnbull_resolution)
+                     do_turnbull=turnbull_fit, resolution=turnbull_resolution,
+                     min_at_risk=min_at_risk)
     groups: dict[str, GroupResult] = {}
     logrank = None
     if by is not None:
         for key, sub in sorted(fr.partition_by("group", as_dict=True).items()):
             groups[str(key[0])] = _group(str(key[0]), sub, deleted=deleted,
                                          level=level, do_turnbull=turnbull_fit,
-                                         resolution=turnbull_resolution)
+                                         resolution=turnbull_resolution,
+                                         min_at_risk=min_at_risk)
         logrank = _logrank(fr, level)
     timings["curves"] = _time.perf_counter() - t1
     t2 = _time.perf_counter()
@@ -267,16 +313,12 @@ def analyze(
     t3 = _time.perf_counter()
     rates = calendar_rates(fr, period=period, level=level)
     timings["rates"] = _time.perf_counter() - t3
-    if overall.km.entry.size and overall.km.entry[0] > 0:
+    if overall.conditional_age > 0:
         notes.append(
-            f"no account was watched from age 0 (earliest entry at "
-            f"{overall.km.entry[0]:.2f} days): survival is conditional on reaching "
-            "that age")
-    if origin == "created":
-        young = overall.km.n_at_risk(np.asarray([1.0]))[0]
-        if young < 20:
-            notes.append(f"only {young} accounts were at risk at age 1 day: early "
-                         "survival rests on few accounts (most were found later)")
+            f"accounts were found at age {overall.conditional_age:.2f} days or "
+            f"later (fewer than {min_at_risk} at risk before): every curve is "
+            "conditional on surviving to that age; suspensions before it are not "
+            "seen by this panel")
     return ChurnResult(dataset=ds.name, origin=origin, deleted=deleted, level=level,
                        by=by, overall=overall, groups=groups, logrank=logrank,
                        cox=cox_res, rates=rates, excluded=excluded,

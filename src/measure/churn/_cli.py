@@ -52,6 +52,9 @@ def register(sub: Any) -> None:
                    help="calendar period of the rates (default month)")
     p.add_argument("--level", type=float, default=0.95,
                    help="confidence level (default 0.95)")
+    p.add_argument("--min-at-risk", type=int, default=25, metavar="N",
+                   help="curves start at the youngest age with N accounts at risk "
+                   "(conditional on surviving to it; default 25)")
     p.add_argument("--no-turnbull", action="store_true",
                    help="skip the Turnbull NPMLE")
     p.add_argument("--no-cox", action="store_true", help="skip the Cox model")
@@ -71,6 +74,7 @@ def run_churn(args: argparse.Namespace) -> int:
                       origin=args.origin, deleted=args.deleted,
                       covariates=args.covariate, strata=args.strata,
                       period=args.period, level=args.level,
+                      min_at_risk=args.min_at_risk,
                       turnbull_fit=not args.no_turnbull, cox=not args.no_cox)
     if args.plot:
         from measure.churn._plot import save_figure

@@ -57,6 +57,11 @@ class GroupResult:
         ``(low, high)`` Turnbull survival range at each of :data:`DAYS`.
     deleted
         ``"censor"`` or ``"compete"``: how ``survival`` and ``median`` treat deletion.
+    conditional_age
+        Every curve is conditional on surviving to this age (days): the youngest
+        age with enough accounts at risk.
+    n_exited_before
+        Accounts whose follow-up ended before ``conditional_age`` (left out).
     """
 
     group: str
@@ -74,6 +79,8 @@ class GroupResult:
     at_risk: tuple[int, ...]
     turnbull_at: tuple[tuple[float, float], ...]
     deleted: str
+    conditional_age: float = 0.0
+    n_exited_before: int = 0
 
     def survival_rows(self) -> list[dict[str, Any]]:
         """Rows ``{day, survival, ci_low, ci_high, at_risk, turnbull_low/high}``."""
@@ -91,6 +98,7 @@ class GroupResult:
             "median_days": _num(self.median.estimate),
             "median_ci": [_num(self.median.ci[0]), _num(self.median.ci[1])],
             "survival": self.survival_rows(),
+            "conditional_on_age_days": _num(self.conditional_age),
         }
 
 
@@ -292,6 +300,9 @@ def _group_lines(g: GroupResult, level: float) -> list[str]:
     med = (f"{m.estimate:.1f} days ({level:.0%} CI {_f(m.ci[0])} to {_f(m.ci[1])})"
            if m.valid else f"not reached ({m.reason})")
     out = [f"  median time to suspension: {med}"]
+    if g.conditional_age > 0:
+        out.append(f"  (conditional on surviving to age {g.conditional_age:.2f} days, "
+                   "the youngest age with enough accounts at risk)")
     for row in g.survival_rows():
         tb = ""
         if row["turnbull_low"] is not None:
