@@ -48,7 +48,6 @@ def test_notebook_runs(path: Path, small_world: Path, monkeypatch) -> None:
     from nbclient import NotebookClient
 
     monkeypatch.setenv("MEASURE_DATASET", str(small_world))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
