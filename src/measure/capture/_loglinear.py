@@ -355,13 +355,20 @@ def _poisson_newton(x: np.ndarray, y: np.ndarray, beta: np.ndarray,
 def _glm_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Fit a statsmodels GLM Poisson model; return params, covariance, warnings."""
     import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from statsmodels.tools.sm_exceptions import (
+        ConvergenceWarning,
+        PerfectSeparationError,
+        PerfectSeparationWarning,
+    )
 
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
-        res = sm.GLM(y, x, family=sm.families.Poisson()).fit()
+        try:
+            res = sm.GLM(y, x, family=sm.families.Poisson()).fit()
+        except PerfectSeparationError as exc:
+            raise ValueError(str(exc)) from exc
     msgs = [str(w.message).splitlines()[0] for w in caught
-            if issubclass(w.category, ConvergenceWarning)]
+            if issubclass(w.category, ConvergenceWarning | PerfectSeparationWarning)]
     return np.asarray(res.params), np.asarray(res.cov_params()), msgs
 
 
@@ -538,7 +545,17 @@ def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
                                           level=level, n=int(n)))
         xf = x[np.ix_(prep.cells, prep.cols)]
         yf = y[prep.cells]
-        beta, cov, warn = _glm_fit(xf, yf)
+        try:
+            beta, cov, warn = _glm_fit(xf, yf)
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            beta, cov, warn = np.array([math.nan]), np.array([[math.nan]]), [str(exc)]
+        if not np.all(np.isfinite(beta)) or not np.all(np.isfinite(cov)):
+            return LoglinearFit(
+                name=spec.name, lower_bound=spec.lower_bound,
+                estimate=Estimate.invalid(
+                    "population", "the Poisson fit did not converge to finite "
+                    f"values ({'; '.join(warn) or 'non-finite estimates'})",
+                    method=method, level=level, n=int(n)))
         if spec.heterogeneity == "chao":
             neg = [i for i, c in enumerate(prep.cols)
                    if names[c].startswith("eta") and beta[i] < 0]
@@ -570,8 +587,14 @@ def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
     for i, c in enumerate(prep.cols):
         params[names[c]] = float(beta[i])
     if ci == "profile":
-        lo, hi, _ = profile_interval(xf, yf, beta, n, level)
-        ci_method = "profile likelihood (Cormack 1992)"
+        try:
+            lo, hi, _ = profile_interval(xf, yf, beta, n, level)
+            ci_method = "profile likelihood (Cormack 1992)"
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+            lo, hi = lognormal_interval(n, est, var, level)
+            ci_method = "log-normal (Chao 1987)"
+            notes.append(f"profile likelihood search failed ({exc}); log-normal "
+                         "interval instead")
     elif ci == "lognormal":
         lo, hi = lognormal_interval(n, est, var, level)
         ci_method = "log-normal (Chao 1987)"
