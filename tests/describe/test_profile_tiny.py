@@ -216,3 +216,32 @@ def test_missing_counts_are_invalid_not_crash(tmp_path):
     assert not e.valid and math.isnan(e.estimate)
     assert not r.estimate("active_30d_share").valid
     assert r.hyperactive is None
+
+
+def test_control_dataset_against_itself(tiny):
+    """Invariant: a dataset compared with itself gives ratio 1 inside each interval."""
+    with measure.open(tiny) as ds:
+        r = analyze(ds, cohort="all", control=str(tiny), n_boot=300)
+    c = r.comparison
+    assert c.groups[1].startswith("control dataset")
+    for term in ("followers_mean", "statuses_median", "lang_share[ar]"):
+        e = c.estimate(f"ratio[{term}]")
+        assert e.estimate == pytest.approx(1.0)
+        assert e.ci[0] <= 1.0 <= e.ci[1], term
+    assert r.before_suspension is not None
+
+
+def test_weighted_cohort_uses_inverse_inclusion_weights(tiny):
+    w = pl.DataFrame({"account_id": [1, 2, 3, 4, 5, 6],
+                      "weight": [1.0, 3.0, 1.0, 2.0, 1.0, 1.0]})
+    with measure.open(tiny) as ds:
+        r = analyze(ds, cohort=w, n_boot=200)
+    fol = np.array([104, 1001, 9, 22, 40004, 5], dtype=float)
+    wt = w["weight"].to_numpy()
+    assert r.estimate("followers_mean").estimate == pytest.approx(
+        (wt * fol).sum() / wt.sum())
+    assert r.estimate("followers_median").estimate == np.quantile(
+        np.repeat(fol, wt.astype(int)), 0.5, method="inverted_cdf")
+    # lang known for 1..5: ar = 1, 2, 4 -> (1 + 3 + 2) / (1 + 3 + 1 + 2 + 1)
+    assert r.estimate("lang_share[ar]").estimate == pytest.approx(6 / 8)
+    assert r.options["weighted"] is True

@@ -153,7 +153,7 @@ def resolve_cohort(ds: Dataset, cohort: Any = None, *, name: str | None = None
     """
     if isinstance(cohort, Cohort):
         return cohort
-    if cohort is None or cohort == "auto":
+    if cohort is None or (isinstance(cohort, str) and cohort == "auto"):
         if ds.has("population"):
             cohort = "population"
         elif ds.has("labels"):

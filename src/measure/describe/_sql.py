@@ -156,12 +156,12 @@ LABELLED = """
 SELECT account_id,
        mode(label) AS label,
        count(*) AS n_codes,
-       avg(label = 'supporter')::DOUBLE AS supporter_share
+       avg((label = 'supporter')::INTEGER)::DOUBLE AS supporter_share
 FROM labels GROUP BY account_id
 """
 LABELLED_PROB = """
 SELECT account_id,
-       avg(label = 'supporter')::DOUBLE AS supporter_share,
+       avg((label = 'supporter')::INTEGER)::DOUBLE AS supporter_share,
        min(inclusion_prob) AS inclusion_prob
 FROM labels GROUP BY account_id
 """
