@@ -78,7 +78,10 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False) -> st
     """
     ds.require("census")
     if rebuild or not _exists(ds, FRAME_TABLE):
-        for _name, sql in frame_steps(ds):
+        for name, sql in frame_steps(ds):
+            if name == "recip_outside" and not ds.execute(
+                    _sql.HAS_OUTSIDE_FRIENDS).fetchone()[0]:
+                continue  # no friends list reaches outside N: nothing to probe
             ds.execute(sql)
     if ranks:
         if rebuild or not _exists(ds, RANKED_TABLE):

@@ -70,6 +70,9 @@ WITH c AS (
 )
 SELECT coalesce(c.account_id, s.account_id) AS account_id,
        CASE WHEN s.account_id IS NOT NULL THEN 0 ELSE c.crawl_level END AS level,
+       CAST(row_number() OVER (
+           ORDER BY CASE WHEN s.account_id IS NOT NULL THEN 0 ELSE c.crawl_level END,
+                    coalesce(c.account_id, s.account_id)) AS INTEGER) AS core_rank,
        s.account_id IS NOT NULL AS is_seed,
        coalesce(c.followers_list, FALSE) AS followers_list,
        coalesce(c.friends_list, FALSE) AS friends_list,
@@ -86,39 +89,60 @@ FROM census_follows e
 SEMI JOIN census_core c ON e.src = c.account_id
 """
 
-#: Per followed account: followers in N, seeds following it, friends lists holding it.
+#: Per followed account: followers in N, seeds following it, friends lists holding
+#: it, and the first friends list that reached it (``core_rank`` orders N by level,
+#: then id, so the smallest rank is the lowest-level, then smallest-id list owner).
 IN_AGG = """
 CREATE OR REPLACE TEMP TABLE census_in AS
 SELECT f.dst AS account_id,
        count(*) AS in_followers,
        count(*) FILTER (WHERE c.is_seed) AS seed_followers,
        count(*) FILTER (WHERE c.friends_list) AS friends_lists_seen,
-       min(c.level) FILTER (WHERE c.friends_list) AS friends_via_level,
-       arg_min(f.src, [c.level, f.src]) FILTER (WHERE c.friends_list)
-           AS friends_via
+       min(c.core_rank) FILTER (WHERE c.friends_list) AS friends_via_rank
 FROM census_from_core f
 JOIN census_core c ON f.src = c.account_id
 GROUP BY f.dst
 """
 
-#: Per following account (one pass over all edges, deduplicated): N-friends, seeds
-#: followed, reciprocal N-ties, followers lists holding it and the list that first
-#: reached it (smallest level, then smallest id).
+#: Per following account (one pass over all edges, deduplicated): friends in N,
+#: seeds followed, followers lists holding it and the first one that reached it.
 OUT_AGG = """
 CREATE OR REPLACE TEMP TABLE census_out AS
 WITH e AS (SELECT DISTINCT src, dst FROM census_follows)
 SELECT e.src AS account_id,
        count(c.account_id) AS in_friends,
        count(*) FILTER (WHERE c.is_seed) AS seeds_followed,
-       count(r.src) AS reciprocal_in,
        count(*) FILTER (WHERE c.followers_list) AS followers_lists_seen,
-       min(c.level) FILTER (WHERE c.followers_list) AS followers_via_level,
-       arg_min(e.dst, [c.level, e.dst]) FILTER (WHERE c.followers_list)
-           AS followers_via
+       min(c.core_rank) FILTER (WHERE c.followers_list) AS followers_via_rank
 FROM e
 LEFT JOIN census_core c ON e.dst = c.account_id
-LEFT JOIN census_from_core r ON r.src = e.dst AND r.dst = e.src
 GROUP BY e.src
+"""
+
+#: Reciprocal ties with N for accounts in N: both directions lie in census_from_core.
+RECIP_CORE = """
+CREATE OR REPLACE TEMP TABLE census_recip AS
+SELECT a.dst AS account_id, count(*) AS reciprocal_in
+FROM census_from_core a
+SEMI JOIN census_from_core b ON b.src = a.dst AND b.dst = a.src
+GROUP BY a.dst
+"""
+
+#: Does any collected friends list hold an account outside N? (Only then can an
+#: account outside N have a reciprocal tie, and RECIP_OUTSIDE must run.)
+HAS_OUTSIDE_FRIENDS = """
+SELECT count(*) > 0 FROM census_from_core f
+ANTI JOIN census_core c ON f.dst = c.account_id
+"""
+
+#: Reciprocal ties for accounts outside N (needs a probe of every edge).
+RECIP_OUTSIDE = """
+INSERT INTO census_recip
+SELECT a.dst AS account_id, count(*) AS reciprocal_in
+FROM (SELECT f.src, f.dst FROM census_from_core f
+      ANTI JOIN census_core c ON f.dst = c.account_id) a
+SEMI JOIN census_follows e ON e.src = a.dst AND e.dst = a.src
+GROUP BY a.dst
 """
 
 #: Latest ``active`` look-up per account (counts are null unless active).
@@ -146,15 +170,11 @@ WHERE FALSE
 #: The frame: one row per account in N or in a collected list, with every metric.
 FRAME = """
 CREATE OR REPLACE TEMP TABLE census_frame AS
-WITH ids AS (
-    SELECT account_id FROM census_core
-    UNION SELECT account_id FROM census_out WHERE followers_via_level IS NOT NULL
-    UNION SELECT account_id FROM census_in WHERE friends_via_level IS NOT NULL
-), g AS (
+WITH g AS (
     SELECT bool_and(followers_complete) AS all_followers_complete
     FROM census_core
 ), j AS (
-    SELECT ids.account_id,
+    SELECT coalesce(o.account_id, c.account_id, i.account_id) AS account_id,
            c.account_id IS NOT NULL AS in_core,
            coalesce(c.is_seed, FALSE) AS is_seed,
            c.level AS core_level,
@@ -162,38 +182,31 @@ WITH ids AS (
            coalesce(c.friends_list, FALSE) AS friends_list,
            coalesce(c.followers_complete, FALSE) AS followers_complete,
            coalesce(c.friends_complete, FALSE) AS friends_complete,
-           o.followers_via_level, o.followers_via,
-           i.friends_via_level, i.friends_via,
+           least(o.followers_via_rank, i.friends_via_rank) AS via_rank,
            coalesce(o.in_friends, 0) AS in_friends,
            coalesce(o.seeds_followed, 0) AS seeds_followed,
-           coalesce(o.reciprocal_in, 0) AS reciprocal_in,
            coalesce(i.in_followers, 0) AS in_followers,
            coalesce(i.seed_followers, 0) AS seed_followers,
            coalesce(o.followers_lists_seen, 0) + coalesce(i.friends_lists_seen, 0)
                AS n_lists_seen
-    FROM ids
-    LEFT JOIN census_core c ON ids.account_id = c.account_id
-    LEFT JOIN census_out o ON ids.account_id = o.account_id
-    LEFT JOIN census_in i ON ids.account_id = i.account_id
+    FROM census_out o
+    FULL OUTER JOIN census_core c ON o.account_id = c.account_id
+    FULL OUTER JOIN census_in i
+        ON coalesce(o.account_id, c.account_id) = i.account_id
 )
 SELECT j.account_id,
        CAST(CASE WHEN j.in_core AND j.core_level IS NOT NULL THEN j.core_level
-            ELSE 1 + least(j.followers_via_level, j.friends_via_level) END
-            AS INTEGER) AS level,
+            ELSE 1 + v.level END AS INTEGER) AS level,
        CAST(CASE WHEN j.followers_list OR j.friends_list THEN 1 ELSE 2 END
             AS INTEGER) AS tier,
        j.is_seed,
-       CASE WHEN j.is_seed THEN NULL
-            WHEN j.friends_via_level IS NULL THEN j.followers_via
-            WHEN j.followers_via_level IS NULL THEN j.friends_via
-            WHEN j.followers_via_level <= j.friends_via_level THEN j.followers_via
-            ELSE j.friends_via END AS reached_via,
+       CASE WHEN j.is_seed THEN NULL ELSE v.account_id END AS reached_via,
        j.n_lists_seen,
        j.seeds_followed,
        j.seed_followers,
        j.in_friends,
        j.in_followers,
-       j.reciprocal_in,
+       coalesce(r.reciprocal_in, 0) AS reciprocal_in,
        l.followers_count,
        l.friends_count,
        l.statuses_count,
@@ -208,22 +221,63 @@ SELECT j.account_id,
            AS in_friends_lower_bound
 FROM j
 CROSS JOIN g
+LEFT JOIN census_core v ON j.via_rank = v.core_rank
+LEFT JOIN census_recip r ON j.account_id = r.account_id
 LEFT JOIN census_latest l ON j.account_id = l.account_id
+WHERE j.in_core OR j.via_rank IS NOT NULL
 """
 
-#: Ranks (1 = highest) and percentiles (share of the frame at or below) per metric.
+#: Ranks (1 = highest; ties share the rank, as SQL ``rank()``) and percentiles (share
+#: of the frame at or below the value, as ``cume_dist()``) of the count metrics,
+#: computed from each metric's value histogram instead of sorting the frame.
 RANKS = """
 CREATE OR REPLACE TEMP TABLE census_ranked AS
-SELECT *,
-       rank() OVER (ORDER BY in_friends DESC) AS rank_in_friends,
-       cume_dist() OVER (ORDER BY in_friends) AS pct_in_friends,
-       rank() OVER (ORDER BY in_followers DESC) AS rank_in_followers,
-       cume_dist() OVER (ORDER BY in_followers) AS pct_in_followers,
-       rank() OVER (ORDER BY seeds_followed DESC) AS rank_seeds_followed,
-       cume_dist() OVER (ORDER BY seeds_followed) AS pct_seeds_followed,
-       rank() OVER (ORDER BY reciprocal_in DESC) AS rank_reciprocal_in,
-       cume_dist() OVER (ORDER BY reciprocal_in) AS pct_reciprocal_in
-FROM census_frame
+WITH h_in_friends AS (
+    SELECT in_friends AS v,
+           1 + coalesce(sum(count(*)) OVER (ORDER BY in_friends DESC ROWS BETWEEN
+               UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rnk,
+           sum(count(*)) OVER (ORDER BY in_friends)
+               / (SELECT count(*) FROM census_frame) AS pct
+    FROM census_frame GROUP BY in_friends
+),
+h_in_followers AS (
+    SELECT in_followers AS v,
+           1 + coalesce(sum(count(*)) OVER (ORDER BY in_followers DESC ROWS BETWEEN
+               UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rnk,
+           sum(count(*)) OVER (ORDER BY in_followers)
+               / (SELECT count(*) FROM census_frame) AS pct
+    FROM census_frame GROUP BY in_followers
+),
+h_seeds_followed AS (
+    SELECT seeds_followed AS v,
+           1 + coalesce(sum(count(*)) OVER (ORDER BY seeds_followed DESC ROWS BETWEEN
+               UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rnk,
+           sum(count(*)) OVER (ORDER BY seeds_followed)
+               / (SELECT count(*) FROM census_frame) AS pct
+    FROM census_frame GROUP BY seeds_followed
+),
+h_reciprocal_in AS (
+    SELECT reciprocal_in AS v,
+           1 + coalesce(sum(count(*)) OVER (ORDER BY reciprocal_in DESC ROWS BETWEEN
+               UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rnk,
+           sum(count(*)) OVER (ORDER BY reciprocal_in)
+               / (SELECT count(*) FROM census_frame) AS pct
+    FROM census_frame GROUP BY reciprocal_in
+)
+SELECT f.*,
+       CAST(h_in_friends.rnk AS BIGINT) AS rank_in_friends,
+       CAST(h_in_friends.pct AS DOUBLE) AS pct_in_friends,
+       CAST(h_in_followers.rnk AS BIGINT) AS rank_in_followers,
+       CAST(h_in_followers.pct AS DOUBLE) AS pct_in_followers,
+       CAST(h_seeds_followed.rnk AS BIGINT) AS rank_seeds_followed,
+       CAST(h_seeds_followed.pct AS DOUBLE) AS pct_seeds_followed,
+       CAST(h_reciprocal_in.rnk AS BIGINT) AS rank_reciprocal_in,
+       CAST(h_reciprocal_in.pct AS DOUBLE) AS pct_reciprocal_in
+FROM census_frame f
+LEFT JOIN h_in_friends ON f.in_friends = h_in_friends.v
+LEFT JOIN h_in_followers ON f.in_followers = h_in_followers.v
+LEFT JOIN h_seeds_followed ON f.seeds_followed = h_seeds_followed.v
+LEFT JOIN h_reciprocal_in ON f.reciprocal_in = h_reciprocal_in.v
 """
 
 #: Frame joined with profile fields, for coding sheets and model features.
@@ -260,5 +314,7 @@ FRAME_STEPS: tuple[tuple[str, str], ...] = (
     ("from_core", FROM_CORE),
     ("in_agg", IN_AGG),
     ("out_agg", OUT_AGG),
+    ("recip_core", RECIP_CORE),
+    ("recip_outside", RECIP_OUTSIDE),
     ("frame", FRAME),
 )
