@@ -148,3 +148,23 @@ def test_plot_returns_axes(three_lists: Path) -> None:
     matplotlib.use("Agg")
     ax = analyze(measure.open(three_lists), ci="none").plot()
     assert ax.get_title().startswith("Capture-recapture")
+
+
+def test_varchar_account_ids(tmp_path: Path) -> None:
+    """account_id may be VARCHAR (Mastodon handles, Bluesky DIDs)."""
+    rows = {"a": ["@x@m.social", "did:plc:1", "did:plc:2"],
+            "b": ["did:plc:2", "@y@m.social"],
+            "c": ["did:plc:1", "did:plc:2", "@z@m.social"]}
+    det = pl.DataFrame({"account_id": [a for v in rows.values() for a in v],
+                        "source": [s for s, v in rows.items() for _ in v]})
+    ids = sorted(set(det["account_id"]))
+    path = tmp_path / "varchar"
+    with DatasetWriter(path) as w:
+        w.write_table("accounts", pl.DataFrame({"account_id": ids,
+                                                "screen_name": ids}))
+        w.write_table("detections", det)
+    sources, y, sizes = pattern_counts(measure.open(path))
+    assert sizes == (3, 2, 3)
+    assert y[0b111 - 1] == 1      # did:plc:2 on all three
+    assert y[0b101 - 1] == 1      # did:plc:1 on a and c
+    assert y.sum() == 5
