@@ -60,6 +60,22 @@ def test_one_sided_bounds_bracket_estimate() -> None:
     assert lo_high < lo < t < hi
 
 
+def test_corrected_total_is_unbiased_where_truncation_would_bias() -> None:
+    """Expected corrected total over the binomial law of the coded count equals the
+    truth when strata are not truncated (exact sum over x = 0..n)."""
+    from scipy import stats
+
+    se, sp, n, N, p_true = 0.9, 0.95, 40, 10_000, 0.002
+    apparent = p_true * se + (1 - p_true) * (1 - sp)
+    xs = np.arange(n + 1)
+    w = stats.binom.pmf(xs, n, apparent)
+    raw = [float(np.sum(N * est.rogan_gladen(x / n, se, sp, clip=False)))
+           for x in xs]
+    clipped = [float(np.sum(N * est.rogan_gladen(x / n, se, sp))) for x in xs]
+    assert np.dot(w, raw) == pytest.approx(N * p_true, rel=1e-9)
+    assert np.dot(w, clipped) > 5 * N * p_true
+
+
 def test_rogan_gladen_identity_and_inverse() -> None:
     assert est.rogan_gladen(0.3, 1.0, 1.0) == pytest.approx(0.3)
     # apparent prevalence of true 0.2 under se=0.9, sp=0.95
@@ -74,7 +90,10 @@ def test_corrected_total_equals_plain_with_perfect_coders() -> None:
     a = est.stratified_total(N, n, x)
     b = est.corrected_stratified_total(N, n, x, sensitivity=1, specificity=1)
     assert b.estimate == pytest.approx(a.estimate)
-    assert b.ci == pytest.approx(a.ci)
+    # no FPC under misclassification (coding noise remains in a full census)
+    assert b.ci[0] <= a.ci[0] + 1e-9 and b.ci[1] >= a.ci[1] - 1e-9
+    assert b.ci == pytest.approx(
+        est.stratified_total(np.array(N) * 1e9, n, x).ci / np.array(1e9), rel=1e-6)
     grid = est.misclassification_grid(N, n, x)
     assert len(grid) == 25
     assert {"sensitivity", "specificity", "estimate", "ci_low", "ci_high"} <= set(

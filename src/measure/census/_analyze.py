@@ -333,24 +333,25 @@ def _model_assisted(fr: pl.DataFrame, coded: pl.DataFrame, st: pl.DataFrame,
     Xs = X_all[idx]
     mdl = LogisticModel().fit(Xs, y)
     m_all = mdl.predict(X_all)
+    oof_p = out_of_fold(Xs, y.astype(int), seed=seed)
     N_h = dict(zip(st["stratum"].to_list(), N.tolist(), strict=True))
     d = est.difference_total(float(m_all.sum()), y, m_all[idx],
                              coded["stratum"].to_numpy(), N_h, level=level,
-                             frame_size=float(frame_size))
+                             frame_size=float(frame_size), m_var=oof_p)
     ma = Estimate(
         term_ma, d.estimate, d.ci, level, d.std_error,
         "difference (GREG-type) estimator with a ridge logistic working model on "
         "in-network metrics and profile features (Särndal et al. 1992, §6.5); "
         "normal interval", int(len(y)),
         ("the working model is fitted on the same coded sample (approximately "
-         "design-unbiased; variance from stratified residuals)",))
+         "design-unbiased); variance from stratified 5-fold out-of-fold residuals",))
     pred = (m_all >= 0.5).astype(np.int64)
     population = pl.DataFrame({
         "account_id": fr["account_id"], "level": fr["level"],
         "p_supporter": m_all, "predicted": pred.astype(bool),
     }).join(coded.select("account_id", "label"), on="account_id", how="left")
     # E5: classifier positives corrected by its out-of-fold sensitivity/specificity
-    oof = (out_of_fold(Xs, y.astype(int), seed=seed) >= 0.5).astype(float)
+    oof = (oof_p >= 0.5).astype(float)
     w = coded["w"].to_numpy()
     strata_arr = coded["stratum"].to_numpy()
     n_pos = float(pred.sum())

@@ -225,8 +225,13 @@ def one_sided_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *, side: str,
     return float(np.sum(N_[m] * b[m]))
 
 
-def rogan_gladen(p: ArrayLike, sensitivity: float, specificity: float) -> np.ndarray:
-    """Rogan-Gladen corrected proportion ``(p + sp - 1) / (se + sp - 1)``, in [0, 1].
+def rogan_gladen(p: ArrayLike, sensitivity: float, specificity: float, *,
+                 clip: bool = True) -> np.ndarray:
+    """Rogan-Gladen corrected proportion ``(p + sp - 1) / (se + sp - 1)``.
+
+    With ``clip`` (default) the result is truncated to ``[0, 1]``; without, it is
+    the unbiased linear correction (``E[result] = p_true`` when ``p`` is unbiased
+    for the apparent proportion), which may fall outside ``[0, 1]``.
 
     Raises
     ------
@@ -238,7 +243,8 @@ def rogan_gladen(p: ArrayLike, sensitivity: float, specificity: float) -> np.nda
         raise EstimationError(
             f"sensitivity {sensitivity} and specificity {specificity} must lie in "
             "[0, 1] with sensitivity + specificity > 1 (better than chance)")
-    return np.clip((np.asarray(p, dtype=float) + specificity - 1) / j, 0.0, 1.0)
+    out = (np.asarray(p, dtype=float) + specificity - 1) / j
+    return np.clip(out, 0.0, 1.0) if clip else out
 
 
 def rogan_gladen_total(N: float, n_pos: float, sensitivity: float,
@@ -258,21 +264,35 @@ def corrected_stratified_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *,
     """Stratified total corrected for coder misclassification (Rogan-Gladen).
 
     Each stratum's proportion and its Wilson limits are mapped through the
-    (monotone) Rogan-Gladen correction, then combined by MOVER as in
-    :func:`stratified_total`. Sensitivity and specificity are taken as known (for
-    example from an audit against expert codes); their own uncertainty is not in
-    the interval, which the sensitivity grid (:func:`misclassification_grid`) shows.
+    (monotone, linear) Rogan-Gladen correction *without* truncation, combined by
+    MOVER as in :func:`stratified_total`, and only the total and its limits are
+    truncated to ``[0, sum N_h]``. Truncating each stratum at 0 would bias the
+    total upwards wherever large strata hold few supporters (their apparent
+    share then hovers around the false-positive rate ``1 - sp``).
+
+    The Wilson limits use no finite-population correction here: coder errors are
+    a random process even when every account of a stratum is coded, so a fully
+    coded stratum still carries misclassification noise.
+
+    Sensitivity and specificity are taken as known (for example from an audit
+    against expert codes); their own uncertainty is not in the interval, which the
+    sensitivity grid (:func:`misclassification_grid`) shows.
     """
     N_, n_, x_ = _arrays(N, n, x)
     p = x_ / n_
-    lo, hi = wilson_interval(x_, n_, N=N_, level=level)
-    pc = rogan_gladen(p, sensitivity, specificity)
-    lc = rogan_gladen(lo, sensitivity, specificity)
-    hc = rogan_gladen(hi, sensitivity, specificity)
-    t, low, high = _mover(N_, pc, lc, hc)
+    lo, hi = wilson_interval(x_, n_, level=level)
+    pc = rogan_gladen(p, sensitivity, specificity, clip=False)
+    lc = rogan_gladen(lo, sensitivity, specificity, clip=False)
+    hc = rogan_gladen(hi, sensitivity, specificity, clip=False)
+    t = float(np.sum(N_ * pc))
+    low = t - float(np.sqrt(np.sum((N_ * (pc - lc)) ** 2)))
+    high = t + float(np.sqrt(np.sum((N_ * (hc - pc)) ** 2)))
+    top = float(np.sum(N_))
     j = sensitivity + specificity - 1
     se = float(np.sqrt(stratified_variance(N_, n_, p))) / j
-    return TotalEstimate(t, se, (low, high), level, pc, lc, hc)
+    return TotalEstimate(min(max(t, 0.0), top), se,
+                         (min(max(low, 0.0), top), min(max(high, 0.0), top)),
+                         level, pc, lc, hc)
 
 
 def misclassification_grid(N: ArrayLike, n: ArrayLike, x: ArrayLike, *,
@@ -345,7 +365,8 @@ class DifferenceEstimate:
 
 def difference_total(pred_total: float, y: ArrayLike, m: ArrayLike,
                      strata: ArrayLike, N_h: dict, *, level: float = 0.95,
-                     frame_size: float | None = None) -> DifferenceEstimate:
+                     frame_size: float | None = None,
+                     m_var: ArrayLike | None = None) -> DifferenceEstimate:
     """Difference estimator ``sum_U m_i + sum_h N_h mean_{s_h}(y_i - m_i)``.
 
     Parameters
@@ -361,6 +382,10 @@ def difference_total(pred_total: float, y: ArrayLike, m: ArrayLike,
         Confidence level (normal interval, clipped to ``[0, frame_size]``).
     frame_size
         Upper clip of the interval.
+    m_var
+        Predictions used for the variance only (e.g. out-of-fold predictions, whose
+        residuals are not shrunk by fitting the model on the same accounts);
+        default ``m``.
 
     Notes
     -----
@@ -373,6 +398,7 @@ def difference_total(pred_total: float, y: ArrayLike, m: ArrayLike,
     m_ = np.asarray(m, dtype=float)
     s_ = np.asarray(strata, dtype=object)
     e = y_ - m_
+    ev = e if m_var is None else y_ - np.asarray(m_var, dtype=float)
     corr = 0.0
     var = 0.0
     for h in np.unique(s_):
@@ -382,7 +408,7 @@ def difference_total(pred_total: float, y: ArrayLike, m: ArrayLike,
         corr += Nh * float(e[sel].mean())
         if nh > 1:
             f = min(nh / Nh, 1.0)
-            var += Nh**2 * (1 - f) * float(e[sel].var(ddof=1)) / nh
+            var += Nh**2 * (1 - f) * float(ev[sel].var(ddof=1)) / nh
     t = pred_total + corr
     se = float(np.sqrt(var))
     z = _z(level)
