@@ -80,6 +80,13 @@ def test_round_trip_estimate_covers_truth(medium_world, tmp_path: Path) -> None:
     assert res.population is not None
     assert res.population.height == res.frame_size
     assert set(res.population.columns) >= {"account_id", "p_supporter", "predicted"}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = res.plot()
+    assert ax.get_title() == "Precision by sorting metric"
+    assert len(ax.lines) >= 1
+    assert "CensusResult" in repr(res) and "<pre>" in res._repr_html_()
     out = write_population(ds, res)
     assert measure.open(path).has("population") and out.name == "population.parquet"
     d = res.to_dict()

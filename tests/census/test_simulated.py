@@ -43,3 +43,5 @@ def test_estimates_cover_truth_in_one_world(small_world: Path, small_truth) -> N
     r = analyze(ds, labels=perfect)
     assert r.ci[0] <= target <= r.ci[1]
     assert r.lower_bound.estimate <= target <= r.upper_bound.estimate
+    # estimating never writes into the dataset: its pin stays valid
+    assert measure.verify_dataset(small_world).ok
