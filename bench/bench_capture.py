@@ -67,24 +67,38 @@ def make_data(path: Path, n_accounts: int, k: int, seed: int = 1) -> int:
     offs = np.linspace(-0.5, 0.5, k)
     with DatasetWriter(path, overwrite=True) as w:
         ids = np.arange(n_accounts, dtype=np.int64) + 10**8
-        w.write_table("accounts", pl.DataFrame(
-            {"account_id": ids, "screen_name": pl.Series(ids.astype(str))}))
+        w.write_table(
+            "accounts",
+            pl.DataFrame(
+                {"account_id": ids, "screen_name": pl.Series(ids.astype(str))}
+            ),
+        )
         rows = 0
         for start in range(0, n_accounts, 1_000_000):
-            sl = ids[start:start + 1_000_000]
+            sl = ids[start : start + 1_000_000]
             eta = rng.normal(-1.4, 0.8, len(sl))
             hit = rng.random((len(sl), k)) < 1 / (1 + np.exp(-(eta[:, None] + offs)))
             r, c = np.nonzero(hit)
-            w.append("detections", pl.DataFrame({
-                "account_id": sl[r], "source": np.array(
-                    [f"source_{j}" for j in range(k)], dtype=object)[c]}))
+            w.append(
+                "detections",
+                pl.DataFrame(
+                    {
+                        "account_id": sl[r],
+                        "source": np.array(
+                            [f"source_{j}" for j in range(k)], dtype=object
+                        )[c],
+                    }
+                ),
+            )
             rows += len(r)
     # one Parquet file for the pandas reader
     import duckdb
 
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT * FROM read_parquet('{path}/detections/*.parquet')) "
-                f"TO '{path}/detections.parquet' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT * FROM read_parquet('{path}/detections/*.parquet')) "
+        f"TO '{path}/detections.parquet' (FORMAT parquet)"
+    )
     import shutil
 
     shutil.rmtree(path / "detections")
@@ -95,14 +109,19 @@ def make_data(path: Path, n_accounts: int, k: int, seed: int = 1) -> int:
 
 
 def run(mode: str, path: Path, k: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", WORKER, mode, str(path), str(k)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER, mode, str(path), str(k)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--accounts", type=int, default=2_000_000)
     ap.add_argument("--sources", type=int, default=6)
     args = ap.parse_args()
@@ -136,12 +155,16 @@ def main() -> int:
         "| peak memory (MiB) | units observed |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, key in (("measure.capture.pattern_counts (DuckDB)", "measure"),
-                      ("pandas baseline (drop_duplicates + pivot)", "pandas")):
+    for name, key in (
+        ("measure.capture.pattern_counts (DuckDB)", "measure"),
+        ("pandas baseline (drop_duplicates + pivot)", "pandas"),
+    ):
         r = res[key]
-        lines.append(f"| {name} | {r['seconds']:.2f} | {r['open']:.2f} | "
-                     f"{r['seconds'] / base:.2f} | "
-                     f"{r['peak_mib']:.0f} | {r['n']:,} |")
+        lines.append(
+            f"| {name} | {r['seconds']:.2f} | {r['open']:.2f} | "
+            f"{r['seconds'] / base:.2f} | "
+            f"{r['peak_mib']:.0f} | {r['n']:,} |"
+        )
     lines += [
         "",
         f"All {len(fit.models)} log-linear models on the {2**args.sources - 1} "
@@ -156,8 +179,10 @@ def main() -> int:
     print(text)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "capture.md").write_text(text)
-    print(f"peak memory of this driver: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(
+        f"peak memory of this driver: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+    )
     return 0
 
 

@@ -8,8 +8,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-REFERENCE = (Path(__file__).resolve().parents[2].parent / "shared" / "reference-data"
-             / "capture-recapture")
+REFERENCE = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "reference-data"
+    / "capture-recapture"
+)
 
 
 @pytest.fixture(scope="session")

@@ -37,20 +37,28 @@ N_WORLDS = 200
 def _alive_prominence(truth: Any) -> np.ndarray:
     acc = truth.accounts
     cen = pl.lit(truth.json["census_date"]).str.to_datetime(time_zone="UTC")
-    alive = acc.filter(pl.col("is_supporter") & (pl.col("created_at") <= cen)
-                       & (pl.col("end_at").is_null() | (pl.col("end_at") > cen)))
+    alive = acc.filter(
+        pl.col("is_supporter")
+        & (pl.col("created_at") <= cen)
+        & (pl.col("end_at").is_null() | (pl.col("end_at") > cen))
+    )
     return alive["prominence"].to_numpy()
 
 
-def _draw(rng: np.random.Generator, prom_pool: np.ndarray, n: int,
-          cap: dict[str, Any]) -> np.ndarray:
+def _draw(
+    rng: np.random.Generator, prom_pool: np.ndarray, n: int, cap: dict[str, Any]
+) -> np.ndarray:
     """Pattern counts (mask order) of one in-memory detection draw."""
     k = int(cap["n_sources"])
     offs = np.linspace(-0.5, 0.5, k) * cap["source_spread"] * 2
     prom = rng.choice(prom_pool, n)
     eta = rng.normal(0.0, cap["catch_heterogeneity_sd"], n)
-    lin = (cap["catch_base"] + offs[None, :]
-           + cap["catch_prominence_slope"] * prom[:, None] + eta[:, None])
+    lin = (
+        cap["catch_base"]
+        + offs[None, :]
+        + cap["catch_prominence_slope"] * prom[:, None]
+        + eta[:, None]
+    )
     hit = rng.random(lin.shape) < 1.0 / (1.0 + np.exp(-lin))
     mask = (hit * (1 << np.arange(k))).sum(axis=1)
     return np.bincount(mask, minlength=2**k)[1:].astype(float)
@@ -75,8 +83,9 @@ def test_small_world_recovery(small_world: Path, small_truth: Any) -> None:
 
 
 @pytest.mark.calibration
-def test_coverage_heterogeneous_catchability(small_world: Path,
-                                             small_truth: Any) -> None:
+def test_coverage_heterogeneous_catchability(
+    small_world: Path, small_truth: Any
+) -> None:
     """200 worlds: population size uniform on 0.5-1.5 x the small world's, catch
     probabilities heterogeneous (prominence and a normal frailty, as the
     simulator). Prints coverage, bias and median width of every model."""
@@ -93,21 +102,34 @@ def test_coverage_heterogeneous_catchability(small_world: Path,
         ests += list(res.lower_bounds.items())
         ests.append(("CHOSEN", res.estimate))
         for name, e in ests:
-            rows.append({"world": w, "model": name, "truth": n,
-                         "chosen": res.model if name == "CHOSEN" else None,
-                         "est": e.estimate, "lo": e.ci[0], "hi": e.ci[1]})
+            rows.append(
+                {
+                    "world": w,
+                    "model": name,
+                    "truth": n,
+                    "chosen": res.model if name == "CHOSEN" else None,
+                    "est": e.estimate,
+                    "lo": e.ci[0],
+                    "hi": e.ci[1],
+                }
+            )
     df = pl.DataFrame(rows, infer_schema_length=None).with_columns(
         cover=(pl.col("lo") <= pl.col("truth")) & (pl.col("hi") >= pl.col("truth")),
-        rel=pl.col("est") / pl.col("truth") - 1)
-    table = (df.group_by("model")
-             .agg(pl.len().alias("worlds"),
-                  pl.col("est").is_nan().sum().alias("no_mle"),
-                  pl.col("rel").filter(pl.col("rel").is_not_nan()).mean()
-                  .alias("rel_bias"),
-                  pl.col("cover").mean().alias("coverage"),
-                  ((pl.col("hi") - pl.col("lo")) / pl.col("truth")).median()
-                  .alias("rel_width"))
-             .sort("model"))
+        rel=pl.col("est") / pl.col("truth") - 1,
+    )
+    table = (
+        df.group_by("model")
+        .agg(
+            pl.len().alias("worlds"),
+            pl.col("est").is_nan().sum().alias("no_mle"),
+            pl.col("rel").filter(pl.col("rel").is_not_nan()).mean().alias("rel_bias"),
+            pl.col("cover").mean().alias("coverage"),
+            ((pl.col("hi") - pl.col("lo")) / pl.col("truth"))
+            .median()
+            .alias("rel_width"),
+        )
+        .sort("model")
+    )
     with pl.Config(tbl_rows=40, tbl_cols=10, float_precision=3):
         print("\ncapture-recapture recovery over", N_WORLDS, "worlds")
         print(table)
@@ -136,7 +158,9 @@ def test_coverage_on_real_simulator_worlds(small_world_factory: Any) -> None:
         res = analyze(measure.open(path))
         lo, hi = res.estimate.ci
         covered += lo <= truth_n <= hi
-        print(f"seed {seed}: N = {truth_n}, n = {res.n_observed}, {res.model} "
-              f"{res.estimate.estimate:.0f} [{lo:.0f}, {hi:.0f}]")
+        print(
+            f"seed {seed}: N = {truth_n}, n = {res.n_observed}, {res.model} "
+            f"{res.estimate.estimate:.0f} [{lo:.0f}, {hi:.0f}]"
+        )
     print(f"covered {covered} of {len(REAL_SEEDS)} real simulator worlds")
     assert covered >= MIN_REAL_COVERED

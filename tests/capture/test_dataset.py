@@ -23,12 +23,17 @@ def _write(path: Path, detections: dict[str, list[int]]) -> Path:
     """Dataset whose ``detections`` has one row per (account, source)."""
     rows = [(a, s) for s, ids in detections.items() for a in ids]
     ids = sorted({a for a, _ in rows})
-    accounts = pl.DataFrame({"account_id": ids,
-                             "screen_name": [f"user{i}" for i in ids]})
-    det = pl.DataFrame({"account_id": [a for a, _ in rows],
-                        "source": [s for _, s in rows],
-                        "detected_at": [T0] * len(rows)},
-                       schema_overrides={"detected_at": TS})
+    accounts = pl.DataFrame(
+        {"account_id": ids, "screen_name": [f"user{i}" for i in ids]}
+    )
+    det = pl.DataFrame(
+        {
+            "account_id": [a for a, _ in rows],
+            "source": [s for _, s in rows],
+            "detected_at": [T0] * len(rows),
+        },
+        schema_overrides={"detected_at": TS},
+    )
     with DatasetWriter(path) as w:
         w.write_table("accounts", accounts)
         w.write_table("detections", det)
@@ -52,10 +57,10 @@ def test_pattern_counts_from_sql_match_python(three_lists: Path) -> None:
     ds = measure.open(three_lists)
     sources, y, sizes = pattern_counts(ds)
     det = ds.sql("SELECT DISTINCT account_id, source FROM detections").to_pandas()
-    wide = det.assign(v=1).pivot_table(index="account_id", columns="source",
-                                       values="v", fill_value=0)
-    mask = sum(wide[s].to_numpy().astype(np.int64) << j
-               for j, s in enumerate(sources))
+    wide = det.assign(v=1).pivot_table(
+        index="account_id", columns="source", values="v", fill_value=0
+    )
+    mask = sum(wide[s].to_numpy().astype(np.int64) << j for j, s in enumerate(sources))
     expected = np.bincount(mask, minlength=2 ** len(sources))[1:]
     assert np.array_equal(y, expected)
     assert sizes == tuple(int(wide[s].sum()) for s in sources)
@@ -72,16 +77,23 @@ def test_analyze_independent_lists(three_lists: Path) -> None:
     mt = res.fit("Mt").estimate
     assert mt.ci[0] <= 400 <= mt.ci[1]
     tab = res.to_polars()
-    assert tab.columns == ["term", "estimate", "std_error", "ci_low", "ci_high",
-                           "level"]
+    assert tab.columns == [
+        "term",
+        "estimate",
+        "std_error",
+        "ci_low",
+        "ci_high",
+        "level",
+    ]
     assert tab["term"][0] == "population"
     assert "Mt" in res.summary() and "<pre>" in res._repr_html_()
     assert res.model_table().height == len(res.models)
 
 
 def test_two_sources_give_chapman(tmp_path: Path) -> None:
-    path = _write(tmp_path / "two", {"a": list(range(0, 60)),
-                                     "b": list(range(40, 100))})
+    path = _write(
+        tmp_path / "two", {"a": list(range(0, 60)), "b": list(range(40, 100))}
+    )
     res = analyze(measure.open(path))
     assert res.model == "chapman"
     assert res.estimate.estimate == pytest.approx(chapman(60, 60, 20).estimate)
@@ -102,8 +114,9 @@ def test_sources_option_and_errors(three_lists: Path, tmp_path: Path) -> None:
         analyze(ds, criterion="dic")
     no_det = tmp_path / "nodet"
     with DatasetWriter(no_det) as w:
-        w.write_table("accounts", pl.DataFrame({"account_id": [1],
-                                                "screen_name": ["a"]}))
+        w.write_table(
+            "accounts", pl.DataFrame({"account_id": [1], "screen_name": ["a"]})
+        )
     with pytest.raises(DataContractError, match="detections"):
         analyze(measure.open(no_det))
 
@@ -126,11 +139,24 @@ def test_no_overlap_gives_reasons_not_crash() -> None:
     assert res.to_dict()["estimate"] is None
 
 
-def test_cli_json(three_lists: Path, capsys: pytest.CaptureFixture[str],
-                  tmp_path: Path) -> None:
+def test_cli_json(
+    three_lists: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     png = tmp_path / "models.png"
-    assert main(["capture", str(three_lists), "--json", "--criterion", "bic",
-                 "--plot", str(png)]) == 0
+    assert (
+        main(
+            [
+                "capture",
+                str(three_lists),
+                "--json",
+                "--criterion",
+                "bic",
+                "--plot",
+                str(png),
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     for key in ("estimate", "ci", "n_observed", "model", "models"):
         assert key in out
@@ -152,19 +178,24 @@ def test_plot_returns_axes(three_lists: Path) -> None:
 
 def test_varchar_account_ids(tmp_path: Path) -> None:
     """account_id may be VARCHAR (Mastodon handles, Bluesky DIDs)."""
-    rows = {"a": ["@x@m.social", "did:plc:1", "did:plc:2"],
-            "b": ["did:plc:2", "@y@m.social"],
-            "c": ["did:plc:1", "did:plc:2", "@z@m.social"]}
-    det = pl.DataFrame({"account_id": [a for v in rows.values() for a in v],
-                        "source": [s for s, v in rows.items() for _ in v]})
+    rows = {
+        "a": ["@x@m.social", "did:plc:1", "did:plc:2"],
+        "b": ["did:plc:2", "@y@m.social"],
+        "c": ["did:plc:1", "did:plc:2", "@z@m.social"],
+    }
+    det = pl.DataFrame(
+        {
+            "account_id": [a for v in rows.values() for a in v],
+            "source": [s for s, v in rows.items() for _ in v],
+        }
+    )
     ids = sorted(set(det["account_id"]))
     path = tmp_path / "varchar"
     with DatasetWriter(path) as w:
-        w.write_table("accounts", pl.DataFrame({"account_id": ids,
-                                                "screen_name": ids}))
+        w.write_table("accounts", pl.DataFrame({"account_id": ids, "screen_name": ids}))
         w.write_table("detections", det)
     sources, y, sizes = pattern_counts(measure.open(path))
     assert sizes == (3, 2, 3)
-    assert y[0b111 - 1] == 1      # did:plc:2 on all three
-    assert y[0b101 - 1] == 1      # did:plc:1 on a and c
+    assert y[0b111 - 1] == 1  # did:plc:2 on all three
+    assert y[0b101 - 1] == 1  # did:plc:1 on a and c
     assert y.sum() == 5

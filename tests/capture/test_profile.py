@@ -45,14 +45,18 @@ def test_profile_interval_ends_drop_by_chi2_half() -> None:
     x, _ = ModelSpec("Mt").design(sources)
     n = y.sum()
     lo, hi = fit.estimate.ci
-    opt = minimize_scalar(lambda v: -_multinomial_profile(x, y, n, v),
-                          bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-8})
+    opt = minimize_scalar(
+        lambda v: -_multinomial_profile(x, y, n, v),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-8},
+    )
     lmax = -opt.fun
     crit = chi2.ppf(0.95, 1) / 2
     for end in (lo, hi):
         assert lmax - _multinomial_profile(x, y, n, end) == pytest.approx(
-            crit, abs=DROP_TOL)
+            crit, abs=DROP_TOL
+        )
     assert lo < fit.estimate.estimate < hi
     assert lo <= 600 <= hi
 
@@ -72,14 +76,15 @@ def test_profile_close_to_lognormal_in_large_samples() -> None:
 def test_chao_lower_bounds_by_hand() -> None:
     """Chao (1987) with a = (K-1)/K; bias-corrected form of Chao (2005)."""
     y = np.zeros(7)
-    y[[0, 1, 3]] = [20, 15, 10]     # f1 = 45
-    y[[2, 4, 5]] = [5, 4, 3]        # f2 = 12
-    y[6] = 2                        # f3 = 2
+    y[[0, 1, 3]] = [20, 15, 10]  # f1 = 45
+    y[[2, 4, 5]] = [5, 4, 3]  # f2 = 12
+    y[6] = 2  # f3 = 2
     lb = chao_lower_bounds(y, 3)
     a = 2 / 3
     assert lb["chao_lower_bound"].estimate == pytest.approx(59 + a * 45**2 / 24)
     assert lb["chao_lower_bound_bc"].estimate == pytest.approx(
-        59 + a * 45 * 44 / (2 * 13))
+        59 + a * 45 * 44 / (2 * 13)
+    )
     r = 45 / 12
     var = 12 * (a / 2 * r**2 + a**2 * r**3 + a**2 / 4 * r**4)
     assert lb["chao_lower_bound"].std_error == pytest.approx(math.sqrt(var))
@@ -95,7 +100,7 @@ def test_boundary_fit_reports_zero_cells() -> None:
     equals the fit of the model without the empty cells."""
     rng = np.random.default_rng(11)
     hit = rng.random((500, 3)) < np.array([0.3, 0.3, 0.3])
-    hit[hit[:, 0] & hit[:, 2], 2] = False     # lists a and c never overlap
+    hit[hit[:, 0] & hit[:, 2], 2] = False  # lists a and c never overlap
     mask = (hit * (1 << np.arange(3))).sum(axis=1)
     y = np.bincount(mask, minlength=8)[1:].astype(float)
     fit = fit_model(ModelSpec("ac", pairs=((0, 2),)), y, list("abc"))

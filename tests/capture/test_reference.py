@@ -66,14 +66,15 @@ def test_rcapture_hare_closedp_best_model_mth_poisson2(ref_csv) -> None:
 def test_rcapture_hare_mt_without_111111(ref_csv) -> None:
     """Rcapture 1.4-4, man/hare.Rd::
 
-        col <- rep(0, 2^6-1); mat <- histpos.t(6); col[rowSums(mat) == 6] <- 1
-        closedpCI.t(hare, mX = cbind(mat, col), mname = "Mt without 111111")
-        # This gives N = 76.8 (s.e. = 3.9) with an AIC of 146.
+    col <- rep(0, 2^6-1); mat <- histpos.t(6); col[rowSums(mat) == 6] <- 1
+    closedpCI.t(hare, mX = cbind(mat, col), mname = "Mt without 111111")
+    # This gives N = 76.8 (s.e. = 3.9) with an AIC of 146.
     """
     sources, y = histories_to_counts(ref_csv("Rcapture/hare.csv"))
     col = (cell_matrix(6).sum(axis=1) == 6).astype(float)
-    fit = fit_model(ModelSpec("Mt without 111111", extra=(("h111111", tuple(col)),)),
-                    y, sources)
+    fit = fit_model(
+        ModelSpec("Mt without 111111", extra=(("h111111", tuple(col)),)), y, sources
+    )
     assert fit.estimate.estimate == pytest.approx(76.8, abs=ONE_DECIMAL)
     assert fit.estimate.std_error == pytest.approx(3.9, abs=ONE_DECIMAL)
     assert fit.aic == pytest.approx(146, abs=INTEGER)
@@ -89,20 +90,22 @@ def test_rcapture_hare_mh_chao_is_chao_1987(ref_csv) -> None:
     expected = 68 + 5 / 6 * f1**2 / (2 * f2)
     assert res.fit("Mh_chao").estimate.estimate == pytest.approx(expected, rel=1e-8)
     assert res.lower_bounds["chao_lower_bound"].estimate == pytest.approx(
-        expected, rel=1e-12)
+        expected, rel=1e-12
+    )
 
 
 def test_rcapture_lesbian_bic_prefers_mth_darroch(ref_csv) -> None:
     """Rcapture 1.4-4, man/lesbian.Rd::
 
-        closedp(lesbian, dfreq = TRUE)
-        # 1612 out of 2185 individuals (74%) appear on one list only;
-        # by BIC the best model is Mth Darroch.
+    closedp(lesbian, dfreq = TRUE)
+    # 1612 out of 2185 individuals (74%) appear on one list only;
+    # by BIC the best model is Mth Darroch.
     """
     res = _closedp(ref_csv, "lesbian", count="freq", criterion="bic")
     assert res.n_observed == 2185
     one_list = res.patterns.filter(
-        pl.sum_horizontal(pl.col(["A", "B", "C", "D"])) == 1)["count"].sum()
+        pl.sum_horizontal(pl.col(["A", "B", "C", "D"])) == 1
+    )["count"].sum()
     assert one_list == 1612
     closedp = [m for m in res.models if m.valid and m.name != "two_way"]
     assert min(closedp, key=lambda m: m.bic).name == "Mth_darroch"
@@ -155,8 +158,7 @@ def test_sparsemse_artificial_3_existence(ref_csv) -> None:
     then ... the MLE does not exist. If only main effects are considered, or if
     either or both of AC and BC, but not AB are included, then the model passes."
     """
-    sources, y = histories_to_counts(ref_csv("SparseMSE/Artificial_3.csv"),
-                                     count="n")
+    sources, y = histories_to_counts(ref_csv("SparseMSE/Artificial_3.csv"), count="n")
     ab, ac, bc = (0, 1), (0, 2), (1, 2)
 
     def fit(*pairs):

@@ -22,8 +22,9 @@ def test_lincoln_petersen_and_chapman_closed_forms() -> None:
     assert lp.std_error**2 == pytest.approx(100 * 80 * 80 * 60 / 20**3, rel=EXACT)
     ch = chapman(n1, n2, m)
     assert ch.estimate == pytest.approx(101 * 81 / 21 - 1, rel=EXACT)
-    assert ch.std_error**2 == pytest.approx(101 * 81 * 80 * 60 / (21**2 * 22),
-                                            rel=EXACT)
+    assert ch.std_error**2 == pytest.approx(
+        101 * 81 * 80 * 60 / (21**2 * 22), rel=EXACT
+    )
     for e in (lp, ch):
         lo, hi = e.ci
         assert n1 + n2 - m <= lo < e.estimate < hi

@@ -58,9 +58,23 @@ MAX_SOURCES = 12
 #: Every model name :func:`analyze` accepts, besides the families of
 #: ``measure.options.CaptureModel`` ("independence" = Mt, "two_way", and
 #: "heterogeneity" = the best heterogeneity model by the criterion).
-MODEL_NAMES = ("M0", "Mt", "Mh_chao", "Mh_poisson2", "Mh_darroch", "Mh_gamma3.5",
-               "Mth_chao", "Mth_poisson2", "Mth_darroch", "Mth_gamma3.5", "two_way",
-               "stepwise", "Mth_darroch_stepwise", "chapman", "lincoln_petersen")
+MODEL_NAMES = (
+    "M0",
+    "Mt",
+    "Mh_chao",
+    "Mh_poisson2",
+    "Mh_darroch",
+    "Mh_gamma3.5",
+    "Mth_chao",
+    "Mth_poisson2",
+    "Mth_darroch",
+    "Mth_gamma3.5",
+    "two_way",
+    "stepwise",
+    "Mth_darroch_stepwise",
+    "chapman",
+    "lincoln_petersen",
+)
 _FAMILIES = ("independence", "two_way", "heterogeneity")
 #: Models among which ``model=None`` chooses when K >= 3: hierarchical log-linear
 #: models nested in ``two_way`` that always allow for heterogeneous catchability.
@@ -80,17 +94,32 @@ AUTO_POOL = ("Mth_darroch", "Mth_darroch_stepwise", "two_way")
 CI_METHODS = ("profile", "lognormal", "none")
 
 __all__ = [
-    "AUTO_POOL", "CaptureResult", "LoglinearFit", "MODEL_NAMES", "ModelSpec", "analyze",
-    "analyze_counts", "analyze_histories", "cell_matrix", "chao_lower_bounds",
-    "chapman", "check_existence", "fit_model", "histories_to_counts",
-    "lincoln_petersen", "pattern_counts", "profile_interval", "standard_models",
+    "AUTO_POOL",
+    "CaptureResult",
+    "LoglinearFit",
+    "MODEL_NAMES",
+    "ModelSpec",
+    "analyze",
+    "analyze_counts",
+    "analyze_histories",
+    "cell_matrix",
+    "chao_lower_bounds",
+    "chapman",
+    "check_existence",
+    "fit_model",
+    "histories_to_counts",
+    "lincoln_petersen",
+    "pattern_counts",
+    "profile_interval",
+    "standard_models",
     "stepwise_pairs",
 ]
 
 
 # ---------------------------------------------------------------- Chao lower bound
-def chao_lower_bounds(y: np.ndarray, k_lists: int, *,
-                      level: float = 0.95) -> dict[str, Estimate]:
+def chao_lower_bounds(
+    y: np.ndarray, k_lists: int, *, level: float = 0.95
+) -> dict[str, Estimate]:
     """Chao's (1987) lower bound for ``N`` and its bias-corrected form.
 
     ``N_LB = n + a f1**2 / (2 f2)`` and ``N_BC = n + a f1 (f1 - 1) / (2 (f2 + 1))``
@@ -119,9 +148,11 @@ def chao_lower_bounds(y: np.ndarray, k_lists: int, *,
     n = float(y.sum())
     f1, f2 = float(y[k == 1].sum()), float(y[k == 2].sum())
     a = (k_lists - 1) / k_lists
-    assumptions = ("closed population; lists are exchangeable draws whose catch "
-                   "probabilities vary between units (model Mh); the estimate is a "
-                   "lower bound when they do",)
+    assumptions = (
+        "closed population; lists are exchangeable draws whose catch "
+        "probabilities vary between units (model Mh); the estimate is a "
+        "lower bound when they do",
+    )
     out: dict[str, Estimate] = {}
     method = "Chao (1987) lower bound, log-normal interval"
     if f2 > 0:
@@ -129,24 +160,40 @@ def chao_lower_bounds(y: np.ndarray, k_lists: int, *,
         f0 = a * f1**2 / (2 * f2)
         var = f2 * (a / 2 * r**2 + a**2 * r**3 + a**2 / 4 * r**4)
         out["chao_lower_bound"] = Estimate(
-            term="chao_lower_bound", estimate=n + f0,
-            ci=lognormal_interval(n, n + f0, var, level), level=level,
-            std_error=math.sqrt(var), method=method, n=int(n),
-            assumptions=assumptions)
+            term="chao_lower_bound",
+            estimate=n + f0,
+            ci=lognormal_interval(n, n + f0, var, level),
+            level=level,
+            std_error=math.sqrt(var),
+            method=method,
+            n=int(n),
+            assumptions=assumptions,
+        )
     else:
         out["chao_lower_bound"] = Estimate.invalid(
-            "chao_lower_bound", "no unit is on exactly two lists (f2 = 0); use the "
-            "bias-corrected form", method=method, level=level, n=int(n))
+            "chao_lower_bound",
+            "no unit is on exactly two lists (f2 = 0); use the bias-corrected form",
+            method=method,
+            level=level,
+            n=int(n),
+        )
     f0 = a * f1 * (f1 - 1) / (2 * (f2 + 1))
-    var = (a * f1 * (f1 - 1) / (2 * (f2 + 1))
-           + a**2 * f1 * (2 * f1 - 1) ** 2 / (4 * (f2 + 1) ** 2)
-           + a**2 * f1**2 * f2 * (f1 - 1) ** 2 / (4 * (f2 + 1) ** 4))
+    var = (
+        a * f1 * (f1 - 1) / (2 * (f2 + 1))
+        + a**2 * f1 * (2 * f1 - 1) ** 2 / (4 * (f2 + 1) ** 2)
+        + a**2 * f1**2 * f2 * (f1 - 1) ** 2 / (4 * (f2 + 1) ** 4)
+    )
     out["chao_lower_bound_bc"] = Estimate(
-        term="chao_lower_bound_bc", estimate=n + f0,
-        ci=lognormal_interval(n, n + f0, var, level), level=level,
+        term="chao_lower_bound_bc",
+        estimate=n + f0,
+        ci=lognormal_interval(n, n + f0, var, level),
+        level=level,
         std_error=math.sqrt(var),
         method="Chao bias-corrected lower bound (Chao 1987; Chao 2005), log-normal "
-        "interval", n=int(n), assumptions=assumptions)
+        "interval",
+        n=int(n),
+        assumptions=assumptions,
+    )
     return out
 
 
@@ -161,11 +208,17 @@ def _resolve_model(model: str | None) -> str | None:
         return model
     raise ConfigError(
         f"invalid value {model!r} for option 'model'; valid values are: 'auto', "
-        + ", ".join(repr(v) for v in (*_FAMILIES, *MODEL_NAMES)))
+        + ", ".join(repr(v) for v in (*_FAMILIES, *MODEL_NAMES))
+    )
 
 
-def _choose(fits: list[LoglinearFit], two: dict[str, Estimate], model: str | None,
-            criterion: str, k_lists: int) -> tuple[str, Estimate, list[str]]:
+def _choose(
+    fits: list[LoglinearFit],
+    two: dict[str, Estimate],
+    model: str | None,
+    criterion: str,
+    k_lists: int,
+) -> tuple[str, Estimate, list[str]]:
     """Pick the reported model; return its name, estimate and notes."""
     notes: list[str] = []
     by_name = {f.name: f for f in fits}
@@ -178,7 +231,8 @@ def _choose(fits: list[LoglinearFit], two: dict[str, Estimate], model: str | Non
             raise ConfigError(
                 f"model {model!r} needs at least 3 sources (this analysis has "
                 f"{k_lists}); valid here: "
-                + ", ".join(repr(v) for v in (*by_name, *two)))
+                + ", ".join(repr(v) for v in (*by_name, *two))
+            )
         return model, by_name[model].estimate, notes
     if model is None and k_lists == 2:
         return "chapman", two["chapman"], notes
@@ -188,26 +242,42 @@ def _choose(fits: list[LoglinearFit], two: dict[str, Estimate], model: str | Non
     else:
         pool = [f for f in valid if f.name in AUTO_POOL]
         if not pool and valid:
-            notes.append("no heterogeneity model of the automatic set has an MLE; "
-                         "chose among the remaining models, which may assume equal "
-                         "catchability (N is then likely underestimated)")
+            notes.append(
+                "no heterogeneity model of the automatic set has an MLE; "
+                "chose among the remaining models, which may assume equal "
+                "catchability (N is then likely underestimated)"
+            )
             pool = valid
     if not pool:
-        return ("none", Estimate.invalid(
-            "population", "no candidate model has an MLE for N (see each model's "
-            "reason); the lists overlap too little", level=two.get(
-                "chapman", Estimate.invalid("x", "")).level), notes)
+        return (
+            "none",
+            Estimate.invalid(
+                "population",
+                "no candidate model has an MLE for N (see each model's "
+                "reason); the lists overlap too little",
+                level=two.get("chapman", Estimate.invalid("x", "")).level,
+            ),
+            notes,
+        )
     best = min(pool, key=lambda f: criterion_value(f, criterion))
-    notes.append(f"model chosen by {criterion.upper()} among {len(pool)} models; the "
-                 "interval does not include model-selection uncertainty")
+    notes.append(
+        f"model chosen by {criterion.upper()} among {len(pool)} models; the "
+        "interval does not include model-selection uncertainty"
+    )
     return best.name, best.estimate, notes
 
 
-def analyze_counts(y: Sequence[float] | np.ndarray, sources: Sequence[str], *,
-                   model: str | None = None, criterion: Criterion = "aic",
-                   level: float = 0.95, ci: str = "profile",
-                   stepwise: bool = True,
-                   source_sizes: Sequence[int] | None = None) -> CaptureResult:
+def analyze_counts(
+    y: Sequence[float] | np.ndarray,
+    sources: Sequence[str],
+    *,
+    model: str | None = None,
+    criterion: Criterion = "aic",
+    level: float = 0.95,
+    ci: str = "profile",
+    stepwise: bool = True,
+    source_sizes: Sequence[int] | None = None,
+) -> CaptureResult:
     """Estimate ``N`` from the observable pattern counts of ``K`` lists.
 
     Parameters
@@ -242,33 +312,43 @@ def analyze_counts(y: Sequence[float] | np.ndarray, sources: Sequence[str], *,
     validate_option("criterion", criterion, Criterion)
     model = _resolve_model(model)
     if ci not in CI_METHODS:
-        raise ConfigError(f"invalid value {ci!r} for option 'ci'; valid values are: "
-                          + ", ".join(repr(v) for v in CI_METHODS))
+        raise ConfigError(
+            f"invalid value {ci!r} for option 'ci'; valid values are: "
+            + ", ".join(repr(v) for v in CI_METHODS)
+        )
     if not 0 < level < 1:
-        raise ConfigError(f"invalid value {level!r} for option 'level'; give a "
-                          "confidence level between 0 and 1, e.g. 0.95")
+        raise ConfigError(
+            f"invalid value {level!r} for option 'level'; give a "
+            "confidence level between 0 and 1, e.g. 0.95"
+        )
     sources = tuple(str(s) for s in sources)
     k_lists = len(sources)
     if k_lists < 2:
         raise EstimationError(
             f"capture-recapture needs at least two sources; got {k_lists} "
-            f"({', '.join(sources) or 'none'}); add detections from another source")
+            f"({', '.join(sources) or 'none'}); add detections from another source"
+        )
     if k_lists > MAX_SOURCES:
         raise EstimationError(
             f"{k_lists} sources give {2**k_lists - 1} capture patterns; at most "
-            f"{MAX_SOURCES} are supported: merge similar sources or pass sources=")
+            f"{MAX_SOURCES} are supported: merge similar sources or pass sources="
+        )
     y = np.asarray(y, dtype=float)
     if y.shape != (2**k_lists - 1,) or np.any(y < 0) or not np.all(np.isfinite(y)):
         raise EstimationError(
             f"pattern counts must be {2**k_lists - 1} non-negative numbers for "
-            f"{k_lists} sources; got shape {y.shape}")
+            f"{k_lists} sources; got shape {y.shape}"
+        )
     n = int(round(y.sum()))
     if n == 0:
-        raise EstimationError("no unit was detected by any source; nothing to "
-                              "estimate")
+        raise EstimationError("no unit was detected by any source; nothing to estimate")
     w = cell_matrix(k_lists)
-    sizes = tuple(int(s) for s in (source_sizes if source_sizes is not None
-                                   else (w * y[:, None]).sum(axis=0)))
+    sizes = tuple(
+        int(s)
+        for s in (
+            source_sizes if source_sizes is not None else (w * y[:, None]).sum(axis=0)
+        )
+    )
     warnings: list[str] = []
     for s, size in zip(sources, sizes, strict=True):
         if size == 0:
@@ -276,32 +356,50 @@ def analyze_counts(y: Sequence[float] | np.ndarray, sources: Sequence[str], *,
     specs = standard_models(k_lists)
     if stepwise and k_lists >= 3:
         specs.append(stepwise_pairs(y, sources, criterion=criterion))
-        specs.append(stepwise_pairs(
-            y, sources, criterion=criterion, name="Mth_darroch_stepwise",
-            base=ModelSpec("Mth_darroch", heterogeneity="darroch")))
+        specs.append(
+            stepwise_pairs(
+                y,
+                sources,
+                criterion=criterion,
+                name="Mth_darroch_stepwise",
+                base=ModelSpec("Mth_darroch", heterogeneity="darroch"),
+            )
+        )
     fits = [fit_model(s, y, sources, level=level, ci=ci) for s in specs]
     two: dict[str, Estimate] = {}
     if k_lists == 2:
         n1, n2, m = int(y[0] + y[2]), int(y[1] + y[2]), int(y[2])
-        two = {"lincoln_petersen": lincoln_petersen(n1, n2, m, level=level),
-               "chapman": chapman(n1, n2, m, level=level)}
+        two = {
+            "lincoln_petersen": lincoln_petersen(n1, n2, m, level=level),
+            "chapman": chapman(n1, n2, m, level=level),
+        }
     name, est, notes = _choose(fits, two, model, criterion, k_lists)
     warnings += notes
     chosen = replace(est, method=f"{name}: {est.method}" if est.method else name)
     masks = np.flatnonzero(y > 0) + 1
     patterns = pl.DataFrame(
         {s: ((masks >> j) & 1).astype(np.int8) for j, s in enumerate(sources)}
-        | {"count": y[masks - 1].astype(np.int64)})
+        | {"count": y[masks - 1].astype(np.int64)}
+    )
     return CaptureResult(
-        estimate=chosen, model=name, criterion=criterion, n_observed=n,
-        sources=sources, source_sizes=sizes, patterns=patterns, models=tuple(fits),
-        two_source=two, lower_bounds=chao_lower_bounds(y, k_lists, level=level),
-        warnings=tuple(warnings), level=level)
+        estimate=chosen,
+        model=name,
+        criterion=criterion,
+        n_observed=n,
+        sources=sources,
+        source_sizes=sizes,
+        patterns=patterns,
+        models=tuple(fits),
+        two_source=two,
+        lower_bounds=chao_lower_bounds(y, k_lists, level=level),
+        warnings=tuple(warnings),
+        level=level,
+    )
 
 
-def histories_to_counts(table: Any, *, count: str | None = None,
-                        sources: Sequence[str] | None = None
-                        ) -> tuple[tuple[str, ...], np.ndarray]:
+def histories_to_counts(
+    table: Any, *, count: str | None = None, sources: Sequence[str] | None = None
+) -> tuple[tuple[str, ...], np.ndarray]:
     """Turn a capture-history table into pattern counts.
 
     Parameters
@@ -322,38 +420,55 @@ def histories_to_counts(table: Any, *, count: str | None = None,
     """
     df = table if isinstance(table, pl.DataFrame) else pl.from_pandas(table)
     if count is not None and count not in df.columns:
-        raise DataContractError(f"count column '{count}' not found; columns are "
-                                f"{', '.join(df.columns)}", column=count)
-    cols = list(sources) if sources is not None else [
-        c for c in df.columns if c != count]
+        raise DataContractError(
+            f"count column '{count}' not found; columns are {', '.join(df.columns)}",
+            column=count,
+        )
+    cols = (
+        list(sources) if sources is not None else [c for c in df.columns if c != count]
+    )
     for c in cols:
         if c not in df.columns:
-            raise DataContractError(f"list column '{c}' not found; columns are "
-                                    f"{', '.join(df.columns)}", column=c)
+            raise DataContractError(
+                f"list column '{c}' not found; columns are {', '.join(df.columns)}",
+                column=c,
+            )
         bad = df.filter(~pl.col(c).is_in([0, 1]) | pl.col(c).is_null())
         if bad.height:
             raise DataContractError(
                 "capture-history columns must hold 0 or 1; pass count= for the "
-                "frequency column", column=c, example=bad.row(0, named=True))
+                "frequency column",
+                column=c,
+                example=bad.row(0, named=True),
+            )
     k_lists = len(cols)
     mask = np.zeros(df.height, dtype=np.int64)
     for j, c in enumerate(cols):
         mask += df[c].cast(pl.Int64).to_numpy() << j
-    freq = (df[count].cast(pl.Float64).to_numpy() if count is not None
-            else np.ones(df.height))
+    freq = (
+        df[count].cast(pl.Float64).to_numpy()
+        if count is not None
+        else np.ones(df.height)
+    )
     if np.any(freq < 0):
         raise DataContractError("frequencies must be non-negative", column=count)
     if np.any((mask == 0) & (freq > 0)):
         raise DataContractError(
             "a row with no list marked has a positive count: units on no list "
-            "cannot be observed; drop that row", column=count)
+            "cannot be observed; drop that row",
+            column=count,
+        )
     y = np.bincount(mask, weights=freq, minlength=2**k_lists)[1:]
     return tuple(cols), y
 
 
-def analyze_histories(table: Any, *, count: str | None = None,
-                      sources: Sequence[str] | None = None,
-                      **options: Any) -> CaptureResult:
+def analyze_histories(
+    table: Any,
+    *,
+    count: str | None = None,
+    sources: Sequence[str] | None = None,
+    **options: Any,
+) -> CaptureResult:
     """Analyse a capture-history table directly (no Dataset needed).
 
     Parameters
@@ -376,8 +491,9 @@ def analyze_histories(table: Any, *, count: str | None = None,
     return analyze_counts(y, cols, **options)
 
 
-def pattern_counts(ds: Any, sources: Sequence[str] | None = None
-                   ) -> tuple[tuple[str, ...], np.ndarray, tuple[int, ...]]:
+def pattern_counts(
+    ds: Any, sources: Sequence[str] | None = None
+) -> tuple[tuple[str, ...], np.ndarray, tuple[int, ...]]:
     """Pattern counts from a dataset's ``detections`` (SQL in DuckDB).
 
     Returns
@@ -394,12 +510,16 @@ def pattern_counts(ds: Any, sources: Sequence[str] | None = None
     if missing:
         raise DataContractError(
             f"source(s) {', '.join(map(repr, missing))} have no detections; present: "
-            f"{', '.join(map(repr, present))}", table="detections", column="source")
+            f"{', '.join(map(repr, present))}",
+            table="detections",
+            column="source",
+        )
     sources = list(dict.fromkeys(sources))
     if len(sources) > MAX_SOURCES:
         raise EstimationError(
             f"detections hold {len(sources)} sources; at most {MAX_SOURCES} are "
-            "supported: pass sources= with the ones to use, or merge similar ones")
+            "supported: pass sources= with the ones to use, or merge similar ones"
+        )
     counts = ds.sql(_sql.PATTERN_COUNTS, {"sources": sources})
     y = np.zeros(2 ** len(sources) - 1)
     y[counts["mask"].to_numpy() - 1] = counts["n"].to_numpy()
@@ -407,9 +527,16 @@ def pattern_counts(ds: Any, sources: Sequence[str] | None = None
     return tuple(sources), y, tuple(int(size_of[s]) for s in sources)
 
 
-def analyze(ds: Any, *, model: str | None = None, criterion: Criterion = "aic",
-            level: float = 0.95, sources: Sequence[str] | None = None,
-            ci: str = "profile", stepwise: bool = True) -> CaptureResult:
+def analyze(
+    ds: Any,
+    *,
+    model: str | None = None,
+    criterion: Criterion = "aic",
+    level: float = 0.95,
+    sources: Sequence[str] | None = None,
+    ci: str = "profile",
+    stepwise: bool = True,
+) -> CaptureResult:
     """Capture–recapture estimate of the population the ``detections`` sample.
 
     Parameters
@@ -428,5 +555,13 @@ def analyze(ds: Any, *, model: str | None = None, criterion: Criterion = "aic",
         bounds, and Lincoln–Petersen/Chapman when there are two sources.
     """
     srcs, y, sizes = pattern_counts(ds, sources)
-    return analyze_counts(y, srcs, model=model, criterion=criterion, level=level,
-                          ci=ci, stepwise=stepwise, source_sizes=sizes)
+    return analyze_counts(
+        y,
+        srcs,
+        model=model,
+        criterion=criterion,
+        level=level,
+        ci=ci,
+        stepwise=stepwise,
+        source_sizes=sizes,
+    )

@@ -13,26 +13,44 @@ def register(sub: Any) -> None:
     from measure.capture import MODEL_NAMES
 
     p = sub.add_parser(
-        "capture", help="capture-recapture estimate of the population size from "
+        "capture",
+        help="capture-recapture estimate of the population size from "
         "the detections table",
         description="Estimate how many accounts the detection sources sample from: "
         "Lincoln-Petersen and Chapman for two sources; log-linear models (Mt, "
         "heterogeneity models Mh/Mth, two-list interactions) for three or more, "
         "with existence checks, AIC/BIC choice, profile-likelihood intervals and "
-        "Chao's lower bound.")
+        "Chao's lower bound.",
+    )
     p.add_argument("dataset", help="dataset directory with a detections table")
-    p.add_argument("--model", default=None,
-                   help="model to report: auto (default), independence, two_way, "
-                   "heterogeneity, or one of " + ", ".join(MODEL_NAMES))
-    p.add_argument("--criterion", default="aic", choices=("aic", "bic"),
-                   help="model-choice criterion (default aic)")
-    p.add_argument("--sources", default=None,
-                   help="comma-separated sources to use (default all)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model to report: auto (default), independence, two_way, "
+        "heterogeneity, or one of " + ", ".join(MODEL_NAMES),
+    )
+    p.add_argument(
+        "--criterion",
+        default="aic",
+        choices=("aic", "bic"),
+        help="model-choice criterion (default aic)",
+    )
+    p.add_argument(
+        "--sources", default=None, help="comma-separated sources to use (default all)"
+    )
     p.add_argument("--level", type=float, default=0.95, help="confidence level")
-    p.add_argument("--ci", default="profile", choices=("profile", "lognormal"),
-                   help="interval for the log-linear models (default profile)")
-    p.add_argument("--plot", default=None, metavar="PNG",
-                   help="also write the model comparison figure to this file")
+    p.add_argument(
+        "--ci",
+        default="profile",
+        choices=("profile", "lognormal"),
+        help="interval for the log-linear models (default profile)",
+    )
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="also write the model comparison figure to this file",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -44,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
 
     sources = [s.strip() for s in args.sources.split(",")] if args.sources else None
     ds = open_dataset(args.dataset, require=("capture",))
-    res = analyze(ds, model=args.model, criterion=args.criterion, level=args.level,
-                  sources=sources, ci=args.ci)
+    res = analyze(
+        ds,
+        model=args.model,
+        criterion=args.criterion,
+        level=args.level,
+        sources=sources,
+        ci=args.ci,
+    )
     if args.plot:
         import matplotlib
 

@@ -151,8 +151,10 @@ class ModelSpec:
         for nm, values in self.extra:
             v = np.asarray(values, dtype=float)
             if v.shape != (len(w),):
-                raise ValueError(f"extra column '{nm}' needs {len(w)} values, one per "
-                                 "observable pattern in mask order")
+                raise ValueError(
+                    f"extra column '{nm}' needs {len(w)} values, one per "
+                    "observable pattern in mask order"
+                )
             cols.append(v)
             names.append(nm)
         return np.column_stack(cols), names
@@ -168,11 +170,11 @@ def standard_models(k_lists: int) -> list[ModelSpec]:
     if k_lists < 3:
         return models
     for h in ("chao", "poisson2", "darroch", "gamma3.5"):
-        models.append(ModelSpec(f"Mh_{h}", main=False, heterogeneity=h,
-                                lower_bound=h == "chao"))
+        models.append(
+            ModelSpec(f"Mh_{h}", main=False, heterogeneity=h, lower_bound=h == "chao")
+        )
     for h in ("chao", "poisson2", "darroch", "gamma3.5"):
-        models.append(ModelSpec(f"Mth_{h}", heterogeneity=h,
-                                lower_bound=h == "chao"))
+        models.append(ModelSpec(f"Mth_{h}", heterogeneity=h, lower_bound=h == "chao"))
     pairs = tuple((a, b) for a in range(k_lists) for b in range(a + 1, k_lists))
     models.append(ModelSpec("two_way", pairs=pairs))
     return models
@@ -202,9 +204,15 @@ def _nonfacial(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     c = np.concatenate([np.zeros(p), -np.ones(nz)])
     a_ub = np.hstack([xz, np.eye(nz)])
     a_eq = np.hstack([xp, np.zeros((xp.shape[0], nz))]) if xp.shape[0] else None
-    res = linprog(c, A_ub=a_ub, b_ub=np.zeros(nz), A_eq=a_eq,
-                  b_eq=np.zeros(xp.shape[0]) if a_eq is not None else None,
-                  bounds=[(None, None)] * p + [(0, 1)] * nz, method="highs")
+    res = linprog(
+        c,
+        A_ub=a_ub,
+        b_ub=np.zeros(nz),
+        A_eq=a_eq,
+        b_eq=np.zeros(xp.shape[0]) if a_eq is not None else None,
+        bounds=[(None, None)] * p + [(0, 1)] * nz,
+        method="highs",
+    )
     if res.status != 0:  # pragma: no cover - the LP is always feasible (d=0, t=0)
         return out
     out[np.flatnonzero(zero)] = res.x[p:] > 0.5
@@ -222,11 +230,15 @@ def _unobserved_unbounded(x: np.ndarray, y: np.ndarray) -> bool:
     c = np.zeros(p)
     c[0] = -1.0
     xp, xz = x[~zero], x[zero]
-    res = linprog(c, A_ub=xz if len(xz) else None,
-                  b_ub=np.zeros(len(xz)) if len(xz) else None,
-                  A_eq=xp if len(xp) else None,
-                  b_eq=np.zeros(len(xp)) if len(xp) else None,
-                  bounds=[(-1, 1)] * p, method="highs")
+    res = linprog(
+        c,
+        A_ub=xz if len(xz) else None,
+        b_ub=np.zeros(len(xz)) if len(xz) else None,
+        A_eq=xp if len(xp) else None,
+        b_eq=np.zeros(len(xp)) if len(xp) else None,
+        bounds=[(-1, 1)] * p,
+        method="highs",
+    )
     return bool(res.status == 0 and -res.fun > LP_TOL)
 
 
@@ -234,8 +246,8 @@ def _unobserved_unbounded(x: np.ndarray, y: np.ndarray) -> bool:
 class _Prepared:
     """Cells and columns left after the existence checks."""
 
-    cells: np.ndarray          # indices of observable cells kept (facial set)
-    cols: np.ndarray           # indices of model columns forming a basis there
+    cells: np.ndarray  # indices of observable cells kept (facial set)
+    cols: np.ndarray  # indices of model columns forming a basis there
     notes: list[str] = field(default_factory=list)
     reason: str | None = None
 
@@ -278,8 +290,10 @@ def check_existence(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> _Prep
                 continue
             if np.all(col >= 0) and not np.any((x[:, j] != 0) & cells & positive):
                 cols[j] = False
-                notes.append(f"'{names[j]}' has no observed case: its cells are "
-                             "fitted as empty (parameter at -infinity)")
+                notes.append(
+                    f"'{names[j]}' has no observed case: its cells are "
+                    "fitted as empty (parameter at -infinity)"
+                )
                 cells &= x[:, j] == 0
                 changed = True
     xr = x[np.ix_(cells, cols)]
@@ -287,27 +301,37 @@ def check_existence(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> _Prep
     col_idx = np.flatnonzero(cols)
     cell_idx = np.flatnonzero(cells)
     if _rank(xr) < xr.shape[1]:
-        return _Prepared(cell_idx, col_idx, notes,
-                         reason="not identifiable: the cells with observed cases do "
-                         "not determine every parameter (too few overlapping lists "
-                         "for this model; Chan, Silverman & Vincent 2019)")
+        return _Prepared(
+            cell_idx,
+            col_idx,
+            notes,
+            reason="not identifiable: the cells with observed cases do "
+            "not determine every parameter (too few overlapping lists "
+            "for this model; Chan, Silverman & Vincent 2019)",
+        )
     # 2. facial set
     off = _nonfacial(xr, yr)
     if off.any():
-        notes.append(f"{int(off.sum())} empty pattern(s) are fitted as zero (the MLE "
-                     "lies on the boundary)")
+        notes.append(
+            f"{int(off.sum())} empty pattern(s) are fitted as zero (the MLE "
+            "lies on the boundary)"
+        )
     xf = xr[~off]
     x0 = np.zeros(xr.shape[1])
     x0[0] = 1.0
     rank_f = _rank(xf)
     if _rank(np.vstack([xf, x0])) > rank_f:
         if _unobserved_unbounded(xr, yr):
-            why = ("the MLE of N does not exist: the likelihood keeps increasing as "
-                   "the unobserved count grows (lists do not overlap enough for "
-                   "this model; Fienberg & Rinaldo 2012)")
+            why = (
+                "the MLE of N does not exist: the likelihood keeps increasing as "
+                "the unobserved count grows (lists do not overlap enough for "
+                "this model; Fienberg & Rinaldo 2012)"
+            )
         else:
-            why = ("not identifiable: the unobserved count is not determined by the "
-                   "patterns the model can fit")
+            why = (
+                "not identifiable: the unobserved count is not determined by the "
+                "patterns the model can fit"
+            )
         return _Prepared(cell_idx[~off], col_idx, notes, reason=why)
     # 3. a column basis on the facial cells (intercept first)
     basis: list[int] = []
@@ -320,8 +344,9 @@ def check_existence(x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> _Prep
 
 
 # ------------------------------------------------------------------------ fitting
-def _poisson_newton(x: np.ndarray, y: np.ndarray, beta: np.ndarray,
-                    maxit: int = 100, tol: float = 1e-10) -> tuple[np.ndarray, float]:
+def _poisson_newton(
+    x: np.ndarray, y: np.ndarray, beta: np.ndarray, maxit: int = 100, tol: float = 1e-10
+) -> tuple[np.ndarray, float]:
     """Poisson log-linear MLE by damped Newton (used inside the profile search)."""
 
     def ll(b: np.ndarray) -> float:
@@ -367,8 +392,11 @@ def _glm_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, list
             res = sm.GLM(y, x, family=sm.families.Poisson()).fit()
         except PerfectSeparationError as exc:
             raise ValueError(str(exc)) from exc
-    msgs = [str(w.message).splitlines()[0] for w in caught
-            if issubclass(w.category, ConvergenceWarning | PerfectSeparationWarning)]
+    msgs = [
+        str(w.message).splitlines()[0]
+        for w in caught
+        if issubclass(w.category, ConvergenceWarning | PerfectSeparationWarning)
+    ]
     return np.asarray(res.params), np.asarray(res.cov_params()), msgs
 
 
@@ -377,8 +405,9 @@ def _poisson_loglik(y: np.ndarray, mu: np.ndarray) -> float:
     return float(np.sum(y[pos] * np.log(mu[pos]) - mu[pos] - gammaln(y[pos] + 1)))
 
 
-def profile_interval(xf: np.ndarray, yf: np.ndarray, beta: np.ndarray, n: float,
-                     level: float = 0.95) -> tuple[float, float, float]:
+def profile_interval(
+    xf: np.ndarray, yf: np.ndarray, beta: np.ndarray, n: float, level: float = 0.95
+) -> tuple[float, float, float]:
     """Multinomial profile-likelihood interval for ``N`` (Cormack 1992).
 
     Parameters
@@ -415,15 +444,23 @@ def profile_interval(xf: np.ndarray, yf: np.ndarray, beta: np.ndarray, n: float,
         yc = np.append(yf, y0)
         b, ll = _poisson_newton(xc, yc, state["beta"])
         state["beta"] = b
-        return ll - const - float(gammaln(y0 + 1)) + float(
-            gammaln(big_n + 1) - big_n * math.log(big_n) + big_n)
+        return (
+            ll
+            - const
+            - float(gammaln(y0 + 1))
+            + float(gammaln(big_n + 1) - big_n * math.log(big_n) + big_n)
+        )
 
     f0 = math.exp(beta[0])
     n_hat = n + f0
     crit = float(chi2.ppf(level, 1)) / 2
     hi_scan = n + max(1.0, f0) * 4
-    opt = minimize_scalar(lambda v: -prof(v), bounds=(n, hi_scan + f0 * 4),
-                          method="bounded", options={"xatol": 1e-6 * max(1, n_hat)})
+    opt = minimize_scalar(
+        lambda v: -prof(v),
+        bounds=(n, hi_scan + f0 * 4),
+        method="bounded",
+        options={"xatol": 1e-6 * max(1, n_hat)},
+    )
     n_max = float(opt.x)
     l_max = -float(opt.fun)
     if prof(n_hat) > l_max:
@@ -494,20 +531,33 @@ class LoglinearFit:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON row: name, estimate, ci, aic, bic, std_error, deviance, df."""
         e = self.estimate.to_dict()
-        return {"name": self.name, "estimate": e["estimate"], "ci": e["ci"],
-                "std_error": e["std_error"], "aic": _clean(self.aic),
-                "bic": _clean(self.bic), "deviance": _clean(self.deviance),
-                "df": self.df, "lower_bound": self.lower_bound,
-                "reason": self.estimate.reason,
-                "warnings": list(self.estimate.warnings)}
+        return {
+            "name": self.name,
+            "estimate": e["estimate"],
+            "ci": e["ci"],
+            "std_error": e["std_error"],
+            "aic": _clean(self.aic),
+            "bic": _clean(self.bic),
+            "deviance": _clean(self.deviance),
+            "df": self.df,
+            "lower_bound": self.lower_bound,
+            "reason": self.estimate.reason,
+            "warnings": list(self.estimate.warnings),
+        }
 
 
 def _clean(v: float) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
-def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
-              level: float = 0.95, ci: str = "profile") -> LoglinearFit:
+def fit_model(
+    spec: ModelSpec,
+    y: np.ndarray,
+    sources: Sequence[str],
+    *,
+    level: float = 0.95,
+    ci: str = "profile",
+) -> LoglinearFit:
     """Fit one log-linear model to the observable pattern counts.
 
     Parameters
@@ -533,16 +583,21 @@ def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
     y = np.asarray(y, dtype=float)
     x, names = spec.design(sources)
     n = float(y.sum())
-    method = f"log-linear Poisson model {spec.name} (Cormack 1989; Rivest & " \
-             "Baillargeon 2007)"
+    method = (
+        f"log-linear Poisson model {spec.name} (Cormack 1989; Rivest & "
+        "Baillargeon 2007)"
+    )
     removed: list[str] = []
     while True:
         prep = check_existence(x, y, names)
         if prep.reason is not None:
             return LoglinearFit(
-                name=spec.name, lower_bound=spec.lower_bound,
-                estimate=Estimate.invalid("population", prep.reason, method=method,
-                                          level=level, n=int(n)))
+                name=spec.name,
+                lower_bound=spec.lower_bound,
+                estimate=Estimate.invalid(
+                    "population", prep.reason, method=method, level=level, n=int(n)
+                ),
+            )
         xf = x[np.ix_(prep.cells, prep.cols)]
         yf = y[prep.cells]
         try:
@@ -551,14 +606,23 @@ def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
             beta, cov, warn = np.array([math.nan]), np.array([[math.nan]]), [str(exc)]
         if not np.all(np.isfinite(beta)) or not np.all(np.isfinite(cov)):
             return LoglinearFit(
-                name=spec.name, lower_bound=spec.lower_bound,
+                name=spec.name,
+                lower_bound=spec.lower_bound,
                 estimate=Estimate.invalid(
-                    "population", "the Poisson fit did not converge to finite "
+                    "population",
+                    "the Poisson fit did not converge to finite "
                     f"values ({'; '.join(warn) or 'non-finite estimates'})",
-                    method=method, level=level, n=int(n)))
+                    method=method,
+                    level=level,
+                    n=int(n),
+                ),
+            )
         if spec.heterogeneity == "chao":
-            neg = [i for i, c in enumerate(prep.cols)
-                   if names[c].startswith("eta") and beta[i] < 0]
+            neg = [
+                i
+                for i, c in enumerate(prep.cols)
+                if names[c].startswith("eta") and beta[i] < 0
+            ]
             if neg:
                 drop = int(prep.cols[neg[0]])
                 removed.append(names[drop])
@@ -568,8 +632,9 @@ def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
         break
     notes = list(prep.notes) + warn
     if removed:
-        notes.append("negative Chao eta parameter(s) set to zero: "
-                     + ", ".join(removed))
+        notes.append(
+            "negative Chao eta parameter(s) set to zero: " + ", ".join(removed)
+        )
     f0 = math.exp(beta[0])
     est = n + f0
     var = f0 + f0**2 * float(cov[0, 0])
@@ -579,8 +644,9 @@ def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
     loglik = _poisson_loglik(y, mu_all)
     npar = _rank(x)
     pos = y > 0
-    deviance = float(2 * (np.sum(y[pos] * np.log(y[pos] / mu_all[pos]))
-                          - np.sum(y - mu_all)))
+    deviance = float(
+        2 * (np.sum(y[pos] * np.log(y[pos] / mu_all[pos])) - np.sum(y - mu_all))
+    )
     aic = -2 * loglik + 2 * npar
     bic = -2 * loglik + math.log(max(n, 1.0)) * npar
     params = dict.fromkeys(names, -math.inf)
@@ -593,8 +659,9 @@ def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
         except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
             lo, hi = lognormal_interval(n, est, var, level)
             ci_method = "log-normal (Chao 1987)"
-            notes.append(f"profile likelihood search failed ({exc}); log-normal "
-                         "interval instead")
+            notes.append(
+                f"profile likelihood search failed ({exc}); log-normal interval instead"
+            )
     elif ci == "lognormal":
         lo, hi = lognormal_interval(n, est, var, level)
         ci_method = "log-normal (Chao 1987)"
@@ -603,14 +670,29 @@ def fit_model(spec: ModelSpec, y: np.ndarray, sources: Sequence[str], *,
     if spec.lower_bound:
         notes.append("Chao's model estimates a lower bound for N, not N")
     estimate = Estimate(
-        term="population", estimate=est, ci=(lo, hi), level=level, std_error=se,
-        method=f"{method}; interval: {ci_method}", n=int(n), assumptions=ASSUMPTIONS,
+        term="population",
+        estimate=est,
+        ci=(lo, hi),
+        level=level,
+        std_error=se,
+        method=f"{method}; interval: {ci_method}",
+        n=int(n),
+        assumptions=ASSUMPTIONS,
         warnings=tuple(notes),
-        extra={"model": spec.name, "unobserved": f0})
+        extra={"model": spec.name, "unobserved": f0},
+    )
     return LoglinearFit(
-        name=spec.name, estimate=estimate, aic=aic, bic=bic, deviance=deviance,
-        df=len(y) - npar, npar=npar, params=params,
-        fitted=tuple(float(v) for v in mu_all), lower_bound=spec.lower_bound)
+        name=spec.name,
+        estimate=estimate,
+        aic=aic,
+        bic=bic,
+        deviance=deviance,
+        df=len(y) - npar,
+        npar=npar,
+        params=params,
+        fitted=tuple(float(v) for v in mu_all),
+        lower_bound=spec.lower_bound,
+    )
 
 
 def criterion_value(fit: LoglinearFit, criterion: str) -> float:
@@ -620,9 +702,14 @@ def criterion_value(fit: LoglinearFit, criterion: str) -> float:
     return fit.aic if criterion == "aic" else fit.bic
 
 
-def stepwise_pairs(y: np.ndarray, sources: Sequence[str], *,
-                   criterion: str = "aic", base: ModelSpec | None = None,
-                   name: str = "stepwise") -> ModelSpec:
+def stepwise_pairs(
+    y: np.ndarray,
+    sources: Sequence[str],
+    *,
+    criterion: str = "aic",
+    base: ModelSpec | None = None,
+    name: str = "stepwise",
+) -> ModelSpec:
     """Forward selection of two-list interactions on AIC or BIC.
 
     Starting from ``base`` (default ``Mt``, main effects only), add at each step the
@@ -638,25 +725,37 @@ def stepwise_pairs(y: np.ndarray, sources: Sequence[str], *,
     """
     k_lists = len(sources)
     base = base or ModelSpec("Mt")
-    current = ModelSpec(name, main=base.main, heterogeneity=base.heterogeneity,
-                        pairs=base.pairs)
+    current = ModelSpec(
+        name, main=base.main, heterogeneity=base.heterogeneity, pairs=base.pairs
+    )
     best = criterion_value(fit_model(current, y, sources, ci="none"), criterion)
-    candidates = [(a, b) for a in range(k_lists) for b in range(a + 1, k_lists)
-                  if (a, b) not in current.pairs]
+    candidates = [
+        (a, b)
+        for a in range(k_lists)
+        for b in range(a + 1, k_lists)
+        if (a, b) not in current.pairs
+    ]
     while candidates:
         scores = []
         for pair in candidates:
-            trial = ModelSpec(name, main=current.main,
-                              heterogeneity=current.heterogeneity,
-                              pairs=(*current.pairs, pair))
-            scores.append(criterion_value(fit_model(trial, y, sources, ci="none"),
-                                          criterion))
+            trial = ModelSpec(
+                name,
+                main=current.main,
+                heterogeneity=current.heterogeneity,
+                pairs=(*current.pairs, pair),
+            )
+            scores.append(
+                criterion_value(fit_model(trial, y, sources, ci="none"), criterion)
+            )
         i = int(np.argmin(scores))
         if not scores[i] < best - 1e-9:
             break
         best = scores[i]
-        current = ModelSpec(name, main=current.main,
-                            heterogeneity=current.heterogeneity,
-                            pairs=tuple(sorted((*current.pairs, candidates[i]))))
+        current = ModelSpec(
+            name,
+            main=current.main,
+            heterogeneity=current.heterogeneity,
+            pairs=tuple(sorted((*current.pairs, candidates[i]))),
+        )
         candidates.pop(i)
     return current

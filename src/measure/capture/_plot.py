@@ -49,6 +49,8 @@ def plot_models(res: CaptureResult, ax: Any = None) -> Any:
     ax.axvline(res.n_observed, ls="--", color="0.4", lw=1)
     ax.set_yticks(range(len(rows), 0, -1), labels, fontsize=8)
     ax.set_xlabel(f"population size ({res.level:.0%} interval); dashed: observed")
-    ax.set_title(f"Capture-recapture, {len(res.sources)} lists (* chosen: "
-                 f"{res.model})", fontsize=9)
+    ax.set_title(
+        f"Capture-recapture, {len(res.sources)} lists (* chosen: {res.model})",
+        fontsize=9,
+    )
     return ax

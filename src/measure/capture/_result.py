@@ -19,10 +19,19 @@ def _clean(v: float | None) -> float | None:
 
 def _two_source_row(name: str, e: Estimate) -> dict[str, Any]:
     d = e.to_dict()
-    return {"name": name, "estimate": d["estimate"], "ci": d["ci"],
-            "std_error": d["std_error"], "aic": None, "bic": None, "deviance": None,
-            "df": None, "lower_bound": False, "reason": e.reason,
-            "warnings": list(e.warnings)}
+    return {
+        "name": name,
+        "estimate": d["estimate"],
+        "ci": d["ci"],
+        "std_error": d["std_error"],
+        "aic": None,
+        "bic": None,
+        "deviance": None,
+        "df": None,
+        "lower_bound": False,
+        "reason": e.reason,
+        "warnings": list(e.warnings),
+    }
 
 
 @dataclass(frozen=True)
@@ -76,8 +85,9 @@ class CaptureResult:
         for m in self.models:
             if m.name == name:
                 return m
-        raise KeyError(f"no model '{name}'; fitted: "
-                       + ", ".join(m.name for m in self.models))
+        raise KeyError(
+            f"no model '{name}'; fitted: " + ", ".join(m.name for m in self.models)
+        )
 
     def model_table(self) -> pl.DataFrame:
         """One row per model: estimate, std_error, ci, AIC, BIC, deviance, df."""
@@ -97,9 +107,19 @@ class CaptureResult:
                 "lower_bound": [r["lower_bound"] for r in rows],
                 "reason": [r["reason"] for r in rows],
             },
-            schema_overrides={k: pl.Float64 for k in (
-                "estimate", "std_error", "ci_low", "ci_high", "aic", "bic",
-                "deviance")} | {"df": pl.Int64},
+            schema_overrides={
+                k: pl.Float64
+                for k in (
+                    "estimate",
+                    "std_error",
+                    "ci_low",
+                    "ci_high",
+                    "aic",
+                    "bic",
+                    "deviance",
+                )
+            }
+            | {"df": pl.Int64},
         )
 
     def to_polars(self) -> pl.DataFrame:
@@ -130,8 +150,10 @@ class CaptureResult:
             "model": self.model,
             "criterion": self.criterion,
             "method": self.estimate.method,
-            "sources": [{"name": s, "n": n}
-                        for s, n in zip(self.sources, self.source_sizes, strict=True)],
+            "sources": [
+                {"name": s, "n": n}
+                for s, n in zip(self.sources, self.source_sizes, strict=True)
+            ],
             "models": models,
             "lower_bounds": {k: v.to_dict() for k, v in self.lower_bounds.items()},
             "patterns": self.patterns.to_dicts(),
@@ -161,11 +183,14 @@ class CaptureResult:
             lines.append(
                 f"{m.name:<22}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}   "
                 f"[{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]".ljust(66)
-                + f"{m.aic:>9.1f}{m.bic:>9.1f}{tag}")
+                + f"{m.aic:>9.1f}{m.bic:>9.1f}{tag}"
+            )
         for k, e in {**self.two_source, **self.lower_bounds}.items():
             if e.valid:
-                lines.append(f"{k:<22}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}"
-                             f"   [{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]")
+                lines.append(
+                    f"{k:<22}{_fmt(e.estimate):>10}{_fmt(e.std_error, 3):>9}"
+                    f"   [{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]"
+                )
             else:
                 lines.append(f"{k:<22}{'NA':>10}   ({e.reason})")
         for w in self.warnings:
@@ -177,8 +202,10 @@ class CaptureResult:
 
     def __repr__(self) -> str:
         e = self.estimate
-        return (f"<CaptureResult N={_fmt(e.estimate)} [{_fmt(e.ci[0])}, "
-                f"{_fmt(e.ci[1])}] model={self.model} n_observed={self.n_observed}>")
+        return (
+            f"<CaptureResult N={_fmt(e.estimate)} [{_fmt(e.ci[0])}, "
+            f"{_fmt(e.ci[1])}] model={self.model} n_observed={self.n_observed}>"
+        )
 
     def plot(self, ax: Any = None) -> Any:
         """Forest plot of every model's estimate and interval (see ``_plot``)."""

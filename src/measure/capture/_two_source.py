@@ -37,8 +37,9 @@ _ASSUMPTIONS = (
 )
 
 
-def lognormal_interval(n_observed: float, estimate: float, variance: float,
-                       level: float = 0.95) -> tuple[float, float]:
+def lognormal_interval(
+    n_observed: float, estimate: float, variance: float, level: float = 0.95
+) -> tuple[float, float]:
     """Log-normal interval for a population size (Chao 1987, section 3).
 
     The number never seen, ``f0 = N - n_observed``, is taken as log-normal, so the
@@ -76,7 +77,8 @@ def _check_counts(n1: int, n2: int, m: int) -> None:
     if min(n1, n2, m) < 0 or m > min(n1, n2):
         raise ValueError(
             f"invalid two-list counts n1={n1}, n2={n2}, m={m}: need 0 <= m <= "
-            "min(n1, n2); m is the number of units on both lists")
+            "min(n1, n2); m is the number of units on both lists"
+        )
 
 
 def lincoln_petersen(n1: int, n2: int, m: int, *, level: float = 0.95) -> Estimate:
@@ -109,19 +111,32 @@ def lincoln_petersen(n1: int, n2: int, m: int, *, level: float = 0.95) -> Estima
     r = n1 + n2 - m
     if m == 0:
         return Estimate.invalid(
-            "population", "no recaptures (no unit is on both lists): the "
-            "Lincoln-Petersen estimate is infinite", method=method, level=level, n=r)
+            "population",
+            "no recaptures (no unit is on both lists): the "
+            "Lincoln-Petersen estimate is infinite",
+            method=method,
+            level=level,
+            n=r,
+        )
     est = n1 * n2 / m
     var = n1 * n2 * (n1 - m) * (n2 - m) / m**3
     warnings: tuple[str, ...] = ()
     if m <= MIN_RECAPTURES:
-        warnings = (f"only {m} recaptures: Lincoln-Petersen is badly biased; use "
-                    "Chapman",)
+        warnings = (
+            f"only {m} recaptures: Lincoln-Petersen is badly biased; use Chapman",
+        )
     return Estimate(
-        term="population", estimate=est, ci=lognormal_interval(r, est, var, level),
-        level=level, std_error=math.sqrt(var), method=method, n=r,
-        assumptions=_ASSUMPTIONS, warnings=warnings,
-        extra={"n1": n1, "n2": n2, "m": m})
+        term="population",
+        estimate=est,
+        ci=lognormal_interval(r, est, var, level),
+        level=level,
+        std_error=math.sqrt(var),
+        method=method,
+        n=r,
+        assumptions=_ASSUMPTIONS,
+        warnings=warnings,
+        extra={"n1": n1, "n2": n2, "m": m},
+    )
 
 
 def chapman(n1: int, n2: int, m: int, *, level: float = 0.95) -> Estimate:
@@ -154,17 +169,30 @@ def chapman(n1: int, n2: int, m: int, *, level: float = 0.95) -> Estimate:
     r = n1 + n2 - m
     if m == 0:
         return Estimate.invalid(
-            "population", "no recaptures (no unit is on both lists): the lists "
-            "carry no information on the population size", method=method,
-            level=level, n=r)
+            "population",
+            "no recaptures (no unit is on both lists): the lists "
+            "carry no information on the population size",
+            method=method,
+            level=level,
+            n=r,
+        )
     est = (n1 + 1) * (n2 + 1) / (m + 1) - 1
     var = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
     warnings: tuple[str, ...] = ()
     if m <= MIN_RECAPTURES:
-        warnings = (f"only {m} recaptures (Robson & Regier 1964 ask for more than "
-                    f"{MIN_RECAPTURES}): the estimate is unstable",)
+        warnings = (
+            f"only {m} recaptures (Robson & Regier 1964 ask for more than "
+            f"{MIN_RECAPTURES}): the estimate is unstable",
+        )
     return Estimate(
-        term="population", estimate=est, ci=lognormal_interval(r, est, var, level),
-        level=level, std_error=math.sqrt(var), method=method, n=r,
-        assumptions=_ASSUMPTIONS, warnings=warnings,
-        extra={"n1": n1, "n2": n2, "m": m})
+        term="population",
+        estimate=est,
+        ci=lognormal_interval(r, est, var, level),
+        level=level,
+        std_error=math.sqrt(var),
+        method=method,
+        n=r,
+        assumptions=_ASSUMPTIONS,
+        warnings=warnings,
+        extra={"n1": n1, "n2": n2, "m": m},
+    )
