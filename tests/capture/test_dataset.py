@@ -88,6 +88,10 @@ def test_analyze_independent_lists(three_lists: Path) -> None:
     assert tab["term"][0] == "population"
     assert "Mt" in res.summary() and "<pre>" in res._repr_html_()
     assert res.model_table().height == len(res.models)
+    hr = res.heterogeneity_range()
+    assert hr is not None and hr["estimates"][0] <= hr["estimates"][1]
+    assert hr["interval_union"][0] <= hr["estimates"][0]
+    assert res.to_dict()["heterogeneity_range"] == hr
 
 
 def test_two_sources_give_chapman(tmp_path: Path) -> None:

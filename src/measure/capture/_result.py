@@ -89,6 +89,34 @@ class CaptureResult:
             f"no model '{name}'; fitted: " + ", ".join(m.name for m in self.models)
         )
 
+    def heterogeneity_range(self) -> dict[str, Any] | None:
+        """Spread of ``N`` across the ``Mth`` heterogeneity models that exist.
+
+        Poisson2, Darroch and Gamma3.5 heterogeneity usually fit K lists about
+        equally well yet extrapolate to different ``N`` (Link 2003): the spread is
+        a reminder of how much the answer rests on the assumed shape of the
+        catchability distribution. ``None`` with fewer than two such models.
+
+        Returns
+        -------
+        dict or None
+            ``models``, ``estimates`` ``[min, max]`` and ``interval_union``
+            ``[min low, max high]``.
+        """
+        names = ("Mth_poisson2", "Mth_darroch", "Mth_gamma3.5")
+        fits = [m for m in self.models if m.name in names and m.valid]
+        if len(fits) < 2:
+            return None
+        est = [m.estimate.estimate for m in fits]
+        return {
+            "models": [m.name for m in fits],
+            "estimates": [min(est), max(est)],
+            "interval_union": [
+                min(m.estimate.ci[0] for m in fits),
+                max(m.estimate.ci[1] for m in fits),
+            ],
+        }
+
     def model_table(self) -> pl.DataFrame:
         """One row per model: estimate, std_error, ci, AIC, BIC, deviance, df."""
         rows = [m.to_dict() for m in self.models]
@@ -156,6 +184,7 @@ class CaptureResult:
             ],
             "models": models,
             "lower_bounds": {k: v.to_dict() for k, v in self.lower_bounds.items()},
+            "heterogeneity_range": self.heterogeneity_range(),
             "patterns": self.patterns.to_dicts(),
             "assumptions": list(self.estimate.assumptions),
             "warnings": list(self.warnings) + list(self.estimate.warnings),
@@ -193,6 +222,15 @@ class CaptureResult:
                 )
             else:
                 lines.append(f"{k:<22}{'NA':>10}   ({e.reason})")
+        hr = self.heterogeneity_range()
+        if hr is not None:
+            lines.append(
+                f"heterogeneity models ({', '.join(hr['models'])}) put N between "
+                f"{_fmt(hr['estimates'][0])} and {_fmt(hr['estimates'][1])} "
+                f"(intervals span {_fmt(hr['interval_union'][0])} to "
+                f"{_fmt(hr['interval_union'][1])}); K lists cannot tell these "
+                "shapes of heterogeneity apart (Link 2003)"
+            )
         for w in self.warnings:
             lines.append(f"warning: {w}")
         return "\n".join(lines)
