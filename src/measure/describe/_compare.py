@@ -127,7 +127,8 @@ def compare_estimates(title: str, names: tuple[str, str],
             rb = _share_reps(eb, n_boot, rng)
         diff = ea.estimate - eb.estimate
         ratio = ea.estimate / eb.estimate if eb.estimate != 0 else math.nan
-        if ra is not None and rb is not None and len(ra) == len(rb):
+        if (ra is not None and rb is not None and len(ra) == len(rb)
+                and np.isfinite(ra).any() and np.isfinite(rb).any()):
             d = ra - rb
             with np.errstate(divide="ignore", invalid="ignore"):
                 q = ra / rb
@@ -138,7 +139,8 @@ def compare_estimates(title: str, names: tuple[str, str],
                 qse = float(q.std(ddof=1))
             else:
                 qlo = qhi = qse = math.nan
-            dse = float(np.nanstd(d, ddof=1))
+            dse = float(np.nanstd(d, ddof=1)) if np.isfinite(d).sum() > 1 \
+                else math.nan
             method = "independent percentile bootstrap"
         else:
             dlo = dhi = qlo = qhi = dse = qse = math.nan

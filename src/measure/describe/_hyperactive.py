@@ -115,7 +115,7 @@ class HyperactiveResult:
                          f"({_fmt(r['account_share'])}), "
                          f"{_fmt(r['volume_share'])} of volume")
         top = self.accounts.head(5)
-        lines.append("  most active: " + ", ".join(
+        lines.append("  most tweets: " + ", ".join(
             f"{r['screen_name'] or r['account_id']} ({_fmt(r['tweets_per_day'])}/day)"
             for r in top.iter_rows(named=True)))
         lines += [f"  warning: {w}" for w in self.warnings]

@@ -121,15 +121,19 @@ class NumericSummary:
     replicates: dict[str, np.ndarray]
 
 
-def _boot_mean(x: np.ndarray, B: int, rng: np.random.Generator) -> np.ndarray:
-    """Bootstrap replicates of the mean by resampling accounts."""
+def _boot_mean(x: np.ndarray, B: int, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap replicates of the mean and of its standard error (resampling)."""
     n = x.size
     out = np.empty(B)
+    ses = np.empty(B)
     step = max(1, CHUNK_CELLS // max(n, 1))
     for s in range(0, B, step):
         e = min(B, s + step)
-        out[s:e] = x[rng.integers(0, n, size=(e - s, n))].mean(axis=1)
-    return out
+        X = x[rng.integers(0, n, size=(e - s, n))]
+        out[s:e] = X.mean(axis=1)
+        ses[s:e] = X.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else 0.0
+    return out, ses
 
 
 def _boot_units(x: np.ndarray, w: np.ndarray, B: int, rng: np.random.Generator,
@@ -251,10 +255,11 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
     (:func:`order_stat_interval`; one side is infinite, with a warning, when the
     cohort is too small to bound it, e.g. fewer than 367 accounts for the 99th
     percentile at 95%), and bootstrap replicates for comparisons are drawn from
-    the exact bootstrap distribution (:func:`_exact_quantile_boot`); the mean is
-    bootstrapped with ``n_boot``
-    multinomial draws over distinct values when there are at most ``MAX_ATOMS``
-    of them, else it gets the normal (CLT) interval. Weights: accounts are
+    the exact bootstrap distribution (:func:`_exact_quantile_boot`); the mean gets
+    a studentised bootstrap (bootstrap-t) interval from ``n_boot`` resamples up to
+    ``MAX_BOOT_N`` accounts (better than the percentile interval for the skewed
+    counts profiled here), above which it gets the normal (CLT) interval. Weighted
+    cohorts use percentile intervals: accounts are
     resampled with their weights when ``n * n_boot`` is small, else the mean gets a
     linearised normal interval and quantiles Woodruff intervals at Kish's
     effective sample size.
@@ -300,10 +305,18 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
 
     if w is None:
         if n <= MAX_BOOT_N:
-            bm = _boot_mean(x, n_boot, rng)
-            lo, hi = np.quantile(bm, [a, 1 - a])
-            add("mean", mean, (float(lo), float(hi)), float(bm.std(ddof=1)), boot,
-                bm)
+            bm, bse = _boot_mean(x, n_boot, rng)
+            se = float(x.std(ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = (bm - mean) / bse
+            t = t[np.isfinite(t)]
+            if n >= 3 and se > 0 and t.size >= 0.9 * n_boot:
+                tlo, thi = np.quantile(t, [a, 1 - a])
+                ci = (mean - float(thi) * se, mean - float(tlo) * se)
+            else:  # too few or (almost) constant values: nothing to studentise
+                ci = tuple(float(v) for v in np.quantile(bm, [a, 1 - a]))
+            add("mean", mean, ci, se, f"bootstrap-t ({n_boot} replicates, seed "
+                f"{seed}; Efron & Tibshirani 1993, ch. 12)", bm)
         else:
             se = float(x.std(ddof=1)) / math.sqrt(n)
             add("mean", mean, (mean - z * se, mean + z * se), se,
