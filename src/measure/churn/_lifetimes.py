@@ -212,6 +212,8 @@ def build_lifetimes(
     """
     ds.require("observations")
     con = ds.con
+    # DuckDB's progress bar writes to stdout, which would corrupt `--json` output
+    con.execute("SET enable_progress_bar = false")
     cohort_sql = ""
     if cohort is not None:
         ids = read_cohort(ds, cohort)

@@ -16,24 +16,21 @@ from __future__ import annotations
 ALIVE = ("active", "protected")
 GONE = ("not_found", "deactivated")
 
-#: Step 1: one row per looked-up account: first/last look-up, first look-up alive,
-#: last look-up alive (any time), first suspended and first gone look-up, the counts
-#: at the first active look-up. ``{cohort}`` is either empty or a semi-join on the
+#: Step 1: one row per looked-up account: first look-up, first and last look-up
+#: alive (any time), first suspended and first gone look-up (one scan, one hash
+#: aggregate; the panel's largest cost). ``{cohort}`` is either empty or a semi-join on the
 #: registered cohort relation (a fixed string, never user text).
 LOOKUP_SUMMARY = """
 SELECT
     o.account_id,
-    count(*) AS n_looks,
     min(o.observed_at) AS first_look,
-    max(o.observed_at) AS last_look,
     min(o.observed_at) FILTER (WHERE o.status IN ('active', 'protected'))
         AS first_alive,
     max(o.observed_at) FILTER (WHERE o.status IN ('active', 'protected'))
         AS last_alive_any,
     min(o.observed_at) FILTER (WHERE o.status = 'suspended') AS first_suspended,
     min(o.observed_at) FILTER (WHERE o.status IN ('not_found', 'deactivated'))
-        AS first_gone,
-    max(o.observed_at) FILTER (WHERE o.status = 'suspended') AS last_suspended
+        AS first_gone
 FROM observations AS o
 {cohort}
 GROUP BY o.account_id
