@@ -218,6 +218,7 @@ def _choose(
     model: str | None,
     criterion: str,
     k_lists: int,
+    level: float = 0.95,
 ) -> tuple[str, Estimate, list[str]]:
     """Pick the reported model; return its name, estimate and notes."""
     notes: list[str] = []
@@ -255,7 +256,7 @@ def _choose(
                 "population",
                 "no candidate model has an MLE for N (see each model's "
                 "reason); the lists overlap too little",
-                level=two.get("chapman", Estimate.invalid("x", "")).level,
+                level=level,
             ),
             notes,
         )
@@ -373,7 +374,7 @@ def analyze_counts(
             "lincoln_petersen": lincoln_petersen(n1, n2, m, level=level),
             "chapman": chapman(n1, n2, m, level=level),
         }
-    name, est, notes = _choose(fits, two, model, criterion, k_lists)
+    name, est, notes = _choose(fits, two, model, criterion, k_lists, level)
     warnings += notes
     chosen = replace(est, method=f"{name}: {est.method}" if est.method else name)
     masks = np.flatnonzero(y > 0) + 1
