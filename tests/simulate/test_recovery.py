@@ -210,10 +210,42 @@ def check_deletion_rate(path: Path) -> None:
            "mean latent deletion time")
 
 
+def check_discovery(path: Path) -> None:
+    """Supporter accounts outside the frame are found after the census.
+
+    An account alive in (census, stop) is discovered with probability ``p`` after an
+    exponential delay, if the delay ends before ``stop``: p * (1 - exp(-L / mean)).
+    """
+    t = load_truth(path)
+    o = SimConfig.from_dict(t.config).observation
+    census = pl.lit(t.census_date).str.to_datetime().dt.replace_time_zone("UTC")
+    end = pl.lit(t.json["window"]["end"]).str.to_datetime().dt.replace_time_zone("UTC")
+    a = t.supporters().filter(~pl.col("in_frame")).with_columns(
+        start=pl.max_horizontal("created_at", census),
+        stop=pl.min_horizontal(pl.coalesce("end_at", end), end),
+    ).filter(pl.col("stop") > pl.col("start"))
+    length = ((a["stop"] - a["start"]).dt.total_seconds() / DAY).to_numpy()
+    p = np.where(a["incarnation"].to_numpy() > 1, o.p_discover_return,
+                 o.p_discover_new)
+    p_i = p * -np.expm1(-length / o.discover_delay_mean_days)
+    # accounts detected by a capture source are seen at the census: their later
+    # discovery cannot be observed, so they are left out
+    seen_at_census = a.select((pl.col("discovered_at") == census).fill_null(False)
+                              )["discovered_at"].to_numpy()
+    later = a.select((pl.col("discovered_at") > census).fill_null(False)
+                     )["discovered_at"].to_numpy()
+    keep = ~seen_at_census
+    found = int(later[keep].sum())
+    p_k = p_i[keep]
+    expected = p_k.sum()
+    se = np.sqrt((p_k * (1 - p_k)).sum())
+    _close(float(found), float(expected), float(se), "accounts discovered later")
+
+
 CHECKS: list[Callable[[Path], None]] = [
     check_return_probability, check_return_delay, check_handle_changes,
     check_profile_reuse, check_coders, check_incomplete_crawls, check_detections,
-    check_suspension_hazard, check_deletion_rate,
+    check_suspension_hazard, check_deletion_rate, check_discovery,
 ]
 
 
