@@ -35,6 +35,10 @@ TITLES = {
     "describe": "Profile of the accounts",
 }
 
+#: Reports that ``measure demo`` (or a user) writes into a dataset's directory: not
+#: data, so verification does not count them as unexpected files.
+REPORT_FILES = ("report.html", "report.pdf")
+
 #: Caveats that hold for every report, whatever the data.
 GENERAL_CAVEATS = (
     "Every interval is a sampling interval: it does not cover errors in how accounts "
@@ -275,8 +279,9 @@ def dataset_section(ds: Any, *, verify: bool = True, ignore: tuple[str, ...] = (
         from measure.dataset import verify_dataset
 
         rep = verify_dataset(ds.path)
+        skip = set(ignore) | set(REPORT_FILES)
         diffs = [d for d in rep.differences
-                 if not (d["kind"] == "unexpected" and d["path"] in ignore)]
+                 if not (d["kind"] == "unexpected" and d["path"] in skip)]
         if diffs:
             rows.append(("Verification", "<strong>FAILED</strong>: "
                          + esc("; ".join(f"{d['kind']} {d.get('path', '')}"
@@ -286,7 +291,10 @@ def dataset_section(ds: Any, *, verify: bool = True, ignore: tuple[str, ...] = (
                      "details.")
         else:
             rows.append(("Verification", "every file re-hashed and matches the "
-                                         "manifest"))
+                                         "manifest"
+                         + (" (a report file in the directory is not data and "
+                            "was not counted)" if len(diffs) < len(rep.differences)
+                            else "")))
     if (ds.path / "truth.json").is_file():
         try:
             truth = json.loads((ds.path / "truth.json").read_text())
