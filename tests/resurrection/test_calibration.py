@@ -26,6 +26,10 @@ from measure.simulate import SimConfig, simulate
 MIN_PRECISION = 0.95
 MIN_RECALL = 0.90
 MIN_COVERAGE = 0.90  # nominal 0.95; issue 6 asks for >= 0.90 over 100 worlds
+# Follow-up ends this long before the data end in the estimator, and the truth
+# counts suspensions with at least 30 + LAG_DAYS days of follow-up, so that a
+# 30-day return has had time to be discovered in both.
+LAG_DAYS = 14.0
 N_WORLDS = int(os.environ.get("MEASURE_RS_WORLDS", "100"))
 VARIANTS = {
     "default": {},
@@ -59,9 +63,10 @@ def test_rate_30d_coverage(tmp_path) -> None:
     for seed in range(1, N_WORLDS + 1):
         p = simulate(cfg, 1000 + seed, tmp_path / "w", overwrite=True)
         ds = measure.open(p)
-        res = analyze(ds, n_boot=20, n_imputations=10, seed=seed)
+        res = analyze(ds, n_boot=20, n_imputations=10, seed=seed,
+                      discovery_lag_days=LAG_DAYS)
         _, truth_s, end = observable_truth(ds, p)
-        t, _ = true_rate(truth_s, end, 30)
+        t, _ = true_rate(truth_s, end, 30, LAG_DAYS)
         lo, hi = res.rate_30d.ci
         hits.append(lo <= t <= hi)
         est.append(res.rate_30d.estimate)

@@ -23,11 +23,18 @@ from measure.resurrection._assign import (
     lineages,
     threshold_for_precision,
 )
-from measure.resurrection._features import FEATURES, account_keys, compare
+from measure.resurrection._features import (
+    FEATURES,
+    account_keys,
+    compare,
+    deletion_keys,
+)
 from measure.resurrection._fellegi_sunter import (
     fit_em,
+    fit_em_grouped,
     fit_logit,
     predict_em,
+    predict_grouped,
     predict_logit,
     u_from_random_pairs,
 )
@@ -139,7 +146,7 @@ def analyze(
     labels: pl.DataFrame | None = None,
     horizons: tuple[float, ...] = (7, 30, 60),
     rate_days: float = 30,
-    discovery_lag_days: float = 0.0,
+    discovery_lag_days: float = 14.0,
     n_imputations: int = 20,
     n_boot: int = 200,
     level: float = 0.95,
@@ -150,6 +157,8 @@ def analyze(
     min_shared_followers: int = 2,
     max_hub: int = 1000,
     u_random_pairs: int = 0,
+    grouped: bool = True,
+    fuzzy_handles: bool = True,
     seed: int = 0,
 ) -> ResurrectionResult:
     """Link returning accounts to suspended ones and measure resurrection.
@@ -180,7 +189,9 @@ def analyze(
         The headline horizon (30: ``rate_30d``).
     discovery_lag_days
         Allowance for the time the collection needs to find a new account:
-        follow-up ends this many days before the data end.
+        follow-up ends this many days before the data end (a return created just
+        before the end is usually not found yet; the simulator's discovery delay
+        has mean 10 days).
     n_imputations
         Link draws for multiple imputation (Rubin's rules).
     n_boot
@@ -200,6 +211,12 @@ def analyze(
         Random (suspended, any account) pairs from which the non-match level
         probabilities ``u`` of the profile comparisons are estimated (splink's
         random sampling); 0 estimates every ``u`` by EM on the candidates.
+    fuzzy_handles
+        Also block on handles one edit apart (one-deletion neighbourhood of the
+        stem); costs about ``len(stem)`` keys per account.
+    grouped
+        Fit EM with at most one successor per suspended account (default); else
+        the classic pairwise Fellegi-Sunter mixture.
     seed
         Seed of the link draws, the random pairs and the bootstrap.
 
@@ -270,11 +287,18 @@ def analyze(
         else:
             con.execute(Q.FOLLOWS_EMPTY)
             warnings.append("no 'edges' table: follower overlap is not used")
+        if fuzzy_handles:
+            dk = deletion_keys(keys)
+            con.register("_rs_dkeys_df", dk.to_arrow())
+            con.execute(Q.DKEYS_TABLE)
+            con.unregister("_rs_dkeys_df")
+            con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_EDIT,
+                        {"per_key": per_key, "max_key_freq": max_key_freq})
         con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_FOLLOWERS,
                     {"per_key": per_key, "min_shared": min_shared_followers,
                      "max_hub": max_hub})
         for kname, bit in (("stem", 1), ("display_name", 2), ("avatar", 4),
-                           ("bio", 8), ("followers", 16)):
+                           ("bio", 8), ("followers", 16), ("handle_edit", 32)):
             by_key[kname] = int(con.execute(
                 "SELECT count(*) FROM _rs_blocks WHERE bit = ?", [bit]).fetchone()[0])
         susp = _utc(con.execute(Q.SUSPENDED_FRAME).pl())
@@ -337,10 +361,16 @@ def analyze(
                     [f"bin_{f}" for f in FEATURES]).to_numpy().astype(np.int64)
                 u_all = u_from_random_pairs(bins_u)
                 fixed_u = {k: u_all[k] for k in RANDOM_U}
-            model = fit_em(bins, fixed_u=fixed_u)
+            if grouped:
+                group = feats["previous"].rank("dense").to_numpy().astype(
+                    np.int64) - 1
+                model = fit_em_grouped(bins, group)
+                p_pair = predict_grouped(model, bins, group)
+            else:
+                model = fit_em(bins, fixed_u=fixed_u)
+                p_pair = predict_em(model, bins)
             if not model.converged:
                 warnings.append(f"EM did not converge in {model.n_iter} iterations")
-            p_pair = predict_em(model, bins)
         else:
             model = None
             p_pair = np.zeros(0)
@@ -350,8 +380,8 @@ def analyze(
             frame["first_suspended"].alias("first_suspended"),
         )
         scored = scored.with_columns(
-            pl.Series("probability", exclusive_probability(scored),
-                      dtype=pl.Float64))
+            pl.Series("probability", exclusive_probability(
+                scored, rows=not (grouped and labels is None)), dtype=pl.Float64))
         timings["model"] = time.perf_counter() - t3
 
         t4 = time.perf_counter()

@@ -27,20 +27,28 @@ def _odds(p: np.ndarray) -> np.ndarray:
     return p / (1 - p)
 
 
-def exclusive_probability(pairs: pl.DataFrame, col: str = "p_pair") -> np.ndarray:
+def exclusive_probability(pairs: pl.DataFrame, col: str = "p_pair",
+                          rows: bool = True) -> np.ndarray:
     """Probability that each pair is *the* link, given one-to-one exclusivity.
 
     Parameters
     ----------
     pairs
         Columns ``previous, new`` and ``col`` (pairwise match probability).
+    rows
+        Normalise among the candidates of each suspended account (skip when
+        ``col`` already is exclusive per suspended account, as from the grouped
+        EM); the normalisation among rival predecessors is always applied.
     """
     if pairs.height == 0:
         return np.zeros(0)
     o = _odds(pairs[col].to_numpy())
     df = pairs.select("previous", "new").with_columns(pl.Series("o", o))
-    df = df.with_columns(
-        (pl.col("o") / (1 + pl.col("o").sum().over("previous"))).alias("q"))
+    if rows:
+        df = df.with_columns(
+            (pl.col("o") / (1 + pl.col("o").sum().over("previous"))).alias("q"))
+    else:
+        df = df.with_columns(pl.Series("q", pairs[col].to_numpy()))
     o2 = _odds(df["q"].to_numpy())
     df = df.with_columns(pl.Series("o2", o2))
     df = df.with_columns(

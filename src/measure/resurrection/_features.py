@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 MIN_STEM = 3  # shorter stems ("ab", "x") block everything with everything
 MIN_NAME = 3
@@ -81,6 +82,35 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
     return df.collect()
 
 
+MIN_DEL_STEM = 5  # shorter stems give too many one-deletion collisions
+MAX_DEL_STEM = 24
+
+
+def deletion_keys(keys: pl.DataFrame) -> pl.DataFrame:
+    """One-deletion neighbourhood of each stem: ``account_id, dkey``.
+
+    Two stems within one edit (insertion, deletion or substitution) share at least
+    one key (the stem itself or the stem with one character removed), so a join on
+    ``dkey`` finds handles that a small edit changed beyond their stem (SymSpell
+    style symmetric deletion; Garbe 2012).
+    """
+    k = keys.select("account_id", "stem").filter(
+        pl.col("stem").str.len_chars().is_between(MIN_DEL_STEM, MAX_DEL_STEM))
+    if k.height == 0:
+        return pl.DataFrame({"account_id": keys["account_id"].clear(),
+                             "dkey": pl.Series([], dtype=pl.Utf8)})
+    parts = [k.select("account_id", pl.col("stem").alias("dkey"))]
+    for i in range(MAX_DEL_STEM):
+        sub = k.filter(pl.col("stem").str.len_chars() > i).select(
+            "account_id",
+            (pl.col("stem").str.slice(0, i)
+             + pl.col("stem").str.slice(i + 1)).alias("dkey"))
+        if sub.height == 0:
+            break
+        parts.append(sub)
+    return pl.concat(parts).unique()
+
+
 @dataclass(frozen=True)
 class Comparison:
     """One binned comparison: its name, level labels (ordered) and the bin column."""
@@ -90,9 +120,12 @@ class Comparison:
 
 
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison("handle", ("sim<0.5", "sim 0.5-0.7", "sim 0.7-0.85 or common stem",
-                          "sim>=0.85 or same rare stem",
-                          "same stem + suffix + 1")),
+    Comparison("handle", ("stems > 2 edits apart", "stems 2 edits apart",
+                          "stems <= 1 edit, other number",
+                          "stems <= 1 edit, number + 2..5",
+                          "stems 1 edit apart, same number",
+                          "same stem, same number (separators differ)",
+                          "stems <= 1 edit, number + 1")),
     Comparison("display_name", ("sim<0.6", "sim 0.6-0.85",
                                 "sim>=0.85 or equal common", "equal rare")),
     Comparison("bio", ("sim<0.5", "sim 0.5-0.8", "sim>=0.8 or equal common",
@@ -115,6 +148,18 @@ def _sim(a: pl.Series, b: pl.Series, scorer: object) -> np.ndarray:
     s = np.asarray(s, dtype=np.float64) / 100.0
     s[(a.is_null() | b.is_null()).to_numpy()] = np.nan
     return s
+
+
+def _lev(a: pl.Series, b: pl.Series) -> np.ndarray:
+    """Levenshtein distance on characters (large where either side is null)."""
+    a_l = a.fill_null("").to_list()
+    if not a_l:
+        return np.zeros(0)
+    d = process.cpdist(a_l, b.fill_null("").to_list(), scorer=Levenshtein.distance,
+                       workers=-1, dtype=np.int32)
+    d = np.asarray(d, dtype=np.float64)
+    d[(a.is_null() | b.is_null()).to_numpy()] = 1e9
+    return d
 
 
 def _bin(x: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -144,22 +189,31 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     name_sim = _sim(frame["name_prev"], frame["name_new"], fuzz.token_sort_ratio)
     bio_sim = _sim(frame["bio_prev"], frame["bio_new"], fuzz.token_set_ratio)
     same_stem = (frame["stem_prev"] == frame["stem_new"]).fill_null(False).to_numpy()
-    # a handle without a numeric suffix counts as number 1 (abu_x -> abu_x2)
-    sp = frame["suffix_prev"].fill_null(1).to_numpy()
-    sn = frame["suffix_new"].to_numpy()
-    has_sn = frame["suffix_new"].is_not_null().to_numpy()
-    step = np.where(has_sn, np.nan_to_num(sn.astype(np.float64)) - sp, 0)
-    increment = same_stem & has_sn & (step == 1)
-    jump = same_stem & has_sn & (step > 1) & (step <= MAX_SUFFIX_STEP)
+    stem_ed = _lev(frame["stem_prev"], frame["stem_new"])
+    # numeric suffix relation; a handle without one counts as number 1 when the
+    # other has one (abu_x -> abu_x2), as "same" when neither has
+    sp_null = frame["suffix_prev"].is_null().to_numpy()
+    sn_null = frame["suffix_new"].is_null().to_numpy()
+    sp = frame["suffix_prev"].fill_null(1).to_numpy().astype(np.float64)
+    sn = frame["suffix_new"].fill_null(-10**9).to_numpy().astype(np.float64)
+    step = np.where(sn_null, np.nan, sn - sp)
+    same_num = (sp_null & sn_null) | (~sp_null & ~sn_null & (step == 0))
+    increment = (stem_ed <= 1) & (step == 1)
+    skip = (stem_ed <= 1) & (step >= 2) & (step <= 5)
+
+    h = np.where(stem_ed <= 2, 1, 0)
+    h = np.where(stem_ed <= 1, 2, h)
+    h = np.where(skip, 3, h)
+    h = np.where((stem_ed == 1) & same_num, 4, h)
+    h = np.where(same_stem & same_num, 5, h)
+    h = np.where(increment, 6, h)
+    h = np.where(np.isnan(handle_sim), -1, h).astype(np.int8)
+    lev = _lev(frame["handle_prev"], frame["handle_new"])
 
     def rare(col: str) -> np.ndarray:
         if col not in frame.columns:
             return np.ones(frame.height, dtype=bool)
         return (frame[col].fill_null(0) <= COMMON_KEY).to_numpy()
-
-    h = _bin(handle_sim, [0.5, 0.7, 0.85])
-    h = np.where(same_stem, np.maximum(h, np.where(rare("stem_n") | jump, 3, 2)), h)
-    h = np.where(increment, 4, h).astype(np.int8)
 
     n = _bin(name_sim, [0.6, 0.85])
     name_eq = (frame["name_key_prev"] == frame["name_key_new"]).fill_null(False)
@@ -197,6 +251,7 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
         "new": frame["new"],
         "keys": frame["keys"],
         "handle_sim": handle_sim,
+        "handle_edits": lev,
         "suffix_increment": increment,
         "name_sim": name_sim,
         "bio_sim": bio_sim,

@@ -111,6 +111,32 @@ QUALIFY row_number() OVER (
 """
 
 BLOCK_STEM = _BLOCK.format(bit=1, key="stem", kind="stem")
+
+# Handles one edit apart (one-deletion neighbourhood keys of the stem, from
+# ``_rs_dkeys(account_id, dkey)``); bit 32.
+DKEYS_TABLE = """
+CREATE OR REPLACE TEMP TABLE _rs_dkeys AS
+SELECT d.account_id, d.dkey, k.t_new
+FROM _rs_dkeys_df d JOIN _rs_keys k USING (account_id)
+"""
+
+BLOCK_EDIT = """
+WITH big AS (
+    SELECT dkey FROM _rs_dkeys GROUP BY dkey HAVING count(*) > $max_key_freq
+), a AS (
+    SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
+    FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
+    WHERE d.dkey NOT IN (SELECT dkey FROM big)
+)
+SELECT DISTINCT ON (a.account_id, b.account_id)
+       a.account_id AS previous, b.account_id AS new, 32 AS bit
+FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey
+WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
+QUALIFY row_number() OVER (
+    PARTITION BY a.account_id
+    ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
+) <= $per_key
+"""
 BLOCK_NAME = _BLOCK.format(bit=2, key="name_key", kind="name")
 BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar", kind="avatar")
 BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp", kind="bio")
@@ -256,5 +282,5 @@ SELECT DISTINCT account_id FROM _rs_age_ids_df
 
 CLEANUP = (
     "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_bigkeys", "_rs_follows",
-    "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids",
+    "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids", "_rs_dkeys",
 )
