@@ -307,3 +307,27 @@ def test_cli_reports_bad_config_as_an_error(tmp_path: Path, capsys) -> None:
                "--config", str(conf)])
     assert rc == 1
     assert "resurrection.p_return" in capsys.readouterr().err
+
+
+def test_load_truth_refuses_a_dataset_without_truth(tmp_path: Path) -> None:
+    with measure.DatasetWriter(tmp_path / "plain") as w:
+        w.write_table("accounts", pl.DataFrame({"account_id": [1],
+                                                "screen_name": ["a"]}))
+    with pytest.raises(measure.DataContractError, match="truth.json"):
+        load_truth(tmp_path / "plain")
+
+
+def test_truth_convenience_attributes(small_truth) -> None:
+    t = small_truth
+    assert t.alive_at_census == t.counts["supporter_accounts_alive_at_census"]
+    assert t.capture_population == t.counts["capture_population"]
+    assert t.in_frame == t.counts["supporter_accounts_in_frame"]
+    assert t.config["preset_name"] == "small"
+    assert set(t.coding) >= {"sensitivity", "specificity", "double_coded_share"}
+    assert set(t.resurrection) >= {"rate_30d", "median_delay_days",
+                                   "follower_recovery_by_incarnation"}
+    links = t.links()
+    assert links.height == t.resurrection["n_returns"]
+    assert (t.supporters()["is_supporter"]).all()
+    assert 0 < t.resurrection["rate_30d"] < 1
+    assert t.resurrection["follower_recovery_by_incarnation"]["2"] < 1

@@ -449,7 +449,7 @@ class SimConfig:
         else:
             cfg = base.replace(actor_rate_per_day=400.0, n_background=10_000_000,
                                watcher_share=0.005, n_seeds=300, crawl_cap=20_000,
-                               background_followers_median=1000.0,
+                               background_followers_median=1400.0,
                                background_followers_sigma=1.2,
                                n_per_stratum=200, compression="lz4")
         if scale != 1.0:
