@@ -331,3 +331,11 @@ def test_truth_convenience_attributes(small_truth) -> None:
     assert (t.supporters()["is_supporter"]).all()
     assert 0 < t.resurrection["rate_30d"] < 1
     assert t.resurrection["follower_recovery_by_incarnation"]["2"] < 1
+
+
+def test_every_parameter_is_documented() -> None:
+    from measure.simulate._config import FIELD_SECTION
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "simulation.md").read_text()
+    missing = [f"{s}.{f}" for f, s in FIELD_SECTION.items() if f"`{s}.{f}`" not in doc]
+    assert not missing
