@@ -50,6 +50,8 @@ from measure.resurrection._measures import (
 )
 from measure.resurrection._result import ResurrectionResult
 
+FEATURE_BATCH = 500_000  # pairs per batch when computing comparison features
+
 # comparisons whose non-match distribution comes from random pairs (the time gap
 # and follower overlap of random pairs say nothing about blocked non-matches)
 RANDOM_U = ("handle", "display_name", "bio", "avatar")
@@ -325,7 +327,24 @@ def analyze(
         con.execute(Q.PAIRS)
         con.execute(Q.FOLLOWER_COUNTS)
         con.execute(Q.SHARED_FOLLOWERS)
-        frame = _utc(con.execute(Q.PAIR_FRAME).pl())
+        # comparison features batch by batch: only ids, numbers and bins are kept,
+        # never the strings of millions of pairs at once
+        t2 = time.perf_counter()
+        parts = []
+        con.execute(Q.FRAME_TABLE + Q.PAIR_FRAME)
+        n_frame = con.execute("SELECT count(*) FROM _rs_frame").fetchone()[0]
+        for off in range(0, n_frame, FEATURE_BATCH):
+            fr = _utc(con.execute(Q.FRAME_BATCH, [FEATURE_BATCH, off]).pl())
+            parts.append(compare(fr).with_columns(fr["created_new"],
+                                                  fr["first_suspended"]))
+        con.execute("DROP TABLE IF EXISTS _rs_frame")
+        if not parts:
+            fr = _utc(con.execute(Q.PAIR_FRAME + " LIMIT 0").pl())
+            parts.append(compare(fr).with_columns(fr["created_new"],
+                                                  fr["first_suspended"]))
+        feats = pl.concat(parts)
+        del parts
+        timings["features"] = time.perf_counter() - t2
         timings["blocking"] = time.perf_counter() - t1
         n_susp = susp.height
         if n_susp == 0:
@@ -333,9 +352,6 @@ def analyze(
                 "no account in the cohort was ever seen 'suspended' in "
                 "'observations'; nothing to link (check the cohort ids)")
 
-        t2 = time.perf_counter()
-        feats = compare(frame)
-        timings["features"] = time.perf_counter() - t2
 
         t3 = time.perf_counter()
         bins = feats.select([f"bin_{f}" for f in FEATURES]).to_numpy().astype(np.int64)
@@ -354,7 +370,7 @@ def analyze(
             idx = joined["_i"].to_numpy()
             model = fit_logit(bins[idx], joined["match"].to_numpy())
             p_pair = predict_logit(model, bins)
-        elif frame.height:
+        elif feats.height:
             fixed_u = None
             if frame_u is not None and frame_u.height:
                 bins_u = compare(frame_u).select(
@@ -376,8 +392,6 @@ def analyze(
             p_pair = np.zeros(0)
         scored = feats.with_columns(
             pl.Series("p_pair", p_pair, dtype=pl.Float64),
-            frame["created_new"].alias("created_new"),
-            frame["first_suspended"].alias("first_suspended"),
         )
         scored = scored.with_columns(
             pl.Series("probability", exclusive_probability(
@@ -519,12 +533,12 @@ def analyze(
                         lin.group_by("n_accounts").len().sort("n_accounts").iter_rows()}
         timings["measures"] = time.perf_counter() - t5
         timings["total"] = time.perf_counter() - t0
-        if frame.height == 0:
+        if feats.height == 0:
             warnings.append("no candidate successors were found for any suspended "
                             "account")
         return ResurrectionResult(
             n_suspended=n_susp,
-            n_pairs=frame.height,
+            n_pairs=feats.height,
             pairs_by_key=by_key,
             n_linked=links.height,
             threshold=float(thr),

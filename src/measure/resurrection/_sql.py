@@ -252,6 +252,11 @@ LEFT JOIN _rs_shared sh ON sh.previous = p.previous AND sh.new = p.new
 ORDER BY p.previous, p.new
 """
 
+# The pair frame is materialised once and read in batches (LIMIT/OFFSET keeps
+# insertion order), so the strings of millions of pairs are never all in Python.
+FRAME_TABLE = "CREATE OR REPLACE TEMP TABLE _rs_frame AS "
+FRAME_BATCH = "SELECT * FROM _rs_frame LIMIT ? OFFSET ?"
+
 SUSPENDED_FRAME = """
 SELECT s.account_id, s.last_active, s.first_suspended, s.followers_at_suspension,
        k.t_new AS created
@@ -283,4 +288,5 @@ SELECT DISTINCT account_id FROM _rs_age_ids_df
 CLEANUP = (
     "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_bigkeys", "_rs_follows",
     "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids", "_rs_dkeys",
+    "_rs_frame",
 )
