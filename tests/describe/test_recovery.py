@@ -9,6 +9,14 @@ list of ids, the ``--cohort FILE`` route), and the in-network set is all of them
 The truth is computed below with plain polars/numpy, independently of the package's
 SQL and bootstrap code; the name-token patterns and the location normaliser are
 definitions and are shared.
+
+Last calibration run (100 small worlds, ``n_background=20000``, samples of 150,
+2026-11-23): every one of the 60 statistics covered in 91-100% of worlds (lowest:
+friends_mean 0.91, tweets_per_day_mean 0.93, friends_p90 0.93; shares 0.94-0.99).
+The 99th percentiles cover trivially: 150 accounts cannot bound them from above
+without a distributional assumption, so their upper limit is infinite (with a
+warning). Before the mean moved from the percentile bootstrap to bootstrap-t,
+tweets_per_day_mean covered in only 84%.
 """
 
 from __future__ import annotations
