@@ -77,17 +77,27 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False) -> st
     ``in_friends_lower_bound`` say so (Berger & Morgan 2015, App. A).
     """
     ds.require("census")
-    if rebuild or not _exists(ds, FRAME_TABLE):
-        for name, sql in frame_steps(ds):
-            if name == "recip_outside" and not ds.execute(
-                    _sql.HAS_OUTSIDE_FRIENDS).fetchone()[0]:
-                continue  # no friends list reaches outside N: nothing to probe
-            ds.execute(sql)
-    if ranks:
-        if rebuild or not _exists(ds, RANKED_TABLE):
-            ds.execute(_sql.RANKS)
-        return RANKED_TABLE
-    return FRAME_TABLE
+    # Row order of the temporary tables is irrelevant (readers sort), and not
+    # preserving it lets DuckDB stream large aggregations with less memory.
+    keep = ds.execute("SELECT current_setting('preserve_insertion_order')"
+                      ).fetchone()[0]
+    ds.execute("SET preserve_insertion_order = false")
+    try:
+        if rebuild or not _exists(ds, FRAME_TABLE):
+            for name, sql in frame_steps(ds):
+                if name == "recip_outside" and not ds.execute(
+                        _sql.HAS_OUTSIDE_FRIENDS).fetchone()[0]:
+                    continue  # no friends list reaches outside N: nothing to probe
+                ds.execute(sql)
+            for tmp in ("census_out", "census_in", "census_from_core"):
+                ds.execute(f"DROP TABLE IF EXISTS {tmp}")
+        if ranks:
+            if rebuild or not _exists(ds, RANKED_TABLE):
+                ds.execute(_sql.RANKS)
+            return RANKED_TABLE
+        return FRAME_TABLE
+    finally:
+        ds.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
 
 
 def frame(ds: Dataset, *, ranks: bool = True, profile: bool = False) -> pl.DataFrame:
