@@ -81,10 +81,12 @@ def run(mode: str, preset: str, scale: float, tmp: str, n: int = 0) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scales", default="0.001,0.01",
-                    help="comma-separated scales of the large preset")
-    ap.add_argument("--skip-presets", action="store_true",
-                    help="only the large preset")
+    ap.add_argument(
+        "--scales",
+        default="0.001,0.01",
+        help="comma-separated scales of the large preset",
+    )
+    ap.add_argument("--skip-presets", action="store_true", help="only the large preset")
     ap.add_argument("--out", default=str(HERE / "results" / "simulate.md"))
     args = ap.parse_args()
     cases = [] if args.skip_presets else [("small", 1.0), ("demo", 1.0)]
@@ -95,10 +97,12 @@ def main() -> None:
             sim = run("simulate", preset, scale, tmp)
             base = run("baseline", preset, scale, tmp, sim["edges"])
             rows.append((preset, scale, sim, base))
-            print(f"{preset} x{scale}: {sim['wall_s']:.1f} s wall, "
-                  f"{sim['cpu_s']:.1f} s CPU, {sim['peak_mb']:.0f} MB, "
-                  f"{sim['edges']:,} edges; baseline {base['wall_s']:.1f} s",
-                  file=sys.stderr)
+            print(
+                f"{preset} x{scale}: {sim['wall_s']:.1f} s wall, "
+                f"{sim['cpu_s']:.1f} s CPU, {sim['peak_mb']:.0f} MB, "
+                f"{sim['edges']:,} edges; baseline {base['wall_s']:.1f} s",
+                file=sys.stderr,
+            )
     lines = [
         "# Simulator benchmark (`bench/bench_simulate.py`)",
         "",
@@ -119,7 +123,8 @@ def main() -> None:
             f"| {preset} | {scale:g} | {s['world_accounts']:,} | "
             f"{s['accounts_table_rows']:,} | {s['edges']:,} | {s['wall_s']:.1f} | "
             f"{s['cpu_s']:.1f} | {s['peak_mb']:.0f} | {s['disk_mb']:.0f} | "
-            f"{b['wall_s']:.1f} | {s['wall_s'] / max(b['wall_s'], 1e-9):.1f} |")
+            f"{b['wall_s']:.1f} | {s['wall_s'] / max(b['wall_s'], 1e-9):.1f} |"
+        )
     large = [(sc, s) for p, sc, s, _ in rows if p == "large"]
     if len(large) >= 1:
         sc, s = max(large, key=lambda x: x[0])

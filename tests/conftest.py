@@ -17,8 +17,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def small_world_factory(tmp_path_factory: pytest.TempPathFactory
-                        ) -> Callable[..., Path]:
+def small_world_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., Path]:
     """Return ``make(seed=1, **overrides) -> Path`` building cached small worlds."""
     from measure.simulate import SimConfig, simulate
 

@@ -37,8 +37,9 @@ def _close(observed: float, expected: float, se: float, what: str) -> None:
     z = (observed - expected) / se
     if _ZS is not None:
         _ZS.append((what, z))
-    assert abs(z) <= Z_TOL, (f"{what}: observed {observed:.4g}, expected "
-                             f"{expected:.4g} (z = {z:.2f})")
+    assert abs(z) <= Z_TOL, (
+        f"{what}: observed {observed:.4g}, expected {expected:.4g} (z = {z:.2f})"
+    )
 
 
 def _binom(hits: int, n: int, p: float, what: str) -> None:
@@ -50,11 +51,14 @@ def _pairs(path: Path) -> pl.DataFrame:
     """Observed successor/predecessor profile pairs (both in ``accounts``)."""
     truth = load_truth(path)
     with measure.open(path) as ds:
-        acc = ds.sql("SELECT account_id, screen_name, display_name, description, "
-                     "profile_image_hash FROM accounts")
+        acc = ds.sql(
+            "SELECT account_id, screen_name, display_name, description, "
+            "profile_image_hash FROM accounts"
+        )
     links = truth.links()
-    pre = acc.rename({c: f"pre_{c}" for c in acc.columns if c != "account_id"}
-                     ).rename({"account_id": "predecessor_id"})
+    pre = acc.rename({c: f"pre_{c}" for c in acc.columns if c != "account_id"}).rename(
+        {"account_id": "predecessor_id"}
+    )
     return links.join(acc, on="account_id").join(pre, on="predecessor_id")
 
 
@@ -65,17 +69,25 @@ def check_return_probability(path: Path) -> None:
     r = cfg.resurrection
     sup = t.supporters()
     end = pl.lit(t.json["window"]["end"]).str.to_datetime().dt.replace_time_zone("UTC")
-    start = pl.lit(t.json["window"]["start"]).str.to_datetime().dt.replace_time_zone(
-        "UTC")
-    susp = sup.filter((pl.col("end_reason") == "suspended")
-                      & (pl.col("suspended_at") >= start))
-    left = susp.select(((end - pl.col("suspended_at")).dt.total_seconds() / DAY)
-                       .alias("d"))["d"].to_numpy()
-    p_i = r.p_return * stats.gamma.cdf(left, r.delay_shape,
-                                       scale=r.delay_mean_days / r.delay_shape)
+    start = (
+        pl.lit(t.json["window"]["start"]).str.to_datetime().dt.replace_time_zone("UTC")
+    )
+    susp = sup.filter(
+        (pl.col("end_reason") == "suspended") & (pl.col("suspended_at") >= start)
+    )
+    left = susp.select(
+        ((end - pl.col("suspended_at")).dt.total_seconds() / DAY).alias("d")
+    )["d"].to_numpy()
+    p_i = r.p_return * stats.gamma.cdf(
+        left, r.delay_shape, scale=r.delay_mean_days / r.delay_shape
+    )
     returned = susp["account_id"].is_in(t.links()["predecessor_id"].implode())
-    _close(float(returned.sum()), float(p_i.sum()),
-           float(np.sqrt((p_i * (1 - p_i)).sum())), "returns after suspension")
+    _close(
+        float(returned.sum()),
+        float(p_i.sum()),
+        float(np.sqrt((p_i * (1 - p_i)).sum())),
+        "returns after suspension",
+    )
 
 
 def check_return_delay(path: Path) -> None:
@@ -83,14 +95,24 @@ def check_return_delay(path: Path) -> None:
     r = SimConfig.from_dict(t.config).resurrection
     acc = t.accounts
     end = pl.lit(t.json["window"]["end"]).str.to_datetime().dt.replace_time_zone("UTC")
-    pairs = t.links().join(acc.select("account_id", "created_at"), on="account_id"
-                           ).join(acc.select(pl.col("account_id").alias(
-                               "predecessor_id"), "suspended_at"),
-                               on="predecessor_id")
+    pairs = (
+        t.links()
+        .join(acc.select("account_id", "created_at"), on="account_id")
+        .join(
+            acc.select(pl.col("account_id").alias("predecessor_id"), "suspended_at"),
+            on="predecessor_id",
+        )
+    )
     # suspensions at least 60 days before the end: P(delay > 60) is negligible
-    d = pairs.filter((end - pl.col("suspended_at")).dt.total_seconds() > 60 * DAY
-                     ).select(((pl.col("created_at") - pl.col("suspended_at"))
-                               .dt.total_seconds() / DAY).alias("d"))["d"].to_numpy()
+    d = (
+        pairs.filter((end - pl.col("suspended_at")).dt.total_seconds() > 60 * DAY)
+        .select(
+            (
+                (pl.col("created_at") - pl.col("suspended_at")).dt.total_seconds() / DAY
+            ).alias("d")
+        )["d"]
+        .to_numpy()
+    )
     sd = r.delay_mean_days / np.sqrt(r.delay_shape)
     _close(float(d.mean()), r.delay_mean_days, sd / np.sqrt(len(d)), "mean delay")
 
@@ -100,8 +122,10 @@ def check_handle_changes(path: Path) -> None:
     pairs = _pairs(path)
     old, new = pairs["pre_screen_name"].to_list(), pairs["screen_name"].to_list()
     suffix = sum(n == suffix_increment(o) for o, n in zip(old, new, strict=True))
-    edit = sum(n != suffix_increment(o) and Levenshtein.distance(o, n) <= 2
-               for o, n in zip(old, new, strict=True))
+    edit = sum(
+        n != suffix_increment(o) and Levenshtein.distance(o, n) <= 2
+        for o, n in zip(old, new, strict=True)
+    )
     _binom(suffix, len(old), r.p_suffix, "numeric-suffix handles")
     _binom(edit, len(old), r.p_edit, "small-edit handles")
 
@@ -111,9 +135,11 @@ def check_profile_reuse(path: Path) -> None:
     r = SimConfig.from_dict(load_truth(path).config).resurrection
     pairs = _pairs(path)
     rng = np.random.default_rng(0)
-    for col, p in (("display_name", r.p_reuse_display),
-                   ("profile_image_hash", r.p_reuse_avatar),
-                   ("description", r.p_reuse_bio)):
+    for col, p in (
+        ("display_name", r.p_reuse_display),
+        ("profile_image_hash", r.p_reuse_avatar),
+        ("description", r.p_reuse_bio),
+    ):
         a = pairs[f"pre_{col}"].to_numpy()
         b = pairs[col].to_numpy()
         # chance that two unrelated supporter profiles agree (shuffled pairs)
@@ -128,15 +154,27 @@ def check_coders(path: Path) -> None:
     with measure.open(path) as ds:
         lab = ds.sql("SELECT account_id, label, coder FROM labels")
     lab = lab.join(t.accounts.select("account_id", "is_supporter"), on="account_id")
-    _binom(int((lab["label"] == "unclear").sum()), lab.height, c["p_unclear"],
-           "unclear share")
+    _binom(
+        int((lab["label"] == "unclear").sum()),
+        lab.height,
+        c["p_unclear"],
+        "unclear share",
+    )
     clear = lab.filter(pl.col("label") != "unclear")
     sup = clear.filter(pl.col("is_supporter"))
     non = clear.filter(~pl.col("is_supporter"))
-    _binom(int((sup["label"] == "supporter").sum()), sup.height, c["sensitivity"],
-           "coder sensitivity")
-    _binom(int((non["label"] == "non_supporter").sum()), non.height,
-           c["specificity"], "coder specificity")
+    _binom(
+        int((sup["label"] == "supporter").sum()),
+        sup.height,
+        c["sensitivity"],
+        "coder sensitivity",
+    )
+    _binom(
+        int((non["label"] == "non_supporter").sum()),
+        non.height,
+        c["specificity"],
+        "coder specificity",
+    )
     n_a = int((lab["coder"] == "coder_a").sum())
     n_b = int((lab["coder"] == "coder_b").sum())
     _binom(n_b, n_a, c["double_coded_share"], "double-coded share")
@@ -149,12 +187,17 @@ def check_incomplete_crawls(path: Path) -> None:
         lists = ds.sql(
             "SELECT c.complete, o.followers_count FROM crawls c JOIN observations o "
             "ON o.account_id = c.account_id AND o.observed_at = ?::TIMESTAMPTZ",
-            [t.census_date + " 00:00:00+00"])
+            [t.census_date + " 00:00:00+00"],
+        )
     n_crawls = t.json["crawl"]["n_lists"]
     assert lists.height == n_crawls
     under = lists.filter(pl.col("followers_count") <= cap)
-    _binom(int((~under["complete"]).sum()), under.height, t.json["crawl"][
-        "p_incomplete"], "incomplete crawls below the cap")
+    _binom(
+        int((~under["complete"]).sum()),
+        under.height,
+        t.json["crawl"]["p_incomplete"],
+        "incomplete crawls below the cap",
+    )
     over = lists.filter(pl.col("followers_count") > cap)
     assert not over["complete"].any()
 
@@ -165,7 +208,8 @@ def check_detections(path: Path) -> None:
     census = pl.lit(t.census_date).str.to_datetime().dt.replace_time_zone("UTC")
     alive = t.supporters().filter(
         (pl.col("created_at") <= census)
-        & (pl.col("end_at").is_null() | (pl.col("end_at") > census)))
+        & (pl.col("end_at").is_null() | (pl.col("end_at") > census))
+    )
     assert alive.height == n
     with measure.open(path) as ds:
         per = ds.sql("SELECT source, count(*) AS n FROM detections GROUP BY source")
@@ -187,33 +231,49 @@ def check_suspension_hazard(path: Path) -> None:
     t = load_truth(path)
     s = SimConfig.from_dict(t.config).suspension
     cd = pl.lit(s.crackdown_start).str.to_datetime().dt.replace_time_zone("UTC")
-    start = pl.lit(t.json["window"]["start"]).str.to_datetime().dt.replace_time_zone(
-        "UTC")
+    start = (
+        pl.lit(t.json["window"]["start"]).str.to_datetime().dt.replace_time_zone("UTC")
+    )
     for days in (2.0, 30.0):
         a = t.supporters().filter(
             (pl.col("created_at") >= start)
-            & ((cd - pl.col("created_at")).dt.total_seconds() > days * DAY))
-        lam = s.baseline_scale * np.exp(s.beta_prominence * a["prominence"].to_numpy()
-                                        + s.beta_activity * a["activity"].to_numpy())
+            & ((cd - pl.col("created_at")).dt.total_seconds() > days * DAY)
+        )
+        lam = s.baseline_scale * np.exp(
+            s.beta_prominence * a["prominence"].to_numpy()
+            + s.beta_activity * a["activity"].to_numpy()
+        )
         th = s.frailty_variance
-        p_i = 1 - (1 + th * lam * days ** s.weibull_shape) ** (-1 / th)
-        t_s = a.select(((pl.col("suspended_at") - pl.col("created_at"))
-                        .dt.total_seconds() / DAY).fill_null(np.inf).alias("d")
-                       )["d"].to_numpy()
-        _close(float((t_s <= days).sum()), float(p_i.sum()),
-               float(np.sqrt((p_i * (1 - p_i)).sum())),
-               f"suspended within {days:g} days")
+        p_i = 1 - (1 + th * lam * days**s.weibull_shape) ** (-1 / th)
+        t_s = a.select(
+            ((pl.col("suspended_at") - pl.col("created_at")).dt.total_seconds() / DAY)
+            .fill_null(np.inf)
+            .alias("d")
+        )["d"].to_numpy()
+        _close(
+            float((t_s <= days).sum()),
+            float(p_i.sum()),
+            float(np.sqrt((p_i * (1 - p_i)).sum())),
+            f"suspended within {days:g} days",
+        )
 
 
 def check_deletion_rate(path: Path) -> None:
     t = load_truth(path)
     rate = SimConfig.from_dict(t.config).suspension.supporter_deletion_rate
-    d = t.supporters().select(((pl.col("deleted_at") - pl.col("created_at"))
-                               .dt.total_seconds() / DAY).alias("d"))["d"]
+    d = t.supporters().select(
+        ((pl.col("deleted_at") - pl.col("created_at")).dt.total_seconds() / DAY).alias(
+            "d"
+        )
+    )["d"]
     d = d.drop_nulls().to_numpy()
     # exponential: mean 1/rate, sd 1/rate (the 100-year horizon cuts exp(-73) of it)
-    _close(float(d.mean()), 1 / rate, (1 / rate) / np.sqrt(len(d)),
-           "mean latent deletion time")
+    _close(
+        float(d.mean()),
+        1 / rate,
+        (1 / rate) / np.sqrt(len(d)),
+        "mean latent deletion time",
+    )
 
 
 def check_discovery(path: Path) -> None:
@@ -226,20 +286,26 @@ def check_discovery(path: Path) -> None:
     o = SimConfig.from_dict(t.config).observation
     census = pl.lit(t.census_date).str.to_datetime().dt.replace_time_zone("UTC")
     end = pl.lit(t.json["window"]["end"]).str.to_datetime().dt.replace_time_zone("UTC")
-    a = t.supporters().filter(~pl.col("in_frame")).with_columns(
-        start=pl.max_horizontal("created_at", census),
-        stop=pl.min_horizontal(pl.coalesce("end_at", end), end),
-    ).filter(pl.col("stop") > pl.col("start"))
+    a = (
+        t.supporters()
+        .filter(~pl.col("in_frame"))
+        .with_columns(
+            start=pl.max_horizontal("created_at", census),
+            stop=pl.min_horizontal(pl.coalesce("end_at", end), end),
+        )
+        .filter(pl.col("stop") > pl.col("start"))
+    )
     length = ((a["stop"] - a["start"]).dt.total_seconds() / DAY).to_numpy()
-    p = np.where(a["incarnation"].to_numpy() > 1, o.p_discover_return,
-                 o.p_discover_new)
+    p = np.where(a["incarnation"].to_numpy() > 1, o.p_discover_return, o.p_discover_new)
     p_i = p * -np.expm1(-length / o.discover_delay_mean_days)
     # accounts detected by a capture source are seen at the census: their later
     # discovery cannot be observed, so they are left out
-    seen_at_census = a.select((pl.col("discovered_at") == census).fill_null(False)
-                              )["discovered_at"].to_numpy()
-    later = a.select((pl.col("discovered_at") > census).fill_null(False)
-                     )["discovered_at"].to_numpy()
+    seen_at_census = a.select((pl.col("discovered_at") == census).fill_null(False))[
+        "discovered_at"
+    ].to_numpy()
+    later = a.select((pl.col("discovered_at") > census).fill_null(False))[
+        "discovered_at"
+    ].to_numpy()
     keep = ~seen_at_census
     found = int(later[keep].sum())
     p_k = p_i[keep]
@@ -249,9 +315,16 @@ def check_discovery(path: Path) -> None:
 
 
 CHECKS: list[Callable[[Path], None]] = [
-    check_return_probability, check_return_delay, check_handle_changes,
-    check_profile_reuse, check_coders, check_incomplete_crawls, check_detections,
-    check_suspension_hazard, check_deletion_rate, check_discovery,
+    check_return_probability,
+    check_return_delay,
+    check_handle_changes,
+    check_profile_reuse,
+    check_coders,
+    check_incomplete_crawls,
+    check_detections,
+    check_suspension_hazard,
+    check_deletion_rate,
+    check_discovery,
 ]
 
 
@@ -262,11 +335,21 @@ def test_small_world_recovers_configured_values(check, small_world: Path) -> Non
 
 CALIBRATION_CONFIGS = {
     "default": {},
-    "shifted": {"p_return": 0.3, "delay_mean_days": 12.0, "p_suffix": 0.2,
-                "p_edit": 0.5, "p_reuse_display": 0.3, "p_reuse_avatar": 0.8,
-                "sensitivity": 0.8, "specificity": 0.85, "p_incomplete": 0.2,
-                "double_coded_share": 0.5, "weibull_shape": 0.7,
-                "frailty_variance": 0.5, "supporter_deletion_rate": 0.005},
+    "shifted": {
+        "p_return": 0.3,
+        "delay_mean_days": 12.0,
+        "p_suffix": 0.2,
+        "p_edit": 0.5,
+        "p_reuse_display": 0.3,
+        "p_reuse_avatar": 0.8,
+        "sensitivity": 0.8,
+        "specificity": 0.85,
+        "p_incomplete": 0.2,
+        "double_coded_share": 0.5,
+        "weibull_shape": 0.7,
+        "frailty_variance": 0.5,
+        "supporter_deletion_rate": 0.005,
+    },
 }
 
 
@@ -275,8 +358,9 @@ CALIBRATION_SEEDS = range(11, 21)
 
 @pytest.mark.calibration
 @pytest.mark.parametrize("name", sorted(CALIBRATION_CONFIGS))
-def test_recovery_over_seeds_and_configs(name: str, small_world_factory,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recovery_over_seeds_and_configs(
+    name: str, small_world_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every check passes in every world, and z-scores average to zero.
 
     The mean of n independent standard-normal z-scores has sd 1/sqrt(n); a systematic

@@ -15,5 +15,4 @@ from measure.simulate._config import PRESETS, SimConfig, load_overrides
 from measure.simulate._simulate import simulate
 from measure.simulate._truth import Truth, load_truth
 
-__all__ = ["PRESETS", "SimConfig", "Truth", "load_overrides", "load_truth",
-           "simulate"]
+__all__ = ["PRESETS", "SimConfig", "Truth", "load_overrides", "load_truth", "simulate"]

@@ -13,22 +13,34 @@ from measure._cli_util import add_json_flag, emit
 def register(sub: Any) -> None:
     """Add the ``simulate`` subcommand."""
     p = sub.add_parser(
-        "simulate", help="simulate a world with known truth (dataset + truth.json)",
+        "simulate",
+        help="simulate a world with known truth (dataset + truth.json)",
         description="Simulate a platform with a hidden supporter network and the "
         "way researchers observe it; writes a dataset on the data contract plus "
-        "truth.json and truth/ (see docs/simulation.md).")
+        "truth.json and truth/ (see docs/simulation.md).",
+    )
     p.add_argument("out", help="output dataset directory")
     p.add_argument("--seed", type=int, required=True, help="random seed")
-    p.add_argument("--preset", default="demo", choices=["small", "demo", "large"],
-                   help="preset world (default: demo)")
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="multiply the preset's sizes (e.g. --preset large "
-                   "--scale 0.01)")
-    p.add_argument("--config", metavar="FILE",
-                   help="TOML or JSON file of parameter overrides (sections or "
-                   "field names)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing dataset at OUT")
+    p.add_argument(
+        "--preset",
+        default="demo",
+        choices=["small", "demo", "large"],
+        help="preset world (default: demo)",
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the preset's sizes (e.g. --preset large --scale 0.01)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML or JSON file of parameter overrides (sections or field names)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing dataset at OUT"
+    )
     add_json_flag(p)
     p.set_defaults(func=run_simulate)
 
@@ -53,14 +65,21 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     manifest = json.loads((path / "manifest.json").read_text())
     counts = load_truth(path).counts
-    payload = {"path": str(path), "id": f"{manifest['name']}@sha256:"
-               f"{manifest['digest']}", "preset": cfg.preset_name, "seed": args.seed,
-               "seconds": round(secs, 2), "counts": counts}
-    text = (f"simulated {cfg.preset_name} world (seed {args.seed}) in {secs:.1f} s "
-            f"-> {path}\n  id {payload['id']}\n"
-            f"  supporter accounts alive at census: "
-            f"{counts['supporter_accounts_alive_at_census']:,}; in frame: "
-            f"{counts['supporter_accounts_in_frame']:,}; frame size: "
-            f"{counts['frame_size']:,}; edges: {counts['edges']:,}")
+    payload = {
+        "path": str(path),
+        "id": f"{manifest['name']}@sha256:{manifest['digest']}",
+        "preset": cfg.preset_name,
+        "seed": args.seed,
+        "seconds": round(secs, 2),
+        "counts": counts,
+    }
+    text = (
+        f"simulated {cfg.preset_name} world (seed {args.seed}) in {secs:.1f} s "
+        f"-> {path}\n  id {payload['id']}\n"
+        f"  supporter accounts alive at census: "
+        f"{counts['supporter_accounts_alive_at_census']:,}; in frame: "
+        f"{counts['supporter_accounts_in_frame']:,}; frame size: "
+        f"{counts['frame_size']:,}; edges: {counts['edges']:,}"
+    )
     emit(args, payload, text)
     return 0

@@ -228,36 +228,89 @@ class Output:
 
 
 SECTIONS: dict[str, type] = {
-    "window": Window, "population": Population, "suspension": Suspension,
-    "resurrection": Resurrection, "network": Network, "observation": Observation,
-    "coding": Coding, "capture": Capture, "tweets": Tweets, "output": Output,
+    "window": Window,
+    "population": Population,
+    "suspension": Suspension,
+    "resurrection": Resurrection,
+    "network": Network,
+    "observation": Observation,
+    "coding": Coding,
+    "capture": Capture,
+    "tweets": Tweets,
+    "output": Output,
 }
 FIELD_SECTION: dict[str, str] = {
     f.name: sec for sec, cls in SECTIONS.items() for f in fields(cls)
 }
 assert len(FIELD_SECTION) == sum(len(fields(c)) for c in SECTIONS.values())
 
-_PROBS = {"watcher_share", "p_return", "p_suffix", "p_edit", "p_reuse_display",
-          "p_reuse_avatar", "p_reuse_bio", "background_stem_share",
-          "in_network_share_mean", "watcher_follower_share", "isolated_share",
-          "p_incomplete",
-          "p_discover_return", "p_discover_new", "sensitivity", "specificity",
-          "p_unclear", "double_coded_share", "background_share"}
-_NONNEG = {"actor_rate_per_day", "frailty_variance", "crackdown_multiplier",
-           "supporter_deletion_rate", "background_suspension_rate",
-           "background_deletion_rate", "follower_recovery_sd", "followers_sigma",
-           "background_followers_sigma", "recrawl_background_per_supporter",
-           "rate_sigma", "catch_heterogeneity_sd", "n_background", "source_spread",
-           "seed_selectivity", "activity_follow_weight", "crawl_days",
-           "background_follow_sigma"}
-_POS = {"weibull_shape", "baseline_scale", "delay_mean_days", "delay_shape",
-        "follower_recovery", "followers_median", "growth_days",
-        "in_network_share_concentration", "background_followers_median",
-        "watcher_followers_median", "friends_median", "statuses_per_day_median",
-        "n_seeds", "crawl_cap", "lookup_interval_days", "discover_delay_mean_days",
-        "n_per_stratum", "n_sources", "window_days", "rate_median_per_day",
-        "background_age_years", "max_incarnations", "edge_chunk_rows",
-        "truth_chunk_rows"}
+_PROBS = {
+    "watcher_share",
+    "p_return",
+    "p_suffix",
+    "p_edit",
+    "p_reuse_display",
+    "p_reuse_avatar",
+    "p_reuse_bio",
+    "background_stem_share",
+    "in_network_share_mean",
+    "watcher_follower_share",
+    "isolated_share",
+    "p_incomplete",
+    "p_discover_return",
+    "p_discover_new",
+    "sensitivity",
+    "specificity",
+    "p_unclear",
+    "double_coded_share",
+    "background_share",
+}
+_NONNEG = {
+    "actor_rate_per_day",
+    "frailty_variance",
+    "crackdown_multiplier",
+    "supporter_deletion_rate",
+    "background_suspension_rate",
+    "background_deletion_rate",
+    "follower_recovery_sd",
+    "followers_sigma",
+    "background_followers_sigma",
+    "recrawl_background_per_supporter",
+    "rate_sigma",
+    "catch_heterogeneity_sd",
+    "n_background",
+    "source_spread",
+    "seed_selectivity",
+    "activity_follow_weight",
+    "crawl_days",
+    "background_follow_sigma",
+}
+_POS = {
+    "weibull_shape",
+    "baseline_scale",
+    "delay_mean_days",
+    "delay_shape",
+    "follower_recovery",
+    "followers_median",
+    "growth_days",
+    "in_network_share_concentration",
+    "background_followers_median",
+    "watcher_followers_median",
+    "friends_median",
+    "statuses_per_day_median",
+    "n_seeds",
+    "crawl_cap",
+    "lookup_interval_days",
+    "discover_delay_mean_days",
+    "n_per_stratum",
+    "n_sources",
+    "window_days",
+    "rate_median_per_day",
+    "background_age_years",
+    "max_incarnations",
+    "edge_chunk_rows",
+    "truth_chunk_rows",
+}
 
 
 @dataclass(frozen=True)
@@ -316,33 +369,46 @@ class SimConfig:
             return errs
         w = self.window
         try:
-            hs, s, e, c = (_date(f"window.{k}", getattr(w, k)) for k in
-                           ("history_start", "start", "end", "census_date"))
+            hs, s, e, c = (
+                _date(f"window.{k}", getattr(w, k))
+                for k in ("history_start", "start", "end", "census_date")
+            )
             cs = _date("suspension.crackdown_start", self.suspension.crackdown_start)
             ce = _date("suspension.crackdown_end", self.suspension.crackdown_end)
         except ConfigError as exc:
             return [str(exc)]
         if not hs <= s < c < e:
-            errs.append("'window' dates must satisfy history_start <= start < "
-                        f"census_date < end (got {hs.date()}, {s.date()}, {c.date()}, "
-                        f"{e.date()})")
+            errs.append(
+                "'window' dates must satisfy history_start <= start < "
+                f"census_date < end (got {hs.date()}, {s.date()}, {c.date()}, "
+                f"{e.date()})"
+            )
         if ce < cs:
             errs.append("'suspension.crackdown_end' must not be before crackdown_start")
         r = self.resurrection
         if r.p_suffix + r.p_edit > 1.0:
-            errs.append(f"'resurrection.p_suffix' + 'resurrection.p_edit' = "
-                        f"{r.p_suffix + r.p_edit} must be <= 1")
+            errs.append(
+                f"'resurrection.p_suffix' + 'resurrection.p_edit' = "
+                f"{r.p_suffix + r.p_edit} must be <= 1"
+            )
         cuts = self.coding.band_cuts
-        if not cuts or any(not isinstance(x, int) or x < 1 for x in cuts) or list(
-                cuts) != sorted(set(cuts)):
-            errs.append(f"'coding.band_cuts' = {cuts!r} must be increasing integers "
-                        ">= 1")
+        if (
+            not cuts
+            or any(not isinstance(x, int) or x < 1 for x in cuts)
+            or list(cuts) != sorted(set(cuts))
+        ):
+            errs.append(
+                f"'coding.band_cuts' = {cuts!r} must be increasing integers >= 1"
+            )
         if self.network.in_network_share_mean in (0.0, 1.0):
-            errs.append("'network.in_network_share_mean' must be strictly inside "
-                        "(0, 1)")
+            errs.append(
+                "'network.in_network_share_mean' must be strictly inside (0, 1)"
+            )
         if self.output.compression not in COMPRESSIONS:
-            errs.append(f"'output.compression' = {self.output.compression!r} must be "
-                        "one of " + ", ".join(COMPRESSIONS))
+            errs.append(
+                f"'output.compression' = {self.output.compression!r} must be "
+                "one of " + ", ".join(COMPRESSIONS)
+            )
         if self.capture.n_sources < 2:
             errs.append("'capture.n_sources' must be >= 2")
         return errs
@@ -353,7 +419,8 @@ class SimConfig:
         w, s = self.window, self.suspension
         return {
             "history_start": _date("history_start", w.history_start),
-            "start": _date("start", w.start), "end": _date("end", w.end),
+            "start": _date("start", w.start),
+            "end": _date("end", w.end),
             "census_date": _date("census_date", w.census_date),
             "crackdown_start": _date("crackdown_start", s.crackdown_start),
             "crackdown_end": _date("crackdown_end", s.crackdown_end),
@@ -364,13 +431,11 @@ class SimConfig:
         out: dict[str, Any] = {"preset_name": self.preset_name}
         for sec in SECTIONS:
             d = dataclasses.asdict(getattr(self, sec))
-            out[sec] = {k: list(v) if isinstance(v, tuple) else v
-                        for k, v in d.items()}
+            out[sec] = {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], base: SimConfig | None = None
-                  ) -> SimConfig:
+    def from_dict(cls, d: dict[str, Any], base: SimConfig | None = None) -> SimConfig:
         """Build from a (possibly partial) dict of sections or flat field names."""
         base = base or cls()
         return base.replace(**d)
@@ -413,9 +478,12 @@ class SimConfig:
                 unknown.append(key)
         if unknown:
             raise ConfigError(
-                "unknown simulation config field(s): " + ", ".join(sorted(unknown))
-                + "; valid sections: " + ", ".join(SECTIONS)
-                + " (see docs/simulation.md for every field)")
+                "unknown simulation config field(s): "
+                + ", ".join(sorted(unknown))
+                + "; valid sections: "
+                + ", ".join(SECTIONS)
+                + " (see docs/simulation.md for every field)"
+            )
         for sec, ch in per.items():
             if "band_cuts" in ch and isinstance(ch["band_cuts"], list):
                 ch["band_cuts"] = tuple(ch["band_cuts"])
@@ -433,25 +501,37 @@ class SimConfig:
         seeds, crawl cap is kept); probabilities and rates are unchanged.
         """
         if name not in PRESETS:
-            raise ConfigError(f"unknown preset {name!r}; valid presets are: "
-                              + ", ".join(repr(p) for p in sorted(PRESETS)))
-        if not (isinstance(scale, int | float) and math.isfinite(scale)
-                and scale > 0):
+            raise ConfigError(
+                f"unknown preset {name!r}; valid presets are: "
+                + ", ".join(repr(p) for p in sorted(PRESETS))
+            )
+        if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
             raise ConfigError(f"scale must be a positive number (got {scale!r})")
         base = cls(preset_name=name)
         if name == "small":
-            cfg = base.replace(actor_rate_per_day=8.0, n_background=100_000,
-                               watcher_share=0.005, n_seeds=10, crawl_cap=400,
-                               background_followers_median=60.0,
-                               n_per_stratum=40)
+            cfg = base.replace(
+                actor_rate_per_day=8.0,
+                n_background=100_000,
+                watcher_share=0.005,
+                n_seeds=10,
+                crawl_cap=400,
+                background_followers_median=60.0,
+                n_per_stratum=40,
+            )
         elif name == "demo":
             cfg = base
         else:
-            cfg = base.replace(actor_rate_per_day=400.0, n_background=10_000_000,
-                               watcher_share=0.005, n_seeds=300, crawl_cap=20_000,
-                               background_followers_median=1400.0,
-                               background_followers_sigma=1.2,
-                               n_per_stratum=200, compression="lz4")
+            cfg = base.replace(
+                actor_rate_per_day=400.0,
+                n_background=10_000_000,
+                watcher_share=0.005,
+                n_seeds=300,
+                crawl_cap=20_000,
+                background_followers_median=1400.0,
+                background_followers_sigma=1.2,
+                n_per_stratum=200,
+                compression="lz4",
+            )
         if scale != 1.0:
             p, o = cfg.population, cfg.observation
             cfg = cfg.replace(
@@ -472,8 +552,9 @@ def load_overrides(path: str | os.PathLike[str]) -> dict[str, Any]:
         else:
             data = tomllib.loads(text.decode())
     except (OSError, ValueError) as e:
-        raise ConfigError(f"cannot read config file '{p}': {e}; give a TOML or "
-                          "JSON file of overrides") from e
+        raise ConfigError(
+            f"cannot read config file '{p}': {e}; give a TOML or JSON file of overrides"
+        ) from e
     if not isinstance(data, dict):
         raise ConfigError(f"config file '{p}' must hold a table/object of overrides")
     return data

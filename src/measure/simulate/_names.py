@@ -12,48 +12,208 @@ import polars as pl
 STEMS = ("abu_", "umm_", "bint_", "ibn_", "al_", "abu", "umm", "akh_", "")
 STEM_P = (0.30, 0.14, 0.04, 0.06, 0.08, 0.12, 0.04, 0.06, 0.16)
 WORDS = (
-    "muhajir", "shami", "iraqi", "baghdadi", "khilafah", "tawhid", "ansari",
-    "muwahhid", "ghareeb", "dawla", "baqiya", "hijrah", "sayf", "asad", "qaqa",
-    "hamza", "omar", "khalid", "yusuf", "zubair", "talha", "maryam", "aisha",
-    "khadija", "sumayyah", "fatima", "bara", "muthanna", "qurashi", "jazrawi",
-    "tunisi", "libi", "masri", "faransi", "britani", "almani", "somali", "shishani",
-    "muhammad", "abdullah", "ibrahim", "ismail", "harun", "usama", "mujahid",
-    "anwar", "layth", "nusrah", "raqqa", "mosul", "halab", "idlib", "tariq",
-    "bilal", "salah", "muadh", "ubaydah", "jarrah", "waqqas", "zayd",
+    "muhajir",
+    "shami",
+    "iraqi",
+    "baghdadi",
+    "khilafah",
+    "tawhid",
+    "ansari",
+    "muwahhid",
+    "ghareeb",
+    "dawla",
+    "baqiya",
+    "hijrah",
+    "sayf",
+    "asad",
+    "qaqa",
+    "hamza",
+    "omar",
+    "khalid",
+    "yusuf",
+    "zubair",
+    "talha",
+    "maryam",
+    "aisha",
+    "khadija",
+    "sumayyah",
+    "fatima",
+    "bara",
+    "muthanna",
+    "qurashi",
+    "jazrawi",
+    "tunisi",
+    "libi",
+    "masri",
+    "faransi",
+    "britani",
+    "almani",
+    "somali",
+    "shishani",
+    "muhammad",
+    "abdullah",
+    "ibrahim",
+    "ismail",
+    "harun",
+    "usama",
+    "mujahid",
+    "anwar",
+    "layth",
+    "nusrah",
+    "raqqa",
+    "mosul",
+    "halab",
+    "idlib",
+    "tariq",
+    "bilal",
+    "salah",
+    "muadh",
+    "ubaydah",
+    "jarrah",
+    "waqqas",
+    "zayd",
 )
 GENERIC = (
-    "john", "news", "sara", "ahmed", "mohamed", "ali", "daily", "world", "emma",
-    "paul", "media", "press", "sports", "fan", "tech", "music", "life", "love",
-    "official", "real", "the", "mike", "anna", "lucas", "nour", "karim", "yasmine",
-    "samir", "leila", "hassan", "mariam", "peter", "jane", "report", "watch",
-    "analyst", "policy", "journal", "info", "tv", "radio", "city", "club",
+    "john",
+    "news",
+    "sara",
+    "ahmed",
+    "mohamed",
+    "ali",
+    "daily",
+    "world",
+    "emma",
+    "paul",
+    "media",
+    "press",
+    "sports",
+    "fan",
+    "tech",
+    "music",
+    "life",
+    "love",
+    "official",
+    "real",
+    "the",
+    "mike",
+    "anna",
+    "lucas",
+    "nour",
+    "karim",
+    "yasmine",
+    "samir",
+    "leila",
+    "hassan",
+    "mariam",
+    "peter",
+    "jane",
+    "report",
+    "watch",
+    "analyst",
+    "policy",
+    "journal",
+    "info",
+    "tv",
+    "radio",
+    "city",
+    "club",
 )
-AR_NAMES = ("أبو", "أم", "الشامي", "المهاجر", "العراقي", "الأنصاري", "الغريب",
-            "باقية", "دولة", "الخلافة", "التوحيد")
+AR_NAMES = (
+    "أبو",
+    "أم",
+    "الشامي",
+    "المهاجر",
+    "العراقي",
+    "الأنصاري",
+    "الغريب",
+    "باقية",
+    "دولة",
+    "الخلافة",
+    "التوحيد",
+)
 SUP_BIOS = (
-    "باقية وتتمدد", "Dawlah is here to stay", "#Khilafah", "Muwahhid",
-    "Follow my new account", "Stranger in this dunya", "الدولة الإسلامية باقية",
-    "Back again. Spread the word", "Ansar", "Seeking shahadah", "", "",
-    "Suspended 7 times. Still here", "Islam, Tawhid, Jihad", "Ghuraba",
+    "باقية وتتمدد",
+    "Dawlah is here to stay",
+    "#Khilafah",
+    "Muwahhid",
+    "Follow my new account",
+    "Stranger in this dunya",
+    "الدولة الإسلامية باقية",
+    "Back again. Spread the word",
+    "Ansar",
+    "Seeking shahadah",
+    "",
+    "",
+    "Suspended 7 times. Still here",
+    "Islam, Tawhid, Jihad",
+    "Ghuraba",
 )
 BG_BIOS = (
-    "Journalist covering MENA", "Researcher, terrorism studies", "Love football",
-    "Views my own", "Student", "Engineer", "Mother of two", "Football and coffee",
-    "News junkie", "Photographer", "Proud Muslim", "Entrepreneur", "", "", "",
-    "Follow for daily news", "Analyst. RT != endorsement", "صحفي", "طالب",
+    "Journalist covering MENA",
+    "Researcher, terrorism studies",
+    "Love football",
+    "Views my own",
+    "Student",
+    "Engineer",
+    "Mother of two",
+    "Football and coffee",
+    "News junkie",
+    "Photographer",
+    "Proud Muslim",
+    "Entrepreneur",
+    "",
+    "",
+    "",
+    "Follow for daily news",
+    "Analyst. RT != endorsement",
+    "صحفي",
+    "طالب",
 )
-SUP_LOCATIONS = ("Dawlah", "Wilayat Raqqa", "Sham", "Iraq", "Bilad al-Sham",
-                 "Ard al-Khilafah", "Dar al-Islam", "UK", "France", "", "", "",
-                 "الدولة الإسلامية", "Ghurabaa", "Libya")
-BG_LOCATIONS = ("London", "Paris", "Cairo", "Riyadh", "New York", "Beirut",
-                "Amman", "Istanbul", "Brussels", "Tunis", "", "", "", "Dubai",
-                "Washington, DC", "Berlin")
+SUP_LOCATIONS = (
+    "Dawlah",
+    "Wilayat Raqqa",
+    "Sham",
+    "Iraq",
+    "Bilad al-Sham",
+    "Ard al-Khilafah",
+    "Dar al-Islam",
+    "UK",
+    "France",
+    "",
+    "",
+    "",
+    "الدولة الإسلامية",
+    "Ghurabaa",
+    "Libya",
+)
+BG_LOCATIONS = (
+    "London",
+    "Paris",
+    "Cairo",
+    "Riyadh",
+    "New York",
+    "Beirut",
+    "Amman",
+    "Istanbul",
+    "Brussels",
+    "Tunis",
+    "",
+    "",
+    "",
+    "Dubai",
+    "Washington, DC",
+    "Berlin",
+)
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 MAX_HANDLE = 15
 
 
-def _pick(rng: np.random.Generator, options: tuple[str, ...], n: int,
-          p: tuple[float, ...] | None = None) -> pl.Series:
+def _pick(
+    rng: np.random.Generator,
+    options: tuple[str, ...],
+    n: int,
+    p: tuple[float, ...] | None = None,
+) -> pl.Series:
     idx = rng.choice(len(options), size=n, p=p)
     return pl.Series(options).gather(idx)
 
@@ -64,9 +224,9 @@ def _digits(rng: np.random.Generator, n: int, p_digits: float) -> pl.Series:
     return pl.Series(np.where(has, num.astype(str), ""))
 
 
-def supporter_profiles(rng: np.random.Generator, n: int,
-                       lang_p: tuple[float, float, float, float]
-                       ) -> pl.DataFrame:
+def supporter_profiles(
+    rng: np.random.Generator, n: int, lang_p: tuple[float, float, float, float]
+) -> pl.DataFrame:
     """Fresh supporter identities: handle, display name, bio, location, lang, avatar."""
     stem = _pick(rng, STEMS, n, STEM_P)
     w1 = _pick(rng, WORDS, n)
@@ -76,18 +236,41 @@ def supporter_profiles(rng: np.random.Generator, n: int,
     lang = _pick(rng, ("ar", "en", "fr", "de"), n, lang_p)
     arabic_display = pl.Series(rng.random(n) < 0.5)
     a1, a2 = _pick(rng, AR_NAMES, n), _pick(rng, AR_NAMES, n)
-    df = pl.DataFrame({"stem": stem, "w1": w1, "w2": w2, "two": two, "d": digits,
-                       "lang": lang, "ard": arabic_display, "a1": a1, "a2": a2})
-    base = pl.concat_str([pl.col("stem"), pl.col("w1"),
-                          pl.when(pl.col("two")).then(pl.lit("_") + pl.col("w2"))
-                          .otherwise(pl.lit(""))])
+    df = pl.DataFrame(
+        {
+            "stem": stem,
+            "w1": w1,
+            "w2": w2,
+            "two": two,
+            "d": digits,
+            "lang": lang,
+            "ard": arabic_display,
+            "a1": a1,
+            "a2": a2,
+        }
+    )
+    base = pl.concat_str(
+        [
+            pl.col("stem"),
+            pl.col("w1"),
+            pl.when(pl.col("two"))
+            .then(pl.lit("_") + pl.col("w2"))
+            .otherwise(pl.lit("")),
+        ]
+    )
     out = df.select(
         screen_name=base.str.slice(0, MAX_HANDLE - 3) + pl.col("d"),
         display_name=pl.when(pl.col("ard") & (pl.col("lang") == "ar"))
         .then(pl.col("a1") + pl.lit(" ") + pl.col("a2"))
-        .otherwise(pl.concat_str([pl.col("stem").str.strip_chars("_")
-                                  .str.to_titlecase(), pl.col("w1").str.to_titlecase()],
-                                 separator=" ").str.strip_chars()),
+        .otherwise(
+            pl.concat_str(
+                [
+                    pl.col("stem").str.strip_chars("_").str.to_titlecase(),
+                    pl.col("w1").str.to_titlecase(),
+                ],
+                separator=" ",
+            ).str.strip_chars()
+        ),
         lang=pl.col("lang"),
     )
     return out.with_columns(
@@ -97,8 +280,9 @@ def supporter_profiles(rng: np.random.Generator, n: int,
     )
 
 
-def background_profiles(rng: np.random.Generator, n: int, stem_share: float,
-                        watcher: np.ndarray) -> pl.DataFrame:
+def background_profiles(
+    rng: np.random.Generator, n: int, stem_share: float, watcher: np.ndarray
+) -> pl.DataFrame:
     """Background identities; ``stem_share`` of handles use the supporters' stems."""
     use_stem = pl.Series(rng.random(n) < stem_share)
     stem = _pick(rng, STEMS, n, STEM_P)
@@ -106,27 +290,51 @@ def background_profiles(rng: np.random.Generator, n: int, stem_share: float,
     g1, g2 = _pick(rng, GENERIC, n), _pick(rng, GENERIC, n)
     digits = _digits(rng, n, 0.5)
     lang = _pick(rng, ("en", "ar", "fr", "es", "tr"), n, (0.5, 0.28, 0.1, 0.07, 0.05))
-    df = pl.DataFrame({"u": use_stem, "stem": stem, "w1s": w1s, "g1": g1, "g2": g2,
-                       "d": digits, "lang": lang,
-                       "watcher": pl.Series(watcher, dtype=pl.Boolean)})
-    base = pl.when(pl.col("u")).then(pl.col("stem") + pl.col("w1s")).otherwise(
-        pl.col("g1") + pl.lit("_") + pl.col("g2"))
+    df = pl.DataFrame(
+        {
+            "u": use_stem,
+            "stem": stem,
+            "w1s": w1s,
+            "g1": g1,
+            "g2": g2,
+            "d": digits,
+            "lang": lang,
+            "watcher": pl.Series(watcher, dtype=pl.Boolean),
+        }
+    )
+    base = (
+        pl.when(pl.col("u"))
+        .then(pl.col("stem") + pl.col("w1s"))
+        .otherwise(pl.col("g1") + pl.lit("_") + pl.col("g2"))
+    )
     out = df.select(
         screen_name=base.str.slice(0, MAX_HANDLE - 3) + pl.col("d"),
         display_name=pl.when(pl.col("u"))
-        .then(pl.col("stem").str.strip_chars("_").str.to_titlecase() + pl.lit(" ")
-              + pl.col("w1s").str.to_titlecase())
-        .otherwise(pl.col("g1").str.to_titlecase() + pl.lit(" ")
-                   + pl.col("g2").str.to_titlecase()),
+        .then(
+            pl.col("stem").str.strip_chars("_").str.to_titlecase()
+            + pl.lit(" ")
+            + pl.col("w1s").str.to_titlecase()
+        )
+        .otherwise(
+            pl.col("g1").str.to_titlecase()
+            + pl.lit(" ")
+            + pl.col("g2").str.to_titlecase()
+        ),
         lang=pl.col("lang"),
         watcher=pl.col("watcher"),
     )
     bios = _pick(rng, BG_BIOS, n)
     out = out.with_columns(
         description=pl.when(pl.col("watcher") & (pl.Series(rng.random(n)) < 0.7))
-        .then(pl.Series(["Journalist covering MENA", "Researcher, terrorism studies",
-                         "Analyst. RT != endorsement"]).gather(
-                             rng.integers(0, 3, n)))
+        .then(
+            pl.Series(
+                [
+                    "Journalist covering MENA",
+                    "Researcher, terrorism studies",
+                    "Analyst. RT != endorsement",
+                ]
+            ).gather(rng.integers(0, 3, n))
+        )
         .otherwise(bios),
         location=_pick(rng, BG_LOCATIONS, n),
         profile_image_hash=avatar_hashes(rng, n),
@@ -160,14 +368,17 @@ def small_edit(handle: str, op: int, pos: float, letter: int) -> str:
     if op == 0:
         out = handle[:p] + "_" + handle[p:]
     elif op == 1:
-        out = handle[: p + 1] + handle[p] + handle[p + 1:]
+        out = handle[: p + 1] + handle[p] + handle[p + 1 :]
     elif op == 2:
         if handle[p] == ch:
             ch = LETTERS[(letter + 1) % 26]
-        out = handle[:p] + ch + handle[p + 1:]
+        out = handle[:p] + ch + handle[p + 1 :]
     else:
         out = handle + ch
     if out == handle:  # pragma: no cover - defensive
         out = handle + ch
-    return out[:MAX_HANDLE] if len(out) > MAX_HANDLE and out[:MAX_HANDLE] != handle \
+    return (
+        out[:MAX_HANDLE]
+        if len(out) > MAX_HANDLE and out[:MAX_HANDLE] != handle
         else (out if len(out) <= MAX_HANDLE else handle[: MAX_HANDLE - 1] + ch)
+    )

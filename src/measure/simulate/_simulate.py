@@ -42,12 +42,28 @@ TS = pl.Datetime("us", "UTC")
 DAY_US = 86_400_000_000
 ID_BASE = 100_000_000
 TWITTER_EPOCH_MS = 1_288_834_974_657
-SOURCE_NAMES = ("hashtag:#baqiya", "user_reports", "shoutout_lists", "media_mentions",
-                "researcher_list", "bot_detector", "telegram_links", "news_reports")
-TWEET_TEXTS = ("#الدولة_الإسلامية باقية", "New account, please share #baqiya",
-               "Breaking from Wilayat Raqqa", "Shoutout: follow @{h}",
-               "اللهم انصر", "RT to spread", "#Khilafah news", "Dawlah update",
-               "Photo report", "Back after suspension, follow @{h}")
+SOURCE_NAMES = (
+    "hashtag:#baqiya",
+    "user_reports",
+    "shoutout_lists",
+    "media_mentions",
+    "researcher_list",
+    "bot_detector",
+    "telegram_links",
+    "news_reports",
+)
+TWEET_TEXTS = (
+    "#الدولة_الإسلامية باقية",
+    "New account, please share #baqiya",
+    "Breaking from Wilayat Raqqa",
+    "Shoutout: follow @{h}",
+    "اللهم انصر",
+    "RT to spread",
+    "#Khilafah news",
+    "Dawlah update",
+    "Photo report",
+    "Back after suspension, follow @{h}",
+)
 
 
 def _ts(days: np.ndarray, origin_us: int) -> pl.Series:
@@ -131,15 +147,21 @@ class _Ctx:
         out = np.empty(len(g), dtype=np.float64)
         s = g < self.n_s
         gs = g[s]
-        out[s] = np.exp(self.sup.log_f[gs]) * growth(t[s] - self.created[gs],
-                                                     self.cfg.network.growth_days)
+        out[s] = np.exp(self.sup.log_f[gs]) * growth(
+            t[s] - self.created[gs], self.cfg.network.growth_days
+        )
         out[~s] = self.bg.followers[g[~s] - self.n_s]
         return np.round(out)
 
 
-def simulate(config: SimConfig | str, seed: int, out: str | os.PathLike[str],
-             overwrite: bool = False, *,
-             log: Callable[[str], None] | None = None) -> Path:
+def simulate(
+    config: SimConfig | str,
+    seed: int,
+    out: str | os.PathLike[str],
+    overwrite: bool = False,
+    *,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """Simulate a world and write it (dataset on the contract + truth) to ``out``.
 
     Parameters
@@ -171,31 +193,53 @@ def simulate(config: SimConfig | str, seed: int, out: str | os.PathLike[str],
     """
     cfg = SimConfig.preset(config) if isinstance(config, str) else config
     if not isinstance(cfg, SimConfig):
-        raise ConfigError(f"config must be a SimConfig or a preset name, not "
-                          f"{type(config).__name__}")
+        raise ConfigError(
+            f"config must be a SimConfig or a preset name, not {type(config).__name__}"
+        )
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer (got {seed!r})")
     say = log or (lambda _msg: None)
     out = Path(out)
     cfg_json = json.dumps(cfg.to_dict(), sort_keys=True)
     cfg_digest = hashlib.sha256(cfg_json.encode()).hexdigest()[:12]
-    command = (f"measure simulate --preset {cfg.preset_name} --seed {int(seed)} "
-               f"(config sha256:{cfg_digest})")
-    with DatasetWriter(out, name=out.name, command=command, overwrite=overwrite,
-                       compression=cfg.output.compression) as w:
+    command = (
+        f"measure simulate --preset {cfg.preset_name} --seed {int(seed)} "
+        f"(config sha256:{cfg_digest})"
+    )
+    with DatasetWriter(
+        out,
+        name=out.name,
+        command=command,
+        overwrite=overwrite,
+        compression=cfg.output.compression,
+    ) as w:
         _World(cfg, int(seed), w, say).run()
     return out
 
 
 class _World:
-    def __init__(self, cfg: SimConfig, seed: int, w: DatasetWriter,
-                 say: Callable[[str], None]) -> None:
+    def __init__(
+        self, cfg: SimConfig, seed: int, w: DatasetWriter, say: Callable[[str], None]
+    ) -> None:
         self.cfg, self.seed, self.w, self.say = cfg, seed, w, say
         ss = np.random.SeedSequence(seed)
-        names = ("world", "background", "census", "lists", "discover", "capture",
-                 "observe", "coding", "tweets", "text", "ids")
-        self.rng = {k: np.random.default_rng(s) for k, s in
-                    zip(names, ss.spawn(len(names)), strict=True)}
+        names = (
+            "world",
+            "background",
+            "census",
+            "lists",
+            "discover",
+            "capture",
+            "observe",
+            "coding",
+            "tweets",
+            "text",
+            "ids",
+        )
+        self.rng = {
+            k: np.random.default_rng(s)
+            for k, s in zip(names, ss.spawn(len(names)), strict=True)
+        }
         self.cal = Calendar.from_config(cfg)
         self.stats: dict[str, Any] = {}
 
@@ -207,9 +251,15 @@ class _World:
         bg = make_background(cfg, cal, self.rng["background"])
         n = sup.n + bg.n
         perm = self.rng["ids"].permutation(n).astype(np.int64)
-        self.ctx = c = _Ctx(cfg, cal, sup, bg, ID_BASE + perm,
-                            np.concatenate([sup.created, bg.created]),
-                            np.concatenate([sup.end, bg.end]))
+        self.ctx = c = _Ctx(
+            cfg,
+            cal,
+            sup,
+            bg,
+            ID_BASE + perm,
+            np.concatenate([sup.created, bg.created]),
+            np.concatenate([sup.end, bg.end]),
+        )
         self.say("census crawl")
         self._census()
         self.say("discovery and detections")
@@ -219,8 +269,11 @@ class _World:
         known |= np.isfinite(self.disc_t)
         known |= self.detected
         self.known = np.flatnonzero(known)
-        self.first_seen = np.where(self.level >= 0, cal.census,
-                                   np.where(self.detected, cal.census, self.disc_t))
+        self.first_seen = np.where(
+            self.level >= 0,
+            cal.census,
+            np.where(self.detected, cal.census, self.disc_t),
+        )
         self.say("coding sample")
         self._labels()
         self.say("accounts and observations")
@@ -241,20 +294,21 @@ class _World:
         tc = cal.census
         alive = c.alive(tc)
         alive_sup = np.flatnonzero(alive[: c.n_s])
-        alive_bg = np.flatnonzero(alive[c.n_s:]) + c.n_s
+        alive_bg = np.flatnonzero(alive[c.n_s :]) + c.n_s
         watch = c.bg.watcher[alive_bg - c.n_s]
         self.alive_sup = alive_sup
         self.pool_w = alive_bg[watch]
         self.pool_o = alive_bg
         # heavy-tailed follow propensity: a few background users follow very many
         # accounts, most follow few (so most level-2 accounts follow 1-2 lists)
-        zf = np.exp(net.background_follow_sigma
-                    * rng.standard_normal(len(alive_bg)))
+        zf = np.exp(net.background_follow_sigma * rng.standard_normal(len(alive_bg)))
         self.pool_o_cum = np.cumsum(zf) / zf.sum() if len(zf) else zf
         iso = self.rng["census"].random(c.n_s) < net.isolated_share
-        wts = (np.exp(net.activity_follow_weight * c.sup.act[alive_sup])
-               * growth(tc - c.created[alive_sup], net.growth_days)
-               * ~iso[alive_sup])
+        wts = (
+            np.exp(net.activity_follow_weight * c.sup.act[alive_sup])
+            * growth(tc - c.created[alive_sup], net.growth_days)
+            * ~iso[alive_sup]
+        )
         if wts.sum() <= 0:
             wts = np.ones(len(alive_sup))
         self.sup_cum = np.cumsum(wts) / wts.sum()
@@ -269,8 +323,10 @@ class _World:
         wt = f_c[f_c > 0] ** o.seed_selectivity
         k = min(o.n_seeds, len(cand))
         if k == 0:
-            raise ConfigError("no live supporter account with followers at the census "
-                              "date; raise 'population.actor_rate_per_day'")
+            raise ConfigError(
+                "no live supporter account with followers at the census "
+                "date; raise 'population.actor_rate_per_day'"
+            )
         seeds = np.sort(rng.choice(cand, size=k, replace=False, p=wt / wt.sum()))
         self.seeds = seeds
         self.level[seeds] = 0
@@ -288,8 +344,11 @@ class _World:
         n_true = np.maximum(c.followers_at(lvl1, tc), 0)
         budget = cfg.output.edge_chunk_rows
         cum = np.cumsum(n_true)
-        cuts = (np.searchsorted(cum, np.arange(budget, cum[-1], budget), side="right")
-                if len(cum) else np.empty(0, np.int64))
+        cuts = (
+            np.searchsorted(cum, np.arange(budget, cum[-1], budget), side="right")
+            if len(cum)
+            else np.empty(0, np.int64)
+        )
         bounds = np.unique(np.concatenate([[0], cuts, [len(lvl1)]])).astype(np.int64)
         if not hasattr(self, "seen"):
             self.seen = np.zeros(c.n, dtype=bool)
@@ -309,8 +368,9 @@ class _World:
             self.seen = np.zeros(n, dtype=bool)
         self.seen[src] = True
 
-    def _crawl(self, owners: np.ndarray, level: int, core: np.ndarray,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _crawl(
+        self, owners: np.ndarray, level: int, core: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Collect the follower lists of ``owners``; write crawls and edges."""
         cfg, c, cal = self.cfg, self.ctx, self.cal
         o, net = cfg.observation, cfg.network
@@ -325,8 +385,9 @@ class _World:
         frac = rng.uniform(0.05, 0.95, n_own)
         capped = n_true > o.crawl_cap
         keep_frac[stopped] = frac[stopped]
-        keep_frac[capped] = np.minimum(keep_frac[capped],
-                                       o.crawl_cap / np.maximum(n_true[capped], 1))
+        keep_frac[capped] = np.minimum(
+            keep_frac[capped], o.crawl_cap / np.maximum(n_true[capped], 1)
+        )
         complete = ~(stopped | capped)
         n_gen = np.where(complete, n_true, rl.binomial(n_true, keep_frac))
         share = np.zeros(n_own)
@@ -341,8 +402,11 @@ class _World:
         pos_w = np.repeat(np.arange(n_own), n_w)
         pos_o = np.repeat(np.arange(n_own), n_o)
         src_in = self.alive_sup[_draw(rl, self.sup_cum, len(pos_in))]
-        src_w = self.pool_w[rl.integers(0, len(self.pool_w), len(pos_w))] \
-            if len(pos_w) else np.empty(0, np.int64)
+        src_w = (
+            self.pool_w[rl.integers(0, len(self.pool_w), len(pos_w))]
+            if len(pos_w)
+            else np.empty(0, np.int64)
+        )
         src_o = self.pool_o[_draw(rl, self.pool_o_cum, len(pos_o))]
         pos = np.concatenate([pos_in, pos_w, pos_o]).astype(np.int64)
         src = np.concatenate([src_in, src_w, src_o]).astype(np.int64)
@@ -356,21 +420,30 @@ class _World:
         span = 1.0 if level == 0 else max(o.crawl_days, 1e-3)
         collected = cal.census + rng.uniform(0.0, span, n_own)
         collected_ts = _ts(collected, cal.origin_us)
-        self.crawl_rows.append(pl.DataFrame({
-            "account_id": pl.Series(c.ids[owners], dtype=pl.Int64),
-            "list": _const("followers", n_own),
-            "level": pl.Series(np.full(n_own, level), dtype=pl.Int32),
-            "collected_at": collected_ts,
-            "complete": pl.Series(complete, dtype=pl.Boolean),
-            "_followers": pl.Series(realized, dtype=pl.Int64),
-        }))
+        self.crawl_rows.append(
+            pl.DataFrame(
+                {
+                    "account_id": pl.Series(c.ids[owners], dtype=pl.Int64),
+                    "list": _const("followers", n_own),
+                    "level": pl.Series(np.full(n_own, level), dtype=pl.Int32),
+                    "collected_at": collected_ts,
+                    "complete": pl.Series(complete, dtype=pl.Boolean),
+                    "_followers": pl.Series(realized, dtype=pl.Int64),
+                }
+            )
+        )
         if len(src):
-            self.w.append("edges", pl.DataFrame({
-                "src": pl.Series(c.ids[src], dtype=pl.Int64),
-                "dst": pl.Series(c.ids[dst], dtype=pl.Int64),
-                "relation": _const("follows", len(src)),
-                "observed_at": collected_ts.gather(pos),
-            }))
+            self.w.append(
+                "edges",
+                pl.DataFrame(
+                    {
+                        "src": pl.Series(c.ids[src], dtype=pl.Int64),
+                        "dst": pl.Series(c.ids[dst], dtype=pl.Int64),
+                        "relation": _const("follows", len(src)),
+                        "observed_at": collected_ts.gather(pos),
+                    }
+                ),
+            )
         return src, dst
 
     def _set_census_followers(self, owners: np.ndarray, realized: np.ndarray) -> None:
@@ -416,24 +489,32 @@ class _World:
         k = cap.n_sources
         offs = np.linspace(-0.5, 0.5, k) * cap.source_spread * 2 if k > 1 else [0.0]
         eta = rng.normal(0.0, cap.catch_heterogeneity_sd, len(pop))
-        lin = (cap.catch_base + np.asarray(offs)[None, :]
-               + cap.catch_prominence_slope * c.sup.prom[pop][:, None] + eta[:, None])
+        lin = (
+            cap.catch_base
+            + np.asarray(offs)[None, :]
+            + cap.catch_prominence_slope * c.sup.prom[pop][:, None]
+            + eta[:, None]
+        )
         p = 1.0 / (1.0 + np.exp(-lin))
         hit = rng.random(p.shape) < p
-        names = [SOURCE_NAMES[i] if i < len(SOURCE_NAMES) else f"source_{i + 1}"
-                 for i in range(k)]
+        names = [
+            SOURCE_NAMES[i] if i < len(SOURCE_NAMES) else f"source_{i + 1}"
+            for i in range(k)
+        ]
         rows, cols = np.nonzero(hit)
         self.detected = np.zeros(c.n, dtype=bool)
         self.detected[pop[rows]] = True
         det_t = cal.census + rng.uniform(0.0, 1.0, len(rows))
-        self.detections = pl.DataFrame({
-            "account_id": pl.Series(c.ids[pop[rows]], dtype=pl.Int64),
-            "source": _choice(tuple(names), cols),
-            "detected_at": _ts(det_t, cal.origin_us),
-        }).sort("source", "account_id")
+        self.detections = pl.DataFrame(
+            {
+                "account_id": pl.Series(c.ids[pop[rows]], dtype=pl.Int64),
+                "source": _choice(tuple(names), cols),
+                "detected_at": _ts(det_t, cal.origin_us),
+            }
+        ).sort("source", "account_id")
         self.stats["catch_probability_mean"] = {
-            n: float(p[:, i].mean()) if len(pop) else None
-            for i, n in enumerate(names)}
+            n: float(p[:, i].mean()) if len(pop) else None for i, n in enumerate(names)
+        }
 
     # -- stratified hand coding --
     def _labels(self) -> None:
@@ -464,19 +545,34 @@ class _World:
         g = frame[chosen]
         st = stratum[chosen]
         incl = n_take[st] / n_h_all[st]
-        sname = np.asarray([f"L{s // (len(cuts) + 1)}:{names[s % (len(cuts) + 1)]}"
-                            for s in range(3 * (len(cuts) + 1))], dtype=object)[st]
+        sname = np.asarray(
+            [
+                f"L{s // (len(cuts) + 1)}:{names[s % (len(cuts) + 1)]}"
+                for s in range(3 * (len(cuts) + 1))
+            ],
+            dtype=object,
+        )[st]
         truth_sup = g < c.n_s
         self.frame_metric = np.zeros(c.n, dtype=np.int32)
         self.frame_metric[frame] = metric
-        self.stratum_sizes = {str(k): int(v) for k, v in zip(
-            [f"L{s // (len(cuts) + 1)}:{names[s % (len(cuts) + 1)]}"
-             for s in range(len(n_h_all))], n_h_all, strict=True) if v}
+        self.stratum_sizes = {
+            str(k): int(v)
+            for k, v in zip(
+                [
+                    f"L{s // (len(cuts) + 1)}:{names[s % (len(cuts) + 1)]}"
+                    for s in range(len(n_h_all))
+                ],
+                n_h_all,
+                strict=True,
+            )
+            if v
+        }
 
         def code(n: int) -> np.ndarray:
             unclear = rng.random(n) < cod.p_unclear
-            correct = rng.random(n) < np.where(truth_sup, cod.sensitivity,
-                                               cod.specificity)
+            correct = rng.random(n) < np.where(
+                truth_sup, cod.sensitivity, cod.specificity
+            )
             lab = np.where(truth_sup == correct, "supporter", "non_supporter")
             return np.where(unclear, "unclear", lab).astype(object)
 
@@ -485,22 +581,26 @@ class _World:
         lab_b = code(len(g))
         t_a = cal.census + o_days(cfg) + rng.uniform(0, 30, len(g))
         t_b = t_a + rng.uniform(0, 7, len(g))
-        a = pl.DataFrame({
-            "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
-            "label": pl.Series(lab_a, dtype=pl.String),
-            "coder": _const("coder_a", len(g)),
-            "coded_at": _ts(t_a, cal.origin_us),
-            "sample": pl.Series(sname, dtype=pl.String),
-            "inclusion_prob": pl.Series(incl, dtype=pl.Float64),
-        })
-        b = pl.DataFrame({
-            "account_id": pl.Series(c.ids[g[double]], dtype=pl.Int64),
-            "label": pl.Series(lab_b[double], dtype=pl.String),
-            "coder": _const("coder_b", int(double.sum())),
-            "coded_at": _ts(t_b[double], cal.origin_us),
-            "sample": pl.Series(sname[double], dtype=pl.String),
-            "inclusion_prob": pl.Series(incl[double], dtype=pl.Float64),
-        })
+        a = pl.DataFrame(
+            {
+                "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
+                "label": pl.Series(lab_a, dtype=pl.String),
+                "coder": _const("coder_a", len(g)),
+                "coded_at": _ts(t_a, cal.origin_us),
+                "sample": pl.Series(sname, dtype=pl.String),
+                "inclusion_prob": pl.Series(incl, dtype=pl.Float64),
+            }
+        )
+        b = pl.DataFrame(
+            {
+                "account_id": pl.Series(c.ids[g[double]], dtype=pl.Int64),
+                "label": pl.Series(lab_b[double], dtype=pl.String),
+                "coder": _const("coder_b", int(double.sum())),
+                "coded_at": _ts(t_b[double], cal.origin_us),
+                "sample": pl.Series(sname[double], dtype=pl.String),
+                "inclusion_prob": pl.Series(incl[double], dtype=pl.Float64),
+            }
+        )
         self.labels = pl.concat([a, b]).sort("account_id", "coder")
         self.coded = g
 
@@ -514,35 +614,52 @@ class _World:
             sel = np.ones(len(order), dtype=bool)
         else:
             lv = self.level[order]
-            sel = (lv == 0) | (lv == 1) | np.isin(order, self.coded) | (
-                np.isfinite(self.disc_t[order])) | self.detected[order]
+            sel = (
+                (lv == 0)
+                | (lv == 1)
+                | np.isin(order, self.coded)
+                | (np.isfinite(self.disc_t[order]))
+                | self.detected[order]
+            )
         chunk = cfg.output.truth_chunk_rows
         many = len(order) > chunk
         names: list[pl.Series] = []
         for a in range(0, max(len(order), 1), chunk):
-            part = order[a:a + chunk]
+            part = order[a : a + chunk]
             s = part < c.n_s
-            txt = pl.concat([
-                c.sup.profiles[part[s]],
-                background_text(cfg, self.rng["text"], c.bg, part[~s] - c.n_s
-                                ).select(c.sup.profiles.columns)])
+            txt = pl.concat(
+                [
+                    c.sup.profiles[part[s]],
+                    background_text(
+                        cfg, self.rng["text"], c.bg, part[~s] - c.n_s
+                    ).select(c.sup.profiles.columns),
+                ]
+            )
             part = np.concatenate([part[s], part[~s]])
-            psel = np.concatenate([sel[a:a + chunk][s], sel[a:a + chunk][~s]])
-            acc = pl.DataFrame({
-                "account_id": pl.Series(c.ids[part], dtype=pl.Int64),
-                "platform": _const("twitter", len(part)),
-            }).hstack(txt.select("screen_name", "display_name", "description"))
+            psel = np.concatenate([sel[a : a + chunk][s], sel[a : a + chunk][~s]])
+            acc = pl.DataFrame(
+                {
+                    "account_id": pl.Series(c.ids[part], dtype=pl.Int64),
+                    "platform": _const("twitter", len(part)),
+                }
+            ).hstack(txt.select("screen_name", "display_name", "description"))
             acc = acc.with_columns(created_at=_ts(c.created[part], cal.origin_us))
             acc = acc.hstack(txt.select("lang", "location", "profile_image_hash"))
-            acc = acc.with_columns(first_seen=_ts(self.first_seen[part],
-                                                  cal.origin_us)).sort("account_id")
+            acc = acc.with_columns(
+                first_seen=_ts(self.first_seen[part], cal.origin_us)
+            ).sort("account_id")
             if many:
                 self.w.append("accounts", acc)
             else:
                 self.w.write_table("accounts", acc)
-            names.append(pl.DataFrame({"g": part[psel],
-                                       "screen_name": txt["screen_name"].filter(
-                                           pl.Series(psel))}))
+            names.append(
+                pl.DataFrame(
+                    {
+                        "g": part[psel],
+                        "screen_name": txt["screen_name"].filter(pl.Series(psel)),
+                    }
+                )
+            )
         looked = pl.concat(names).sort("g")
         self.obs_accounts = looked["g"].to_numpy()
         self.obs_names = looked["screen_name"]
@@ -559,15 +676,16 @@ class _World:
         many = len(g_all) > per
         self.observations_rows = 0
         for a in range(0, max(len(g_all), 1), per):
-            df = self._lookups(g_all[a:a + per], nm_all[a:a + per], n_w, step)
+            df = self._lookups(g_all[a : a + per], nm_all[a : a + per], n_w, step)
             self.observations_rows += df.height
             if many:
                 self.w.append("observations", df)
             else:
                 self.w.write_table("observations", df)
 
-    def _lookups(self, g: np.ndarray, nm: pl.Series, n_w: int,
-                 step: float) -> pl.DataFrame:
+    def _lookups(
+        self, g: np.ndarray, nm: pl.Series, n_w: int, step: float
+    ) -> pl.DataFrame:
         cfg, cal, c = self.cfg, self.cal, self.ctx
         fs = self.first_seen[g]
         w0 = np.ceil((fs - cal.census) / step - 1e-9).astype(np.int64)
@@ -595,15 +713,17 @@ class _World:
         gsn = growth(age, cfg.network.growth_days)
         fr = np.where(is_s, fr0 * gsn, fr0)
         stc = rate * np.maximum(age, 0)
-        return pl.DataFrame({
-            "account_id": pl.Series(c.ids[gg], dtype=pl.Int64),
-            "observed_at": _ts(t, cal.origin_us),
-            "status": _choice(("active", "suspended", "not_found"), code),
-            "followers_count": _nullable(fol, active, pl.Int64),
-            "friends_count": _nullable(np.round(fr), active, pl.Int64),
-            "statuses_count": _nullable(np.round(stc), active, pl.Int64),
-            "screen_name": nm.gather(row_acc) if len(row_acc) else nm.clear(),
-        }).sort("account_id", "observed_at")
+        return pl.DataFrame(
+            {
+                "account_id": pl.Series(c.ids[gg], dtype=pl.Int64),
+                "observed_at": _ts(t, cal.origin_us),
+                "status": _choice(("active", "suspended", "not_found"), code),
+                "followers_count": _nullable(fol, active, pl.Int64),
+                "friends_count": _nullable(np.round(fr), active, pl.Int64),
+                "statuses_count": _nullable(np.round(stc), active, pl.Int64),
+                "screen_name": nm.gather(row_acc) if len(row_acc) else nm.clear(),
+            }
+        ).sort("account_id", "observed_at")
 
     # -- tweets --
     def _tweets(self) -> None:
@@ -618,8 +738,9 @@ class _World:
         lo = np.maximum(c.created[acc], cal.census - tw.window_days)
         hi = np.minimum(np.minimum(c.end[acc], cal.census + tw.window_days), cal.end)
         dur = np.maximum(hi - lo, 0)
-        rate = tw.rate_median_per_day * np.exp(tw.rate_sigma
-                                               * rng.standard_normal(len(acc)))
+        rate = tw.rate_median_per_day * np.exp(
+            tw.rate_sigma * rng.standard_normal(len(acc))
+        )
         rate = np.minimum(rate, 400.0)
         # diurnal thinning: draw 1/mean(intensity) more candidates, keep ∝ intensity
         n = rng.poisson(rate * dur * 1.8)
@@ -631,27 +752,39 @@ class _World:
         pos, t = pos[keep], t[keep]
         order = np.argsort(t, kind="stable")
         pos, t = pos[order], t[order]
-        ms = (cal.origin_us // 1000 + np.round(t * 86400000.0).astype(np.int64)
-              - TWITTER_EPOCH_MS)
+        ms = (
+            cal.origin_us // 1000
+            + np.round(t * 86400000.0).astype(np.int64)
+            - TWITTER_EPOCH_MS
+        )
         tid = (ms << 22) + (np.arange(len(t)) & 0x3FFFFF)
         texts = tuple(x.replace("{h}", "baqiya_shoutout") for x in TWEET_TEXTS)
         txt = _choice(texts, rng.integers(0, len(texts), len(t)))
-        self.tweets = pl.DataFrame({
-            "tweet_id": pl.Series(tid, dtype=pl.Int64),
-            "account_id": pl.Series(c.ids[acc[pos]], dtype=pl.Int64),
-            "created_at": _ts(t, cal.origin_us),
-            "text": txt,
-        })
+        self.tweets = pl.DataFrame(
+            {
+                "tweet_id": pl.Series(tid, dtype=pl.Int64),
+                "account_id": pl.Series(c.ids[acc[pos]], dtype=pl.Int64),
+                "created_at": _ts(t, cal.origin_us),
+                "text": txt,
+            }
+        )
 
     # -- write tables and truth --
     def _truth(self) -> None:
         from measure.simulate._truth import build_truth
 
         w = self.w
-        w.write_table("seeds", pl.DataFrame({
-            "account_id": pl.Series(self.ctx.ids[self.seeds], dtype=pl.Int64),
-            "seed_list": pl.Series(["prominent_supporters"] * len(self.seeds),
-                                   dtype=pl.String)}).sort("account_id"))
+        w.write_table(
+            "seeds",
+            pl.DataFrame(
+                {
+                    "account_id": pl.Series(self.ctx.ids[self.seeds], dtype=pl.Int64),
+                    "seed_list": pl.Series(
+                        ["prominent_supporters"] * len(self.seeds), dtype=pl.String
+                    ),
+                }
+            ).sort("account_id"),
+        )
         w.write_table("crawls", self.crawls.drop("_followers"))
         w.write_table("labels", self.labels)
         w.write_table("detections", self.detections)

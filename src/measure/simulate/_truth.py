@@ -95,7 +95,8 @@ class Truth:
     def links(self) -> pl.DataFrame:
         """Return the true resurrection links ``predecessor_id -> account_id``."""
         return self.accounts.filter(pl.col("predecessor_id").is_not_null()).select(
-            "predecessor_id", "account_id", "actor_id", "incarnation")
+            "predecessor_id", "account_id", "actor_id", "incarnation"
+        )
 
 
 def _read(path: Path, name: str) -> pl.DataFrame:
@@ -104,9 +105,11 @@ def _read(path: Path, name: str) -> pl.DataFrame:
         return pl.read_parquet(single)
     if folder.is_dir():
         return pl.read_parquet(folder / "**" / "*.parquet")
-    raise DataContractError("truth table is missing; was this dataset made by "
-                            "`measure simulate`?", table=f"truth/{name}",
-                            file=str(single))
+    raise DataContractError(
+        "truth table is missing; was this dataset made by `measure simulate`?",
+        table=f"truth/{name}",
+        file=str(single),
+    )
 
 
 def load_truth(path: str | os.PathLike[str]) -> Truth:
@@ -120,8 +123,11 @@ def load_truth(path: str | os.PathLike[str]) -> Truth:
     p = Path(path)
     tj = p / "truth.json"
     if not tj.is_file():
-        raise DataContractError("no truth.json: this is not a simulated dataset "
-                                "(make one with `measure simulate`)", file=str(tj))
+        raise DataContractError(
+            "no truth.json: this is not a simulated dataset "
+            "(make one with `measure simulate`)",
+            file=str(tj),
+        )
     return Truth(json.loads(tj.read_text()), _read(p, "accounts"), _read(p, "actors"))
 
 
@@ -152,10 +158,24 @@ def build_truth(world: _World) -> None:
     def table(g: np.ndarray) -> pl.DataFrame:
         s = g < ns
         created = c.created[g]
-        susp = np.where(s, sup.susp[np.minimum(g, max(ns - 1, 0))],
-                        bg.susp[np.maximum(g - ns, 0)]) if len(g) else created
-        dele = np.where(s, sup.dele[np.minimum(g, max(ns - 1, 0))],
-                        bg.dele[np.maximum(g - ns, 0)]) if len(g) else created
+        susp = (
+            np.where(
+                s,
+                sup.susp[np.minimum(g, max(ns - 1, 0))],
+                bg.susp[np.maximum(g - ns, 0)],
+            )
+            if len(g)
+            else created
+        )
+        dele = (
+            np.where(
+                s,
+                sup.dele[np.minimum(g, max(ns - 1, 0))],
+                bg.dele[np.maximum(g - ns, 0)],
+            )
+            if len(g)
+            else created
+        )
         end = np.minimum(susp, dele)
         ended = end <= cal.end
         reason = np.where(susp <= dele, "suspended", "deleted")
@@ -178,57 +198,63 @@ def build_truth(world: _World) -> None:
             actor = np.zeros(len(g), np.int64)
             inc = np.zeros(len(g), np.int64)
             pred = np.zeros(len(g), np.int64)
-            prom = ((np.log(np.maximum(bg.followers[b], 0.5))
-                     - np.log(net.background_followers_median))
-                    / net.background_followers_sigma)
+            prom = (
+                np.log(np.maximum(bg.followers[b], 0.5))
+                - np.log(net.background_followers_median)
+            ) / net.background_followers_sigma
             act = bg.act[b]
             change = np.full(len(g), "", dtype=object)
             r_d = r_a = r_b = np.zeros(len(g), bool)
             has_pred = np.zeros(len(g), bool)
         is_s = bool(s.all())
         lv = level[g].astype(np.int64)
-        return pl.DataFrame({
-            "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
-            "actor_id": _nullable(actor, np.full(len(g), is_s), pl.Int64),
-            "is_supporter": pl.Series(np.full(len(g), is_s), dtype=pl.Boolean),
-            "incarnation": _nullable(inc, np.full(len(g), is_s), pl.Int32),
-            "predecessor_id": _nullable(pred, has_pred, pl.Int64),
-            "created_at": _ts(created, origin),
-            "suspended_at": _ts(susp, origin),
-            "deleted_at": _ts(dele, origin),
-            "end_at": _ts(np.where(ended, end, np.nan), origin),
-            "end_reason": _nullable(reason, ended, pl.String),
-            "in_frame": pl.Series(lv >= 0, dtype=pl.Boolean),
-            "level": _nullable(lv, lv >= 0, pl.Int32),
-            "discovered_at": _ts(disc[g], origin),
-            "followers_at_end": pl.Series(f_end, dtype=pl.Int64),
-            "followers_at_14d": _nullable(f14, live14, pl.Int64),
-            "prominence": pl.Series(prom, dtype=pl.Float64),
-            "activity": pl.Series(act, dtype=pl.Float64),
-            "handle_change": _nullable(change, change != "", pl.String),
-            "reused_display_name": _nullable(r_d, has_pred, pl.Boolean),
-            "reused_profile_image_hash": _nullable(r_a, has_pred, pl.Boolean),
-            "reused_description": _nullable(r_b, has_pred, pl.Boolean),
-        })
+        return pl.DataFrame(
+            {
+                "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
+                "actor_id": _nullable(actor, np.full(len(g), is_s), pl.Int64),
+                "is_supporter": pl.Series(np.full(len(g), is_s), dtype=pl.Boolean),
+                "incarnation": _nullable(inc, np.full(len(g), is_s), pl.Int32),
+                "predecessor_id": _nullable(pred, has_pred, pl.Int64),
+                "created_at": _ts(created, origin),
+                "suspended_at": _ts(susp, origin),
+                "deleted_at": _ts(dele, origin),
+                "end_at": _ts(np.where(ended, end, np.nan), origin),
+                "end_reason": _nullable(reason, ended, pl.String),
+                "in_frame": pl.Series(lv >= 0, dtype=pl.Boolean),
+                "level": _nullable(lv, lv >= 0, pl.Int32),
+                "discovered_at": _ts(disc[g], origin),
+                "followers_at_end": pl.Series(f_end, dtype=pl.Int64),
+                "followers_at_14d": _nullable(f14, live14, pl.Int64),
+                "prominence": pl.Series(prom, dtype=pl.Float64),
+                "activity": pl.Series(act, dtype=pl.Float64),
+                "handle_change": _nullable(change, change != "", pl.String),
+                "reused_display_name": _nullable(r_d, has_pred, pl.Boolean),
+                "reused_profile_image_hash": _nullable(r_a, has_pred, pl.Boolean),
+                "reused_description": _nullable(r_b, has_pred, pl.Boolean),
+            }
+        )
 
     sup_tab = table(np.arange(ns))
     chunk = cfg.output.truth_chunk_rows
     if bg.n + ns <= chunk:
-        w.write_table("truth/accounts",
-                      pl.concat([sup_tab, table(np.arange(ns, c.n))]))
+        w.write_table("truth/accounts", pl.concat([sup_tab, table(np.arange(ns, c.n))]))
     else:
         w.append("truth/accounts", sup_tab)
         for a in range(ns, c.n, chunk):
             w.append("truth/accounts", table(np.arange(a, min(a + chunk, c.n))))
     n_acc = np.bincount(sup.actor, minlength=sup.n_actors)
-    actors = pl.DataFrame({
-        "actor_id": pl.Series(np.arange(sup.n_actors) + 1, dtype=pl.Int64),
-        "arrived_at": _ts(sup.arrived, origin),
-        "n_accounts": pl.Series(n_acc, dtype=pl.Int64),
-    })
+    actors = pl.DataFrame(
+        {
+            "actor_id": pl.Series(np.arange(sup.n_actors) + 1, dtype=pl.Int64),
+            "arrived_at": _ts(sup.arrived, origin),
+            "n_accounts": pl.Series(n_acc, dtype=pl.Int64),
+        }
+    )
     w.write_table("truth/actors", actors)
-    w.write_file("truth.json", json.dumps(_truth_json(world, sup_tab),
-                                          indent=2, sort_keys=True) + "\n")
+    w.write_file(
+        "truth.json",
+        json.dumps(_truth_json(world, sup_tab), indent=2, sort_keys=True) + "\n",
+    )
     del growth
 
 
@@ -275,9 +301,11 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
         "seed": world.seed,
         "preset": cfg.preset_name,
         "config": cfg.to_dict(),
-        "window": {"start": d["start"].date().isoformat(),
-                   "end": d["end"].date().isoformat(),
-                   "history_start": d["history_start"].date().isoformat()},
+        "window": {
+            "start": d["start"].date().isoformat(),
+            "end": d["end"].date().isoformat(),
+            "history_start": d["history_start"].date().isoformat(),
+        },
         "census_date": d["census_date"].date().isoformat(),
         "counts": {
             "supporter_accounts_alive_at_census": int(alive_c.sum()),
@@ -289,15 +317,15 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
             "supporter_accounts_total": int(sup.n),
             "background_accounts": int(c.bg.n),
             "frame_by_level": {str(k): int((lv == k).sum()) for k in (0, 1, 2)},
-            "supporters_by_level": {str(k): int((lv[: sup.n] == k).sum())
-                                    for k in (0, 1, 2)},
+            "supporters_by_level": {
+                str(k): int((lv[: sup.n] == k).sum()) for k in (0, 1, 2)
+            },
             "seeds": int(len(world.seeds)),
             "edges": int(world.w.rows.get("edges", 0)),
             "accounts_table_rows": int(world.accounts_rows),
             "observations_rows": int(world.observations_rows),
             "discovered_supporters": int(world.stats["discovered_supporters"]),
-            "supporter_accounts_in_accounts_table": int(
-                (world.known < sup.n).sum()),
+            "supporter_accounts_in_accounts_table": int((world.known < sup.n).sum()),
         },
         "coding": {
             "sensitivity": cfg.coding.sensitivity,
@@ -313,7 +341,8 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
             "n_lists": int(crawls.height),
             "share_incomplete": float((~comp).mean()) if len(comp) else None,
             "share_incomplete_under_cap": float((~comp[under]).mean())
-            if under.any() else None,
+            if under.any()
+            else None,
         },
         "capture": {
             "n_sources": cfg.capture.n_sources,
@@ -333,16 +362,18 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
         },
         "survival": {
             "population": "supporter accounts created inside the window; latent "
-                          "time from creation to suspension (days), uncensored",
+            "time from creation to suspension (days), uncensored",
             "n": int(cw.sum()),
             "median_days": _median(t_s),
             "p_by_2d": float((t_s <= 2).mean()) if len(t_s) else None,
             "p_by_7d": float((t_s <= 7).mean()) if len(t_s) else None,
             "p_by_30d": float((t_s <= 30).mean()) if len(t_s) else None,
             "p_by_90d": float((t_s <= 90).mean()) if len(t_s) else None,
-            "suspended_in_window": int((susp_first & (sup.susp >= 0)
-                                        & (sup.susp < te)).sum()),
-            "deleted_in_window": int((~susp_first & (sup.dele >= 0)
-                                      & (sup.dele < te)).sum()),
+            "suspended_in_window": int(
+                (susp_first & (sup.susp >= 0) & (sup.susp < te)).sum()
+            ),
+            "deleted_in_window": int(
+                (~susp_first & (sup.dele >= 0) & (sup.dele < te)).sum()
+            ),
         },
     }

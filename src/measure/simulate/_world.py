@@ -44,14 +44,25 @@ class Calendar:
         def days(x: object) -> float:
             return (x - s).total_seconds() / 86400.0  # type: ignore[operator]
 
-        return cls(days(d["history_start"]), days(d["end"]), days(d["census_date"]),
-                   days(d["crackdown_start"]), days(d["crackdown_end"]),
-                   int(s.timestamp()) * 1_000_000)
+        return cls(
+            days(d["history_start"]),
+            days(d["end"]),
+            days(d["census_date"]),
+            days(d["crackdown_start"]),
+            days(d["crackdown_end"]),
+            int(s.timestamp()) * 1_000_000,
+        )
 
 
-def weibull_crackdown_times(e: np.ndarray, lam: np.ndarray, k: float,
-                            created: np.ndarray, cs: float, ce: float,
-                            m: float) -> np.ndarray:
+def weibull_crackdown_times(
+    e: np.ndarray,
+    lam: np.ndarray,
+    k: float,
+    created: np.ndarray,
+    cs: float,
+    ce: float,
+    m: float,
+) -> np.ndarray:
     """Invert the cumulative hazard ``lam * sum_j m_j (a_hi**k - a_lo**k)``.
 
     The hazard is Weibull in account age ``a`` times a calendar multiplier ``m`` on
@@ -61,7 +72,7 @@ def weibull_crackdown_times(e: np.ndarray, lam: np.ndarray, k: float,
     u = e / lam
     b1 = np.maximum(cs - created, 0.0)
     b2 = np.maximum(ce - created, 0.0)
-    g1, g2 = b1 ** k, b2 ** k
+    g1, g2 = b1**k, b2**k
     c1 = g1
     c2 = m * (g2 - g1)
     a = np.empty_like(u)
@@ -110,8 +121,9 @@ class Supporters:
         return np.minimum(self.susp, self.dele)
 
 
-def make_supporters(cfg: SimConfig, cal: Calendar,
-                    rng: np.random.Generator) -> Supporters:
+def make_supporters(
+    cfg: SimConfig, cal: Calendar, rng: np.random.Generator
+) -> Supporters:
     """Actors arrive (Poisson), hold one account at a time, return after suspension."""
     pop, sus, res, net = cfg.population, cfg.suspension, cfg.resurrection, cfg.network
     span = cal.end - cal.history_start
@@ -135,11 +147,20 @@ def make_supporters(cfg: SimConfig, cal: Calendar,
         act = 0.8 * a_act[cur_actor] + 0.6 * rng.standard_normal(n)
         theta = sus.frailty_variance
         z = rng.gamma(1.0 / theta, theta, n) if theta > 0 else np.ones(n)
-        lam = sus.baseline_scale * z * np.exp(sus.beta_prominence * prom
-                                              + sus.beta_activity * act)
-        t_s = weibull_crackdown_times(rng.exponential(1.0, n), lam, sus.weibull_shape,
-                                      cur_created, cal.crackdown_start,
-                                      cal.crackdown_end, sus.crackdown_multiplier)
+        lam = (
+            sus.baseline_scale
+            * z
+            * np.exp(sus.beta_prominence * prom + sus.beta_activity * act)
+        )
+        t_s = weibull_crackdown_times(
+            rng.exponential(1.0, n),
+            lam,
+            sus.weibull_shape,
+            cur_created,
+            cal.crackdown_start,
+            cal.crackdown_end,
+            sus.crackdown_multiplier,
+        )
         susp = np.where(t_s > HORIZON_DAYS, np.inf, cur_created + t_s)
         if sus.supporter_deletion_rate > 0:
             t_d = rng.exponential(1.0 / sus.supporter_deletion_rate, n)
@@ -152,50 +173,88 @@ def make_supporters(cfg: SimConfig, cal: Calendar,
         ret = (susp < dele) & (susp < cal.end) & (u_ret < res.p_return)
         new_created = susp + delay
         ret &= new_created < cal.end
-        rounds.append({"actor": cur_actor, "created": cur_created, "susp": susp,
-                       "dele": dele, "inc": np.full(n, k), "pred": cur_pred,
-                       "log_f": cur_logf, "prom": prom, "act": act})
+        rounds.append(
+            {
+                "actor": cur_actor,
+                "created": cur_created,
+                "susp": susp,
+                "dele": dele,
+                "inc": np.full(n, k),
+                "pred": cur_pred,
+                "log_f": cur_logf,
+                "prom": prom,
+                "act": act,
+            }
+        )
         idx = np.flatnonzero(ret)
         cur_pred = offset + idx
         offset += n
         cur_actor = cur_actor[idx]
         cur_created = new_created[idx]
         sd = res.follower_recovery_sd
-        cur_logf = (cur_logf[idx] + np.log(res.follower_recovery) + rec_noise[idx]
-                    - sd * sd / 2)
+        cur_logf = (
+            cur_logf[idx] + np.log(res.follower_recovery) + rec_noise[idx] - sd * sd / 2
+        )
         k += 1
-    cat = {key: np.concatenate([r_[key] for r_ in rounds]) if rounds else
-           np.empty(0) for key in ("actor", "created", "susp", "dele", "inc", "pred",
-                                   "log_f", "prom", "act")}
+    cat = {
+        key: np.concatenate([r_[key] for r_ in rounds]) if rounds else np.empty(0)
+        for key in (
+            "actor",
+            "created",
+            "susp",
+            "dele",
+            "inc",
+            "pred",
+            "log_f",
+            "prom",
+            "act",
+        )
+    }
     n = len(cat["created"])
     conc, mean = net.in_network_share_concentration, net.in_network_share_mean
     in_share = rng.beta(mean * conc, (1 - mean) * conc, n)
-    friends = np.exp(np.log(net.friends_median) + 0.8 * rng.standard_normal(n)
-                     + 0.3 * cat["act"])
+    friends = np.exp(
+        np.log(net.friends_median) + 0.8 * rng.standard_normal(n) + 0.3 * cat["act"]
+    )
     status_rate = net.statuses_per_day_median * np.exp(0.8 * cat["act"])
-    profiles, change, reused = _supporter_names(cfg, rng, cat["inc"].astype(int),
-                                                cat["pred"].astype(int))
+    profiles, change, reused = _supporter_names(
+        cfg, rng, cat["inc"].astype(int), cat["pred"].astype(int)
+    )
     return Supporters(
-        actor=cat["actor"].astype(np.int64), arrived=arrived, n_actors=n_act,
-        created=cat["created"], susp=cat["susp"], dele=cat["dele"],
-        inc=cat["inc"].astype(np.int64), pred=cat["pred"].astype(np.int64),
-        log_f=cat["log_f"], prom=cat["prom"], act=cat["act"], in_share=in_share,
-        friends=friends, status_rate=status_rate, profiles=profiles,
-        handle_change=change, reused=reused)
+        actor=cat["actor"].astype(np.int64),
+        arrived=arrived,
+        n_actors=n_act,
+        created=cat["created"],
+        susp=cat["susp"],
+        dele=cat["dele"],
+        inc=cat["inc"].astype(np.int64),
+        pred=cat["pred"].astype(np.int64),
+        log_f=cat["log_f"],
+        prom=cat["prom"],
+        act=cat["act"],
+        in_share=in_share,
+        friends=friends,
+        status_rate=status_rate,
+        profiles=profiles,
+        handle_change=change,
+        reused=reused,
+    )
 
 
-def _supporter_names(cfg: SimConfig, rng: np.random.Generator, inc: np.ndarray,
-                     pred: np.ndarray) -> tuple[pl.DataFrame, np.ndarray,
-                                                dict[str, np.ndarray]]:
+def _supporter_names(
+    cfg: SimConfig, rng: np.random.Generator, inc: np.ndarray, pred: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray, dict[str, np.ndarray]]:
     """Make fresh identities for first accounts; successors derive theirs."""
     res = cfg.resurrection
     n = len(inc)
     fresh = supporter_profiles(rng, n, SUP_LANG_P)
     cols = {c: fresh[c].to_numpy().astype(object) for c in fresh.columns}
     change = np.full(n, "", dtype=object)
-    reused = {"display_name": np.zeros(n, bool),
-              "profile_image_hash": np.zeros(n, bool),
-              "description": np.zeros(n, bool)}
+    reused = {
+        "display_name": np.zeros(n, bool),
+        "profile_image_hash": np.zeros(n, bool),
+        "description": np.zeros(n, bool),
+    }
     u_mode = rng.random(n)
     u_disp, u_av, u_bio = rng.random(n), rng.random(n), rng.random(n)
     ops, pos, let = rng.integers(0, 4, n), rng.random(n), rng.integers(0, 26, n)
@@ -204,21 +263,30 @@ def _supporter_names(cfg: SimConfig, rng: np.random.Generator, inc: np.ndarray,
         if not len(idx):
             break
         p = pred[idx]
-        mode = np.where(u_mode[idx] < res.p_suffix, "suffix",
-                        np.where(u_mode[idx] < res.p_suffix + res.p_edit, "edit",
-                                 "new"))
+        mode = np.where(
+            u_mode[idx] < res.p_suffix,
+            "suffix",
+            np.where(u_mode[idx] < res.p_suffix + res.p_edit, "edit", "new"),
+        )
         change[idx] = mode
         old = cols["screen_name"][p]
         new = cols["screen_name"][idx]
         cols["screen_name"][idx] = [
-            suffix_increment(o) if m == "suffix" else
-            small_edit(o, int(op), float(ps), int(lt)) if m == "edit" else nw
-            for o, nw, m, op, ps, lt in zip(old, new, mode, ops[idx], pos[idx],
-                                            let[idx], strict=True)]
+            suffix_increment(o)
+            if m == "suffix"
+            else small_edit(o, int(op), float(ps), int(lt))
+            if m == "edit"
+            else nw
+            for o, nw, m, op, ps, lt in zip(
+                old, new, mode, ops[idx], pos[idx], let[idx], strict=True
+            )
+        ]
         cols["lang"][idx] = cols["lang"][p]
-        for col, u, prob in (("display_name", u_disp, res.p_reuse_display),
-                             ("profile_image_hash", u_av, res.p_reuse_avatar),
-                             ("description", u_bio, res.p_reuse_bio)):
+        for col, u, prob in (
+            ("display_name", u_disp, res.p_reuse_display),
+            ("profile_image_hash", u_av, res.p_reuse_avatar),
+            ("description", u_bio, res.p_reuse_bio),
+        ):
             keep = u[idx] < prob
             cols[col][idx[keep]] = cols[col][p[keep]]
             reused[col][idx] = keep
@@ -250,8 +318,9 @@ class Background:
         return np.minimum(self.susp, self.dele)
 
 
-def make_background(cfg: SimConfig, cal: Calendar,
-                    rng: np.random.Generator) -> Background:
+def make_background(
+    cfg: SimConfig, cal: Calendar, rng: np.random.Generator
+) -> Background:
     """Most of the platform: spam suspension and owner deletion are rare events."""
     pop, sus, net = cfg.population, cfg.suspension, cfg.network
     n = int(pop.n_background)
@@ -266,20 +335,31 @@ def make_background(cfg: SimConfig, cal: Calendar,
     susp = latent(sus.background_suspension_rate)
     dele = latent(sus.background_deletion_rate)
     watcher = rng.random(n) < pop.watcher_share
-    med = np.where(watcher, net.watcher_followers_median,
-                   net.background_followers_median)
-    followers = np.exp(np.log(med) + net.background_followers_sigma
-                       * rng.standard_normal(n))
+    med = np.where(
+        watcher, net.watcher_followers_median, net.background_followers_median
+    )
+    followers = np.exp(
+        np.log(med) + net.background_followers_sigma * rng.standard_normal(n)
+    )
     act = rng.standard_normal(n)
     friends = np.exp(np.log(net.friends_median) + 0.9 * rng.standard_normal(n))
     status_rate = 2.0 * np.exp(0.9 * act)
-    return Background(created, susp, dele, watcher, followers.astype(np.float32),
-                      friends.astype(np.float32), status_rate.astype(np.float32),
-                      act.astype(np.float32))
+    return Background(
+        created,
+        susp,
+        dele,
+        watcher,
+        followers.astype(np.float32),
+        friends.astype(np.float32),
+        status_rate.astype(np.float32),
+        act.astype(np.float32),
+    )
 
 
-def background_text(cfg: SimConfig, rng: np.random.Generator, bg: Background,
-                    idx: np.ndarray) -> pl.DataFrame:
+def background_text(
+    cfg: SimConfig, rng: np.random.Generator, bg: Background, idx: np.ndarray
+) -> pl.DataFrame:
     """Profiles of the background accounts ``idx`` (only those the collection saw)."""
-    return background_profiles(rng, len(idx), cfg.resurrection.background_stem_share,
-                               bg.watcher[idx])
+    return background_profiles(
+        rng, len(idx), cfg.resurrection.background_stem_share, bg.watcher[idx]
+    )
