@@ -342,7 +342,8 @@ def analyze(
             fr = _utc(con.execute(Q.PAIR_FRAME + " LIMIT 0").pl())
             parts.append(compare(fr).with_columns(fr["created_new"],
                                                   fr["first_suspended"]))
-        feats = pl.concat(parts)
+        # DuckDB's parallel joins do not fix row order: sort for reproducible draws
+        feats = pl.concat(parts).sort("previous", "new")
         del parts
         timings["features"] = time.perf_counter() - t2
         timings["blocking"] = time.perf_counter() - t1

@@ -134,12 +134,14 @@ def lineages(links: pl.DataFrame, suspended: pl.Series) -> pl.DataFrame:
         while chain[-1] in succ and len(chain) < 10_000:
             chain.append(succ[chain[-1]])
         chains.append(chain)
-    dtype = suspended.dtype
-    return pl.DataFrame({
-        "actor_id": np.arange(len(chains), dtype=np.int64),
-        "accounts": pl.Series(chains, dtype=pl.List(dtype)),
-        "n_accounts": np.array([len(c) for c in chains], dtype=np.int64),
-    })
+    sizes = np.array([len(c) for c in chains], dtype=np.int64)
+    flat = pl.Series("accounts", [a for c in chains for a in c],
+                     dtype=suspended.dtype)
+    long = pl.DataFrame({"actor_id": np.repeat(np.arange(len(chains)), sizes),
+                         "accounts": flat})
+    out = long.group_by("actor_id", maintain_order=True).agg(pl.col("accounts"))
+    return out.with_columns(pl.Series("n_accounts", sizes)).with_columns(
+        pl.col("actor_id").cast(pl.Int64))
 
 
 def incarnation_numbers(links: pl.DataFrame) -> dict:

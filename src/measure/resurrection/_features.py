@@ -52,6 +52,8 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
     accounts
         Columns ``account_id, screen_name, display_name, description,
         profile_image_hash, created_at, first_seen`` (nulls allowed).
+        Key frequencies ``stem_n, name_n, avatar_n, bio_n`` (accounts holding the
+        same key value) are added.
 
     Returns
     -------
@@ -78,7 +80,10 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_bio_letters").is_not_null())
         .then(pl.col("_bio_letters").hash(seed=0).cast(pl.Utf8))
         .otherwise(None).alias("bio_fp"),
-    ).drop("_bio_letters")
+    ).drop("_bio_letters").with_columns(
+        pl.len().over(c).cast(pl.Int64).alias(f"{n}_n")
+        for c, n in (("stem", "stem"), ("name_key", "name"), ("avatar", "avatar"),
+                     ("bio_fp", "bio")))
     return df.collect()
 
 
@@ -94,21 +99,22 @@ def deletion_keys(keys: pl.DataFrame) -> pl.DataFrame:
     ``dkey`` finds handles that a small edit changed beyond their stem (SymSpell
     style symmetric deletion; Garbe 2012).
     """
-    k = keys.select("account_id", "stem").filter(
+    k = keys.select("account_id", "stem", "t_new").filter(
         pl.col("stem").str.len_chars().is_between(MIN_DEL_STEM, MAX_DEL_STEM))
     if k.height == 0:
         return pl.DataFrame({"account_id": keys["account_id"].clear(),
-                             "dkey": pl.Series([], dtype=pl.Utf8)})
-    parts = [k.select("account_id", pl.col("stem").alias("dkey"))]
+                             "dkey": pl.Series([], dtype=pl.Utf8),
+                             "t_new": keys["t_new"].clear()})
+    parts = [k.select("account_id", pl.col("stem").alias("dkey"), "t_new")]
     for i in range(MAX_DEL_STEM):
         sub = k.filter(pl.col("stem").str.len_chars() > i).select(
             "account_id",
             (pl.col("stem").str.slice(0, i)
-             + pl.col("stem").str.slice(i + 1)).alias("dkey"))
+             + pl.col("stem").str.slice(i + 1)).alias("dkey"), "t_new")
         if sub.height == 0:
             break
         parts.append(sub)
-    return pl.concat(parts).unique()
+    return pl.concat(parts).unique(["account_id", "dkey"])
 
 
 @dataclass(frozen=True)

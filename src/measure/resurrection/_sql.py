@@ -55,14 +55,10 @@ FROM fs LEFT JOIN la USING (account_id)
 
 # Keys plus how many accounts hold each key value (term frequency): agreeing on a
 # value that thousands share ("Proud Muslim", a default avatar) says little.
+# (the counts stem_n, name_n, avatar_n, bio_n are computed in polars beforehand)
 KEYS_TABLE = """
 CREATE OR REPLACE TEMP TABLE _rs_keys AS
-SELECT *,
-       count(*) OVER (PARTITION BY stem) AS stem_n,
-       count(*) OVER (PARTITION BY name_key) AS name_n,
-       count(*) OVER (PARTITION BY avatar) AS avatar_n,
-       count(*) OVER (PARTITION BY bio_fp) AS bio_n
-FROM _rs_keys_df
+SELECT * FROM _rs_keys_df
 """
 
 COHORT_TABLE = """
@@ -116,8 +112,7 @@ BLOCK_STEM = _BLOCK.format(bit=1, key="stem", kind="stem")
 # ``_rs_dkeys(account_id, dkey)``); bit 32.
 DKEYS_TABLE = """
 CREATE OR REPLACE TEMP TABLE _rs_dkeys AS
-SELECT d.account_id, d.dkey, k.t_new
-FROM _rs_dkeys_df d JOIN _rs_keys k USING (account_id)
+SELECT account_id, dkey, t_new FROM _rs_dkeys_df
 """
 
 BLOCK_EDIT = """
@@ -249,7 +244,6 @@ JOIN _rs_keys b ON b.account_id = p.new
 LEFT JOIN _rs_nfol na ON na.account_id = p.previous
 LEFT JOIN _rs_nfol nb ON nb.account_id = p.new
 LEFT JOIN _rs_shared sh ON sh.previous = p.previous AND sh.new = p.new
-ORDER BY p.previous, p.new
 """
 
 # The pair frame is materialised once and read in batches (LIMIT/OFFSET keeps
