@@ -180,7 +180,9 @@ def analyze(
     opts = dict(level=level, n_boot=n_boot, seed=seed, active_days=active_days,
                 burst_hours=burst_hours, activity_source=activity_source)
     warnings: list[str] = []
-    coh = _known(ds, resolve_cohort(ds, cohort), warnings)
+    coh = resolve_cohort(ds, cohort)
+    if coh.name != "all accounts":  # ids read from accounts need no check
+        coh = _known(ds, coh, warnings)
     if coh.n == 0:
         raise ConfigError(f"the cohort '{coh.name}' is empty; give a cohort with "
                           "accounts (--cohort FILE) or check the labels")

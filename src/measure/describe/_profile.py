@@ -266,7 +266,8 @@ def _category_table(col: str, values: pl.Series, w: np.ndarray | None,
 
 
 def _token_flags(names: pl.Series, pattern: str) -> np.ndarray:
-    return names.fill_null("").str.to_lowercase().str.contains(pattern).to_numpy()
+    """Match ``pattern`` in already lower-cased names."""
+    return names.str.contains(pattern).to_numpy()
 
 
 def profile(df: pl.DataFrame, info: dict, cohort: Cohort, *, level: float = 0.95,
@@ -354,7 +355,8 @@ def profile(df: pl.DataFrame, info: dict, cohort: Cohort, *, level: float = 0.95
         tables["creation_months"] = cm.sort("month")
     # name tokens
     rows = []
-    dn, sn = df["display_name"], df["screen_name"]
+    dn = df["display_name"].fill_null("").str.to_lowercase()
+    sn = df["screen_name"].fill_null("").str.to_lowercase()
     for j, (tok, pat) in enumerate(NAME_TOKENS.items()):
         in_dn = _token_flags(dn, pat)
         in_sn = _token_flags(sn, pat)
