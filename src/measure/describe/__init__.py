@@ -23,6 +23,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from measure.dataset import Dataset, open_dataset
 from measure.describe import _sql
 from measure.describe._cohort import (
@@ -232,8 +234,7 @@ def analyze(
             before_a["suspended"].all()):
         before = activity_before_suspension(
             {"suspended later": (before_a.filter("suspended"), coh),
-             "not suspended": (before_a.filter(~__import__("polars").col(
-                 "suspended")), coh)},
+             "not suspended": (before_a.filter(~pl.col("suspended")), coh)},
             suspended_only=False, level=level, n_boot=n_boot, seed=seed)
     res = DescribeResult(
         cohort=coh.name, n_accounts=coh.n, estimates=tuple(ests), tables=tables,

@@ -166,7 +166,8 @@ def hyperactive(df: pl.DataFrame, source: str, *, burst_hours: int = 24,
     status-count increases over the time between the first and last look-up. The
     half-volume share's interval is a percentile bootstrap over accounts (seeded);
     it assumes accounts are sampled independently, which ignores that the set of
-    accounts the collection could see is itself shaped by activity.
+    accounts the collection could see is itself shaped by activity. Design weights
+    are not used: the section describes the cohort's own accounts.
     """
     acc = df.select("account_id", "screen_name", "n_tweets", "span_days",
                     "tweets_per_day", "burst").filter(
