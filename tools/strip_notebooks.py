@@ -27,9 +27,11 @@ VOLATILE_NB_METADATA = ("widgets", "varInspector", "toc")
 
 def is_dirty(nb: nbformat.NotebookNode) -> bool:
     """Whether any code cell carries outputs or an execution count."""
-    return any(c.cell_type == "code" and (c.get("outputs") or
-                                          c.get("execution_count") is not None)
-               for c in nb.cells)
+    return any(
+        c.cell_type == "code"
+        and (c.get("outputs") or c.get("execution_count") is not None)
+        for c in nb.cells
+    )
 
 
 def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -49,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     """Strip (or with ``--check`` only inspect) the given or all notebooks."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="*", type=Path)
-    ap.add_argument("--check", action="store_true",
-                    help="report notebooks with outputs and exit 1; change nothing")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="report notebooks with outputs and exit 1; change nothing",
+    )
     args = ap.parse_args(argv)
     paths = args.paths or sorted((ROOT / "notebooks").glob("*.ipynb"))
     dirty = []
@@ -69,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"stripped {p}")
     if args.check and dirty:
         for p in dirty:
-            print(f"{p}: has outputs; run python tools/strip_notebooks.py",
-                  file=sys.stderr)
+            print(
+                f"{p}: has outputs; run python tools/strip_notebooks.py",
+                file=sys.stderr,
+            )
         return 1
     return 0
 

@@ -27,8 +27,14 @@ NOTEBOOK_BUDGET_S = 120
 sys.path.insert(0, str(ROOT / "tools"))
 from strip_notebooks import is_dirty  # noqa: E402
 
-EXPECTED = ("01-census", "02-capture-recapture", "03-churn", "04-resurrection",
-            "05-reproduce-a-paper", "06-bring-your-own-data")
+EXPECTED = (
+    "01-census",
+    "02-capture-recapture",
+    "03-churn",
+    "04-resurrection",
+    "05-reproduce-a-paper",
+    "06-bring-your-own-data",
+)
 
 
 def test_every_topic_has_a_notebook() -> None:
@@ -39,8 +45,10 @@ def test_every_topic_has_a_notebook() -> None:
 def test_committed_without_outputs(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    assert not is_dirty(nb), (f"{path.name} has outputs or execution counts; run "
-                              "python tools/strip_notebooks.py before committing")
+    assert not is_dirty(nb), (
+        f"{path.name} has outputs or execution counts; run "
+        "python tools/strip_notebooks.py before committing"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -49,12 +57,21 @@ def test_notebook_runs(path: Path, small_world: Path, monkeypatch) -> None:
 
     monkeypatch.setenv("MEASURE_DATASET", str(small_world))
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     t0 = time.perf_counter()
     client.execute()  # raises CellExecutionError naming the failing cell
     seconds = time.perf_counter() - t0
-    errors = [o for c in nb.cells if c.cell_type == "code"
-              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     assert seconds < NOTEBOOK_BUDGET_S, f"{path.name} took {seconds:.0f} s"

@@ -29,8 +29,7 @@ def test_env_var_must_be_a_directory(tmp_path: Path, monkeypatch) -> None:
         notebook_dataset(log=False)
 
 
-def test_fallback_simulates_the_demo_world_once(tmp_path: Path,
-                                                monkeypatch) -> None:
+def test_fallback_simulates_the_demo_world_once(tmp_path: Path, monkeypatch) -> None:
     """Without the variable, the demo world is simulated into the checkout once."""
     import measure.simulate as sim
     from measure.demo._run import DEMO_SEED

@@ -28,15 +28,26 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _write_tiny(path: Path, *, pin: bool = True) -> Path:
-    acc = pl.DataFrame({"account_id": [1, 2, 3, 4],
-                        "screen_name": ["abu_a", "umm_b", "c", "d"]})
-    obs = pl.DataFrame({
-        "account_id": [1, 1, 2, 2, 3, 3, 4, 4],
-        "observed_at": [T0, T0 + timedelta(days=7)] * 4,
-        "status": ["active", "suspended", "active", "active", "active", "not_found",
-                   "active", "active"],
-        "followers_count": [10, None, 20, 25, 3, None, 7, 9],
-    }).with_columns(pl.col("observed_at").cast(pl.Datetime("us", "UTC")))
+    acc = pl.DataFrame(
+        {"account_id": [1, 2, 3, 4], "screen_name": ["abu_a", "umm_b", "c", "d"]}
+    )
+    obs = pl.DataFrame(
+        {
+            "account_id": [1, 1, 2, 2, 3, 3, 4, 4],
+            "observed_at": [T0, T0 + timedelta(days=7)] * 4,
+            "status": [
+                "active",
+                "suspended",
+                "active",
+                "active",
+                "active",
+                "not_found",
+                "active",
+                "active",
+            ],
+            "followers_count": [10, None, 20, 25, 3, None, 7, 9],
+        }
+    ).with_columns(pl.col("observed_at").cast(pl.Datetime("us", "UTC")))
     with measure.DatasetWriter(path, name="tiny") as w:
         w.write_table("accounts", acc)
         w.write_table("observations", obs)
@@ -59,17 +70,19 @@ def _fake_family(name: str, analyze) -> types.ModuleType:
 @pytest.fixture
 def stubbed(monkeypatch) -> None:
     """Replace every family by one whose estimator says it cannot run (fast)."""
+
     def analyze(ds, **kw):
         raise EstimationError("stubbed out for a fast test")
 
     for name in FAMILIES:
-        monkeypatch.setitem(sys.modules, f"measure.{name}",
-                            _fake_family(name, analyze))
+        monkeypatch.setitem(sys.modules, f"measure.{name}", _fake_family(name, analyze))
 
 
 def _images(html: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in
-            re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)]
+    return [
+        base64.b64decode(m)
+        for m in re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    ]
 
 
 def test_report_is_self_contained(tiny: Path, tmp_path: Path, stubbed) -> None:
@@ -102,8 +115,7 @@ def test_not_pinned_is_said(tmp_path: Path, stubbed) -> None:
 
 def test_changed_file_fails_verification(tiny: Path, tmp_path: Path, stubbed) -> None:
     acc = tiny / "accounts.parquet"
-    pl.read_parquet(acc).with_columns(screen_name=pl.lit("changed")).write_parquet(
-        acc)
+    pl.read_parquet(acc).with_columns(screen_name=pl.lit("changed")).write_parquet(acc)
     rep = build_report(tiny)
     ds_sec = rep.sections[0]
     text = " ".join(str(p) for _, p in ds_sec.blocks)
@@ -128,13 +140,15 @@ def test_missing_tables_say_so(tiny: Path, tmp_path: Path) -> None:
     assert html.count("Not available.") >= 2
 
 
-def test_estimator_raising_measure_error_is_reported(tiny: Path,
-                                                     monkeypatch, stubbed) -> None:
+def test_estimator_raising_measure_error_is_reported(
+    tiny: Path, monkeypatch, stubbed
+) -> None:
     def analyze(ds, **kw):
         raise EstimationError("no recaptures between the sources; add a source")
 
-    monkeypatch.setitem(sys.modules, "measure.capture", _fake_family("capture",
-                                                                     analyze))
+    monkeypatch.setitem(
+        sys.modules, "measure.capture", _fake_family("capture", analyze)
+    )
     rep = build_report(tiny)
     sec = next(s for s in rep.sections if s.key == "capture")
     assert "no recaptures between the sources" in sec.missing
@@ -151,11 +165,13 @@ def test_absent_module_is_reported(tiny: Path, monkeypatch, stubbed) -> None:
 
 def test_other_errors_are_flagged_as_bugs(tiny: Path, monkeypatch, stubbed) -> None:
     """A bug in an estimator is named as one (and raised with ``strict``)."""
+
     def analyze(ds, **kw):
         raise ZeroDivisionError("division by zero in the estimator")
 
-    monkeypatch.setitem(sys.modules, "measure.capture", _fake_family("capture",
-                                                                     analyze))
+    monkeypatch.setitem(
+        sys.modules, "measure.capture", _fake_family("capture", analyze)
+    )
     with pytest.warns(RuntimeWarning, match="internal error"):
         rep = build_report(tiny)
     sec = next(s for s in rep.sections if s.key == "capture")
@@ -164,11 +180,17 @@ def test_other_errors_are_flagged_as_bugs(tiny: Path, monkeypatch, stubbed) -> N
         build_report(tiny, strict=True)
 
 
-def test_renderer_failure_falls_back_to_summary(tiny: Path, monkeypatch,
-                                                stubbed) -> None:
-    est = measure.Estimate("n_hat", 120.0, (100.0, 150.0), method="Chapman",
-                           assumptions=("closed population",),
-                           warnings=("few recaptures",))
+def test_renderer_failure_falls_back_to_summary(
+    tiny: Path, monkeypatch, stubbed
+) -> None:
+    est = measure.Estimate(
+        "n_hat",
+        120.0,
+        (100.0, 150.0),
+        method="Chapman",
+        assumptions=("closed population",),
+        warnings=("few recaptures",),
+    )
 
     class Odd:
         """A result missing the attributes the detailed view expects."""
@@ -188,8 +210,9 @@ def test_renderer_failure_falls_back_to_summary(tiny: Path, monkeypatch,
     from measure.report import _render
 
     monkeypatch.setitem(_render.RENDERERS, "capture", detailed)
-    monkeypatch.setitem(sys.modules, "measure.capture",
-                        _fake_family("capture", lambda ds, **kw: Odd()))
+    monkeypatch.setitem(
+        sys.modules, "measure.capture", _fake_family("capture", lambda ds, **kw: Odd())
+    )
     rep = build_report(tiny)
     sec = next(s for s in rep.sections if s.key == "capture")
     assert sec.fallback
@@ -206,8 +229,9 @@ def test_invalid_dataset_raises(tmp_path: Path) -> None:
 
 
 def test_collect_notes_walks_nested_results() -> None:
-    a = measure.Estimate("a", 1.0, (0.0, 2.0), assumptions=("A1", "A2"),
-                         warnings=("W1",))
+    a = measure.Estimate(
+        "a", 1.0, (0.0, 2.0), assumptions=("A1", "A2"), warnings=("W1",)
+    )
     b = measure.Estimate("b", 1.0, (0.0, 2.0), assumptions=("A2", "A3"))
 
     @__import__("dataclasses").dataclass(frozen=True)
@@ -245,7 +269,7 @@ def test_table_cells() -> None:
     assert fmt_value(5.5e-17) == "0"
     assert fmt_value(0.123456) == "0.1235"
     html = table_html(pl.DataFrame({"term": ["<x>"], "v": [1.5]}))
-    assert "&lt;x&gt;" in html and "class=\"num\"" in html
+    assert "&lt;x&gt;" in html and 'class="num"' in html
 
 
 # -- on a simulated world (every family) ---------------------------------------------
@@ -270,9 +294,14 @@ def test_small_world_report_has_every_section(small_world: Path) -> None:
     images = _images(html)
     assert len(images) >= MIN_FIGURES_SMALL_WORLD
     assert all(img.startswith(PNG_MAGIC) for img in images)
-    for phrase in ("supporter accounts in a frame of", "Suspensions per 1,000",
-                   "numbers at risk below the axis", "Follower recovery by incarnation",
-                   "Capture-recapture models", "Assumptions and caveats",
-                   "every file re-hashed and matches the manifest"):
+    for phrase in (
+        "supporter accounts in a frame of",
+        "Suspensions per 1,000",
+        "numbers at risk below the axis",
+        "Follower recovery by incarnation",
+        "Capture-recapture models",
+        "Assumptions and caveats",
+        "every file re-hashed and matches the manifest",
+    ):
         assert phrase in html, phrase
     assert "closed population" in html  # capture's assumption, in the caveats

@@ -21,10 +21,15 @@ from measure.report._notebook import notebook_dataset, notebook_truth, repo_root
 from measure.report._style import apply_style, at_risk_table, ci_band, style
 
 
-def build_report(dataset_path: str | os.PathLike[str], *,
-                 results: dict[str, Any] | None = None, verify: bool = True,
-                 ignore: tuple[str, ...] = (), keep_figures: bool = False,
-                 strict: bool = False) -> Any:
+def build_report(
+    dataset_path: str | os.PathLike[str],
+    *,
+    results: dict[str, Any] | None = None,
+    verify: bool = True,
+    ignore: tuple[str, ...] = (),
+    keep_figures: bool = False,
+    strict: bool = False,
+) -> Any:
     """Run the analyses on a dataset and assemble the report (not yet rendered).
 
     Parameters
@@ -67,25 +72,42 @@ def build_report(dataset_path: str | os.PathLike[str], *,
         computed: dict[str, Any] = {}
         for name in FAMILIES:
             sec, res = analysis_section(
-                name, ds, _render.RENDERERS[name], result=results.get(name),
-                keep_figures=keep_figures, strict=strict)
+                name,
+                ds,
+                _render.RENDERERS[name],
+                result=results.get(name),
+                keep_figures=keep_figures,
+                strict=strict,
+            )
             sections.append(sec)
             if res is not None:
                 computed[name] = res
         sections.append(caveats_section(sections[1:]))
         digest = (ds.manifest or {}).get("digest")
-        subtitle = (f"Dataset {ds.name}"
-                    + (f"@sha256:{digest[:12]}…" if digest else " (not pinned)")
-                    + f" · measure {__version__}")
-        return Report(title=f"Census report: {ds.name}", subtitle=subtitle,
-                      version=__version__, dataset_arg=str(path),
-                      sections=sections, results=computed)
+        subtitle = (
+            f"Dataset {ds.name}"
+            + (f"@sha256:{digest[:12]}…" if digest else " (not pinned)")
+            + f" · measure {__version__}"
+        )
+        return Report(
+            title=f"Census report: {ds.name}",
+            subtitle=subtitle,
+            version=__version__,
+            dataset_arg=str(path),
+            sections=sections,
+            results=computed,
+        )
 
 
-def write_report(dataset_path: str | os.PathLike[str],
-                 out: str | os.PathLike[str], *, pdf: bool = False,
-                 results: dict[str, Any] | None = None, verify: bool = True,
-                 strict: bool = False) -> Path:
+def write_report(
+    dataset_path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    pdf: bool = False,
+    results: dict[str, Any] | None = None,
+    verify: bool = True,
+    strict: bool = False,
+) -> Path:
     """Write the census report of a dataset as one self-contained HTML file.
 
     Parameters
@@ -126,8 +148,14 @@ def write_report(dataset_path: str | os.PathLike[str],
         t = target.resolve()
         if t.is_relative_to(root):
             ignore.append(t.relative_to(root).as_posix())
-    report = build_report(dataset_path, results=results, verify=verify,
-                          ignore=tuple(ignore), keep_figures=pdf, strict=strict)
+    report = build_report(
+        dataset_path,
+        results=results,
+        verify=verify,
+        ignore=tuple(ignore),
+        keep_figures=pdf,
+        strict=strict,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, render(report))
     if pdf:
@@ -137,6 +165,14 @@ def write_report(dataset_path: str | os.PathLike[str],
     return out
 
 
-__all__ = ["apply_style", "at_risk_table", "build_report", "ci_band",
-           "notebook_dataset", "notebook_truth", "repo_root", "style",
-           "write_report"]
+__all__ = [
+    "apply_style",
+    "at_risk_table",
+    "build_report",
+    "ci_band",
+    "notebook_dataset",
+    "notebook_truth",
+    "repo_root",
+    "style",
+    "write_report",
+]

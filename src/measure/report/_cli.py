@@ -11,21 +11,30 @@ from measure._cli_util import add_json_flag, emit
 def register(sub: Any) -> None:
     """Add the ``report`` subcommand."""
     p = sub.add_parser(
-        "report", help="write a self-contained HTML report of every analysis",
+        "report",
+        help="write a self-contained HTML report of every analysis",
         description="Run every available analysis on DATASET and write one "
         "self-contained HTML file (figures embedded, no network): dataset name and "
         "digest, population estimate with bounds, precision by metric, survival "
         "curves, suspension rates, returns after suspension, profile, "
         "capture-recapture and a list of assumptions and caveats. Sections whose "
-        "inputs are missing say so.")
+        "inputs are missing say so.",
+    )
     p.add_argument("dataset", help="dataset directory")
-    p.add_argument("--out", default="report.html",
-                   help="HTML file to write (default: report.html)")
-    p.add_argument("--pdf", action="store_true",
-                   help="also write the figures and headline numbers to a PDF "
-                   "next to --out (matplotlib; no browser needed)")
-    p.add_argument("--no-verify", action="store_true",
-                   help="do not re-hash the dataset against its manifest")
+    p.add_argument(
+        "--out", default="report.html", help="HTML file to write (default: report.html)"
+    )
+    p.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also write the figures and headline numbers to a PDF "
+        "next to --out (matplotlib; no browser needed)",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not re-hash the dataset against its manifest",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -34,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
     """Write the report and print its path."""
     from measure.report import write_report
 
-    out = write_report(args.dataset, args.out, pdf=args.pdf,
-                       verify=not args.no_verify)
-    payload = {"report": str(out),
-               "pdf": str(out.with_suffix(".pdf")) if args.pdf else None}
+    out = write_report(args.dataset, args.out, pdf=args.pdf, verify=not args.no_verify)
+    payload = {
+        "report": str(out),
+        "pdf": str(out.with_suffix(".pdf")) if args.pdf else None,
+    }
     text = f"report written to {out}"
     if args.pdf:
         text += f"\nPDF written to {out.with_suffix('.pdf')}"

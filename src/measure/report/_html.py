@@ -79,8 +79,14 @@ def figure_to_png_base64(fig: Any, *, dpi: int = 110, close: bool = True) -> str
     """
     buf = io.BytesIO()
     try:
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight",
-                    facecolor="white", metadata={"Software": None})
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=dpi,
+            bbox_inches="tight",
+            facecolor="white",
+            metadata={"Software": None},
+        )
     finally:
         if close:
             import matplotlib.pyplot as plt
@@ -112,17 +118,20 @@ def fmt_value(v: object) -> str:
     return str(v)
 
 
-def table_html(df: pl.DataFrame, *, caption: str | None = None,
-               max_rows: int = MAX_TABLE_ROWS) -> str:
+def table_html(
+    df: pl.DataFrame, *, caption: str | None = None, max_rows: int = MAX_TABLE_ROWS
+) -> str:
     """Render a polars DataFrame as an HTML table (numbers right-aligned)."""
     shown = df.head(max_rows)
-    numeric = {c for c, t in zip(df.columns, df.dtypes, strict=True)
-               if t.is_numeric()}
+    numeric = {c for c, t in zip(df.columns, df.dtypes, strict=True) if t.is_numeric()}
     out = ["<div class='tbl'><table>"]
     if caption:
         out.append(f"<caption>{esc(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in df.columns)
-               + "</tr></thead><tbody>")
+    out.append(
+        "<thead><tr>"
+        + "".join(f"<th>{esc(c)}</th>" for c in df.columns)
+        + "</tr></thead><tbody>"
+    )
     for row in shown.iter_rows():
         cells = []
         for c, v in zip(df.columns, row, strict=True):
@@ -137,8 +146,9 @@ def table_html(df: pl.DataFrame, *, caption: str | None = None,
 
 def meta_table(rows: list[tuple[str, str]]) -> str:
     """Two-column key/value table (values are escaped)."""
-    body = "".join(f"<tr><th>{esc(k)}</th><td class='wrap'>{v}</td></tr>"
-                   for k, v in rows)
+    body = "".join(
+        f"<tr><th>{esc(k)}</th><td class='wrap'>{v}</td></tr>" for k, v in rows
+    )
     return f"<table class='meta'><tbody>{body}</tbody></table>"
 
 
@@ -146,8 +156,10 @@ def section_html(section: Section) -> str:
     """Render one report section."""
     out = [f"<section id='{esc(section.key)}'><h2>{esc(section.title)}</h2>"]
     if section.missing:
-        out.append(f"<p class='missing'><strong>Not available.</strong> "
-                   f"{esc(section.missing)}</p>")
+        out.append(
+            f"<p class='missing'><strong>Not available.</strong> "
+            f"{esc(section.missing)}</p>"
+        )
     for block in section.blocks:
         kind, payload = block
         if kind == "html":
@@ -171,9 +183,11 @@ def section_html(section: Section) -> str:
             out.append(table_html(df))
         elif kind == "figure":
             caption, b64 = payload
-            out.append(f"<figure><img alt='{esc(caption)}' "
-                       f"src='data:image/png;base64,{b64}'>"
-                       f"<figcaption>{esc(caption)}</figcaption></figure>")
+            out.append(
+                f"<figure><img alt='{esc(caption)}' "
+                f"src='data:image/png;base64,{b64}'>"
+                f"<figcaption>{esc(caption)}</figcaption></figure>"
+            )
         else:  # pragma: no cover - programming error
             raise ValueError(f"unknown block kind {kind!r}")
     out.append("</section>")
@@ -182,8 +196,9 @@ def section_html(section: Section) -> str:
 
 def render(report: Report) -> str:
     """Render a whole :class:`~measure.report._sections.Report` as HTML text."""
-    nav = "".join(f"<li><a href='#{esc(s.key)}'>{esc(s.title)}</a></li>"
-                  for s in report.sections)
+    nav = "".join(
+        f"<li><a href='#{esc(s.key)}'>{esc(s.title)}</a></li>" for s in report.sections
+    )
     body = "".join(section_html(s) for s in report.sections)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

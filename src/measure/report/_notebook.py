@@ -53,7 +53,9 @@ def notebook_dataset(*, log: bool = True) -> Path:
         if not path.is_dir():
             raise DataContractError(
                 f"${ENV_VAR} names '{path}', which is not a dataset directory; unset "
-                "it to use the demo world or point it at a dataset", file=str(path))
+                "it to use the demo world or point it at a dataset",
+                file=str(path),
+            )
         if log:
             print(f"dataset: {path} (from ${ENV_VAR})")
         return path
@@ -61,9 +63,14 @@ def notebook_dataset(*, log: bool = True) -> Path:
 
     path = repo_root() / DEMO_PATH
     truth = path / "truth.json"
-    current = (path / "manifest.json").is_file() and truth.is_file() and (
-        json.loads(truth.read_text()).get("preset") == "demo"
-        and json.loads(truth.read_text()).get("seed") == DEMO_SEED)
+    current = (
+        (path / "manifest.json").is_file()
+        and truth.is_file()
+        and (
+            json.loads(truth.read_text()).get("preset") == "demo"
+            and json.loads(truth.read_text()).get("seed") == DEMO_SEED
+        )
+    )
     if not current:
         from measure.simulate import SimConfig, simulate
 

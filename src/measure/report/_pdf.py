@@ -20,13 +20,18 @@ LINES_PER_PAGE = 58
 
 
 def _text_lines(report: Any) -> list[tuple[str, str]]:
-    lines: list[tuple[str, str]] = [("title", report.title),
-                                    ("body", report.subtitle), ("body", "")]
+    lines: list[tuple[str, str]] = [
+        ("title", report.title),
+        ("body", report.subtitle),
+        ("body", ""),
+    ]
     for sec in report.sections:
         lines.append(("head", sec.title))
         if sec.missing:
-            lines += [("body", t) for t in textwrap.wrap(
-                f"Not available: {sec.missing}", WRAP)]
+            lines += [
+                ("body", t)
+                for t in textwrap.wrap(f"Not available: {sec.missing}", WRAP)
+            ]
         for kind, payload in sec.blocks:
             if kind in ("headline", "text", "note", "warning"):
                 lines += [("body", t) for t in textwrap.wrap(str(payload), WRAP)]
@@ -47,16 +52,26 @@ def write_pdf(report: Any, out: str | os.PathLike[str]) -> Path:
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
     lines = _text_lines(report)
-    with PdfPages(tmp, metadata={"Title": report.title, "Creator": "measure",
-                                 "CreationDate": None}) as pdf:
+    with PdfPages(
+        tmp,
+        metadata={"Title": report.title, "Creator": "measure", "CreationDate": None},
+    ) as pdf:
         for start in range(0, len(lines), LINES_PER_PAGE):
             fig = Figure(figsize=PAGE)
             y = 0.96
-            for kind, text in lines[start:start + LINES_PER_PAGE]:
+            for kind, text in lines[start : start + LINES_PER_PAGE]:
                 size, weight = {"title": (15, "bold"), "head": (11, "bold")}.get(
-                    kind, (8.5, "normal"))
-                fig.text(0.06, y, text, fontsize=size, fontweight=weight, va="top",
-                         family="DejaVu Sans")
+                    kind, (8.5, "normal")
+                )
+                fig.text(
+                    0.06,
+                    y,
+                    text,
+                    fontsize=size,
+                    fontweight=weight,
+                    va="top",
+                    family="DejaVu Sans",
+                )
                 y -= 0.016 if kind == "body" else 0.024
             pdf.savefig(fig)
         for sec in report.sections:

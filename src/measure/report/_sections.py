@@ -106,8 +106,9 @@ class Section:
         """Embed a matplotlib Figure (rendered to PNG now, closed unless kept)."""
         if self.keep:
             self.figures.append((caption, fig))
-        self.blocks.append(("figure", (caption, figure_to_png_base64(
-            fig, close=not self.keep))))
+        self.blocks.append(
+            ("figure", (caption, figure_to_png_base64(fig, close=not self.keep)))
+        )
 
     @property
     def n_figures(self) -> int:
@@ -155,8 +156,9 @@ def fmt_ci(e: Any, pct: bool = False) -> str:
     return f"{f(e.estimate)} ({e.level:.0%} CI {f(lo)} to {f(hi)})"
 
 
-def collect_notes(obj: Any, *, _depth: int = 0, _seen: set[int] | None = None
-                  ) -> tuple[list[str], list[str]]:
+def collect_notes(
+    obj: Any, *, _depth: int = 0, _seen: set[int] | None = None
+) -> tuple[list[str], list[str]]:
     """Collect ``assumptions`` and ``warnings`` from a result, recursively.
 
     Walks dataclass fields, lists, tuples and dicts (not DataFrames), so nested
@@ -177,8 +179,11 @@ def collect_notes(obj: Any, *, _depth: int = 0, _seen: set[int] | None = None
             bucket.extend(str(v) for v in val if isinstance(v, str) and v)
     children: list[Any] = []
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        children = [getattr(obj, f.name, None) for f in dataclasses.fields(obj)
-                    if f.name not in ("assumptions", "warnings")]
+        children = [
+            getattr(obj, f.name, None)
+            for f in dataclasses.fields(obj)
+            if f.name not in ("assumptions", "warnings")
+        ]
     elif isinstance(obj, dict):
         children = list(obj.values())
     elif isinstance(obj, list | tuple):
@@ -198,8 +203,10 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kw: Any) -> tuple[Any, Any]:
     from measure.report._style import FIGSIZE, RC
 
     with mpl.rc_context(RC):
-        w, h = kw.pop("figsize", (FIGSIZE[0] * (1 if ncols == 1 else 0.8 * ncols),
-                                  FIGSIZE[1] * nrows))
+        w, h = kw.pop(
+            "figsize",
+            (FIGSIZE[0] * (1 if ncols == 1 else 0.8 * ncols), FIGSIZE[1] * nrows),
+        )
         fig = Figure(figsize=(w, h), layout="constrained")
         axes = fig.subplots(nrows, ncols, **kw)
     return fig, axes
@@ -216,8 +223,9 @@ def styled(fn: Callable[[], Any]) -> Any:
 
 
 # -- running the analyses ------------------------------------------------------------
-def run_family(name: str, ds: Any, options: dict[str, Any] | None = None, *,
-               strict: bool = False) -> tuple[Any | None, str | None]:
+def run_family(
+    name: str, ds: Any, options: dict[str, Any] | None = None, *, strict: bool = False
+) -> tuple[Any | None, str | None]:
     """Run ``measure.<name>.analyze(ds)``; return ``(result, None)`` or ``(None, why)``.
 
     A family that is not installed, or whose estimator raises
@@ -231,13 +239,16 @@ def run_family(name: str, ds: Any, options: dict[str, Any] | None = None, *,
         mod = importlib.import_module(f"measure.{name}")
     except ModuleNotFoundError as e:
         if e.name and (e.name == f"measure.{name}" or e.name.startswith("measure.")):
-            return None, (f"the '{name}' analysis is not available in this version "
-                          "of measure")
+            return None, (
+                f"the '{name}' analysis is not available in this version of measure"
+            )
         raise
     analyze = getattr(mod, "analyze", None)
     if analyze is None:
-        return None, f"the '{name}' analysis is not available in this version " \
-                     "of measure"
+        return (
+            None,
+            f"the '{name}' analysis is not available in this version of measure",
+        )
     try:
         return analyze(ds, **(options or {})), None
     except MeasureError as e:
@@ -246,31 +257,45 @@ def run_family(name: str, ds: Any, options: dict[str, Any] | None = None, *,
         if strict:
             raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        why = (f"the '{name}' analysis failed with an internal error "
-               f"({type(e).__name__}: {first}); this is a bug in measure, please "
-               "report it with the dataset's manifest")
+        why = (
+            f"the '{name}' analysis failed with an internal error "
+            f"({type(e).__name__}: {first}); this is a bug in measure, please "
+            "report it with the dataset's manifest"
+        )
         warnings.warn(why, RuntimeWarning, stacklevel=2)
         return None, why
 
 
 # -- the dataset section -------------------------------------------------------------
-def dataset_section(ds: Any, *, verify: bool = True, ignore: tuple[str, ...] = ()
-                    ) -> Section:
+def dataset_section(
+    ds: Any, *, verify: bool = True, ignore: tuple[str, ...] = ()
+) -> Section:
     """Dataset name, digest (or 'not pinned'), provenance and table sizes."""
     from measure import __version__
 
     sec = Section("dataset", "Dataset")
     m = ds.manifest or {}
     digest = m.get("digest")
-    rows = [("Name", esc(ds.name)),
-            ("Digest", f"<code>sha256:{esc(digest)}</code>" if digest
-             else "<strong>not pinned</strong> (no manifest.json; run "
-                  "<code>measure pin DATASET</code> to make it citable)"),
-            ("Location", f"<code>{esc(ds.path)}</code>"),
-            ("measure version", esc(__version__)
-             + (f" (dataset written by {esc(m['measure_version'])})"
+    rows = [
+        ("Name", esc(ds.name)),
+        (
+            "Digest",
+            f"<code>sha256:{esc(digest)}</code>"
+            if digest
+            else "<strong>not pinned</strong> (no manifest.json; run "
+            "<code>measure pin DATASET</code> to make it citable)",
+        ),
+        ("Location", f"<code>{esc(ds.path)}</code>"),
+        (
+            "measure version",
+            esc(__version__)
+            + (
+                f" (dataset written by {esc(m['measure_version'])})"
                 if m.get("measure_version") and m["measure_version"] != __version__
-                else ""))]
+                else ""
+            ),
+        ),
+    ]
     if m.get("created_at"):
         rows.append(("Pinned at", esc(m["created_at"])))
     if m.get("command"):
@@ -280,28 +305,53 @@ def dataset_section(ds: Any, *, verify: bool = True, ignore: tuple[str, ...] = (
 
         rep = verify_dataset(ds.path)
         skip = set(ignore) | set(REPORT_FILES)
-        diffs = [d for d in rep.differences
-                 if not (d["kind"] == "unexpected" and d["path"] in skip)]
+        diffs = [
+            d
+            for d in rep.differences
+            if not (d["kind"] == "unexpected" and d["path"] in skip)
+        ]
         if diffs:
-            rows.append(("Verification", "<strong>FAILED</strong>: "
-                         + esc("; ".join(f"{d['kind']} {d.get('path', '')}"
-                                         for d in diffs[:5]))))
-            sec.warn("The files differ from the pinned manifest: the numbers below "
-                     "do not describe the pinned dataset. Run `measure verify` for "
-                     "details.")
+            rows.append(
+                (
+                    "Verification",
+                    "<strong>FAILED</strong>: "
+                    + esc(
+                        "; ".join(f"{d['kind']} {d.get('path', '')}" for d in diffs[:5])
+                    ),
+                )
+            )
+            sec.warn(
+                "The files differ from the pinned manifest: the numbers below "
+                "do not describe the pinned dataset. Run `measure verify` for "
+                "details."
+            )
         else:
-            rows.append(("Verification", "every file re-hashed and matches the "
-                                         "manifest"
-                         + (" (a report file in the directory is not data and "
-                            "was not counted)" if len(diffs) < len(rep.differences)
-                            else "")))
+            rows.append(
+                (
+                    "Verification",
+                    "every file re-hashed and matches the "
+                    "manifest"
+                    + (
+                        " (a report file in the directory is not data and "
+                        "was not counted)"
+                        if len(diffs) < len(rep.differences)
+                        else ""
+                    ),
+                )
+            )
     if (ds.path / "truth.json").is_file():
         try:
             truth = json.loads((ds.path / "truth.json").read_text())
-            rows.append(("Origin", esc(
-                f"simulated world (preset '{truth.get('preset')}', seed "
-                f"{truth.get('seed')}); the true values are in truth.json, which no "
-                "estimator reads")))
+            rows.append(
+                (
+                    "Origin",
+                    esc(
+                        f"simulated world (preset '{truth.get('preset')}', seed "
+                        f"{truth.get('seed')}); the true values are in truth.json, "
+                        "which no estimator reads"
+                    ),
+                )
+            )
         except (OSError, json.JSONDecodeError):
             pass
     sec.html(meta_table(rows))
@@ -331,10 +381,16 @@ def generic(sec: Section, result: Any, *, plot: bool = True) -> None:
         sec.figure(fig, f"{TITLES.get(sec.key, sec.key)}: default figure.")
 
 
-def analysis_section(name: str, ds: Any, render: Callable[[Section, Any], None],
-                     *, result: Any = None, options: dict[str, Any] | None = None,
-                     keep_figures: bool = False, strict: bool = False
-                     ) -> tuple[Section, Any]:
+def analysis_section(
+    name: str,
+    ds: Any,
+    render: Callable[[Section, Any], None],
+    *,
+    result: Any = None,
+    options: dict[str, Any] | None = None,
+    keep_figures: bool = False,
+    strict: bool = False,
+) -> tuple[Section, Any]:
     """Run (or reuse) one family's analysis and render it into a section.
 
     With ``strict``, an error while drawing the detailed view is re-raised instead
@@ -359,8 +415,10 @@ def analysis_section(name: str, ds: Any, render: Callable[[Section, Any], None],
             raise
         sec.blocks.clear()
         sec.fallback = "".join(traceback.format_exception_only(e)).strip()
-        sec.note("The detailed view of this result could not be drawn "
-                 f"({sec.fallback}); the plain summary follows.")
+        sec.note(
+            "The detailed view of this result could not be drawn "
+            f"({sec.fallback}); the plain summary follows."
+        )
         generic(sec, result, plot=False)
     return sec, result
 
@@ -368,24 +426,31 @@ def analysis_section(name: str, ds: Any, render: Callable[[Section, Any], None],
 def caveats_section(sections: list[Section]) -> Section:
     """Plain-language list of assumptions and warnings, grouped by analysis."""
     sec = Section("caveats", "Assumptions and caveats")
-    sec.text("Each estimate above is only as good as the assumptions it rests on. "
-             "They are listed here in the words of the estimators that made them; "
-             "warnings are diagnostics raised on this dataset.")
+    sec.text(
+        "Each estimate above is only as good as the assumptions it rests on. "
+        "They are listed here in the words of the estimators that made them; "
+        "warnings are diagnostics raised on this dataset."
+    )
     parts = []
     for s in sections:
         if s.missing:
-            parts.append(f"<li><strong>{esc(s.title)}</strong>: not computed "
-                         f"({esc(s.missing)}).</li>")
+            parts.append(
+                f"<li><strong>{esc(s.title)}</strong>: not computed "
+                f"({esc(s.missing)}).</li>"
+            )
             continue
         if not (s.assumptions or s.warnings):
             continue
         items = "".join(f"<li>{esc(a)}</li>" for a in s.assumptions)
-        items += "".join(f"<li><strong>Warning:</strong> {esc(w)}</li>"
-                         for w in s.warnings)
+        items += "".join(
+            f"<li><strong>Warning:</strong> {esc(w)}</li>" for w in s.warnings
+        )
         parts.append(f"<li><strong>{esc(s.title)}</strong><ul>{items}</ul></li>")
-    parts.append("<li><strong>In general</strong><ul>"
-                 + "".join(f"<li>{esc(c)}</li>" for c in GENERAL_CAVEATS)
-                 + "</ul></li>")
+    parts.append(
+        "<li><strong>In general</strong><ul>"
+        + "".join(f"<li>{esc(c)}</li>" for c in GENERAL_CAVEATS)
+        + "</ul></li>"
+    )
     sec.html(f"<ul class='caveats'>{''.join(parts)}</ul>")
     return sec
 

@@ -18,8 +18,16 @@ from typing import Any
 import matplotlib as mpl
 
 #: Okabe-Ito colour-blind-safe palette (black last: used for totals and references).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
-           "#F0E442", "#000000")
+PALETTE = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+)
 #: Line styles to pair with the colours (``color(i)``, ``LINESTYLES[i]``) where
 #: several curves share an Axes, so they stay apart in grey-scale print. Not in the
 #: property cycle: error bars and markers would inherit dashes.
@@ -84,9 +92,16 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def ci_band(ax: Any, x: Sequence[Any], low: Sequence[float], high: Sequence[float],
-            *, color: str | None = None, step: str | None = None,
-            label: str | None = None) -> Any:
+def ci_band(
+    ax: Any,
+    x: Sequence[Any],
+    low: Sequence[float],
+    high: Sequence[float],
+    *,
+    color: str | None = None,
+    step: str | None = None,
+    label: str | None = None,
+) -> Any:
     """Shade a confidence band between ``low`` and ``high``.
 
     Parameters
@@ -105,12 +120,18 @@ def ci_band(ax: Any, x: Sequence[Any], low: Sequence[float], high: Sequence[floa
     """
     if color is None:
         color = ax.lines[-1].get_color() if ax.lines else PALETTE[0]
-    return ax.fill_between(x, low, high, color=color, alpha=BAND_ALPHA, lw=0,
-                           step=step, label=label)
+    return ax.fill_between(
+        x, low, high, color=color, alpha=BAND_ALPHA, lw=0, step=step, label=label
+    )
 
 
-def at_risk_table(ax: Any, times: Sequence[float], rows: dict[str, Sequence[int]],
-                  *, title: str = "At risk") -> None:
+def at_risk_table(
+    ax: Any,
+    times: Sequence[float],
+    rows: dict[str, Sequence[int]],
+    *,
+    title: str = "At risk",
+) -> None:
     """Write numbers at risk under a survival plot, one row per group.
 
     Parameters
@@ -127,20 +148,50 @@ def at_risk_table(ax: Any, times: Sequence[float], rows: dict[str, Sequence[int]
     trans = mpl.transforms.blended_transform_factory(ax.transData, ax.transAxes)
     n = len(rows)
     top = AT_RISK_TOP
-    ax.text(-0.04, top, title, transform=ax.transAxes, ha="right", va="top",
-            fontsize=8, fontweight="bold")
+    ax.text(
+        -0.04,
+        top,
+        title,
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=8,
+        fontweight="bold",
+    )
     for i, (label, counts) in enumerate(rows.items()):
         y = top - AT_RISK_STEP * (i + 1) if n > 1 else top
         if n > 1:
-            ax.text(-0.04, y, str(label), transform=ax.transAxes, ha="right",
-                    va="top", fontsize=8, color=color(i))
+            ax.text(
+                -0.04,
+                y,
+                str(label),
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=8,
+                color=color(i),
+            )
         for t, c in zip(times, counts, strict=True):
-            ax.text(t, y, f"{int(c):,}", transform=trans, ha="center", va="top",
-                    fontsize=8, color=color(i) if n > 1 else "black")
+            ax.text(
+                t,
+                y,
+                f"{int(c):,}",
+                transform=trans,
+                ha="center",
+                va="top",
+                fontsize=8,
+                color=color(i) if n > 1 else "black",
+            )
 
 
-def finish(ax: Any, *, xlabel: str | None = None, ylabel: str | None = None,
-           title: str | None = None, legend: bool | None = None) -> Any:
+def finish(
+    ax: Any,
+    *,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    legend: bool | None = None,
+) -> Any:
     """Label an Axes consistently (units belong in the labels) and return it."""
     if xlabel is not None:
         ax.set_xlabel(xlabel)
