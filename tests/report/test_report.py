@@ -305,3 +305,13 @@ def test_small_world_report_has_every_section(small_world: Path) -> None:
     ):
         assert phrase in html, phrase
     assert "closed population" in html  # capture's assumption, in the caveats
+
+
+@pytest.mark.slow
+def test_report_is_byte_for_byte_reproducible(
+    small_world: Path, tmp_path: Path
+) -> None:
+    """Same dataset, same version: the same HTML bytes (figures carry no dates)."""
+    a = write_report(small_world, tmp_path / "a.html", strict=True).read_bytes()
+    b = write_report(small_world, tmp_path / "b.html", strict=True).read_bytes()
+    assert a == b
