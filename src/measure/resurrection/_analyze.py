@@ -154,7 +154,7 @@ def analyze(
     level: float = 0.95,
     follower_age_days: float = 14,
     follower_age_tol_days: float = 7,
-    per_key: int = 50,
+    per_key: int = 20,
     max_key_freq: int = 100,
     min_shared_followers: int = 2,
     max_hub: int = 1000,
@@ -327,6 +327,7 @@ def analyze(
         con.execute(Q.PAIRS)
         con.execute(Q.FOLLOWER_COUNTS)
         con.execute(Q.SHARED_FOLLOWERS)
+        timings["blocking"] = time.perf_counter() - t1
         # comparison features batch by batch: only ids, numbers and bins are kept,
         # never the strings of millions of pairs at once
         t2 = time.perf_counter()
@@ -346,7 +347,6 @@ def analyze(
         feats = pl.concat(parts).sort("previous", "new")
         del parts
         timings["features"] = time.perf_counter() - t2
-        timings["blocking"] = time.perf_counter() - t1
         n_susp = susp.height
         if n_susp == 0:
             raise EstimationError(
