@@ -248,9 +248,14 @@ def test_collect_notes_walks_nested_results() -> None:
 
 
 def test_pdf_written(tiny: Path, tmp_path: Path, stubbed) -> None:
+    from measure.report._pdf import _text_lines
+
     out = write_report(tiny, tmp_path / "r.html", pdf=True)
     pdf = out.with_suffix(".pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-"
+    digest = json.loads((tiny / "manifest.json").read_text())["digest"]
+    text = " ".join(t for _, t in _text_lines(build_report(tiny)))
+    assert f"sha256:{digest}" in text and "stubbed out" in text
 
 
 def test_cli(tiny: Path, tmp_path: Path, capsys, stubbed) -> None:

@@ -32,6 +32,8 @@ def _text_lines(report: Any) -> list[tuple[str, str]]:
                 ("body", t)
                 for t in textwrap.wrap(f"Not available: {sec.missing}", WRAP)
             ]
+        for text in sec.plain:
+            lines += [("body", t) for t in textwrap.wrap(text, WRAP)]
         for kind, payload in sec.blocks:
             if kind in ("headline", "text", "note", "warning"):
                 lines += [("body", t) for t in textwrap.wrap(str(payload), WRAP)]

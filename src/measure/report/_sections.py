@@ -67,6 +67,7 @@ class Section:
     fallback: str | None = None
     assumptions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    plain: list[str] = field(default_factory=list)  # text-only lines (for the PDF)
     keep: bool = False  # keep the figures (for the PDF)
     figures: list[tuple[str, Any]] = field(default_factory=list)
 
@@ -355,6 +356,11 @@ def dataset_section(
         except (OSError, json.JSONDecodeError):
             pass
     sec.html(meta_table(rows))
+    sec.plain = [
+        f"Name: {ds.name}",
+        f"Digest: sha256:{digest}" if digest else "Digest: not pinned",
+        f"measure version: {__version__}",
+    ] + [f"{k}: {_strip_tags(v)}" for k, v in rows[4:]]
     counts = []
     for t in ds.tables:
         n = ds.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
@@ -452,7 +458,16 @@ def caveats_section(sections: list[Section]) -> Section:
         + "</ul></li>"
     )
     sec.html(f"<ul class='caveats'>{''.join(parts)}</ul>")
+    sec.plain = [f"- {c}" for c in GENERAL_CAVEATS]
     return sec
+
+
+def _strip_tags(html_text: str) -> str:
+    """Plain text of a small HTML fragment (for the PDF's text pages)."""
+    import html as _html
+    import re
+
+    return _html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
 def dataset_label(path: Path) -> str:
