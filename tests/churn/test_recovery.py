@@ -9,23 +9,32 @@ deletion treated as censoring, Kaplan--Meier targets the survival of the latent
 suspension time ``S(t) = P(suspended_at - created_at > t)``.
 
 The panel only sees accounts from their first alive look-up on (delayed entry), so
-nothing younger than the youngest entry age is identified: the estimator reports
-curves conditional on surviving to ``a0`` (the youngest age with
+nothing younger than the youngest adequately watched age is identified: the
+estimator reports curves conditional on surviving to ``a0`` (the youngest age with
 ``min_at_risk`` accounts at risk) and the target is ``S(t) / S(a0)``.
 
-Population: supporter accounts created during the panel's follow-up (census date to
-window end). They enter the panel only through re-crawl discovery, whose timing is
-independent of their suspension time, so the truncation is non-informative as the
-estimator assumes. Supporters created before the census enter through the snowball
-census, which selects on in-network standing (related to activity, a hazard
-covariate): dependent truncation that no panel-only estimator can undo. The
-calibration run prints the coverage for that wider population too, as a diagnostic,
-without asserting it.
+Population (asserted): all supporter accounts created while the panel ran (census
+date to window end). They enter the panel only through re-crawl discovery, whose
+timing does not depend on their suspension time (checked: the forward survival of
+discovered accounts from their discovery age matches the population's conditional
+survival). Two features of the simulated world are outside the estimator's model
+and show up as bias, reported by the calibration run: the hazard depends on
+calendar time (a crackdown month, and a drift of the account mix as returning
+accounts accumulate), whereas Kaplan--Meier on the age scale assumes the hazard
+depends on age only; and suspension times are interval-censored by weekly
+look-ups while the hazard falls steeply in the first days, which the midpoint
+shifts later (the band is widened for it by multiple imputation).
+
+Diagnostics (printed, not asserted): a creation cohort (supporters created in the
+first 60 days of the panel, so calendar-dependent censoring is small), and all
+supporters in the panel including those found by the snowball census, whose
+selection on in-network standing (related to activity, a hazard covariate) is
+dependent truncation that no panel-only estimator can undo.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -71,10 +80,14 @@ def recover(path: Path, *, population: str = "created_in_followup"
     acc, census, end = _truth_curve(path)
     sup = acc.filter(pl.col("is_supporter"))
     where = None
-    if population == "created_in_followup":
-        sup = sup.filter((pl.col("created_at") >= census) & (pl.col("created_at") < end))
+    if population in ("created_in_followup", "creation_cohort_60d"):
+        stop = end if population == "created_in_followup" else (
+            census + timedelta(days=60))
+        sup = sup.filter((pl.col("created_at") >= census)
+                         & (pl.col("created_at") < stop))
         # the same restriction through the public filter (bound, not pasted)
-        where = f"created_at>={census.isoformat()}"
+        where = [f"created_at>={census.isoformat()}",
+                 f"created_at<{stop.isoformat()}"]
     with measure.open(path, validate="none") as ds:
         res = analyze(ds, cohort=sup.select("account_id"), where=where,
                       turnbull_fit=False, cox=False)
@@ -104,15 +117,16 @@ def test_recovery_one_small_world(small_world: Path) -> None:
 def test_calibration_coverage_100_small_worlds(small_world_factory) -> None:
     """Coverage of the pointwise 95% band at 7/30/90 days over 100 small worlds
     (seeds 1..100) >= MIN_COVERAGE at each day; prints coverage, bias of the
-    survival estimates and of the median, and the same figures for all panel
-    supporters (dependent truncation, not asserted)."""
-    rows = []
-    wide = []
+    survival estimates and of the median, and the same figures for the two
+    diagnostic populations (see the module docstring)."""
+    rows, cohort, wide = [], [], []
     for seed in range(1, N_WORLDS + 1):
         path = small_world_factory(seed)
         rows.append(recover(path))
+        cohort.append(recover(path, population="creation_cohort_60d"))
         wide.append(recover(path, population="all_supporters"))
     for name, rs in (("supporters created during follow-up", rows),
+                     ("creation cohort, first 60 days (diagnostic)", cohort),
                      ("all supporters in the panel (diagnostic)", wide)):
         hits = np.array([r["hits"] for r in rs], dtype=float)
         bias = np.array([np.subtract(r["estimate"], r["truth"]) for r in rs])

@@ -28,7 +28,9 @@ from measure.churn._km import SurvivalCurve, risk_table
 
 
 def cumulative_incidence(entry: np.ndarray, time: np.ndarray, cause: np.ndarray,
-                         of_interest: int, *, level: float = 0.95) -> SurvivalCurve:
+                         of_interest: int, *, level: float = 0.95,
+                         presorted: tuple[np.ndarray, np.ndarray] | None = None
+                         ) -> SurvivalCurve:
     """Aalen--Johansen cumulative incidence of ``of_interest`` (``cause`` 0 = censored).
 
     Parameters
@@ -41,10 +43,14 @@ def cumulative_incidence(entry: np.ndarray, time: np.ndarray, cause: np.ndarray,
         The cause whose incidence is estimated.
     level
         Confidence level.
+    presorted
+        ``(sorted(entry), sorted(time))`` when already computed.
     """
     cause = np.asarray(cause)
-    t, d, n, se, sx = risk_table(entry, time, cause != 0)
-    tk, dk_raw, _, _, _ = risk_table(entry, time, cause == of_interest)
+    t, d, n, se, sx = risk_table(entry, time, cause != 0, presorted=presorted)
+    mine = cause == of_interest
+    tk, inv = np.unique(np.asarray(time, dtype=float)[mine], return_inverse=True)
+    dk_raw = np.bincount(inv, minlength=tk.size).astype(float)
     dk = np.zeros_like(d)
     dk[np.searchsorted(t, tk)] = dk_raw
     with np.errstate(divide="ignore", invalid="ignore"):

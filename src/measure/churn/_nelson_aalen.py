@@ -23,9 +23,11 @@ from measure.churn._km import SurvivalCurve, risk_table
 
 
 def nelson_aalen(entry: np.ndarray, time: np.ndarray, event: np.ndarray, *,
-                 level: float = 0.95) -> SurvivalCurve:
+                 level: float = 0.95,
+                 presorted: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> SurvivalCurve:
     """Nelson--Aalen cumulative hazard (``start`` = 0) with log-scale intervals."""
-    t, d, n, se, sx = risk_table(entry, time, event)
+    t, d, n, se, sx = risk_table(entry, time, event, presorted=presorted)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.cumsum(np.where(n > 0, d / n, 0.0))
         v = np.cumsum(np.where(n > 0, d / n**2, 0.0))

@@ -18,8 +18,8 @@ GONE = ("not_found", "deactivated")
 
 #: Step 1: one row per looked-up account: first look-up, first and last look-up
 #: alive (any time), first suspended and first gone look-up (one scan, one hash
-#: aggregate; the panel's largest cost). ``{cohort}`` is either empty or a semi-join on the
-#: registered cohort relation (a fixed string, never user text).
+#: aggregate; the panel's largest cost). ``{cohort}`` is either empty or a
+#: semi-join on the registered cohort relation (a fixed string, never user text).
 LOOKUP_SUMMARY = """
 SELECT
     o.account_id,
