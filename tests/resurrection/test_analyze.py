@@ -6,15 +6,15 @@ import json
 
 import polars as pl
 import pytest
+
+import measure
+from measure.cli import main
+from measure.resurrection import analyze
 from tests.resurrection._truth_eval import (
     observable_truth,
     precision_recall,
     true_rate,
 )
-
-import measure
-from measure.cli import main
-from measure.resurrection import analyze
 
 # Acceptance targets of issue 6.
 MIN_PRECISION = 0.95

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import polars as pl
-from tests.resurrection.conftest import day
 
 import measure
 from measure.resurrection import _sql as Q
 from measure.resurrection import analyze
 from measure.resurrection._features import account_keys
+from tests.resurrection.conftest import day
 
 
 def test_suspension_events_interval(tiny) -> None:
