@@ -156,3 +156,8 @@ def test_repin_keeps_provenance_sections(ds: Path) -> None:
     again = write_manifest(ds)
     assert again["ingest"] == {"rows_read": 3}
     assert again["command"] == "test"
+
+
+def test_report_beside_the_data_is_not_data(ds: Path) -> None:
+    (ds / "report.html").write_text("<html></html>")
+    assert verify_dataset(ds).ok

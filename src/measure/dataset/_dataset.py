@@ -110,6 +110,8 @@ class Dataset:
         if threads:
             config["threads"] = threads
         self.con = duckdb.connect(config=config)
+        # No progress-bar widgets in notebooks or logs; our own bars live in the CLI.
+        self.con.execute("SET enable_progress_bar = false")
         self.files: dict[str, list[Path]] = {}
         for name in TABLES:
             files = table_files(self.path, name)

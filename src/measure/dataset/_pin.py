@@ -23,6 +23,9 @@ from measure.dataset._contract import SCHEMA_VERSION
 from measure.errors import PinMismatchError, UnsafePathError
 
 MANIFEST = "manifest.json"
+# Files in a dataset directory that are not data: the manifest itself and reports
+# derived from the data (``measure report`` / ``make demo`` write them beside it).
+NOT_DATA = frozenset({MANIFEST, "report.html", "report.pdf"})
 
 
 def safe_relpath(root: Path, rel: str) -> Path:
@@ -57,12 +60,12 @@ def safe_relpath(root: Path, rel: str) -> Path:
 
 
 def dataset_files(root: Path) -> list[str]:
-    """Relative POSIX paths of every file in the dataset except the manifest."""
+    """Relative POSIX paths of every data file (not the manifest or reports)."""
     out = []
     for p in root.rglob("*"):
         if p.is_file():
             rel = p.relative_to(root).as_posix()
-            if rel != MANIFEST:
+            if rel not in NOT_DATA:
                 out.append(rel)
     return sorted(out)
 
