@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import polars as pl
 
@@ -213,7 +214,10 @@ def build_lifetimes(
     ds.require("observations")
     con = ds.con
     # DuckDB's progress bar writes to stdout, which would corrupt `--json` output
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # already fixed by the connection's configuration
+        pass
     cohort_sql = ""
     if cohort is not None:
         ids = read_cohort(ds, cohort)
