@@ -527,7 +527,7 @@ class SimConfig:
                 watcher_share=0.005,
                 n_seeds=300,
                 crawl_cap=20_000,
-                background_followers_median=1400.0,
+                background_followers_median=2400.0,
                 background_followers_sigma=1.2,
                 n_per_stratum=200,
                 compression="lz4",
