@@ -22,6 +22,7 @@ Survival Analysis, sec. 4.6 (left truncation).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,5 +225,7 @@ def imputation_variance(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
         s = c.value(times)[0]
         with np.errstate(divide="ignore", invalid="ignore"):
             vals[k] = np.where((s > 0) & (s < 1), np.log(-np.log(s)), np.nan)
-    var = np.nanvar(vals, axis=0, ddof=1) if m > 1 else np.zeros(times.size)
+    with warnings.catch_warnings():  # all-NaN columns where S is 0 or 1
+        warnings.simplefilter("ignore", RuntimeWarning)
+        var = np.nanvar(vals, axis=0, ddof=1) if m > 1 else np.zeros(times.size)
     return np.nan_to_num(var) * scale
