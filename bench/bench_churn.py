@@ -157,6 +157,7 @@ def main() -> int:
         generate(data, n)
         made = True
     gen_s = time.perf_counter() - t
+    load0 = os.getloadavg()[0]
     life = Path(args.data) / f"churn_{n}_lifetimes.parquet"
     res = {"command": run_child("command", data, life, args.timeout),
            "lifetimes": run_child("lifetimes", data, life, args.timeout),
@@ -182,7 +183,9 @@ def main() -> int:
         f"Synthetic panel: {n:,} accounts x {LOOKS} weekly look-ups = "
         f"{n * LOOKS:,} observation rows ({size:.2f} GiB of Parquet, zstd)"
         + (f", generated in {gen_s:.0f} s" if made else "") + ". "
-        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"Machine: {os.cpu_count()} cores (shared; 1-minute load average "
+        f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end), "
+        f"Python {platform.python_version()}; "
         f"run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
         "`python bench/bench_churn.py"
         + (f" --accounts {n}" if n != 10_000_000 else "") + "`.",

@@ -44,6 +44,9 @@ ASSUMPTIONS = (
     "them, and the curve is conditional on surviving to the earliest entry age",
     "look-up times, entry and the end of follow-up are unrelated to the "
     "suspension hazard (independent censoring, quasi-independent truncation)",
+    "the hazard depends on account age, not on calendar time: with crackdowns or a "
+    "changing mix of accounts, analyse one creation cohort at a time (e.g. --where "
+    "'created_at>=2014-11-01' --where 'created_at<2015-01-01') rather than pooling",
 )
 #: Above this many accounts Turnbull endpoints are coarsened (see ``collapse``).
 TURNBULL_EXACT_MAX = 20_000
