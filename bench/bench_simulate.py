@@ -87,9 +87,12 @@ def main() -> None:
         help="comma-separated scales of the large preset",
     )
     ap.add_argument("--skip-presets", action="store_true", help="only the large preset")
-    ap.add_argument("--full", action="store_true",
-                    help="also simulate the large preset at scale 1 (~1 B edges, "
-                    "~6 GB on disk, minutes; no baseline)")
+    ap.add_argument(
+        "--full",
+        action="store_true",
+        help="also simulate the large preset at scale 1 (~1 B edges, "
+        "~6 GB on disk, minutes; no baseline)",
+    )
     ap.add_argument("--out", default=str(HERE / "results" / "simulate.md"))
     args = ap.parse_args()
     cases = [] if args.skip_presets else [("small", 1.0), ("demo", 1.0)]
@@ -100,13 +103,13 @@ def main() -> None:
             sim = run("simulate", preset, scale, tmp)
             base = run("baseline", preset, scale, tmp, sim["edges"])
             rows.append((preset, scale, sim, base))
-        full = run("simulate", "large", 1.0, tmp) if args.full else None
             print(
                 f"{preset} x{scale}: {sim['wall_s']:.1f} s wall, "
                 f"{sim['cpu_s']:.1f} s CPU, {sim['peak_mb']:.0f} MB, "
                 f"{sim['edges']:,} edges; baseline {base['wall_s']:.1f} s",
                 file=sys.stderr,
             )
+        full = run("simulate", "large", 1.0, tmp) if args.full else None
     lines = [
         "# Simulator benchmark (`bench/bench_simulate.py`)",
         "",
@@ -161,7 +164,8 @@ def main() -> None:
             f"{full['world_accounts']:,} accounts in the world, "
             f"{full['accounts_table_rows']:,} in `accounts`, {full['edges']:,} edges, "
             f"{full['wall_s']:.0f} s wall, {full['cpu_s']:.0f} s CPU, peak "
-            f"{full['peak_mb'] / 1024:.1f} GB, {full['disk_mb'] / 1024:.1f} GB on disk.",
+            f"{full['peak_mb'] / 1024:.1f} GB, "
+            f"{full['disk_mb'] / 1024:.1f} GB on disk.",
         ]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
