@@ -105,7 +105,7 @@ def conditioning_age(entry: np.ndarray, time: np.ndarray, min_at_risk: int
     n_after = (np.searchsorted(se, se, side="right")
                - np.searchsorted(sx, se, side="right"))
     ok = np.flatnonzero(n_after >= min_at_risk)
-    return float(se[ok[0]] if ok.size else se[0])
+    return float(se[ok[0]] if ok.size else np.inf)
 
 
 def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
@@ -113,6 +113,9 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
            min_at_risk: int, imputations: int) -> GroupResult:
     a0 = conditioning_age(fr["entry"].to_numpy(), fr["time"].to_numpy(),
                           min_at_risk)
+    too_few = not np.isfinite(a0)
+    if too_few:  # never min_at_risk at once: curves from the earliest entry, flagged
+        a0 = float(fr["entry"].min()) if fr.height else 0.0
     n_before = int((fr["time"] <= a0).sum())
     fr = fr.filter(pl.col("time") > a0).with_columns(
         pl.max_horizontal("entry", pl.lit(a0)).alias("entry"),
@@ -133,7 +136,7 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
     if deleted == "censor":
         s, lo, hi = km.value(days)
         meth = km.method
-        if imputations > 1:
+        if imputations > 1 and km.time.size:
             # widen the band by the look-up spacing (multiple imputation)
             right = np.where(ev == CENSORED, np.inf, fr["right"].to_numpy())
             b = imputation_variance(entry, fr["left"].to_numpy(), right,
@@ -164,6 +167,11 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                          f"age {a0:.2f} d: fewer than {min_at_risk} accounts were "
                          "watched that young", method=meth, level=level, n=int(r))
         for d, a, b, c, r in zip(DAYS, s, lo, hi, at_risk, strict=True))
+    if too_few:
+        why = (f"never {min_at_risk} accounts at risk at the same age in this group "
+               f"({fr.height} accounts): too few for a survival estimate")
+        surv = tuple(Estimate.invalid(e.term, why, method=meth, level=level, n=e.n)
+                     for e in surv)
     tb = None
     tb_at: tuple[tuple[float, float], ...] = tuple((np.nan, np.nan) for _ in DAYS)
     if do_turnbull:
@@ -174,14 +182,21 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
         e, lft, rgt, w = collapse(entry, left, right, res)
         lft = np.maximum(lft, e)
         ok = rgt > lft
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", StatisticalWarning)
-            tb = turnbull(lft[ok], rgt[ok], e[ok], w[ok], tol=TURNBULL_TOL,
-                          max_iter=TURNBULL_MAX_ITER)
-        low, high = tb.survival(days)
+        if np.any(ok & np.isfinite(rgt)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", StatisticalWarning)
+                tb = turnbull(lft[ok], rgt[ok], e[ok], w[ok], tol=TURNBULL_TOL,
+                              max_iter=TURNBULL_MAX_ITER)
+            low, high = tb.survival(days)
+        else:  # no suspension observed: nothing for the NPMLE to place
+            low = high = np.ones(days.size)
         low = np.where(days >= a0, low, np.nan)
         high = np.where(days >= a0, high, np.nan)
         tb_at = tuple((float(a), float(b)) for a, b in zip(low, high, strict=True))
+    if too_few:
+        median = Estimate.invalid("median_days", f"never {min_at_risk} accounts at "
+                                  "risk at the same age in this group",
+                                  method=meth, level=level, n=fr.height)
     n_s = int((ev == SUSPENDED).sum())
     n_d = int((ev == DELETED).sum())
     return GroupResult(group=name, n_accounts=fr.height, n_suspended=n_s,

@@ -103,11 +103,16 @@ class CoxResult:
         return "\n".join(lines)
 
 
+#: Levels of a categorical covariate with fewer accounts are pooled as "(other)".
+MIN_LEVEL_N = 30
+
+
 def design(frame: pl.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
     """Build the numeric design matrix.
 
     Numbers enter as they are; text and booleans as 0/1 dummies (levels sorted,
-    the first dropped).
+    the first dropped; levels with fewer than ``MIN_LEVEL_N`` accounts pooled as
+    ``(other)``).
     """
     cols: list[np.ndarray] = []
     names: list[str] = []
@@ -118,6 +123,12 @@ def design(frame: pl.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list
             names.append(c)
         else:
             s = s.cast(pl.Utf8).fill_null("(missing)")
+            # rare levels (fewer than MIN_LEVEL_N accounts) are pooled, or their
+            # coefficients run off to infinity (no events) and swamp the table
+            counts = s.value_counts()
+            rare = counts.filter(pl.col("count") < MIN_LEVEL_N)[s.name].to_list()
+            if rare and len(rare) < counts.height:
+                s = s.replace(rare, ["(other)"] * len(rare))
             levels = sorted(s.unique().to_list())
             for lev in levels[1:]:
                 cols.append((s == lev).cast(pl.Float64).to_numpy())
