@@ -67,6 +67,22 @@ def _fake_family(name: str, analyze) -> types.ModuleType:
     return mod
 
 
+def _swap_family(monkeypatch, name: str, mod: types.ModuleType | None) -> None:
+    """Replace ``measure.<name>`` for one test and restore the real module after.
+
+    The real module is imported first so that both ``sys.modules`` and the attribute
+    on the ``measure`` package go back to it (otherwise a later ``import`` in the same
+    session would find the fake bound to the package).
+    """
+    import importlib
+
+    import measure
+
+    importlib.import_module(f"measure.{name}")
+    monkeypatch.setitem(sys.modules, f"measure.{name}", mod)
+    monkeypatch.setattr(measure, name, mod)
+
+
 @pytest.fixture
 def stubbed(monkeypatch) -> None:
     """Replace every family by one whose estimator says it cannot run (fast)."""
@@ -75,7 +91,7 @@ def stubbed(monkeypatch) -> None:
         raise EstimationError("stubbed out for a fast test")
 
     for name in FAMILIES:
-        monkeypatch.setitem(sys.modules, f"measure.{name}", _fake_family(name, analyze))
+        _swap_family(monkeypatch, name, _fake_family(name, analyze))
 
 
 def _images(html: str) -> list[bytes]:
@@ -146,9 +162,7 @@ def test_estimator_raising_measure_error_is_reported(
     def analyze(ds, **kw):
         raise EstimationError("no recaptures between the sources; add a source")
 
-    monkeypatch.setitem(
-        sys.modules, "measure.capture", _fake_family("capture", analyze)
-    )
+    _swap_family(monkeypatch, "capture", _fake_family("capture", analyze))
     rep = build_report(tiny)
     sec = next(s for s in rep.sections if s.key == "capture")
     assert "no recaptures between the sources" in sec.missing
@@ -157,7 +171,7 @@ def test_estimator_raising_measure_error_is_reported(
 
 
 def test_absent_module_is_reported(tiny: Path, monkeypatch, stubbed) -> None:
-    monkeypatch.setitem(sys.modules, "measure.churn", None)
+    _swap_family(monkeypatch, "churn", None)
     rep = build_report(tiny)
     sec = next(s for s in rep.sections if s.key == "churn")
     assert "not available in this version" in sec.missing
@@ -169,9 +183,7 @@ def test_other_errors_are_flagged_as_bugs(tiny: Path, monkeypatch, stubbed) -> N
     def analyze(ds, **kw):
         raise ZeroDivisionError("division by zero in the estimator")
 
-    monkeypatch.setitem(
-        sys.modules, "measure.capture", _fake_family("capture", analyze)
-    )
+    _swap_family(monkeypatch, "capture", _fake_family("capture", analyze))
     with pytest.warns(RuntimeWarning, match="internal error"):
         rep = build_report(tiny)
     sec = next(s for s in rep.sections if s.key == "capture")
@@ -210,9 +222,8 @@ def test_renderer_failure_falls_back_to_summary(
     from measure.report import _render
 
     monkeypatch.setitem(_render.RENDERERS, "capture", detailed)
-    monkeypatch.setitem(
-        sys.modules, "measure.capture", _fake_family("capture", lambda ds, **kw: Odd())
-    )
+    fake = _fake_family("capture", lambda ds, **kw: Odd())
+    _swap_family(monkeypatch, "capture", fake)
     rep = build_report(tiny)
     sec = next(s for s in rep.sections if s.key == "capture")
     assert sec.fallback
