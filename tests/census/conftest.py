@@ -171,3 +171,10 @@ def medium_world(tmp_path: Path) -> tuple[Path, set[int]]:
     """A ~1,000-account snowball world with known supporters (no labels)."""
     tables, sup = make_world(0)
     return write_dataset(tmp_path / "medium", tables), sup
+
+
+@pytest.fixture
+def census_helpers() -> dict:
+    """The builders above (``tiny_tables``, ``make_world``, ``write_dataset``)."""
+    return {"tiny_tables": tiny_tables, "make_world": make_world,
+            "write_dataset": write_dataset}

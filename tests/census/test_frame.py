@@ -93,9 +93,10 @@ def test_write_frame_and_counts(tiny_world: Path, tmp_path: Path) -> None:
     assert counts["n"].sum() == 9
 
 
-def test_variant_steps_without_optional_columns(tmp_path: Path) -> None:
-    from conftest import tiny_tables, write_dataset
-
+def test_variant_steps_without_optional_columns(tmp_path: Path,
+                                                census_helpers: dict) -> None:
+    tiny_tables = census_helpers["tiny_tables"]
+    write_dataset = census_helpers["write_dataset"]
     t = tiny_tables()
     t["edges"] = t["edges"].filter(pl.col("relation") == "follows").drop("relation")
     t["crawls"] = t["crawls"].drop("complete")

@@ -145,9 +145,10 @@ def test_import_rejects_bad_labels_and_foreign_accounts(medium_world,
         draw_sample(ds, metric="pagerank", n=5)
 
 
-def test_srs_labels_without_inclusion_prob(medium_world) -> None:
-    from conftest import make_world, write_dataset
-
+def test_srs_labels_without_inclusion_prob(medium_world,
+                                           census_helpers: dict) -> None:
+    make_world = census_helpers["make_world"]
+    write_dataset = census_helpers["write_dataset"]
     path, sup = medium_world
     fr = frame(measure.open(path))
     ids = fr.sample(150, seed=2)["account_id"]
