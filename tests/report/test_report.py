@@ -61,26 +61,25 @@ def tiny(tmp_path: Path) -> Path:
     return _write_tiny(tmp_path / "tiny")
 
 
-def _fake_family(name: str, analyze) -> types.ModuleType:
-    mod = types.ModuleType(f"measure.{name}")
-    mod.analyze = analyze
-    return mod
+def _fake_family(name: str, analyze) -> types.SimpleNamespace:
+    """A stand-in family: only its ``analyze`` matters to the report."""
+    return types.SimpleNamespace(analyze=analyze)
 
 
-def _swap_family(monkeypatch, name: str, mod: types.ModuleType | None) -> None:
-    """Replace ``measure.<name>`` for one test and restore the real module after.
+def _swap_family(monkeypatch, name: str, fake: types.SimpleNamespace | None) -> None:
+    """Make ``measure.<name>`` behave like ``fake`` for one test.
 
-    The real module is imported first so that both ``sys.modules`` and the attribute
-    on the ``measure`` package go back to it (otherwise a later ``import`` in the same
-    session would find the fake bound to the package).
+    ``fake=None`` hides the module (as if absent). Otherwise the real module stays
+    imported (its CLI must still register) and only its ``analyze`` is replaced, so
+    nothing leaks into later tests.
     """
     import importlib
 
-    import measure
-
-    importlib.import_module(f"measure.{name}")
-    monkeypatch.setitem(sys.modules, f"measure.{name}", mod)
-    monkeypatch.setattr(measure, name, mod)
+    if fake is None:
+        monkeypatch.setitem(sys.modules, f"measure.{name}", None)
+        return
+    real = importlib.import_module(f"measure.{name}")
+    monkeypatch.setattr(real, "analyze", fake.analyze)
 
 
 @pytest.fixture
