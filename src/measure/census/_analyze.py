@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 
@@ -295,6 +297,18 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     else:
         kappa = Estimate.invalid("cohen_kappa", "no account was coded twice",
                                  method="Cohen's kappa")
+    if kappa.valid and kappa.ci[1] < 1 and corrected is None:
+        # Coders demonstrably disagree, so labels carry error. False positives in
+        # large low-precision strata are multiplied by N_h: the uncorrected total is
+        # then biased upward (often by far), and its interval does not cover it.
+        msg = (f"double-coded accounts disagree (Cohen's kappa {kappa.estimate:.2f}, "
+               f"CI up to {kappa.ci[1]:.2f}): labels carry coder error, which biases "
+               "this total (upward when large strata hold few supporters); supply "
+               "coder sensitivity/specificity from an audit (--sensitivity, "
+               "--specificity) for the corrected total, and see the "
+               "misclassification grid")
+        warns.append(msg)
+        estimate = replace(estimate, warnings=estimate.warnings + (msg,))
     # weights and metric values for the precision table
     w_map = dict(zip(st["stratum"].to_list(), (N / n).tolist(), strict=True))
     coded = coded.join(fr, on="account_id", how="left").with_columns(
