@@ -30,20 +30,32 @@ def _tmp_sibling(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` that replaces ``path`` on success.
+
+    Whatever the block writes to the yielded path (a file by any writer: polars,
+    DuckDB ``COPY``, matplotlib) is moved into place with ``os.replace`` only when the
+    block finishes; on an exception the temporary file is removed and ``path`` is
+    untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(path)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -51,21 +63,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-@contextmanager
-def atomic_dir(
-    path: str | os.PathLike[str], *, overwrite: bool = False
-) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``path`` only on success.
+def new_tmp_dir(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Create and return an empty temporary sibling directory of ``path``.
 
-    On an exception the temporary directory is removed and ``path`` is untouched.
-
-    Parameters
-    ----------
-    path
-        Final location of the directory.
-    overwrite
-        Replace an existing directory at ``path``; otherwise an existing one raises
-        ``FileExistsError``.
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -76,11 +80,16 @@ def atomic_dir(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(path)
     tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return tmp
+
+
+def replace_dir(tmp: Path, path: str | os.PathLike[str]) -> None:
+    """Move the finished directory ``tmp`` to ``path``, replacing what was there.
+
+    The old directory is renamed aside first and removed only after the new one is in
+    place, so at every instant ``path`` is either the old or the new dataset.
+    """
+    path = Path(path)
     old = None
     if path.exists():
         old = _tmp_sibling(path)

@@ -161,3 +161,18 @@ def test_repin_keeps_provenance_sections(ds: Path) -> None:
 def test_report_beside_the_data_is_not_data(ds: Path) -> None:
     (ds / "report.html").write_text("<html></html>")
     assert verify_dataset(ds).ok
+
+
+def test_atomic_path_crash_keeps_old_file(tmp_path: Path) -> None:
+    from measure._io import atomic_path
+
+    dest = tmp_path / "links.parquet"
+    dest.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(dest) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
+    assert dest.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["links.parquet"]
+    with atomic_path(dest) as tmp:
+        tmp.write_text("new")
+    assert dest.read_text() == "new"

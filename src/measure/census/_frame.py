@@ -9,11 +9,11 @@ so edge lists far larger than memory are handled by DuckDB's out-of-core operato
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import polars as pl
 
+from measure._io import atomic_path
 from measure.census import _sql
 from measure.dataset import Dataset
 from measure.errors import DataContractError
@@ -138,13 +138,7 @@ def write_frame(ds: Dataset, out: str | os.PathLike[str]) -> Path:
             f"the frame is written as Parquet; give a path ending in .parquet "
             f"(got '{out}')")
     build_frame(ds, ranks=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:12]}")
-    quoted = "'" + str(tmp).replace("'", "''") + "'"
-    try:
+    with atomic_path(out) as tmp:
+        quoted = "'" + str(tmp).replace("'", "''") + "'"
         ds.execute(_sql.COPY_RANKED.format(path=quoted))
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out

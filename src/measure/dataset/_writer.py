@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from measure._io import _tmp_sibling, atomic_write_bytes
+from measure._io import atomic_write_bytes, new_tmp_dir, replace_dir
 from measure.dataset._pin import safe_relpath, write_manifest
 
 
@@ -53,13 +53,7 @@ class DatasetWriter:
         self.manifest: dict[str, Any] | None = None
 
     def __enter__(self) -> DatasetWriter:
-        if self.path.exists() and not self.overwrite:
-            raise FileExistsError(
-                f"'{self.path}' already exists; choose another output or pass "
-                "overwrite=True (--overwrite on the command line)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = _tmp_sibling(self.path)
-        self.tmp.mkdir()
+        self.tmp = new_tmp_dir(self.path, overwrite=self.overwrite)
         return self
 
     def _write(self, table: pl.DataFrame | pa.Table, dest: Path) -> int:
@@ -97,13 +91,7 @@ class DatasetWriter:
             self.manifest = write_manifest(self.tmp, name=self.name,
                                            command=self.command, inputs=self.inputs,
                                            extra=self.extra)
-            old = None
-            if self.path.exists():
-                old = _tmp_sibling(self.path)
-                os.rename(self.path, old)
-            os.rename(self.tmp, self.path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            replace_dir(self.tmp, self.path)
         except BaseException:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise

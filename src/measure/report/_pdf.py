@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from measure._io import atomic_path
+
 #: A4 portrait, inches.
 PAGE = (8.27, 11.69)
 #: Characters per line of the text pages.
@@ -52,9 +54,8 @@ def write_pdf(report: Any, out: str | os.PathLike[str]) -> Path:
     from matplotlib.figure import Figure
 
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
     lines = _text_lines(report)
-    with PdfPages(
+    with atomic_path(out) as tmp, PdfPages(
         tmp,
         metadata={"Title": report.title, "Creator": "measure", "CreationDate": None},
     ) as pdf:
@@ -81,5 +82,4 @@ def write_pdf(report: Any, out: str | os.PathLike[str]) -> Path:
                 fig.suptitle(f"{sec.title}: {caption}"[:110], fontsize=9)
                 pdf.savefig(fig, bbox_inches="tight")
                 plt.close(fig)
-    tmp.replace(out)
     return out

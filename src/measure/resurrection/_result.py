@@ -159,17 +159,11 @@ class ResurrectionResult:
 
     def write_links(self, path: str | os.PathLike[str]) -> Path:
         """Write the links table as Parquet atomically (temporary file, then rename)."""
-        from measure._io import _tmp_sibling
+        from measure._io import atomic_path
 
         dest = Path(path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _tmp_sibling(dest)
-        try:
+        with atomic_path(dest) as tmp:
             self.links.write_parquet(tmp)
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
         return dest
 
     def plot(self, ax: Any = None) -> Any:
