@@ -37,7 +37,7 @@ lint: $(STAMP)
 
 # Re-resolve the lock file (needs network; maintainers only).
 lock:
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	uv pip compile pyproject.toml --extra dev --extra splink --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements.lock
 
 clean-data:
