@@ -4,12 +4,21 @@ Generates synthetic linkage data (``measure.resurrection._synthetic``: suspended
 accounts, their successors and unrelated new accounts, with colliding handle stems,
 Arabic display names, avatars, bios, follower edges and look-ups), writes it under
 ``/tmp`` (never committed), then times ``measure.resurrection.analyze`` in a
-subprocess (peak memory from ``resource.getrusage`` of the child). The baseline is
-all-pairs rapidfuzz (``process.cdist`` of every suspended handle against every new
-handle created in the same period) on a subset, extrapolated per suspended account
-to the full size, measured in the same run.
+subprocess. Peak memory is the child's ``ru_maxrss`` and, independently, the peak
+of the child's RSS sampled by the parent (psutil, every 0.5 s), which also gives a
+figure when the child is stopped at ``--timeout``. The baseline is all-pairs
+rapidfuzz (``process.cdist`` of suspended handles against every new handle) on a
+subset of suspended accounts, extrapolated per suspended account to the full size,
+measured in the same run.
 
-Usage: ``python bench/bench_resurrection.py [--suspended 1000000] [--new 2000000]``
+``--profile`` runs the child under ``cProfile`` and reports, per pipeline step, the
+seconds and the peak RSS reached during the step (sampled), plus the functions
+with the largest cumulative and own time.
+
+Usage::
+
+    python bench/bench_resurrection.py [--suspended 1000000] [--new 2000000]
+        [--profile] [--timeout 1200] [--results bench/results/resurrection.md]
 """
 
 from __future__ import annotations
@@ -17,27 +26,142 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 CHILD = r"""
-import json, sys, time
+import json, os, sys, threading, time
+import psutil
 import measure
 from measure.resurrection import analyze
+profile = sys.argv[2] == "1"
+proc = psutil.Process()
+samples = []
+stop = False
+def sampler():
+    while not stop:
+        samples.append((time.perf_counter(), proc.memory_info().rss))
+        time.sleep(0.25)
+th = threading.Thread(target=sampler, daemon=True)
+th.start()
 t = time.perf_counter()
 ds = measure.open(sys.argv[1], validate="schema", memory_limit="6GB")
 ds.con.execute("SET enable_progress_bar = false")
+sql_times = []
+if profile:
+    class _Con:
+        # times each SQL statement (first words name it) for the profile
+        def __init__(self, con):
+            self._con = con
+        def execute(self, q, *a, **k):
+            t_q = time.perf_counter()
+            out = self._con.execute(q, *a, **k)
+            name = " ".join(q.split()[:8])[:70]
+            sql_times.append((name, time.perf_counter() - t_q))
+            return out
+        def __getattr__(self, n):
+            return getattr(self._con, n)
+    class _DS:
+        def __init__(self, ds):
+            self._ds = ds
+            self.con = _Con(ds.con)
+        def __getattr__(self, n):
+            return getattr(self._ds, n)
+    ds = _DS(ds)
+t_an = time.perf_counter()
+if profile:
+    import cProfile, pstats, io
+    pr = cProfile.Profile()
+    pr.enable()
 r = analyze(ds, n_imputations=10, n_boot=50)
+if profile:
+    pr.disable()
 el = time.perf_counter() - t
+stop = True
+th.join()
+# peak RSS per step from the samples (steps follow each other from t_an)
+steps = {}
+edge = t_an
+for k, v in r.timings.items():
+    if k == "total":
+        continue
+    lo, hi = edge, edge + v
+    inside = [m for (s, m) in samples if lo <= s <= hi]
+    steps[k] = max(inside) if inside else None
+    edge = hi
+prof = None
+if profile:
+    out = {}
+    for key in ("cumulative", "tottime"):
+        s = io.StringIO()
+        pstats.Stats(pr, stream=s).strip_dirs().sort_stats(key).print_stats(25)
+        out[key] = s.getvalue()
+    prof = out
 import resource
+links = r.links.select("previous", "new")
+links.write_parquet(sys.argv[3])
 print(json.dumps({"seconds": el, "n_suspended": r.n_suspended, "n_pairs": r.n_pairs,
+                  "pairs_by_key": r.pairs_by_key,
                   "n_linked": r.n_linked, "timings": r.timings,
+                  "step_peak_rss": steps, "profile": prof, "sql_times": sql_times,
                   "rate_30d": r.rate_30d.estimate,
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
+                              capture_output=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def _package_dirty() -> bool:
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--",
+                              "src/measure/resurrection"], text=True,
+                             capture_output=True, check=True,
+                             cwd=Path(__file__).parent.parent).stdout
+        return bool(out.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return False
+
+
+def run_child(path: str, profile: bool, timeout: float,
+              links_out: str) -> tuple[dict | None, float, float]:
+    """Run ``analyze`` in a child; returns (result or None, wall s, peak RSS bytes)."""
+    import psutil
+
+    t = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen([sys.executable, "-c", CHILD, path,
+                              "1" if profile else "0", links_out],
+                             stdout=out, stderr=err, text=True)
+        ps = psutil.Process(p.pid)
+        peak = 0
+        while p.poll() is None:
+            try:
+                peak = max(peak, ps.memory_info().rss)
+            except psutil.Error:
+                pass
+            if time.perf_counter() - t > timeout:
+                p.kill()
+                p.wait()
+                return None, time.perf_counter() - t, peak
+            time.sleep(0.5)
+        wall = time.perf_counter() - t
+        out.seek(0)
+        err.seek(0)
+        if p.returncode != 0:
+            sys.stderr.write(err.read()[-4000:])
+            raise SystemExit(f"analyze failed with exit code {p.returncode}")
+        return json.loads(out.read().strip().splitlines()[-1]), wall, peak
 
 
 def main() -> None:
@@ -47,6 +171,15 @@ def main() -> None:
                     help="new accounts (successors plus unrelated)")
     ap.add_argument("--out", default="/tmp/measure_bench_resurrection")
     ap.add_argument("--baseline-suspended", type=int, default=2000)
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile the child; per-step peak RSS")
+    ap.add_argument("--timeout", type=float, default=1200,
+                    help="stop the linker after this many seconds")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse data already written at --out (same sizes)")
+    ap.add_argument("--results", default=None,
+                    help="markdown file to write (default bench/results/"
+                         "resurrection.md; '-' prints only)")
     args = ap.parse_args()
     import numpy as np
     import polars as pl
@@ -54,30 +187,38 @@ def main() -> None:
 
     from measure.resurrection._synthetic import make_synthetic, write_synthetic
 
+    load0 = os.getloadavg()
+    commit = _git_commit()
+    dirty = _package_dirty()
     t = time.perf_counter()
     p_return = 0.5
     n_bg = max(0, args.new - int(p_return * args.suspended * 0.97))
     syn = make_synthetic(args.suspended, n_bg, seed=1, p_return=p_return,
                          followers_per_account=10, weekly=False,
                          follower_pool=20 * (args.suspended + args.new))
-    write_synthetic(syn, args.out)
+    if not (args.reuse and Path(args.out, "manifest.json").exists()):
+        write_synthetic(syn, args.out)
     gen_s = time.perf_counter() - t
     n_new = syn.accounts.height - args.suspended
     n_edges = syn.edges.height
-
-    # the linker in a child process (peak memory of the child alone)
-    proc = subprocess.run([sys.executable, "-c", CHILD, args.out], check=True,
-                          capture_output=True, text=True)
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
-    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-
-    # precision / recall against the generator's truth
+    acc = syn.accounts.select("screen_name")
     truth = syn.truth.filter(pl.col("predecessor_id").is_not_null()).select(
-        pl.col("account_id").alias("new"), pl.col("predecessor_id").alias("previous"))
+        pl.col("predecessor_id").alias("previous"), pl.col("account_id").alias("new"))
+    del syn
+
+    links_out = os.path.join(tempfile.gettempdir(), "rs_bench_links.parquet")
+    res, wall, peak = run_child(args.out, args.profile, args.timeout, links_out)
+    load1 = os.getloadavg()
+
+    prec = rec = float("nan")
+    if res is not None:
+        links = pl.read_parquet(links_out).cast(truth.schema)
+        tp = links.join(truth, on=["previous", "new"]).height
+        prec = tp / max(links.height, 1)
+        rec = tp / max(truth.height, 1)
 
     # baseline: all-pairs rapidfuzz on a subset of suspended accounts, against
     # every new account (the blocking-free approach), extrapolated
-    acc = syn.accounts
     sus = acc.head(args.suspended)["screen_name"].to_list()[: args.baseline_suspended]
     new = acc.tail(n_new)["screen_name"].to_list()
     t = time.perf_counter()
@@ -87,42 +228,92 @@ def main() -> None:
         del m
     base_sub = time.perf_counter() - t
     base_full = base_sub * args.suspended / len(sus)
-    del truth
+    load2 = os.getloadavg()
 
+    gib = 2**30
     lines = [
         "# Resurrection linking benchmark",
         "",
         f"Synthetic data: {args.suspended:,} suspended accounts, {n_new:,} new "
         f"accounts, {n_edges:,} follower edges (generated in {gen_s:.0f} s). "
-        f"Machine: {os.cpu_count()} CPU cores.",
+        f"Machine: {os.cpu_count()} CPU cores, shared with other agents; "
+        f"load average (1, 5, 15 min) before {load0[0]:.1f}/{load0[1]:.1f}/"
+        f"{load0[2]:.1f}, after the linker {load1[0]:.1f}/{load1[1]:.1f}/"
+        f"{load1[2]:.1f}, after the baseline {load2[0]:.1f}/{load2[1]:.1f}/"
+        f"{load2[2]:.1f}. Package at commit {commit}"
+        f"{' with uncommitted changes in src/measure/resurrection' if dirty else ''}"
+        f"{'; run under cProfile (adds overhead)' if args.profile else ''}.",
         "",
-        "| step | seconds |",
-        "|---|---|",
     ]
-    for k, v in res["timings"].items():
-        lines.append(f"| {k} | {v:.1f} |")
+    if res is None:
+        lines += [
+            f"**The linker did not finish within {args.timeout:.0f} s** and was "
+            f"stopped (peak RSS sampled until then: {peak / gib:.2f} GiB).",
+            "",
+        ]
+        secs = None
+    else:
+        secs = res["seconds"]
+        lines += ["| step | seconds | peak RSS during step (GiB) |", "|---|---|---|"]
+        for k, v in res["timings"].items():
+            r = res["step_peak_rss"].get(k)
+            lines.append(f"| {k} | {v:.1f} | "
+                         f"{'-' if r is None else f'{r / gib:.2f}'} |")
+        rss = max(res["maxrss_kib"] * 1024, peak)
+        lines += [
+            "",
+            f"Candidate pairs by key: {res['pairs_by_key']}. Links "
+            f"{res['n_linked']:,}; precision {prec:.3f}, recall {rec:.3f} against "
+            f"the generator's true predecessors ({truth.height:,}).",
+            "",
+        ]
     lines += [
-        "",
         "| method | suspended x new | seconds | peak RSS (GiB) | candidate pairs |",
         "|---|---|---|---|---|",
-        f"| measure.resurrection.analyze (blocking + EM + assignment + MI) | "
-        f"{args.suspended:,} x {n_new:,} | {res['seconds']:.1f} | "
-        f"{max(res['maxrss_kib'], child_rss) / 2**20:.2f} | {res['n_pairs']:,} "
-        f"({res['n_pairs'] / max(res['n_suspended'], 1):.2f} per suspended) |",
+    ]
+    if res is not None:
+        lines.append(
+            f"| measure.resurrection.analyze (blocking + EM + assignment + MI) | "
+            f"{args.suspended:,} x {n_new:,} | {secs:.1f} | {rss / gib:.2f} | "
+            f"{res['n_pairs']:,} "
+            f"({res['n_pairs'] / max(res['n_suspended'], 1):.2f} per suspended) |")
+    else:
+        lines.append(
+            f"| measure.resurrection.analyze (stopped) | {args.suspended:,} x "
+            f"{n_new:,} | > {args.timeout:.0f} | >= {peak / gib:.2f} | - |")
+    lines += [
         f"| all-pairs rapidfuzz `cdist` (handles only), measured | "
         f"{len(sus):,} x {n_new:,} | {base_sub:.1f} | - | {len(sus) * n_new:,} |",
         f"| all-pairs rapidfuzz, extrapolated | {args.suspended:,} x {n_new:,} | "
         f"{base_full:.0f} | - | {args.suspended * n_new:,} |",
         "",
-        f"Ratio (all-pairs extrapolated / measure): "
-        f"**{base_full / res['seconds']:.0f}x**. Links: {res['n_linked']:,}. "
-        "Splink comparison: not run (splink is not installed).",
     ]
+    if secs is not None:
+        lines.append(f"Ratio (all-pairs extrapolated / measure): "
+                     f"**{base_full / secs:.1f}x**.")
+    else:
+        lines.append(f"Ratio (all-pairs extrapolated / measure): less than "
+                     f"{base_full / args.timeout:.1f}x (measure stopped).")
+    if res is not None and res.get("sql_times"):
+        agg: dict[str, list[float]] = {}
+        for name, s in res["sql_times"]:
+            agg.setdefault(name, []).append(s)
+        top = sorted(agg.items(), key=lambda kv: -sum(kv[1]))[:15]
+        lines += ["", "## SQL statements by time (top 15)", "",
+                  "| statement (first words) | calls | seconds |", "|---|---|---|"]
+        lines += [f"| `{k}` | {len(v)} | {sum(v):.2f} |" for k, v in top]
+    if res is not None and res.get("profile"):
+        lines += ["", "## cProfile (cumulative, top 25)", "", "```",
+                  res["profile"]["cumulative"].strip(), "```", "",
+                  "## cProfile (own time, top 25)", "", "```",
+                  res["profile"]["tottime"].strip(), "```"]
     text = "\n".join(lines) + "\n"
     print(text)
-    out = Path(__file__).parent / "results" / "resurrection.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    if args.results != "-":
+        out = Path(args.results) if args.results else (
+            Path(__file__).parent / "results" / "resurrection.md")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
 
 
 if __name__ == "__main__":
