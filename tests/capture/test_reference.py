@@ -34,33 +34,133 @@ def _closedp(ref_csv, name, count=None, criterion="aic"):
     return analyze_histories(df, count=count, criterion=criterion, stepwise=False)
 
 
+#: Rcapture 1.3-1's own saved example run, ``tests/Examples/Rcapture-Ex.Rout.save``
+#: (github.com/cran/Rcapture, commit 09223d1), ``closedp.t(hare)``::
+#:
+#:                    abundance  stderr  deviance  df      AIC
+#:     M0                  75.4     3.5    68.516  61  154.707
+#:     Mt                  75.1     3.4    58.314  56  154.505
+#:     Mh Chao (LB)        79.8     6.4    58.023  58  150.214
+#:     Mh Poisson2         81.5     5.7    59.107  60  147.298
+#:     Mh Darroch          90.4    11.6    61.600  60  149.791
+#:     Mh Gamma3.5        100.6    21.7    62.771  60  150.961
+#:     Mth Chao (LB)       79.6     6.3    47.115  52  151.305
+#:     Mth Poisson2        81.1     5.6    48.137  55  146.327
+#:     Mth Darroch         90.5    11.7    50.706  55  148.896
+#:     Mth Gamma3.5       101.6    22.4    51.956  55  150.147
+#:
+#: (Mb and Mbh are not log-linear in the pattern counts and are not fitted here.)
+HARE_CLOSEDP = {
+    "M0": (75.4, 3.5, 68.516, 61, 154.707),
+    "Mt": (75.1, 3.4, 58.314, 56, 154.505),
+    "Mh_chao": (79.8, 6.4, 58.023, 58, 150.214),
+    "Mh_poisson2": (81.5, 5.7, 59.107, 60, 147.298),
+    "Mh_darroch": (90.4, 11.6, 61.600, 60, 149.791),
+    "Mh_gamma3.5": (100.6, 21.7, 62.771, 60, 150.961),
+    "Mth_chao": (79.6, 6.3, 47.115, 52, 151.305),
+    "Mth_poisson2": (81.1, 5.6, 48.137, 55, 146.327),
+    "Mth_darroch": (90.5, 11.7, 50.706, 55, 148.896),
+    "Mth_gamma3.5": (101.6, 22.4, 51.956, 55, 150.147),
+}
+#: Same saved run, ``closedp.t(mvole[, 11:15])`` (meadow voles, period 3).
+MVOLE3_CLOSEDP = {
+    "M0": (51.1, 1.6, 66.964, 29, 122.895),
+    "Mt": (50.9, 1.6, 61.208, 25, 125.138),
+    "Mh_chao": (71.9, 14.2, 33.556, 26, 95.486),
+    "Mh_poisson2": (61.0, 6.3, 37.902, 28, 95.833),
+    "Mh_darroch": (93.2, 26.7, 34.611, 28, 92.541),
+    "Mh_gamma3.5": (203.2, 119.1, 33.984, 28, 91.915),
+    "Mth_chao": (71.0, 13.7, 26.120, 22, 96.051),
+    "Mth_poisson2": (60.5, 6.1, 30.652, 24, 96.582),
+    "Mth_darroch": (93.1, 26.6, 27.178, 24, 93.108),
+    "Mth_gamma3.5": (209.9, 124.3, 26.539, 24, 92.470),
+}
+#: Deviance and AIC are printed to 3 decimals.
+THREE_DECIMALS = 0.0005
+
+
+def _check_closedp_table(res, table) -> None:
+    for name, (n_hat, se, dev, df, aic) in table.items():
+        fit = res.fit(name)
+        assert fit.estimate.estimate == pytest.approx(n_hat, abs=ONE_DECIMAL), name
+        assert fit.estimate.std_error == pytest.approx(se, abs=ONE_DECIMAL), name
+        assert fit.deviance == pytest.approx(dev, abs=THREE_DECIMALS), name
+        assert fit.df == df, name
+        assert fit.aic == pytest.approx(aic, abs=THREE_DECIMALS), name
+
+
 def test_rcapture_hare_closedp_best_model_mth_poisson2(ref_csv) -> None:
     """Rcapture 1.4-4, man/hare.Rd::
 
         closedp(hare)
         # The best fitting model Mth Poisson2 (N = 81.1, s.e. = 5.7) has an AIC of 146.
 
-    N and AIC agree to the printed precision and Mth Poisson2 has the lowest AIC
-    among the closedp models fitted here (Mb and Mbh are not log-linear in the
-    pattern counts and are not fitted). The standard error comes out as 5.57 with
-    Rcapture's own formula ``sqrt(exp(mu) + exp(2 mu) var(mu))`` (R/internal.DRY.R,
-    ``getN``) on this data: the 5.7 of the comment does not follow from that formula
-    (the same formula does give the 3.9 of the next test), so s.e. is checked
-    against the formula's value, not against the comment.
+    N and AIC agree to the printed precision and Mth Poisson2 has the lowest AIC.
+    The s.e. of that comment is not what Rcapture prints: the package's own saved
+    run of ``closedp.t(hare)`` (:data:`HARE_CLOSEDP`) gives ``81.1  5.6`` for Mth
+    Poisson2; the 5.7 belongs to the Mh Poisson2 row just above it. Rcapture's
+    s.e. is the delta-method one of the Poisson log-linear fit,
+    ``sqrt(exp(mu) + exp(2 mu) var(mu))`` (Rivest & Baillargeon 2007; R/internal.R
+    ``getN``), which gives 5.57 here; every row of the saved table (N, s.e.,
+    deviance, df, AIC) is reproduced to its printed precision.
     """
     res = _closedp(ref_csv, "hare")
     assert res.n_observed == 68
     assert res.source_sizes == (16, 28, 20, 26, 23, 32)
-    closedp = [m for m in res.models if m.valid]
+    closedp = [m for m in res.models if m.valid and m.name in HARE_CLOSEDP]
     best = min(closedp, key=lambda m: m.aic)
     assert best.name == "Mth_poisson2"
     assert best.estimate.estimate == pytest.approx(81.1, abs=ONE_DECIMAL)
     assert best.aic == pytest.approx(146, abs=INTEGER)
+    _check_closedp_table(res, HARE_CLOSEDP)
     f0 = best.estimate.estimate - 68
-    assert best.estimate.std_error == pytest.approx(5.57, abs=0.005)
     assert best.estimate.std_error > math.sqrt(f0)  # includes var(mu)
-    lo, hi = best.estimate.ci
-    assert 68 < lo < 81.1 < hi
+
+
+def test_rcapture_hare_profile_interval(ref_csv) -> None:
+    """Rcapture 1.3-1 saved example run (tests/Examples/Rcapture-Ex.Rout.save)::
+
+        closedpCI.t(hare, m = "Mth", h = "Poisson", h.control = list(theta = 2))
+        # Multinomial estimation, 95% profile likelihood confidence interval:
+        #               abundance  InfCL  SupCL
+        # Mth Poisson2       80.1   71.8   93.8
+    """
+    lo, hi = _closedp(ref_csv, "hare").fit("Mth_poisson2").estimate.ci
+    assert lo == pytest.approx(71.8, abs=ONE_DECIMAL)
+    assert hi == pytest.approx(93.8, abs=ONE_DECIMAL)
+
+
+def test_rcapture_mvole_period3_closedp(ref_csv) -> None:
+    """Rcapture 1.3-1 saved example run: ``closedp.t(mvole[, 11:15])`` (table in
+    :data:`MVOLE3_CLOSEDP`); voles never caught in period 3 are dropped, as
+    Rcapture does (49 captured units)."""
+    df = ref_csv("Rcapture/mvole.csv")[:, 10:15]
+    df = df.filter(pl.sum_horizontal(pl.all()) > 0)
+    res = analyze_histories(df, stepwise=False)
+    assert res.n_observed == 49
+    _check_closedp_table(res, MVOLE3_CLOSEDP)
+
+
+def test_rcapture_hiv_interaction_profile_interval(ref_csv) -> None:
+    """Rcapture 1.3-1 saved example run::
+
+        mat <- histpos.t(4); mX2 <- cbind(mat, mat[, 1] * mat[, 2])
+        closedpCI.t(HIV, dfreq = TRUE, mX = mX2, mname = "Mt interaction 1,2")
+        #                     abundance  stderr  deviance  df    AIC
+        # Mt interaction 1,2    12318.5  1188.7     7.614   9  86.65
+        #                     abundance  InfCL    SupCL
+        # Mt interaction 1,2      12308  10266  14992.3
+    """
+    sources, y = histories_to_counts(ref_csv("Rcapture/HIV.csv"), count="freq")
+    fit = fit_model(ModelSpec("Mt interaction 1,2", pairs=((0, 1),)), y, sources)
+    assert fit.estimate.estimate == pytest.approx(12318.5, abs=ONE_DECIMAL)
+    assert fit.estimate.std_error == pytest.approx(1188.7, abs=ONE_DECIMAL)
+    assert fit.deviance == pytest.approx(7.614, abs=THREE_DECIMALS)
+    assert fit.df == 9
+    assert fit.aic == pytest.approx(86.65, abs=0.005)
+    lo, hi = fit.estimate.ci
+    assert lo == pytest.approx(10266, abs=INTEGER)
+    assert hi == pytest.approx(14992.3, abs=ONE_DECIMAL)
 
 
 def test_rcapture_hare_mt_without_111111(ref_csv) -> None:
