@@ -81,6 +81,46 @@ def _check_counts(n1: int, n2: int, m: int) -> None:
         )
 
 
+def _two_list_estimate(
+    n1: int,
+    n2: int,
+    m: int,
+    est: float,
+    var: float,
+    *,
+    level: float,
+    method: str,
+    no_recapture: str,
+    few_recaptures: str,
+) -> Estimate:
+    """Build the ``population`` Estimate of a two-list estimator (log-normal CI).
+
+    "Does not apply" (reason ``no_recapture``) when ``m == 0``; a warning
+    (``few_recaptures``) when ``m <= MIN_RECAPTURES``.
+    """
+    r = n1 + n2 - m
+    if m == 0:
+        return Estimate.invalid(
+            "population",
+            f"no recaptures (no unit is on both lists): {no_recapture}",
+            method=method,
+            level=level,
+            n=r,
+        )
+    return Estimate(
+        term="population",
+        estimate=est,
+        ci=lognormal_interval(r, est, var, level),
+        level=level,
+        std_error=math.sqrt(var),
+        method=method,
+        n=r,
+        assumptions=_ASSUMPTIONS,
+        warnings=(few_recaptures,) if m <= MIN_RECAPTURES else (),
+        extra={"n1": n1, "n2": n2, "m": m},
+    )
+
+
 def lincoln_petersen(n1: int, n2: int, m: int, *, level: float = 0.95) -> Estimate:
     """Lincoln–Petersen estimate ``N = n1 * n2 / m`` with its variance.
 
@@ -107,35 +147,21 @@ def lincoln_petersen(n1: int, n2: int, m: int, *, level: float = 0.95) -> Estima
     large.
     """
     _check_counts(n1, n2, m)
-    method = "Lincoln-Petersen (Seber 1982, 3.1.1)"
-    r = n1 + n2 - m
-    if m == 0:
-        return Estimate.invalid(
-            "population",
-            "no recaptures (no unit is on both lists): the "
-            "Lincoln-Petersen estimate is infinite",
-            method=method,
-            level=level,
-            n=r,
-        )
-    est = n1 * n2 / m
-    var = n1 * n2 * (n1 - m) * (n2 - m) / m**3
-    warnings: tuple[str, ...] = ()
-    if m <= MIN_RECAPTURES:
-        warnings = (
-            f"only {m} recaptures: Lincoln-Petersen is badly biased; use Chapman",
-        )
-    return Estimate(
-        term="population",
-        estimate=est,
-        ci=lognormal_interval(r, est, var, level),
+    est = var = math.nan
+    if m > 0:
+        est = n1 * n2 / m
+        var = n1 * n2 * (n1 - m) * (n2 - m) / m**3
+    return _two_list_estimate(
+        n1,
+        n2,
+        m,
+        est,
+        var,
         level=level,
-        std_error=math.sqrt(var),
-        method=method,
-        n=r,
-        assumptions=_ASSUMPTIONS,
-        warnings=warnings,
-        extra={"n1": n1, "n2": n2, "m": m},
+        method="Lincoln-Petersen (Seber 1982, 3.1.1)",
+        no_recapture="the Lincoln-Petersen estimate is infinite",
+        few_recaptures=f"only {m} recaptures: Lincoln-Petersen is badly biased; "
+        "use Chapman",
     )
 
 
@@ -165,34 +191,17 @@ def chapman(n1: int, n2: int, m: int, *, level: float = 0.95) -> Estimate:
     ``m`` grows it converges to :func:`lincoln_petersen`.
     """
     _check_counts(n1, n2, m)
-    method = "Chapman (1951), variance Seber (1970)"
-    r = n1 + n2 - m
-    if m == 0:
-        return Estimate.invalid(
-            "population",
-            "no recaptures (no unit is on both lists): the lists "
-            "carry no information on the population size",
-            method=method,
-            level=level,
-            n=r,
-        )
     est = (n1 + 1) * (n2 + 1) / (m + 1) - 1
     var = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
-    warnings: tuple[str, ...] = ()
-    if m <= MIN_RECAPTURES:
-        warnings = (
-            f"only {m} recaptures (Robson & Regier 1964 ask for more than "
-            f"{MIN_RECAPTURES}): the estimate is unstable",
-        )
-    return Estimate(
-        term="population",
-        estimate=est,
-        ci=lognormal_interval(r, est, var, level),
+    return _two_list_estimate(
+        n1,
+        n2,
+        m,
+        est,
+        var,
         level=level,
-        std_error=math.sqrt(var),
-        method=method,
-        n=r,
-        assumptions=_ASSUMPTIONS,
-        warnings=warnings,
-        extra={"n1": n1, "n2": n2, "m": m},
+        method="Chapman (1951), variance Seber (1970)",
+        no_recapture="the lists carry no information on the population size",
+        few_recaptures=f"only {m} recaptures (Robson & Regier 1964 ask for more "
+        f"than {MIN_RECAPTURES}): the estimate is unstable",
     )
