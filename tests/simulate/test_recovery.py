@@ -186,7 +186,8 @@ def check_incomplete_crawls(path: Path) -> None:
     with measure.open(path) as ds:
         lists = ds.sql(
             "SELECT c.complete, o.followers_count FROM crawls c JOIN observations o "
-            "ON o.account_id = c.account_id AND o.observed_at = ?::TIMESTAMPTZ",
+            "ON o.account_id = c.account_id AND o.observed_at = ?::TIMESTAMPTZ "
+            "WHERE c.level < 99",
             [t.census_date + " 00:00:00+00"],
         )
     n_crawls = t.json["crawl"]["n_lists"]
@@ -200,6 +201,24 @@ def check_incomplete_crawls(path: Path) -> None:
     )
     over = lists.filter(pl.col("followers_count") > cap)
     assert not over["complete"].any()
+
+
+def check_recrawl_incomplete(path: Path) -> None:
+    """Re-crawled lists under the cap stop early with probability p_incomplete."""
+    t = load_truth(path)
+    r = t.json["recrawl"]
+    with measure.open(path) as ds:
+        n = ds.sql("SELECT count(*) AS n, count(*) FILTER (WHERE NOT complete) AS i "
+                   "FROM crawls WHERE level = 99")
+    assert n["n"][0] == r["n_lists"] > 0
+    assert n["i"][0] == round(r["share_incomplete"] * r["n_lists"])
+    under = r["n_lists"] - r["n_capped"]  # every capped list is incomplete
+    _binom(
+        int(n["i"][0]) - r["n_capped"],
+        under,
+        t.json["crawl"]["p_incomplete"],
+        "incomplete re-crawls below the cap",
+    )
 
 
 def check_detections(path: Path) -> None:
@@ -299,13 +318,11 @@ def check_discovery(path: Path) -> None:
     p = np.where(a["incarnation"].to_numpy() > 1, o.p_discover_return, o.p_discover_new)
     p_i = p * -np.expm1(-length / o.discover_delay_mean_days)
     # accounts detected by a capture source are seen at the census: their later
-    # discovery cannot be observed, so they are left out
-    seen_at_census = a.select((pl.col("discovered_at") == census).fill_null(False))[
-        "discovered_at"
-    ].to_numpy()
-    later = a.select((pl.col("discovered_at") > census).fill_null(False))[
-        "discovered_at"
-    ].to_numpy()
+    # discovery cannot be observed, so they are left out (as are accounts seen
+    # only as followers in re-crawled lists: they are not "discovered")
+    via = a["seen_via"].fill_null("")
+    seen_at_census = (via == "detection").to_numpy()
+    later = (via == "discovery").to_numpy()
     keep = ~seen_at_census
     found = int(later[keep].sum())
     p_k = p_i[keep]
@@ -321,6 +338,7 @@ CHECKS: list[Callable[[Path], None]] = [
     check_profile_reuse,
     check_coders,
     check_incomplete_crawls,
+    check_recrawl_incomplete,
     check_detections,
     check_suspension_hazard,
     check_deletion_rate,

@@ -130,6 +130,7 @@ def test_complete_lists_hold_every_follower(small_world: Path, small_truth) -> N
             "count(e.src) AS n_edges "
             "FROM crawls c JOIN observations o ON o.account_id = c.account_id AND "
             "o.observed_at = ?::TIMESTAMPTZ LEFT JOIN edges e ON e.dst = c.account_id "
+            "AND e.observed_at = c.collected_at WHERE c.level < 99 "
             "GROUP BY ALL",
             [small_truth.census_date + " 00:00:00+00"],
         )
@@ -232,8 +233,9 @@ def test_truth_matches_the_dataset(small_world: Path, small_truth) -> None:
     with measure.open(small_world) as ds:
         n_edges = ds.sql("SELECT count(*) AS n FROM edges")["n"][0]
         frame = ds.sql(
-            "SELECT count(*) AS n FROM (SELECT account_id FROM crawls UNION "
-            "SELECT src FROM edges)"
+            "SELECT count(*) AS n FROM (SELECT account_id FROM crawls WHERE level < 99 "
+            "UNION SELECT src FROM edges e SEMI JOIN crawls c ON c.account_id = e.dst "
+            "AND c.level < 99)"
         )["n"][0]
         acc = ds.sql("SELECT account_id FROM accounts")
     assert t.counts["edges"] == n_edges

@@ -113,7 +113,9 @@ class Resurrection:
     """Return after suspension and naming behaviour of the new account.
 
     ``p_suffix + p_edit <= 1``; the rest of returning accounts take an unrelated
-    new handle.
+    new handle. ``returning_follower_share`` is the expected share of a returning
+    account's followers who followed the actor's previous account (only visible in
+    re-crawled follower lists, see ``Observation.recrawl_followers``).
     """
 
     p_return: float = 0.6
@@ -128,6 +130,7 @@ class Resurrection:
     follower_recovery_sd: float = 0.5
     background_stem_share: float = 0.15
     max_incarnations: int = 40
+    returning_follower_share: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,13 @@ class Network:
 
 @dataclass(frozen=True)
 class Observation:
-    """How the researchers observe the world: census, crawls, look-ups, discovery."""
+    """How the researchers observe the world: census, crawls, look-ups, discovery.
+
+    With ``recrawl_followers`` every account discovered after the census has its
+    followers list collected ``U(0, recrawl_delay_days)`` days after discovery and
+    again ``recrawl_second_after_days`` later (0 = no second crawl), each only while
+    the account is alive (``crawls.level`` = 99: outside the snowball).
+    """
 
     n_seeds: int = 20
     seed_selectivity: float = 1.0
@@ -174,6 +183,9 @@ class Observation:
     p_discover_new: float = 0.4
     discover_delay_mean_days: float = 10.0
     recrawl_background_per_supporter: float = 1.0
+    recrawl_followers: bool = True
+    recrawl_delay_days: float = 1.0
+    recrawl_second_after_days: float = 14.0
 
 
 @dataclass(frozen=True)
@@ -259,6 +271,7 @@ _PROBS = {
     "p_incomplete",
     "p_discover_return",
     "p_discover_new",
+    "returning_follower_share",
     "sensitivity",
     "specificity",
     "p_unclear",
@@ -276,6 +289,8 @@ _NONNEG = {
     "followers_sigma",
     "background_followers_sigma",
     "recrawl_background_per_supporter",
+    "recrawl_delay_days",
+    "recrawl_second_after_days",
     "rate_sigma",
     "catch_heterogeneity_sd",
     "n_background",

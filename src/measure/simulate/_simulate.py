@@ -235,6 +235,8 @@ class _World:
             "tweets",
             "text",
             "ids",
+            "recrawl",
+            "recrawl_text",
         )
         self.rng = {
             k: np.random.default_rng(s)
@@ -260,6 +262,13 @@ class _World:
             np.concatenate([sup.created, bg.created]),
             np.concatenate([sup.end, bg.end]),
         )
+        # census follower lists of supporters with a successor (re-crawls draw a
+        # returning account's followers from its predecessor's audience)
+        self.keep_lists: np.ndarray | None = None
+        self.census_lists: dict[int, tuple[np.ndarray, int]] = {}
+        if cfg.observation.recrawl_followers and sup.n:
+            self.keep_lists = np.zeros(n, dtype=bool)
+            self.keep_lists[sup.pred[sup.pred >= 0]] = True
         self.say("census crawl")
         self._census()
         self.say("discovery and detections")
@@ -274,6 +283,17 @@ class _World:
             cal.census,
             np.where(self.detected, cal.census, self.disc_t),
         )
+        # accounts seen only as followers in post-census re-crawled lists
+        self.listed_only = np.empty(0, dtype=np.int64)
+        self.recrawl_rows: list[pl.DataFrame] = []
+        if cfg.observation.recrawl_followers:
+            from measure.simulate._recrawl import recrawl
+
+            self.say("re-crawls of discovered accounts")
+            recrawl(self)
+            extra = np.isfinite(self.list_t) & ~known
+            self.listed_only = np.flatnonzero(extra)
+            self.first_seen[extra] = self.list_t[extra]
         self.say("coding sample")
         self._labels()
         self.say("accounts and observations")
@@ -304,6 +324,7 @@ class _World:
         zf = np.exp(net.background_follow_sigma * rng.standard_normal(len(alive_bg)))
         self.pool_o_cum = np.cumsum(zf) / zf.sum() if len(zf) else zf
         iso = self.rng["census"].random(c.n_s) < net.isolated_share
+        self.iso = iso
         wts = (
             np.exp(net.activity_follow_weight * c.sup.act[alive_sup])
             * growth(tc - c.created[alive_sup], net.growth_days)
@@ -416,6 +437,13 @@ class _World:
         # a complete list is the account's true follower set at the census
         realized = np.where(complete, np.bincount(pos, minlength=n_own), n_true)
         self._set_census_followers(owners[complete], realized[complete])
+        if self.keep_lists is not None and self.keep_lists[owners].any():
+            starts = np.searchsorted(pos, np.arange(n_own + 1))
+            for i in np.flatnonzero(self.keep_lists[owners]):
+                self.census_lists[int(owners[i])] = (
+                    src[starts[i] : starts[i + 1]].astype(np.int32),
+                    int(realized[i]),
+                )
         dst = owners[pos]
         span = 1.0 if level == 0 else max(o.crawl_days, 1e-3)
         collected = cal.census + rng.uniform(0.0, span, n_own)
@@ -622,21 +650,35 @@ class _World:
                 | self.detected[order]
             )
         chunk = cfg.output.truth_chunk_rows
-        many = len(order) > chunk
+        extra = self.listed_only
+        many = len(order) + len(extra) > chunk
         names: list[pl.Series] = []
-        for a in range(0, max(len(order), 1), chunk):
-            part = order[a : a + chunk]
+        parts: list[pl.DataFrame] = []
+        # accounts the study looks up first (their text stream is the same with or
+        # without re-crawls), then those seen only in re-crawled follower lists
+        jobs = [
+            (order[a : a + chunk], sel[a : a + chunk], self.rng["text"])
+            for a in range(0, max(len(order), 1), chunk)
+        ] + [
+            (
+                extra[a : a + chunk],
+                np.zeros(len(extra[a : a + chunk]), dtype=bool),
+                self.rng["recrawl_text"],
+            )
+            for a in range(0, len(extra), chunk)
+        ]
+        for part, psel0, trng in jobs:
             s = part < c.n_s
             txt = pl.concat(
                 [
                     c.sup.profiles[part[s]],
-                    background_text(
-                        cfg, self.rng["text"], c.bg, part[~s] - c.n_s
-                    ).select(c.sup.profiles.columns),
+                    background_text(cfg, trng, c.bg, part[~s] - c.n_s).select(
+                        c.sup.profiles.columns
+                    ),
                 ]
             )
             part = np.concatenate([part[s], part[~s]])
-            psel = np.concatenate([sel[a : a + chunk][s], sel[a : a + chunk][~s]])
+            psel = np.concatenate([psel0[s], psel0[~s]])
             acc = pl.DataFrame(
                 {
                     "account_id": pl.Series(c.ids[part], dtype=pl.Int64),
@@ -651,7 +693,7 @@ class _World:
             if many:
                 self.w.append("accounts", acc)
             else:
-                self.w.write_table("accounts", acc)
+                parts.append(acc)
             names.append(
                 pl.DataFrame(
                     {
@@ -660,10 +702,13 @@ class _World:
                     }
                 )
             )
+        if not many:
+            self.w.write_table("accounts", pl.concat(parts).sort("account_id"))
         looked = pl.concat(names).sort("g")
         self.obs_accounts = looked["g"].to_numpy()
         self.obs_names = looked["screen_name"]
-        self.accounts_rows = len(order)
+        self.accounts_rows = len(order) + len(extra)
+        self.known_all = np.sort(np.concatenate([order, extra]))
 
     # -- periodic status look-ups --
     def _observations(self) -> None:
@@ -673,6 +718,9 @@ class _World:
         n_w = int(math.floor((cal.end - cal.census) / step)) + 1
         per = max(1, cfg.output.truth_chunk_rows // n_w)
         g_all, nm_all = self.obs_accounts, self.obs_names
+        self.last_active = np.full(self.ctx.n, -np.inf)
+        self.first_suspended = np.full(self.ctx.n, np.inf)
+        self.data_end = cal.census + (n_w - 1) * step
         many = len(g_all) > per
         self.observations_rows = 0
         for a in range(0, max(len(g_all), 1), per):
@@ -713,6 +761,8 @@ class _World:
         gsn = growth(age, cfg.network.growth_days)
         fr = np.where(is_s, fr0 * gsn, fr0)
         stc = rate * np.maximum(age, 0)
+        np.maximum.at(self.last_active, gg[code == 0], t[code == 0])
+        np.minimum.at(self.first_suspended, gg[code == 1], t[code == 1])
         return pl.DataFrame(
             {
                 "account_id": pl.Series(c.ids[gg], dtype=pl.Int64),
@@ -785,7 +835,11 @@ class _World:
                 }
             ).sort("account_id"),
         )
-        w.write_table("crawls", self.crawls.drop("_followers"))
+        crawls = self.crawls
+        if self.recrawl_rows:
+            re = pl.concat(self.recrawl_rows).sort("account_id", "collected_at")
+            crawls = pl.concat([crawls, re])
+        w.write_table("crawls", crawls.drop("_followers"))
         w.write_table("labels", self.labels)
         w.write_table("detections", self.detections)
         if self.cfg.tweets.enabled:

@@ -22,6 +22,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FOLLOWER_AGE_DAYS = 14.0
 RETURN_WINDOW_DAYS = 30.0
+#: How an account entered the data (``truth/accounts.seen_via``; "" = never).
+SEEN_VIA = ("", "census", "detection", "discovery", "recrawl_list")
+#: Exact definition of ``resurrection.rate_30d_observable`` (also in truth.json).
+RATE_30D_OBSERVABLE_DEFINITION = (
+    "Among supporter accounts with at least one 'suspended' look-up in "
+    "observations whose last 'active' look-up (first_seen when there is none) lies "
+    "at least 30 days before the last look-up in the data, the share whose actor's "
+    "next account (the true successor) was created at most 30 days after the true "
+    "suspension time AND is in the accounts table."
+)
+LINK_COLUMNS = (
+    "in_data",
+    "seen_suspended",
+    "last_active_at",
+    "first_suspended_at",
+    "followers_listed",
+    "discovered_at",
+    "seen_via",
+    "suspended_at",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -93,9 +114,53 @@ class Truth:
         return self.accounts.filter(pl.col("is_supporter"))
 
     def links(self) -> pl.DataFrame:
-        """Return the true resurrection links ``predecessor_id -> account_id``."""
-        return self.accounts.filter(pl.col("predecessor_id").is_not_null()).select(
-            "predecessor_id", "account_id", "actor_id", "incarnation"
+        """Return the true resurrection links ``predecessor_id -> account_id``.
+
+        Besides ``predecessor_id, account_id, actor_id, incarnation`` (and
+        ``delay_days``, creation of the new account minus the true suspension of the
+        previous one), worlds made since re-crawls exist carry what the data can
+        show of each link (``docs/simulation.md``, "Truth"):
+        ``previous_in_data, new_in_data`` (in the ``accounts`` table),
+        ``previous_seen_suspended`` (a ``suspended`` look-up in ``observations``),
+        ``previous_last_active_at, previous_first_suspended_at`` (look-up times),
+        ``previous_followers_listed, new_followers_listed`` (a followers list was
+        collected), ``new_first_seen`` (the new account's ``first_seen``),
+        ``new_seen_via`` and ``observable`` = previous seen suspended and new in the
+        data.
+        """
+        acc = self.accounts
+        base = acc.filter(pl.col("predecessor_id").is_not_null())
+        out = base.select("predecessor_id", "account_id", "actor_id", "incarnation")
+        if "in_data" not in acc.columns:  # a world made before re-crawls existed
+            return out
+        prev = acc.select(
+            pl.col("account_id").alias("predecessor_id"),
+            pl.col("in_data").alias("previous_in_data"),
+            pl.col("seen_suspended").alias("previous_seen_suspended"),
+            pl.col("last_active_at").alias("previous_last_active_at"),
+            pl.col("first_suspended_at").alias("previous_first_suspended_at"),
+            pl.col("followers_listed").alias("previous_followers_listed"),
+            pl.col("suspended_at").alias("_prev_susp"),
+        )
+        new = base.select(
+            "account_id",
+            pl.col("in_data").alias("new_in_data"),
+            pl.col("followers_listed").alias("new_followers_listed"),
+            pl.col("discovered_at").alias("new_first_seen"),
+            pl.col("seen_via").alias("new_seen_via"),
+            pl.col("created_at").alias("_new_created"),
+        )
+        return (
+            out.join(prev, on="predecessor_id", how="left")
+            .join(new, on="account_id", how="left")
+            .with_columns(
+                delay_days=(
+                    pl.col("_new_created") - pl.col("_prev_susp")
+                ).dt.total_seconds()
+                / 86400.0,
+                observable=pl.col("previous_seen_suspended") & pl.col("new_in_data"),
+            )
+            .drop("_prev_susp", "_new_created")
         )
 
 
@@ -149,8 +214,22 @@ def build_truth(world: _World) -> None:
     disc = np.where(level >= 0, cal.census, np.nan)
     disc = np.where(np.isnan(disc), world.first_seen, disc)
     known = np.zeros(c.n, dtype=bool)
-    known[world.known] = True
-    disc = np.where(known, disc, np.nan)
+    known[world.known_all] = True
+    disc = np.where(known, world.first_seen, np.nan)
+    looked = np.zeros(c.n, dtype=bool)
+    looked[world.obs_accounts] = True
+    last_active = np.where(np.isfinite(world.last_active), world.last_active, np.nan)
+    first_susp = np.where(
+        np.isfinite(world.first_suspended), world.first_suspended, np.nan
+    )
+    listed = (level == 0) | (level == 1)
+    if hasattr(world, "listed"):
+        listed = listed | world.listed
+    via = np.full(c.n, SEEN_VIA.index(""), dtype=np.int64)
+    via[np.isin(np.arange(c.n), world.listed_only)] = SEEN_VIA.index("recrawl_list")
+    via[np.isfinite(world.disc_t)] = SEEN_VIA.index("discovery")
+    via[world.detected] = SEEN_VIA.index("detection")
+    via[level >= 0] = SEEN_VIA.index("census")
 
     def followers(g: np.ndarray, t: np.ndarray) -> np.ndarray:
         return c.followers_at(g, t)
@@ -208,6 +287,7 @@ def build_truth(world: _World) -> None:
             has_pred = np.zeros(len(g), bool)
         is_s = bool(s.all())
         lv = level[g].astype(np.int64)
+        vg = via[g]
         return pl.DataFrame(
             {
                 "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
@@ -223,6 +303,17 @@ def build_truth(world: _World) -> None:
                 "in_frame": pl.Series(lv >= 0, dtype=pl.Boolean),
                 "level": _nullable(lv, lv >= 0, pl.Int32),
                 "discovered_at": _ts(disc[g], origin),
+                "seen_via": _nullable(
+                    np.asarray(SEEN_VIA, dtype=object)[vg], vg > 0, pl.String
+                ),
+                "in_data": pl.Series(known[g], dtype=pl.Boolean),
+                "looked_up": pl.Series(looked[g], dtype=pl.Boolean),
+                "seen_suspended": pl.Series(
+                    np.isfinite(first_susp[g]), dtype=pl.Boolean
+                ),
+                "last_active_at": _ts(last_active[g], origin),
+                "first_suspended_at": _ts(first_susp[g], origin),
+                "followers_listed": pl.Series(listed[g], dtype=pl.Boolean),
                 "followers_at_end": pl.Series(f_end, dtype=pl.Int64),
                 "followers_at_14d": _nullable(f14, live14, pl.Int64),
                 "prominence": pl.Series(prom, dtype=pl.Float64),
@@ -290,6 +381,7 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
         e_a, e_b = f_end[succ[m]], f_end[pred[m]]
         ok2 = e_b > 0
         recov_end[str(k)] = _median(e_a[ok2] / e_b[ok2]) if ok2.any() else None
+    obs30 = _rate_30d_observable(world)
     # latent time to suspension of supporter accounts created in the window
     cw = (created >= 0.0) & (created < te)
     t_s = (sup.susp - created)[cw]
@@ -344,6 +436,7 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
             if under.any()
             else None,
         },
+        "recrawl": _recrawl_json(world),
         "capture": {
             "n_sources": cfg.capture.n_sources,
             "catch_probability_mean": world.stats["catch_probability_mean"],
@@ -359,6 +452,7 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
             "follower_recovery_by_incarnation": recov,
             "follower_ratio_at_end_by_incarnation": recov_end,
             "max_incarnation": int(sup.inc.max(initial=0)),
+            **obs30,
         },
         "survival": {
             "population": "supporter accounts created inside the window; latent "
@@ -376,4 +470,56 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
                 (~susp_first & (sup.dele >= 0) & (sup.dele < te)).sum()
             ),
         },
+    }
+
+
+def _recrawl_json(world: _World) -> dict[str, Any]:
+    """Facts about the post-census re-crawls (``crawls.level`` = 99)."""
+    o = world.cfg.observation
+    st = world.stats.get("recrawl", {"lists": 0, "edges": 0, "incomplete": 0})
+    n = int(st["lists"])
+    return {
+        "enabled": bool(o.recrawl_followers),
+        "level": 99,
+        "n_lists": n,
+        "n_accounts": int(world.listed.sum()) if hasattr(world, "listed") else 0,
+        "edges": int(st["edges"]),
+        "share_incomplete": float(st["incomplete"]) / n if n else None,
+        "n_capped": int(st.get("capped", 0)),
+        "accounts_seen_only_in_recrawled_lists": int(len(world.listed_only)),
+    }
+
+
+def _rate_30d_observable(world: _World) -> dict[str, Any]:
+    """Compute the 30-day return rate that the data can show (see the definition)."""
+    c = world.ctx
+    sup = c.sup
+    ns = sup.n
+    known = np.zeros(c.n, dtype=bool)
+    known[world.known_all] = True
+    fsus = world.first_suspended[:ns]
+    seen = np.isfinite(fsus)
+    la = world.last_active[:ns]
+    lower = np.where(np.isfinite(la), la, world.first_seen[:ns])
+    elig = seen & (world.data_end - lower >= RETURN_WINDOW_DAYS)
+    succ = np.flatnonzero(sup.pred >= 0)
+    pred = sup.pred[succ]
+    ok = (sup.created[succ] - sup.susp[pred] <= RETURN_WINDOW_DAYS) & known[succ]
+    ret = np.zeros(ns, dtype=bool)
+    ret[pred[ok]] = True
+    links_obs = seen[pred] & known[succ]
+    listed = (world.level == 0) | (world.level == 1)
+    if hasattr(world, "listed"):
+        listed = listed | world.listed
+    return {
+        "rate_30d_observable": float(ret[elig].mean()) if elig.any() else None,
+        "n_eligible_30d_observable": int(elig.sum()),
+        "n_returned_30d_observable": int((ret & elig).sum()),
+        "rate_30d_observable_definition": RATE_30D_OBSERVABLE_DEFINITION,
+        "n_suspended_seen": int(seen.sum()),
+        "n_links_observable": int(links_obs.sum()),
+        "n_links_observable_both_listed": int(
+            (links_obs & listed[pred] & listed[succ]).sum()
+        ),
+        "n_links_both_in_data": int((known[pred] & known[succ]).sum()),
     }
