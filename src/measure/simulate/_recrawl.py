@@ -188,7 +188,7 @@ def _chunk(
     ev_start: np.ndarray,
 ) -> None:
     """Generate the follower sequences of accounts ``r``; write their lists."""
-    from measure.simulate._simulate import _draw
+    from measure.simulate._simulate import _draw, _unique
 
     cfg, c = world.cfg, world.ctx
     o, net, res = cfg.observation, cfg.network, cfg.resurrection
@@ -201,9 +201,10 @@ def _chunk(
     ret_pos: list[np.ndarray] = []
     ret_src: list[np.ndarray] = []
     k_known = np.zeros(m, dtype=np.int64)
-    for i in np.flatnonzero(has_p):
-        p = int(pred[r[i]])
-        end_size = int(max(c.followers_at(np.array([p]), c.end[p : p + 1])[0], 0))
+    idx_p = np.flatnonzero(has_p)
+    p_all = pred[r[idx_p]]
+    p_end = np.maximum(c.followers_at(p_all, c.end[p_all]), 0).astype(np.int64)
+    for i, p, end_size in zip(idx_p, p_all.tolist(), p_end.tolist(), strict=True):
         known, true = aud.take(p, end_size)
         k = min(int(k_ret[i]), true)
         if k <= 0 or not len(known):
@@ -252,16 +253,17 @@ def _chunk(
     src = np.concatenate([*ret_src, src_in[keep_in], src_w, src_o]).astype(np.int64)
     # -- one sequence per account: no self-follows, no repeats, random order --
     ok = src != r[pos]
-    pos, src = pos[ok], src[ok]
-    _, first = np.unique(pos * n + src, return_index=True)
-    pos, src = pos[first], src[first]
-    order = np.lexsort((rng.random(len(pos)), pos))
+    code = _unique(pos[ok] * n + src[ok])
+    pos, src = code // n, code % n
+    key = (pos << 32) | rng.integers(0, 1 << 32, len(pos), dtype=np.int64)
+    order = np.argsort(key)
     pos, src = pos[order], src[order]
     start = np.searchsorted(pos, np.arange(m + 1))
     # audiences that a later successor draws from (prefix up to its end)
-    for i in np.flatnonzero(source[r]):
-        g = int(r[i])
-        k = int(max(c.followers_at(np.array([g]), c.end[g : g + 1])[0], 0))
+    idx_s = np.flatnonzero(source[r])
+    g_s = r[idx_s]
+    k_s = np.maximum(c.followers_at(g_s, c.end[g_s]), 0).astype(np.int64)
+    for i, g, k in zip(idx_s.tolist(), g_s.tolist(), k_s.tolist(), strict=True):
         seg = src[start[i] : start[i + 1]]
         aud.generated[g] = seg[: min(k, len(seg))].astype(np.int32)
     # -- the collected lists of crawled accounts in this chunk --
