@@ -29,7 +29,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -133,9 +132,12 @@ def _package_dirty() -> bool:
         return False
 
 
-def run_child(path: str, profile: bool, timeout: float,
-              links_out: str) -> tuple[dict | None, float, float]:
-    """Run ``analyze`` in a child; returns (result or None, wall s, peak RSS bytes)."""
+def run_child(path: str, profile: bool, timeout: float, links_out: str,
+              max_rss: float = float("inf")) -> tuple[dict | None, float, float, str]:
+    """Run ``analyze`` in a child.
+
+    Returns (result or None, wall seconds, peak RSS bytes, why it was stopped).
+    """
     import psutil
 
     t = time.perf_counter()
@@ -150,10 +152,13 @@ def run_child(path: str, profile: bool, timeout: float,
                 peak = max(peak, ps.memory_info().rss)
             except psutil.Error:
                 pass
-            if time.perf_counter() - t > timeout:
+            over_t = time.perf_counter() - t > timeout
+            if over_t or peak > max_rss:
                 p.kill()
                 p.wait()
-                return None, time.perf_counter() - t, peak
+                why = (f"time limit {timeout:.0f} s" if over_t else
+                       f"memory guard {max_rss / 2**30:.0f} GiB (shared machine)")
+                return None, time.perf_counter() - t, peak, why
             time.sleep(0.5)
         wall = time.perf_counter() - t
         out.seek(0)
@@ -161,7 +166,7 @@ def run_child(path: str, profile: bool, timeout: float,
         if p.returncode != 0:
             sys.stderr.write(err.read()[-4000:])
             raise SystemExit(f"analyze failed with exit code {p.returncode}")
-        return json.loads(out.read().strip().splitlines()[-1]), wall, peak
+        return json.loads(out.read().strip().splitlines()[-1]), wall, peak, ""
 
 
 def main() -> None:
@@ -175,6 +180,8 @@ def main() -> None:
                     help="cProfile the child; per-step peak RSS")
     ap.add_argument("--timeout", type=float, default=1200,
                     help="stop the linker after this many seconds")
+    ap.add_argument("--max-rss-gib", type=float, default=14,
+                    help="stop the linker when its RSS passes this (shared host)")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse data already written at --out (same sizes)")
     ap.add_argument("--results", default=None,
@@ -207,7 +214,8 @@ def main() -> None:
     del syn
 
     links_out = os.path.join(tempfile.gettempdir(), "rs_bench_links.parquet")
-    res, wall, peak = run_child(args.out, args.profile, args.timeout, links_out)
+    res, wall, peak, why = run_child(args.out, args.profile, args.timeout,
+                                     links_out, args.max_rss_gib * 2**30)
     load1 = os.getloadavg()
 
     prec = rec = float("nan")
@@ -247,8 +255,8 @@ def main() -> None:
     ]
     if res is None:
         lines += [
-            f"**The linker did not finish within {args.timeout:.0f} s** and was "
-            f"stopped (peak RSS sampled until then: {peak / gib:.2f} GiB).",
+            f"**The linker was stopped after {wall:.0f} s** ({why}); peak RSS "
+            f"sampled until then: {peak / gib:.2f} GiB.",
             "",
         ]
         secs = None
@@ -279,8 +287,8 @@ def main() -> None:
             f"({res['n_pairs'] / max(res['n_suspended'], 1):.2f} per suspended) |")
     else:
         lines.append(
-            f"| measure.resurrection.analyze (stopped) | {args.suspended:,} x "
-            f"{n_new:,} | > {args.timeout:.0f} | >= {peak / gib:.2f} | - |")
+            f"| measure.resurrection.analyze (stopped: {why}) | {args.suspended:,} x "
+            f"{n_new:,} | > {wall:.0f} | >= {peak / gib:.2f} | - |")
     lines += [
         f"| all-pairs rapidfuzz `cdist` (handles only), measured | "
         f"{len(sus):,} x {n_new:,} | {base_sub:.1f} | - | {len(sus) * n_new:,} |",
@@ -293,7 +301,7 @@ def main() -> None:
                      f"**{base_full / secs:.1f}x**.")
     else:
         lines.append(f"Ratio (all-pairs extrapolated / measure): less than "
-                     f"{base_full / args.timeout:.1f}x (measure stopped).")
+                     f"{base_full / wall:.1f}x (measure stopped).")
     if res is not None and res.get("sql_times"):
         agg: dict[str, list[float]] = {}
         for name, s in res["sql_times"]:
