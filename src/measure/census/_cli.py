@@ -55,11 +55,17 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_census)
 
 
+def _form_parser(prog: str, description: str,
+                 dataset_help: str = "dataset directory") -> argparse.ArgumentParser:
+    """Parser of one ``census`` form: its name, description and the dataset."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("dataset", help=dataset_help)
+    return p
+
+
 def _estimate_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="measure census DATASET",
-                                description="Estimate the number of supporter "
-                                "accounts in the frame.")
-    p.add_argument("dataset", help="dataset directory (with labels)")
+    p = _form_parser("measure census DATASET", "Estimate the number of supporter "
+                     "accounts in the frame.", "dataset directory (with labels)")
     p.add_argument("--metric", default="in_friends", choices=METRICS,
                    help="sorting metric for the precision table (default "
                    "in_friends)")
@@ -85,14 +91,13 @@ def _estimate_parser() -> argparse.ArgumentParser:
 
 
 def _sample_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="measure census sample",
-        description="Draw a stratified random coding sample (strata = level x "
+    p = _form_parser(
+        "measure census sample",
+        "Draw a stratified random coding sample (strata = level x "
         "quantile band of METRIC), write the coding sheet (CSV: account_id, handle, "
         "name, bio, counts, link, empty label/coder/notes) and record the design "
         "(tables design and design_sample) in the dataset. The dataset changes: "
         "re-pin it with `measure pin DATASET`.")
-    p.add_argument("dataset", help="dataset directory")
     p.add_argument("--strata", required=True, choices=METRICS, metavar="METRIC",
                    help="metric whose bands define strata: " + ", ".join(METRICS))
     p.add_argument("--n", type=int, required=True, help="accounts to code")
@@ -111,13 +116,12 @@ def _sample_parser() -> argparse.ArgumentParser:
 
 
 def _import_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="measure census import-codes",
-        description="Read a coded sheet (account_id, label in supporter / "
+    p = _form_parser(
+        "measure census import-codes",
+        "Read a coded sheet (account_id, label in supporter / "
         "non_supporter / unclear, optional coder) into the dataset's labels, with "
         "each account's stratum and inclusion probability from the design. The "
         "dataset changes: re-pin it with `measure pin DATASET`.")
-    p.add_argument("dataset", help="dataset directory")
     p.add_argument("sheet", help="coded CSV sheet")
     p.add_argument("--coder", help="coder name for rows without one (default: the "
                    "sheet's file name)")
@@ -126,11 +130,10 @@ def _import_parser() -> argparse.ArgumentParser:
 
 
 def _frame_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="measure census frame",
-        description="Build the census frame (level, tier, reached_via, in-network "
+    p = _form_parser(
+        "measure census frame",
+        "Build the census frame (level, tier, reached_via, in-network "
         "metrics, lower-bound flags, ranks and percentiles).")
-    p.add_argument("dataset", help="dataset directory")
     p.add_argument("--out", metavar="FRAME.parquet",
                    help="write the ranked frame to this Parquet file")
     add_json_flag(p)
@@ -139,22 +142,18 @@ def _frame_parser() -> argparse.ArgumentParser:
 
 def run_census(args: argparse.Namespace) -> int:
     """Dispatch ``measure census`` to one of its forms."""
+    forms = {"sample": (_sample_parser, _run_sample),
+             "import-codes": (_import_parser, _run_import),
+             "frame": (_frame_parser, _run_frame)}
     rest = list(args.rest)
-    if args.target == "sample":
-        a = _sample_parser().parse_args(rest)
-        a.json = a.json or args.json
-        return _run_sample(a)
-    if args.target == "import-codes":
-        a = _import_parser().parse_args(rest)
-        a.json = a.json or args.json
-        return _run_import(a)
-    if args.target == "frame":
-        a = _frame_parser().parse_args(rest)
-        a.json = a.json or args.json
-        return _run_frame(a)
-    a = _estimate_parser().parse_args([args.target, *rest])
+    if args.target in forms:
+        make, run = forms[args.target]
+    else:
+        make, run = _estimate_parser, _run_estimate
+        rest = [args.target, *rest]
+    a = make().parse_args(rest)
     a.json = a.json or args.json
-    return _run_estimate(a)
+    return run(a)
 
 
 def _run_estimate(args: argparse.Namespace) -> int:
