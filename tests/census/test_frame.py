@@ -103,7 +103,8 @@ def test_variant_steps_without_optional_columns(tmp_path: Path,
     del t["observations"]
     ds = measure.open(write_dataset(tmp_path / "bare", t))
     names = [n for n, _ in frame_steps(ds)]
-    assert names[:3] == ["follows", "crawls", "latest_active"]
+    # no observed_at / collected_at: every edge is deduplicated first
+    assert names[:4] == ["distinct", "follows", "crawls", "latest_active"]
     fr = frame(ds)
     assert row(fr, 10)["in_friends"] == 3
     assert fr["followers_count"].null_count() == fr.height

@@ -3,23 +3,116 @@
 The frame follows Berger & Morgan (2015), *The ISIS Twitter Census*, §3.4 (snowball
 levels), §3.6 and App. A (in-network metrics computed from partial lists). All work
 runs inside DuckDB on the dataset's connection (steps in :mod:`measure.census._sql`),
-so edge lists far larger than memory are handled by DuckDB's out-of-core operators.
+so edge lists far larger than memory are handled by DuckDB's out-of-core operators
+(the build sets a DuckDB ``memory_limit`` so that it spills instead of exhausting
+RAM).
+
+Assumptions: the frame is the snowball, i.e. the seeds and the crawled accounts
+reachable from them through collected lists (crawls of unreachable accounts, such as
+post-census re-crawls of discovered accounts, are left out and counted in
+:func:`frame_info`); for every ``(account, list)`` one collection is used (see
+:mod:`measure.census._sql`); in ``collections`` mode an edge appears at most once in
+one collection (a list is a set), which is not re-checked row by row.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from measure._io import atomic_path
 from measure.census import _sql
 from measure.dataset import Dataset
-from measure.errors import DataContractError
+from measure.errors import DataContractError, StatisticalWarning
 
 FRAME_TABLE = "census_frame"
 RANKED_TABLE = "census_ranked"
+INFO_TABLE = "census_frame_info"
+#: Share of physical memory DuckDB may use while building the frame (it spills to
+#: its temporary directory beyond that); peak RSS stays below RAM with headroom for
+#: Python and allocations outside DuckDB's buffer manager.
+MEMORY_FRACTION = 0.5
+#: Reachability rarely needs more than one extra pass (it shrinks N to the reachable
+#: accounts once, then grows it by one level per pass); this bounds pathological data.
+MAX_PASSES = 50
+_TEMP = ("census_out", "census_cc", "census_d", "census_core_out", "census_in",
+         "census_recip", "census_recip_out", "census_core_via", "census_reached",
+         "census_core_ids", "census_distinct")
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """What the frame used and what it left out (never silently).
+
+    Attributes
+    ----------
+    mode
+        ``"collections"``: edges attributed to the used collection of their list
+        (needs ``edges.observed_at`` and ``crawls.collected_at`` when a list was
+        collected more than once); ``"exact"``: every distinct edge used once.
+    edges_read
+        Follow edges read (self-loops and other relations excluded; in ``exact``
+        mode distinct edges).
+    edges_used
+        Edges held by a used collection of an account in the core ``N``.
+    edges_left_out
+        ``edges_read - edges_used``: edges of superseded collections, of lists of
+        accounts outside ``N`` and edges no used list holds.
+    duplicate_rows
+        Rows collapsed as duplicates: ``exact`` mode, repeated edges; ``collections``
+        mode, edges held by both a friends and a followers list inside ``N``.
+    core_size, frame_size
+        Accounts in ``N`` and in the frame.
+    excluded_accounts, excluded_crawls
+        Crawled accounts not reachable from the seeds, and their crawl rows.
+    excluded_snowball_accounts
+        Of ``excluded_accounts``, those with a snowball-level crawl (below
+        ``_sql.OUTSIDE_LEVEL``): a data inconsistency worth checking.
+    included_outside_accounts
+        Accounts crawled only outside the snowball but reachable, hence in ``N``.
+    superseded_collections
+        Crawl rows not used because another collection of the same list was.
+    passes
+        Passes over the edges (2 per core; more when reachability changed ``N``).
+    """
+
+    mode: str
+    edges_read: int
+    edges_used: int
+    edges_left_out: int
+    duplicate_rows: int
+    core_size: int
+    frame_size: int
+    excluded_accounts: int
+    excluded_crawls: int
+    excluded_snowball_accounts: int
+    included_outside_accounts: int
+    superseded_collections: int
+    passes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain ``dict`` of the fields (JSON-ready)."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """Return a few lines for people."""
+        return (
+            f"frame: {self.frame_size:,} accounts, core N: {self.core_size:,} "
+            f"({self.mode} mode, {self.passes} pass(es) over the edges)\n"
+            f"edges: {self.edges_read:,} read, {self.edges_used:,} used, "
+            f"{self.edges_left_out:,} left out, {self.duplicate_rows:,} duplicate "
+            f"rows collapsed\n"
+            f"crawls: {self.excluded_accounts:,} crawled account(s) unreachable from "
+            f"the seeds left out ({self.excluded_crawls:,} crawl rows; "
+            f"{self.excluded_snowball_accounts:,} with a snowball level); "
+            f"{self.included_outside_accounts:,} reachable account(s) crawled only "
+            f"outside the snowball included; {self.superseded_collections:,} "
+            f"superseded collection(s)")
 
 
 def _exists(ds: Dataset, name: str) -> bool:
@@ -30,28 +123,179 @@ def _exists(ds: Dataset, name: str) -> bool:
     return bool(row and row[0])
 
 
-def frame_steps(ds: Dataset) -> list[tuple[str, str]]:
-    """Return the ordered ``(name, sql)`` steps that build the frame for ``ds``.
+def _one(ds: Dataset, sql: str, params: list[Any] | None = None) -> Any:
+    return ds.execute(sql, params).fetchone()[0]
+
+
+def _relation_filter(ds: Dataset) -> str:
+    if ds.has_column("edges", "relation") and _one(ds, _sql.HAS_OTHER_RELATIONS):
+        return _sql.RELATION_FILTER
+    return ""
+
+
+def _collections_mode(ds: Dataset) -> bool:
+    return (ds.has_column("edges", "observed_at")
+            and ds.has_column("crawls", "collected_at"))
+
+
+def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, str]]:
+    """Return the ordered ``(name, sql)`` steps of the first pass for ``ds``.
 
     The first steps pick the variant matching the optional columns present
-    (``edges.relation``, ``crawls.complete``) and whether ``observations`` exists.
+    (``edges.relation``/``observed_at``, ``crawls.complete``/``collected_at``) and
+    whether ``observations`` exists. Steps with ``?`` take the parameters that
+    :func:`build_frame` binds (``_sql.OUTSIDE_LEVEL``, the mode, the seed count).
     """
-    steps = [
-        ("follows", _sql.FOLLOWS_WITH_RELATION if ds.has_column("edges", "relation")
-         else _sql.FOLLOWS_NO_RELATION),
-        ("crawls", _sql.CRAWLS_WITH_COMPLETE if ds.has_column("crawls", "complete")
-         else _sql.CRAWLS_NO_COMPLETE),
-    ]
+    if exact is None:
+        exact = not _collections_mode(ds)
+    relation = (_sql.RELATION_FILTER if ds.has_column("edges", "relation") else "")
+    steps: list[tuple[str, str]] = []
+    if exact:
+        steps.append(("distinct", _sql.DISTINCT_EDGES.format(relation=relation)))
+        follows = _sql.FOLLOWS.format(observed_at=_sql.NO_OBSERVED_AT,
+                                      source="census_distinct", relation="")
+    else:
+        follows = _sql.FOLLOWS.format(
+            observed_at=(_sql.OBSERVED_AT if ds.has_column("edges", "observed_at")
+                         else _sql.NO_OBSERVED_AT),
+            source="edges", relation=relation)
+    steps.append(("follows", follows))
+    steps.append(("crawls", _sql.CRAWLS.format(
+        complete=(_sql.COMPLETE if ds.has_column("crawls", "complete")
+                  else _sql.NO_COMPLETE),
+        collected_at=(_sql.COLLECTED_AT if ds.has_column("crawls", "collected_at")
+                      else _sql.NO_COLLECTED_AT))))
     if ds.has("observations"):
         steps.append(("latest_active", _sql.LATEST_ACTIVE))
     else:
         id_type = "VARCHAR" if ds.id_type == "str" else "BIGINT"
         steps.append(("latest_active", _sql.LATEST_EMPTY.format(id_type=id_type)))
-    steps.extend(_sql.FRAME_STEPS)
+    steps += [("collections", _sql.COLLECTIONS),
+              ("core_ids", _sql.CORE_IDS_INITIAL),
+              ("core", _sql.CORE), ("out_agg", _sql.OUT_AGG),
+              ("core_edges", _sql.CORE_EDGES), ("core_used", _sql.CORE_USED),
+              ("core_out", _sql.CORE_OUT), ("in_agg", _sql.IN_AGG),
+              ("recip_core", _sql.RECIP_CORE),
+              ("recip_outside", _sql.RECIP_OUTSIDE),
+              ("core_via", _sql.CORE_VIA), ("frame", _sql.FRAME)]
     return steps
 
 
-def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False) -> str:
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _run_core(ds: Dataset, exact: bool) -> tuple[int, bool]:
+    """Run the steps that depend on the core; return (duplicates, core changed)."""
+    ds.execute(_sql.CORE, [exact, exact])
+    n_seeds = _one(ds, "SELECT count(*) FROM census_core WHERE is_seed")
+    ds.execute(_sql.OUT_AGG)
+    ds.execute(_sql.CORE_EDGES)
+    dup = 0
+    if not exact and _one(ds, "SELECT bool_or(friends_list) FROM census_core"):
+        _drop(ds, "census_d")
+        ds.execute(_sql.CORE_DEDUP)
+        dup = _one(ds, "SELECT coalesce(sum(n_rows) - count(*), 0) FROM census_d")
+    else:
+        _drop(ds, "census_d")
+        ds.execute(_sql.CORE_USED)
+    ds.execute(_sql.CORE_OUT, [n_seeds])
+    ds.execute(_sql.IN_AGG, [n_seeds])
+    ds.execute(_sql.RECIP_CORE)
+    if _one(ds, _sql.HAS_OUTSIDE_FRIENDS):
+        ds.execute(_sql.RECIP_OUTSIDE)
+    else:
+        ds.execute(_sql.RECIP_OUTSIDE_EMPTY)
+    ds.execute(_sql.CORE_VIA)
+    # reachability: shrink N to the accounts reached from the seeds ...
+    n_core = _one(ds, "SELECT count(*) FROM census_core")
+    if _one(ds, _sql.REACHED_BY_VIA) < n_core:
+        ds.execute(_sql.REACHED_FULL)
+        if _one(ds, "SELECT count(*) FROM census_reached") < n_core:
+            ds.execute("CREATE OR REPLACE TEMP TABLE census_core_ids AS "
+                       "SELECT account_id, level FROM census_reached")
+            return dup, True
+    # ... then grow it by crawled accounts that lists of N hold
+    add = ds.sql(_sql.REACHABLE_OUTSIDE)
+    if add.height:
+        ds.con.register("census_add_df", add.to_arrow())
+        try:
+            ds.execute("INSERT INTO census_core_ids SELECT account_id, level "
+                       "FROM census_add_df")
+        finally:
+            ds.con.unregister("census_add_df")
+        return dup, True
+    return dup, False
+
+
+def _build(ds: Dataset, exact: bool) -> FrameInfo:
+    relation = _relation_filter(ds)
+    dup = 0
+    if exact:
+        ds.execute(_sql.DISTINCT_EDGES.format(relation=relation))
+        dup = _one(ds, "SELECT coalesce(sum(n_rows) - count(*), 0) "
+                       "FROM census_distinct")
+        ds.execute(_sql.FOLLOWS.format(observed_at=_sql.NO_OBSERVED_AT,
+                                       source="census_distinct", relation=""))
+    else:
+        ds.execute(_sql.FOLLOWS.format(observed_at=_sql.OBSERVED_AT, source="edges",
+                                       relation=relation))
+    ds.execute(_sql.CRAWLS.format(
+        complete=(_sql.COMPLETE if ds.has_column("crawls", "complete")
+                  else _sql.NO_COMPLETE),
+        collected_at=(_sql.COLLECTED_AT if ds.has_column("crawls", "collected_at")
+                      else _sql.NO_COLLECTED_AT)))
+    ds.execute(_sql.COLLECTIONS, [_sql.OUTSIDE_LEVEL])
+    ds.execute(_sql.CORE_IDS_INITIAL, [_sql.OUTSIDE_LEVEL])
+    if not exact:
+        ds.execute(_sql.CORE, [exact, exact])
+        if _one(ds, _sql.UNATTRIBUTABLE):
+            # a re-crawled list without collection times: edges cannot be
+            # attributed to one collection, so deduplicate every edge instead
+            return _build(ds, True)
+    passes = 0
+    changed = True
+    while changed:
+        if passes >= 2 * MAX_PASSES:
+            raise DataContractError(
+                f"reachability from the seeds did not settle after {MAX_PASSES} "
+                "rebuilds of the core; check crawls.level against the edges",
+                table="crawls")
+        core_dup, changed = _run_core(ds, exact)
+        passes += 2
+    dup += core_dup
+    if ds.has("observations"):
+        ds.execute(_sql.LATEST_ACTIVE)
+    else:
+        id_type = "VARCHAR" if ds.id_type == "str" else "BIGINT"
+        ds.execute(_sql.LATEST_EMPTY.format(id_type=id_type))
+    ds.execute(_sql.FRAME)
+    read, used = ds.execute(_sql.EDGE_COUNTS).fetchone()
+    crawl = ds.execute(_sql.CRAWL_COUNTS, [_sql.OUTSIDE_LEVEL]).fetchone()
+    info = FrameInfo(
+        mode="exact" if exact else "collections",
+        edges_read=int(read), edges_used=int(used),
+        edges_left_out=int(read) - int(used), duplicate_rows=int(dup),
+        core_size=int(_one(ds, "SELECT count(*) FROM census_core")),
+        frame_size=int(_one(ds, f"SELECT count(*) FROM {FRAME_TABLE}")),
+        excluded_accounts=int(crawl[0]), excluded_crawls=int(crawl[1]),
+        excluded_snowball_accounts=int(crawl[2]),
+        included_outside_accounts=int(crawl[3]),
+        superseded_collections=int(crawl[4]), passes=passes)
+    ds.con.register("census_info_df", pl.DataFrame([info.to_dict()]).to_arrow())
+    try:
+        ds.execute(f"CREATE OR REPLACE TEMP TABLE {INFO_TABLE} AS "
+                   "SELECT * FROM census_info_df")
+    finally:
+        ds.con.unregister("census_info_df")
+    return info
+
+
+def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
+                exact: bool | None = None, memory_limit: str | None = None) -> str:
     """Create the frame as a temporary table on ``ds.con`` and return its name.
 
     Parameters
@@ -64,40 +308,101 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False) -> st
         ``pct_<metric>`` (cumulative share of the frame at or below the value).
     rebuild
         Rebuild even when the tables already exist on this connection.
+    exact
+        ``True`` deduplicates every edge (``SELECT DISTINCT``; slow on large edge
+        sets); ``False`` attributes edges to collections; ``None`` (default)
+        attributes when ``edges.observed_at`` and ``crawls.collected_at`` exist
+        (and falls back to ``True`` otherwise, or when a list collected twice has
+        no collection time).
+    memory_limit
+        DuckDB ``memory_limit`` during the build (e.g. ``"8GB"``); by default the
+        smaller of the connection's limit and ``MEMORY_FRACTION`` of RAM. DuckDB
+        spills to disk beyond it.
 
     Returns
     -------
     str
         ``"census_ranked"`` when ``ranks`` else ``"census_frame"``.
 
+    Warns
+    -----
+    StatisticalWarning
+        When crawled accounts with a snowball level are not reachable from the
+        seeds (left out of the frame; counts in :func:`frame_info`).
+
     Notes
     -----
     In-network counts use only collected lists; an uncollected list is unknown, not
     empty, so counts are lower bounds where the flags ``in_followers_lower_bound`` /
-    ``in_friends_lower_bound`` say so (Berger & Morgan 2015, App. A).
+    ``in_friends_lower_bound`` say so (Berger & Morgan 2015, App. A). The frame is
+    the snowball: seeds and the crawled accounts reachable from them through
+    collected lists, and every account those lists hold.
     """
     ds.require("census")
     # Row order of the temporary tables is irrelevant (readers sort), and not
     # preserving it lets DuckDB stream large aggregations with less memory.
-    keep = ds.execute("SELECT current_setting('preserve_insertion_order')"
-                      ).fetchone()[0]
+    keep_order = _one(ds, "SELECT current_setting('preserve_insertion_order')")
+    keep_mem = _one(ds, "SELECT current_setting('memory_limit')")
     ds.execute("SET preserve_insertion_order = false")
     try:
+        if memory_limit is not None:
+            ds.execute("SET memory_limit = ?", [memory_limit])
+        else:
+            ram = _memory_bytes()
+            if ram:
+                cur = keep_mem
+                cap = int(ram * MEMORY_FRACTION)
+                if _parse_bytes(cur) is None or _parse_bytes(cur) > cap:
+                    ds.execute("SET memory_limit = ?", [f"{cap // 2**20}MiB"])
         if rebuild or not _exists(ds, FRAME_TABLE):
-            for name, sql in frame_steps(ds):
-                if name == "recip_outside" and not ds.execute(
-                        _sql.HAS_OUTSIDE_FRIENDS).fetchone()[0]:
-                    continue  # no friends list reaches outside N: nothing to probe
-                ds.execute(sql)
-            for tmp in ("census_out", "census_in", "census_from_core"):
-                ds.execute(f"DROP TABLE IF EXISTS {tmp}")
+            ds.execute(f"DROP TABLE IF EXISTS {RANKED_TABLE}")
+            info = _build(ds, exact if exact is not None
+                          else not _collections_mode(ds))
+            for tmp in _TEMP:
+                _drop(ds, tmp)
+            if info.excluded_snowball_accounts:
+                warnings.warn(StatisticalWarning(
+                    f"{info.excluded_snowball_accounts:,} crawled account(s) with a "
+                    "snowball level are not reachable from the seeds through "
+                    "collected lists; they and their lists are left out of the "
+                    "frame (see measure.census.frame_info). Check crawls.level "
+                    "and the edges."), stacklevel=2)
         if ranks:
             if rebuild or not _exists(ds, RANKED_TABLE):
                 ds.execute(_sql.RANKS)
             return RANKED_TABLE
         return FRAME_TABLE
     finally:
-        ds.execute(f"SET preserve_insertion_order = {'true' if keep else 'false'}")
+        ds.execute(f"SET preserve_insertion_order = "
+                   f"{'true' if keep_order else 'false'}")
+        ds.execute("SET memory_limit = ?", [keep_mem])
+
+
+def _drop(ds: Dataset, name: str) -> None:
+    """Drop the temporary table or view ``name`` if it exists."""
+    is_view = _one(ds, "SELECT count(*) FROM duckdb_views() "
+                       "WHERE view_name = ? AND temporary", [name])
+    ds.execute(f"DROP {'VIEW' if is_view else 'TABLE'} IF EXISTS {name}")
+
+
+_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20,
+          "gb": 10**9, "gib": 2**30, "tb": 10**12, "tib": 2**40}
+
+
+def _parse_bytes(text: Any) -> int | None:
+    """Parse DuckDB's ``max_memory`` text ("18.6 GiB") into bytes."""
+    try:
+        num, unit = str(text).strip().split()
+        return int(float(num) * _UNITS[unit.lower()])
+    except (ValueError, KeyError):
+        return None
+
+
+def frame_info(ds: Dataset) -> FrameInfo:
+    """Return what the frame used and left out (builds the frame if needed)."""
+    build_frame(ds, ranks=False)
+    row = ds.sql(f"SELECT * FROM {INFO_TABLE}").row(0, named=True)
+    return FrameInfo(**row)
 
 
 def frame(ds: Dataset, *, ranks: bool = True, profile: bool = False) -> pl.DataFrame:

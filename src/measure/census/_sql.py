@@ -5,15 +5,29 @@ runs them in order on the dataset's connection. Every step creates a ``census_*`
 temporary table or view, so each can be printed, run and inspected on its own::
 
     from measure.census import _sql
-    print(_sql.CORE)
+    print(_sql.OUT_AGG)
 
 Definitions (Berger & Morgan 2015, §3.4, §3.6 and App. A):
 
-* **network core** ``N`` = seeds plus every account with a collected list (``crawls``).
-  "In-network" always means "in ``N``": a follow is only known when some collected
-  list holds it, and an uncollected list is unknown, not empty.
-* **level**: 0 for seeds; the (smallest) crawl level for crawled accounts; otherwise
-  1 + the smallest level of a crawled account whose collected list holds the account.
+* a **collection** is one crawl of one list (``crawls`` row); for every
+  ``(account, list)`` one collection is used: a snowball one (``level`` below
+  :data:`OUTSIDE_LEVEL`) before a later re-crawl outside the snowball, then a
+  complete one before an incomplete one, then the latest. An edge belongs to a
+  collection when it is in the list's account (``dst`` of a followers list, ``src``
+  of a friends list) and, if that list was collected more than once, its
+  ``observed_at`` equals the collection's ``collected_at``. Edges of other
+  collections (superseded re-crawls, lists outside the snowball) are left out and
+  counted.
+* **network core** ``N`` = the seeds plus the crawled accounts *reachable from the
+  seeds through collected lists* (an account is reached when it is in a collected
+  list of a reached account). Crawls of unreachable accounts (typically post-census
+  re-crawls, ``level`` = :data:`OUTSIDE_LEVEL`) are excluded and counted.
+  "In-network" always means "in ``N``": a follow is only known when a used
+  collection holds it, and an uncollected list is unknown, not empty.
+* **level**: 0 for seeds; the smallest snowball crawl level for crawled accounts
+  (1 + the level of the reaching account for accounts crawled only outside the
+  snowball); otherwise 1 + the smallest level of a core account whose collected
+  list holds the account.
 * **tier**: 1 = the account has a collected list; 2 = seen only inside others' lists.
 * ``in_followers``: distinct accounts of ``N`` that follow the account;
   ``in_friends``: distinct accounts of ``N`` the account follows;
@@ -22,127 +36,313 @@ Definitions (Berger & Morgan 2015, §3.4, §3.6 and App. A):
   ``n_lists_seen``: collected lists (followers or friends) that contain it.
   Each count is exact only when the lists it rests on were collected completely;
   the ``*_lower_bound`` flags say when it is a lower bound.
+
+Execution plan (``collections`` mode): one pass over all edges groups by follower
+(:data:`OUT_AGG`, joined to the small core table), one pass keeps the edges whose
+follower is in ``N`` as 4-byte core ranks (:data:`CORE_EDGES`); everything else
+(per-followed-account counts, reciprocity, reachability) runs on those small tables.
+No ``DISTINCT`` over all edges: within one collection an edge appears once (a list
+is a set); an edge held both by a friends list and a followers list (both ends in
+``N``) is collapsed in :data:`CORE_DEDUP`. Without ``edges.observed_at`` (or
+``crawls.collected_at``), re-crawls cannot be told apart and the ``exact`` mode
+deduplicates every edge first (:data:`DISTINCT_EDGES`), as the published procedure
+would.
 """
 
 from __future__ import annotations
 
-#: Follow edges, self-loops dropped (variant for an ``edges`` table with ``relation``).
-FOLLOWS_WITH_RELATION = """
+#: Crawl level that marks a crawl outside the snowball (post-census re-crawls of
+#: discovered accounts). Levels at or above it never define an account's level.
+OUTSIDE_LEVEL = 99
+
+#: Follow edges (column fragments filled by ``_frame`` from fixed variants only).
+FOLLOWS = """
 CREATE OR REPLACE TEMP VIEW census_follows AS
-SELECT src, dst FROM edges
-WHERE (relation IS NULL OR relation = 'follows') AND src <> dst
+SELECT src, dst, {observed_at} AS observed_at FROM {source}
+WHERE {relation} src <> dst
+"""
+#: ``FOLLOWS`` fragments.
+OBSERVED_AT = "observed_at"
+NO_OBSERVED_AT = "CAST(NULL AS TIMESTAMPTZ)"
+RELATION_FILTER = "(relation IS NULL OR relation = 'follows') AND"
+
+#: Does ``edges`` hold any relation other than ``follows``? (Parquet row-group
+#: statistics usually answer this without reading the column.)
+HAS_OTHER_RELATIONS = """
+SELECT EXISTS (SELECT 1 FROM edges WHERE relation <> 'follows')
 """
 
-#: Follow edges when ``edges`` has no ``relation`` column (every edge is a follow).
-FOLLOWS_NO_RELATION = """
-CREATE OR REPLACE TEMP VIEW census_follows AS
-SELECT src, dst FROM edges WHERE src <> dst
+#: ``exact`` mode: every distinct follow edge once, with how often it occurs.
+DISTINCT_EDGES = """
+CREATE OR REPLACE TEMP TABLE census_distinct AS
+SELECT src, dst, count(*) AS n_rows
+FROM (SELECT src, dst FROM edges WHERE {relation} src <> dst)
+GROUP BY src, dst
 """
 
-#: Crawls with a ``complete`` column (null means "not known to be incomplete").
-CRAWLS_WITH_COMPLETE = """
+#: Crawls, normalised (variant fragments for the optional columns).
+CRAWLS = """
 CREATE OR REPLACE TEMP VIEW census_crawls AS
-SELECT account_id, list, level, complete FROM crawls
+SELECT account_id, list, level, {complete} AS complete,
+       {collected_at} AS collected_at
+FROM crawls
+"""
+#: ``CRAWLS`` fragments.
+COMPLETE = "complete"
+NO_COMPLETE = "CAST(NULL AS BOOLEAN)"
+COLLECTED_AT = "CAST(collected_at AS TIMESTAMPTZ)"
+NO_COLLECTED_AT = "CAST(NULL AS TIMESTAMPTZ)"
+
+#: The collection used for every (account, list) and how many there were.
+COLLECTIONS = """
+CREATE OR REPLACE TEMP TABLE census_coll AS
+WITH r AS (
+    SELECT account_id, list, level, complete, collected_at,
+           count(*) OVER (PARTITION BY account_id, list) AS n_collections,
+           row_number() OVER (
+               PARTITION BY account_id, list
+               ORDER BY level >= ?, coalesce(complete, TRUE) DESC,
+                        collected_at DESC NULLS LAST) AS pick
+    FROM census_crawls
+    WHERE list IN ('followers', 'friends')
+)
+SELECT account_id, list, level, complete, collected_at,
+       CAST(n_collections AS INTEGER) AS n_collections
+FROM r WHERE pick = 1
 """
 
-#: Crawls without a ``complete`` column: every list is taken as complete.
-CRAWLS_NO_COMPLETE = """
-CREATE OR REPLACE TEMP VIEW census_crawls AS
-SELECT account_id, list, level, CAST(NULL AS BOOLEAN) AS complete FROM crawls
+#: First candidate core: seeds and accounts with a snowball crawl.
+CORE_IDS_INITIAL = """
+CREATE OR REPLACE TEMP TABLE census_core_ids AS
+SELECT account_id, CAST(min(level) AS INTEGER) AS level
+FROM (SELECT account_id, level FROM census_crawls WHERE level < ?
+      UNION ALL SELECT account_id, 0 FROM seeds)
+GROUP BY account_id
 """
 
-#: The network core N: seeds and crawled accounts, with their lists and completeness.
+#: The core table: one row per account of N with its collections. ``core_rank``
+#: orders N by (not a seed, level, id): seeds hold ranks 1..n_seeds, and the smallest
+#: rank among the owners of lists holding an account is its lowest-level reacher.
+#: ``f_any``/``r_any``: every edge of the list belongs to the used collection (one
+#: collection only, or ``exact`` mode); otherwise ``f_ts``/``r_ts`` must match.
 CORE = """
 CREATE OR REPLACE TEMP TABLE census_core AS
-WITH c AS (
-    SELECT account_id,
-           min(level) AS crawl_level,
-           bool_or(list = 'followers') AS followers_list,
-           bool_or(list = 'friends') AS friends_list,
-           coalesce(bool_and(coalesce(complete, TRUE))
-                    FILTER (WHERE list = 'followers'), FALSE) AS followers_complete,
-           coalesce(bool_and(coalesce(complete, TRUE))
-                    FILTER (WHERE list = 'friends'), FALSE) AS friends_complete
-    FROM census_crawls
-    GROUP BY account_id
-), s AS (
-    SELECT DISTINCT account_id FROM seeds
-)
-SELECT coalesce(c.account_id, s.account_id) AS account_id,
-       CASE WHEN s.account_id IS NOT NULL THEN 0 ELSE c.crawl_level END AS level,
+WITH s AS (SELECT DISTINCT account_id FROM seeds),
+     f AS (SELECT * FROM census_coll WHERE list = 'followers'),
+     r AS (SELECT * FROM census_coll WHERE list = 'friends')
+SELECT i.account_id,
+       CAST(CASE WHEN s.account_id IS NOT NULL THEN 0 ELSE i.level END
+            AS INTEGER) AS level,
        CAST(row_number() OVER (
-           ORDER BY CASE WHEN s.account_id IS NOT NULL THEN 0 ELSE c.crawl_level END,
-                    coalesce(c.account_id, s.account_id)) AS INTEGER) AS core_rank,
+           ORDER BY s.account_id IS NULL,
+                    CASE WHEN s.account_id IS NOT NULL THEN 0 ELSE i.level END,
+                    i.account_id) AS INTEGER) AS core_rank,
        s.account_id IS NOT NULL AS is_seed,
-       coalesce(c.followers_list, FALSE) AS followers_list,
-       coalesce(c.friends_list, FALSE) AS friends_list,
-       coalesce(c.followers_list AND c.followers_complete, FALSE) AS followers_complete,
-       coalesce(c.friends_list AND c.friends_complete, FALSE) AS friends_complete
-FROM c FULL OUTER JOIN s ON c.account_id = s.account_id
+       f.account_id IS NOT NULL AS followers_list,
+       r.account_id IS NOT NULL AS friends_list,
+       f.account_id IS NOT NULL AND coalesce(f.complete, TRUE) AS followers_complete,
+       r.account_id IS NOT NULL AND coalesce(r.complete, TRUE) AS friends_complete,
+       f.account_id IS NOT NULL AND (? OR f.n_collections = 1) AS f_any,
+       f.collected_at AS f_ts,
+       r.account_id IS NOT NULL AND (? OR r.n_collections = 1) AS r_any,
+       r.collected_at AS r_ts
+FROM census_core_ids i
+LEFT JOIN s ON i.account_id = s.account_id
+LEFT JOIN f ON i.account_id = f.account_id
+LEFT JOIN r ON i.account_id = r.account_id
 """
 
-#: Distinct follow edges whose follower is in N (small: at most |N| x out-degree).
-FROM_CORE = """
-CREATE OR REPLACE TEMP TABLE census_from_core AS
-SELECT DISTINCT e.src, e.dst
-FROM census_follows e
-SEMI JOIN census_core c ON e.src = c.account_id
+#: Lists collected more than once whose used collection has no ``collected_at``:
+#: their edges cannot be attributed (``_frame`` then switches to ``exact`` mode).
+UNATTRIBUTABLE = """
+SELECT count(*) FROM census_core
+WHERE (followers_list AND NOT f_any AND f_ts IS NULL)
+   OR (friends_list AND NOT r_any AND r_ts IS NULL)
 """
 
-#: Per followed account: followers in N, seeds following it, friends lists holding
-#: it, and the first friends list that reached it (``core_rank`` orders N by level,
-#: then id, so the smallest rank is the lowest-level, then smallest-id list owner).
-IN_AGG = """
-CREATE OR REPLACE TEMP TABLE census_in AS
-SELECT f.dst AS account_id,
-       count(*) AS in_followers,
-       count(*) FILTER (WHERE c.is_seed) AS seed_followers,
-       count(*) FILTER (WHERE c.friends_list) AS friends_lists_seen,
-       min(c.core_rank) FILTER (WHERE c.friends_list) AS friends_via_rank
-FROM census_from_core f
-JOIN census_core c ON f.src = c.account_id
-GROUP BY f.dst
-"""
-
-#: Per following account (one pass over all edges, deduplicated): friends in N,
-#: seeds followed, followers lists holding it and the first one that reached it.
+#: Pass 1 over all edges, grouped by follower: for an account outside N the only
+#: known follows are those in collected followers lists of N (``f``), each once.
+#: (Rows of accounts in N are recomputed from ``census_cc``.)
 OUT_AGG = """
 CREATE OR REPLACE TEMP TABLE census_out AS
-WITH e AS (SELECT DISTINCT src, dst FROM census_follows)
-SELECT e.src AS account_id,
-       count(c.account_id) AS in_friends,
-       count(*) FILTER (WHERE c.is_seed) AS seeds_followed,
-       count(*) FILTER (WHERE c.followers_list) AS followers_lists_seen,
-       min(c.core_rank) FILTER (WHERE c.followers_list) AS followers_via_rank
-FROM e
-LEFT JOIN census_core c ON e.dst = c.account_id
-GROUP BY e.src
+SELECT src AS account_id,
+       count(*) FILTER (WHERE f) AS in_friends,
+       count(*) FILTER (WHERE f AND is_seed) AS seeds_followed,
+       min(core_rank) FILTER (WHERE f) AS followers_via_rank,
+       count(*) AS n_edges
+FROM (
+    SELECT e.src, d.core_rank, d.is_seed,
+           d.followers_list AND (d.f_any OR e.observed_at = d.f_ts) AS f
+    FROM census_follows e
+    LEFT JOIN census_core d ON e.dst = d.account_id
+)
+GROUP BY src
 """
 
-#: Reciprocal ties with N for accounts in N: both directions lie in census_from_core.
+#: Pass 2 over all edges: edges whose follower is in N, as core ranks (``dst`` kept
+#: only when the followed account is outside N), with the collection(s) holding
+#: them: ``f`` = the followed account's followers list, ``r`` = the follower's
+#: friends list.
+CORE_EDGES = """
+CREATE OR REPLACE TEMP TABLE census_cc AS
+SELECT s.core_rank AS sr, d.core_rank AS dr,
+       CASE WHEN d.core_rank IS NULL THEN e.dst END AS dst,
+       coalesce(d.followers_list AND (d.f_any OR e.observed_at = d.f_ts), FALSE)
+           AS f,
+       s.friends_list AND (s.r_any OR e.observed_at = s.r_ts) AS r
+FROM census_follows e
+JOIN census_core s ON e.src = s.account_id
+LEFT JOIN census_core d ON e.dst = d.account_id
+"""
+
+#: Used edges from N when no friends list is used (then no edge can be held by two
+#: used collections): every row is one distinct edge.
+CORE_USED = """
+CREATE OR REPLACE TEMP VIEW census_d AS
+SELECT sr, dr, dst, f, r FROM census_cc WHERE f OR r
+"""
+
+#: Used edges from N when friends lists are used: an edge in both a friends list
+#: and a followers list is collapsed to one row (``n_rows`` counts the copies).
+CORE_DEDUP = """
+CREATE OR REPLACE TEMP TABLE census_d AS
+SELECT sr, dr, dst, bool_or(f) AS f, bool_or(r) AS r, count(*) AS n_rows
+FROM census_cc WHERE f OR r
+GROUP BY sr, dr, dst
+"""
+
+#: Per follower in N: friends in N, seeds followed, followers lists holding it and
+#: the first (lowest-rank) one.
+CORE_OUT = """
+CREATE OR REPLACE TEMP TABLE census_core_out AS
+SELECT sr AS core_rank,
+       count(dr) AS in_friends,
+       count(*) FILTER (WHERE dr <= ?) AS seeds_followed,
+       count(*) FILTER (WHERE f) AS followers_lists_seen,
+       min(dr) FILTER (WHERE f) AS followers_via_rank
+FROM census_d
+GROUP BY sr
+"""
+
+#: Per followed account (rank for accounts in N, id for accounts outside it, which
+#: only friends lists reach): followers in N, seeds following it, friends lists
+#: holding it and the first one.
+IN_AGG = """
+CREATE OR REPLACE TEMP TABLE census_in AS
+SELECT dr AS core_rank, dst AS account_id,
+       count(*) AS in_followers,
+       count(*) FILTER (WHERE sr <= ?) AS seed_followers,
+       count(*) FILTER (WHERE r) AS friends_lists_seen,
+       min(sr) FILTER (WHERE r) AS friends_via_rank
+FROM census_d
+GROUP BY dr, dst
+"""
+
+#: Reciprocal ties inside N: the edges a->b with a < b (ranks) are hashed once, the
+#: edges b->a with b > a probe them; each hit is one reciprocal pair counted for
+#: both ends. Ranks are packed into one BIGINT key (``hi << 32 | lo``).
 RECIP_CORE = """
 CREATE OR REPLACE TEMP TABLE census_recip AS
-SELECT a.dst AS account_id, count(*) AS reciprocal_in
-FROM census_from_core a
-SEMI JOIN census_from_core b ON b.src = a.dst AND b.dst = a.src
-GROUP BY a.dst
+WITH up AS (
+    SELECT (CAST(sr AS BIGINT) << 32) | CAST(dr AS BIGINT) AS k
+    FROM census_d WHERE dr IS NOT NULL AND sr < dr
+), down AS (
+    SELECT (CAST(dr AS BIGINT) << 32) | CAST(sr AS BIGINT) AS k
+    FROM census_d WHERE dr IS NOT NULL AND sr > dr
+), hit AS MATERIALIZED (
+    SELECT k FROM down SEMI JOIN up USING (k)
+)
+SELECT core_rank, count(*) AS reciprocal_in
+FROM (SELECT CAST(k >> 32 AS INTEGER) AS core_rank FROM hit
+      UNION ALL
+      SELECT CAST(k & 4294967295 AS INTEGER) FROM hit)
+GROUP BY core_rank
 """
 
-#: Does any collected friends list hold an account outside N? (Only then can an
-#: account outside N have a reciprocal tie, and RECIP_OUTSIDE must run.)
+#: Does a used friends list hold an account outside N? (Only then can an account
+#: outside N have a reciprocal tie, and RECIP_OUTSIDE must run.)
 HAS_OUTSIDE_FRIENDS = """
-SELECT count(*) > 0 FROM census_from_core f
-ANTI JOIN census_core c ON f.dst = c.account_id
+SELECT count(*) > 0 FROM census_d WHERE dr IS NULL
 """
 
-#: Reciprocal ties for accounts outside N (needs a probe of every edge).
+#: Reciprocal ties of accounts outside N (x): N-member s lists x as a friend and x
+#: is in s's used followers list (probes every edge; only with friends lists).
 RECIP_OUTSIDE = """
-INSERT INTO census_recip
-SELECT a.dst AS account_id, count(*) AS reciprocal_in
-FROM (SELECT f.src, f.dst FROM census_from_core f
-      ANTI JOIN census_core c ON f.dst = c.account_id) a
-SEMI JOIN census_follows e ON e.src = a.dst AND e.dst = a.src
-GROUP BY a.dst
+CREATE OR REPLACE TEMP TABLE census_recip_out AS
+WITH a AS (
+    SELECT d.dst AS x, c.account_id AS s
+    FROM census_d d JOIN census_core c ON d.sr = c.core_rank
+    WHERE d.dr IS NULL
+), back AS (
+    SELECT e.src, e.dst FROM census_follows e
+    JOIN census_core c ON e.dst = c.account_id
+    WHERE c.followers_list AND (c.f_any OR e.observed_at = c.f_ts)
+)
+SELECT a.x AS account_id, count(*) AS reciprocal_in
+FROM a SEMI JOIN back b ON b.src = a.x AND b.dst = a.s
+GROUP BY a.x
+"""
+
+#: Empty RECIP_OUTSIDE result (no friends list reaches outside N).
+RECIP_OUTSIDE_EMPTY = """
+CREATE OR REPLACE TEMP TABLE census_recip_out AS
+SELECT account_id, CAST(0 AS BIGINT) AS reciprocal_in FROM census_core WHERE FALSE
+"""
+
+#: Each core account's first reacher (lowest-rank owner of a used list holding it).
+CORE_VIA = """
+CREATE OR REPLACE TEMP TABLE census_core_via AS
+SELECT c.core_rank, c.is_seed, least(o.followers_via_rank, i.friends_via_rank) AS via
+FROM census_core c
+LEFT JOIN census_core_out o ON c.core_rank = o.core_rank
+LEFT JOIN census_in i ON c.core_rank = i.core_rank
+"""
+
+#: Core accounts reached from the seeds by following first-reacher pointers (cheap;
+#: exact whenever the pointers' chains end at seeds, as with consistent levels).
+REACHED_BY_VIA = """
+WITH RECURSIVE r(core_rank) AS (
+    SELECT core_rank FROM census_core_via WHERE is_seed
+    UNION
+    SELECT v.core_rank FROM census_core_via v JOIN r ON v.via = r.core_rank
+)
+SELECT count(*) FROM r
+"""
+
+#: Core accounts reached from the seeds through any used list (full search over the
+#: used edges inside N; run only when REACHED_BY_VIA leaves some unconfirmed).
+REACHED_FULL = """
+CREATE OR REPLACE TEMP TABLE census_reached AS
+WITH RECURSIVE links AS MATERIALIZED (
+    SELECT dr AS owner, sr AS member FROM census_d WHERE f
+    UNION ALL
+    SELECT sr, dr FROM census_d WHERE r AND dr IS NOT NULL
+), r(core_rank) AS (
+    SELECT core_rank FROM census_core WHERE is_seed
+    UNION
+    SELECT l.member FROM links l JOIN r ON l.owner = r.core_rank
+)
+SELECT c.account_id, c.level FROM census_core c SEMI JOIN r USING (core_rank)
+"""
+
+#: Crawled accounts outside the current core that a core list holds: reachable, so
+#: they join N (level = 1 + level of the first reacher).
+REACHABLE_OUTSIDE = """
+WITH crawled AS (
+    SELECT DISTINCT account_id FROM census_coll
+    ANTI JOIN census_core USING (account_id)
+), via AS (
+    SELECT o.account_id, o.followers_via_rank AS via
+    FROM census_out o SEMI JOIN crawled USING (account_id)
+    WHERE o.followers_via_rank IS NOT NULL
+    UNION ALL
+    SELECT i.account_id, i.friends_via_rank
+    FROM census_in i SEMI JOIN crawled USING (account_id)
+    WHERE i.friends_via_rank IS NOT NULL
+)
+SELECT v.account_id, CAST(1 + min(c.level) AS INTEGER) AS level
+FROM via v JOIN census_core c ON v.via = c.core_rank
+GROUP BY v.account_id
 """
 
 #: Latest ``active`` look-up per account (counts are null unless active).
@@ -167,36 +367,57 @@ SELECT CAST(NULL AS {id_type}) AS account_id,
 WHERE FALSE
 """
 
-#: The frame: one row per account in N or in a collected list, with every metric.
+#: The frame: one row per account in N or in a used list of N, with every metric.
 FRAME = """
 CREATE OR REPLACE TEMP TABLE census_frame AS
 WITH g AS (
     SELECT bool_and(followers_complete) AS all_followers_complete
     FROM census_core
-), j AS (
-    SELECT coalesce(o.account_id, c.account_id, i.account_id) AS account_id,
-           c.account_id IS NOT NULL AS in_core,
-           coalesce(c.is_seed, FALSE) AS is_seed,
-           c.level AS core_level,
-           coalesce(c.followers_list, FALSE) AS followers_list,
-           coalesce(c.friends_list, FALSE) AS friends_list,
-           coalesce(c.followers_complete, FALSE) AS followers_complete,
-           coalesce(c.friends_complete, FALSE) AS friends_complete,
+), core_rows AS (
+    SELECT c.account_id, TRUE AS in_core, c.is_seed, c.level AS core_level,
+           c.followers_list, c.friends_list, c.followers_complete,
+           c.friends_complete,
            least(o.followers_via_rank, i.friends_via_rank) AS via_rank,
            coalesce(o.in_friends, 0) AS in_friends,
            coalesce(o.seeds_followed, 0) AS seeds_followed,
            coalesce(i.in_followers, 0) AS in_followers,
            coalesce(i.seed_followers, 0) AS seed_followers,
            coalesce(o.followers_lists_seen, 0) + coalesce(i.friends_lists_seen, 0)
-               AS n_lists_seen
-    FROM census_out o
-    FULL OUTER JOIN census_core c ON o.account_id = c.account_id
-    FULL OUTER JOIN census_in i
-        ON coalesce(o.account_id, c.account_id) = i.account_id
+               AS n_lists_seen,
+           coalesce(r.reciprocal_in, 0) AS reciprocal_in
+    FROM census_core c
+    LEFT JOIN census_core_out o ON c.core_rank = o.core_rank
+    LEFT JOIN census_in i ON c.core_rank = i.core_rank
+    LEFT JOIN census_recip r ON c.core_rank = r.core_rank
+), outer_out AS (
+    SELECT * FROM census_out o
+    ANTI JOIN census_core c ON o.account_id = c.account_id
+    WHERE o.followers_via_rank IS NOT NULL
+), outer_in AS (
+    SELECT * FROM census_in WHERE account_id IS NOT NULL
+), outer_rows AS (
+    SELECT coalesce(o.account_id, i.account_id) AS account_id, FALSE AS in_core,
+           FALSE AS is_seed, CAST(NULL AS INTEGER) AS core_level,
+           FALSE AS followers_list, FALSE AS friends_list,
+           FALSE AS followers_complete, FALSE AS friends_complete,
+           least(o.followers_via_rank, i.friends_via_rank) AS via_rank,
+           coalesce(o.in_friends, 0) AS in_friends,
+           coalesce(o.seeds_followed, 0) AS seeds_followed,
+           coalesce(i.in_followers, 0) AS in_followers,
+           coalesce(i.seed_followers, 0) AS seed_followers,
+           coalesce(o.in_friends, 0) + coalesce(i.friends_lists_seen, 0)
+               AS n_lists_seen,
+           coalesce(x.reciprocal_in, 0) AS reciprocal_in
+    FROM outer_out o
+    FULL OUTER JOIN outer_in i ON o.account_id = i.account_id
+    LEFT JOIN census_recip_out x
+        ON coalesce(o.account_id, i.account_id) = x.account_id
+), j AS (
+    SELECT * FROM core_rows UNION ALL SELECT * FROM outer_rows
 )
 SELECT j.account_id,
-       CAST(CASE WHEN j.in_core AND j.core_level IS NOT NULL THEN j.core_level
-            ELSE 1 + v.level END AS INTEGER) AS level,
+       CAST(CASE WHEN j.in_core THEN j.core_level ELSE 1 + v.level END
+            AS INTEGER) AS level,
        CAST(CASE WHEN j.followers_list OR j.friends_list THEN 1 ELSE 2 END
             AS INTEGER) AS tier,
        j.is_seed,
@@ -206,7 +427,7 @@ SELECT j.account_id,
        j.seed_followers,
        j.in_friends,
        j.in_followers,
-       coalesce(r.reciprocal_in, 0) AS reciprocal_in,
+       j.reciprocal_in,
        l.followers_count,
        l.friends_count,
        l.statuses_count,
@@ -222,9 +443,34 @@ SELECT j.account_id,
 FROM j
 CROSS JOIN g
 LEFT JOIN census_core v ON j.via_rank = v.core_rank
-LEFT JOIN census_recip r ON j.account_id = r.account_id
 LEFT JOIN census_latest l ON j.account_id = l.account_id
-WHERE j.in_core OR j.via_rank IS NOT NULL
+"""
+
+#: Bookkeeping of what the frame used and left out (one row; see ``FrameInfo``).
+EDGE_COUNTS = """
+SELECT
+    (SELECT coalesce(sum(n_edges), 0) FROM census_out) AS edges_read,
+    (SELECT coalesce(sum(o.in_friends), 0) FROM census_out o
+     ANTI JOIN census_core c ON o.account_id = c.account_id)
+    + (SELECT count(*) FILTER (WHERE f OR r) FROM census_cc) AS edges_used
+"""
+
+#: Crawled accounts and crawl rows left out of N, and superseded collections.
+CRAWL_COUNTS = """
+WITH acc AS (
+    SELECT account_id, count(*) AS n_rows, bool_and(level >= ?) AS outside_only
+    FROM census_crawls GROUP BY account_id
+)
+SELECT
+    count(*) FILTER (WHERE c.account_id IS NULL) AS excluded_accounts,
+    coalesce(sum(n_rows) FILTER (WHERE c.account_id IS NULL), 0) AS excluded_crawls,
+    count(*) FILTER (WHERE c.account_id IS NULL AND NOT outside_only)
+        AS excluded_snowball_accounts,
+    count(*) FILTER (WHERE c.account_id IS NOT NULL AND outside_only)
+        AS included_outside_accounts,
+    (SELECT count(*) FROM census_crawls WHERE list IN ('followers', 'friends'))
+    - (SELECT count(*) FROM census_coll) AS superseded_collections
+FROM acc LEFT JOIN census_core c ON acc.account_id = c.account_id
 """
 
 #: Ranks (1 = highest; ties share the rank, as SQL ``rank()``) and percentiles (share
@@ -308,13 +554,8 @@ METRICS: tuple[str, ...] = (
     "in_friend_share",
 )
 
-#: Ordered steps of the frame chain (name, SQL) after the two variant views.
-FRAME_STEPS: tuple[tuple[str, str], ...] = (
-    ("core", CORE),
-    ("from_core", FROM_CORE),
-    ("in_agg", IN_AGG),
-    ("out_agg", OUT_AGG),
-    ("recip_core", RECIP_CORE),
-    ("recip_outside", RECIP_OUTSIDE),
-    ("frame", FRAME),
+#: Steps that depend on the core, in order (re-run when reachability changes N).
+CORE_STEPS: tuple[str, ...] = (
+    "core", "out_agg", "core_edges", "core_used", "core_out", "in_agg",
+    "recip_core", "recip_outside", "core_via",
 )
