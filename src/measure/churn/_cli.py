@@ -17,6 +17,12 @@ confidence intervals, a Cox model with a proportional-hazards check, monthly
 suspension rates (suspensions per account-day, exact Poisson CI) and a
 stock-and-flow table.
 
+For "what share of accounts is suspended within N days of creation", analyse a
+complete-follow-up cohort (accounts created between the first look-up and 90 days
+before the last, so the end of the panel censors none of them before day 90) with
+the interval-censored estimator:
+  measure churn DATA --cohort supporters.csv --complete-followup --estimator turnbull
+
 Examples:
   measure churn data/processed/world
   measure churn data/processed/world --cohort supporters.csv --origin first_seen
@@ -55,8 +61,19 @@ def register(sub: Any) -> None:
     p.add_argument("--min-at-risk", type=int, default=25, metavar="N",
                    help="curves start at the youngest age with N accounts at risk "
                    "(conditional on surviving to it; default 25)")
+    p.add_argument("--complete-followup", action="store_true",
+                   help="only accounts created between the panel's first look-up "
+                   "and 90 days before its last (each can be followed to day 90; "
+                   "see docs/churn.md)")
+    p.add_argument("--estimator", choices=("km", "turnbull"), default="km",
+                   help="headline survival and median: Kaplan-Meier on midpoint "
+                   "times (default) or Turnbull's interval-censored NPMLE with a "
+                   "bootstrap band")
+    p.add_argument("--bootstrap", type=int, metavar="B",
+                   help="bootstrap resamples for the Turnbull band (default 200 "
+                   "with --estimator turnbull up to 20,000 accounts; 0 for none)")
     p.add_argument("--no-turnbull", action="store_true",
-                   help="skip the Turnbull NPMLE")
+                   help="skip the Turnbull NPMLE (not with --estimator turnbull)")
     p.add_argument("--no-cox", action="store_true", help="skip the Cox model")
     p.add_argument("--plot", metavar="FILE.png",
                    help="write survival, cumulative incidence and rate plots")
@@ -75,7 +92,9 @@ def run_churn(args: argparse.Namespace) -> int:
                       covariates=args.covariate, strata=args.strata,
                       period=args.period, level=args.level,
                       min_at_risk=args.min_at_risk,
-                      turnbull_fit=not args.no_turnbull, cox=not args.no_cox)
+                      turnbull_fit=not args.no_turnbull, cox=not args.no_cox,
+                      estimator=args.estimator, bootstrap=args.bootstrap,
+                      complete_followup=args.complete_followup)
     if args.plot:
         from measure.churn._plot import save_figure
 

@@ -229,3 +229,129 @@ def imputation_variance(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
         warnings.simplefilter("ignore", RuntimeWarning)
         var = np.nanvar(vals, axis=0, ddof=1) if m > 1 else np.zeros(times.size)
     return np.nan_to_num(var) * scale
+
+
+@dataclass(frozen=True)
+class ImputedSurvival:
+    """Kaplan--Meier combined over imputations of interval-censored event times.
+
+    Attributes
+    ----------
+    times
+        Times at which survival is reported.
+    estimate, ci_low, ci_high
+        Combined survival ``exp(-Hbar)`` and its pointwise interval.
+    cumhaz, within, between
+        ``Hbar`` (mean over imputations of ``-log S``), the mean Greenwood
+        variance of ``log S`` and the between-imputation variance of ``-log S``.
+    df
+        Rubin's degrees of freedom of the total variance at each time.
+    m
+        Number of imputations.
+    """
+
+    times: np.ndarray
+    estimate: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    cumhaz: np.ndarray
+    within: np.ndarray
+    between: np.ndarray
+    df: np.ndarray
+    m: int
+
+
+def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
+               event: np.ndarray, times: np.ndarray, *, m: int = 20, seed: int = 0,
+               level: float = 0.95) -> ImputedSurvival:
+    """Kaplan--Meier with event times multiply imputed inside look-up intervals.
+
+    Each suspension is known only to lie in ``(left, right]`` (the last alive and
+    the first suspended look-up). Each of ``m`` imputations draws every event time
+    uniformly inside its interval (a locally constant event density between two
+    look-ups: the working assumption that replaces the midpoint), refits the
+    Kaplan--Meier curve with delayed entry, and the fits are combined by Rubin's
+    rules on the cumulative-hazard scale ``H = -log S``: the point estimate is the
+    mean ``Hbar``, the total variance ``T = W + (1 + 1/m) B`` (``W`` the mean
+    Greenwood variance, ``B`` the between-imputation variance), and the interval
+    is formed on that scale, ``S = exp(-(Hbar +- t_nu sqrt(T)))`` (upper end
+    capped at 1; the "log" interval, R ``survfit``'s default), with Rubin's
+    degrees of freedom ``nu = (m - 1) (1 + W / ((1 + 1/m) B))**2``. The log-log
+    interval is not used here: just past the earliest entries the cumulative
+    hazard is small and poorly determined (a few imputed events), and on the
+    log-log scale its interval then spans nearly ``[0, 1]``. Where no imputation
+    has an event by ``t``, the interval is the exact one-sided bound for zero
+    failures, ``[((1 - level) / 2) ** (1 / n), 1]``, with ``n`` the smallest
+    number at risk on the way to ``t``.
+
+    Unlike the midpoint curve with a band widened around it, the imputed curves
+    put some events before a reported day whenever an interval straddles it, so
+    survival just after the earliest entries is not set to exactly 1 with a
+    zero-width band when no midpoint falls there.
+
+    Rows with ``right = inf`` (right-censored) keep ``left`` as their exit. An
+    imputed exit is kept just after ``entry``.
+
+    References
+    ----------
+    Rubin, D. B. (1987). Multiple Imputation for Nonresponse in Surveys. Wiley.
+    Pan, W. (2000). A multiple imputation approach to Cox regression with
+    interval-censored data. Biometrics 56, 199-203. Law, C. G. & Brookmeyer, R.
+    (1992). Effects of mid-point imputation on the analysis of doubly censored
+    data. Statistics in Medicine 11, 1569-1578.
+    """
+    rng = np.random.default_rng(seed)
+    times = np.asarray(times, dtype=float)
+    finite = np.isfinite(right) & event
+    lo = left[finite]
+    width = right[finite] - lo
+    h = np.empty((m, times.size))
+    g = np.empty((m, times.size))
+    t = left.astype(float).copy()
+    after = np.nextafter(entry, np.inf)
+    for k in range(m):
+        t[finite] = lo + width * rng.random(lo.size)
+        t = np.maximum(t, after)
+        c = kaplan_meier(entry, t, event)
+        s = c.value(times)[0]
+        i = c.at(times)
+        with np.errstate(divide="ignore"):
+            h[k] = -np.log(s)
+        g[k] = np.where(i >= 0, c.var[np.maximum(i, 0)] if c.time.size else 0.0,
+                        0.0)
+    hbar = h.mean(axis=0)
+    w = g.mean(axis=0)
+    b = h.var(axis=0, ddof=1) if m > 1 else np.zeros(times.size)
+    tot = w + (1 + 1 / m) * b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (1 + 1 / m) * b / w
+        nu = np.where(b > 0, (m - 1) * (1 + 1 / r) ** 2, np.inf)
+    q = stats.t.ppf(0.5 + level / 2, np.minimum(nu, 1e6))
+    sd = np.sqrt(tot)
+    est = np.exp(-hbar)
+    lo_ = np.exp(-(hbar + q * sd))
+    hi_ = np.minimum(1.0, np.exp(-(hbar - q * sd)))
+    # no event imputed by t in any imputation: exact one-sided bound for zero
+    # failures among the smallest risk set on the way (Clopper-Pearson)
+    zero = hbar == 0
+    if np.any(zero):
+        n_min = _min_at_risk(entry, np.where(finite, right, left), times[zero])
+        lo_[zero] = np.where(n_min > 0, ((1 - level) / 2) ** (1 / np.maximum(
+            n_min, 1)), 0.0)
+        hi_[zero] = 1.0
+    return ImputedSurvival(times=times, estimate=est, ci_low=lo_, ci_high=hi_,
+                           cumhaz=hbar, within=w, between=b, df=nu, m=m)
+
+
+def _min_at_risk(entry: np.ndarray, exit_: np.ndarray, times: np.ndarray
+                 ) -> np.ndarray:
+    """Smallest number at risk (``entry < u <= exit``) over ``(min entry, t]``."""
+    se, sx = np.sort(entry), np.sort(exit_)
+    pts = np.unique(np.concatenate([se, sx]))
+    u = np.nextafter(pts, np.inf)  # just after each change point
+    n = (np.searchsorted(se, u, side="left") - np.searchsorted(sx, u, side="left"))
+    out = np.empty(times.size, dtype=np.int64)
+    for j, t in enumerate(times):
+        k = (u > se[0]) & (u <= t) if se.size else np.zeros(0, bool)
+        out[j] = int(n[k].min()) if np.any(k) else 0
+    return out

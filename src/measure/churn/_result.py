@@ -13,7 +13,7 @@ import polars as pl
 from measure._results import Estimate, estimates_to_polars
 from measure.churn._cox import CoxResult
 from measure.churn._km import SurvivalCurve
-from measure.churn._turnbull import TurnbullFit
+from measure.churn._turnbull import TurnbullBand, TurnbullFit
 
 #: Days at which survival is reported.
 DAYS = (1, 7, 30, 90)
@@ -62,6 +62,12 @@ class GroupResult:
         age with enough accounts at risk.
     n_exited_before
         Accounts whose follow-up ended before ``conditional_age`` (left out).
+    turnbull_band
+        Turnbull survival at :data:`DAYS` and median with bootstrap intervals, or
+        ``None``.
+    estimator
+        ``"km"`` or ``"turnbull"``: which estimator fills ``survival`` and
+        ``median``.
     """
 
     group: str
@@ -81,14 +87,23 @@ class GroupResult:
     deleted: str
     conditional_age: float = 0.0
     n_exited_before: int = 0
+    turnbull_band: TurnbullBand | None = None
+    estimator: str = "km"
 
     def survival_rows(self) -> list[dict[str, Any]]:
         """Rows ``{day, survival, ci_low, ci_high, at_risk, turnbull_low/high}``."""
+        b = self.turnbull_band
+        nan = (math.nan,) * len(DAYS)
+        blo = nan if b is None else tuple(b.ci_low)
+        bhi = nan if b is None else tuple(b.ci_high)
         return [{"day": d, "survival": _num(e.estimate), "ci_low": _num(e.ci[0]),
                  "ci_high": _num(e.ci[1]), "at_risk": int(n),
-                 "turnbull_low": _num(tb[0]), "turnbull_high": _num(tb[1])}
-                for d, e, n, tb in zip(DAYS, self.survival, self.at_risk,
-                                       self.turnbull_at, strict=True)]
+                 "turnbull_low": _num(tb[0]), "turnbull_high": _num(tb[1]),
+                 "turnbull_ci_low": _num(lo) if not math.isnan(tb[0]) else None,
+                 "turnbull_ci_high": _num(hi) if not math.isnan(tb[0]) else None}
+                for d, e, n, tb, lo, hi in zip(DAYS, self.survival, self.at_risk,
+                                               self.turnbull_at, blo, bhi,
+                                               strict=True)]
 
     def to_dict(self) -> dict[str, Any]:
         """Headline figures as plain JSON."""
@@ -99,6 +114,7 @@ class GroupResult:
             "median_ci": [_num(self.median.ci[0]), _num(self.median.ci[1])],
             "survival": self.survival_rows(),
             "conditional_on_age_days": _num(self.conditional_age),
+            "estimator": self.estimator,
         }
 
 
@@ -153,6 +169,11 @@ class ChurnResult:
     @property
     def method(self) -> str:
         """Short description of the estimators."""
+        if self.overall.estimator == "turnbull":
+            m = self.overall.median.method or (
+                self.overall.survival[-1].method if self.overall.survival else "")
+            return (f"{m}; Kaplan-Meier on midpoint times beside it; "
+                    f"origin={self.origin}")
         head = ("Kaplan-Meier with delayed entry (deletion censored)"
                 if self.deleted == "censor" else
                 "Aalen-Johansen cumulative incidence (deletion competing)")

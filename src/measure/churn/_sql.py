@@ -76,6 +76,12 @@ WHERE o.status IN ('active', 'protected') AND o.observed_at > f.first_terminal
 GROUP BY o.account_id
 """
 
+#: Step 2c (``complete_followup`` only): the panel's first and last look-up.
+PANEL_SPAN = """
+SELECT min(o.observed_at) AS first_look, max(o.observed_at) AS last_look
+FROM observations AS o
+"""
+
 #: Step 3: account attributes for the accounts in the summary.
 #: ``{columns}`` is a list of checked, quoted ``accounts`` columns (may be empty),
 #: ``{where}`` a conjunction of checked predicates with ``?`` placeholders.
