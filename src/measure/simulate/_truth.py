@@ -226,7 +226,7 @@ def build_truth(world: _World) -> None:
     if hasattr(world, "listed"):
         listed = listed | world.listed
     via = np.full(c.n, SEEN_VIA.index(""), dtype=np.int64)
-    via[np.isin(np.arange(c.n), world.listed_only)] = SEEN_VIA.index("recrawl_list")
+    via[world.listed_only] = SEEN_VIA.index("recrawl_list")
     via[np.isfinite(world.disc_t)] = SEEN_VIA.index("discovery")
     via[world.detected] = SEEN_VIA.index("detection")
     via[level >= 0] = SEEN_VIA.index("census")
