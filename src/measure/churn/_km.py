@@ -321,7 +321,9 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
                         0.0)
     hbar = h.mean(axis=0)
     w = g.mean(axis=0)
-    b = h.var(axis=0, ddof=1) if m > 1 else np.zeros(times.size)
+    with np.errstate(invalid="ignore"):  # S = 0 in some imputation: H = inf
+        b = h.var(axis=0, ddof=1) if m > 1 else np.zeros(times.size)
+    b = np.where(np.isfinite(b), b, np.inf)
     tot = w + (1 + 1 / m) * b
     with np.errstate(divide="ignore", invalid="ignore"):
         r = (1 + 1 / m) * b / w
@@ -329,8 +331,10 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     q = stats.t.ppf(0.5 + level / 2, np.minimum(nu, 1e6))
     sd = np.sqrt(tot)
     est = np.exp(-hbar)
-    lo_ = np.exp(-(hbar + q * sd))
-    hi_ = np.minimum(1.0, np.exp(-(hbar - q * sd)))
+    with np.errstate(invalid="ignore"):  # hbar = inf (S = 0): band [0, 0]
+        lo_ = np.exp(-(hbar + q * sd))
+        hi_ = np.where(np.isinf(hbar), 0.0,
+                       np.minimum(1.0, np.exp(-(hbar - q * sd))))
     # no event imputed by t in any imputation: exact one-sided bound for zero
     # failures among the smallest risk set on the way (Clopper-Pearson)
     zero = hbar == 0

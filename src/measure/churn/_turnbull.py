@@ -294,7 +294,7 @@ class TurnbullBand:
 
 def turnbull_band(left: np.ndarray, right: np.ndarray, entry: np.ndarray,
                   weights: np.ndarray, days: np.ndarray, *, replicates: int = 200,
-                  seed: int = 0, level: float = 0.95, tol: float = 1e-8,
+                  seed: int = 0, level: float = 0.95, tol: float = 1e-6,
                   max_iter: int = 5_000, fit: TurnbullFit | None = None
                   ) -> TurnbullBand:
     """Turnbull NPMLE at ``days`` and its median, with a bootstrap over accounts.
@@ -329,7 +329,8 @@ def turnbull_band(left: np.ndarray, right: np.ndarray, entry: np.ndarray,
     level
         Confidence level.
     tol, max_iter
-        EM stopping rule for every fit.
+        EM stopping rule of the bootstrap refits (the full-sample fit, when not
+        given, uses ``min(tol, 1e-8)``).
     fit
         The full-sample fit, if already computed.
 
@@ -350,7 +351,8 @@ def turnbull_band(left: np.ndarray, right: np.ndarray, entry: np.ndarray,
         if np.any(np.isfinite(right)):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", StatisticalWarning)
-                fit = turnbull(left, right, entry, w, tol=tol, max_iter=max_iter)
+                fit = turnbull(left, right, entry, w, tol=min(tol, 1e-8),
+                               max_iter=max_iter)
         else:  # no event: S = 1 throughout
             fit = TurnbullFit(left=np.empty(0), right=np.empty(0), mass=np.empty(0),
                               iterations=0, converged=True, loglik=0.0,
@@ -383,7 +385,9 @@ def turnbull_band(left: np.ndarray, right: np.ndarray, entry: np.ndarray,
     # a median never reached in a replicate is beyond the data: +inf for the quantile
     mlo = np.where(np.isnan(mlo), np.inf, mlo)
     mhi = np.where(np.isnan(mhi), np.inf, mhi)
-    mci = [float(np.quantile(mlo, q)), float(np.quantile(mhi, 1 - q))]
+    # order statistics (no interpolation: some replicates may never reach it)
+    mci = [float(np.quantile(mlo, q, method="lower")),
+           float(np.quantile(mhi, 1 - q, method="higher"))]
     mci = [x if np.isfinite(x) else np.nan for x in mci]
     return TurnbullBand(
         days=days, estimate=(lo0 + hi0) / 2, low=lo0, high=hi0,
