@@ -24,7 +24,10 @@ def test_feature_values_tiny(tiny) -> None:
     assert not f[(1, 3)]["suffix_increment"] and f[(1, 3)]["bin_handle"] == 3
     assert f[(2, 6)]["bin_handle"] == 2  # same stem, unrelated number
     assert f[(2, 6)]["suffix_increment"] is False  # 2 -> 77 is not an increment
-    assert f[(1, 2)]["bin_display_name"] == 3 and f[(1, 2)]["avatar_equal"]
+    # equal rare display name, in the "handles alike" half of the joint levels
+    assert f[(1, 2)]["bin_display_name"] == 4 + 3 and f[(1, 2)]["avatar_equal"]
+    assert f[(4, 5)]["bin_display_name"] < 4  # handles differ
+    assert np.isclose(f[(4, 5)]["overlap"], 3 / 3)  # all of 5's followers follow 4
     assert f[(1, 2)]["bin_bio"] == -1  # bio missing on one side: uninformative
     assert f[(1, 2)]["bin_followers"] == -1  # no collected follower list
     assert np.isclose(f[(4, 5)]["jaccard"], 3 / 4)

@@ -42,6 +42,7 @@ from measure.resurrection._measures import (
     DAY,
     _days,
     conditional_median,
+    horizon_times,
     kaplan_meier,
     ratio_by_incarnation,
     recovery_ratios,
@@ -57,9 +58,13 @@ FEATURE_BATCH = 500_000  # pairs per batch when computing comparison features
 RANDOM_U = ("handle", "display_name", "bio", "avatar")
 
 RATE_ASSUMPTIONS = (
-    "the end of observation (censoring) is independent of when actors return",
-    "suspension happened at the midpoint between the last active and the first "
-    "suspended look-up",
+    "the d-day rate is the share of the suspended accounts observed for at least "
+    "d days (plus the discovery lag) after their last active look-up whose actor "
+    "returned within d days; the curve over all accounts assumes the end of "
+    "observation (censoring) is independent of when actors return",
+    "suspension happened at the midpoint between the last time the account was "
+    "known alive (last active look-up, else first seen) and the first suspended "
+    "look-up",
     "only returns whose new account the collection discovered are counted "
     "(rate of observable returns)",
     "links are correct with their model probability (Fellegi-Sunter conditional "
@@ -138,6 +143,42 @@ def _utc(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(out) if out else df
 
 
+def _windows(con: Any, keys: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame,
+                                                    np.ndarray, np.ndarray]:
+    """Suspended accounts' windows and the accounts (by ``t_new``) inside each."""
+    win = con.execute(Q.SUSPENDED_WINDOWS).pl()
+    acc = keys.select("account_id", "t_new").drop_nulls().sort("t_new")
+    t_acc = acc["t_new"].dt.epoch("us").to_numpy()
+    lo = np.searchsorted(t_acc, win["lower_t"].dt.epoch("us").to_numpy(), "right")
+    hi = np.searchsorted(t_acc, win["upper_t"].dt.epoch("us").to_numpy(), "right")
+    return win, acc, lo, hi
+
+
+def _random_pairs(con: Any, keys: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+    """``n`` random (suspended, account created in its search window) pairs.
+
+    Almost all are non-matches; their comparison levels estimate the non-match
+    probabilities ``u`` free of the blocking (splink's random sampling, restricted
+    to the window so that the time gap is comparable).
+    """
+    rng = np.random.default_rng(seed)
+    win, acc, lo, hi = _windows(con, keys)
+    size = (hi - lo).astype(np.float64)
+    ok = np.flatnonzero(size > 0)
+    if ok.size == 0:
+        return pl.DataFrame({"previous": keys["account_id"].clear(),
+                             "new": keys["account_id"].clear(),
+                             "keys": pl.Series([], dtype=pl.Int32)})
+    # suspended accounts in proportion to their window's size: uniform over pairs
+    a = rng.choice(ok, size=n, p=size[ok] / size[ok].sum())
+    b = lo[a] + np.floor(rng.random(n) * size[a]).astype(np.int64)
+    return pl.DataFrame({
+        "previous": win["account_id"].gather(a.tolist()),
+        "new": acc["account_id"].gather(b.tolist()),
+        "keys": pl.Series(np.zeros(n, dtype=np.int32)),
+    }).filter(pl.col("previous") != pl.col("new")).unique(["previous", "new"])
+
+
 def analyze(
     ds: Any,
     *,
@@ -148,7 +189,7 @@ def analyze(
     labels: pl.DataFrame | None = None,
     horizons: tuple[float, ...] = (7, 30, 60),
     rate_days: float = 30,
-    discovery_lag_days: float = 14.0,
+    discovery_lag_days: float = 0.0,
     n_imputations: int = 20,
     n_boot: int = 200,
     level: float = 0.95,
@@ -158,7 +199,7 @@ def analyze(
     max_key_freq: int = 100,
     min_shared_followers: int = 2,
     max_hub: int = 1000,
-    u_random_pairs: int = 0,
+    u_random_pairs: int = 50_000,
     grouped: bool = True,
     fuzzy_handles: bool = True,
     seed: int = 0,
@@ -190,10 +231,13 @@ def analyze(
     rate_days
         The headline horizon (30: ``rate_30d``).
     discovery_lag_days
-        Allowance for the time the collection needs to find a new account:
-        follow-up ends this many days before the data end (a return created just
-        before the end is usually not found yet; the simulator's discovery delay
-        has mean 10 days).
+        Allowance for the time the collection needs to find a new account: the
+        ``d``-day rate is computed over the accounts known alive at least ``d`` +
+        this many days before the data end, and the curve's follow-up ends this
+        many days before the data end. 0 (default) measures the returns the data
+        show (as the simulator's ``rate_30d_observable``); about the collection's
+        discovery delay (the simulator's has mean 10 days) counts only accounts
+        whose returns had time to be found, which is closer to the latent rate.
     n_imputations
         Link draws for multiple imputation (Rubin's rules).
     n_boot
@@ -210,9 +254,13 @@ def analyze(
         followers for the follower-overlap block; followers of more than
         ``max_hub`` accounts are ignored when blocking.
     u_random_pairs
-        Random (suspended, any account) pairs from which the non-match level
-        probabilities ``u`` of the profile comparisons are estimated (splink's
-        random sampling); 0 estimates every ``u`` by EM on the candidates.
+        Random (suspended, account created in its window) pairs from which the
+        non-match level probabilities ``u`` of every comparison are estimated
+        (splink's random sampling); the prior of a pair is then one over the
+        accounts in the window, and EM estimates only ``m`` and the share of
+        suspended accounts with a successor. 0 estimates ``u`` by EM on the
+        blocked candidates (biased by the blocking: a blocked non-match agrees on
+        a key by construction).
     fuzzy_handles
         Also block on handles one edit apart (one-deletion neighbourhood of the
         stem); costs about ``len(stem)`` keys per account.
@@ -308,15 +356,7 @@ def analyze(
         # comparisons; the same PAIR_FRAME step computes their fields
         frame_u = None
         if u_random_pairs and susp.height:
-            rng_u = np.random.default_rng(seed + 7919)
-            ids_all = keys["account_id"]
-            n_u = int(u_random_pairs)
-            rp = pl.DataFrame({
-                "previous": susp["account_id"].gather(
-                    rng_u.integers(0, susp.height, n_u).tolist()),
-                "new": ids_all.gather(rng_u.integers(0, ids_all.len(), n_u).tolist()),
-                "keys": pl.Series(np.zeros(n_u, dtype=np.int32)),
-            }).filter(pl.col("previous") != pl.col("new")).unique(["previous", "new"])
+            rp = _random_pairs(con, keys, int(u_random_pairs), seed + 7919)
             con.register("_rs_rand_df", rp.to_arrow())
             con.execute("CREATE OR REPLACE TEMP TABLE _rs_pairs AS "
                         "SELECT * FROM _rs_rand_df")
@@ -378,10 +418,22 @@ def analyze(
                     [f"bin_{f}" for f in FEATURES]).to_numpy().astype(np.int64)
                 u_all = u_from_random_pairs(bins_u)
                 fixed_u = {k: u_all[k] for k in RANDOM_U}
+                fixed_u = u_all
             if grouped:
                 group = feats["previous"].rank("dense").to_numpy().astype(
                     np.int64) - 1
-                model = fit_em_grouped(bins, group)
+                n_cand = None
+                if fixed_u is not None:
+                    # with u from all pairs, the prior of each pair is 1 over all
+                    # accounts in the window, not over the blocked candidates
+                    win, _acc, lo, hi = _windows(con, keys)
+                    sizes = pl.DataFrame({"previous": win["account_id"],
+                                          "_n": (hi - lo).astype(np.float64)})
+                    first = feats.select("previous").with_row_index("_i").unique(
+                        "previous", keep="first").sort("_i")
+                    n_cand = first.join(sizes, on="previous", how="left")[
+                        "_n"].fill_null(1.0).to_numpy()
+                model = fit_em_grouped(bins, group, fixed_u=fixed_u, n_cand=n_cand)
                 p_pair = predict_grouped(model, bins, group)
             else:
                 model = fit_em(bins, fixed_u=fixed_u)
@@ -434,34 +486,55 @@ def analyze(
         new_codes = scored["new"].rank("dense").to_numpy().astype(np.int64)
         sampler = LinkSampler(prow_np, new_codes, scored["probability"].to_numpy())
         cnew = _days(scored["created_new"])
-        la, fs = _days(susp["last_active"]), _days(susp["first_suspended"])
+        fs = _days(susp["first_suspended"])
+        # last time known alive: the last active look-up, else first seen (or
+        # created) when that was before the first suspended look-up
+        seen = _days(susp["first_seen"])
+        seen = np.where(seen < fs, seen, np.nan)
+        la = _days(susp["last_active"])
+        la = np.where(np.isnan(la), seen, la)
         end_d = _days(pl.Series([data_end]).cast(pl.Datetime("us", "UTC")))[0]
 
-        def draw_times(idx: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        def draw_created() -> np.ndarray:
             chosen = sampler.draw(rng)
             created = np.full(susp.height, np.nan)
             created[prow_np[chosen]] = cnew[chosen]
-            t, e = return_times_np(la, fs, created, end_d, discovery_lag_days)
+            return created
+
+        def draw_times(idx: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+            t, e = return_times_np(la, fs, draw_created(), end_d, discovery_lag_days)
             return (t, e) if idx is None else (t[idx], e[idx])
 
-        kms = [kaplan_meier(*draw_times()) for _ in range(n_imputations)]
-        method = ("Kaplan-Meier of return delay, censored at end of observation; "
+        draws = [draw_created() for _ in range(n_imputations)]
+        kms = [kaplan_meier(*return_times_np(la, fs, c, end_d, discovery_lag_days))
+               for c in draws]
+        method = ("Kaplan-Meier of return delay over the suspended accounts with "
+                  "d + lag days of follow-up after their last active look-up; "
                   f"Greenwood log-log CI pooled over {n_imputations} link draws "
                   "(Rubin's rules)")
         if model is not None:
             method = f"{model.method} links; " + method
         rates: dict[float, Estimate] = {}
         for d in days:
-            pooled = rubin_rate(kms, d, level)
+            kms_d = [kaplan_meier(*horizon_times(la, fs, c, end_d, d,
+                                                 discovery_lag_days))
+                     for c in draws]
+            pooled = rubin_rate(kms_d, d, level)
+            km_all = rubin_rate(kms, d, level)
             w = []
-            if not kms[0].n or kms[0].at(d)[2] < 1:
-                w.append(f"no suspended account is followed up for {d:g} days")
+            n_d = kms_d[0].n
+            if not n_d:
+                w.append(f"no suspended account is followed up for {d:g} days "
+                         f"(+ {discovery_lag_days:g} days discovery lag)")
             rates[d] = Estimate(
-                term=f"rate_{d:g}d", estimate=pooled.estimate, ci=pooled.ci,
-                level=level, std_error=pooled.std_error, method=method, n=n_susp,
+                term=f"rate_{d:g}d", estimate=pooled.estimate if n_d else math.nan,
+                ci=pooled.ci if n_d else (math.nan, math.nan),
+                level=level, std_error=pooled.std_error, method=method, n=n_d,
                 assumptions=RATE_ASSUMPTIONS, warnings=tuple(w),
                 extra={"within_var": pooled.within, "between_var": pooled.between,
-                       "df": pooled.df, "m": pooled.m})
+                       "df": pooled.df, "m": pooled.m,
+                       "km_all_accounts": km_all.estimate,
+                       "km_all_accounts_ci": km_all.ci})
         grid = np.arange(0, int(window) + 1, dtype=np.float64)
         curve_rows = []
         for d in grid:

@@ -26,6 +26,7 @@ from rapidfuzz.distance import Levenshtein
 MIN_STEM = 3  # shorter stems ("ab", "x") block everything with everything
 MIN_NAME = 3
 MIN_BIO = 12  # bios shorter than this (letters only) are too generic to fingerprint
+HANDLE_ALIKE = 1  # handle levels from here on ("stems 2 edits apart" or closer)
 MAX_SUFFIX_STEP = 20  # a numeric suffix that jumps further is not an "increment"
 # A key value held by more accounts than this is "common": agreeing on it is weak
 # evidence (term-frequency adjustment, as in splink's tf levels).
@@ -58,17 +59,22 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        ``account_id, t_new`` (created, else first seen), ``handle`` (NFKC, lower
+        ``account_id, t_new`` (created, else first seen), ``first_seen``,
+        ``handle`` (NFKC, lower
         case), ``stem`` (handle letters only: digits, separators, punctuation and
-        symbols stripped; null if shorter than 3), ``suffix`` (trailing ASCII number
+        symbols stripped; null if shorter than 3), ``hkey`` (letters and digits of
+        the handle), ``suffix`` (trailing ASCII number
         of the handle), ``name_norm``, ``name_key`` (display-name letters only),
         ``bio_norm``, ``bio_fp`` (hash of the bio's letters), ``avatar``.
     """
     df = accounts.lazy().select(
         pl.col("account_id"),
         pl.coalesce("created_at", "first_seen").alias("t_new"),
+        pl.col("first_seen"),
         _norm(pl.col("screen_name")).alias("handle"),
         _null_short(_letters(pl.col("screen_name")), MIN_STEM).alias("stem"),
+        _null_short(_norm(pl.col("screen_name")).str.replace_all(r"[^\p{L}\p{N}]+", ""),
+                    MIN_STEM).alias("hkey"),
         _norm(pl.col("screen_name")).str.extract(r"([0-9]+)$", 1)
         .str.slice(0, 9).cast(pl.Int64, strict=False).alias("suffix"),
         _null_short(_norm(pl.col("display_name")), 1).alias("name_norm"),
@@ -92,28 +98,35 @@ MAX_DEL_STEM = 24
 
 
 def deletion_keys(keys: pl.DataFrame) -> pl.DataFrame:
-    """One-deletion neighbourhood of each stem: ``account_id, dkey``.
+    """One-deletion neighbourhood of each stem and handle: ``account_id, dkey``.
 
-    Two stems within one edit (insertion, deletion or substitution) share at least
-    one key (the stem itself or the stem with one character removed), so a join on
-    ``dkey`` finds handles that a small edit changed beyond their stem (SymSpell
-    style symmetric deletion; Garbe 2012).
+    Two strings within one edit (insertion, deletion or substitution) share at least
+    one key (the string itself or the string with one character removed), so a
+    join on ``dkey`` finds handles that a small edit changed (SymSpell style
+    symmetric deletion; Garbe 2012). Keys come from the stem (letters only:
+    ``abu_x`` and ``abu_y2``) and from the handle's letters and digits
+    (``abudawla434`` and ``abudawla435``, ``abux`` and ``abux2``): the latter
+    still finds increments when the stem itself is too common to block on.
     """
-    k = keys.select("account_id", "stem", "t_new").filter(
-        pl.col("stem").str.len_chars().is_between(MIN_DEL_STEM, MAX_DEL_STEM))
-    if k.height == 0:
+    parts = []
+    for col in ("stem", "hkey"):
+        k = keys.select("account_id", pl.col(col).alias("s"), "t_new").filter(
+            pl.col("s").str.len_chars().is_between(MIN_DEL_STEM, MAX_DEL_STEM))
+        if k.height == 0:
+            continue
+        parts.append(k.select("account_id", pl.col("s").alias("dkey"), "t_new"))
+        for i in range(MAX_DEL_STEM):
+            sub = k.filter(pl.col("s").str.len_chars() > i).select(
+                "account_id",
+                (pl.col("s").str.slice(0, i)
+                 + pl.col("s").str.slice(i + 1)).alias("dkey"), "t_new")
+            if sub.height == 0:
+                break
+            parts.append(sub)
+    if not parts:
         return pl.DataFrame({"account_id": keys["account_id"].clear(),
                              "dkey": pl.Series([], dtype=pl.Utf8),
                              "t_new": keys["t_new"].clear()})
-    parts = [k.select("account_id", pl.col("stem").alias("dkey"), "t_new")]
-    for i in range(MAX_DEL_STEM):
-        sub = k.filter(pl.col("stem").str.len_chars() > i).select(
-            "account_id",
-            (pl.col("stem").str.slice(0, i)
-             + pl.col("stem").str.slice(i + 1)).alias("dkey"), "t_new")
-        if sub.height == 0:
-            break
-        parts.append(sub)
     return pl.concat(parts).unique(["account_id", "dkey"])
 
 
@@ -123,6 +136,9 @@ class Comparison:
 
     name: str
     levels: tuple[str, ...]
+    # group of each level when the comparison is conditional on another one: the
+    # level probabilities sum to 1 within each group (P(level | group, class))
+    groups: tuple[int, ...] | None = None
 
 
 COMPARISONS: tuple[Comparison, ...] = (
@@ -132,13 +148,19 @@ COMPARISONS: tuple[Comparison, ...] = (
                           "stems 1 edit apart, same number",
                           "same stem, same number (separators differ)",
                           "stems <= 1 edit, number + 1")),
-    Comparison("display_name", ("sim<0.6", "sim 0.6-0.85",
-                                "sim>=0.85 or equal common", "equal rare")),
+    # display names are compared jointly with the handle: look-alike handles of
+    # different people often come with look-alike names ("abu_x12" "Abu X",
+    # "abu_x2" "Abu X"), so agreement on both is not two independent pieces of
+    # evidence (the Fellegi-Sunter conditional independence would be violated)
+    Comparison("display_name", tuple(
+        f"{h}: {lvl}" for h in ("handles differ", "handles alike")
+        for lvl in ("sim<0.6", "sim 0.6-0.85", "sim>=0.85 or equal common",
+                    "equal rare")), groups=(0, 0, 0, 0, 1, 1, 1, 1)),
     Comparison("bio", ("sim<0.5", "sim 0.5-0.8", "sim>=0.8 or equal common",
                        "equal rare")),
     Comparison("avatar", ("different", "equal")),
-    Comparison("followers", ("none shared", "jaccard<0.05", "jaccard 0.05-0.2",
-                             "jaccard>=0.2")),
+    Comparison("followers", ("none shared", "overlap<0.2", "overlap 0.2-0.4",
+                             "overlap 0.4-0.6", "overlap>=0.6")),
     Comparison("time_gap", (">30 d", "14-30 d", "7-14 d", "2-7 d", "<=2 d")),
 )
 FEATURES = tuple(c.name for c in COMPARISONS)
@@ -188,7 +210,8 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     -------
     polars.DataFrame
         ``previous, new, keys``; raw values ``handle_sim, suffix_increment,
-        name_sim, bio_sim, avatar_equal, jaccard, n_shared, gap_days``; binned
+        name_sim, bio_sim, avatar_equal, jaccard, overlap`` (shared followers over
+        the smaller list), ``n_shared, gap_days``; binned
         ``bin_<feature>`` (int8, -1 = missing) for each of :data:`FEATURES`.
     """
     handle_sim = _sim(frame["handle_prev"], frame["handle_new"], fuzz.ratio)
@@ -225,7 +248,7 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     name_eq = (frame["name_key_prev"] == frame["name_key_new"]).fill_null(False)
     name_eq = name_eq.to_numpy() & (n >= 0)
     n = np.where(name_eq, np.where(rare("name_n"), 3, np.maximum(n, 2)), n)
-    n = n.astype(np.int8)
+    n = np.where(n >= 0, n + 4 * (h >= HANDLE_ALIKE), n).astype(np.int8)
 
     b = _bin(bio_sim, [0.5, 0.8])
     bio_eq = (frame["bio_fp_prev"] == frame["bio_fp_new"]).fill_null(False)
@@ -245,7 +268,12 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     union = nf_p + nf_n - shared
     with np.errstate(invalid="ignore", divide="ignore"):
         jac = np.where((nf_p > 0) & (nf_n > 0), shared / union, np.nan)
-    f = _bin(jac, [1e-12, 0.05, 0.2])
+        # overlap coefficient: shared over the smaller list. A returning actor's
+        # new list is small and mostly old followers, the old list may be capped:
+        # Jaccard would call that a weak overlap.
+        ovl = np.where((nf_p > 0) & (nf_n > 0), shared / np.minimum(nf_p, nf_n),
+                       np.nan)
+    f = _bin(ovl, [1e-12, 0.2, 0.4, 0.6])
 
     gap = (frame["created_new"] - frame["first_suspended"]).dt.total_seconds()
     gap_days = gap.to_numpy().astype(np.float64) / 86400.0
@@ -263,6 +291,7 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
         "bio_sim": bio_sim,
         "avatar_equal": pl.Series(av_eq, dtype=pl.Boolean),
         "jaccard": jac,
+        "overlap": ovl,
         "n_shared": frame["n_shared"],
         "gap_days": gap_days,
         "bin_handle": h,

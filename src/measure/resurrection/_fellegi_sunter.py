@@ -21,8 +21,8 @@ Supervised model
 ----------------
 With labelled pairs (``previous, new, match``), a logistic regression of ``match`` on
 the one-hot binned comparisons (missing as its own level) replaces EM
-(statsmodels ``GLM(Binomial)``, lightly ridge-penalised so that a level seen only
-among matches does not diverge). Its probabilities are calibrated for the population
+(Newton-Raphson, ridge-penalised so that a level seen only among matches does not
+diverge). Its probabilities are calibrated for the population
 the labelled pairs were drawn from: label a random sample of candidate pairs.
 
 References
@@ -85,6 +85,16 @@ class FSModel:
                                           "weight"], orient="row")
 
 
+def _normalise(c: object, x: np.ndarray) -> np.ndarray:
+    """Level probabilities from weighted counts, within each group of levels."""
+    groups = getattr(c, "groups", None)
+    if groups is None:
+        return x / x.sum()
+    g = np.asarray(groups)
+    tot = np.bincount(g, weights=x)
+    return x / tot[g]
+
+
 def _patterns(bins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pats, inverse, counts = np.unique(bins, axis=0, return_inverse=True,
                                       return_counts=True)
@@ -114,7 +124,7 @@ def u_from_random_pairs(bins: np.ndarray) -> dict[str, np.ndarray]:
         lvl = lvl[lvl >= 0]
         L = len(c.levels)
         cnt = np.bincount(lvl, minlength=L).astype(np.float64) + PSEUDO / L
-        out[c.name] = cnt / cnt.sum()
+        out[c.name] = _normalise(c, cnt)
     return out
 
 
@@ -149,8 +159,8 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
                               "the window or check the accounts table")
     nlev = [len(c.levels) for c in COMPARISONS]
     pats, _, counts = _patterns(bins)
-    m = [2.0 ** np.arange(L) / (2.0 ** np.arange(L)).sum() for L in nlev]
-    u = [x[::-1].copy() for x in m]
+    m = [_normalise(c, 2.0 ** np.arange(len(c.levels))) for c in COMPARISONS]
+    u = [_normalise(c, 2.0 ** -np.arange(len(c.levels))) for c in COMPARISONS]
     fixed_u = fixed_u or {}
     fixed = [c.name in fixed_u for c in COMPARISONS]
     for k, c in enumerate(COMPARISONS):
@@ -178,9 +188,9 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
             ok = lvl >= 0
             mk = np.bincount(lvl[ok], weights=gm[ok], minlength=L) + PSEUDO / L
             uk = np.bincount(lvl[ok], weights=gu[ok], minlength=L) + PSEUDO / L
-            m[k] = mk / mk.sum()
+            m[k] = _normalise(COMPARISONS[k], mk)
             if not fixed[k]:
-                u[k] = uk / uk.sum()
+                u[k] = _normalise(COMPARISONS[k], uk)
         if abs(ll - prev) < tol * max(1.0, abs(ll)):
             converged = True
             break
@@ -221,16 +231,51 @@ class LogitModel:
     params: np.ndarray
     n_labelled: int
     n_matches: int
-    method: str = "supervised logistic regression (statsmodels GLM, ridge 1e-3)"
+    method: str = "supervised logistic regression (ridge 1 on the log-likelihood)"
 
 
-RIDGE = 1e-3  # small L2 penalty: a level seen only among matches must stay finite
+RIDGE = 1.0  # L2 penalty on the summed log-likelihood: a level seen only among
+# matches (or non-matches) gets a large but finite weight
+
+
+def _ridge_logit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None,
+                 ridge: float = RIDGE, max_iter: int = 100) -> np.ndarray:
+    """Penalised maximum likelihood (Newton-Raphson); the intercept is free."""
+    n, k = x.shape
+    w = np.ones(n) if w is None else w
+    pen = np.full(k, ridge)
+    pen[0] = 0.0
+    beta = np.zeros(k)
+    ybar = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
+    beta[0] = np.log(ybar / (1 - ybar))
+
+    def objective(b: np.ndarray) -> float:
+        eta = x @ b
+        ll = np.sum(w * (y * eta - np.logaddexp(0.0, eta)))
+        return float(ll - 0.5 * np.sum(pen * b * b))
+
+    cur = objective(beta)
+    for _ in range(max_iter):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -35, 35)))
+        grad = x.T @ (w * (y - p)) - pen * beta
+        hess = (x * (w * p * (1 - p))[:, None]).T @ x + np.diag(pen + 1e-6)
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while t > 1e-6:  # step halving keeps every Newton step an ascent
+            new = objective(beta + t * step)
+            if new >= cur - 1e-12:
+                break
+            t /= 2
+        beta = beta + t * step
+        done = abs(new - cur) < 1e-10 * max(1.0, abs(cur))
+        cur = new
+        if done:
+            break
+    return beta
 
 
 def fit_logit(bins: np.ndarray, y: np.ndarray) -> LogitModel:
     """Fit the supervised model on labelled pairs (``y`` = 1 for a true link)."""
-    import statsmodels.api as sm
-
     if y.size == 0 or y.min() == y.max():
         raise EstimationError(
             "labelled pairs must include both matches and non-matches among the "
@@ -238,10 +283,8 @@ def fit_logit(bins: np.ndarray, y: np.ndarray) -> LogitModel:
     x = _design(bins)
     keep = x[:, 1:].sum(axis=0) > 0
     keep = np.concatenate([[True], keep])
-    glm = sm.GLM(y.astype(np.float64), x[:, keep], family=sm.families.Binomial())
-    res = glm.fit_regularized(alpha=RIDGE, L1_wt=0.0)
     params = np.zeros(x.shape[1])
-    params[keep] = np.asarray(res.params)
+    params[keep] = _ridge_logit(x[:, keep], y.astype(np.float64))
     return LogitModel(params=params, n_labelled=int(y.size), n_matches=int(y.sum()))
 
 
@@ -265,7 +308,9 @@ def _group_posterior(llr: np.ndarray, group: np.ndarray, k: np.ndarray,
 
 
 def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
-                   max_iter: int = MAX_ITER, tol: float = 1e-7) -> FSModel:
+                   max_iter: int = MAX_ITER, tol: float = 1e-7,
+                   fixed_u: dict[str, np.ndarray] | None = None,
+                   n_cand: np.ndarray | None = None) -> FSModel:
     """Fellegi-Sunter EM with at most one successor per suspended account.
 
     Each suspended account ``a`` (``group``) has candidates ``j = 1..k_a`` and a
@@ -292,10 +337,17 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
     group = np.asarray(group, dtype=np.int64)
     G = int(group.max()) + 1
     k = np.bincount(group, minlength=G).astype(np.float64)
+    if n_cand is not None:
+        k = np.maximum(np.asarray(n_cand, dtype=np.float64), k)
     k[k == 0] = 1.0
     nlev = [len(c.levels) for c in COMPARISONS]
-    m = [2.0 ** np.arange(L) / (2.0 ** np.arange(L)).sum() for L in nlev]
-    u = [x[::-1].copy() for x in m]
+    m = [_normalise(c, 2.0 ** np.arange(len(c.levels))) for c in COMPARISONS]
+    u = [_normalise(c, 2.0 ** -np.arange(len(c.levels))) for c in COMPARISONS]
+    fixed_u = fixed_u or {}
+    fixed = [c.name in fixed_u for c in COMPARISONS]
+    for kk, c in enumerate(COMPARISONS):
+        if fixed[kk]:
+            u[kk] = np.asarray(fixed_u[c.name], dtype=np.float64)
     rho = rho0
     prev = np.inf
     converged = False
@@ -307,9 +359,10 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
             lvl = bins[:, kk]
             ok = lvl >= 0
             mk = np.bincount(lvl[ok], weights=g[ok], minlength=L) + PSEUDO / L
-            uk = np.bincount(lvl[ok], weights=1 - g[ok], minlength=L) + PSEUDO / L
-            m[kk] = mk / mk.sum()
-            u[kk] = uk / uk.sum()
+            m[kk] = _normalise(COMPARISONS[kk], mk)
+            if not fixed[kk]:
+                uk = np.bincount(lvl[ok], weights=1 - g[ok], minlength=L) + PSEUDO / L
+                u[kk] = _normalise(COMPARISONS[kk], uk)
         ret = np.bincount(group, weights=g, minlength=G)
         rho = float(np.clip(ret[np.bincount(group, minlength=G) > 0].mean(),
                             1e-6, 1 - 1e-6))
@@ -322,7 +375,9 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
     return FSModel(lam=rho, m=dict(zip(names, m, strict=True)),
                    u=dict(zip(names, u, strict=True)), n_iter=it,
                    converged=converged, loglik=float("nan"),
-                   method="Fellegi-Sunter EM, one successor per suspended account")
+                   method="Fellegi-Sunter EM, one successor per suspended account"
+                   + (" (u from random pairs)" if fixed_u else ""),
+                   extra={"k": k})
 
 
 def predict_grouped(model: FSModel, bins: np.ndarray,
@@ -331,6 +386,8 @@ def predict_grouped(model: FSModel, bins: np.ndarray,
     names = [c.name for c in COMPARISONS]
     llr = _log_lr(bins, [model.m[n] for n in names], [model.u[n] for n in names])
     group = np.asarray(group, dtype=np.int64)
-    k = np.bincount(group).astype(np.float64)
-    k[k == 0] = 1.0
-    return _group_posterior(llr, group, k, model.lam)
+    k = model.extra.get("k")
+    if k is None or len(k) != int(group.max(initial=-1)) + 1:
+        k = np.bincount(group).astype(np.float64)
+        k[k == 0] = 1.0
+    return _group_posterior(llr, group, np.asarray(k), model.lam)

@@ -88,18 +88,57 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray) -> KM:
     return KM(ut, surv, np.cumsum(term), at_risk - d, n)
 
 
+def suspension_time(last_active: np.ndarray, first_suspended: np.ndarray,
+                    created_new: np.ndarray) -> np.ndarray:
+    """Midpoint of the interval in which the account was suspended (days).
+
+    The interval is ``(last_active, min(first_suspended, created_new))``: the actor
+    returns after the suspension. ``last_active`` is the last time the account is
+    known to be alive (its last ``active`` look-up, else when it was first seen);
+    where it is unknown the upper end is used.
+    """
+    upper = np.fmin(first_suspended, created_new)  # fmin ignores nan
+    upper = np.where(np.isnan(last_active), upper, np.fmax(upper, last_active))
+    lower = np.where(np.isnan(last_active), upper, last_active)
+    return (lower + upper) / 2
+
+
 def return_times_np(last_active: np.ndarray, first_suspended: np.ndarray,
                     created_new: np.ndarray, end: float,
                     lag_days: float) -> tuple[np.ndarray, np.ndarray]:
     """Numpy core of :func:`return_times`; times in days (nan = none)."""
-    upper = np.fmin(first_suspended, created_new)  # fmin ignores nan
-    upper = np.where(np.isnan(last_active), upper, np.fmax(upper, last_active))
-    lower = np.where(np.isnan(last_active), upper, last_active)
-    t_susp = (lower + upper) / 2
+    t_susp = suspension_time(last_active, first_suspended, created_new)
     c = np.maximum(end - t_susp - lag_days, 0.0)
     d = np.maximum(created_new - t_susp, 0.0)
     event = np.nan_to_num(d, nan=np.inf) <= c
     return np.where(event, d, c), event
+
+
+def horizon_times(last_active: np.ndarray, first_suspended: np.ndarray,
+                  created_new: np.ndarray, end: float, days: float,
+                  lag_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return times of the accounts whose follow-up can show a ``days``-day return.
+
+    The cohort is the suspended accounts with at least ``days + lag_days`` days of
+    observation after their last ``active`` look-up (after the first
+    ``suspended`` one when no active look-up is known); each is followed up to
+    ``days`` (administrative censoring), so the Kaplan-Meier estimate at ``days``
+    is the share of the cohort with a return within ``days`` of the suspension.
+    Accounts suspended later do not enter: under calendar-time changes in the
+    return process (a crackdown that also removes new accounts before the
+    collection finds them) their censoring is informative.
+
+    Returns
+    -------
+    time, event
+        Arrays over the cohort only (``time <= days``).
+    """
+    t_susp = suspension_time(last_active, first_suspended, created_new)
+    known = np.where(np.isnan(last_active), first_suspended, last_active)
+    eligible = (end - known) >= days + lag_days
+    d = np.maximum(created_new - t_susp, 0.0)[eligible]
+    event = np.nan_to_num(d, nan=np.inf) <= days
+    return np.where(event, d, float(days)), event
 
 
 def _days(s: pl.Series) -> np.ndarray:

@@ -251,9 +251,15 @@ LEFT JOIN _rs_shared sh ON sh.previous = p.previous AND sh.new = p.new
 FRAME_TABLE = "CREATE OR REPLACE TEMP TABLE _rs_frame AS "
 FRAME_BATCH = "SELECT * FROM _rs_frame LIMIT ? OFFSET ?"
 
+SUSPENDED_WINDOWS = """
+SELECT account_id, lower_t, upper_t FROM _rs_susp
+WHERE lower_t IS NOT NULL AND upper_t IS NOT NULL
+ORDER BY account_id
+"""
+
 SUSPENDED_FRAME = """
 SELECT s.account_id, s.last_active, s.first_suspended, s.followers_at_suspension,
-       k.t_new AS created
+       k.t_new AS created, coalesce(k.first_seen, k.t_new) AS first_seen
 FROM _rs_susp s LEFT JOIN _rs_keys k USING (account_id)
 ORDER BY s.account_id
 """
