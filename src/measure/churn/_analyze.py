@@ -99,7 +99,18 @@ COMPLETE_FOLLOWUP_ASSUMPTION = (
 
 
 def _median(curve: SurvivalCurve, *, cumulative: bool, n: int, level: float,
-            method: str) -> Estimate:
+            method: str, horizon: float | None = None) -> Estimate:
+    if horizon is not None and curve.time.size and curve.time[-1] > horizon:
+        # complete follow-up cohort: the curve is only guaranteed up to horizon
+        keep = curve.time <= horizon
+        curve = SurvivalCurve(
+            time=curve.time[keep], estimate=curve.estimate[keep],
+            ci_low=curve.ci_low[keep], ci_high=curve.ci_high[keep],
+            at_risk=curve.at_risk[keep], events=curve.events[keep],
+            var=curve.var[keep], level=level, entry=curve.entry, exit=curve.exit,
+            method=curve.method)
+        method += (f"; median and its interval searched up to day {horizon:g} "
+                   "(the complete follow-up)")
     if cumulative:  # median of the CIF: first time F >= 0.5
         flipped = SurvivalCurve(
             time=curve.time, estimate=1 - curve.estimate, ci_low=1 - curve.ci_high,
@@ -147,7 +158,8 @@ def conditioning_age(entry: np.ndarray, time: np.ndarray, min_at_risk: int
 def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
            do_turnbull: bool, resolution: float | None,
            min_at_risk: int, imputations: int, estimator: str = "km",
-           bootstrap: int | None = None) -> GroupResult:
+           bootstrap: int | None = None, horizon: float | None = None
+           ) -> GroupResult:
     a0 = conditioning_age(fr["entry"].to_numpy(), fr["time"].to_numpy(),
                           min_at_risk)
     too_few = not np.isfinite(a0)
@@ -210,13 +222,13 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
             meth += (f"; band widened for the look-up spacing ({imputations} "
                      "uniform imputations inside each interval, Rubin's rule)")
         median = _median(median_curve, cumulative=False, n=fr.height, level=level,
-                         method=meth)
+                         method=meth, horizon=horizon)
     else:
         f, flo, fhi = cif_s.value(days)
         s, lo, hi = 1 - f, 1 - fhi, 1 - flo
         meth = "1 - " + cif_s.method
         median = _median(cif_s, cumulative=True, n=fr.height, level=level,
-                         method=meth)
+                         method=meth, horizon=horizon)
     if a0 > 0:
         meth += f"; conditional on surviving to age {a0:.2f} days"
     surv = tuple(
@@ -263,7 +275,7 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
     if estimator == "turnbull":
         surv, median = _turnbull_estimates(band, a0=a0, at_risk=at_risk,
                                            level=level, min_at_risk=min_at_risk,
-                                           n=fr.height)
+                                           n=fr.height, horizon=horizon)
         meth = surv[-1].method if surv else meth
         if too_few:
             surv = tuple(Estimate.invalid(e.term, why, method=e.method, level=level,
@@ -285,7 +297,8 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
 
 def _turnbull_estimates(band: TurnbullBand | None, *, a0: float,
                         at_risk: tuple[int, ...], level: float, min_at_risk: int,
-                        n: int) -> tuple[tuple[Estimate, ...], Estimate]:
+                        n: int, horizon: float | None = None
+                        ) -> tuple[tuple[Estimate, ...], Estimate]:
     """Survival at :data:`DAYS` and the median from the Turnbull band."""
     meth = "Turnbull NPMLE with delayed entry (deletion censored)"
     if band is None:  # no suspension seen: S = 1 up to the last look-up
@@ -320,13 +333,17 @@ def _turnbull_estimates(band: TurnbullBand | None, *, a0: float,
             method=meth, n=int(r),
             extra={"npmle_low": float(band.low[j]),
                    "npmle_high": float(band.high[j])}))
-    if np.isnan(band.median):
+    h = np.inf if horizon is None else horizon
+    if np.isnan(band.median) or band.median > h:
+        where = "the data" if horizon is None else f"day {h:g}"
         median = Estimate.invalid("median_days", "median not reached: the NPMLE "
-                                  "keeps more than half of its mass beyond the "
-                                  "data", method=meth, level=level, n=n)
+                                  f"keeps more than half of its mass beyond {where}",
+                                  method=meth, level=level, n=n)
     else:
+        ci = (band.median_ci[0], band.median_ci[1] if band.median_ci[1] <= h
+              else np.nan)
         median = Estimate(term="median_days", estimate=band.median,
-                          ci=band.median_ci, level=level, method=meth, n=n,
+                          ci=ci, level=level, method=meth, n=n,
                           extra={"npmle_low": band.median_range[0],
                                  "npmle_high": band.median_range[1]})
     return tuple(surv), median
@@ -494,6 +511,7 @@ def analyze(
         fr = fr.filter(~no_follow)
     notes: list[str] = []
     assumptions = ASSUMPTIONS
+    horizon = FOLLOWUP_HORIZON_DAYS if complete_followup else None
     if complete_followup:
         span = ds.sql(_sql.PANEL_SPAN)
         p0, p1 = span["first_look"][0], span["last_look"][0]
@@ -519,7 +537,7 @@ def analyze(
     overall = _group("all", fr, deleted=deleted, level=level,
                      do_turnbull=turnbull_fit, resolution=turnbull_resolution,
                      min_at_risk=min_at_risk, imputations=imputations,
-                     estimator=estimator, bootstrap=bootstrap)
+                     estimator=estimator, bootstrap=bootstrap, horizon=horizon)
     groups: dict[str, GroupResult] = {}
     logrank = None
     if by is not None:
@@ -529,7 +547,8 @@ def analyze(
                                          resolution=turnbull_resolution,
                                          min_at_risk=min_at_risk,
                                          imputations=imputations,
-                                         estimator=estimator, bootstrap=bootstrap)
+                                         estimator=estimator, bootstrap=bootstrap,
+                                         horizon=horizon)
         logrank = _logrank(fr, level)
     timings["curves"] = _time.perf_counter() - t1
     t2 = _time.perf_counter()
