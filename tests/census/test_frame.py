@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 import measure
-from measure.census import _sql, frame, frame_counts, write_frame
-from measure.census._frame import frame_steps
+from measure.census import _sql, build_frame, frame, frame_counts, write_frame
+from measure.census._frame import frame_info, frame_steps
+from measure.errors import StatisticalWarning
 
 
 def row(fr: pl.DataFrame, account: int) -> dict:
@@ -109,3 +111,139 @@ def test_variant_steps_without_optional_columns(tmp_path: Path,
     assert row(fr, 10)["in_friends"] == 3
     assert fr["followers_count"].null_count() == fr.height
     assert row(fr, 11)["in_followers_lower_bound"] is False
+
+
+# -- snowball reachability and collections ------------------------------------------
+T = [dt.datetime(2014, 11, d, tzinfo=dt.UTC) for d in range(1, 8)]
+#: (owner, list, level, collected_at, complete, members). Account 11 has a snowball
+#: crawl but no collected list holds it; 50 and 20 were re-crawled after the census
+#: (level 99): no list of the snowball holds 50, 10's list holds 20. 10's followers
+#: list was collected twice; the later complete collection is used.
+RECRAWL_WORLD = [
+    (1, "followers", 0, T[0], True, [10, 2]),
+    (10, "followers", 1, T[1], True, [1, 21]),
+    (10, "followers", 1, T[3], True, [1, 22, 20]),
+    (11, "followers", 1, T[1], True, [61]),
+    (20, "followers", _sql.OUTSIDE_LEVEL, T[5], True, [70, 10]),
+    (50, "followers", _sql.OUTSIDE_LEVEL, T[5], True, [60, 1]),
+]
+
+
+def crawl_world(spec: list[tuple], seeds: list[int], *,
+                timestamps: bool = True) -> dict[str, pl.DataFrame]:
+    """Tables from ``spec`` rows; a followers list's members follow its owner."""
+    src, dst, obs = [], [], []
+    for owner, lst, _lvl, ts, _c, members in spec:
+        for m in members:
+            a, b = (m, owner) if lst == "followers" else (owner, m)
+            src.append(a)
+            dst.append(b)
+            obs.append(ts)
+    edges = pl.DataFrame({"src": src, "dst": dst},
+                         schema={"src": pl.Int64, "dst": pl.Int64})
+    crawls = pl.DataFrame({
+        "account_id": [r[0] for r in spec], "list": [r[1] for r in spec],
+        "level": [r[2] for r in spec], "complete": [r[4] for r in spec]},
+        schema_overrides={"account_id": pl.Int64, "level": pl.Int32})
+    if timestamps:
+        edges = edges.with_columns(observed_at=pl.Series(
+            obs, dtype=pl.Datetime("us", "UTC")))
+        crawls = crawls.with_columns(collected_at=pl.Series(
+            [r[3] for r in spec], dtype=pl.Datetime("us", "UTC")))
+    ids = sorted(set(src) | set(dst) | set(seeds))
+    return {
+        "accounts": pl.DataFrame({"account_id": ids,
+                                  "screen_name": [f"u{i}" for i in ids]},
+                                 schema_overrides={"account_id": pl.Int64}),
+        "edges": edges, "crawls": crawls,
+        "seeds": pl.DataFrame({"account_id": seeds}, schema={"account_id": pl.Int64}),
+    }
+
+
+def test_frame_is_the_snowball_reachable_from_seeds(tmp_path: Path,
+                                                     census_helpers: dict) -> None:
+    ds = measure.open(census_helpers["write_dataset"](
+        tmp_path / "recrawl", crawl_world(RECRAWL_WORLD, [1])))
+    with pytest.warns(StatisticalWarning, match="1 crawled account"):
+        fr = frame(ds)
+    levels = dict(zip(fr["account_id"].to_list(), fr["level"].to_list(),
+                      strict=True))
+    # 11, 50 unreachable; 21 only in a superseded collection; 60, 61 only in lists
+    # of unreachable accounts; 20 reachable (in 10's list) though crawled at 99
+    assert levels == {1: 0, 2: 1, 10: 1, 20: 2, 22: 2, 70: 3}
+    assert row(fr, 20)["tier"] == 1 and row(fr, 20)["reached_via"] == 10
+    assert row(fr, 70)["reached_via"] == 20
+    r10 = row(fr, 10)
+    assert (r10["in_friends"], r10["in_followers"], r10["reciprocal_in"]) == (2, 2, 2)
+    assert (r10["seeds_followed"], r10["seed_followers"]) == (1, 1)
+    r1 = row(fr, 1)  # 1 -> 50 is in 50's list only: 50 is not in N
+    assert (r1["in_friends"], r1["in_followers"], r1["reciprocal_in"]) == (1, 1, 1)
+    info = frame_info(ds)
+    assert (info.excluded_accounts, info.excluded_crawls) == (2, 2)
+    assert info.excluded_snowball_accounts == 1
+    assert info.included_outside_accounts == 1
+    assert info.superseded_collections == 1
+    assert (info.edges_read, info.edges_used, info.edges_left_out) == (12, 7, 5)
+    assert (info.core_size, info.frame_size, info.mode) == (3, 6, "collections")
+    assert info.passes == 6  # two rebuilds of N: 11 dropped, then 20 added
+
+
+def test_exact_mode_reachability_without_timestamps(tmp_path: Path,
+                                                    census_helpers: dict) -> None:
+    """Without collection times both collections of 10's list are used."""
+    ds = measure.open(census_helpers["write_dataset"](
+        tmp_path / "nots", crawl_world(RECRAWL_WORLD, [1], timestamps=False)))
+    with pytest.warns(StatisticalWarning):
+        fr = frame(ds)
+    assert set(fr["account_id"].to_list()) == {1, 2, 10, 20, 21, 22, 70}
+    assert frame_info(ds).mode == "exact"
+    assert frame_info(ds).duplicate_rows == 1  # 1 -> 10 in both collections
+
+
+def test_collections_mode_equals_exact_with_overlapping_lists(
+        tmp_path: Path, census_helpers: dict) -> None:
+    """Friends and followers lists holding the same edges: counted once."""
+    spec = [
+        (1, "followers", 0, T[0], True, [10, 11, 3, 4]),
+        (1, "friends", 0, T[0], True, [10, 4, 5]),
+        (10, "followers", 1, T[1], True, [1, 11, 6]),
+        (10, "friends", 1, T[1], False, [1, 11, 4]),
+        (11, "followers", 1, T[2], True, [10, 7]),
+        (4, "followers", _sql.OUTSIDE_LEVEL, T[4], True, [1, 8]),
+    ]
+    tables = crawl_world(spec, [1])
+    out = {}
+    for exact in (False, True):
+        ds = measure.open(census_helpers["write_dataset"](
+            tmp_path / f"ov{exact}", tables))
+        build_frame(ds, exact=exact)
+        out[exact] = frame(ds)
+        info = frame_info(ds)
+        assert info.mode == ("exact" if exact else "collections")
+        # 1->10, 10->1, 10->11 and 1->4 are each held by two lists
+        assert info.duplicate_rows == 4
+    assert out[False].equals(out[True])
+    fr = out[False]
+    # 4 is reachable (in lists of 1 and 10), so its own list counts: 8 is in
+    assert row(fr, 8)["level"] == 2 and row(fr, 4)["tier"] == 1
+    # reciprocal: 1 <-> 10, 10 <-> 11, 1 <-> 4 (4 -> 1 in 1's followers list)
+    assert row(fr, 10)["reciprocal_in"] == 2
+    assert row(fr, 1)["reciprocal_in"] == 2
+    assert row(fr, 4)["reciprocal_in"] == 1
+    assert row(fr, 5)["in_followers"] == 1 and row(fr, 5)["n_lists_seen"] == 1
+
+
+def test_collections_mode_equals_exact_on_simulated_world(tmp_path: Path) -> None:
+    """Equivalence of the two execution plans on the simulator's small preset."""
+    from measure.simulate import SimConfig, simulate
+
+    path = tmp_path / "sim"
+    simulate(SimConfig.preset("small"), seed=3, out=path)
+    res = {}
+    for exact in (False, True):
+        ds = measure.open(path)
+        build_frame(ds, exact=exact)
+        res[exact] = frame(ds)
+        assert frame_info(ds).frame_size == res[exact].height
+    assert res[False].height > 100
+    assert res[False].equals(res[True])

@@ -173,7 +173,8 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
     steps += [("collections", _sql.COLLECTIONS),
               ("core_ids", _sql.CORE_IDS_INITIAL),
               ("core", _sql.CORE), ("out_agg", _sql.OUT_AGG),
-              ("core_edges", _sql.CORE_EDGES), ("core_used", _sql.CORE_USED),
+              ("core_edges", _sql.CORE_EDGES_FOLLOWERS),
+              ("core_used", _sql.CORE_USED),
               ("core_out", _sql.CORE_OUT), ("in_agg", _sql.IN_AGG),
               ("recip_core", _sql.RECIP_CORE),
               ("recip_outside", _sql.RECIP_OUTSIDE),
@@ -188,19 +189,26 @@ def _memory_bytes() -> int | None:
         return None
 
 
-def _run_core(ds: Dataset, exact: bool) -> tuple[int, bool]:
+def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
     """Run the steps that depend on the core; return (duplicates, core changed)."""
     ds.execute(_sql.CORE, [exact, exact])
     n_seeds = _one(ds, "SELECT count(*) FROM census_core WHERE is_seed")
-    ds.execute(_sql.OUT_AGG)
-    ds.execute(_sql.CORE_EDGES)
+    if not exact:
+        # read edges.observed_at only when a list of N was collected more than once
+        ts = _one(ds, _sql.NEEDS_OBSERVED_AT)
+        ds.execute(_sql.FOLLOWS.format(
+            observed_at=_sql.OBSERVED_AT if ts else _sql.NO_OBSERVED_AT,
+            source="edges", relation=relation))
+    ds.execute(_sql.OUT_AGG, [n_seeds])
+    friends = _one(ds, "SELECT coalesce(bool_or(friends_list), FALSE) "
+                       "FROM census_core")
+    ds.execute(_sql.CORE_EDGES if friends else _sql.CORE_EDGES_FOLLOWERS)
     dup = 0
-    if not exact and _one(ds, "SELECT bool_or(friends_list) FROM census_core"):
-        _drop(ds, "census_d")
+    _drop(ds, "census_d")
+    if not exact and friends:
         ds.execute(_sql.CORE_DEDUP)
         dup = _one(ds, "SELECT coalesce(sum(n_rows) - count(*), 0) FROM census_d")
     else:
-        _drop(ds, "census_d")
         ds.execute(_sql.CORE_USED)
     ds.execute(_sql.CORE_OUT, [n_seeds])
     ds.execute(_sql.IN_AGG, [n_seeds])
@@ -264,7 +272,7 @@ def _build(ds: Dataset, exact: bool) -> FrameInfo:
                 f"reachability from the seeds did not settle after {MAX_PASSES} "
                 "rebuilds of the core; check crawls.level against the edges",
                 table="crawls")
-        core_dup, changed = _run_core(ds, exact)
+        core_dup, changed = _run_core(ds, exact, relation)
         passes += 2
     dup += core_dup
     if ds.has("observations"):

@@ -167,11 +167,11 @@ OUT_AGG = """
 CREATE OR REPLACE TEMP TABLE census_out AS
 SELECT src AS account_id,
        count(*) FILTER (WHERE f) AS in_friends,
-       count(*) FILTER (WHERE f AND is_seed) AS seeds_followed,
+       count(*) FILTER (WHERE f AND core_rank <= ?) AS seeds_followed,
        min(core_rank) FILTER (WHERE f) AS followers_via_rank,
        count(*) AS n_edges
 FROM (
-    SELECT e.src, d.core_rank, d.is_seed,
+    SELECT e.src, d.core_rank,
            d.followers_list AND (d.f_any OR e.observed_at = d.f_ts) AS f
     FROM census_follows e
     LEFT JOIN census_core d ON e.dst = d.account_id
@@ -193,6 +193,25 @@ SELECT s.core_rank AS sr, d.core_rank AS dr,
 FROM census_follows e
 JOIN census_core s ON e.src = s.account_id
 LEFT JOIN census_core d ON e.dst = d.account_id
+"""
+
+#: Pass 2 when no friends list is used: only edges from N into followers lists of
+#: N can be known, and each is held by one collection.
+CORE_EDGES_FOLLOWERS = """
+CREATE OR REPLACE TEMP TABLE census_cc AS
+SELECT s.core_rank AS sr, d.core_rank AS dr,
+       CASE WHEN FALSE THEN e.dst END AS dst, TRUE AS f, FALSE AS r
+FROM census_follows e
+JOIN census_core s ON e.src = s.account_id
+JOIN census_core d ON e.dst = d.account_id
+WHERE d.followers_list AND (d.f_any OR e.observed_at = d.f_ts)
+"""
+
+#: Does any list of N need ``observed_at`` to attribute its edges (collected more
+#: than once)? If not, the edges' ``observed_at`` column is not read at all.
+NEEDS_OBSERVED_AT = """
+SELECT count(*) > 0 FROM census_core
+WHERE (followers_list AND NOT f_any) OR (friends_list AND NOT r_any)
 """
 
 #: Used edges from N when no friends list is used (then no edge can be held by two
