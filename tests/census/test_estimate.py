@@ -142,3 +142,42 @@ def test_bad_inputs_raise() -> None:
         est.stratified_total([10], [5], [6])
     with pytest.raises(EstimationError):
         est.stratified_total([3], [5], [1])
+
+
+def test_jeffreys_interval_matches_beta_quantiles() -> None:
+    """Brown, Cai & DasGupta (2001), §4.1.2: Beta(x + 1/2, n - x + 1/2) quantiles;
+    the lower limit is 0 at x = 0 and the upper limit 1 at x = n."""
+    from scipy import stats
+
+    lo, hi = est.jeffreys_interval([0, 3, 40], [40, 40, 40])
+    assert lo[0] == 0.0 and hi[2] == 1.0
+    assert hi[0] == pytest.approx(stats.beta.ppf(0.975, 0.5, 40.5))
+    assert lo[1] == pytest.approx(stats.beta.ppf(0.025, 3.5, 37.5))
+    # FPC shrinks the half-widths by sqrt(1 - n/N); a full census has none
+    lo_f, hi_f = est.jeffreys_interval(0, 40, N=160)
+    assert hi_f == pytest.approx(hi[0] * np.sqrt(0.75))
+    lo_c, hi_c = est.jeffreys_interval(3, 40, N=40)
+    assert lo_c == hi_c == pytest.approx(3 / 40)
+
+
+def test_difference_interval_keeps_width_in_strata_without_supporters() -> None:
+    """A large stratum whose 40 coded accounts are all non-supporters: the model's
+    small predictions give a near-zero residual variance, but the interval keeps
+    the design's Jeffreys upper limit for that stratum (N_h x upper bound)."""
+    from scipy import stats
+
+    y = np.zeros(40)
+    m = np.full(40, 0.01)
+    d = est.difference_total(30.0, y, m, ["big"] * 40, {"big": 3000})
+    assert d.degenerate_strata == ("big",)
+    assert d.std_error < 1e-9
+    upper = 3000 * stats.beta.ppf(0.975, 0.5, 40.5) * np.sqrt(1 - 40 / 3000)
+    assert d.ci[1] - d.estimate == pytest.approx(upper)
+    assert d.ci[0] == pytest.approx(d.estimate)  # nothing below a zero proportion
+    # a stratum with both classes keeps the normal, residual-based half-width
+    y2 = np.array([1, 0, 1, 0, 0, 0])
+    m2 = np.array([0.8, 0.1, 0.7, 0.2, 0.1, 0.1])
+    d2 = est.difference_total(5.0, y2, m2, ["a"] * 6, {"a": 60})
+    assert d2.degenerate_strata == ()
+    z = stats.norm.ppf(0.975)
+    assert d2.ci[1] - d2.estimate == pytest.approx(z * d2.std_error)

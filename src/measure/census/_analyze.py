@@ -352,13 +352,24 @@ def _model_assisted(fr: pl.DataFrame, coded: pl.DataFrame, st: pl.DataFrame,
     d = est.difference_total(float(m_all.sum()), y, m_all[idx],
                              coded["stratum"].to_numpy(), N_h, level=level,
                              frame_size=float(frame_size), m_var=oof_p)
+    ma_notes: tuple[str, ...] = ()
+    if d.degenerate_strata:
+        ma_notes = (f"{len(d.degenerate_strata)} stratum/strata with a single coded "
+                    "class (" + ", ".join(d.degenerate_strata) + "): their part of "
+                    "the interval is the design's Jeffreys limits, not the model's "
+                    "residual spread",)
     ma = Estimate(
         term_ma, d.estimate, d.ci, level, d.std_error,
         "difference (GREG-type) estimator with a ridge logistic working model on "
         "in-network metrics and profile features (Särndal et al. 1992, §6.5); "
-        "normal interval", int(len(y)),
+        "interval: per-stratum normal limits from out-of-fold residuals, Jeffreys "
+        "limits in strata with a single coded class, combined by MOVER",
+        int(len(y)),
         ("the working model is fitted on the same coded sample (approximately "
-         "design-unbiased); variance from stratified 5-fold out-of-fold residuals",))
+         "design-unbiased); variance from stratified 5-fold out-of-fold residuals",
+         "the frame's predicted total covers the design's population (the frame "
+         "and the design's strata hold the same accounts)"),
+        ma_notes)
     pred = (m_all >= 0.5).astype(np.int64)
     population = pl.DataFrame({
         "account_id": fr["account_id"], "level": fr["level"],
