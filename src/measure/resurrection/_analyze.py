@@ -413,17 +413,23 @@ def analyze(
             p_pair = predict_logit(model, bins)
         elif feats.height:
             fixed_u = None
+            rand_bins = rand_idx = None
             if frame_u is not None and frame_u.height:
-                bins_u = compare(frame_u).select(
+                cu = compare(frame_u)
+                rand_bins = cu.select(
                     [f"bin_{f}" for f in FEATURES]).to_numpy().astype(np.int64)
-                u_all = u_from_random_pairs(bins_u)
+                u_all = u_from_random_pairs(rand_bins)
                 fixed_u = {k: u_all[k] for k in RANDOM_U}
-                fixed_u = u_all
+                # random pairs that are also candidates: their row in feats
+                rand_idx = cu.select("previous", "new").join(
+                    feats.select("previous", "new").with_row_index("_i"),
+                    on=["previous", "new"], how="left", maintain_order="left")[
+                    "_i"].fill_null(-1).to_numpy().astype(np.int64)
             if grouped:
                 group = feats["previous"].rank("dense").to_numpy().astype(
                     np.int64) - 1
                 n_cand = None
-                if fixed_u is not None:
+                if rand_bins is not None:
                     # with u from all pairs, the prior of each pair is 1 over all
                     # accounts in the window, not over the blocked candidates
                     win, _acc, lo, hi = _windows(con, keys)
@@ -433,7 +439,8 @@ def analyze(
                         "previous", keep="first").sort("_i")
                     n_cand = first.join(sizes, on="previous", how="left")[
                         "_n"].fill_null(1.0).to_numpy()
-                model = fit_em_grouped(bins, group, fixed_u=fixed_u, n_cand=n_cand)
+                model = fit_em_grouped(bins, group, n_cand=n_cand,
+                                       random_bins=rand_bins, random_idx=rand_idx)
                 p_pair = predict_grouped(model, bins, group)
             else:
                 model = fit_em(bins, fixed_u=fixed_u)

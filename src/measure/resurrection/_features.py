@@ -26,6 +26,7 @@ from rapidfuzz.distance import Levenshtein
 MIN_STEM = 3  # shorter stems ("ab", "x") block everything with everything
 MIN_NAME = 3
 MIN_BIO = 12  # bios shorter than this (letters only) are too generic to fingerprint
+SMALL_LIST = 10  # followers lists shorter than this say little by sharing none
 HANDLE_ALIKE = 1  # handle levels from here on ("stems 2 edits apart" or closer)
 MAX_SUFFIX_STEP = 20  # a numeric suffix that jumps further is not an "increment"
 # A key value held by more accounts than this is "common": agreeing on it is weak
@@ -159,8 +160,9 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("bio", ("sim<0.5", "sim 0.5-0.8", "sim>=0.8 or equal common",
                        "equal rare")),
     Comparison("avatar", ("different", "equal")),
-    Comparison("followers", ("none shared", "overlap<0.2", "overlap 0.2-0.4",
-                             "overlap 0.4-0.6", "overlap>=0.6")),
+    Comparison("followers", ("none shared, smaller list >= 10",
+                             "none shared, smaller list < 10", "overlap<0.2",
+                             "overlap 0.2-0.4", "overlap 0.4-0.6", "overlap>=0.6")),
     Comparison("time_gap", (">30 d", "14-30 d", "7-14 d", "2-7 d", "<=2 d")),
 )
 FEATURES = tuple(c.name for c in COMPARISONS)
@@ -274,6 +276,10 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
         ovl = np.where((nf_p > 0) & (nf_n > 0), shared / np.minimum(nf_p, nf_n),
                        np.nan)
     f = _bin(ovl, [1e-12, 0.2, 0.4, 0.6])
+    # no shared follower says more when both lists are long: a returning
+    # account's list is mostly its old followers
+    f = np.where(f > 0, f + 1, f)
+    f = np.where((f == 0) & (np.minimum(nf_p, nf_n) < SMALL_LIST), 1, f).astype(np.int8)
 
     gap = (frame["created_new"] - frame["first_suspended"]).dt.total_seconds()
     gap_days = gap.to_numpy().astype(np.float64) / 86400.0

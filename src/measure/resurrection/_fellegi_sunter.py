@@ -310,7 +310,9 @@ def _group_posterior(llr: np.ndarray, group: np.ndarray, k: np.ndarray,
 def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
                    max_iter: int = MAX_ITER, tol: float = 1e-7,
                    fixed_u: dict[str, np.ndarray] | None = None,
-                   n_cand: np.ndarray | None = None) -> FSModel:
+                   n_cand: np.ndarray | None = None,
+                   random_bins: np.ndarray | None = None,
+                   random_idx: np.ndarray | None = None) -> FSModel:
     """Fellegi-Sunter EM with at most one successor per suspended account.
 
     Each suspended account ``a`` (``group``) has candidates ``j = 1..k_a`` and a
@@ -344,10 +346,21 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
     m = [_normalise(c, 2.0 ** np.arange(len(c.levels))) for c in COMPARISONS]
     u = [_normalise(c, 2.0 ** -np.arange(len(c.levels))) for c in COMPARISONS]
     fixed_u = fixed_u or {}
+    if random_bins is not None:
+        random_bins = np.asarray(random_bins, dtype=np.int64)
+        random_idx = (np.full(random_bins.shape[0], -1, dtype=np.int64)
+                      if random_idx is None else np.asarray(random_idx, np.int64))
+        fixed_u = {c.name: np.ones(len(c.levels)) for c in COMPARISONS}
     fixed = [c.name in fixed_u for c in COMPARISONS]
     for kk, c in enumerate(COMPARISONS):
         if fixed[kk]:
-            u[kk] = np.asarray(fixed_u[c.name], dtype=np.float64)
+            u[kk] = _normalise(c, np.asarray(fixed_u[c.name], dtype=np.float64))
+    if random_bins is not None:
+        for kk, c in enumerate(COMPARISONS):
+            lvl = random_bins[:, kk]
+            L = len(c.levels)
+            u[kk] = _normalise(c, np.bincount(lvl[lvl >= 0], minlength=L)
+                               + PSEUDO / L)
     rho = rho0
     prev = np.inf
     converged = False
@@ -366,6 +379,20 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
         ret = np.bincount(group, weights=g, minlength=G)
         rho = float(np.clip(ret[np.bincount(group, minlength=G) > 0].mean(),
                             1e-6, 1 - 1e-6))
+        if random_bins is not None:
+            # u from random pairs, each weighted by its probability of being a
+            # non-match: a random pair that is also a candidate pair gets its
+            # current posterior (a window of a few hundred accounts holds the
+            # successor often enough to bias u otherwise)
+            w_r = np.ones(random_bins.shape[0])
+            hit = random_idx >= 0
+            w_r[hit] = 1.0 - g[random_idx[hit]]
+            for kk, c in enumerate(COMPARISONS):
+                lvl = random_bins[:, kk]
+                ok = lvl >= 0
+                L = len(c.levels)
+                uk = np.bincount(lvl[ok], weights=w_r[ok], minlength=L) + PSEUDO / L
+                u[kk] = _normalise(c, uk)
         change = abs(rho - prev)
         if change < tol:
             converged = True
