@@ -51,15 +51,20 @@ t = time.perf_counter()
 ds = measure.open(sys.argv[1], validate="schema", memory_limit="6GB")
 ds.con.execute("SET enable_progress_bar = false")
 sql_times = []
-if profile:
+trace = open(sys.argv[4], "w") if len(sys.argv) > 4 and sys.argv[4] else None
+if profile or trace:
     class _Con:
         # times each SQL statement (first words name it) for the profile
         def __init__(self, con):
             self._con = con
         def execute(self, q, *a, **k):
             t_q = time.perf_counter()
-            out = self._con.execute(q, *a, **k)
             name = " ".join(q.split()[:8])[:70]
+            if trace:  # where the run is, should it be stopped
+                rss = proc.memory_info().rss / 2**30
+                trace.write(f"{t_q - t:8.1f} s  rss {rss:5.2f} GiB  start {name}\n")
+                trace.flush()
+            out = self._con.execute(q, *a, **k)
             sql_times.append((name, time.perf_counter() - t_q))
             return out
         def __getattr__(self, n):
@@ -108,6 +113,7 @@ print(json.dumps({"seconds": el, "n_suspended": r.n_suspended, "n_pairs": r.n_pa
                   "n_linked": r.n_linked, "timings": r.timings,
                   "step_peak_rss": steps, "profile": prof, "sql_times": sql_times,
                   "rate_30d": r.rate_30d.estimate,
+                  "cpu_s": sum(os.times()[:2]),
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -133,23 +139,28 @@ def _package_dirty() -> bool:
 
 
 def run_child(path: str, profile: bool, timeout: float, links_out: str,
-              max_rss: float = float("inf")) -> tuple[dict | None, float, float, str]:
+              max_rss: float = float("inf"),
+              trace: str = "") -> tuple[dict | None, float, float, str, float]:
     """Run ``analyze`` in a child.
 
-    Returns (result or None, wall seconds, peak RSS bytes, why it was stopped).
+    Returns (result or None, wall seconds, peak RSS bytes, why it was stopped,
+    CPU seconds of the child: user + system, all its threads).
     """
     import psutil
 
     t = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         p = subprocess.Popen([sys.executable, "-c", CHILD, path,
-                              "1" if profile else "0", links_out],
+                              "1" if profile else "0", links_out, trace],
                              stdout=out, stderr=err, text=True)
         ps = psutil.Process(p.pid)
         peak = 0
+        cpu = 0.0
         while p.poll() is None:
             try:
                 peak = max(peak, ps.memory_info().rss)
+                ct = ps.cpu_times()
+                cpu = ct.user + ct.system
             except psutil.Error:
                 pass
             over_t = time.perf_counter() - t > timeout
@@ -158,7 +169,7 @@ def run_child(path: str, profile: bool, timeout: float, links_out: str,
                 p.wait()
                 why = (f"time limit {timeout:.0f} s" if over_t else
                        f"memory guard {max_rss / 2**30:.0f} GiB (shared machine)")
-                return None, time.perf_counter() - t, peak, why
+                return None, time.perf_counter() - t, peak, why, cpu
             time.sleep(0.5)
         wall = time.perf_counter() - t
         out.seek(0)
@@ -166,7 +177,8 @@ def run_child(path: str, profile: bool, timeout: float, links_out: str,
         if p.returncode != 0:
             sys.stderr.write(err.read()[-4000:])
             raise SystemExit(f"analyze failed with exit code {p.returncode}")
-        return json.loads(out.read().strip().splitlines()[-1]), wall, peak, ""
+        res = json.loads(out.read().strip().splitlines()[-1])
+        return res, wall, peak, "", max(cpu, res.get("cpu_s", 0.0))
 
 
 def main() -> None:
@@ -182,6 +194,7 @@ def main() -> None:
                     help="stop the linker after this many seconds")
     ap.add_argument("--max-rss-gib", type=float, default=14,
                     help="stop the linker when its RSS passes this (shared host)")
+    ap.add_argument("--note", default="", help="added to the header line")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse data already written at --out (same sizes)")
     ap.add_argument("--results", default=None,
@@ -214,8 +227,9 @@ def main() -> None:
     del syn
 
     links_out = os.path.join(tempfile.gettempdir(), "rs_bench_links.parquet")
-    res, wall, peak, why = run_child(args.out, args.profile, args.timeout,
-                                     links_out, args.max_rss_gib * 2**30)
+    trace = os.path.join(tempfile.gettempdir(), "rs_bench_trace.txt")
+    res, wall, peak, why, cpu = run_child(args.out, args.profile, args.timeout,
+                                     links_out, args.max_rss_gib * 2**30, trace)
     load1 = os.getloadavg()
 
     prec = rec = float("nan")
@@ -230,11 +244,13 @@ def main() -> None:
     sus = acc.head(args.suspended)["screen_name"].to_list()[: args.baseline_suspended]
     new = acc.tail(n_new)["screen_name"].to_list()
     t = time.perf_counter()
+    c0 = sum(os.times()[:2])
     for i in range(0, len(sus), 250):
         m = process.cdist(sus[i:i + 250], new, scorer=fuzz.ratio, workers=-1,
                           dtype=np.uint8)
         del m
     base_sub = time.perf_counter() - t
+    base_cpu = sum(os.times()[:2]) - c0
     base_full = base_sub * args.suspended / len(sus)
     load2 = os.getloadavg()
 
@@ -250,13 +266,21 @@ def main() -> None:
         f"{load1[2]:.1f}, after the baseline {load2[0]:.1f}/{load2[1]:.1f}/"
         f"{load2[2]:.1f}. Package at commit {commit}"
         f"{' with uncommitted changes in src/measure/resurrection' if dirty else ''}"
-        f"{'; run under cProfile (adds overhead)' if args.profile else ''}.",
+        f"{'; run under cProfile (adds overhead)' if args.profile else ''}"
+        f"{'; ' + args.note if args.note else ''}.",
         "",
     ]
     if res is None:
+        tr = Path(trace).read_text().strip().splitlines() if Path(trace).exists() \
+            else []
         lines += [
             f"**The linker was stopped after {wall:.0f} s** ({why}); peak RSS "
-            f"sampled until then: {peak / gib:.2f} GiB.",
+            f"sampled until then: {peak / gib:.2f} GiB. Last SQL steps started "
+            "(seconds since start, RSS then):",
+            "",
+            "```",
+            *tr[-8:],
+            "```",
             "",
         ]
         secs = None
@@ -276,29 +300,35 @@ def main() -> None:
             "",
         ]
     lines += [
-        "| method | suspended x new | seconds | peak RSS (GiB) | candidate pairs |",
-        "|---|---|---|---|---|",
+        "| method | suspended x new | seconds | CPU seconds | peak RSS (GiB) | "
+        "candidate pairs |",
+        "|---|---|---|---|---|---|",
     ]
     if res is not None:
         lines.append(
             f"| measure.resurrection.analyze (blocking + EM + assignment + MI) | "
-            f"{args.suspended:,} x {n_new:,} | {secs:.1f} | {rss / gib:.2f} | "
+            f"{args.suspended:,} x {n_new:,} | {secs:.1f} | {cpu:.0f} | "
+            f"{rss / gib:.2f} | "
             f"{res['n_pairs']:,} "
             f"({res['n_pairs'] / max(res['n_suspended'], 1):.2f} per suspended) |")
     else:
         lines.append(
             f"| measure.resurrection.analyze (stopped: {why}) | {args.suspended:,} x "
-            f"{n_new:,} | > {wall:.0f} | >= {peak / gib:.2f} | - |")
+            f"{n_new:,} | > {wall:.0f} | > {cpu:.0f} | >= {peak / gib:.2f} | - |")
     lines += [
         f"| all-pairs rapidfuzz `cdist` (handles only), measured | "
-        f"{len(sus):,} x {n_new:,} | {base_sub:.1f} | - | {len(sus) * n_new:,} |",
+        f"{len(sus):,} x {n_new:,} | {base_sub:.1f} | {base_cpu:.0f} | - | "
+        f"{len(sus) * n_new:,} |",
         f"| all-pairs rapidfuzz, extrapolated | {args.suspended:,} x {n_new:,} | "
-        f"{base_full:.0f} | - | {args.suspended * n_new:,} |",
+        f"{base_full:.0f} | {base_cpu * args.suspended / len(sus):.0f} | - | "
+        f"{args.suspended * n_new:,} |",
         "",
     ]
     if secs is not None:
         lines.append(f"Ratio (all-pairs extrapolated / measure): "
-                     f"**{base_full / secs:.1f}x**.")
+                     f"**{base_full / secs:.1f}x** in wall time, "
+                     f"{base_cpu * args.suspended / len(sus) / max(cpu, 1e-9):.1f}x "
+                     "in CPU time.")
     else:
         lines.append(f"Ratio (all-pairs extrapolated / measure): less than "
                      f"{base_full / wall:.1f}x (measure stopped).")
