@@ -226,8 +226,9 @@ def main() -> None:
         pl.col("predecessor_id").alias("previous"), pl.col("account_id").alias("new"))
     del syn
 
-    links_out = os.path.join(tempfile.gettempdir(), "rs_bench_links.parquet")
-    trace = os.path.join(tempfile.gettempdir(), "rs_bench_trace.txt")
+    tag = f"{os.getpid()}"
+    links_out = os.path.join(tempfile.gettempdir(), f"rs_bench_links_{tag}.parquet")
+    trace = os.path.join(tempfile.gettempdir(), f"rs_bench_trace_{tag}.txt")
     res, wall, peak, why, cpu = run_child(args.out, args.profile, args.timeout,
                                      links_out, args.max_rss_gib * 2**30, trace)
     load1 = os.getloadavg()
