@@ -58,7 +58,7 @@ CHECK_DAYS = (7, 30, 90)
 #: The complete-follow-up horizon of ``analyze`` (its longest reported day).
 HORIZON_DAYS = 90
 #: Worlds on which the Turnbull diagnostic (a bootstrap per world) is printed.
-N_TURNBULL_WORLDS = 20
+N_TURNBULL_WORLDS = 10
 POPULATIONS = ("complete_followup", "created_in_followup", "all_supporters")
 
 

@@ -45,16 +45,19 @@ Estimator = Literal["km", "turnbull"]
 
 ASSUMPTIONS = (
     "suspension happened between the last 'active' and the first 'suspended' "
-    "look-up (interval censoring); point estimates use the midpoint, the Turnbull "
-    "column uses only the interval",
+    "look-up (interval censoring); the Kaplan-Meier figures draw it uniformly "
+    "inside that interval in each of several imputations (a locally constant event "
+    "density between look-ups; the midpoint above 200,000 accounts per group), the "
+    "Turnbull NPMLE uses only the interval",
     "accounts enter the risk set at their first alive look-up (left truncation): "
     "the panel says nothing about accounts suspended before the collection found "
     "them, and the curve is conditional on surviving to the earliest entry age",
     "look-up times, entry and the end of follow-up are unrelated to the "
     "suspension hazard (independent censoring, quasi-independent truncation)",
     "the hazard depends on account age, not on calendar time: with crackdowns or a "
-    "changing mix of accounts, analyse one creation cohort at a time (e.g. --where "
-    "'created_at>=2014-11-01' --where 'created_at<2015-01-01') rather than pooling",
+    "changing mix of accounts, accounts created late in the panel are censored "
+    "young and the pooled curve is biased at older ages; --complete-followup "
+    "restricts to accounts that can all be followed to day 90",
 )
 #: Above this many accounts Turnbull endpoints are coarsened (see ``collapse``).
 TURNBULL_EXACT_MAX = 20_000
@@ -393,7 +396,8 @@ def analyze(
     Builds per-account lifetimes from ``observations`` (interval-censored
     suspension, right censoring at the last look-up, delayed entry at the first
     alive look-up; see :mod:`measure.churn._lifetimes`) and estimates the
-    Kaplan--Meier curve (midpoint times), the Turnbull NPMLE (interval-censored),
+    Kaplan--Meier curve (over multiply imputed event times, or midpoint times for
+    very large groups), the Turnbull NPMLE (interval-censored),
     Nelson--Aalen cumulative hazard, Aalen--Johansen cumulative incidence of
     suspension and deletion, the median and survival at 1, 7, 30 and 90 days with
     intervals, a Cox model with a proportional-hazards check, monthly suspension
@@ -435,10 +439,13 @@ def analyze(
         survival at younger ages is reported as not estimable. ``1`` conditions on
         the earliest entry only.
     imputations
-        Uniform imputations of the event time inside each look-up interval used
-        to widen the survival band for the look-up spacing (Rubin's rule; see
-        :func:`measure.churn._km.imputation_variance`); ``0`` or ``1``: the plain
-        Greenwood band of the midpoint curve.
+        Uniform imputations of the event time inside each look-up interval. Up to
+        200,000 accounts per group the headline Kaplan--Meier survival, band and
+        median combine the imputed fits by Rubin's rules (see
+        :func:`measure.churn._km.km_imputed`); above that the midpoint curve's band
+        is widened by a subsample's between-imputation variance
+        (:func:`measure.churn._km.imputation_variance`). ``0`` or ``1``: the plain
+        midpoint curve with its Greenwood band.
     turnbull_fit, turnbull_resolution
         Fit the Turnbull NPMLE; grid in days for its endpoints (default: exact up
         to 20,000 accounts per group, else one day).
@@ -467,10 +474,19 @@ def analyze(
     -------
     ChurnResult
 
+    Which population the survival figures describe: with a hazard that changes
+    with calendar time (a crackdown), the age-scale curve of accounts created over
+    a long span is not identified at ages beyond the follow-up of the latest
+    cohorts. ``complete_followup=True`` restricts to the accounts every one of
+    which can be followed to day 90 inside the panel, the estimand the
+    calibration on simulated worlds checks (``docs/churn.md``).
+
     References
     ----------
     Klein, J. P. & Moeschberger, M. L. (2003). Survival Analysis: Techniques for
-    Censored and Truncated Data, 2nd ed., Springer (ch. 4, 5, 8).
+    Censored and Truncated Data, 2nd ed., Springer (ch. 4, 5, 8). Rubin, D. B.
+    (1987). Multiple Imputation for Nonresponse in Surveys, Wiley. Turnbull, B. W.
+    (1976). JRSS B 38, 290-295.
     """
     validate_option("origin", origin, Origin)
     validate_option("deleted", deleted, DeletedAs)

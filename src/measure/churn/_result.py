@@ -168,17 +168,19 @@ class ChurnResult:
 
     @property
     def method(self) -> str:
-        """Short description of the estimators."""
-        if self.overall.estimator == "turnbull":
-            m = self.overall.median.method or (
-                self.overall.survival[-1].method if self.overall.survival else "")
-            return (f"{m}; Kaplan-Meier on midpoint times beside it; "
-                    f"origin={self.origin}")
+        """Short description of the estimators (that of the headline survival)."""
+        o = self.overall
+        used = [e.method for e in (*o.survival, o.median) if e.valid and e.method]
+        if used:
+            extra = ("" if o.estimator == "turnbull" or o.turnbull is None else
+                     "; Turnbull NPMLE for the interval-censored times beside it")
+            if o.estimator == "turnbull":
+                extra = "; Kaplan-Meier over imputed times beside it"
+            return f"{used[0]}{extra}; origin={self.origin}"
         head = ("Kaplan-Meier with delayed entry (deletion censored)"
                 if self.deleted == "censor" else
                 "Aalen-Johansen cumulative incidence (deletion competing)")
-        return (f"{head}; midpoint of (last active, first suspended] look-ups; "
-                f"Turnbull NPMLE for the interval-censored times; origin={self.origin}")
+        return f"{head}; origin={self.origin}"
 
     def estimates(self) -> list[Estimate]:
         """Every single quantity as an :class:`Estimate`."""
