@@ -20,6 +20,7 @@ from measure.capture import (
     histories_to_counts,
     standard_models,
 )
+from measure.capture._two_source import lognormal_interval
 
 pytestmark = pytest.mark.reference
 
@@ -120,10 +121,10 @@ def test_rcapture_hare_closedp_best_model_mth_poisson2(ref_csv) -> None:
 def test_rcapture_hare_profile_interval(ref_csv) -> None:
     """Rcapture 1.3-1 saved example run (tests/Examples/Rcapture-Ex.Rout.save)::
 
-        closedpCI.t(hare, m = "Mth", h = "Poisson", h.control = list(theta = 2))
-        # Multinomial estimation, 95% profile likelihood confidence interval:
-        #               abundance  InfCL  SupCL
-        # Mth Poisson2       80.1   71.8   93.8
+    closedpCI.t(hare, m = "Mth", h = "Poisson", h.control = list(theta = 2))
+    # Multinomial estimation, 95% profile likelihood confidence interval:
+    #               abundance  InfCL  SupCL
+    # Mth Poisson2       80.1   71.8   93.8
     """
     lo, hi = _closedp(ref_csv, "hare").fit("Mth_poisson2").estimate.ci
     assert lo == pytest.approx(71.8, abs=ONE_DECIMAL)
@@ -144,12 +145,12 @@ def test_rcapture_mvole_period3_closedp(ref_csv) -> None:
 def test_rcapture_hiv_interaction_profile_interval(ref_csv) -> None:
     """Rcapture 1.3-1 saved example run::
 
-        mat <- histpos.t(4); mX2 <- cbind(mat, mat[, 1] * mat[, 2])
-        closedpCI.t(HIV, dfreq = TRUE, mX = mX2, mname = "Mt interaction 1,2")
-        #                     abundance  stderr  deviance  df    AIC
-        # Mt interaction 1,2    12318.5  1188.7     7.614   9  86.65
-        #                     abundance  InfCL    SupCL
-        # Mt interaction 1,2      12308  10266  14992.3
+    mat <- histpos.t(4); mX2 <- cbind(mat, mat[, 1] * mat[, 2])
+    closedpCI.t(HIV, dfreq = TRUE, mX = mX2, mname = "Mt interaction 1,2")
+    #                     abundance  stderr  deviance  df    AIC
+    # Mt interaction 1,2    12318.5  1188.7     7.614   9  86.65
+    #                     abundance  InfCL    SupCL
+    # Mt interaction 1,2      12308  10266  14992.3
     """
     sources, y = histories_to_counts(ref_csv("Rcapture/HIV.csv"), count="freq")
     fit = fit_model(ModelSpec("Mt interaction 1,2", pairs=((0, 1),)), y, sources)
@@ -207,7 +208,7 @@ def test_rcapture_lesbian_bic_prefers_mth_darroch(ref_csv) -> None:
         pl.sum_horizontal(pl.col(["A", "B", "C", "D"])) == 1
     )["count"].sum()
     assert one_list == 1612
-    closedp = [m for m in res.models if m.valid and m.name != "two_way"]
+    closedp = [m for m in res.models if m.valid and m.name in HARE_CLOSEDP]
     assert min(closedp, key=lambda m: m.bic).name == "Mth_darroch"
 
 
@@ -218,6 +219,58 @@ def test_rcapture_hiv_one_list_share(ref_csv) -> None:
     assert res.n_observed == 1896
     k = res.patterns.select(pl.sum_horizontal(pl.col(["c1", "c2", "c3", "c4"])))
     assert res.patterns.filter(k.to_series() == 1)["count"].sum() == 1774
+
+
+def _rcapture_histpos(t: int) -> np.ndarray:
+    """Rcapture's ``histpos.t(t)``: the observable histories in Rcapture's order."""
+    x0 = np.array([[1, 1], [1, 0], [0, 1]])
+    for i in range(3, t + 1):
+        top = np.column_stack(
+            [np.ones(2 ** (i - 1)), np.vstack([x0, np.zeros((1, i - 1))])]
+        )
+        bottom = np.column_stack([np.zeros(2 ** (i - 1) - 1), x0])
+        x0 = np.vstack([top, bottom])
+    return x0.astype(int)
+
+
+def test_rcapture_diabetes_mth_normal() -> None:
+    """Rcapture 1.3-1 saved example run (tests/Examples/Rcapture-Ex.Rout.save),
+    normal heterogeneity (Rivest 2011), diabetes data of Bruno et al. (1994)::
+
+        histpos <- histpos.t(4)
+        diabetes <- cbind(histpos, c(58,157,18,104,46,650,12,709,14,20,7,74,8,182,10))
+        closedpCI.t(X=diabetes, dfreq=TRUE, mX= ~ . + c1:c3 + c2:c4 + c3:c4,
+                    h="Normal", mname="Mth normal with I")
+        #                    abundance  stderr   InfCL   SupCL  deviance  df      AIC
+        # Mth normal with I     2763.5   100.9  2592.3  2990.8     8.224   6  111.386
+
+    N, deviance, df and AIC agree to the printed precision. Rcapture's s.e. (and
+    the log-normal interval built on it) inverts the Hessian of the *deviance*,
+    i.e. twice the observed information, so it understates var(mu) by half: that
+    value is kept as ``extra["std_error_rcapture"]`` and matches the 100.9; the
+    reported s.e. uses the information itself (about 140).
+    """
+    hist = _rcapture_histpos(4)
+    counts = [58, 157, 18, 104, 46, 650, 12, 709, 14, 20, 7, 74, 8, 182, 10]
+    y = np.zeros(15)
+    y[(hist * (1 << np.arange(4))).sum(axis=1) - 1] = counts
+    spec = ModelSpec(
+        "Mth normal with I", heterogeneity="normal", pairs=((0, 2), (1, 3), (2, 3))
+    )
+    fit = fit_model(spec, y, ["c1", "c2", "c3", "c4"])
+    e = fit.estimate
+    assert e.estimate == pytest.approx(2763.5, abs=ONE_DECIMAL)
+    assert fit.deviance == pytest.approx(8.224, abs=THREE_DECIMALS)
+    assert fit.df == 6
+    assert fit.aic == pytest.approx(111.386, abs=THREE_DECIMALS)
+    se_r = e.extra["std_error_rcapture"]
+    assert se_r == pytest.approx(100.9, abs=ONE_DECIMAL)
+    lo, hi = lognormal_interval(y.sum(), e.estimate, se_r**2, 0.95)
+    assert lo == pytest.approx(2592.3, abs=ONE_DECIMAL)
+    assert hi == pytest.approx(2990.8, abs=ONE_DECIMAL)
+    # the information-based s.e.: var(mu) twice Rcapture's
+    f0 = e.extra["unobserved"]
+    assert e.std_error**2 - f0 == pytest.approx(2 * (se_r**2 - f0), rel=1e-6)
 
 
 def test_uk_modern_slavery_home_office_range(ref_csv) -> None:

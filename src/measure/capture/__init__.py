@@ -69,6 +69,7 @@ MODEL_NAMES = (
     "Mth_poisson2",
     "Mth_darroch",
     "Mth_gamma3.5",
+    "Mth_normal",
     "two_way",
     "stepwise",
     "Mth_darroch_stepwise",
@@ -76,21 +77,23 @@ MODEL_NAMES = (
     "lincoln_petersen",
 )
 _FAMILIES = ("independence", "two_way", "heterogeneity")
-#: Models among which ``model=None`` chooses when K >= 3: hierarchical log-linear
-#: models nested in ``two_way`` that always allow for heterogeneous catchability.
-#: Darroch's quadratic term ``k**2/2`` equals main effects plus *equal* two-list
-#: interactions (Darroch et al. 1993), so ``Mth_darroch`` < ``Mth_darroch_stepwise``
-#: < ``two_way``; a Darroch coefficient of zero is model ``Mt``. Heterogeneity
-#: biases ``N`` downward and small samples cannot detect it (Link 2003), so a model
-#: assuming equal catchability is never chosen automatically. Left out (reported,
-#: chosen only on request): ``Mt``; Chao's lower bounds; ``M0``/``Mh_*`` (equal
-#: catchability across lists, unlike real sources); ``Mth_poisson2``/
-#: ``Mth_gamma3.5`` (their higher-order terms extrapolate an assumed shape of the
-#: heterogeneity that K lists cannot check, Link 2003); and ``stepwise`` from
-#: ``Mt`` (a few pairs cannot absorb the dependence that heterogeneity spreads over
-#: all pairs). The calibration run (tests/capture/test_calibration.py) measures the
-#: coverage this choice gives.
-AUTO_POOL = ("Mth_darroch", "Mth_darroch_stepwise", "two_way")
+#: Models among which ``model=None`` chooses when K >= 3: models that always allow
+#: for heterogeneous catchability. Darroch's quadratic term ``k**2/2`` equals main
+#: effects plus *equal* two-list interactions (Darroch et al. 1993), so
+#: ``Mth_darroch`` < ``Mth_darroch_stepwise`` < ``two_way`` are nested log-linear
+#: models (a Darroch coefficient of zero is model ``Mt``); ``Mth_normal`` is the
+#: logit-normal catchability model (Rivest 2011; Coull & Agresti 1999), of which
+#: Darroch's term is the quadratic approximation, with as many parameters.
+#: Heterogeneity biases ``N`` downward and small samples cannot detect it (Link
+#: 2003), so a model assuming equal catchability is never chosen automatically.
+#: Left out (reported, chosen only on request): ``Mt``; Chao's lower bounds;
+#: ``M0``/``Mh_*`` (equal catchability across lists, unlike real sources);
+#: ``Mth_poisson2``/``Mth_gamma3.5`` (their higher-order terms extrapolate an
+#: assumed shape of the heterogeneity that K lists cannot check, Link 2003); and
+#: ``stepwise`` from ``Mt`` (a few pairs cannot absorb the dependence that
+#: heterogeneity spreads over all pairs). The calibration run
+#: (tests/capture/test_calibration.py) measures the coverage this choice gives.
+AUTO_POOL = ("Mth_darroch", "Mth_darroch_stepwise", "two_way", "Mth_normal")
 CI_METHODS = ("profile", "lognormal", "none")
 
 __all__ = [

@@ -92,7 +92,7 @@ class CaptureResult:
     def heterogeneity_range(self) -> dict[str, Any] | None:
         """Spread of ``N`` across the ``Mth`` heterogeneity models that exist.
 
-        Poisson2, Darroch and Gamma3.5 heterogeneity usually fit K lists about
+        Poisson2, Darroch, Gamma3.5 and normal heterogeneity usually fit K lists about
         equally well yet extrapolate to different ``N`` (Link 2003): the spread is
         a reminder of how much the answer rests on the assumed shape of the
         catchability distribution. ``None`` with fewer than two such models.
@@ -103,7 +103,7 @@ class CaptureResult:
             ``models``, ``estimates`` ``[min, max]`` and ``interval_union``
             ``[min low, max high]``.
         """
-        names = ("Mth_poisson2", "Mth_darroch", "Mth_gamma3.5")
+        names = ("Mth_poisson2", "Mth_darroch", "Mth_gamma3.5", "Mth_normal")
         fits = [m for m in self.models if m.name in names and m.valid]
         if len(fits) < 2:
             return None
