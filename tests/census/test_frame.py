@@ -196,8 +196,11 @@ def test_exact_mode_reachability_without_timestamps(tmp_path: Path,
     with pytest.warns(StatisticalWarning):
         fr = frame(ds)
     assert set(fr["account_id"].to_list()) == {1, 2, 10, 20, 21, 22, 70}
-    assert frame_info(ds).mode == "exact"
-    assert frame_info(ds).duplicate_rows == 1  # 1 -> 10 in both collections
+    info = frame_info(ds)
+    assert info.mode == "exact"
+    assert info.duplicate_rows == 1  # 1 -> 10 in both collections
+    # 61->11, 60->50, 1->50 are in lists of unreachable accounts only
+    assert (info.edges_read, info.edges_used, info.edges_left_out) == (12, 8, 3)
 
 
 def test_collections_mode_equals_exact_with_overlapping_lists(
@@ -222,6 +225,7 @@ def test_collections_mode_equals_exact_with_overlapping_lists(
         assert info.mode == ("exact" if exact else "collections")
         # 1->10, 10->1, 10->11 and 1->4 are each held by two lists
         assert info.duplicate_rows == 4
+        assert (info.edges_read, info.edges_used, info.edges_left_out) == (17, 13, 0)
     assert out[False].equals(out[True])
     fr = out[False]
     # 4 is reachable (in lists of 1 and 10), so its own list counts: 8 is in

@@ -56,16 +56,17 @@ class FrameInfo:
         (needs ``edges.observed_at`` and ``crawls.collected_at`` when a list was
         collected more than once); ``"exact"``: every distinct edge used once.
     edges_read
-        Follow edges read (self-loops and other relations excluded; in ``exact``
-        mode distinct edges).
+        Rows of ``edges`` (every relation).
     edges_used
-        Edges held by a used collection of an account in the core ``N``.
-    edges_left_out
-        ``edges_read - edges_used``: edges of superseded collections, of lists of
-        accounts outside ``N`` and edges no used list holds.
+        Distinct follow edges held by a used collection of an account in ``N``.
     duplicate_rows
-        Rows collapsed as duplicates: ``exact`` mode, repeated edges; ``collections``
-        mode, edges held by both a friends and a followers list inside ``N``.
+        Rows collapsed as duplicates: ``exact`` mode, repeated follow edges;
+        ``collections`` mode, edges held by both a friends and a followers list
+        inside ``N``.
+    edges_left_out
+        ``edges_read - edges_used - duplicate_rows``: edges of superseded
+        collections and of lists of accounts outside ``N``, edges no used list
+        holds, self-loops and other relations.
     core_size, frame_size
         Accounts in ``N`` and in the frame.
     excluded_accounts, excluded_crawls
@@ -141,6 +142,9 @@ def _collections_mode(ds: Dataset) -> bool:
 def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, str]]:
     """Return the ordered ``(name, sql)`` steps of the first pass for ``ds``.
 
+    Shown for a core without friends lists (with them, ``core_edges``, ``core_used``
+    and ``core_out`` are ``_sql.CORE_EDGES``, ``CORE_DEDUP`` and ``CORE_OUT``).
+
     The first steps pick the variant matching the optional columns present
     (``edges.relation``/``observed_at``, ``crawls.complete``/``collected_at``) and
     whether ``observations`` exists. Steps with ``?`` take the parameters that
@@ -174,8 +178,8 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
               ("core_ids", _sql.CORE_IDS_INITIAL),
               ("core", _sql.CORE), ("out_agg", _sql.OUT_AGG),
               ("core_edges", _sql.CORE_EDGES_FOLLOWERS),
-              ("core_used", _sql.CORE_USED),
-              ("core_out", _sql.CORE_OUT), ("in_agg", _sql.IN_AGG),
+              ("core_used", _sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds))),
+              ("core_out", _sql.CORE_OUT_FROM_OUT), ("in_agg", _sql.IN_AGG),
               ("recip_core", _sql.RECIP_CORE),
               ("recip_outside", _sql.RECIP_OUTSIDE),
               ("core_via", _sql.CORE_VIA), ("frame", _sql.FRAME)]
@@ -202,18 +206,24 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
     ds.execute(_sql.OUT_AGG, [n_seeds])
     friends = _one(ds, "SELECT coalesce(bool_or(friends_list), FALSE) "
                        "FROM census_core")
-    ds.execute(_sql.CORE_EDGES if friends else _sql.CORE_EDGES_FOLLOWERS)
     dup = 0
     _drop(ds, "census_d")
-    if not exact and friends:
-        ds.execute(_sql.CORE_DEDUP)
-        dup = _one(ds, "SELECT coalesce(sum(n_rows) - count(*), 0) FROM census_d")
+    if friends:
+        ds.execute(_sql.CORE_EDGES)
+        if exact:
+            ds.execute(_sql.CORE_USED)
+        else:
+            ds.execute(_sql.CORE_DEDUP)
+            dup = _one(ds, "SELECT coalesce(sum(n_rows) - count(*), 0) "
+                           "FROM census_d")
+        ds.execute(_sql.CORE_OUT, [n_seeds])
     else:
-        ds.execute(_sql.CORE_USED)
-    ds.execute(_sql.CORE_OUT, [n_seeds])
+        ds.execute(_sql.CORE_EDGES_FOLLOWERS)
+        ds.execute(_sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds)))
+        ds.execute(_sql.CORE_OUT_FROM_OUT)
     ds.execute(_sql.IN_AGG, [n_seeds])
     ds.execute(_sql.RECIP_CORE)
-    if _one(ds, _sql.HAS_OUTSIDE_FRIENDS):
+    if friends and _one(ds, _sql.HAS_OUTSIDE_FRIENDS):
         ds.execute(_sql.RECIP_OUTSIDE)
     else:
         ds.execute(_sql.RECIP_OUTSIDE_EMPTY)
@@ -239,13 +249,16 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
     return dup, False
 
 
+def _id_type(ds: Dataset) -> str:
+    return "VARCHAR" if ds.id_type == "str" else "BIGINT"
+
+
 def _build(ds: Dataset, exact: bool) -> FrameInfo:
     relation = _relation_filter(ds)
     dup = 0
     if exact:
         ds.execute(_sql.DISTINCT_EDGES.format(relation=relation))
-        dup = _one(ds, "SELECT coalesce(sum(n_rows) - count(*), 0) "
-                       "FROM census_distinct")
+        dup = _one(ds, "SELECT coalesce(sum(n_rows - 1), 0) FROM census_distinct")
         ds.execute(_sql.FOLLOWS.format(observed_at=_sql.NO_OBSERVED_AT,
                                        source="census_distinct", relation=""))
     else:
@@ -281,12 +294,13 @@ def _build(ds: Dataset, exact: bool) -> FrameInfo:
         id_type = "VARCHAR" if ds.id_type == "str" else "BIGINT"
         ds.execute(_sql.LATEST_EMPTY.format(id_type=id_type))
     ds.execute(_sql.FRAME)
-    read, used = ds.execute(_sql.EDGE_COUNTS).fetchone()
+    read = int(_one(ds, "SELECT count(*) FROM edges"))  # Parquet metadata
+    used = int(_one(ds, _sql.EDGES_USED))
     crawl = ds.execute(_sql.CRAWL_COUNTS, [_sql.OUTSIDE_LEVEL]).fetchone()
     info = FrameInfo(
         mode="exact" if exact else "collections",
-        edges_read=int(read), edges_used=int(used),
-        edges_left_out=int(read) - int(used), duplicate_rows=int(dup),
+        edges_read=read, edges_used=used,
+        edges_left_out=read - used - int(dup), duplicate_rows=int(dup),
         core_size=int(_one(ds, "SELECT count(*) FROM census_core")),
         frame_size=int(_one(ds, f"SELECT count(*) FROM {FRAME_TABLE}")),
         excluded_accounts=int(crawl[0]), excluded_crawls=int(crawl[1]),

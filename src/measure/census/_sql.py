@@ -160,23 +160,20 @@ WHERE (followers_list AND NOT f_any AND f_ts IS NULL)
    OR (friends_list AND NOT r_any AND r_ts IS NULL)
 """
 
-#: Pass 1 over all edges, grouped by follower: for an account outside N the only
-#: known follows are those in collected followers lists of N (``f``), each once.
-#: (Rows of accounts in N are recomputed from ``census_cc``.)
+#: Pass 1 over all edges, grouped by follower: the follows held by collected
+#: followers lists of N (``f``), each once. For an account outside N these are all
+#: its known follows; rows of accounts in N are recomputed from ``census_d`` when
+#: friends lists are used.
 OUT_AGG = """
 CREATE OR REPLACE TEMP TABLE census_out AS
-SELECT src AS account_id,
-       count(*) FILTER (WHERE f) AS in_friends,
-       count(*) FILTER (WHERE f AND core_rank <= ?) AS seeds_followed,
-       min(core_rank) FILTER (WHERE f) AS followers_via_rank,
-       count(*) AS n_edges
-FROM (
-    SELECT e.src, d.core_rank,
-           d.followers_list AND (d.f_any OR e.observed_at = d.f_ts) AS f
-    FROM census_follows e
-    LEFT JOIN census_core d ON e.dst = d.account_id
-)
-GROUP BY src
+SELECT e.src AS account_id,
+       count(*) AS in_friends,
+       count(*) FILTER (WHERE d.core_rank <= ?) AS seeds_followed,
+       min(d.core_rank) AS followers_via_rank
+FROM census_follows e
+JOIN census_core d ON e.dst = d.account_id
+WHERE d.followers_list AND (d.f_any OR e.observed_at = d.f_ts)
+GROUP BY e.src
 """
 
 #: Pass 2 over all edges: edges whose follower is in N, as core ranks (``dst`` kept
@@ -199,12 +196,25 @@ LEFT JOIN census_core d ON e.dst = d.account_id
 #: N can be known, and each is held by one collection.
 CORE_EDGES_FOLLOWERS = """
 CREATE OR REPLACE TEMP TABLE census_cc AS
-SELECT s.core_rank AS sr, d.core_rank AS dr,
-       CASE WHEN FALSE THEN e.dst END AS dst, TRUE AS f, FALSE AS r
+SELECT s.core_rank AS sr, d.core_rank AS dr
 FROM census_follows e
 JOIN census_core s ON e.src = s.account_id
 JOIN census_core d ON e.dst = d.account_id
 WHERE d.followers_list AND (d.f_any OR e.observed_at = d.f_ts)
+"""
+
+#: ``census_d`` over CORE_EDGES_FOLLOWERS (every row used, held by ``f`` only).
+CORE_USED_FOLLOWERS = """
+CREATE OR REPLACE TEMP VIEW census_d AS
+SELECT sr, dr, CAST(NULL AS {id_type}) AS dst, TRUE AS f, FALSE AS r FROM census_cc
+"""
+
+#: Per follower in N when no friends list is used: pass 1 already holds it.
+CORE_OUT_FROM_OUT = """
+CREATE OR REPLACE TEMP TABLE census_core_out AS
+SELECT c.core_rank, o.in_friends, o.seeds_followed,
+       o.in_friends AS followers_lists_seen, o.followers_via_rank
+FROM census_out o JOIN census_core c ON o.account_id = c.account_id
 """
 
 #: Does any list of N need ``observed_at`` to attribute its edges (collected more
@@ -465,13 +475,11 @@ LEFT JOIN census_core v ON j.via_rank = v.core_rank
 LEFT JOIN census_latest l ON j.account_id = l.account_id
 """
 
-#: Bookkeeping of what the frame used and left out (one row; see ``FrameInfo``).
-EDGE_COUNTS = """
-SELECT
-    (SELECT coalesce(sum(n_edges), 0) FROM census_out) AS edges_read,
-    (SELECT coalesce(sum(o.in_friends), 0) FROM census_out o
-     ANTI JOIN census_core c ON o.account_id = c.account_id)
-    + (SELECT count(*) FILTER (WHERE f OR r) FROM census_cc) AS edges_used
+#: Edges used: pass-1 rows of accounts outside N plus distinct used edges from N.
+EDGES_USED = """
+SELECT (SELECT coalesce(sum(o.in_friends), 0) FROM census_out o
+        ANTI JOIN census_core c ON o.account_id = c.account_id)
+     + (SELECT count(*) FROM census_d)
 """
 
 #: Crawled accounts and crawl rows left out of N, and superseded collections.
