@@ -400,6 +400,7 @@ def main() -> None:
     ap.add_argument("--presets", nargs="+", default=["small", "demo"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="/tmp/measure_bench_rs_splink")
+    ap.add_argument("--note", default="", help="added to the header line")
     ap.add_argument("--results", default=None,
                     help="markdown output (default bench/results/"
                          "resurrection_splink.md; '-' prints only)")
@@ -425,7 +426,7 @@ def main() -> None:
         f"{load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f}, after "
         f"{load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}); package at commit {commit}"
         f"{' with uncommitted changes in src/measure/resurrection' if dirty else ''}"
-        ". Simulated worlds "
+        f"{'; ' + args.note if args.note else ''}. Simulated worlds "
         f"(`measure.simulate`, seed {args.seed}); truth: the observable true "
         "predecessors (`tests/resurrection/_truth_eval.py`, as in the calibration "
         "tests); recall over true links created within the 60-day window. Both "
