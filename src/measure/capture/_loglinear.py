@@ -563,6 +563,19 @@ def _clean(v: float) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
+def _invalid_fit(
+    spec: ModelSpec, reason: str, method: str, level: float, n: float
+) -> LoglinearFit:
+    """Return a fit whose estimate of ``N`` does not exist, with the reason."""
+    return LoglinearFit(
+        name=spec.name,
+        lower_bound=spec.lower_bound,
+        estimate=Estimate.invalid(
+            "population", reason, method=method, level=level, n=int(n)
+        ),
+    )
+
+
 def fit_model(
     spec: ModelSpec,
     y: np.ndarray,
@@ -606,13 +619,7 @@ def fit_model(
     while True:
         prep = check_existence(x, y, names)
         if prep.reason is not None:
-            return LoglinearFit(
-                name=spec.name,
-                lower_bound=spec.lower_bound,
-                estimate=Estimate.invalid(
-                    "population", prep.reason, method=method, level=level, n=int(n)
-                ),
-            )
+            return _invalid_fit(spec, prep.reason, method, level, n)
         xf = x[np.ix_(prep.cells, prep.cols)]
         yf = y[prep.cells]
         try:
@@ -620,17 +627,13 @@ def fit_model(
         except (ValueError, np.linalg.LinAlgError) as exc:
             beta, cov, warn = np.array([math.nan]), np.array([[math.nan]]), [str(exc)]
         if not np.all(np.isfinite(beta)) or not np.all(np.isfinite(cov)):
-            return LoglinearFit(
-                name=spec.name,
-                lower_bound=spec.lower_bound,
-                estimate=Estimate.invalid(
-                    "population",
-                    "the Poisson fit did not converge to finite "
-                    f"values ({'; '.join(warn) or 'non-finite estimates'})",
-                    method=method,
-                    level=level,
-                    n=int(n),
-                ),
+            return _invalid_fit(
+                spec,
+                "the Poisson fit did not converge to finite "
+                f"values ({'; '.join(warn) or 'non-finite estimates'})",
+                method,
+                level,
+                n,
             )
         if spec.heterogeneity == "chao":
             neg = [
@@ -831,12 +834,7 @@ def fit_normal_model(
             "has no interior maximum to search from"
         )
     if prep.reason is not None:
-        return LoglinearFit(
-            name=spec.name,
-            estimate=Estimate.invalid(
-                "population", prep.reason, method=method, level=level, n=int(n)
-            ),
-        )
+        return _invalid_fit(spec, prep.reason, method, level, n)
     try:
         beta0, _, _ = _glm_fit(xd, y)
     except (ValueError, np.linalg.LinAlgError):
@@ -858,16 +856,13 @@ def fit_normal_model(
         cov = np.full(hess.shape, math.nan)
     mu = normal_means(params, x, k)
     if not (np.all(np.isfinite(mu)) and math.isfinite(cov[0, 0]) and cov[0, 0] > 0):
-        return LoglinearFit(
-            name=spec.name,
-            estimate=Estimate.invalid(
-                "population",
-                "the normal heterogeneity fit did not reach a finite maximum "
-                f"({res.message})",
-                method=method,
-                level=level,
-                n=int(n),
-            ),
+        return _invalid_fit(
+            spec,
+            "the normal heterogeneity fit did not reach a finite maximum "
+            f"({res.message})",
+            method,
+            level,
+            n,
         )
     if params[-1] < 1e-3:
         notes.append(
