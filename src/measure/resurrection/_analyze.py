@@ -338,7 +338,15 @@ def analyze(
             con.execute(Q.FOLLOWS_EMPTY)
             warnings.append("no 'edges' table: follower overlap is not used")
         if fuzzy_handles:
-            dk = deletion_keys(keys)
+            # only suspended accounts and accounts new enough to succeed one
+            lo_row = con.execute("SELECT min(lower_t) FROM _rs_susp").fetchone()
+            sids = con.execute("SELECT account_id FROM _rs_susp").pl()["account_id"]
+            lo_t = (pl.lit(lo_row[0]).cast(pl.Datetime("us", "UTC"))
+                    if lo_row[0] is not None else None)
+            need = keys.filter(pl.col("account_id").is_in(sids.implode())
+                               | (pl.col("t_new") > lo_t if lo_t is not None
+                                  else pl.lit(False)))
+            dk = deletion_keys(need)
             con.register("_rs_dkeys_df", dk.to_arrow())
             con.execute(Q.DKEYS_TABLE)
             con.unregister("_rs_dkeys_df")
@@ -571,8 +579,11 @@ def analyze(
                 n=links.height,
                 assumptions=RATE_ASSUMPTIONS)
         else:
-            median_delay = Estimate.invalid("median_delay_days",
-                                            "no returns were linked", level=level)
+            median_delay = Estimate.invalid(
+                "median_delay_days",
+                "no returns were linked" if not math.isfinite(med_pt) else
+                f"too few bootstrap replicates for a CI (n_boot={n_boot})",
+                level=level)
 
         # follower recovery by incarnation on accepted links
         f_susp = dict(zip(susp["account_id"].to_list(),
