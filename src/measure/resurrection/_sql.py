@@ -132,6 +132,21 @@ QUALIFY row_number() OVER (
     ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
 ) <= $per_key
 """
+# The $per_key accounts created nearest in time to the suspension, whatever they
+# share (bit 64): candidates without any agreeing key. Under the model they get
+# little probability each, but together they carry the returns that left no
+# profile or follower trace, so the expected number of returns is not
+# understated (they matter for the rate, never pass a link threshold).
+BLOCK_TIME = """
+SELECT a.account_id AS previous, b.account_id AS new, 64 AS bit
+FROM _rs_susp a JOIN _rs_keys b
+  ON b.t_new > a.lower_t AND b.t_new <= a.upper_t
+WHERE b.account_id <> a.account_id
+QUALIFY row_number() OVER (
+    PARTITION BY a.account_id
+    ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
+) <= $per_key
+"""
 BLOCK_NAME = _BLOCK.format(bit=2, key="name_key", kind="name")
 BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar", kind="avatar")
 BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp", kind="bio")
