@@ -77,7 +77,8 @@ class FrameInfo:
     included_outside_accounts
         Accounts crawled only outside the snowball but reachable, hence in ``N``.
     superseded_collections
-        Crawl rows not used because another collection of the same list was.
+        Crawl rows of accounts in ``N`` not used because another collection of the
+        same list was.
     passes
         Passes over the edges (2 per core; more when reachability changed ``N``).
     """

@@ -482,7 +482,8 @@ SELECT (SELECT coalesce(sum(o.in_friends), 0) FROM census_out o
      + (SELECT count(*) FROM census_d)
 """
 
-#: Crawled accounts and crawl rows left out of N, and superseded collections.
+#: Crawled accounts and crawl rows left out of N, and superseded collections of
+#: accounts in N.
 CRAWL_COUNTS = """
 WITH acc AS (
     SELECT account_id, count(*) AS n_rows, bool_and(level >= ?) AS outside_only
@@ -495,8 +496,11 @@ SELECT
         AS excluded_snowball_accounts,
     count(*) FILTER (WHERE c.account_id IS NOT NULL AND outside_only)
         AS included_outside_accounts,
-    (SELECT count(*) FROM census_crawls WHERE list IN ('followers', 'friends'))
-    - (SELECT count(*) FROM census_coll) AS superseded_collections
+    (SELECT count(*) FROM census_crawls k SEMI JOIN census_core c
+         ON k.account_id = c.account_id
+     WHERE list IN ('followers', 'friends'))
+    - (SELECT count(*) FROM census_coll k SEMI JOIN census_core c
+           ON k.account_id = c.account_id) AS superseded_collections
 FROM acc LEFT JOIN census_core c ON acc.account_id = c.account_id
 """
 
