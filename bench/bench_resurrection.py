@@ -128,6 +128,12 @@ def _git_commit() -> str:
 
 
 def _package_dirty() -> bool:
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.run(
+        [sys.executable, "-c", "import measure; print(measure.__file__)"],
+        capture_output=True, text=True).stdout.strip()
+    if child and not Path(child).resolve().is_relative_to(root / "src"):
+        return False  # the package comes from elsewhere (PYTHONPATH): see --note
     try:
         out = subprocess.run(["git", "status", "--porcelain", "--",
                               "src/measure/resurrection"], text=True,

@@ -412,9 +412,13 @@ def main() -> None:
     import subprocess
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(
-        ["git", "status", "--porcelain", "--", "src/measure/resurrection"], cwd=ROOT,
-        capture_output=True, text=True).stdout.strip())
+    import measure
+
+    # the working tree's state matters only when the package is imported from it
+    dirty = (Path(measure.__file__).resolve().is_relative_to(ROOT / "src")
+             and bool(subprocess.run(
+                 ["git", "status", "--porcelain", "--", "src/measure/resurrection"],
+                 cwd=ROOT, capture_output=True, text=True).stdout.strip()))
     worlds = [run_world(p, args.seed, Path(args.out)) for p in args.presets]
     load1 = os.getloadavg()
     lines = [
