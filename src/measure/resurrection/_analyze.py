@@ -571,7 +571,9 @@ def analyze(
                              orient="row")
 
         # median delay among returns within the window, bootstrap with draws
-        med_pt = float(np.nanmedian([conditional_median(k, window) for k in kms]))
+        meds = [conditional_median(k, window) for k in kms]
+        meds = [v for v in meds if math.isfinite(v)]
+        med_pt = float(np.median(meds)) if meds else math.nan
         n_s = susp.height
         boots = []
         for _ in range(n_boot):
