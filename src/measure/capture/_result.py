@@ -197,7 +197,12 @@ class CaptureResult:
             f"Capture-recapture over {len(self.sources)} lists "
             f"({', '.join(f'{s}: {n}' for s, n in zip(self.sources, self.source_sizes, strict=True))}); "  # noqa: E501
             f"{self.n_observed} distinct units observed",
-            f"chosen model: {self.model} (by {self.criterion.upper()})",
+            f"chosen model: {self.model}"
+            + (
+                f" (by {self.criterion.upper()})"
+                if any(w.startswith("model chosen by") for w in self.warnings)
+                else ""
+            ),
             self.estimate.summary(),
             "",
             f"{'model':<22}{'N':>10}{'s.e.':>9}   {self.level:.0%} CI"
