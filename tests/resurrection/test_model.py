@@ -86,3 +86,58 @@ def test_supervised_logit_separates_classes() -> None:
     assert abs(p.mean() - yt.mean()) < 0.03
     with pytest.raises(EstimationError, match="both matches"):
         fit_logit(bins[:10], np.zeros(10, dtype=int))
+
+
+# Random pairs from windows of N_A accounts hold the successor with probability
+# RHO / N_A; on levels that non-matches rarely reach (u ~ 1e-3) that is a bias of
+# a factor ~2 unless those pairs are weighted by their non-match probability.
+# 200,000 random pairs put ~250 non-matches on such a level: 4 binomial standard
+# errors are ~25%, so the weighted estimate must be within 30% of the truth.
+U_REL_TOL = 0.30
+RHO_TOL = 0.03
+
+
+def test_grouped_em_with_random_pair_u_is_not_biased_by_matches() -> None:
+    from measure.resurrection._fellegi_sunter import fit_em_grouped
+
+    rng = np.random.default_rng(11)
+    n_groups, n_a, k_cand, rho = 2000, 200, 10, 0.5
+    m, u, u_want = {}, {}, {}
+    for c in COMPARISONS:
+        L = len(c.levels)
+        mk = np.ones(L)
+        mk[-1] = 3 * L  # matches mostly on the top level
+        uk = np.ones(L) * 1e-3
+        uk[0] = 1.0  # non-matches almost all on the bottom level
+        m[c.name], u[c.name] = mk / mk.sum(), uk / uk.sum()
+        u_want[c.name] = _normalise(c, u[c.name])  # within level groups
+
+    def draw(probs: dict, n: int) -> np.ndarray:
+        return np.column_stack([rng.choice(len(c.levels), n, p=probs[c.name])
+                                for c in COMPARISONS])
+
+    has = rng.random(n_groups) < rho
+    # candidates: the successor (when there is one) first, then non-matches
+    sizes = k_cand + has.astype(int)
+    group = np.repeat(np.arange(n_groups), sizes)
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    is_match = np.zeros(group.size, bool)
+    is_match[first[has]] = True
+    bins = np.where(is_match[:, None], draw(m, group.size), draw(u, group.size))
+    # random pairs: a uniform account of a uniform window
+    n_r = 200_000
+    g_r = rng.integers(0, n_groups, n_r)
+    slot = rng.integers(0, n_a, n_r)  # slot < sizes: one of the candidates
+    idx = np.where(slot < sizes[g_r], first[g_r] + slot, -1)
+    r_bins = np.where((idx >= 0)[:, None], bins[np.maximum(idx, 0)], draw(u, n_r))
+    model = fit_em_grouped(bins, group, n_cand=np.full(n_groups, float(n_a)),
+                           random_bins=r_bins, random_idx=idx)
+    assert abs(model.lam - has.mean()) < RHO_TOL
+    naive = fit_em_grouped(bins, group, n_cand=np.full(n_groups, float(n_a)),
+                           random_bins=r_bins, random_idx=np.full(n_r, -1))
+    for c in COMPARISONS:
+        top = len(c.levels) - 1
+        want = u_want[c.name][top]
+        assert abs(model.u[c.name][top] / want - 1) < U_REL_TOL, c.name
+        # ignoring that random pairs hold matches overstates u of the top level
+        assert naive.u[c.name][top] > model.u[c.name][top]
