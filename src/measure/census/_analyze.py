@@ -358,6 +358,12 @@ def _model_assisted(fr: pl.DataFrame, coded: pl.DataFrame, st: pl.DataFrame,
                     "class (" + ", ".join(d.degenerate_strata) + "): their part of "
                     "the interval is the design's Jeffreys limits, not the model's "
                     "residual spread",)
+    design_N = float(N.sum())
+    if abs(design_N - frame_size) > max(0.01 * frame_size, 1.0):
+        ma_notes += (f"the frame holds {frame_size:,} accounts but the design's "
+                     f"strata {design_N:,.0f}: the predicted total runs over the "
+                     "whole frame, so this estimate is not comparable with the "
+                     "stratified one and is biased for the design's population",)
     ma = Estimate(
         term_ma, d.estimate, d.ci, level, d.std_error,
         "difference (GREG-type) estimator with a ridge logistic working model on "
