@@ -163,3 +163,26 @@ def test_srs_labels_without_inclusion_prob(medium_world,
     assert res.design.startswith("simple random sample")
     assert any("simple random sample" in a for a in res.assumptions)
     assert res.strata.height == 1 and res.strata["N"][0] == fr.height
+
+
+def test_model_assisted_warns_when_design_misses_part_of_frame(medium_world) -> None:
+    """Labels whose inclusion probabilities describe only half the frame: the
+    model-assisted total runs over the whole frame and must say so."""
+    path, sup = medium_world
+    ds = measure.open(path)
+    fr = frame(ds)
+    coded = fr.sample(n=80, seed=3, shuffle=True)
+    labels = coded.select(
+        "account_id",
+        pl.when(pl.col("account_id").is_in(list(sup))).then(pl.lit("supporter"))
+        .otherwise(pl.lit("non_supporter")).alias("label"),
+        pl.lit("all").alias("sample"),
+        pl.lit(80 / (fr.height / 2)).alias("inclusion_prob"),
+    )
+    res = analyze(ds, labels=labels)
+    assert res.model_assisted.valid
+    assert any("not comparable with the stratified" in w
+               for w in res.model_assisted.warnings)
+    full = labels.with_columns(pl.lit(80 / fr.height).alias("inclusion_prob"))
+    res = analyze(ds, labels=full)
+    assert not any("not comparable" in w for w in res.model_assisted.warnings)
