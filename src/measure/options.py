@@ -13,13 +13,36 @@ CrawlList = Literal["followers", "friends"]
 Allocation = Literal["proportional", "equal", "neyman"]
 Origin = Literal["created", "first_seen"]
 DeletedAs = Literal["censor", "compete"]
-CaptureModel = Literal["independence", "two_way", "heterogeneity"]
+#: Capture-recapture models: the families ("independence" = Mt, "two_way", and
+#: "heterogeneity" = the best heterogeneity model by the criterion), then every
+#: named model of ``measure.capture``.
+CaptureModel = Literal[
+    "independence",
+    "two_way",
+    "heterogeneity",
+    "M0",
+    "Mt",
+    "Mh_chao",
+    "Mh_poisson2",
+    "Mh_darroch",
+    "Mh_gamma3.5",
+    "Mth_chao",
+    "Mth_poisson2",
+    "Mth_darroch",
+    "Mth_gamma3.5",
+    "Mth_normal",
+    "stepwise",
+    "Mth_darroch_stepwise",
+    "chapman",
+    "lincoln_petersen",
+]
 Criterion = Literal["aic", "bic"]
 
 STATUSES: tuple[str, ...] = get_args(Status)
 LABELS: tuple[str, ...] = get_args(Label)
 RELATIONS: tuple[str, ...] = get_args(Relation)
 CRAWL_LISTS: tuple[str, ...] = get_args(CrawlList)
+CAPTURE_MODELS: tuple[str, ...] = get_args(CaptureModel)
 
 
 def validate_option(name: str, value: Any, alias: Any) -> Any:

@@ -50,33 +50,19 @@ from measure.capture._loglinear import (
 from measure.capture._result import CaptureResult
 from measure.capture._two_source import chapman, lincoln_petersen, lognormal_interval
 from measure.errors import ConfigError, DataContractError, EstimationError
-from measure.options import CaptureModel, Criterion, validate_option
+from measure.options import CAPTURE_MODELS, CaptureModel, Criterion, validate_option
 
 #: 2**K - 1 cells: beyond this many sources the pattern table gets unwieldy.
 MAX_SOURCES = 12
 
-#: Every model name :func:`analyze` accepts, besides the families of
-#: ``measure.options.CaptureModel`` ("independence" = Mt, "two_way", and
-#: "heterogeneity" = the best heterogeneity model by the criterion).
-MODEL_NAMES = (
-    "M0",
-    "Mt",
-    "Mh_chao",
-    "Mh_poisson2",
-    "Mh_darroch",
-    "Mh_gamma3.5",
-    "Mth_chao",
-    "Mth_poisson2",
-    "Mth_darroch",
-    "Mth_gamma3.5",
-    "Mth_normal",
-    "two_way",
-    "stepwise",
-    "Mth_darroch_stepwise",
-    "chapman",
-    "lincoln_petersen",
-)
+#: Families of models: "independence" = Mt, "two_way", and "heterogeneity" = the
+#: best heterogeneity model by the criterion.
 _FAMILIES = ("independence", "two_way", "heterogeneity")
+#: Every named model :func:`analyze` accepts (``measure.options.CaptureModel``
+#: lists these and the families; one list, validated in one place).
+MODEL_NAMES = tuple(
+    m for m in CAPTURE_MODELS if m not in ("independence", "heterogeneity")
+)
 #: Models among which ``model=None`` chooses when K >= 3: models that always allow
 #: for heterogeneous catchability. Darroch's quadratic term ``k**2/2`` equals main
 #: effects plus *equal* two-list interactions (Darroch et al. 1993), so
@@ -204,15 +190,7 @@ def chao_lower_bounds(
 def _resolve_model(model: str | None) -> str | None:
     if model is None or model == "auto":
         return None
-    if model in MODEL_NAMES:
-        return model
-    if model in _FAMILIES:
-        validate_option("model", model, CaptureModel)
-        return model
-    raise ConfigError(
-        f"invalid value {model!r} for option 'model'; valid values are: 'auto', "
-        + ", ".join(repr(v) for v in (*_FAMILIES, *MODEL_NAMES))
-    )
+    return validate_option("model", model, CaptureModel)
 
 
 def _choose(
