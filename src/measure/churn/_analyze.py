@@ -226,7 +226,9 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                      "uniform imputations inside each interval, Rubin's rule)")
         median = _median(median_curve, cumulative=False, n=fr.height, level=level,
                          method=meth, horizon=horizon)
+        headline_curve: SurvivalCurve | None = median_curve
     else:
+        headline_curve = None
         f, flo, fhi = cif_s.value(days)
         s, lo, hi = 1 - f, 1 - fhi, 1 - flo
         meth = "1 - " + cif_s.method
@@ -295,7 +297,7 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                        turnbull=tb, median=median, survival=surv, at_risk=at_risk,
                        turnbull_at=tb_at, deleted=deleted, conditional_age=a0,
                        n_exited_before=n_before, turnbull_band=band,
-                       estimator=estimator)
+                       estimator=estimator, curve=headline_curve)
 
 
 def _turnbull_estimates(band: TurnbullBand | None, *, a0: float,

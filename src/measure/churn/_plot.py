@@ -19,6 +19,19 @@ def _steps(ax: Any, curve: Any, label: str, color: str | None = None,
     return line
 
 
+#: Candidate day ticks of the survival axis (the at-risk row sits under them).
+_TICK_DAYS = (0, 7, 30, 60, 90, 180, 365, 730, 1095, 1460)
+
+
+def _ticks(span: float) -> list[int]:
+    """Day ticks up to ``span``, at least ``span / 8`` apart so labels never collide."""
+    out: list[int] = []
+    for d in _TICK_DAYS:
+        if d <= span and (not out or d - out[-1] >= span / 8):
+            out.append(d)
+    return out
+
+
 def plot(res: Any, ax: Any = None, kind: str = "survival") -> Any:
     """Draw one panel of ``res`` (a ``ChurnResult``) and return the Axes.
 
@@ -34,7 +47,10 @@ def plot(res: Any, ax: Any = None, kind: str = "survival") -> Any:
     if kind == "survival":
         groups = list(res.groups.values()) or [res.overall]
         for g in groups:
-            line = _steps(ax, g.km, f"{g.group} (KM, midpoint)")
+            imputed = g.curve is not None and g.curve is not g.km
+            curve = g.curve if imputed else g.km
+            kind_ = "KM, imputed times" if imputed else "KM, midpoint"
+            line = _steps(ax, curve, f"{g.group} ({kind_})")
             if g.turnbull is not None and g.turnbull.mass.size:
                 tb = g.turnbull
                 t = np.concatenate([[0.0], np.repeat(tb.right[np.isfinite(tb.right)],
@@ -47,9 +63,8 @@ def plot(res: Any, ax: Any = None, kind: str = "survival") -> Any:
         ax.set_xlabel("days since " + ("creation" if res.origin == "created"
                                        else "first sighting"))
         ax.set_ylabel("share not suspended")
-        ticks = [d for d in (0, 30, 60, 90, 180, 365)
-                 if d <= (res.overall.km.time.max() if res.overall.km.time.size
-                          else 90)]
+        span = res.overall.km.time.max() if res.overall.km.time.size else 90.0
+        ticks = _ticks(span)
         ax.set_xticks(ticks)
         n = res.overall.km.n_at_risk(np.asarray(ticks, dtype=float))
         ax.set_xticklabels([f"{d}\n{k}" for d, k in zip(ticks, n, strict=True)])

@@ -68,6 +68,10 @@ class GroupResult:
     estimator
         ``"km"`` or ``"turnbull"``: which estimator fills ``survival`` and
         ``median``.
+    curve
+        The Kaplan--Meier curve behind ``survival`` and ``median`` (over multiply
+        imputed event times where those were used, else ``km``); ``None`` with
+        ``deleted="compete"``. Plots draw this curve, so figure and headline agree.
     """
 
     group: str
@@ -89,6 +93,7 @@ class GroupResult:
     n_exited_before: int = 0
     turnbull_band: TurnbullBand | None = None
     estimator: str = "km"
+    curve: SurvivalCurve | None = None
 
     def survival_rows(self) -> list[dict[str, Any]]:
         """Rows ``{day, survival, ci_low, ci_high, at_risk, turnbull_low/high}``."""
