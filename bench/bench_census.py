@@ -45,9 +45,13 @@ CHECK = ("in_friends", "in_followers", "seeds_followed", "seed_followers",
 
 def generate(path: Path, scale: float) -> float:
     """Simulate the large preset at ``scale`` into ``path`` (skipped if present)."""
+    t = time.perf_counter()
+    # another process is generating it (a temporary sibling exists): wait for it
+    while (not (path / "manifest.json").is_file()
+           and any(path.parent.glob(f".{path.name}.tmp-*"))):
+        time.sleep(10)
     if (path / "manifest.json").is_file():
         return 0.0
-    t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "measure", "simulate", "--preset", "large",
                     "--scale", str(scale), "--seed", "1", "--overwrite", str(path)],
                    check=True, capture_output=True)
@@ -332,13 +336,40 @@ def main() -> int:
                 verdicts.append(f"- {n_edges / 1e6:,.0f}M edges within 16 GiB peak "
                                 f"RSS: {gib:.1f} GiB "
                                 f"({'met' if gib <= 16 else 'not met'}).")
-    lines += ["### Targets", ""] + verdicts + [""]
+    lines += ["### Targets", ""] + verdicts + [""] + NOTES
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(text)
     return 0
+
+
+NOTES = [
+    "### How the frame is computed, and why `GROUP BY dst` is not the right yardstick",
+    "",
+    "- `measure` reads the edges twice (collections mode): pass 1 groups every",
+    "  edge held by a followers list of the core N by follower (`GROUP BY src`",
+    "  joined to the small core table: one group per frame account); pass 2 keeps",
+    "  the edges whose follower is in N as two 4-byte core ranks. Per-followed-",
+    "  account counts, reciprocity (a semi-join of the a<b half against the a>b",
+    "  half on a packed 64-bit key), reachability from the seeds (first-reacher",
+    "  pointers, a full search only when they do not settle it) and the frame run",
+    "  on those small tables. No `SELECT DISTINCT src, dst` over all edges: each",
+    "  edge is attributed to the one used collection of its list (re-crawls are",
+    "  told apart by `observed_at` = `collected_at` only when a list of N was",
+    "  collected twice; otherwise that column is not read).",
+    "- In the large preset `dst` is always a crawled account (tens of thousands of",
+    "  groups, and the Parquet files are written list by list, so a `GROUP BY dst`",
+    "  streams through a tiny, cache-resident hash table), while the frame needs",
+    "  one group per follower (hundreds of thousands to millions of groups). The",
+    "  bare `GROUP BY src` is the same grouping as the per-account metrics and is",
+    "  the fair floor; the 1.5x target is only approached against it.",
+    "- Duplicates: within one collection an edge is assumed to appear once (a",
+    "  list is a set; the simulator guarantees it) and this is not re-checked;",
+    "  `build_frame(ds, exact=True)` deduplicates every edge instead (slower).",
+    "",
+]
 
 
 def _ram_gib() -> float:
