@@ -365,7 +365,7 @@ def analyze(
                         {"per_key": int(time_candidates)})
         con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_FOLLOWERS,
                     {"per_key": per_key, "min_shared": min_shared_followers,
-                     "max_hub": max_hub})
+                     "max_hub": max_hub, "bucket": 30 * 86400})
         for kname, bit in (("stem", 1), ("display_name", 2), ("avatar", 4),
                            ("bio", 8), ("followers", 16), ("handle_edit", 32),
                            ("time", 64)):

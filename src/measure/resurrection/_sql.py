@@ -173,22 +173,34 @@ SELECT account_id AS src, account_id AS dst FROM _rs_keys WHERE false
 # $min_shared followers. Followers that follow more than $max_hub suspended or new
 # accounts (hubs: journalists, researchers, bots) are skipped for blocking only.
 BLOCK_FOLLOWERS = """
-WITH fa AS (
+WITH sw AS (
+    -- each suspended account's window as 30-day time buckets ($bucket seconds), so
+    -- that the join on a shared follower only pairs accounts close in time
+    SELECT account_id AS previous,
+           unnest(range(CAST(floor(epoch(lower_t) / $bucket) AS BIGINT),
+                        CAST(floor(epoch(upper_t) / $bucket) AS BIGINT) + 1)) AS bk
+    FROM _rs_susp
+), fa AS (
     SELECT f.src, f.dst AS previous FROM _rs_follows f
     JOIN _rs_susp s ON f.dst = s.account_id
 ), fb AS (
-    SELECT f.src, f.dst AS new FROM _rs_follows f
+    SELECT f.src, f.dst AS new,
+           CAST(floor(epoch(k.t_new) / $bucket) AS BIGINT) AS bk
+    FROM _rs_follows f
     JOIN _rs_keys k ON f.dst = k.account_id
     WHERE k.t_new > (SELECT min(lower_t) FROM _rs_susp)
 ), hubs AS (
     SELECT src FROM fa GROUP BY src HAVING count(*) > $max_hub
     UNION
     SELECT src FROM fb GROUP BY src HAVING count(*) > $max_hub
+), fa2 AS (
+    SELECT fa.src, fa.previous, sw.bk FROM fa JOIN sw USING (previous)
+    WHERE fa.src NOT IN (SELECT src FROM hubs)
 ), shared AS (
-    SELECT fa.previous, fb.new, count(*) AS n_shared
-    FROM fa JOIN fb USING (src)
-    WHERE fa.src NOT IN (SELECT src FROM hubs) AND fa.previous <> fb.new
-    GROUP BY fa.previous, fb.new
+    SELECT fa2.previous, fb.new, count(*) AS n_shared
+    FROM fa2 JOIN fb ON fa2.src = fb.src AND fa2.bk = fb.bk
+    WHERE fa2.previous <> fb.new
+    GROUP BY fa2.previous, fb.new
     HAVING count(*) >= $min_shared
 )
 SELECT sh.previous, sh.new, 16 AS bit
