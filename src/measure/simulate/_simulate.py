@@ -721,6 +721,7 @@ class _World:
         self.last_active = np.full(self.ctx.n, -np.inf)
         self.first_suspended = np.full(self.ctx.n, np.inf)
         self.data_end = cal.census + (n_w - 1) * step
+        self.last_lookup = -np.inf  # the last look-up actually in `observations`
         many = len(g_all) > per
         self.observations_rows = 0
         for a in range(0, max(len(g_all), 1), per):
@@ -762,6 +763,8 @@ class _World:
         fr = np.where(is_s, fr0 * gsn, fr0)
         stc = rate * np.maximum(age, 0)
         np.maximum.at(self.last_active, gg[code == 0], t[code == 0])
+        if len(t):
+            self.last_lookup = max(self.last_lookup, float(t.max()))
         np.minimum.at(self.first_suspended, gg[code == 1], t[code == 1])
         return pl.DataFrame(
             {

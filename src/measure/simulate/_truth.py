@@ -6,6 +6,7 @@ documented in ``docs/simulation.md`` ("Truth").
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -32,6 +33,16 @@ RATE_30D_OBSERVABLE_DEFINITION = (
     "next account (the true successor) was created at most 30 days after the true "
     "suspension time AND is in the accounts table."
 )
+#: Exact definition of ``resurrection.rate_30d_in_data`` (also in truth.json).
+RATE_30D_IN_DATA_DEFINITION = (
+    "Among all accounts in the accounts table with at least one 'suspended' look-up "
+    "in observations (supporters and background accounts; background accounts "
+    "never return) whose last 'active' look-up (first_seen when there is none) "
+    "lies at least 30 days before the last look-up in the data, the share whose "
+    "actor's next account in the accounts table (which may skip accounts the data "
+    "never show) was created at most 30 days after the true suspension time."
+)
+DAY_S = 86_400
 LINK_COLUMNS = (
     "in_data",
     "seen_suspended",
@@ -162,6 +173,170 @@ class Truth:
             )
             .drop("_prev_susp", "_new_created")
         )
+
+    def _need_data_columns(self) -> None:
+        if "in_data" not in self.accounts.columns:
+            raise DataContractError(
+                "this world was made before the truth recorded what the data show; "
+                "simulate it again",
+                table="truth/accounts",
+            )
+
+    def _chain_in_data(self) -> pl.DataFrame:
+        """Supporter accounts in the data, each with its actor's next one there."""
+        self._need_data_columns()
+        sup = self.accounts.filter(pl.col("is_supporter") & pl.col("in_data")).sort(
+            "actor_id", "incarnation"
+        )
+        return sup.with_columns(
+            pl.col("account_id").shift(-1).over("actor_id").alias("next_id"),
+            pl.col("created_at").shift(-1).over("actor_id").alias("next_created_at"),
+        )
+
+    def observable_links(self, window_days: float = 60.0) -> pl.DataFrame:
+        """Return the resurrection links as the data can show them.
+
+        For every supporter account in the ``accounts`` table that was seen
+        suspended (a ``suspended`` look-up), the link to its actor's **next
+        account in the data** (incarnation order). The new account may skip
+        incarnations the collection never found (``a1 -> a3`` when ``a2`` is not
+        in the data): the data cannot show ``a2`` and ``a3`` is the same actor's
+        return. :meth:`links` ``.observable`` is the stricter set (true successor
+        only); ``skipped > 0`` marks the difference.
+
+        Parameters
+        ----------
+        window_days
+            Search window of a linker: ``linkable`` is true when the new account
+            was created at most ``window_days`` after the previous account's first
+            ``suspended`` look-up.
+
+        Returns
+        -------
+        polars.DataFrame
+            ``previous_id, new_id, actor_id, previous_incarnation,
+            new_incarnation, skipped`` (incarnations in between that the data never
+            show), ``delay_days`` (new account's creation minus the previous
+            account's true suspension), ``previous_last_active_at,
+            previous_first_suspended_at, previous_followers_listed,
+            new_created_at, new_first_seen, new_seen_via, new_looked_up,
+            new_followers_listed``, ``lag_days`` (new account's creation minus the
+            previous account's first ``suspended`` look-up) and ``linkable``.
+            Sorted by ``actor_id, previous_incarnation``.
+        """
+        acc = self._chain_in_data()
+        nxt = self.accounts.select(
+            pl.col("account_id").alias("new_id"),
+            pl.col("incarnation").alias("new_incarnation"),
+            pl.col("created_at").alias("new_created_at"),
+            pl.col("discovered_at").alias("new_first_seen"),
+            pl.col("seen_via").alias("new_seen_via"),
+            pl.col("looked_up").alias("new_looked_up"),
+            pl.col("followers_listed").alias("new_followers_listed"),
+        )
+        links = acc.filter(pl.col("seen_suspended") & pl.col("next_id").is_not_null())
+        days = pl.duration(days=window_days)
+        return (
+            links.select(
+                pl.col("account_id").alias("previous_id"),
+                pl.col("next_id").alias("new_id"),
+                "actor_id",
+                pl.col("incarnation").alias("previous_incarnation"),
+                pl.col("suspended_at").alias("_susp"),
+                pl.col("last_active_at").alias("previous_last_active_at"),
+                pl.col("first_suspended_at").alias("previous_first_suspended_at"),
+                pl.col("followers_listed").alias("previous_followers_listed"),
+            )
+            .join(nxt, on="new_id", how="left")
+            .with_columns(
+                skipped=pl.col("new_incarnation") - pl.col("previous_incarnation") - 1,
+                delay_days=(
+                    pl.col("new_created_at") - pl.col("_susp")
+                ).dt.total_seconds()
+                / DAY_S,
+                lag_days=(
+                    pl.col("new_created_at") - pl.col("previous_first_suspended_at")
+                ).dt.total_seconds()
+                / DAY_S,
+                linkable=pl.col("new_created_at")
+                <= pl.col("previous_first_suspended_at") + days,
+            )
+            .drop("_susp")
+            .select(
+                "previous_id",
+                "new_id",
+                "actor_id",
+                "previous_incarnation",
+                "new_incarnation",
+                "skipped",
+                "delay_days",
+                "previous_last_active_at",
+                "previous_first_suspended_at",
+                "previous_followers_listed",
+                "new_created_at",
+                "new_first_seen",
+                "new_seen_via",
+                "new_looked_up",
+                "new_followers_listed",
+                "lag_days",
+                "linkable",
+            )
+            .sort("actor_id", "previous_incarnation")
+        )
+
+    def suspended_in_data(self) -> pl.DataFrame:
+        """Every account seen suspended, with what its return rate needs.
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per account (supporter or background) with a ``suspended``
+            look-up: ``account_id, is_supporter, known_alive_at`` (last ``active``
+            look-up, else ``first_seen``), ``suspended_at`` (true suspension) and
+            ``next_created_at`` (creation of the actor's next account in the data;
+            null for background accounts and for actors that never show again).
+        """
+        chain = self._chain_in_data().select("account_id", "next_created_at")
+        seen = self.accounts.filter(pl.col("seen_suspended"))
+        return seen.select(
+            "account_id",
+            "is_supporter",
+            pl.coalesce(
+                "last_active_at",
+                pl.min_horizontal("discovered_at", "first_suspended_at"),
+            ).alias("known_alive_at"),
+            "suspended_at",
+        ).join(chain, on="account_id", how="left")
+
+    def rate_in_data(
+        self, days: float = 30.0, lag_days: float = 0.0
+    ) -> tuple[float | None, int]:
+        """Return the ``days``-day return rate the data can show, and its n.
+
+        ``resurrection.rate_30d_in_data`` for other horizons: among the accounts
+        seen suspended (:meth:`suspended_in_data`) known alive at least ``days +
+        lag_days`` before the last look-up in the data
+        (``resurrection.last_lookup_at``), the share whose actor's next account in
+        the data was created at most ``days`` after the true suspension. ``None``
+        when no account is eligible.
+        """
+        last = self.resurrection.get("last_lookup_at")
+        if last is None:
+            raise DataContractError(
+                "truth.json has no resurrection.last_lookup_at; simulate it again",
+                file="truth.json",
+            )
+        end = pl.lit(dt.datetime.fromisoformat(last)).cast(pl.Datetime("us", "UTC"))
+        df = self.suspended_in_data().with_columns(
+            ((end - pl.col("known_alive_at")).dt.total_seconds() / DAY_S).alias("fu"),
+            (
+                (pl.col("next_created_at") - pl.col("suspended_at")).dt.total_seconds()
+                / DAY_S
+            ).alias("d"),
+        )
+        el = df.filter(pl.col("fu") >= days + lag_days)
+        ev = el.filter(pl.col("d").is_not_null() & (pl.col("d") <= days)).height
+        return (ev / el.height if el.height else None), el.height
 
 
 def _read(path: Path, name: str) -> pl.DataFrame:
@@ -512,6 +687,7 @@ def _rate_30d_observable(world: _World) -> dict[str, Any]:
     if hasattr(world, "listed"):
         listed = listed | world.listed
     return {
+        **_rate_30d_in_data(world, known),
         "rate_30d_observable": float(ret[elig].mean()) if elig.any() else None,
         "n_eligible_30d_observable": int(elig.sum()),
         "n_returned_30d_observable": int((ret & elig).sum()),
@@ -522,4 +698,56 @@ def _rate_30d_observable(world: _World) -> dict[str, Any]:
             (links_obs & listed[pred] & listed[succ]).sum()
         ),
         "n_links_both_in_data": int((known[pred] & known[succ]).sum()),
+    }
+
+
+def _rate_30d_in_data(world: _World, known: np.ndarray) -> dict[str, Any]:
+    """Compute ``rate_30d_in_data`` and the observable-link counts (see definitions).
+
+    Times are compared in whole seconds, as the dataset stores them, so the figures
+    equal what :meth:`Truth.rate_in_data` and :meth:`Truth.observable_links` derive
+    from the written tables.
+    """
+    from measure.simulate._simulate import _ts
+
+    c, sup = world.ctx, world.ctx.sup
+    ns = sup.n
+
+    def sec(x: np.ndarray | float) -> np.ndarray:
+        return np.round(np.asarray(x, dtype=np.float64) * 86400.0)
+
+    fsus = world.first_suspended
+    seen = np.isfinite(fsus)
+    la = world.last_active
+    lower = np.where(np.isfinite(la), la, np.minimum(world.first_seen, fsus))
+    end = world.last_lookup
+    elig = np.zeros(c.n, dtype=bool)
+    if np.isfinite(end):
+        elig[seen] = sec(end) - sec(lower[seen]) >= RETURN_WINDOW_DAYS * DAY_S
+    # each supporter account in the data -> its actor's next account in the data
+    ks = np.flatnonzero(known[:ns])
+    ks = ks[np.lexsort((sup.inc[ks], sup.actor[ks]))]
+    same = sup.actor[ks[1:]] == sup.actor[ks[:-1]]
+    nxt = np.full(ns, -1, dtype=np.int64)
+    nxt[ks[:-1][same]] = ks[1:][same]
+    has = np.flatnonzero((nxt >= 0) & seen[:ns])
+    ret = np.zeros(c.n, dtype=bool)
+    ret[has] = (
+        sec(sup.created[nxt[has]]) - sec(sup.susp[has]) <= RETURN_WINDOW_DAYS * DAY_S
+    )
+    skip = sup.pred[nxt[has]] != has
+    last = (
+        _ts(np.array([end]), world.cal.origin_us)[0].isoformat()
+        if np.isfinite(end)
+        else None
+    )
+    return {
+        "rate_30d_in_data": float(ret[elig].mean()) if elig.any() else None,
+        "n_eligible_30d_in_data": int(elig.sum()),
+        "n_returned_30d_in_data": int((ret & elig).sum()),
+        "rate_30d_in_data_definition": RATE_30D_IN_DATA_DEFINITION,
+        "n_accounts_seen_suspended": int(seen.sum()),
+        "n_links_in_data": int(len(has)),
+        "n_links_in_data_skipping": int(skip.sum()),
+        "last_lookup_at": last,
     }
