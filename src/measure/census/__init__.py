@@ -20,7 +20,14 @@ from pathlib import Path
 
 from measure.census import _estimate as estimators
 from measure.census._analyze import analyze, resolve_labels
-from measure.census._frame import build_frame, frame, frame_counts, write_frame
+from measure.census._frame import (
+    FrameInfo,
+    build_frame,
+    frame,
+    frame_counts,
+    frame_info,
+    write_frame,
+)
 from measure.census._result import CensusResult
 from measure.census._sample import (
     SampleDraw,
@@ -34,8 +41,8 @@ from measure.census._sql import METRICS
 from measure.dataset import Dataset
 
 __all__ = [
-    "METRICS", "CensusResult", "SampleDraw", "analyze", "build_frame",
-    "draw_sample", "estimators", "frame", "frame_counts", "import_codes",
+    "METRICS", "CensusResult", "FrameInfo", "SampleDraw", "analyze", "build_frame",
+    "draw_sample", "estimators", "frame", "frame_counts", "frame_info", "import_codes",
     "record_design", "resolve_labels", "stratify", "write_frame",
     "write_population", "write_sheet",
 ]

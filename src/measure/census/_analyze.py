@@ -199,6 +199,7 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     ds.require("census" if labels is not None else "census_estimate")
     fr = _frame.frame(ds, ranks=False, profile=True)
     frame_size = fr.height
+    info = _frame.frame_info(ds)
     levels = fr.group_by("level", "tier").agg(pl.len().alias("n")).sort(
         "level", "tier")
     if labels is None:
@@ -208,6 +209,11 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
                               "(`measure census sample`, then `import-codes`)")
     per, pairs = resolve_labels(labels)
     coded, sizes, desc, assumptions, warns = _design(ds, per, frame_size)
+    if info.excluded_snowball_accounts:
+        warns.append(f"{info.excluded_snowball_accounts} account(s) crawled at a "
+                     "snowball level are unreachable from the seeds through the "
+                     "collected lists and were left out of the frame (check the "
+                     "seeds and crawls tables)")
     in_frame = coded.join(fr.select("account_id"), on="account_id", how="semi")
     if in_frame.height < coded.height:
         warns.append(f"{coded.height - in_frame.height} coded account(s) are not in "
@@ -323,6 +329,7 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
         frame_size=frame_size, frame_levels=levels, n_coded=int(n.sum()),
         metric=metric, design=desc, sensitivity_grid=grid, precision=precision,
         population=population, assumptions=base_assumptions, warnings=tuple(warns),
+        frame_info=info.to_dict(),
     )
 
 

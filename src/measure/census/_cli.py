@@ -233,15 +233,18 @@ def _run_import(args: argparse.Namespace) -> int:
 
 def _run_frame(args: argparse.Namespace) -> int:
     import measure
-    from measure.census import frame_counts, write_frame
+    from measure.census import frame_counts, frame_info, write_frame
 
     ds = measure.open(args.dataset, require=("census",))
     counts = frame_counts(ds)
+    info = frame_info(ds)
     payload: dict[str, Any] = {"frame_size": int(counts["n"].sum()),
-                               "levels": counts.to_dicts()}
+                               "levels": counts.to_dicts(),
+                               "frame_info": info.to_dict()}
     lines = [f"frame: {payload['frame_size']:,} accounts"]
     for r in payload["levels"]:
         lines.append(f"  level {r['level']} tier {r['tier']}: {r['n']:,}")
+    lines.append(info.summary())
     if args.out:
         out = write_frame(ds, args.out)
         payload["path"] = str(out)

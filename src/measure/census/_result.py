@@ -58,6 +58,10 @@ class CensusResult:
     population
         ``account_id, level, p_supporter, predicted, label`` for every frame
         account (the classifier applied to the whole frame), or ``None``.
+    frame_info
+        What the frame used and left out (``measure.census.FrameInfo.to_dict()``:
+        edges read/used/left out, crawled accounts unreachable from the seeds,
+        superseded collections), or ``None``.
     """
 
     estimate: Estimate
@@ -80,6 +84,7 @@ class CensusResult:
     assumptions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    frame_info: dict[str, Any] | None = None
 
     # -- accessors reading the same numbers as the table ----------------------------
     @property
@@ -138,6 +143,7 @@ class CensusResult:
             "sensitivity_grid": self.sensitivity_grid.to_dicts(),
             "assumptions": list(self.assumptions),
             "warnings": list(self.warnings),
+            "frame": self.frame_info,
         }
 
     def summary(self) -> str:
