@@ -52,6 +52,7 @@ from measure.resurrection._measures import (
 from measure.resurrection._result import ResurrectionResult
 
 FEATURE_BATCH = 500_000  # pairs per batch when computing comparison features
+DKEY_CHUNK = 250_000  # accounts per batch of one-deletion handle keys
 
 # comparisons whose non-match distribution comes from random pairs (the time gap
 # and follower overlap of random pairs say nothing about blocked non-matches)
@@ -130,6 +131,22 @@ def _cast_ids(df: pl.DataFrame, dtype: pl.DataType) -> pl.DataFrame:
     except pl.exceptions.InvalidOperationError as e:
         raise ConfigError(f"cohort account ids cannot be read as the dataset's id "
                           f"type {dtype}: {e}") from e
+
+
+# columns of the keys frame gathered for each side of a pair (PAIR_FRAME names)
+_SIDE = (("handle", "handle"), ("stem", "stem"), ("suffix", "suffix"),
+         ("name_norm", "name"), ("name_key", "name_key"), ("bio_norm", "bio"),
+         ("bio_fp", "bio_fp"), ("avatar", "avatar"))
+_NEW_ONLY = ("stem_n", "name_n", "avatar_n", "bio_n")
+
+
+def _gather_frame(keys: pl.DataFrame, num: pl.DataFrame) -> pl.DataFrame:
+    """Comparison fields of pairs: a ``PAIR_FRAME`` batch plus gathered strings."""
+    a = keys.select([pl.col(c).alias(f"{n}_prev") for c, n in _SIDE]).gather(
+        num["kx_prev"])
+    b = keys.select([pl.col(c).alias(f"{n}_new") for c, n in _SIDE]
+                    + list(_NEW_ONLY)).gather(num["kx_new"])
+    return num.drop("kx_prev", "kx_new").hstack(a.get_columns() + b.get_columns())
 
 
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
@@ -316,8 +333,11 @@ def analyze(
         con.execute(Q.SUSPENSION_EVENTS)
         acc = _accounts_frame(ds)
         id_dtype = acc.schema["account_id"]
-        keys = account_keys(acc)
-        con.register("_rs_keys_df", keys.to_arrow())
+        keys = account_keys(acc).with_row_index("kx")
+        del acc
+        # DuckDB gets the blocking keys only; comparison strings stay in polars
+        con.register("_rs_keys_df", keys.drop(
+            "handle", "name_norm", "bio_norm").to_arrow())
         con.execute(Q.KEYS_TABLE)
         con.unregister("_rs_keys_df")
         cdf = _read_cohort(cohort)
@@ -354,12 +374,19 @@ def analyze(
             need = keys.filter(pl.col("account_id").is_in(sids.implode())
                                | (pl.col("t_new") > lo_t if lo_t is not None
                                   else pl.lit(False)))
-            dk = deletion_keys(need)
-            con.register("_rs_dkeys_df", dk.to_arrow())
-            con.execute(Q.DKEYS_TABLE)
-            con.unregister("_rs_dkeys_df")
+            # in chunks of accounts: a key is distinct within its account, so
+            # chunks by account give the same table; the whole neighbourhood of
+            # 3M accounts at once (60M+ strings plus polars' unique) tops 12 GiB
+            for off in range(0, max(need.height, 1), DKEY_CHUNK):
+                dk = deletion_keys(need.slice(off, DKEY_CHUNK))
+                con.register("_rs_dkeys_df", dk.to_arrow())
+                con.execute(Q.DKEYS_TABLE if off == 0 else Q.DKEYS_INSERT)
+                con.unregister("_rs_dkeys_df")
+                del dk
+            del need
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_EDIT,
                         {"per_key": per_key, "max_key_freq": max_key_freq})
+            con.execute("DROP TABLE IF EXISTS _rs_dkeys")  # 60M+ rows at 1M x 2M
         if time_candidates:
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_TIME,
                         {"per_key": int(time_candidates)})
@@ -383,24 +410,28 @@ def analyze(
             con.unregister("_rs_rand_df")
             con.execute(Q.FOLLOWER_COUNTS)
             con.execute(Q.SHARED_FOLLOWERS)
-            frame_u = _utc(con.execute(Q.PAIR_FRAME).pl())
+            frame_u = _utc(_gather_frame(keys, con.execute(Q.PAIR_FRAME).pl()))
         con.execute(Q.PAIRS)
         con.execute(Q.FOLLOWER_COUNTS)
         con.execute(Q.SHARED_FOLLOWERS)
+        # not read again: give DuckDB's memory to the feature step
+        for tbl in ("_rs_blocks", "_rs_follows"):
+            con.execute(f"DROP TABLE IF EXISTS {tbl}")
         timings["blocking"] = time.perf_counter() - t1
         # comparison features batch by batch: only ids, numbers and bins are kept,
         # never the strings of millions of pairs at once
         t2 = time.perf_counter()
         parts = []
-        con.execute(Q.FRAME_TABLE + Q.PAIR_FRAME)
-        n_frame = con.execute("SELECT count(*) FROM _rs_frame").fetchone()[0]
-        for off in range(0, n_frame, FEATURE_BATCH):
-            fr = _utc(con.execute(Q.FRAME_BATCH, [FEATURE_BATCH, off]).pl())
+        # streamed in record batches: no materialised frame, no OFFSET rescans
+        reader = con.execute(Q.PAIR_FRAME).to_arrow_reader(FEATURE_BATCH)
+        for rb in reader:
+            fr = _utc(_gather_frame(keys, pl.from_arrow(rb)))
             parts.append(compare(fr).with_columns(fr["created_new"],
                                                   fr["first_suspended"]))
-        con.execute("DROP TABLE IF EXISTS _rs_frame")
+        del reader
         if not parts:
-            fr = _utc(con.execute(Q.PAIR_FRAME + " LIMIT 0").pl())
+            fr = _utc(_gather_frame(
+                keys, con.execute(Q.PAIR_FRAME + " LIMIT 0").pl()))
             parts.append(compare(fr).with_columns(fr["created_new"],
                                                   fr["first_suspended"]))
         # DuckDB's parallel joins do not fix row order: sort for reproducible draws

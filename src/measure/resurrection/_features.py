@@ -38,8 +38,12 @@ def _norm(expr: pl.Expr) -> pl.Expr:
     return expr.str.normalize("NFKC").str.to_lowercase().str.strip_chars()
 
 
+def _only_letters(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all(r"[^\p{L}]+", "")
+
+
 def _letters(expr: pl.Expr) -> pl.Expr:
-    return _norm(expr).str.replace_all(r"[^\p{L}]+", "")
+    return _only_letters(_norm(expr))
 
 
 def _null_short(expr: pl.Expr, n: int) -> pl.Expr:
@@ -68,20 +72,25 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
         of the handle), ``name_norm``, ``name_key`` (display-name letters only),
         ``bio_norm``, ``bio_fp`` (hash of the bio's letters), ``avatar``.
     """
-    df = accounts.lazy().select(
+    # each text is normalised once (NFKC is the costly part), then derived from
+    df = accounts.lazy().with_columns(
+        _norm(pl.col("screen_name")).alias("_h"),
+        _norm(pl.col("display_name")).alias("_n"),
+        _norm(pl.col("description")).alias("_b"),
+    ).select(
         pl.col("account_id"),
         pl.coalesce("created_at", "first_seen").alias("t_new"),
         pl.col("first_seen"),
-        _norm(pl.col("screen_name")).alias("handle"),
-        _null_short(_letters(pl.col("screen_name")), MIN_STEM).alias("stem"),
-        _null_short(_norm(pl.col("screen_name")).str.replace_all(r"[^\p{L}\p{N}]+", ""),
+        pl.col("_h").alias("handle"),
+        _null_short(_only_letters(pl.col("_h")), MIN_STEM).alias("stem"),
+        _null_short(pl.col("_h").str.replace_all(r"[^\p{L}\p{N}]+", ""),
                     MIN_STEM).alias("hkey"),
-        _norm(pl.col("screen_name")).str.extract(r"([0-9]+)$", 1)
+        pl.col("_h").str.extract(r"([0-9]+)$", 1)
         .str.slice(0, 9).cast(pl.Int64, strict=False).alias("suffix"),
-        _null_short(_norm(pl.col("display_name")), 1).alias("name_norm"),
-        _null_short(_letters(pl.col("display_name")), MIN_NAME).alias("name_key"),
-        _null_short(_norm(pl.col("description")), 1).alias("bio_norm"),
-        _null_short(_letters(pl.col("description")), MIN_BIO).alias("_bio_letters"),
+        _null_short(pl.col("_n"), 1).alias("name_norm"),
+        _null_short(_only_letters(pl.col("_n")), MIN_NAME).alias("name_key"),
+        _null_short(pl.col("_b"), 1).alias("bio_norm"),
+        _null_short(_only_letters(pl.col("_b")), MIN_BIO).alias("_bio_letters"),
         _null_short(pl.col("profile_image_hash").str.strip_chars(), 1).alias("avatar"),
     ).with_columns(
         pl.when(pl.col("_bio_letters").is_not_null())

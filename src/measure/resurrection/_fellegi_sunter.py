@@ -101,6 +101,22 @@ def _patterns(bins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pats, inverse.reshape(-1), counts.astype(np.float64)
 
 
+def _pattern_codes(bins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of ``bins`` (levels >= -1), each row's pattern, and counts.
+
+    Rows are encoded as one integer (mixed radix), so ``np.unique`` sorts a vector
+    rather than rows (``np.unique(axis=0)`` is slow on millions of rows).
+    """
+    b = np.asarray(bins, dtype=np.int64) + 1
+    radix = b.max(axis=0) + 1 if b.size else np.ones(b.shape[1], dtype=np.int64)
+    code = np.zeros(b.shape[0], dtype=np.int64)
+    for kk in range(b.shape[1]):
+        code = code * radix[kk] + b[:, kk]
+    _, first, inv, counts = np.unique(code, return_index=True, return_inverse=True,
+                                      return_counts=True)
+    return bins[first], inv.reshape(-1), counts.astype(np.float64)
+
+
 def _log_lr(pats: np.ndarray, m: list[np.ndarray], u: list[np.ndarray]) -> np.ndarray:
     out = np.zeros(pats.shape[0])
     for k in range(pats.shape[1]):
@@ -365,16 +381,21 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
     prev = np.inf
     converged = False
     it = 0
+    # comparison patterns: likelihood ratios and M-step counts per distinct
+    # pattern (a few thousand) instead of per pair (millions)
+    pats, inv, n_pat = _pattern_codes(bins)
     for it in range(1, max_iter + 1):  # noqa: B007 - used after the loop
-        llr = _log_lr(bins, m, u)
+        llr = _log_lr(pats, m, u)[inv]
         g = _group_posterior(llr, group, k, rho)
+        g_pat = np.bincount(inv, weights=g, minlength=pats.shape[0])
         for kk, L in enumerate(nlev):
-            lvl = bins[:, kk]
+            lvl = pats[:, kk]
             ok = lvl >= 0
-            mk = np.bincount(lvl[ok], weights=g[ok], minlength=L) + PSEUDO / L
+            mk = np.bincount(lvl[ok], weights=g_pat[ok], minlength=L) + PSEUDO / L
             m[kk] = _normalise(COMPARISONS[kk], mk)
             if not fixed[kk]:
-                uk = np.bincount(lvl[ok], weights=1 - g[ok], minlength=L) + PSEUDO / L
+                uk = (np.bincount(lvl[ok], weights=n_pat[ok] - g_pat[ok], minlength=L)
+                      + PSEUDO / L)
                 u[kk] = _normalise(COMPARISONS[kk], uk)
         ret = np.bincount(group, weights=g, minlength=G)
         rho = float(np.clip(ret[np.bincount(group, minlength=G) > 0].mean(),
@@ -411,7 +432,9 @@ def predict_grouped(model: FSModel, bins: np.ndarray,
                     group: np.ndarray) -> np.ndarray:
     """``P(pair is the suspended account's successor)`` under the grouped model."""
     names = [c.name for c in COMPARISONS]
-    llr = _log_lr(bins, [model.m[n] for n in names], [model.u[n] for n in names])
+    pats, inv, _ = _pattern_codes(bins)
+    llr = _log_lr(pats, [model.m[n] for n in names],
+                  [model.u[n] for n in names])[inv]
     group = np.asarray(group, dtype=np.int64)
     k = model.extra.get("k")
     if k is None or len(k) != int(group.max(initial=-1)) + 1:

@@ -15,7 +15,9 @@ results in temporary tables prefixed ``_rs_``:
 5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
 6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
    and the number of followers a candidate pair shares.
-7. ``PAIR_FRAME``: everything the comparison step needs, one row per pair.
+7. ``PAIR_FRAME``: the numbers the comparison step needs, one row per pair, with
+   row positions ``kx_prev, kx_new`` into the keys frame (strings are gathered
+   there, in polars).
 
 Print any constant to see the exact SQL; ``tests/resurrection/test_sql.py`` runs
 each step on a hand-built dataset.
@@ -115,6 +117,10 @@ CREATE OR REPLACE TEMP TABLE _rs_dkeys AS
 SELECT account_id, dkey, t_new FROM _rs_dkeys_df
 """
 
+DKEYS_INSERT = """
+INSERT INTO _rs_dkeys SELECT account_id, dkey, t_new FROM _rs_dkeys_df
+"""
+
 BLOCK_EDIT = """
 WITH big AS (
     SELECT dkey FROM _rs_dkeys GROUP BY dkey HAVING count(*) > $max_key_freq
@@ -152,16 +158,24 @@ BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar", kind="avatar")
 BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp", kind="bio")
 
 # Follows (src follows dst) restricted to the relation 'follows' when the column
-# exists; deduplicated.
+# exists; deduplicated. Only lists that a later step can read are kept: those of
+# suspended accounts and of accounts created after the earliest search window
+# opens (every candidate successor is one), not the whole background.
 FOLLOWS_WITH_RELATION = """
 CREATE OR REPLACE TEMP TABLE _rs_follows AS
 SELECT DISTINCT src, dst FROM edges
-WHERE relation IS NULL OR relation = 'follows'
+WHERE (relation IS NULL OR relation = 'follows')
+  AND (dst IN (SELECT account_id FROM _rs_susp)
+       OR dst IN (SELECT account_id FROM _rs_keys
+                  WHERE t_new > (SELECT min(lower_t) FROM _rs_susp)))
 """
 
 FOLLOWS_NO_RELATION = """
 CREATE OR REPLACE TEMP TABLE _rs_follows AS
 SELECT DISTINCT src, dst FROM edges
+WHERE dst IN (SELECT account_id FROM _rs_susp)
+   OR dst IN (SELECT account_id FROM _rs_keys
+              WHERE t_new > (SELECT min(lower_t) FROM _rs_susp))
 """
 
 FOLLOWS_EMPTY = """
@@ -249,17 +263,12 @@ JOIN fb ON fb.dst = p.new AND fb.src = fa.src
 GROUP BY p.previous, p.new
 """
 
+# The same pairs with numbers only: the strings are gathered in polars from the
+# keys frame by row position (``kx``, the row index of ``_rs_keys_df``) batch by
+# batch, so DuckDB never joins, stores or converts the strings of all pairs.
 PAIR_FRAME = """
 SELECT p.previous, p.new, p.keys,
-       a.handle AS handle_prev, b.handle AS handle_new,
-       a.stem AS stem_prev, b.stem AS stem_new,
-       a.suffix AS suffix_prev, b.suffix AS suffix_new,
-       a.name_norm AS name_prev, b.name_norm AS name_new,
-       a.name_key AS name_key_prev, b.name_key AS name_key_new,
-       a.bio_norm AS bio_prev, b.bio_norm AS bio_new,
-       a.bio_fp AS bio_fp_prev, b.bio_fp AS bio_fp_new,
-       a.avatar AS avatar_prev, b.avatar AS avatar_new,
-       b.stem_n, b.name_n, b.avatar_n, b.bio_n,
+       a.kx AS kx_prev, b.kx AS kx_new,
        s.last_active, s.first_suspended, b.t_new AS created_new,
        coalesce(na.n_followers, 0) AS n_followers_prev,
        coalesce(nb.n_followers, 0) AS n_followers_new,
@@ -272,11 +281,6 @@ LEFT JOIN _rs_nfol na ON na.account_id = p.previous
 LEFT JOIN _rs_nfol nb ON nb.account_id = p.new
 LEFT JOIN _rs_shared sh ON sh.previous = p.previous AND sh.new = p.new
 """
-
-# The pair frame is materialised once and read in batches (LIMIT/OFFSET keeps
-# insertion order), so the strings of millions of pairs are never all in Python.
-FRAME_TABLE = "CREATE OR REPLACE TEMP TABLE _rs_frame AS "
-FRAME_BATCH = "SELECT * FROM _rs_frame LIMIT ? OFFSET ?"
 
 SUSPENDED_WINDOWS = """
 SELECT account_id, lower_t, upper_t FROM _rs_susp
