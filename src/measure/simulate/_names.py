@@ -416,40 +416,25 @@ def claim_handle(
     e: float,
     held: dict[str, float],
     fixed: dict[str, list[tuple[float, float]]] | None = None,
-    after: dict[str, str] | None = None,
 ) -> str:
-    """Return a free handle from ``handle``'s suffix chain and hold it.
+    """Return the first free handle in ``handle``'s suffix chain and hold it.
 
     ``held`` maps a case-folded handle to the latest end of the accounts that
     took it before (accounts are claimed in creation order, so an earlier holder
     overlaps ``[s, e]`` exactly when its end is at or after ``s``); ``fixed`` maps
     it to the sorted disjoint lifetimes of accounts that can never be renamed.
     A taken handle moves on to :func:`suffix_increment` (``abu_x`` -> ``abu_x2``).
-    Without ``after`` the first free handle of the chain is taken. With ``after``
-    (shared between calls) a taken handle continues after the last suffix given
-    out for it (``tariq`` held: ``tariq2``, then ``tariq3`` for the next one, even
-    if ``tariq2`` was freed meanwhile): linear instead of quadratic when hundreds
-    of live accounts want the same handle.
     """
     h = handle
-    k0 = h.lower()
-    first = True
     while True:
         k = h.lower()
         if held.get(k, -math.inf) >= s or (
             fixed is not None and _overlaps(fixed.get(k), s, e)
         ):
-            if first and after is not None and k0 in after:
-                h = after[k0]
-            else:
-                h = suffix_increment(h)
-            first = False
+            h = suffix_increment(h)
             continue
-        break
-    held[k] = max(held.get(k, -math.inf), e)
-    if after is not None and not first:
-        after[k0] = suffix_increment(h)
-    return h
+        held[k] = max(held.get(k, -math.inf), e)
+        return h
 
 
 def unique_handles(
@@ -462,8 +447,7 @@ def unique_handles(
     unique among themselves); then, tier by tier and within a tier in order of
     ``start`` (ties: lower index first), each account takes the first handle of
     its suffix chain (:func:`suffix_increment`: ``abu_x`` -> ``abu_x2`` ->
-    ``abu_x3``, the name a real user would be offered; after the last suffix given
-    out for that handle, see :func:`claim_handle`) that no account of a lower
+    ``abu_x3``, the name a real user would be offered) that no account of a lower
     tier or an earlier one of its tier holds during an overlapping lifetime
     ``[start, end]`` (closed). No randomness. Only accounts whose handle is
     shared, or claimed by a rename, enter the Python loop.
@@ -490,9 +474,7 @@ def unique_handles(
     tier = np.asarray(tier, dtype=np.int64)
     orig = names.to_numpy().astype(object)
     key = names.str.to_lowercase()
-    # a rename's suffix chain may reach any other handle, so every account that can
-    # be renamed enters the loop at once (one pass); tier-0 accounts only when shared
-    dirty = key.is_duplicated().to_numpy() | (tier > 0)
+    dirty = key.is_duplicated().to_numpy() & (tier >= 0)
     while True:
         out = orig.copy()
         idx = np.flatnonzero(dirty)
@@ -500,16 +482,15 @@ def unique_handles(
         fixed: dict[str, list[tuple[float, float]]] = {}
         pending: dict[str, list[tuple[float, float]]] = {}
         held: dict[str, float] = {}
-        after: dict[str, str] = {}
         cur_tier = 0
         for i in idx.tolist():
             t = int(tier[i])
             if t != cur_tier:  # lower tiers become fixed lifetimes
                 for k, iv in pending.items():
                     fixed[k] = _merge(fixed.get(k, []) + iv)
-                pending, held, after, cur_tier = {}, {}, {}, t
+                pending, held, cur_tier = {}, {}, t
             s_i, e_i = float(start[i]), float(end[i])
-            h = out[i] if t == 0 else claim_handle(out[i], s_i, e_i, held, fixed, after)
+            h = out[i] if t == 0 else claim_handle(out[i], s_i, e_i, held, fixed)
             out[i] = h
             pending.setdefault(h.lower(), []).append((s_i, e_i))
         moved = np.flatnonzero(out != orig)
