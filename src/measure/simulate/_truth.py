@@ -443,7 +443,6 @@ def build_truth(world: _World) -> None:
             pred = np.where(pred_l >= 0, c.ids[np.maximum(pred_l, 0)], 0)
             prom, act = sup.prom[g], sup.act[g]
             change = sup.handle_change[g]
-            renamed = sup.handle_renamed[g]
             r_d = sup.reused["display_name"][g]
             r_a = sup.reused["profile_image_hash"][g]
             r_b = sup.reused["description"][g]
@@ -459,7 +458,6 @@ def build_truth(world: _World) -> None:
             ) / net.background_followers_sigma
             act = bg.act[b]
             change = np.full(len(g), "", dtype=object)
-            renamed = np.zeros(len(g), bool)
             r_d = r_a = r_b = np.zeros(len(g), bool)
             has_pred = np.zeros(len(g), bool)
         is_s = bool(s.all())
@@ -496,7 +494,6 @@ def build_truth(world: _World) -> None:
                 "prominence": pl.Series(prom, dtype=pl.Float64),
                 "activity": pl.Series(act, dtype=pl.Float64),
                 "handle_change": _nullable(change, change != "", pl.String),
-                "handle_renamed": _nullable(renamed, np.full(len(g), is_s), pl.Boolean),
                 "reused_display_name": _nullable(r_d, has_pred, pl.Boolean),
                 "reused_profile_image_hash": _nullable(r_a, has_pred, pl.Boolean),
                 "reused_description": _nullable(r_b, has_pred, pl.Boolean),
@@ -596,10 +593,6 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
             "observations_rows": int(world.observations_rows),
             "discovered_supporters": int(world.stats["discovered_supporters"]),
             "supporter_accounts_in_accounts_table": int((world.known < sup.n).sum()),
-            "supporter_handles_renamed": int(sup.handle_renamed.sum()),
-            "background_handles_renamed": int(
-                world.stats.get("renamed_background_handles", 0)
-            ),
         },
         "coding": {
             "sensitivity": cfg.coding.sensitivity,

@@ -15,7 +15,6 @@ import polars as pl
 from measure.simulate._config import SimConfig
 from measure.simulate._names import (
     background_profiles,
-    claim_handle,
     small_edit,
     suffix_increment,
     supporter_profiles,
@@ -112,7 +111,6 @@ class Supporters:
     profiles: pl.DataFrame  # screen_name, display_name, lang, description, ...
     handle_change: np.ndarray  # "", suffix, edit, new
     reused: dict[str, np.ndarray]
-    handle_renamed: np.ndarray  # the wanted handle was held: next suffix taken
 
     @property
     def n(self) -> int:
@@ -219,13 +217,8 @@ def make_supporters(
         np.log(net.friends_median) + 0.8 * rng.standard_normal(n) + 0.3 * cat["act"]
     )
     status_rate = net.statuses_per_day_median * np.exp(0.8 * cat["act"])
-    profiles, change, reused, renamed = _supporter_names(
-        cfg,
-        rng,
-        cat["inc"].astype(int),
-        cat["pred"].astype(int),
-        cat["created"],
-        np.minimum(cat["susp"], cat["dele"]),
+    profiles, change, reused = _supporter_names(
+        cfg, rng, cat["inc"].astype(int), cat["pred"].astype(int)
     )
     return Supporters(
         actor=cat["actor"].astype(np.int64),
@@ -245,23 +238,13 @@ def make_supporters(
         profiles=profiles,
         handle_change=change,
         reused=reused,
-        handle_renamed=renamed,
     )
 
 
 def _supporter_names(
-    cfg: SimConfig,
-    rng: np.random.Generator,
-    inc: np.ndarray,
-    pred: np.ndarray,
-    created: np.ndarray,
-    end: np.ndarray,
-) -> tuple[pl.DataFrame, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Make fresh identities for first accounts; successors derive theirs.
-
-    Handles are unique among supporter accounts alive at the same time
-    (``created`` to ``end``, days): see :func:`claim_handle`.
-    """
+    cfg: SimConfig, rng: np.random.Generator, inc: np.ndarray, pred: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray, dict[str, np.ndarray]]:
+    """Make fresh identities for first accounts; successors derive theirs."""
     res = cfg.resurrection
     n = len(inc)
     fresh = supporter_profiles(rng, n, SUP_LANG_P)
@@ -275,18 +258,29 @@ def _supporter_names(
     u_mode = rng.random(n)
     u_disp, u_av, u_bio = rng.random(n), rng.random(n), rng.random(n)
     ops, pos, let = rng.integers(0, 4, n), rng.random(n), rng.integers(0, 26, n)
-    mode = np.where(
-        u_mode < res.p_suffix,
-        "suffix",
-        np.where(u_mode < res.p_suffix + res.p_edit, "edit", "new"),
-    ).astype(object)
-    mode[inc < 2] = ""
-    change[:] = mode
     for k in range(2, int(inc.max(initial=1)) + 1):
         idx = np.flatnonzero(inc == k)
         if not len(idx):
             break
         p = pred[idx]
+        mode = np.where(
+            u_mode[idx] < res.p_suffix,
+            "suffix",
+            np.where(u_mode[idx] < res.p_suffix + res.p_edit, "edit", "new"),
+        )
+        change[idx] = mode
+        old = cols["screen_name"][p]
+        new = cols["screen_name"][idx]
+        cols["screen_name"][idx] = [
+            suffix_increment(o)
+            if m == "suffix"
+            else small_edit(o, int(op), float(ps), int(lt))
+            if m == "edit"
+            else nw
+            for o, nw, m, op, ps, lt in zip(
+                old, new, mode, ops[idx], pos[idx], let[idx], strict=True
+            )
+        ]
         cols["lang"][idx] = cols["lang"][p]
         for col, u, prob in (
             ("display_name", u_disp, res.p_reuse_display),
@@ -298,25 +292,8 @@ def _supporter_names(
             reused[col][idx] = keep
         keep_loc = u_bio[idx] < res.p_reuse_bio
         cols["location"][idx[keep_loc]] = cols["location"][p[keep_loc]]
-    # handles, in creation order: a successor derives its handle from its
-    # predecessor's final one; a handle that an account alive at the time holds
-    # is refused and the next numeric suffix is taken (no randomness)
-    handle = cols["screen_name"]
-    s_sec, e_sec = np.round(created * 86400.0), np.round(end * 86400.0)
-    held: dict[str, float] = {}
-    renamed = np.zeros(n, dtype=bool)
-    for i in np.lexsort((np.arange(n), s_sec)).tolist():
-        m, p_i = mode[i], int(pred[i])
-        if m == "suffix":
-            want = suffix_increment(handle[p_i])
-        elif m == "edit":
-            want = small_edit(handle[p_i], int(ops[i]), float(pos[i]), int(let[i]))
-        else:
-            want = handle[i]
-        handle[i] = claim_handle(want, float(s_sec[i]), float(e_sec[i]), held)
-        renamed[i] = handle[i] != want
     profiles = pl.DataFrame({c: pl.Series(v, dtype=pl.String) for c, v in cols.items()})
-    return profiles, change, reused, renamed
+    return profiles, change, reused
 
 
 @dataclass
