@@ -32,7 +32,11 @@ class DemoOutcome:
 
 
 def _is_current(path: Path, seed: int) -> bool:
-    """Tell whether ``path`` holds this version's intact demo world for ``seed``."""
+    """Tell whether ``path`` holds this version's intact demo world for ``seed``.
+
+    Same preset, seed, measure version and simulator parameters, and the files
+    verify against the manifest; anything else is simulated again.
+    """
     from measure import __version__
 
     mpath, tpath = path / "manifest.json", path / "truth.json"
@@ -42,6 +46,12 @@ def _is_current(path: Path, seed: int) -> bool:
     version = json.loads(mpath.read_text()).get("measure_version")
     if truth.get("preset") != "demo" or truth.get("seed") != seed or (
             version != __version__):
+        return False
+    # a world made by an older simulator (other parameters) is not this demo
+    from measure.simulate import SimConfig
+
+    current = json.loads(json.dumps(SimConfig.preset("demo").to_dict()))
+    if truth.get("config") != current:
         return False
     return verify_dataset(path).ok
 
