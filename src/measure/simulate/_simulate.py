@@ -141,6 +141,16 @@ class _Ctx:
     def alive(self, t: float) -> np.ndarray:
         return (self.created <= t) & (self.end > t)
 
+    def by_group(
+        self, g: np.ndarray, sup_values: np.ndarray, bg_values: np.ndarray
+    ) -> np.ndarray:
+        """Values of global accounts ``g`` from a supporter and a background array."""
+        s = g < self.n_s
+        out = np.empty(len(g), dtype=np.result_type(sup_values, bg_values))
+        out[s] = sup_values[g[s]]
+        out[~s] = bg_values[g[~s] - self.n_s]
+        return out
+
     def followers_at(self, g: np.ndarray, t: np.ndarray | float) -> np.ndarray:
         """Follower count of global accounts ``g`` at times ``t``."""
         t = np.broadcast_to(np.asarray(t, dtype=np.float64), g.shape)

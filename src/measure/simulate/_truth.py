@@ -412,24 +412,8 @@ def build_truth(world: _World) -> None:
     def table(g: np.ndarray) -> pl.DataFrame:
         s = g < ns
         created = c.created[g]
-        susp = (
-            np.where(
-                s,
-                sup.susp[np.minimum(g, max(ns - 1, 0))],
-                bg.susp[np.maximum(g - ns, 0)],
-            )
-            if len(g)
-            else created
-        )
-        dele = (
-            np.where(
-                s,
-                sup.dele[np.minimum(g, max(ns - 1, 0))],
-                bg.dele[np.maximum(g - ns, 0)],
-            )
-            if len(g)
-            else created
-        )
+        susp = c.by_group(g, sup.susp, bg.susp)
+        dele = c.by_group(g, sup.dele, bg.dele)
         end = np.minimum(susp, dele)
         ended = end <= cal.end
         reason = np.where(susp <= dele, "suspended", "deleted")
