@@ -38,7 +38,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from measure.simulate._world import growth
 
@@ -321,31 +320,9 @@ def _write(
     e_of: np.ndarray,
     f: np.ndarray,
 ) -> None:
-    from measure.simulate._simulate import _const, _ts
+    from measure.simulate._simulate import _ts, append_lists
 
-    c, cal = world.ctx, world.cal
-    ts = _ts(et, cal.origin_us)
-    world.recrawl_rows.append(
-        pl.DataFrame(
-            {
-                "account_id": pl.Series(c.ids[eg], dtype=pl.Int64),
-                "list": _const("followers", len(eg)),
-                "level": pl.Series(np.full(len(eg), RECRAWL_LEVEL), dtype=pl.Int32),
-                "collected_at": ts,
-                "complete": pl.Series(complete, dtype=pl.Boolean),
-                "_followers": pl.Series(n_true, dtype=pl.Int64),
-            }
-        )
+    ts = _ts(et, world.cal.origin_us)
+    append_lists(
+        world, world.recrawl_rows, eg, RECRAWL_LEVEL, ts, complete, n_true, f, e_of
     )
-    if len(f):
-        world.w.append(
-            "edges",
-            pl.DataFrame(
-                {
-                    "src": pl.Series(c.ids[f], dtype=pl.Int64),
-                    "dst": pl.Series(c.ids[eg[e_of]], dtype=pl.Int64),
-                    "relation": _const("follows", len(f)),
-                    "observed_at": ts.gather(e_of),
-                }
-            ),
-        )

@@ -164,6 +164,51 @@ class _Ctx:
         return np.round(out)
 
 
+def append_lists(
+    world: Any,
+    rows: list[pl.DataFrame],
+    owners: np.ndarray,
+    level: int,
+    collected_ts: pl.Series,
+    complete: np.ndarray,
+    n_followers: np.ndarray,
+    src: np.ndarray,
+    pos: np.ndarray,
+) -> None:
+    """Record collected followers lists: crawl rows and their ``edges``.
+
+    ``owners`` are global accounts whose lists were collected at ``collected_ts``;
+    list ``i`` holds followers ``src[pos == i]``; ``n_followers`` is each owner's
+    follower count (kept in the private ``_followers`` column).
+    """
+    c = world.ctx
+    n_own = len(owners)
+    rows.append(
+        pl.DataFrame(
+            {
+                "account_id": pl.Series(c.ids[owners], dtype=pl.Int64),
+                "list": _const("followers", n_own),
+                "level": pl.Series(np.full(n_own, level), dtype=pl.Int32),
+                "collected_at": collected_ts,
+                "complete": pl.Series(complete, dtype=pl.Boolean),
+                "_followers": pl.Series(n_followers, dtype=pl.Int64),
+            }
+        )
+    )
+    if len(src):
+        world.w.append(
+            "edges",
+            pl.DataFrame(
+                {
+                    "src": pl.Series(c.ids[src], dtype=pl.Int64),
+                    "dst": pl.Series(c.ids[owners[pos]], dtype=pl.Int64),
+                    "relation": _const("follows", len(src)),
+                    "observed_at": collected_ts.gather(pos),
+                }
+            ),
+        )
+
+
 def simulate(
     config: SimConfig | str,
     seed: int,
@@ -457,31 +502,17 @@ class _World:
         dst = owners[pos]
         span = 1.0 if level == 0 else max(o.crawl_days, 1e-3)
         collected = cal.census + rng.uniform(0.0, span, n_own)
-        collected_ts = _ts(collected, cal.origin_us)
-        self.crawl_rows.append(
-            pl.DataFrame(
-                {
-                    "account_id": pl.Series(c.ids[owners], dtype=pl.Int64),
-                    "list": _const("followers", n_own),
-                    "level": pl.Series(np.full(n_own, level), dtype=pl.Int32),
-                    "collected_at": collected_ts,
-                    "complete": pl.Series(complete, dtype=pl.Boolean),
-                    "_followers": pl.Series(realized, dtype=pl.Int64),
-                }
-            )
+        append_lists(
+            self,
+            self.crawl_rows,
+            owners,
+            level,
+            _ts(collected, cal.origin_us),
+            complete,
+            realized,
+            src,
+            pos,
         )
-        if len(src):
-            self.w.append(
-                "edges",
-                pl.DataFrame(
-                    {
-                        "src": pl.Series(c.ids[src], dtype=pl.Int64),
-                        "dst": pl.Series(c.ids[dst], dtype=pl.Int64),
-                        "relation": _const("follows", len(src)),
-                        "observed_at": collected_ts.gather(pos),
-                    }
-                ),
-            )
         return src, dst
 
     def _set_census_followers(self, owners: np.ndarray, realized: np.ndarray) -> None:
