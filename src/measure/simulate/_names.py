@@ -131,7 +131,7 @@ AR_NAMES = (
     "الخلافة",
     "التوحيد",
 )
-SUP_BIOS = (
+SUP_BIO_FRAGMENTS = (
     "باقية وتتمدد",
     "Dawlah is here to stay",
     "#Khilafah",
@@ -142,12 +142,39 @@ SUP_BIOS = (
     "Back again. Spread the word",
     "Ansar",
     "Seeking shahadah",
-    "",
-    "",
-    "Suspended 7 times. Still here",
+    "Suspended again. Still here",
     "Islam, Tawhid, Jihad",
     "Ghuraba",
+    "لا إله إلا الله",
+    "#Baqiya",
+    "Slave of Allah",
+    "Muhajir to the land of honour",
+    "Tawheed first",
+    "Ya Allah grant us victory",
+    "Akhi, follow and share",
+    "حسبنا الله ونعم الوكيل",
+    "#AmaqAgency",
+    "Revert",
+    "Student of knowledge",
+    "Ummah first",
+    "Remaining and expanding",
+    "Life is a test",
+    "From the land of Sham",
+    "Sister in Islam",
+    "No fear, no compromise",
+    "#Dawlah_News",
+    "Quran and Sunnah",
+    "المهاجرون والأنصار",
+    "Patience is victory",
+    "Not accepting DMs",
+    "Accounts keep falling, we keep rising",
 )
+# Free-text bios are composed of one or two slogans, an optional verse reference
+# and an optional emoji: common slogans recur, but two different people rarely
+# write the same whole bio (a 15-string pool made a chance match ~8% likely and
+# drowned the signal of a reused bio; session 3).
+SUP_BIO_EMOJI = ("", "", "", "☝", "🏴", "⚔", "🌙", "🦁", "🕋", "💚")
+SUP_BIO_EMPTY_P = 0.12
 BG_BIOS = (
     "Journalist covering MENA",
     "Researcher, terrorism studies",
@@ -236,6 +263,14 @@ def supporter_profiles(
     lang = _pick(rng, ("ar", "en", "fr", "de"), n, lang_p)
     arabic_display = pl.Series(rng.random(n) < 0.5)
     a1, a2 = _pick(rng, AR_NAMES, n), _pick(rng, AR_NAMES, n)
+    # Kunya-style names often carry a third part (a nisba such as "al-Shami"):
+    # common names still collide, whole names less often.
+    third = pl.Series(rng.random(n) < 0.5)
+    blank = pl.Series([""] * n)
+    a3 = (pl.lit(" ") + _pick(rng, AR_NAMES, n)).alias("a3")
+    a3 = pl.select(a3).to_series().zip_with(third, blank)
+    nisba = pl.select(pl.lit("al-") + _pick(rng, WORDS, n).str.to_titlecase())
+    nisba = nisba.to_series().zip_with(third, blank)
     df = pl.DataFrame(
         {
             "stem": stem,
@@ -247,6 +282,8 @@ def supporter_profiles(
             "ard": arabic_display,
             "a1": a1,
             "a2": a2,
+            "a3": a3,
+            "nisba": nisba,
         }
     )
     base = pl.concat_str(
@@ -261,12 +298,13 @@ def supporter_profiles(
     out = df.select(
         screen_name=base.str.slice(0, MAX_HANDLE - 3) + pl.col("d"),
         display_name=pl.when(pl.col("ard") & (pl.col("lang") == "ar"))
-        .then(pl.col("a1") + pl.lit(" ") + pl.col("a2"))
+        .then(pl.col("a1") + pl.lit(" ") + pl.col("a2") + pl.col("a3"))
         .otherwise(
             pl.concat_str(
                 [
                     pl.col("stem").str.strip_chars("_").str.to_titlecase(),
                     pl.col("w1").str.to_titlecase(),
+                    pl.col("nisba"),
                 ],
                 separator=" ",
             ).str.strip_chars()
@@ -274,10 +312,49 @@ def supporter_profiles(
         lang=pl.col("lang"),
     )
     return out.with_columns(
-        description=_pick(rng, SUP_BIOS, n),
+        description=supporter_bios(rng, n),
         location=_pick(rng, SUP_LOCATIONS, n),
         profile_image_hash=avatar_hashes(rng, n),
     )
+
+
+def supporter_bios(rng: np.random.Generator, n: int) -> pl.Series:
+    """Free-text supporter bios: slogans, an optional verse and emoji, or empty."""
+    f1 = _pick(rng, SUP_BIO_FRAGMENTS, n)
+    f2 = _pick(rng, SUP_BIO_FRAGMENTS, n)
+    two = pl.Series(rng.random(n) < 0.5)
+    verse = pl.Series(rng.random(n) < 0.3)
+    sura, aya = rng.integers(1, 115, n), rng.integers(1, 120, n)
+    emoji = _pick(rng, SUP_BIO_EMOJI, n)
+    empty = pl.Series(rng.random(n) < SUP_BIO_EMPTY_P)
+    df = pl.DataFrame(
+        {
+            "f1": f1,
+            "f2": f2,
+            "two": two,
+            "verse": verse,
+            "ref": pl.Series([f"{a}:{b}" for a, b in zip(sura, aya, strict=True)]),
+            "emoji": emoji,
+            "empty": empty,
+        }
+    )
+    text = pl.concat_str(
+        [
+            pl.col("f1"),
+            pl.when(pl.col("two") & (pl.col("f2") != pl.col("f1")))
+            .then(pl.lit(" | ") + pl.col("f2"))
+            .otherwise(pl.lit("")),
+            pl.when(pl.col("verse"))
+            .then(pl.lit(" (") + pl.col("ref") + pl.lit(")"))
+            .otherwise(pl.lit("")),
+            pl.when(pl.col("emoji") != "")
+            .then(pl.lit(" ") + pl.col("emoji"))
+            .otherwise(pl.lit("")),
+        ]
+    )
+    return df.select(
+        pl.when(pl.col("empty")).then(pl.lit("")).otherwise(text).alias("d")
+    ).to_series().alias("description")
 
 
 def background_profiles(
