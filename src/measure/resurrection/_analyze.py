@@ -56,7 +56,7 @@ DKEY_CHUNK = 250_000  # accounts per batch of one-deletion handle keys
 
 # comparisons whose non-match distribution comes from random pairs (the time gap
 # and follower overlap of random pairs say nothing about blocked non-matches)
-RANDOM_U = ("handle", "display_name", "bio", "avatar")
+RANDOM_U = ("handle", "display_name", "bio", "avatar", "lang")
 
 RATE_ASSUMPTIONS = (
     "the d-day rate is the share of the suspended accounts observed for at least "
@@ -136,7 +136,7 @@ def _cast_ids(df: pl.DataFrame, dtype: pl.DataType) -> pl.DataFrame:
 # columns of the keys frame gathered for each side of a pair (PAIR_FRAME names)
 _SIDE = (("handle", "handle"), ("stem", "stem"), ("suffix", "suffix"),
          ("name_norm", "name"), ("name_key", "name_key"), ("bio_norm", "bio"),
-         ("bio_fp", "bio_fp"), ("avatar", "avatar"))
+         ("bio_fp", "bio_fp"), ("avatar", "avatar"), ("lang", "lang"))
 _NEW_ONLY = ("stem_n", "name_n", "avatar_n", "bio_n")
 
 
@@ -337,7 +337,7 @@ def analyze(
         del acc
         # DuckDB gets the blocking keys only; comparison strings stay in polars
         con.register("_rs_keys_df", keys.drop(
-            "handle", "name_norm", "bio_norm").to_arrow())
+            "handle", "name_norm", "bio_norm", "lang").to_arrow())
         con.execute(Q.KEYS_TABLE)
         con.unregister("_rs_keys_df")
         cdf = _read_cohort(cohort)

@@ -72,6 +72,8 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
         of the handle), ``name_norm``, ``name_key`` (display-name letters only),
         ``bio_norm``, ``bio_fp`` (hash of the bio's letters), ``avatar``.
     """
+    if "lang" not in accounts.columns:
+        accounts = accounts.with_columns(pl.lit(None, dtype=pl.Utf8).alias("lang"))
     # each text is normalised once (NFKC is the costly part), then derived from
     df = accounts.lazy().with_columns(
         _norm(pl.col("screen_name")).alias("_h"),
@@ -91,12 +93,15 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
         _null_short(_only_letters(pl.col("_n")), MIN_NAME).alias("name_key"),
         _null_short(pl.col("_b"), 1).alias("bio_norm"),
         _null_short(_only_letters(pl.col("_b")), MIN_BIO).alias("_bio_letters"),
+        pl.col("_b").str.replace_all(r"\s+", " ").alias("_bio_ws"),
         _null_short(pl.col("profile_image_hash").str.strip_chars(), 1).alias("avatar"),
+        _null_short(pl.col("lang").str.strip_chars().str.to_lowercase(), 1)
+        .alias("lang"),
     ).with_columns(
         pl.when(pl.col("_bio_letters").is_not_null())
-        .then(pl.col("_bio_letters").hash(seed=0).cast(pl.Utf8))
+        .then(pl.col("_bio_ws").hash(seed=0).cast(pl.Utf8))
         .otherwise(None).alias("bio_fp"),
-    ).drop("_bio_letters").with_columns(
+    ).drop("_bio_letters", "_bio_ws").with_columns(
         pl.len().over(c).cast(pl.Int64).alias(f"{n}_n")
         for c, n in (("stem", "stem"), ("name_key", "name"), ("avatar", "avatar"),
                      ("bio_fp", "bio")))
@@ -173,6 +178,9 @@ COMPARISONS: tuple[Comparison, ...] = (
                              "none shared, smaller list < 10", "overlap<0.2",
                              "overlap 0.2-0.4", "overlap 0.4-0.6", "overlap>=0.6")),
     Comparison("time_gap", (">30 d", "14-30 d", "7-14 d", "2-7 d", "<=2 d")),
+    # the account's language setting: kept by a returning user (same device and
+    # client settings); weak when equal (a few languages), strong when not
+    Comparison("lang", ("different", "equal")),
 )
 FEATURES = tuple(c.name for c in COMPARISONS)
 
@@ -295,6 +303,13 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     g = (4 - np.searchsorted(np.array([2.0, 7.0, 14.0, 30.0]), gap_days,
                              side="left")).astype(np.int8)
 
+    if "lang_prev" in frame.columns:
+        lang = np.where(frame["lang_prev"].is_null() | frame["lang_new"].is_null(), -1,
+                        (frame["lang_prev"] == frame["lang_new"]).fill_null(False)
+                        .to_numpy().astype(np.int8)).astype(np.int8)
+    else:
+        lang = np.full(frame.height, -1, dtype=np.int8)
+
     return pl.DataFrame({
         "previous": frame["previous"],
         "new": frame["new"],
@@ -315,6 +330,7 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
         "bin_avatar": a,
         "bin_followers": f,
         "bin_time_gap": g,
+        "bin_lang": lang,
     }).with_columns(
         pl.when(pl.col("bin_avatar") >= 0).then(pl.col("avatar_equal"))
         .otherwise(None).alias("avatar_equal"))

@@ -28,7 +28,7 @@ from __future__ import annotations
 # Column projection of ``accounts`` (optional columns are filled with NULL by the
 # caller from this fixed list, never from user input).
 ACCOUNT_COLUMNS = ("account_id", "screen_name", "display_name", "description",
-                   "profile_image_hash", "created_at", "first_seen")
+                   "profile_image_hash", "created_at", "first_seen", "lang")
 
 DATA_END = """
 SELECT max(observed_at) AS data_end, min(observed_at) AS data_start
