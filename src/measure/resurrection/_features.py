@@ -235,7 +235,7 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     """
     handle_sim = _sim(frame["handle_prev"], frame["handle_new"], fuzz.ratio)
     name_sim = _sim(frame["name_prev"], frame["name_new"], fuzz.token_sort_ratio)
-    bio_sim = _sim(frame["bio_prev"], frame["bio_new"], fuzz.token_set_ratio)
+    bio_sim = _sim(frame["bio_prev"], frame["bio_new"], fuzz.ratio)
     same_stem = (frame["stem_prev"] == frame["stem_new"]).fill_null(False).to_numpy()
     stem_ed = _lev(frame["stem_prev"], frame["stem_new"])
     # numeric suffix relation; a handle without one counts as number 1 when the
