@@ -10,11 +10,8 @@ import pytest
 import measure
 from measure.cli import main
 from measure.resurrection import analyze
-from tests.resurrection._truth_eval import (
-    observable_truth,
-    precision_recall,
-    true_rate,
-)
+from measure.simulate import load_truth
+from tests.resurrection._links import precision_recall, true_links
 
 # Acceptance targets of issue 6.
 MIN_PRECISION = 0.95
@@ -59,9 +56,8 @@ def test_synthetic_links_precision_recall(synth, synth_result) -> None:
 def test_simulated_world_runs_and_links_precisely(small_world) -> None:
     ds = measure.open(small_world)
     res = analyze(ds, n_boot=50)
-    links, truth_s, end = observable_truth(ds, small_world)
-    prec, rec = precision_recall(res.links, links)
-    rate, n = true_rate(truth_s, end, 30)
+    prec, rec = precision_recall(res.links, true_links(small_world))
+    rate, n = load_truth(small_world).rate_in_data(30)
     print(f"\nsmall world: precision {prec:.3f} recall {rec:.3f}; rate_30d "
           f"{res.rate_30d.estimate:.3f} {res.rate_30d.ci} true observable {rate:.3f}")
     assert prec >= SIM_MIN_PRECISION_NOW

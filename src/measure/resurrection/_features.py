@@ -179,8 +179,13 @@ COMPARISONS: tuple[Comparison, ...] = (
                              "overlap 0.2-0.4", "overlap 0.4-0.6", "overlap>=0.6")),
     Comparison("time_gap", (">30 d", "14-30 d", "7-14 d", "2-7 d", "<=2 d")),
     # the account's language setting: kept by a returning user (same device and
-    # client settings); weak when equal (a few languages), strong when not
-    Comparison("lang", ("different", "equal")),
+    # client settings); weak when equal (a few languages), strong when not. It is
+    # compared jointly with the display name: a name in Arabic script mostly comes
+    # with the Arabic setting, so equal names and equal languages are not two
+    # independent pieces of evidence
+    Comparison("lang", tuple(
+        f"{d}: {lvl}" for d in ("names differ", "names alike")
+        for lvl in ("different", "equal")), groups=(0, 0, 1, 1)),
 )
 FEATURES = tuple(c.name for c in COMPARISONS)
 
@@ -304,9 +309,11 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
                              side="left")).astype(np.int8)
 
     if "lang_prev" in frame.columns:
+        names_alike = np.isin(n, (2, 3, 6, 7))  # sim >= 0.85 or equal
+        lang_eq = (frame["lang_prev"] == frame["lang_new"]).fill_null(False)
         lang = np.where(frame["lang_prev"].is_null() | frame["lang_new"].is_null(), -1,
-                        (frame["lang_prev"] == frame["lang_new"]).fill_null(False)
-                        .to_numpy().astype(np.int8)).astype(np.int8)
+                        lang_eq.to_numpy().astype(np.int8) + 2 * names_alike)
+        lang = lang.astype(np.int8)
     else:
         lang = np.full(frame.height, -1, dtype=np.int8)
 
