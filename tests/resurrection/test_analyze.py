@@ -16,9 +16,10 @@ from tests.resurrection._links import precision_recall, true_links
 # Acceptance targets of issue 6.
 MIN_PRECISION = 0.95
 MIN_RECALL = 0.90
-# On the simulator's worlds the linker reaches precision 0.94-0.97 and recall
-# 0.61-0.79 (an oracle on the true labels 0.70-0.79 at precision 0.95: the data
-# limit, see docs/resurrection.md); the default-run test guards the precision.
+# On the simulator's worlds the linker reaches precision 0.91-0.99 and recall
+# 0.77-0.89 per world (an oracle on the true labels 0.75-0.88 at precision 0.95:
+# the data limit, see docs/resurrection.md); the default-run test guards the
+# precision.
 SIM_MIN_PRECISION_NOW = 0.90
 # Regression guard on the synthetic linkage data (seed 3), where the linker
 # measured precision 0.945 and recall 0.98 when this test was written; this is a

@@ -34,3 +34,54 @@ def test_feature_values_tiny(tiny) -> None:
     assert f[(4, 5)]["bin_bio"] == 3
     assert np.isclose(f[(1, 2)]["gap_days"], 2.0)
     assert f[(1, 2)]["bin_time_gap"] == 4 and f[(2, 6)]["bin_time_gap"] == 0
+
+
+def _pairs(accounts: dict[str, list], pairs: list[tuple[int, int]]):
+    """Comparison features of ``pairs`` (row indices) of a small accounts frame."""
+    import datetime as dt
+
+    import polars as pl
+
+    from measure.resurrection._analyze import _gather_frame
+    from measure.resurrection._features import account_keys, compare
+
+    t0 = dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
+    n = len(accounts["screen_name"])
+    acc = pl.DataFrame({"account_id": list(range(n)), **accounts,
+                        "created_at": [t0 + dt.timedelta(days=i) for i in range(n)],
+                        "first_seen": [t0] * n})
+    keys = account_keys(acc).with_row_index("kx")
+    num = pl.DataFrame({
+        "previous": [a for a, _ in pairs], "new": [b for _, b in pairs],
+        "keys": [1] * len(pairs),
+        "kx_prev": pl.Series([a for a, _ in pairs], dtype=pl.UInt32),
+        "kx_new": pl.Series([b for _, b in pairs], dtype=pl.UInt32),
+        "last_active": [t0] * len(pairs), "first_suspended": [t0] * len(pairs),
+        "created_new": [t0 + dt.timedelta(days=b) for _, b in pairs],
+        "n_followers_prev": [0] * len(pairs), "n_followers_new": [0] * len(pairs),
+        "n_shared": [0] * len(pairs)})
+    return keys, compare(_gather_frame(keys, num))
+
+
+def test_bio_fingerprint_keeps_numbers_and_emoji_and_lang_levels() -> None:
+    keys, f = _pairs({
+        "screen_name": ["abu_x", "abu_x2", "umm_y", "ibn_z"],
+        "display_name": ["أبو محمد", "أبو محمد", "Umm Y", "Ibn Z"],
+        "description": ["Remaining and expanding (2:15) 🏴",
+                        "remaining  and expanding (2:15) 🏴",
+                        "Remaining and expanding (9:111) ☝", "Remaining and expanding"],
+        "profile_image_hash": ["a1", "b2", "c3", "d4"],
+        "lang": ["ar", "ar", "ar", None],
+    }, [(0, 1), (0, 2), (0, 3), (2, 1)])
+    fp = keys["bio_fp"].to_list()
+    # case and white space do not matter; the verse and the emoji do
+    assert fp[0] == fp[1] and fp[0] != fp[2] and fp[0] != fp[3]
+    b = dict(zip(zip(f["previous"], f["new"], strict=True), f["bin_bio"],
+                 strict=True))
+    assert b[(0, 1)] == 3 and b[(0, 2)] < 3
+    lang = dict(zip(zip(f["previous"], f["new"], strict=True), f["bin_lang"],
+                    strict=True))
+    # equal language, equal display names: the "names alike" group (levels 2, 3)
+    assert lang[(0, 1)] == 3
+    assert lang[(0, 2)] == 1  # equal language, names differ
+    assert lang[(0, 3)] == -1  # language unknown on one side: uninformative
