@@ -29,6 +29,24 @@ from __future__ import annotations
 # caller from this fixed list, never from user input).
 ACCOUNT_COLUMNS = ("account_id", "screen_name", "display_name", "description",
                    "profile_image_hash", "created_at", "first_seen", "lang")
+_TIME_COLUMNS = ("created_at", "first_seen")
+
+
+def accounts_select(present: set[str]) -> str:
+    """``SELECT`` of :data:`ACCOUNT_COLUMNS` from ``accounts``, NULL where absent.
+
+    ``present`` is the set of columns the table has; only names from the fixed
+    :data:`ACCOUNT_COLUMNS` list enter the query (never user input).
+    """
+    cols = []
+    for c in ACCOUNT_COLUMNS:
+        if c in present:
+            cols.append(f'"{c}"')
+        elif c in _TIME_COLUMNS:
+            cols.append(f"CAST(NULL AS TIMESTAMPTZ) AS {c}")
+        else:
+            cols.append(f"CAST(NULL AS VARCHAR) AS {c}")
+    return "SELECT " + ", ".join(cols) + " FROM accounts"
 
 DATA_END = """
 SELECT max(observed_at) AS data_end, min(observed_at) AS data_start
@@ -73,7 +91,7 @@ CREATE OR REPLACE TEMP TABLE _rs_susp AS
 SELECT e.account_id, e.last_active, e.first_suspended, e.followers_at_suspension,
        coalesce(e.last_active, k.t_new, e.first_suspended - INTERVAL 7 DAY) AS lower_t,
        e.first_suspended + to_days(CAST($window AS INTEGER)) AS upper_t,
-       k.stem, k.name_key, k.avatar, k.bio_fp
+       k.stem, k.name_key, k.avatar, k.bio_fp, k.bio_lfp
 FROM _rs_events e LEFT JOIN _rs_keys k USING (account_id)
 WHERE NOT $use_cohort OR e.account_id IN (SELECT account_id FROM _rs_cohort)
 """
@@ -93,6 +111,9 @@ GROUP BY avatar HAVING count(*) > $max_key_freq
 UNION ALL
 SELECT 'bio', bio_fp FROM _rs_keys WHERE bio_fp IS NOT NULL
 GROUP BY bio_fp HAVING count(*) > $max_key_freq
+UNION ALL
+SELECT 'bio_letters', bio_lfp FROM _rs_keys WHERE bio_lfp IS NOT NULL
+GROUP BY bio_lfp HAVING count(*) > $max_key_freq
 """
 
 # Candidate successors of one key kind. The key column name is fixed per constant.
@@ -156,6 +177,9 @@ QUALIFY row_number() OVER (
 BLOCK_NAME = _BLOCK.format(bit=2, key="name_key", kind="name")
 BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar", kind="avatar")
 BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp", kind="bio")
+# the bio's letters only (bit 128): still blocks a copied bio whose emoji or verse
+# number was changed
+BLOCK_BIO_LETTERS = _BLOCK.format(bit=128, key="bio_lfp", kind="bio_letters")
 
 # Follows (src follows dst) restricted to the relation 'follows' when the column
 # exists; deduplicated. Only lists that a later step can read are kept: those of
