@@ -76,8 +76,14 @@ def test_link_precision_recall(variant, tmp_path) -> None:
         ores = analyze(ds, labels=lab, n_boot=2, n_imputations=2)
         oracle.append(_best_recall(ores.pairs, links)[1])
         ds.close()
+    wp, wr = int(np.argmin(precs)), int(np.argmin(recs))
     print(f"\n{variant}: precision {np.round(precs, 3)} recall {np.round(recs, 3)}; "
-          f"oracle recall at precision >= {MIN_PRECISION}: {np.round(oracle, 3)}")
+          f"oracle recall at precision >= {MIN_PRECISION}: {np.round(oracle, 3)}; "
+          f"mean {np.mean(precs):.3f} / {np.mean(recs):.3f}; worst world: precision "
+          f"{precs[wp]:.3f} (seed {LINK_SEEDS[wp]}), recall {recs[wr]:.3f} "
+          f"(seed {LINK_SEEDS[wr]})")
+    # the targets are asserted on the mean over the seeds (the worst world is
+    # printed next to it)
     assert np.mean(precs) >= MIN_PRECISION
     assert np.mean(recs) >= MIN_RECALL
 
