@@ -10,8 +10,10 @@ results in temporary tables prefixed ``_rs_``:
    (Unicode NFKC, case folding) and loaded from a registered frame ``_rs_keys_df``.
 3. ``SUSPENDED`` -> ``_rs_susp``: events joined with keys and the search window
    ``(lower_t, upper_t]`` for successors, restricted to the cohort when one is given.
-4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key, each
-   capped to the ``$per_key`` candidates nearest in time per suspended account.
+4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key
+   (handle stem, one-edit handle keys, display name, avatar, whole bio, bio letters,
+   shared followers), each capped to the ``$per_key`` candidates nearest in time
+   per suspended account.
 5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
 6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
    and the number of followers a candidate pair shares.
@@ -19,8 +21,8 @@ results in temporary tables prefixed ``_rs_``:
    row positions ``kx_prev, kx_new`` into the keys frame (strings are gathered
    there, in polars).
 
-Print any constant to see the exact SQL; ``tests/resurrection/test_sql.py`` runs
-each step on a hand-built dataset.
+Print any constant to see the exact SQL; ``tests/resurrection/test_blocking.py``
+runs the steps on a hand-built dataset.
 """
 
 from __future__ import annotations
