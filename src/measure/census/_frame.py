@@ -41,18 +41,17 @@ MEMORY_FRACTION = 0.5
 #: accounts once, then grows it by one level per pass); this bounds pathological data.
 MAX_PASSES = 50
 #: Largest DuckDB ``perfect_ht_threshold`` (bits of the grouping key range) set
-#: during the build. With dense integer ids (and core ranks) DuckDB then groups by
-#: array position instead of hashing: pass 1 (``GROUP BY src``) costs about half the
-#: CPU. A table of ``2**bits`` slots is allocated per thread (plus one to combine
-#: them), so the bits are also capped by :data:`PERFECT_HT_MEMORY_SHARE` of the
-#: build's memory limit.
+#: for pass 1 (:data:`_sql.OUT_AGG`). With dense integer ids DuckDB then groups by
+#: array position instead of hashing: pass 1 (``GROUP BY src``) costs about half
+#: the CPU. A table of ``2**bits`` slots is allocated per thread (plus one to
+#: combine them), so the bits are also capped by :data:`PERFECT_HT_MEMORY_SHARE` of
+#: the build's memory limit.
 PERFECT_HT_MAX_BITS = 24
-#: Share of the build's memory limit that the perfect hash tables of one
-#: aggregation (every thread's plus the combined one) may take together.
+#: Share of the build's memory limit that the perfect hash tables of pass 1 (every
+#: thread's plus the combined one) may take together.
 PERFECT_HT_MEMORY_SHARE = 0.5
 #: Bytes per perfect hash table slot assumed for that cap (pass 1 keeps two counts
-#: and a minimum, about 24 bytes; the latest-counts look-up three ``arg_max``
-#: states, about 72).
+#: and a minimum, about 24 bytes, and one flag per slot: 64 leaves headroom).
 _PERFECT_HT_SLOT_BYTES = 64
 _TEMP = ("census_edges", "census_fl", "census_out", "census_cc", "census_d",
          "census_core_out", "census_in", "census_recip", "census_recip_out",
@@ -236,7 +235,17 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
             relation=_sql.RELATION_WHERE if relation else ""))
     attribution = _sql.ATTRIBUTION if ts else ""
     ds.execute(_sql.FOLLOWERS_LISTS)
-    ds.execute(_sql.OUT_AGG.format(attribution=attribution), [n_seeds])
+    # pass 1 groups by account id: a perfect hash table pays off here (only here:
+    # on small inputs with a wide id range, allocating and scanning 2**bits slots
+    # costs more than hashing)
+    keep = int(_one(ds, "SELECT current_setting('perfect_ht_threshold')"))
+    bits = _perfect_ht_bits(ds)
+    if bits > keep:
+        ds.execute(f"SET perfect_ht_threshold = {bits}")
+    try:
+        ds.execute(_sql.OUT_AGG.format(attribution=attribution), [n_seeds])
+    finally:
+        ds.execute(f"SET perfect_ht_threshold = {keep}")
     friends = _one(ds, "SELECT coalesce(bool_or(friends_list), FALSE) "
                        "FROM census_core")
     dup = 0
@@ -403,7 +412,6 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
     # preserving it lets DuckDB stream large aggregations with less memory.
     keep_order = _one(ds, "SELECT current_setting('preserve_insertion_order')")
     keep_mem = _one(ds, "SELECT current_setting('memory_limit')")
-    keep_pht = _one(ds, "SELECT current_setting('perfect_ht_threshold')")
     ds.execute("SET preserve_insertion_order = false")
     try:
         if memory_limit is not None:
@@ -415,9 +423,6 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
                 cap = int(ram * MEMORY_FRACTION)
                 if _parse_bytes(cur) is None or _parse_bytes(cur) > cap:
                     ds.execute("SET memory_limit = ?", [f"{cap // 2**20}MiB"])
-        bits = _perfect_ht_bits(ds)
-        if bits > int(keep_pht):
-            ds.execute(f"SET perfect_ht_threshold = {bits}")
         if rebuild or not _exists(ds, FRAME_TABLE):
             ds.execute(f"DROP TABLE IF EXISTS {RANKED_TABLE}")
             info = _build(ds, exact if exact is not None
@@ -440,7 +445,6 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
         ds.execute(f"SET preserve_insertion_order = "
                    f"{'true' if keep_order else 'false'}")
         ds.execute("SET memory_limit = ?", [keep_mem])
-        ds.execute(f"SET perfect_ht_threshold = {int(keep_pht)}")
 
 
 def _perfect_ht_bits(ds: Dataset) -> int:
