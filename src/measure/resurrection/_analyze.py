@@ -127,6 +127,7 @@ def _cast_ids(df: pl.DataFrame, dtype: pl.DataType) -> pl.DataFrame:
 _SIDE = (("handle", "handle"), ("stem", "stem"), ("suffix", "suffix"),
          ("name_norm", "name"), ("name_key", "name_key"), ("bio_norm", "bio"),
          ("bio_fp", "bio_fp"), ("bio_lfp", "bio_lfp"), ("bio_l_n", "bio_l_n"),
+         ("bio_letters", "bio_letters"),
          ("avatar", "avatar"), ("lang", "lang"))
 _NEW_ONLY = ("stem_n", "name_n", "avatar_n", "bio_n")
 
@@ -330,7 +331,7 @@ def analyze(
         del acc
         # DuckDB gets the blocking keys only; comparison strings stay in polars
         con.register("_rs_keys_df", keys.drop(
-            "handle", "name_norm", "bio_norm", "lang").to_arrow())
+            "handle", "name_norm", "bio_norm", "bio_letters", "lang").to_arrow())
         con.execute(Q.KEYS_TABLE)
         con.unregister("_rs_keys_df")
         cdf = _read_cohort(cohort)

@@ -85,7 +85,8 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
         case, combining marks, format characters and tatweel removed and white
         space collapsed: digits, punctuation and emoji kept), ``bio_lfp`` (hash of
         the bio's letters only: a bio whose emoji or verse number changed keeps
-        it), both null when the bio has fewer than 12 letters, ``avatar``,
+        it), both null when the bio has fewer than 12 letters, ``bio_letters``
+        (those letters, for the containment comparison), ``avatar``,
         ``lang`` (primary language subtag, ``en-GB`` -> ``en``; null for
         ``und``, empty or absent) and the key frequencies ``stem_n, name_n,
         avatar_n, bio_n, bio_l_n`` (accounts holding the same key value).
@@ -124,7 +125,7 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("_bio_letters").is_not_null())
         .then(pl.col("_bio_letters").hash(seed=0).cast(pl.Utf8))
         .otherwise(None).alias("bio_lfp"),
-    ).drop("_bio_letters", "_bio_ws").with_columns(
+    ).drop("_bio_ws").rename({"_bio_letters": "bio_letters"}).with_columns(
         pl.len().over(c).cast(pl.Int64).alias(f"{n}_n")
         for c, n in (("stem", "stem"), ("name_key", "name"), ("avatar", "avatar"),
                      ("bio_fp", "bio"), ("bio_lfp", "bio_l")))
@@ -262,13 +263,12 @@ def _bio_letters_level(frame: pl.DataFrame, rare: Any) -> np.ndarray:
         return np.zeros(n, dtype=bool)
     same = (frame["bio_lfp_prev"] == frame["bio_lfp_new"]).fill_null(False)
     same = same.to_numpy() & rare("bio_l_n_new")
-    letters = frame.select(
-        _only_letters(pl.col(f"bio_{s}").str.replace_all(_BIO_NOISE, ""))
-        .alias(s) for s in ("prev", "new"))
-    lp, ln = pl.col("prev"), pl.col("new")
-    ok_p = lp.str.len_chars() >= MIN_BIO
-    ok_n = ln.str.len_chars() >= MIN_BIO
-    inside = letters.select(
+    if "bio_letters_prev" not in frame.columns:
+        return same
+    # letters of each bio (null below MIN_BIO letters), computed once per account
+    lp, ln = pl.col("bio_letters_prev"), pl.col("bio_letters_new")
+    ok_p, ok_n = lp.is_not_null(), ln.is_not_null()
+    inside = frame.select(
         (ok_p & ln.str.contains(lp, literal=True)).fill_null(False).alias("p_in_n"),
         (ok_n & lp.str.contains(ln, literal=True)).fill_null(False).alias("n_in_p"))
     within = ((inside["p_in_n"].to_numpy() & rare("bio_l_n_prev"))
