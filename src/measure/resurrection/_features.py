@@ -249,31 +249,41 @@ def _bin(x: np.ndarray, edges: list[float]) -> np.ndarray:
     return out
 
 
-def _bio_letters_level(frame: pl.DataFrame, rare: Any) -> np.ndarray:
+def _bio_letters_level(frame: pl.DataFrame, rare: Any,
+                       similar: np.ndarray) -> np.ndarray:
     """Pairs whose bios agree in their letters but not as a whole.
 
     True where the letters-only fingerprints are equal and held by at most
-    :data:`COMMON_KEY` accounts, or where the letters of one bio (at least
-    :data:`MIN_BIO` of them, a rare letters fingerprint) occur inside the other's:
-    an emoji or verse number changed, or a return prefix added. A common bio
-    ("Remaining and expanding") inside a longer one is not counted.
+    :data:`COMMON_KEY` accounts, or, among the ``similar`` pairs (bio similarity
+    >= 0.5: a small edit, not a bio three times longer), where the letters of one
+    bio (at least :data:`MIN_BIO` of them, a rare letters fingerprint) occur
+    inside the other's: an emoji or verse number changed, or a return prefix
+    added. A common bio ("Remaining and expanding") inside a longer one is not
+    counted.
     """
-    n = frame.height
     if "bio_lfp_prev" not in frame.columns:
-        return np.zeros(n, dtype=bool)
+        return np.zeros(frame.height, dtype=bool)
     same = (frame["bio_lfp_prev"] == frame["bio_lfp_new"]).fill_null(False)
     same = same.to_numpy() & rare("bio_l_n_new")
     if "bio_letters_prev" not in frame.columns:
         return same
-    # letters of each bio (null below MIN_BIO letters), computed once per account
+    # letters of each bio (null below MIN_BIO letters), computed once per account;
+    # the substring test only where it can matter
+    rp, rn = rare("bio_l_n_prev"), rare("bio_l_n_new")
+    todo = np.flatnonzero(similar & ~same & (rp | rn))
+    if not todo.size:
+        return same
+    sub = frame.select("bio_letters_prev", "bio_letters_new")[todo]
     lp, ln = pl.col("bio_letters_prev"), pl.col("bio_letters_new")
-    ok_p, ok_n = lp.is_not_null(), ln.is_not_null()
-    inside = frame.select(
-        (ok_p & ln.str.contains(lp, literal=True)).fill_null(False).alias("p_in_n"),
-        (ok_n & lp.str.contains(ln, literal=True)).fill_null(False).alias("n_in_p"))
-    within = ((inside["p_in_n"].to_numpy() & rare("bio_l_n_prev"))
-              | (inside["n_in_p"].to_numpy() & rare("bio_l_n_new")))
-    return same | within
+    inside = sub.select(
+        (lp.is_not_null() & ln.str.contains(lp, literal=True)).fill_null(False)
+        .alias("p_in_n"),
+        (ln.is_not_null() & lp.str.contains(ln, literal=True)).fill_null(False)
+        .alias("n_in_p"))
+    out = same.copy()
+    out[todo] = ((inside["p_in_n"].to_numpy() & rp[todo])
+                 | (inside["n_in_p"].to_numpy() & rn[todo]))
+    return out
 
 
 def compare(frame: pl.DataFrame) -> pl.DataFrame:
@@ -331,7 +341,7 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     b = _bin(bio_sim, [0.5, 0.8])
     bio_eq = (frame["bio_fp_prev"] == frame["bio_fp_new"]).fill_null(False)
     bio_eq = bio_eq.to_numpy() & (b >= 0)
-    bio_l = _bio_letters_level(frame, rare) & (b >= 0) & ~bio_eq
+    bio_l = _bio_letters_level(frame, rare, b >= 1) & (b >= 0) & ~bio_eq
     b = np.where(bio_eq, np.where(rare("bio_n"), 4, np.maximum(b, 2)), b)
     b = np.where(bio_l, 3, b)
     b = np.minimum(b, np.where(bio_eq, 4, np.where(bio_l, 3, 2))).astype(np.int8)
