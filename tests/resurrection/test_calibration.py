@@ -104,7 +104,10 @@ def test_rate_30d_coverage(tmp_path) -> None:
         ds.close()
     cov = float(np.mean(hits))
     bias = float(np.mean(np.array(est) - np.array(tru)))
+    err = np.array(est) - np.array(tru)
+    w = int(np.argmax(np.abs(err)))
     print(f"\nrate_30d over {N_WORLDS} worlds: coverage {cov:.2f}, mean estimate "
           f"{np.mean(est):.3f}, mean observable truth {np.mean(tru):.3f}, bias "
-          f"{bias:+.3f}")
+          f"{bias:+.3f}; worst world: seed {1001 + w}, estimate {est[w]:.3f} "
+          f"against {tru[w]:.3f}")
     assert cov >= MIN_COVERAGE
