@@ -149,6 +149,21 @@ def _gather_frame(keys: pl.DataFrame, num: pl.DataFrame) -> pl.DataFrame:
     return num.drop("kx_prev", "kx_new").hstack(a.get_columns() + b.get_columns())
 
 
+# blocking keys that DuckDB joins on (exact integer codes of the strings)
+_CODED = ("stem", "name_key", "avatar", "bio_fp")
+
+
+def _key_codes(keys: pl.DataFrame) -> pl.DataFrame:
+    """Select what the SQL steps read of the keys frame, keys as integer codes.
+
+    Each key column becomes its dense rank (``UInt32``; equal strings get equal
+    codes, nulls stay null), an exact recoding: joins and counts on codes give
+    the same pairs as on the strings, at a fraction of the cost.
+    """
+    return keys.select("account_id", "kx", "t_new", "first_seen",
+                       *[pl.col(c).rank("dense").alias(c) for c in _CODED])
+
+
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
     out = []
     for c, t in df.schema.items():
@@ -335,9 +350,9 @@ def analyze(
         id_dtype = acc.schema["account_id"]
         keys = account_keys(acc).with_row_index("kx")
         del acc
-        # DuckDB gets the blocking keys only; comparison strings stay in polars
-        con.register("_rs_keys_df", keys.drop(
-            "handle", "name_norm", "bio_norm").to_arrow())
+        # DuckDB gets the blocking keys only, as integer codes; comparison
+        # strings stay in polars
+        con.register("_rs_keys_df", _key_codes(keys).to_arrow())
         con.execute(Q.KEYS_TABLE)
         con.unregister("_rs_keys_df")
         cdf = _read_cohort(cohort)
