@@ -53,6 +53,7 @@ from measure.resurrection._result import ResurrectionResult
 
 FEATURE_BATCH = 500_000  # pairs per batch when computing comparison features
 DKEY_CHUNK = 250_000  # accounts per batch of one-deletion handle keys
+KEY_SEED = 0  # seed of the 64-bit hashes that stand for blocking keys in DuckDB
 
 # comparisons whose non-match distribution comes from random pairs (the time gap
 # and follower overlap of random pairs say nothing about blocked non-matches)
@@ -156,12 +157,15 @@ _CODED = ("stem", "name_key", "avatar", "bio_fp")
 def _key_codes(keys: pl.DataFrame) -> pl.DataFrame:
     """Select what the SQL steps read of the keys frame, keys as integer codes.
 
-    Each key column becomes its dense rank (``UInt32``; equal strings get equal
-    codes, nulls stay null), an exact recoding: joins and counts on codes give
-    the same pairs as on the strings, at a fraction of the cost.
+    Each key column becomes a 64-bit hash of its string (``UInt64``; nulls stay
+    null): joins and counts on integers cost a fraction of those on strings.
+    Two different key values share a code with probability ``2**-64`` per pair
+    of values (about 1e-7 that any two of 3 million collide); a collision would
+    join two unrelated keys (extra candidates, or a key counted as common).
     """
     return keys.select("account_id", "kx", "t_new", "first_seen",
-                       *[pl.col(c).rank("dense").alias(c) for c in _CODED])
+                       *[pl.when(pl.col(c).is_not_null())
+                         .then(pl.col(c).hash(KEY_SEED)).alias(c) for c in _CODED])
 
 
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
@@ -392,15 +396,29 @@ def analyze(
             # in chunks of accounts: a key is distinct within its account, so
             # chunks by account give the same table; the whole neighbourhood of
             # 3M accounts at once (60M+ strings plus polars' unique) tops 12 GiB
+            all_keys = []
             for off in range(0, max(need.height, 1), DKEY_CHUNK):
                 dk = deletion_keys(need.slice(off, DKEY_CHUNK))
                 con.register("_rs_dkeys_df", dk.to_arrow())
                 con.execute(Q.DKEYS_TABLE if off == 0 else Q.DKEYS_INSERT)
                 con.unregister("_rs_dkeys_df")
+                all_keys.append(dk["dkey"].to_numpy())
                 del dk
             del need
+            # keys held by more than max_key_freq accounts, counted on the sorted
+            # hashes (a hash aggregate over tens of millions of keys is slower)
+            srt = np.sort(np.concatenate(all_keys))
+            del all_keys
+            cut = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1], True])
+            big = (srt[cut[:-1]][np.diff(cut) > max_key_freq] if srt.size
+                   else srt)
+            del srt, cut
+            con.register("_rs_bigd_df", pl.DataFrame(
+                {"dkey": pl.Series(big, dtype=pl.UInt64)}).to_arrow())
+            con.execute(Q.BIG_DKEYS)
+            con.unregister("_rs_bigd_df")
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_EDIT,
-                        {"per_key": per_key, "max_key_freq": max_key_freq})
+                        {"per_key": per_key})
             con.execute("DROP TABLE IF EXISTS _rs_dkeys")  # 60M+ rows at 1M x 2M
         if time_candidates:
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_TIME,

@@ -96,12 +96,19 @@ GROUP BY bio_fp HAVING count(*) > $max_key_freq
 """
 
 # Candidate successors of one key kind. The key column name is fixed per constant.
+# Common keys are dropped from the suspended side before the join (the join on a
+# key held by thousands is what costs, and it would be filtered out afterwards).
 _BLOCK = """
+WITH a AS (
+    SELECT account_id, lower_t, upper_t, first_suspended, {key} AS k
+    FROM _rs_susp
+    WHERE {key} IS NOT NULL
+      AND {key} NOT IN (SELECT value FROM _rs_bigkeys WHERE kind = '{kind}')
+)
 SELECT a.account_id AS previous, b.account_id AS new, {bit} AS bit
-FROM _rs_susp a JOIN _rs_keys b ON a.{key} = b.{key}
+FROM a JOIN _rs_keys b ON a.k = b.{key}
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
   AND b.account_id <> a.account_id
-  AND a.{key} NOT IN (SELECT value FROM _rs_bigkeys WHERE kind = '{kind}')
 QUALIFY row_number() OVER (
     PARTITION BY a.account_id
     ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
@@ -121,13 +128,17 @@ DKEYS_INSERT = """
 INSERT INTO _rs_dkeys SELECT account_id, dkey, t_new FROM _rs_dkeys_df
 """
 
+# Keys held by more than $max_key_freq accounts (counted in Python on the sorted
+# hashes, registered as ``_rs_bigd_df``) are not used.
+BIG_DKEYS = """
+CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT dkey FROM _rs_bigd_df
+"""
+
 BLOCK_EDIT = """
-WITH big AS (
-    SELECT dkey FROM _rs_dkeys GROUP BY dkey HAVING count(*) > $max_key_freq
-), a AS (
+WITH a AS (
     SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
     FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
-    WHERE d.dkey NOT IN (SELECT dkey FROM big)
+    WHERE d.dkey NOT IN (SELECT dkey FROM _rs_bigdkeys)
 )
 SELECT DISTINCT ON (a.account_id, b.account_id)
        a.account_id AS previous, b.account_id AS new, 32 AS bit
@@ -319,5 +330,5 @@ SELECT DISTINCT account_id FROM _rs_age_ids_df
 CLEANUP = (
     "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_bigkeys", "_rs_follows",
     "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids", "_rs_dkeys",
-    "_rs_frame",
+    "_rs_frame", "_rs_bigdkeys",
 )
