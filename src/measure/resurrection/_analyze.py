@@ -168,6 +168,14 @@ def _key_codes(keys: pl.DataFrame) -> pl.DataFrame:
                          .then(pl.col(c).hash(KEY_SEED)).alias(c) for c in _CODED])
 
 
+def _run_starts(x: pl.Series) -> np.ndarray:
+    """Row positions where a new value starts in a sorted (grouped) series."""
+    if x.len() == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = (x.slice(1) != x.slice(0, x.len() - 1)).to_numpy()
+    return np.flatnonzero(np.r_[True, change])
+
+
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
     out = []
     for c, t in df.schema.items():
@@ -467,9 +475,13 @@ def analyze(
                 keys, con.execute(Q.PAIR_FRAME + " LIMIT 0").pl()))
             parts.append(compare(fr).with_columns(fr["created_new"],
                                                   fr["first_suspended"]))
-        # DuckDB's parallel joins do not fix row order: sort for reproducible draws
-        feats = pl.concat(parts).sort("previous", "new")
+        # PAIR_FRAME is ordered by (previous, new) (DuckDB's parallel joins do not
+        # fix row order otherwise): reproducible draws, and groups are runs
+        feats = pl.concat(parts)
         del parts
+        # not read again
+        for tbl in ("_rs_pairs", "_rs_nfol", "_rs_shared"):
+            con.execute(f"DROP TABLE IF EXISTS {tbl}")
         timings["features"] = time.perf_counter() - t2
         n_susp = susp.height
         if n_susp == 0:
@@ -506,12 +518,17 @@ def analyze(
                 fixed_u = {k: u_all[k] for k in RANDOM_U}
                 # random pairs that are also candidates: their row in feats
                 rand_idx = cu.select("previous", "new").join(
-                    feats.select("previous", "new").with_row_index("_i"),
+                    feats.select("previous", "new").with_row_index("_i").filter(
+                        pl.col("previous").is_in(cu["previous"].unique().implode())),
                     on=["previous", "new"], how="left", maintain_order="left")[
                     "_i"].fill_null(-1).to_numpy().astype(np.int64)
             if grouped:
-                group = feats["previous"].rank("dense").to_numpy().astype(
-                    np.int64) - 1
+                # feats is sorted by previous: group codes are the runs (the
+                # same codes as a dense rank)
+                starts = _run_starts(feats["previous"])
+                group = np.zeros(feats.height, dtype=np.int64)
+                group[starts] = 1
+                group = np.cumsum(group) - 1
                 n_cand = None
                 if rand_bins is not None:
                     # with u from all pairs, the prior of each pair is 1 over all
@@ -519,8 +536,7 @@ def analyze(
                     win, _acc, lo, hi = _windows(con, keys)
                     sizes = pl.DataFrame({"previous": win["account_id"],
                                           "_n": (hi - lo).astype(np.float64)})
-                    first = feats.select("previous").with_row_index("_i").unique(
-                        "previous", keep="first").sort("_i")
+                    first = feats.select("previous")[starts]
                     n_cand = first.join(sizes, on="previous", how="left")[
                         "_n"].fill_null(1.0).to_numpy()
                 model = fit_em_grouped(bins, group, n_cand=n_cand,
@@ -571,10 +587,18 @@ def analyze(
         # numpy views for the link draws: suspended row of each pair, times in days
         row_of = susp.select(pl.col("account_id").alias("previous")).with_row_index(
             "_row")
-        prow = scored.select("previous").join(row_of, on="previous", how="left",
-                                              maintain_order="left")["_row"]
-        prow_np = prow.to_numpy().astype(np.int64)
-        new_codes = scored["new"].rank("dense").to_numpy().astype(np.int64)
+        if scored["previous"].dtype.is_integer():
+            # susp is sorted by account id and holds every previous
+            prow_np = np.searchsorted(susp["account_id"].to_numpy(),
+                                      scored["previous"].to_numpy()).astype(np.int64)
+        else:
+            prow = scored.select("previous").join(row_of, on="previous", how="left",
+                                                  maintain_order="left")["_row"]
+            prow_np = prow.to_numpy().astype(np.int64)
+        # codes of the new accounts (only their equality matters to the draws)
+        new_codes = (scored["new"].to_numpy().astype(np.int64)
+                     if scored["new"].dtype.is_integer()
+                     else scored["new"].rank("dense").to_numpy().astype(np.int64))
         sampler = LinkSampler(prow_np, new_codes, scored["probability"].to_numpy())
         cnew = _days(scored["created_new"])
         fs = _days(susp["first_suspended"])

@@ -268,27 +268,50 @@ COMPARISONS: tuple[Comparison, ...] = (
 FEATURES = tuple(c.name for c in COMPARISONS)
 
 
+def _todo(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Null rows, rows with equal strings that hold a letter or digit, the rest.
+
+    Equal strings with a letter or digit (hence at least one token) score 100
+    with every rapidfuzz scorer used here and have edit distance 0: only the
+    other rows are sent to rapidfuzz (and converted to Python strings).
+    """
+    null = (a.is_null() | b.is_null()).to_numpy()
+    eq = (a == b).fill_null(False).to_numpy()
+    same = np.zeros(a.len(), dtype=bool)
+    ie = np.flatnonzero(eq)
+    if ie.size:
+        same[ie] = a.gather(ie).str.contains(r"[\p{L}\p{N}]").fill_null(
+            False).to_numpy()
+    return null, same, np.flatnonzero(~(null | same))
+
+
 def _sim(a: pl.Series, b: pl.Series, scorer: object) -> np.ndarray:
     """Elementwise similarity in [0, 1]; nan where either side is null."""
-    a_l = a.fill_null("").to_list()
-    b_l = b.fill_null("").to_list()
-    if not a_l:
+    if a.len() == 0:
         return np.zeros(0)
-    s = process.cpdist(a_l, b_l, scorer=scorer, workers=-1, dtype=np.float32)
-    s = np.asarray(s, dtype=np.float64) / 100.0
-    s[(a.is_null() | b.is_null()).to_numpy()] = np.nan
+    null, same, todo = _todo(a, b)
+    s = np.ones(a.len(), dtype=np.float64)
+    if todo.size:
+        d = process.cpdist(a.gather(todo).fill_null("").to_list(),
+                           b.gather(todo).fill_null("").to_list(), scorer=scorer,
+                           workers=-1, dtype=np.float32)
+        s[todo] = np.asarray(d, dtype=np.float64) / 100.0
+    s[null] = np.nan
     return s
 
 
 def _lev(a: pl.Series, b: pl.Series) -> np.ndarray:
     """Levenshtein distance on characters (large where either side is null)."""
-    a_l = a.fill_null("").to_list()
-    if not a_l:
+    if a.len() == 0:
         return np.zeros(0)
-    d = process.cpdist(a_l, b.fill_null("").to_list(), scorer=Levenshtein.distance,
-                       workers=-1, dtype=np.int32)
-    d = np.asarray(d, dtype=np.float64)
-    d[(a.is_null() | b.is_null()).to_numpy()] = 1e9
+    null, same, todo = _todo(a, b)
+    d = np.zeros(a.len(), dtype=np.float64)
+    if todo.size:
+        r = process.cpdist(a.gather(todo).fill_null("").to_list(),
+                           b.gather(todo).fill_null("").to_list(),
+                           scorer=Levenshtein.distance, workers=-1, dtype=np.int32)
+        d[todo] = np.asarray(r, dtype=np.float64)
+    d[null] = 1e9
     return d
 
 
