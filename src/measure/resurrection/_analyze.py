@@ -55,6 +55,13 @@ FEATURE_BATCH = 500_000  # pairs per batch when computing comparison features
 DKEY_CHUNK = 250_000  # accounts per batch of one-deletion handle keys
 KEY_SEED = 0  # seed of the 64-bit hashes that stand for blocking keys in DuckDB
 
+# Smaller caps for some key kinds (see ``per_key_by``). A display name is shared
+# by many unrelated accounts (common names), and its candidates are the
+# nearest in time: the 5 nearest keep every true link the 20 nearest keep on the
+# simulator's small worlds (default and both harder variants, seeds 1-3), and
+# halve the candidate pairs of the 1M x 2M benchmark.
+PER_KEY_BY: dict[str, int] = {"display_name": 5}
+
 # comparisons whose non-match distribution comes from random pairs (the time gap
 # and follower overlap of random pairs say nothing about blocked non-matches)
 RANDOM_U = ("handle", "display_name", "bio", "avatar")
@@ -240,6 +247,7 @@ def analyze(
     follower_age_days: float = 14,
     follower_age_tol_days: float = 7,
     per_key: int = 20,
+    per_key_by: dict[str, int] | None = PER_KEY_BY,
     max_key_freq: int = 100,
     min_shared_followers: int = 2,
     max_hub: int = 1000,
@@ -298,6 +306,11 @@ def analyze(
         time kept); keys held by more accounts are ignored; minimum shared
         followers for the follower-overlap block; followers of more than
         ``max_hub`` accounts are ignored when blocking.
+    per_key_by
+        Caps for some key kinds instead of ``per_key`` (kinds: ``stem``,
+        ``display_name``, ``avatar``, ``bio``, ``followers``, ``handle_edit``);
+        default :data:`PER_KEY_BY` (5 for display names); ``{}`` uses
+        ``per_key`` for every kind.
     u_random_pairs
         Random (suspended, account created in its window) pairs from which the
         non-match level probabilities ``u`` of every comparison are estimated
@@ -346,6 +359,16 @@ def analyze(
         raise ConfigError("option 'level' must be in (0, 1)")
     if n_imputations < 2:
         raise ConfigError("option 'n_imputations' must be at least 2")
+    caps = dict(per_key_by or {})
+    kinds = ("stem", "display_name", "avatar", "bio", "followers", "handle_edit")
+    bad = sorted(set(caps) - set(kinds))
+    if bad:
+        raise ConfigError(f"option 'per_key_by' has unknown key kind(s) {bad}; "
+                          f"use {', '.join(kinds)}")
+
+    def cap(kind: str) -> int:
+        return int(caps.get(kind, per_key))
+
     ds.require("resurrection")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -383,9 +406,9 @@ def analyze(
         con.execute(Q.BIG_KEYS, {"max_key_freq": max_key_freq})
         con.execute(Q.BLOCKS_TABLE)
         by_key: dict[str, int] = {}
-        for _kname, q in (("stem", Q.BLOCK_STEM), ("display_name", Q.BLOCK_NAME),
+        for kname, q in (("stem", Q.BLOCK_STEM), ("display_name", Q.BLOCK_NAME),
                          ("avatar", Q.BLOCK_AVATAR), ("bio", Q.BLOCK_BIO)):
-            con.execute("INSERT INTO _rs_blocks " + q, {"per_key": per_key})
+            con.execute("INSERT INTO _rs_blocks " + q, {"per_key": cap(kname)})
         if ds.has("edges"):
             con.execute(Q.FOLLOWS_WITH_RELATION if ds.has_column("edges", "relation")
                         else Q.FOLLOWS_NO_RELATION)
@@ -426,13 +449,13 @@ def analyze(
             con.execute(Q.BIG_DKEYS)
             con.unregister("_rs_bigd_df")
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_EDIT,
-                        {"per_key": per_key})
+                        {"per_key": cap("handle_edit")})
             con.execute("DROP TABLE IF EXISTS _rs_dkeys")  # 60M+ rows at 1M x 2M
         if time_candidates:
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_TIME,
                         {"per_key": int(time_candidates)})
         con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_FOLLOWERS,
-                    {"per_key": per_key, "min_shared": min_shared_followers,
+                    {"per_key": cap("followers"), "min_shared": min_shared_followers,
                      "max_hub": max_hub, "bucket": 30 * 86400})
         for kname, bit in (("stem", 1), ("display_name", 2), ("avatar", 4),
                            ("bio", 8), ("followers", 16), ("handle_edit", 32),
@@ -475,10 +498,12 @@ def analyze(
                 keys, con.execute(Q.PAIR_FRAME + " LIMIT 0").pl()))
             parts.append(compare(fr).with_columns(fr["created_new"],
                                                   fr["first_suspended"]))
-        # PAIR_FRAME is ordered by (previous, new) (DuckDB's parallel joins do not
-        # fix row order otherwise): reproducible draws, and groups are runs
+        # DuckDB's parallel joins do not fix row order: sort for reproducible draws
+        # (and the groups of a suspended account are runs); sorting here costs
+        # less than an ORDER BY of the wide pair frame in DuckDB
         feats = pl.concat(parts)
         del parts
+        feats = feats.sort("previous", "new")
         # not read again
         for tbl in ("_rs_pairs", "_rs_nfol", "_rs_shared"):
             con.execute(f"DROP TABLE IF EXISTS {tbl}")

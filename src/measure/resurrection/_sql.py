@@ -291,7 +291,6 @@ JOIN _rs_keys b ON b.account_id = p.new
 LEFT JOIN _rs_nfol na ON na.account_id = p.previous
 LEFT JOIN _rs_nfol nb ON nb.account_id = p.new
 LEFT JOIN _rs_shared sh ON sh.previous = p.previous AND sh.new = p.new
-ORDER BY p.previous, p.new
 """
 
 SUSPENDED_WINDOWS = """
