@@ -175,6 +175,25 @@ def _key_codes(keys: pl.DataFrame) -> pl.DataFrame:
                          .then(pl.col(c).hash(KEY_SEED)).alias(c) for c in _CODED])
 
 
+def _nearest_distinct(j: pl.DataFrame, per_key: int) -> pl.DataFrame:
+    """Candidates of the one-deletion block from its join rows.
+
+    ``j`` has one row per shared key (``previous, new, dist``, dist = time from
+    the suspension). The result is what ``row_number() OVER (PARTITION BY
+    previous ORDER BY dist, new) <= per_key`` followed by ``DISTINCT ON
+    (previous, new)`` gives in SQL: a pair is kept when its first row is among
+    the ``per_key`` first rows of its suspended account. Done by a polars sort
+    (a DuckDB window over tens of millions of join rows is slower).
+    """
+    j = j.sort("previous", "dist", "new")
+    starts = _run_starts(j["previous"])
+    grp = np.zeros(j.height, dtype=np.int64)
+    grp[starts] = 1
+    pos = np.arange(j.height) - starts[np.cumsum(grp) - 1] if j.height else grp
+    return j.filter(pl.Series(pos < per_key)).select("previous", "new").unique(
+        maintain_order=True)
+
+
 def _run_starts(x: pl.Series) -> np.ndarray:
     """Row positions where a new value starts in a sorted (grouped) series."""
     if x.len() == 0:
@@ -424,37 +443,40 @@ def analyze(
             need = keys.filter(pl.col("account_id").is_in(sids.implode())
                                | (pl.col("t_new") > lo_t if lo_t is not None
                                   else pl.lit(False)))
-            # in chunks of accounts: a key is distinct within its account, so
-            # chunks by account give the same table; the whole neighbourhood of
-            # 3M accounts at once (60M+ strings plus polars' unique) tops 12 GiB
-            chunks = [deletion_keys(need.slice(off, DKEY_CHUNK))
-                      for off in range(0, max(need.height, 1), DKEY_CHUNK)]
+            # in chunks of accounts (a key is distinct within its account, so
+            # chunks by account give the same table), to bound the memory
+            all_keys = []
+            for off in range(0, max(need.height, 1), DKEY_CHUNK):
+                dk = deletion_keys(need.slice(off, DKEY_CHUNK))
+                con.register("_rs_dkeys_df", dk.to_arrow())
+                con.execute(Q.DKEYS_TABLE if off == 0 else Q.DKEYS_INSERT)
+                con.unregister("_rs_dkeys_df")
+                all_keys.append(dk["dkey"].to_numpy())
+                del dk
             del need
-            # only keys held by 2 to max_key_freq accounts can give a candidate
-            # pair (a key of one account pairs it with nobody; common keys are
-            # not used): counted on the sorted hashes (a hash aggregate over
-            # tens of millions of keys is slower), and only those rows go to
-            # DuckDB (under half of them on the synthetic benchmark data)
-            srt = np.concatenate([c["dkey"].to_numpy() for c in chunks])
+            # keys held by more than max_key_freq accounts, counted on the sorted
+            # hashes (a hash aggregate over tens of millions of keys is slower)
+            srt = np.concatenate(all_keys)
+            del all_keys
             srt.sort()
             cut = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1], True])
-            cnt = np.diff(cut)
-            useful = pl.Series("dkey", srt[cut[:-1]][(cnt >= 2)
-                                                     & (cnt <= max_key_freq)],
-                               dtype=pl.UInt64) if srt.size else pl.Series(
-                "dkey", [], dtype=pl.UInt64)
-            del srt, cut, cnt
-            for i in range(len(chunks)):
-                dk = chunks[i].filter(pl.col("dkey").is_in(useful.implode()))
-                chunks[i] = None
-                con.register("_rs_dkeys_df", dk.to_arrow())
-                con.execute(Q.DKEYS_TABLE if i == 0 else Q.DKEYS_INSERT)
-                con.unregister("_rs_dkeys_df")
-                del dk
-            del chunks, useful
-            con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_EDIT,
-                        {"per_key": cap("handle_edit")})
-            con.execute("DROP TABLE IF EXISTS _rs_dkeys")  # 60M+ rows at 1M x 2M
+            big = (srt[cut[:-1]][np.diff(cut) > max_key_freq] if srt.size
+                   else srt)
+            del srt, cut
+            con.register("_rs_bigd_df", pl.DataFrame(
+                {"dkey": pl.Series(big, dtype=pl.UInt64)}).to_arrow())
+            con.execute(Q.BIG_DKEYS)
+            con.unregister("_rs_bigd_df")
+            join_rows = con.execute(Q.EDIT_JOIN).pl()
+            for tbl in ("_rs_dkeys", "_rs_bigdkeys"):  # 60M+ keys at 1M x 2M
+                con.execute(f"DROP TABLE IF EXISTS {tbl}")
+            edit = _nearest_distinct(join_rows, cap("handle_edit"))
+            del join_rows
+            con.register("_rs_edit_df", edit.to_arrow())
+            con.execute("INSERT INTO _rs_blocks SELECT previous, new, 32 AS bit "
+                        "FROM _rs_edit_df")
+            con.unregister("_rs_edit_df")
+            del edit
         if time_candidates:
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_TIME,
                         {"per_key": int(time_candidates)})

@@ -128,13 +128,32 @@ DKEYS_INSERT = """
 INSERT INTO _rs_dkeys SELECT account_id, dkey, t_new FROM _rs_dkeys_df
 """
 
-# ``_rs_dkeys`` holds only keys held by 2 to $max_key_freq accounts (counted in
-# Python on the sorted hashes): common keys are not used, and a key of one
-# account pairs it with nobody.
+# Keys held by more than $max_key_freq accounts (counted in Python on the sorted
+# hashes, registered as ``_rs_bigd_df``) are not used.
+BIG_DKEYS = """
+CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT dkey FROM _rs_bigd_df
+"""
+
+# One row per (suspended, window-eligible account, shared key) with the time
+# from the suspension; the per_key nearest distinct accounts are then kept in
+# polars (``_analyze._nearest_distinct``); ``BLOCK_EDIT`` is the same in SQL.
+EDIT_JOIN = """
+WITH a AS (
+    SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
+    FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
+    WHERE d.dkey NOT IN (SELECT dkey FROM _rs_bigdkeys)
+)
+SELECT a.account_id AS previous, b.account_id AS new,
+       abs(epoch(b.t_new) - epoch(a.first_suspended)) AS dist
+FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey
+WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
+"""
+
 BLOCK_EDIT = """
 WITH a AS (
     SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
     FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
+    WHERE d.dkey NOT IN (SELECT dkey FROM _rs_bigdkeys)
 )
 SELECT DISTINCT ON (a.account_id, b.account_id)
        a.account_id AS previous, b.account_id AS new, 32 AS bit
@@ -326,5 +345,5 @@ SELECT DISTINCT account_id FROM _rs_age_ids_df
 CLEANUP = (
     "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_bigkeys", "_rs_follows",
     "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids", "_rs_dkeys",
-    "_rs_frame",
+    "_rs_frame", "_rs_bigdkeys",
 )
