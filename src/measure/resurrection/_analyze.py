@@ -756,7 +756,7 @@ def analyze(
         if rr.height:
             bs: dict[int, list[float]] = {k: [] for k in point}
             for _ in range(n_boot):
-                sample = rr[rng.integers(0, rr.height, rr.height).tolist()]
+                sample = rr[rng.integers(0, rr.height, rr.height)]
                 for k, (v, _n) in ratio_by_incarnation(sample).items():
                     if k in bs:
                         bs[k].append(v)
