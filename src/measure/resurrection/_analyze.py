@@ -190,8 +190,7 @@ def _nearest_distinct(j: pl.DataFrame, per_key: int) -> pl.DataFrame:
     grp = np.zeros(j.height, dtype=np.int64)
     grp[starts] = 1
     pos = np.arange(j.height) - starts[np.cumsum(grp) - 1] if j.height else grp
-    return j.filter(pl.Series(pos < per_key)).select("previous", "new").unique(
-        maintain_order=True)
+    return j.filter(pl.Series(pos < per_key)).select("previous", "new").unique()
 
 
 def _run_starts(x: pl.Series) -> np.ndarray:
