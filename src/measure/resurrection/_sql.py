@@ -7,11 +7,13 @@ results in temporary tables prefixed ``_rs_``:
    ``active`` look-up before the first ``suspended`` one (the suspension time lies in
    between: interval censoring), and the follower count at that last active look-up.
 2. ``KEYS_TABLE`` -> ``_rs_keys``: blocking keys per account, computed in Python
-   (Unicode NFKC, case folding) and loaded from a registered frame ``_rs_keys_df``.
+   (Unicode NFKC, case folding) and loaded, as 64-bit hashes, from a registered
+   frame ``_rs_keys_df``.
 3. ``SUSPENDED`` -> ``_rs_susp``: events joined with keys and the search window
    ``(lower_t, upper_t]`` for successors, restricted to the cohort when one is given.
 4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key, each
-   capped to the ``$per_key`` candidates nearest in time per suspended account.
+   capped to the ``$per_key`` candidates nearest in time per suspended account
+   (one-deletion handle keys: ``EDIT_JOIN``, capped in polars).
 5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
 6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
    and the number of followers a candidate pair shares.
