@@ -81,7 +81,8 @@ if profile:
     import cProfile, pstats, io
     pr = cProfile.Profile()
     pr.enable()
-r = analyze(ds, n_imputations=10, n_boot=50)
+opts = json.loads(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[5] else {}
+r = analyze(ds, n_imputations=10, n_boot=50, **opts)
 if profile:
     pr.disable()
 el = time.perf_counter() - t
@@ -144,9 +145,12 @@ def _package_dirty() -> bool:
         return False
 
 
+LOADS: list[float] = []  # 1-minute load averages sampled while the linker runs
+
+
 def run_child(path: str, profile: bool, timeout: float, links_out: str,
-              max_rss: float = float("inf"),
-              trace: str = "") -> tuple[dict | None, float, float, str, float]:
+              max_rss: float = float("inf"), trace: str = "",
+              opts: str = "") -> tuple[dict | None, float, float, str, float]:
     """Run ``analyze`` in a child.
 
     Returns (result or None, wall seconds, peak RSS bytes, why it was stopped,
@@ -157,16 +161,18 @@ def run_child(path: str, profile: bool, timeout: float, links_out: str,
     t = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         p = subprocess.Popen([sys.executable, "-c", CHILD, path,
-                              "1" if profile else "0", links_out, trace],
+                              "1" if profile else "0", links_out, trace, opts],
                              stdout=out, stderr=err, text=True)
         ps = psutil.Process(p.pid)
         peak = 0
+        LOADS.clear()
         cpu = 0.0
         while p.poll() is None:
             try:
                 peak = max(peak, ps.memory_info().rss)
                 ct = ps.cpu_times()
                 cpu = ct.user + ct.system
+                LOADS.append(os.getloadavg()[0])
             except psutil.Error:
                 pass
             over_t = time.perf_counter() - t > timeout
@@ -201,6 +207,8 @@ def main() -> None:
     ap.add_argument("--max-rss-gib", type=float, default=14,
                     help="stop the linker when its RSS passes this (shared host)")
     ap.add_argument("--note", default="", help="added to the header line")
+    ap.add_argument("--analyze-opts", default="",
+                    help='JSON options for analyze, e.g. \'{"per_key_by": {}}\'')
     ap.add_argument("--reuse", action="store_true",
                     help="reuse data already written at --out (same sizes)")
     ap.add_argument("--results", default=None,
@@ -236,8 +244,12 @@ def main() -> None:
     links_out = os.path.join(tempfile.gettempdir(), f"rs_bench_links_{tag}.parquet")
     trace = os.path.join(tempfile.gettempdir(), f"rs_bench_trace_{tag}.txt")
     res, wall, peak, why, cpu = run_child(args.out, args.profile, args.timeout,
-                                     links_out, args.max_rss_gib * 2**30, trace)
+                                          links_out, args.max_rss_gib * 2**30, trace,
+                                          args.analyze_opts)
     load1 = os.getloadavg()
+    load_run = (f"; load average (1 min) while the linker ran: min "
+                f"{min(LOADS):.1f}, mean {sum(LOADS) / len(LOADS):.1f}, max "
+                f"{max(LOADS):.1f}" if LOADS else "")
 
     prec = rec = float("nan")
     if res is not None:
@@ -271,9 +283,10 @@ def main() -> None:
         f"load average (1, 5, 15 min) before {load0[0]:.1f}/{load0[1]:.1f}/"
         f"{load0[2]:.1f}, after the linker {load1[0]:.1f}/{load1[1]:.1f}/"
         f"{load1[2]:.1f}, after the baseline {load2[0]:.1f}/{load2[1]:.1f}/"
-        f"{load2[2]:.1f}. Package at commit {commit}"
+        f"{load2[2]:.1f}{load_run}. Package at commit {commit}"
         f"{' with uncommitted changes in src/measure/resurrection' if dirty else ''}"
         f"{'; run under cProfile (adds overhead)' if args.profile else ''}"
+        f"{'; analyze options ' + args.analyze_opts if args.analyze_opts else ''}"
         f"{'; ' + args.note if args.note else ''}.",
         "",
     ]

@@ -53,6 +53,14 @@ from measure.resurrection._result import ResurrectionResult
 
 FEATURE_BATCH = 500_000  # pairs per batch when computing comparison features
 DKEY_CHUNK = 250_000  # accounts per batch of one-deletion handle keys
+KEY_SEED = 0  # seed of the 64-bit hashes that stand for blocking keys in DuckDB
+
+# Smaller caps for some key kinds (see ``per_key_by``). A display name is shared
+# by many unrelated accounts (common names), and its candidates are the
+# nearest in time: the 5 nearest keep every true link the 20 nearest keep on the
+# simulator's small worlds (default and both harder variants, seeds 1-3), and
+# halve the candidate pairs of the 1M x 2M benchmark.
+PER_KEY_BY: dict[str, int] = {"display_name": 5}
 
 # comparisons whose non-match distribution comes from random pairs (the time gap
 # and follower overlap of random pairs say nothing about blocked non-matches)
@@ -141,6 +149,50 @@ def _gather_frame(keys: pl.DataFrame, num: pl.DataFrame) -> pl.DataFrame:
     return num.drop("kx_prev", "kx_new").hstack(a.get_columns() + b.get_columns())
 
 
+# blocking keys that DuckDB joins on (exact integer codes of the strings)
+_CODED = ("stem", "name_key", "avatar", "bio_fp", "bio_lfp")
+
+
+def _key_codes(keys: pl.DataFrame) -> pl.DataFrame:
+    """Select what the SQL steps read of the keys frame, keys as integer codes.
+
+    Each key column becomes a 64-bit hash of its string (``UInt64``; nulls stay
+    null): joins and counts on integers cost a fraction of those on strings.
+    Two different key values share a code with probability ``2**-64`` per pair
+    of values (about 1e-7 that any two of 3 million collide); a collision would
+    join two unrelated keys (extra candidates, or a key counted as common).
+    """
+    return keys.select("account_id", "kx", "t_new", "first_seen",
+                       *[pl.when(pl.col(c).is_not_null())
+                         .then(pl.col(c).hash(KEY_SEED)).alias(c) for c in _CODED])
+
+
+def _nearest_distinct(j: pl.DataFrame, per_key: int) -> pl.DataFrame:
+    """Candidates of the one-deletion block from its join rows.
+
+    ``j`` has one row per shared key (``previous, new, dist``, dist = time from
+    the suspension). The result is what ``row_number() OVER (PARTITION BY
+    previous ORDER BY dist, new) <= per_key`` followed by ``DISTINCT ON
+    (previous, new)`` gives in SQL: a pair is kept when its first row is among
+    the ``per_key`` first rows of its suspended account. Done by a polars sort
+    (a DuckDB window over tens of millions of join rows is slower).
+    """
+    j = j.sort("previous", "dist", "new")
+    starts = _run_starts(j["previous"])
+    grp = np.zeros(j.height, dtype=np.int64)
+    grp[starts] = 1
+    pos = np.arange(j.height) - starts[np.cumsum(grp) - 1] if j.height else grp
+    return j.filter(pl.Series(pos < per_key)).select("previous", "new").unique()
+
+
+def _run_starts(x: pl.Series) -> np.ndarray:
+    """Row positions where a new value starts in a sorted (grouped) series."""
+    if x.len() == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = (x.slice(1) != x.slice(0, x.len() - 1)).to_numpy()
+    return np.flatnonzero(np.r_[True, change])
+
+
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
     out = []
     for c, t in df.schema.items():
@@ -205,6 +257,7 @@ def analyze(
     follower_age_days: float = 14,
     follower_age_tol_days: float = 7,
     per_key: int = 20,
+    per_key_by: dict[str, int] | None = PER_KEY_BY,
     max_key_freq: int = 100,
     min_shared_followers: int = 2,
     max_hub: int = 1000,
@@ -263,6 +316,11 @@ def analyze(
         time kept); keys held by more accounts are ignored; minimum shared
         followers for the follower-overlap block; followers of more than
         ``max_hub`` accounts are ignored when blocking.
+    per_key_by
+        Caps for some key kinds instead of ``per_key`` (kinds: ``stem``,
+        ``display_name``, ``avatar``, ``bio``, ``followers``, ``handle_edit``);
+        default :data:`PER_KEY_BY` (5 for display names); ``{}`` uses
+        ``per_key`` for every kind.
     u_random_pairs
         Random (suspended, account created in its window) pairs from which the
         non-match level probabilities ``u`` of every comparison are estimated
@@ -311,6 +369,16 @@ def analyze(
         raise ConfigError("option 'level' must be in (0, 1)")
     if n_imputations < 2:
         raise ConfigError("option 'n_imputations' must be at least 2")
+    caps = dict(per_key_by or {})
+    kinds = ("stem", "display_name", "avatar", "bio", "followers", "handle_edit")
+    bad = sorted(set(caps) - set(kinds))
+    if bad:
+        raise ConfigError(f"option 'per_key_by' has unknown key kind(s) {bad}; "
+                          f"use {', '.join(kinds)}")
+
+    def cap(kind: str) -> int:
+        return int(caps.get(kind, per_key))
+
     ds.require("resurrection")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -329,9 +397,9 @@ def analyze(
         id_dtype = acc.schema["account_id"]
         keys = account_keys(acc).with_row_index("kx")
         del acc
-        # DuckDB gets the blocking keys only; comparison strings stay in polars
-        con.register("_rs_keys_df", keys.drop(
-            "handle", "name_norm", "bio_norm", "bio_letters", "lang").to_arrow())
+        # DuckDB gets the blocking keys only, as integer codes; comparison
+        # strings stay in polars
+        con.register("_rs_keys_df", _key_codes(keys).to_arrow())
         con.execute(Q.KEYS_TABLE)
         con.unregister("_rs_keys_df")
         cdf = _read_cohort(cohort)
@@ -350,10 +418,10 @@ def analyze(
         con.execute(Q.BIG_KEYS, {"max_key_freq": max_key_freq})
         con.execute(Q.BLOCKS_TABLE)
         by_key: dict[str, int] = {}
-        for _kname, q in (("stem", Q.BLOCK_STEM), ("display_name", Q.BLOCK_NAME),
+        for kname, q in (("stem", Q.BLOCK_STEM), ("display_name", Q.BLOCK_NAME),
                          ("avatar", Q.BLOCK_AVATAR), ("bio", Q.BLOCK_BIO),
                          ("bio_letters", Q.BLOCK_BIO_LETTERS)):
-            con.execute("INSERT INTO _rs_blocks " + q, {"per_key": per_key})
+            con.execute("INSERT INTO _rs_blocks " + q, {"per_key": cap(kname)})
         if ds.has("edges"):
             con.execute(Q.FOLLOWS_WITH_RELATION if ds.has_column("edges", "relation")
                         else Q.FOLLOWS_NO_RELATION)
@@ -369,24 +437,45 @@ def analyze(
             need = keys.filter(pl.col("account_id").is_in(sids.implode())
                                | (pl.col("t_new") > lo_t if lo_t is not None
                                   else pl.lit(False)))
-            # in chunks of accounts: a key is distinct within its account, so
-            # chunks by account give the same table; the whole neighbourhood of
-            # 3M accounts at once (60M+ strings plus polars' unique) tops 12 GiB
+            # in chunks of accounts (a key is distinct within its account, so
+            # chunks by account give the same table), to bound the memory
+            all_keys = []
             for off in range(0, max(need.height, 1), DKEY_CHUNK):
                 dk = deletion_keys(need.slice(off, DKEY_CHUNK))
                 con.register("_rs_dkeys_df", dk.to_arrow())
                 con.execute(Q.DKEYS_TABLE if off == 0 else Q.DKEYS_INSERT)
                 con.unregister("_rs_dkeys_df")
+                all_keys.append(dk["dkey"].to_numpy())
                 del dk
             del need
-            con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_EDIT,
-                        {"per_key": per_key, "max_key_freq": max_key_freq})
-            con.execute("DROP TABLE IF EXISTS _rs_dkeys")  # 60M+ rows at 1M x 2M
+            # keys held by more than max_key_freq accounts, counted on the sorted
+            # hashes (a hash aggregate over tens of millions of keys is slower)
+            srt = np.concatenate(all_keys)
+            del all_keys
+            srt.sort()
+            cut = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1], True])
+            big = (srt[cut[:-1]][np.diff(cut) > max_key_freq] if srt.size
+                   else srt)
+            del srt, cut
+            con.register("_rs_bigd_df", pl.DataFrame(
+                {"dkey": pl.Series(big, dtype=pl.UInt64)}).to_arrow())
+            con.execute(Q.BIG_DKEYS)
+            con.unregister("_rs_bigd_df")
+            join_rows = con.execute(Q.EDIT_JOIN).pl()
+            for tbl in ("_rs_dkeys", "_rs_bigdkeys"):  # 60M+ keys at 1M x 2M
+                con.execute(f"DROP TABLE IF EXISTS {tbl}")
+            edit = _nearest_distinct(join_rows, cap("handle_edit"))
+            del join_rows
+            con.register("_rs_edit_df", edit.to_arrow())
+            con.execute("INSERT INTO _rs_blocks SELECT previous, new, 32 AS bit "
+                        "FROM _rs_edit_df")
+            con.unregister("_rs_edit_df")
+            del edit
         if time_candidates:
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_TIME,
                         {"per_key": int(time_candidates)})
         con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_FOLLOWERS,
-                    {"per_key": per_key, "min_shared": min_shared_followers,
+                    {"per_key": cap("followers"), "min_shared": min_shared_followers,
                      "max_hub": max_hub, "bucket": 30 * 86400})
         for kname, bit in (("stem", 1), ("display_name", 2), ("avatar", 4),
                            ("bio", 8), ("followers", 16), ("handle_edit", 32),
@@ -430,8 +519,14 @@ def analyze(
             parts.append(compare(fr).with_columns(fr["created_new"],
                                                   fr["first_suspended"]))
         # DuckDB's parallel joins do not fix row order: sort for reproducible draws
-        feats = pl.concat(parts).sort("previous", "new")
+        # (and the groups of a suspended account are runs); sorting here costs
+        # less than an ORDER BY of the wide pair frame in DuckDB
+        feats = pl.concat(parts)
         del parts
+        feats = feats.sort("previous", "new")
+        # not read again
+        for tbl in ("_rs_pairs", "_rs_nfol", "_rs_shared"):
+            con.execute(f"DROP TABLE IF EXISTS {tbl}")
         timings["features"] = time.perf_counter() - t2
         n_susp = susp.height
         if n_susp == 0:
@@ -468,12 +563,17 @@ def analyze(
                 fixed_u = {k: u_all[k] for k in RANDOM_U}
                 # random pairs that are also candidates: their row in feats
                 rand_idx = cu.select("previous", "new").join(
-                    feats.select("previous", "new").with_row_index("_i"),
+                    feats.select("previous", "new").with_row_index("_i").filter(
+                        pl.col("previous").is_in(cu["previous"].unique().implode())),
                     on=["previous", "new"], how="left", maintain_order="left")[
                     "_i"].fill_null(-1).to_numpy().astype(np.int64)
             if grouped:
-                group = feats["previous"].rank("dense").to_numpy().astype(
-                    np.int64) - 1
+                # feats is sorted by previous: group codes are the runs (the
+                # same codes as a dense rank)
+                starts = _run_starts(feats["previous"])
+                group = np.zeros(feats.height, dtype=np.int64)
+                group[starts] = 1
+                group = np.cumsum(group) - 1
                 n_cand = None
                 if rand_bins is not None:
                     # with u from all pairs, the prior of each pair is 1 over all
@@ -481,8 +581,7 @@ def analyze(
                     win, _acc, lo, hi = _windows(con, keys)
                     sizes = pl.DataFrame({"previous": win["account_id"],
                                           "_n": (hi - lo).astype(np.float64)})
-                    first = feats.select("previous").with_row_index("_i").unique(
-                        "previous", keep="first").sort("_i")
+                    first = feats.select("previous")[starts]
                     n_cand = first.join(sizes, on="previous", how="left")[
                         "_n"].fill_null(1.0).to_numpy()
                 model = fit_em_grouped(bins, group, n_cand=n_cand,
@@ -533,10 +632,18 @@ def analyze(
         # numpy views for the link draws: suspended row of each pair, times in days
         row_of = susp.select(pl.col("account_id").alias("previous")).with_row_index(
             "_row")
-        prow = scored.select("previous").join(row_of, on="previous", how="left",
-                                              maintain_order="left")["_row"]
-        prow_np = prow.to_numpy().astype(np.int64)
-        new_codes = scored["new"].rank("dense").to_numpy().astype(np.int64)
+        if scored["previous"].dtype.is_integer():
+            # susp is sorted by account id and holds every previous
+            prow_np = np.searchsorted(susp["account_id"].to_numpy(),
+                                      scored["previous"].to_numpy()).astype(np.int64)
+        else:
+            prow = scored.select("previous").join(row_of, on="previous", how="left",
+                                                  maintain_order="left")["_row"]
+            prow_np = prow.to_numpy().astype(np.int64)
+        # codes of the new accounts (only their equality matters to the draws)
+        new_codes = (scored["new"].to_numpy().astype(np.int64)
+                     if scored["new"].dtype.is_integer()
+                     else scored["new"].rank("dense").to_numpy().astype(np.int64))
         sampler = LinkSampler(prow_np, new_codes, scored["probability"].to_numpy())
         cnew = _days(scored["created_new"])
         fs = _days(susp["first_suspended"])
@@ -643,7 +750,7 @@ def analyze(
         if rr.height:
             bs: dict[int, list[float]] = {k: [] for k in point}
             for _ in range(n_boot):
-                sample = rr[rng.integers(0, rr.height, rr.height).tolist()]
+                sample = rr[rng.integers(0, rr.height, rr.height)]
                 for k, (v, _n) in ratio_by_incarnation(sample).items():
                     if k in bs:
                         bs[k].append(v)

@@ -135,6 +135,68 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
 MIN_DEL_STEM = 5  # shorter stems give too many one-deletion collisions
 MAX_DEL_STEM = 24
 
+# 64-bit polynomial string hash (odd base, arithmetic mod 2**64) finished by the
+# splitmix64 mixer; the base's inverse lets prefix sums give the hash of any
+# substring, so every one-deletion key of a string costs a few vector operations
+_B = 0x9E3779B97F4A7C15 | 1
+_B_INV = _B
+for _ in range(6):  # Newton iteration for the inverse mod 2**64
+    _B_INV = (_B_INV * (2 - _B * _B_INV)) % 2**64
+_LEN_MUL = np.uint64(0xD6E8FEB86659FD93)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """Splitmix64 finaliser (uint64 in, uint64 out; wraps mod 2**64)."""
+    z = x + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    out = np.full(n, base, dtype=np.uint64)
+    out[0] = 1
+    return np.multiply.accumulate(out)
+
+
+def _deletion_hashes(strings: list[str]) -> tuple[np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+    """Hashes of each string and of its distinct one-deletion variants.
+
+    Returns ``(string index, hash, is_whole)`` per key. A deletion at position
+    ``d`` is kept only when character ``d`` starts a run of equal characters:
+    deleting any character of a run gives the same string, and strings from
+    different runs (or of different lengths) differ.
+    """
+    n = len(strings)
+    lens = np.fromiter(map(len, strings), dtype=np.int64, count=n)
+    cp = np.frombuffer("".join(strings).encode("utf-32-le"),
+                       dtype=np.uint32).astype(np.uint64)
+    total = cp.size
+    starts = np.cumsum(lens) - lens
+    pw = _powers(_B, total + 1)
+    # gx[p + 1] = sum_{q <= p} c_q * B**-q, so that
+    # sum_{q=a}^{b} c_q B**(b-q) = B**b * (gx[b + 1] - gx[a])
+    gx = np.zeros(total + 1, dtype=np.uint64)
+    np.cumsum(cp * _powers(_B_INV, total), out=gx[1:])
+    sid = np.repeat(np.arange(n, dtype=np.int64), lens)
+    o = starts[sid]
+    end = o + lens[sid]
+    p = np.arange(total, dtype=np.int64)
+    h_del = (pw[end - 2] * (gx[p] - gx[o]) + pw[end - 1] * (gx[end] - gx[p + 1]))
+    h_del = _mix64(h_del + (lens[sid] - 1).astype(np.uint64) * _LEN_MUL)
+    first_of_run = np.ones(total, dtype=bool)
+    first_of_run[1:] = cp[1:] != cp[:-1]
+    first_of_run[starts] = True
+    e = starts + lens
+    h_all = _mix64(pw[e - 1] * (gx[e] - gx[starts]) + lens.astype(np.uint64)
+                   * _LEN_MUL)
+    idx = np.concatenate([np.arange(n, dtype=np.int64), sid[first_of_run]])
+    hashes = np.concatenate([h_all, h_del[first_of_run]])
+    whole = np.zeros(idx.size, dtype=bool)
+    whole[:n] = True
+    return idx, hashes, whole
+
 
 def deletion_keys(keys: pl.DataFrame) -> pl.DataFrame:
     """One-deletion neighbourhood of each stem and handle: ``account_id, dkey``.
@@ -146,27 +208,56 @@ def deletion_keys(keys: pl.DataFrame) -> pl.DataFrame:
     ``abu_x`` and ``abu_y2``) and from the handle's letters and digits
     (``abudawla434`` and ``abudawla435``, ``abux`` and ``abux2``): the latter
     still finds increments when the stem itself is too common to block on.
+
+    Each key is a 64-bit hash of the key string (``UInt64``: a polynomial hash
+    of the characters, mod 2**64, with the splitmix64 finaliser), so that tens
+    of millions of keys are joined as integers, not strings, and no key string
+    is ever built. Two different key strings share a hash with probability
+    about ``2**-60`` per pair of strings (about 1e-3 that any two of the 60
+    million keys at 1M x 2M accounts collide); a collision would join two
+    unrelated keys (extra candidates, or a key counted as common).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``account_id, dkey`` (UInt64), ``t_new``; one row per distinct key of an
+        account.
     """
-    parts = []
+    n = keys.height
+    rows, hashes = [], []
+    stem_whole = np.zeros(n, dtype=np.uint64)
+    has_stem = np.zeros(n, dtype=bool)
     for col in ("stem", "hkey"):
-        k = keys.select("account_id", pl.col(col).alias("s"), "t_new").filter(
-            pl.col("s").str.len_chars().is_between(MIN_DEL_STEM, MAX_DEL_STEM))
-        if k.height == 0:
+        ok = pl.col(col).str.len_chars().is_between(MIN_DEL_STEM, MAX_DEL_STEM)
+        if col == "hkey":
+            # a handle without digits has hkey == stem: the same keys again
+            ok = ok & (pl.col("hkey") != pl.col("stem")).fill_null(True)
+        sub = keys.select(pl.arg_where(ok.fill_null(False)).alias("r"),
+                          pl.col(col).filter(ok.fill_null(False)).alias("s"))
+        if sub.height == 0:
             continue
-        parts.append(k.select("account_id", pl.col("s").alias("dkey"), "t_new"))
-        for i in range(MAX_DEL_STEM):
-            sub = k.filter(pl.col("s").str.len_chars() > i).select(
-                "account_id",
-                (pl.col("s").str.slice(0, i)
-                 + pl.col("s").str.slice(i + 1)).alias("dkey"), "t_new")
-            if sub.height == 0:
-                break
-            parts.append(sub)
-    if not parts:
+        idx, h, whole = _deletion_hashes(sub["s"].to_list())
+        r = sub["r"].to_numpy().astype(np.int64)[idx]
+        if col == "stem":
+            stem_whole[r[whole]] = h[whole]
+            has_stem[r[whole]] = True
+        else:
+            # hkey is the stem plus the handle's numerals: with one numeral,
+            # deleting it gives the stem itself, a key the stem already gave
+            dup = has_stem[r] & (h == stem_whole[r])
+            r, h = r[~dup], h[~dup]
+        rows.append(r)
+        hashes.append(h)
+    if not rows:
         return pl.DataFrame({"account_id": keys["account_id"].clear(),
-                             "dkey": pl.Series([], dtype=pl.Utf8),
+                             "dkey": pl.Series([], dtype=pl.UInt64),
                              "t_new": keys["t_new"].clear()})
-    return pl.concat(parts).unique(["account_id", "dkey"])
+    r = np.concatenate(rows)
+    return pl.DataFrame({
+        "account_id": keys["account_id"].gather(r),
+        "dkey": pl.Series(np.concatenate(hashes), dtype=pl.UInt64),
+        "t_new": keys["t_new"].gather(r),
+    })
 
 
 @dataclass(frozen=True)
@@ -217,27 +308,50 @@ COMPARISONS: tuple[Comparison, ...] = (
 FEATURES = tuple(c.name for c in COMPARISONS)
 
 
+def _todo(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Null rows, rows with equal strings that hold a letter or digit, the rest.
+
+    Equal strings with a letter or digit (hence at least one token) score 100
+    with every rapidfuzz scorer used here and have edit distance 0: only the
+    other rows are sent to rapidfuzz (and converted to Python strings).
+    """
+    null = (a.is_null() | b.is_null()).to_numpy()
+    eq = (a == b).fill_null(False).to_numpy()
+    same = np.zeros(a.len(), dtype=bool)
+    ie = np.flatnonzero(eq)
+    if ie.size:
+        same[ie] = a.gather(ie).str.contains(r"[\p{L}\p{N}]").fill_null(
+            False).to_numpy()
+    return null, same, np.flatnonzero(~(null | same))
+
+
 def _sim(a: pl.Series, b: pl.Series, scorer: object) -> np.ndarray:
     """Elementwise similarity in [0, 1]; nan where either side is null."""
-    a_l = a.fill_null("").to_list()
-    b_l = b.fill_null("").to_list()
-    if not a_l:
+    if a.len() == 0:
         return np.zeros(0)
-    s = process.cpdist(a_l, b_l, scorer=scorer, workers=-1, dtype=np.float32)
-    s = np.asarray(s, dtype=np.float64) / 100.0
-    s[(a.is_null() | b.is_null()).to_numpy()] = np.nan
+    null, same, todo = _todo(a, b)
+    s = np.ones(a.len(), dtype=np.float64)
+    if todo.size:
+        d = process.cpdist(a.gather(todo).fill_null("").to_list(),
+                           b.gather(todo).fill_null("").to_list(), scorer=scorer,
+                           workers=-1, dtype=np.float32)
+        s[todo] = np.asarray(d, dtype=np.float64) / 100.0
+    s[null] = np.nan
     return s
 
 
 def _lev(a: pl.Series, b: pl.Series) -> np.ndarray:
     """Levenshtein distance on characters (large where either side is null)."""
-    a_l = a.fill_null("").to_list()
-    if not a_l:
+    if a.len() == 0:
         return np.zeros(0)
-    d = process.cpdist(a_l, b.fill_null("").to_list(), scorer=Levenshtein.distance,
-                       workers=-1, dtype=np.int32)
-    d = np.asarray(d, dtype=np.float64)
-    d[(a.is_null() | b.is_null()).to_numpy()] = 1e9
+    null, same, todo = _todo(a, b)
+    d = np.zeros(a.len(), dtype=np.float64)
+    if todo.size:
+        r = process.cpdist(a.gather(todo).fill_null("").to_list(),
+                           b.gather(todo).fill_null("").to_list(),
+                           scorer=Levenshtein.distance, workers=-1, dtype=np.int32)
+        d[todo] = np.asarray(r, dtype=np.float64)
+    d[null] = 1e9
     return d
 
 

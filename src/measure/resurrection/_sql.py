@@ -7,13 +7,14 @@ results in temporary tables prefixed ``_rs_``:
    ``active`` look-up before the first ``suspended`` one (the suspension time lies in
    between: interval censoring), and the follower count at that last active look-up.
 2. ``KEYS_TABLE`` -> ``_rs_keys``: blocking keys per account, computed in Python
-   (Unicode NFKC, case folding) and loaded from a registered frame ``_rs_keys_df``.
+   (Unicode NFKC, case folding) and loaded, as 64-bit hashes, from a registered
+   frame ``_rs_keys_df``.
 3. ``SUSPENDED`` -> ``_rs_susp``: events joined with keys and the search window
    ``(lower_t, upper_t]`` for successors, restricted to the cohort when one is given.
 4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key
    (handle stem, one-edit handle keys, display name, avatar, whole bio, bio letters,
    shared followers), each capped to the ``$per_key`` candidates nearest in time
-   per suspended account.
+   per suspended account (one-deletion handle keys: ``EDIT_JOIN``, capped in polars).
 5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
 6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
    and the number of followers a candidate pair shares.
@@ -119,12 +120,19 @@ GROUP BY bio_lfp HAVING count(*) > $max_key_freq
 """
 
 # Candidate successors of one key kind. The key column name is fixed per constant.
+# Common keys are dropped from the suspended side before the join (the join on a
+# key held by thousands is what costs, and it would be filtered out afterwards).
 _BLOCK = """
+WITH a AS (
+    SELECT account_id, lower_t, upper_t, first_suspended, {key} AS k
+    FROM _rs_susp
+    WHERE {key} IS NOT NULL
+      AND {key} NOT IN (SELECT value FROM _rs_bigkeys WHERE kind = '{kind}')
+)
 SELECT a.account_id AS previous, b.account_id AS new, {bit} AS bit
-FROM _rs_susp a JOIN _rs_keys b ON a.{key} = b.{key}
+FROM a JOIN _rs_keys b ON a.k = b.{key}
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
   AND b.account_id <> a.account_id
-  AND a.{key} NOT IN (SELECT value FROM _rs_bigkeys WHERE kind = '{kind}')
 QUALIFY row_number() OVER (
     PARTITION BY a.account_id
     ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
@@ -144,13 +152,32 @@ DKEYS_INSERT = """
 INSERT INTO _rs_dkeys SELECT account_id, dkey, t_new FROM _rs_dkeys_df
 """
 
-BLOCK_EDIT = """
-WITH big AS (
-    SELECT dkey FROM _rs_dkeys GROUP BY dkey HAVING count(*) > $max_key_freq
-), a AS (
+# Keys held by more than $max_key_freq accounts (counted in Python on the sorted
+# hashes, registered as ``_rs_bigd_df``) are not used.
+BIG_DKEYS = """
+CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT dkey FROM _rs_bigd_df
+"""
+
+# One row per (suspended, window-eligible account, shared key) with the time
+# from the suspension; the per_key nearest distinct accounts are then kept in
+# polars (``_analyze._nearest_distinct``); ``BLOCK_EDIT`` is the same in SQL.
+EDIT_JOIN = """
+WITH a AS (
     SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
     FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
-    WHERE d.dkey NOT IN (SELECT dkey FROM big)
+    WHERE d.dkey NOT IN (SELECT dkey FROM _rs_bigdkeys)
+)
+SELECT a.account_id AS previous, b.account_id AS new,
+       abs(epoch(b.t_new) - epoch(a.first_suspended)) AS dist
+FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey
+WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
+"""
+
+BLOCK_EDIT = """
+WITH a AS (
+    SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
+    FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
+    WHERE d.dkey NOT IN (SELECT dkey FROM _rs_bigdkeys)
 )
 SELECT DISTINCT ON (a.account_id, b.account_id)
        a.account_id AS previous, b.account_id AS new, 32 AS bit
@@ -345,5 +372,5 @@ SELECT DISTINCT account_id FROM _rs_age_ids_df
 CLEANUP = (
     "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_bigkeys", "_rs_follows",
     "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids", "_rs_dkeys",
-    "_rs_frame",
+    "_rs_frame", "_rs_bigdkeys",
 )
