@@ -321,7 +321,8 @@ def micro_examples() -> list[str]:
 
 
 def run_world(preset: str, seed: int, out: Path) -> dict[str, object]:
-    from tests.resurrection._truth_eval import observable_truth, precision_recall
+    from tests.resurrection._links import precision_recall
+    from tests.resurrection._links import true_links as observable_links
 
     import measure
     from measure.resurrection import analyze
@@ -338,7 +339,7 @@ def run_world(preset: str, seed: int, out: Path) -> dict[str, object]:
     m_total = time.perf_counter() - t
     m_score = sum(res.timings.get(k, 0.0) for k in ("features", "model", "assign"))
     pairs = res.pairs
-    true_links, _, _ = observable_truth(ds, path, window=WINDOW_DAYS)
+    true_links = observable_links(path, WINDOW_DAYS)
     tkeys = true_links.select("previous", "new").with_columns(
         pl.lit(True).alias("label"))
     lab = pairs.select("previous", "new").join(tkeys, on=["previous", "new"],
@@ -432,8 +433,9 @@ def main() -> None:
         f"{' with uncommitted changes in src/measure/resurrection' if dirty else ''}"
         f"{'; ' + args.note if args.note else ''}. Simulated worlds "
         f"(`measure.simulate`, seed {args.seed}); truth: the observable true "
-        "predecessors (`tests/resurrection/_truth_eval.py`, as in the calibration "
-        "tests); recall over true links created within the 60-day window. Both "
+        "predecessors (`Truth.observable_links` via "
+        "`tests/resurrection/_links.py`, as in the calibration tests); recall "
+        "over true links created within the 60-day window. Both "
         "methods score measure's candidate pairs and use the same threshold rule "
         f"(one-to-one probability, lowest threshold >= 0.5 with expected precision "
         f">= {TARGET_PRECISION}, greedy one-to-one assignment).",

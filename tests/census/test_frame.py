@@ -251,3 +251,29 @@ def test_collections_mode_equals_exact_on_simulated_world(tmp_path: Path) -> Non
         assert frame_info(ds).frame_size == res[exact].height
     assert res[False].height > 100
     assert res[False].equals(res[True])
+
+
+def test_self_loops_are_not_counted(tmp_path: Path, census_helpers: dict) -> None:
+    """Self-loops in used lists (the passes over every edge keep them, then drop
+    them for the accounts of N): collections mode equals exact mode."""
+    spec = [
+        (1, "followers", 0, T[0], True, [1, 10, 11]),
+        (10, "followers", 1, T[1], True, [10, 1, 5]),
+        (11, "followers", 1, T[2], True, [10, 6]),
+    ]
+    tables = crawl_world(spec, [1])
+    out = {}
+    for exact in (False, True):
+        ds = measure.open(census_helpers["write_dataset"](
+            tmp_path / f"loop{exact}", tables))
+        build_frame(ds, exact=exact)
+        out[exact] = frame(ds)
+        info = frame_info(ds)
+        assert (info.edges_read, info.edges_used, info.edges_left_out) == (8, 6, 2)
+    assert out[False].equals(out[True])
+    fr = out[False]
+    r1, r10 = row(fr, 1), row(fr, 10)
+    assert (r1["in_friends"], r1["in_followers"], r1["seeds_followed"]) == (1, 2, 0)
+    assert (r1["reciprocal_in"], r1["n_lists_seen"]) == (1, 1)
+    assert (r10["in_friends"], r10["in_followers"], r10["seeds_followed"]) == (2, 1, 1)
+    assert (r10["n_lists_seen"], r10["reached_via"]) == (2, 1)

@@ -10,18 +10,16 @@ import pytest
 import measure
 from measure.cli import main
 from measure.resurrection import analyze
-from tests.resurrection._truth_eval import (
-    observable_truth,
-    precision_recall,
-    true_rate,
-)
+from measure.simulate import load_truth
+from tests.resurrection._links import precision_recall, true_links
 
 # Acceptance targets of issue 6.
 MIN_PRECISION = 0.95
 MIN_RECALL = 0.90
-# On the simulator's worlds the linker reaches precision 0.94-0.97 and recall
-# 0.61-0.79 (an oracle on the true labels 0.70-0.79 at precision 0.95: the data
-# limit, see docs/resurrection.md); the default-run test guards the precision.
+# On the simulator's worlds the linker reaches precision 0.91-0.99 and recall
+# 0.77-0.89 per world (an oracle on the true labels 0.75-0.88 at precision 0.95:
+# the data limit, see docs/resurrection.md); the default-run test guards the
+# precision.
 SIM_MIN_PRECISION_NOW = 0.90
 # Regression guard on the synthetic linkage data (seed 3), where the linker
 # measured precision 0.945 and recall 0.98 when this test was written; this is a
@@ -59,9 +57,8 @@ def test_synthetic_links_precision_recall(synth, synth_result) -> None:
 def test_simulated_world_runs_and_links_precisely(small_world) -> None:
     ds = measure.open(small_world)
     res = analyze(ds, n_boot=50)
-    links, truth_s, end = observable_truth(ds, small_world)
-    prec, rec = precision_recall(res.links, links)
-    rate, n = true_rate(truth_s, end, 30)
+    prec, rec = precision_recall(res.links, true_links(small_world))
+    rate, n = load_truth(small_world).rate_in_data(30)
     print(f"\nsmall world: precision {prec:.3f} recall {rec:.3f}; rate_30d "
           f"{res.rate_30d.estimate:.3f} {res.rate_30d.ci} true observable {rate:.3f}")
     assert prec >= SIM_MIN_PRECISION_NOW

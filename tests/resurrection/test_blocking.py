@@ -51,7 +51,8 @@ def test_candidate_pairs_window_and_keys(tiny) -> None:
     assert set(pairs) == {(1, 2), (1, 3), (2, 3), (2, 6), (4, 5)}
     assert pairs[(1, 2)] == 1 | 2 | 4  # stem, display name, avatar
     assert pairs[(1, 3)] == 1  # full-width handle still shares the stem
-    assert pairs[(4, 5)] == 4 | 8 | 16  # avatar, bio, followers
+    # avatar, whole bio, bio letters (implied by the whole bio), followers
+    assert pairs[(4, 5)] == 4 | 8 | 16 | 128
     assert res.n_suspended == 3
     assert res.pairs_by_key["followers"] == 1
     # temporary tables are dropped afterwards

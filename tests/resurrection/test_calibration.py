@@ -1,12 +1,15 @@
 """Acceptance of issue 6 on simulated worlds (``make calibrate``; prints figures).
 
 Targets (issue 6): link precision >= 0.95 and recall >= 0.90 against the
-observable true predecessors (``_truth_eval``: the actor's next account in the
-data) on the default ``small`` world and two harder variants (more unrelated-name
-returns: ``p_suffix=0.2, p_edit=0.15``; more stem collisions:
-``background_stem_share=0.6``); the observable 30-day rate (``_truth_eval.true_rate``,
-the simulator's ``rate_30d_observable`` over every account seen suspended) inside
-the 95% CI in >= 90% of 100 small worlds.
+observable true predecessors (the simulator's ``Truth.observable_links``: the
+actor's next account in the data) on the default ``small`` world and two harder
+variants (more unrelated-name returns: ``p_suffix=0.2, p_edit=0.15``; more stem
+collisions: ``background_stem_share=0.6``); the observable 30-day rate
+(``Truth.rate_in_data(30)`` over every account seen suspended) inside the 95% CI
+in >= 90% of 100 small worlds.
+
+The comparison levels were chosen looking at seeds 1-3 of each variant; the link
+figures are reported on seeds 11-13 (``LINK_SEEDS``), which were not used for it.
 
 Next to the linker, ``test_link_precision_recall`` fits an *oracle*: a logistic
 regression on the true labels of the same candidate pairs and comparison levels,
@@ -27,12 +30,8 @@ import pytest
 import measure
 from measure.resurrection import analyze
 from measure.resurrection._assign import assign
-from measure.simulate import SimConfig, simulate
-from tests.resurrection._truth_eval import (
-    observable_truth,
-    precision_recall,
-    true_rate,
-)
+from measure.simulate import SimConfig, load_truth, simulate
+from tests.resurrection._links import precision_recall, true_links
 
 MIN_PRECISION = 0.95
 MIN_RECALL = 0.90
@@ -44,6 +43,7 @@ VARIANTS = {
     "stem_collisions": {"background_stem_share": 0.6},
 }
 THRESHOLDS = np.arange(0.05, 1.0, 0.05)
+LINK_SEEDS = (11, 12, 13)  # held out: seeds 1-3 were used to choose the levels
 
 
 def _best_recall(scored: pl.DataFrame, links: pl.DataFrame) -> tuple[float, float]:
@@ -61,11 +61,11 @@ def _best_recall(scored: pl.DataFrame, links: pl.DataFrame) -> tuple[float, floa
 def test_link_precision_recall(variant, tmp_path) -> None:
     cfg = SimConfig.preset("small").replace(**VARIANTS[variant])
     precs, recs, oracle = [], [], []
-    for seed in (1, 2, 3):
+    for seed in LINK_SEEDS:
         p = simulate(cfg, seed, tmp_path / f"w{seed}")
         ds = measure.open(p)
         res = analyze(ds, n_boot=20, n_imputations=10)
-        links, _, _ = observable_truth(ds, p)
+        links = true_links(p)
         pr, rc = precision_recall(res.links, links)
         precs.append(pr)
         recs.append(rc)
@@ -76,8 +76,14 @@ def test_link_precision_recall(variant, tmp_path) -> None:
         ores = analyze(ds, labels=lab, n_boot=2, n_imputations=2)
         oracle.append(_best_recall(ores.pairs, links)[1])
         ds.close()
+    wp, wr = int(np.argmin(precs)), int(np.argmin(recs))
     print(f"\n{variant}: precision {np.round(precs, 3)} recall {np.round(recs, 3)}; "
-          f"oracle recall at precision >= {MIN_PRECISION}: {np.round(oracle, 3)}")
+          f"oracle recall at precision >= {MIN_PRECISION}: {np.round(oracle, 3)}; "
+          f"mean {np.mean(precs):.3f} / {np.mean(recs):.3f}; worst world: precision "
+          f"{precs[wp]:.3f} (seed {LINK_SEEDS[wp]}), recall {recs[wr]:.3f} "
+          f"(seed {LINK_SEEDS[wr]})")
+    # the targets are asserted on the mean over the seeds (the worst world is
+    # printed next to it)
     assert np.mean(precs) >= MIN_PRECISION
     assert np.mean(recs) >= MIN_RECALL
 
@@ -90,8 +96,7 @@ def test_rate_30d_coverage(tmp_path) -> None:
         p = simulate(cfg, 1000 + seed, tmp_path / "w", overwrite=True)
         ds = measure.open(p)
         res = analyze(ds, n_boot=0, n_imputations=10, seed=seed)
-        _, truth_s, end = observable_truth(ds, p)
-        t, _ = true_rate(truth_s, end, 30)
+        t, _ = load_truth(p).rate_in_data(30)
         lo, hi = res.rate_30d.ci
         hits.append(lo <= t <= hi)
         est.append(res.rate_30d.estimate)
@@ -99,7 +104,10 @@ def test_rate_30d_coverage(tmp_path) -> None:
         ds.close()
     cov = float(np.mean(hits))
     bias = float(np.mean(np.array(est) - np.array(tru)))
+    err = np.array(est) - np.array(tru)
+    w = int(np.argmax(np.abs(err)))
     print(f"\nrate_30d over {N_WORLDS} worlds: coverage {cov:.2f}, mean estimate "
           f"{np.mean(est):.3f}, mean observable truth {np.mean(tru):.3f}, bias "
-          f"{bias:+.3f}")
+          f"{bias:+.3f}; worst world: seed {1001 + w}, estimate {est[w]:.3f} "
+          f"against {tru[w]:.3f}")
     assert cov >= MIN_COVERAGE

@@ -140,10 +140,12 @@ def test_rate_with_true_links_matches_the_truth(small_world) -> None:
     Measured over 15 small worlds: largest difference 0.0055.
     """
     import measure
-    from tests.resurrection._truth_eval import observable_truth, true_rate
+    from measure.simulate import load_truth
+    from tests.resurrection._links import true_links
 
     ds = measure.open(small_world)
-    links, truth_s, end = observable_truth(ds, small_world)
+    links = true_links(small_world)
+    end = ds.sql("SELECT max(observed_at) AS e FROM observations")["e"][0]
     fs = ds.sql(
         "SELECT o.account_id, max(o.observed_at) FILTER (WHERE status = 'active') "
         "AS la, min(o.observed_at) FILTER (WHERE status = 'suspended') AS fs, "
@@ -157,6 +159,6 @@ def test_rate_with_true_links_matches_the_truth(small_world) -> None:
     la = _days(df["la"])
     la = np.where(np.isnan(la), np.where(seen < f, seen, np.nan), la)
     km = kaplan_meier(*horizon_times(la, f, _days(df["created_new"]), end_d, 30, 0))
-    want, n = true_rate(truth_s, end, 30)
+    want, n = load_truth(small_world).rate_in_data(30)
     assert km.n == n
     assert abs((1 - km.at(30)[0]) - want) < RATE_CLOCK_TOL

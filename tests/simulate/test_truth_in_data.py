@@ -1,8 +1,9 @@
-"""Resurrection truth "as the data can show it" equals the resurrection tests' own.
+"""Resurrection truth "as the data can show it" equals an independent derivation.
 
-``tests/resurrection/_truth_eval.py`` derives the observable links and the
-observable 30-day rate from the dataset and the truth tables; the simulator now
-writes the same quantities itself (``Truth.observable_links``,
+``tests/simulate/_truth_from_data.py`` derives the observable links and the
+observable 30-day rate from the dataset's own tables (look-ups, accounts) plus the
+truth's actor chains; the simulator writes the same quantities from its internal
+bookkeeping (``Truth.observable_links``,
 ``Truth.rate_in_data``, ``truth.json`` ``resurrection.rate_30d_in_data``). Both
 must agree exactly.
 """
@@ -18,7 +19,7 @@ import pytest
 import measure
 from measure.simulate import load_truth
 from measure.simulate._truth import RATE_30D_IN_DATA_DEFINITION
-from tests.resurrection._truth_eval import observable_truth, skip_links, true_rate
+from tests.simulate._truth_from_data import observable_truth, skip_links, true_rate
 
 WINDOW_DAYS = 60.0  # the resurrection linker's default search window
 

@@ -40,9 +40,22 @@ MEMORY_FRACTION = 0.5
 #: Reachability rarely needs more than one extra pass (it shrinks N to the reachable
 #: accounts once, then grows it by one level per pass); this bounds pathological data.
 MAX_PASSES = 50
-_TEMP = ("census_out", "census_cc", "census_d", "census_core_out", "census_in",
-         "census_recip", "census_recip_out", "census_core_via", "census_reached",
-         "census_core_ids", "census_distinct")
+#: Largest DuckDB ``perfect_ht_threshold`` (bits of the grouping key range) set
+#: for pass 1 (:data:`_sql.OUT_AGG`). With dense integer ids DuckDB then groups by
+#: array position instead of hashing: pass 1 (``GROUP BY src``) costs about half
+#: the CPU. A table of ``2**bits`` slots is allocated per thread (plus one to
+#: combine them), so the bits are also capped by :data:`PERFECT_HT_MEMORY_SHARE` of
+#: the build's memory limit.
+PERFECT_HT_MAX_BITS = 24
+#: Share of the build's memory limit that the perfect hash tables of pass 1 (every
+#: thread's plus the combined one) may take together.
+PERFECT_HT_MEMORY_SHARE = 0.5
+#: Bytes per perfect hash table slot assumed for that cap (pass 1 keeps two counts
+#: and a minimum, about 24 bytes, and one flag per slot: 64 leaves headroom).
+_PERFECT_HT_SLOT_BYTES = 64
+_TEMP = ("census_edges", "census_fl", "census_out", "census_cc", "census_d",
+         "census_core_out", "census_in", "census_recip", "census_recip_out",
+         "census_core_via", "census_reached", "census_core_ids", "census_distinct")
 
 
 @dataclass(frozen=True)
@@ -175,10 +188,19 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
     else:
         id_type = "VARCHAR" if ds.id_type == "str" else "BIGINT"
         steps.append(("latest_active", _sql.LATEST_EMPTY.format(id_type=id_type)))
+    edges = _sql.EDGES_ALL.format(
+        observed_at=(_sql.NO_OBSERVED_AT if exact or not ds.has_column(
+            "edges", "observed_at") else _sql.OBSERVED_AT),
+        source="census_distinct" if exact else "edges",
+        relation=_sql.RELATION_WHERE if relation and not exact else "")
+    attribution = "" if exact else _sql.ATTRIBUTION
     steps += [("collections", _sql.COLLECTIONS),
               ("core_ids", _sql.CORE_IDS_INITIAL),
-              ("core", _sql.CORE), ("out_agg", _sql.OUT_AGG),
-              ("core_edges", _sql.CORE_EDGES_FOLLOWERS),
+              ("core", _sql.CORE), ("edges", edges),
+              ("followers_lists", _sql.FOLLOWERS_LISTS),
+              ("out_agg", _sql.OUT_AGG.format(attribution=attribution)),
+              ("core_edges",
+               _sql.CORE_EDGES_FOLLOWERS.format(attribution=attribution)),
               ("core_used", _sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds))),
               ("core_out", _sql.CORE_OUT_FROM_OUT), ("in_agg", _sql.IN_AGG),
               ("recip_core", _sql.RECIP_CORE),
@@ -198,13 +220,32 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
     """Run the steps that depend on the core; return (duplicates, core changed)."""
     ds.execute(_sql.CORE, [exact, exact])
     n_seeds = _one(ds, "SELECT count(*) FROM census_core WHERE is_seed")
-    if not exact:
+    ts = False
+    if exact:
+        ds.execute(_sql.EDGES_ALL.format(observed_at=_sql.NO_OBSERVED_AT,
+                                         source="census_distinct", relation=""))
+    else:
         # read edges.observed_at only when a list of N was collected more than once
-        ts = _one(ds, _sql.NEEDS_OBSERVED_AT)
-        ds.execute(_sql.FOLLOWS.format(
-            observed_at=_sql.OBSERVED_AT if ts else _sql.NO_OBSERVED_AT,
-            source="edges", relation=relation))
-    ds.execute(_sql.OUT_AGG, [n_seeds])
+        ts = bool(_one(ds, _sql.NEEDS_OBSERVED_AT))
+        observed_at = _sql.OBSERVED_AT if ts else _sql.NO_OBSERVED_AT
+        ds.execute(_sql.FOLLOWS.format(observed_at=observed_at, source="edges",
+                                       relation=relation))
+        ds.execute(_sql.EDGES_ALL.format(
+            observed_at=observed_at, source="edges",
+            relation=_sql.RELATION_WHERE if relation else ""))
+    attribution = _sql.ATTRIBUTION if ts else ""
+    ds.execute(_sql.FOLLOWERS_LISTS)
+    # pass 1 groups by account id: a perfect hash table pays off here (only here:
+    # on small inputs with a wide id range, allocating and scanning 2**bits slots
+    # costs more than hashing)
+    keep = int(_one(ds, "SELECT current_setting('perfect_ht_threshold')"))
+    bits = _perfect_ht_bits(ds)
+    if bits > keep:
+        ds.execute(f"SET perfect_ht_threshold = {bits}")
+    try:
+        ds.execute(_sql.OUT_AGG.format(attribution=attribution), [n_seeds])
+    finally:
+        ds.execute(f"SET perfect_ht_threshold = {keep}")
     friends = _one(ds, "SELECT coalesce(bool_or(friends_list), FALSE) "
                        "FROM census_core")
     dup = 0
@@ -219,9 +260,14 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
                            "FROM census_d")
         ds.execute(_sql.CORE_OUT, [n_seeds])
     else:
-        ds.execute(_sql.CORE_EDGES_FOLLOWERS)
+        ds.execute(_sql.CORE_EDGES_FOLLOWERS.format(attribution=attribution))
         ds.execute(_sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds)))
-        ds.execute(_sql.CORE_OUT_FROM_OUT)
+        if _one(ds, _sql.COUNT_SELF_LOOPS):
+            # pass 1 counted them for their (core) accounts: recompute those rows
+            ds.execute(_sql.DROP_SELF_LOOPS)
+            ds.execute(_sql.CORE_OUT, [n_seeds])
+        else:
+            ds.execute(_sql.CORE_OUT_FROM_OUT)
     ds.execute(_sql.IN_AGG, [n_seeds])
     ds.execute(_sql.RECIP_CORE)
     if friends and _one(ds, _sql.HAS_OUTSIDE_FRIENDS):
@@ -399,6 +445,16 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
         ds.execute(f"SET preserve_insertion_order = "
                    f"{'true' if keep_order else 'false'}")
         ds.execute("SET memory_limit = ?", [keep_mem])
+
+
+def _perfect_ht_bits(ds: Dataset) -> int:
+    """Bits of key range for DuckDB's perfect hash aggregate that fit the budget."""
+    limit = _parse_bytes(_one(ds, "SELECT current_setting('memory_limit')"))
+    threads = int(_one(ds, "SELECT current_setting('threads')"))
+    if not limit:
+        return 0
+    slots = PERFECT_HT_MEMORY_SHARE * limit / ((threads + 1) * _PERFECT_HT_SLOT_BYTES)
+    return min(PERFECT_HT_MAX_BITS, max(0, int(slots).bit_length() - 1))
 
 
 def _drop(ds: Dataset, name: str) -> None:

@@ -38,9 +38,12 @@ Definitions (Berger & Morgan 2015, §3.4, §3.6 and App. A):
   the ``*_lower_bound`` flags say when it is a lower bound.
 
 Execution plan (``collections`` mode): one pass over all edges groups by follower
-(:data:`OUT_AGG`, joined to the small core table), one pass keeps the edges whose
-follower is in ``N`` as 4-byte core ranks (:data:`CORE_EDGES`); everything else
-(per-followed-account counts, reciprocity, reachability) runs on those small tables.
+(:data:`OUT_AGG`, joined to the small table of the used followers lists,
+:data:`FOLLOWERS_LISTS`), one pass keeps the edges whose follower is in ``N`` as
+4-byte core ranks (:data:`CORE_EDGES`); everything else (per-followed-account
+counts, reciprocity, reachability) runs on those small tables. The two passes read
+``edges`` through :data:`EDGES_ALL` (self-loops kept: a per-row ``src <> dst`` test
+over every edge costs more than removing the few self-loops of ``N`` afterwards).
 No ``DISTINCT`` over all edges: within one collection an edge appears once (a list
 is a set); an edge held both by a friends list and a followers list (both ends in
 ``N``) is collapsed in :data:`CORE_DEDUP`. Without ``edges.observed_at`` (or
@@ -61,10 +64,21 @@ CREATE OR REPLACE TEMP VIEW census_follows AS
 SELECT src, dst, {observed_at} AS observed_at FROM {source}
 WHERE {relation} src <> dst
 """
+#: The same rows with self-loops kept (for the two passes over every edge, which
+#: skip the per-row ``src <> dst`` test: a self-loop a->a can only be counted when
+#: ``a`` owns a used list, i.e. is in N, and pass 2 then holds it as ``sr = dr``;
+#: ``_frame`` removes such rows there and recomputes the rows of N from pass 2).
+EDGES_ALL = """
+CREATE OR REPLACE TEMP VIEW census_edges AS
+SELECT src, dst, {observed_at} AS observed_at FROM {source}
+{relation}
+"""
 #: ``FOLLOWS`` fragments.
 OBSERVED_AT = "observed_at"
 NO_OBSERVED_AT = "CAST(NULL AS TIMESTAMPTZ)"
 RELATION_FILTER = "(relation IS NULL OR relation = 'follows') AND"
+#: ``EDGES_ALL`` relation fragment.
+RELATION_WHERE = "WHERE relation IS NULL OR relation = 'follows'"
 
 #: Does ``edges`` hold any relation other than ``follows``? (Parquet row-group
 #: statistics usually answer this without reading the column.)
@@ -160,21 +174,32 @@ WHERE (followers_list AND NOT f_any AND f_ts IS NULL)
    OR (friends_list AND NOT r_any AND r_ts IS NULL)
 """
 
+#: The used followers lists of N (the build side of both passes): owner, rank and
+#: how to attribute its edges.
+FOLLOWERS_LISTS = """
+CREATE OR REPLACE TEMP TABLE census_fl AS
+SELECT account_id, core_rank, f_any, f_ts FROM census_core WHERE followers_list
+"""
+
 #: Pass 1 over all edges, grouped by follower: the follows held by collected
 #: followers lists of N (``f``), each once. For an account outside N these are all
-#: its known follows; rows of accounts in N are recomputed from ``census_d`` when
-#: friends lists are used.
+#: its known follows; rows of accounts in N are recomputed from pass 2 when they
+#: hold a self-loop or when friends lists are used. ``{attribution}`` is
+#: :data:`ATTRIBUTION` when a list of N was collected more than once, else empty.
 OUT_AGG = """
 CREATE OR REPLACE TEMP TABLE census_out AS
 SELECT e.src AS account_id,
        count(*) AS in_friends,
        count(*) FILTER (WHERE d.core_rank <= ?) AS seeds_followed,
        min(d.core_rank) AS followers_via_rank
-FROM census_follows e
-JOIN census_core d ON e.dst = d.account_id
-WHERE d.followers_list AND (d.f_any OR e.observed_at = d.f_ts)
+FROM census_edges e
+JOIN census_fl d ON e.dst = d.account_id
+{attribution}
 GROUP BY e.src
 """
+#: ``OUT_AGG``/``CORE_EDGES_FOLLOWERS`` fragment: the edge belongs to the used
+#: collection of the followers list.
+ATTRIBUTION = "WHERE d.f_any OR e.observed_at = d.f_ts"
 
 #: Pass 2 over all edges: edges whose follower is in N, as core ranks (``dst`` kept
 #: only when the followed account is outside N), with the collection(s) holding
@@ -193,15 +218,20 @@ LEFT JOIN census_core d ON e.dst = d.account_id
 """
 
 #: Pass 2 when no friends list is used: only edges from N into followers lists of
-#: N can be known, and each is held by one collection.
+#: N can be known, and each is held by one collection (self-loops, ``sr = dr``,
+#: are deleted afterwards by :data:`DROP_SELF_LOOPS` when there are any).
 CORE_EDGES_FOLLOWERS = """
 CREATE OR REPLACE TEMP TABLE census_cc AS
 SELECT s.core_rank AS sr, d.core_rank AS dr
-FROM census_follows e
+FROM census_edges e
 JOIN census_core s ON e.src = s.account_id
-JOIN census_core d ON e.dst = d.account_id
-WHERE d.followers_list AND (d.f_any OR e.observed_at = d.f_ts)
+JOIN census_fl d ON e.dst = d.account_id
+{attribution}
 """
+
+#: Self-loops kept by the passes over every edge (counted, then deleted).
+COUNT_SELF_LOOPS = "SELECT count(*) FROM census_cc WHERE sr = dr"
+DROP_SELF_LOOPS = "DELETE FROM census_cc WHERE sr = dr"
 
 #: ``census_d`` over CORE_EDGES_FOLLOWERS (every row used, held by ``f`` only).
 CORE_USED_FOLLOWERS = """

@@ -34,7 +34,7 @@ class DemoOutcome:
 def _is_current(path: Path, seed: int) -> bool:
     """Tell whether ``path`` holds this version's intact demo world for ``seed``.
 
-    Same preset, seed, measure version and simulator parameters, and the files
+    Same preset, seed, measure version, simulator version and parameters, and the files
     verify against the manifest; anything else is simulated again.
     """
     from measure import __version__
@@ -49,9 +49,11 @@ def _is_current(path: Path, seed: int) -> bool:
         return False
     # a world made by an older simulator (other parameters) is not this demo
     from measure.simulate import SimConfig
+    from measure.simulate._truth import SIMULATOR_VERSION
 
     current = json.loads(json.dumps(SimConfig.preset("demo").to_dict()))
-    if truth.get("config") != current:
+    if truth.get("config") != current or (
+            truth.get("simulator_version") != SIMULATOR_VERSION):
         return False
     return verify_dataset(path).ok
 

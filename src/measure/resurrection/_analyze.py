@@ -64,7 +64,7 @@ PER_KEY_BY: dict[str, int] = {"display_name": 5}
 
 # comparisons whose non-match distribution comes from random pairs (the time gap
 # and follower overlap of random pairs say nothing about blocked non-matches)
-RANDOM_U = ("handle", "display_name", "bio", "avatar")
+RANDOM_U = ("handle", "display_name", "bio", "avatar", "lang")
 
 RATE_ASSUMPTIONS = (
     "the d-day rate is the share of the suspended accounts observed for at least "
@@ -114,17 +114,7 @@ def _read_cohort(cohort: Any) -> pl.DataFrame | None:
 
 
 def _accounts_frame(ds: Any) -> pl.DataFrame:
-    present = set(ds.columns("accounts"))
-    cols = []
-    for c in Q.ACCOUNT_COLUMNS:
-        if c in present:
-            cols.append(f'"{c}"')
-        elif c in ("created_at", "first_seen"):
-            cols.append(f"CAST(NULL AS TIMESTAMPTZ) AS {c}")
-        else:
-            cols.append(f"CAST(NULL AS VARCHAR) AS {c}")
-    # column names come from the fixed ACCOUNT_COLUMNS list, not from user input
-    df = ds.sql("SELECT " + ", ".join(cols) + " FROM accounts")
+    df = ds.sql(Q.accounts_select(set(ds.columns("accounts"))))
     for c in ("created_at", "first_seen"):
         if df[c].dtype == pl.Datetime("us") or (
                 isinstance(df[c].dtype, pl.Datetime) and df[c].dtype.time_zone is None):
@@ -144,7 +134,9 @@ def _cast_ids(df: pl.DataFrame, dtype: pl.DataType) -> pl.DataFrame:
 # columns of the keys frame gathered for each side of a pair (PAIR_FRAME names)
 _SIDE = (("handle", "handle"), ("stem", "stem"), ("suffix", "suffix"),
          ("name_norm", "name"), ("name_key", "name_key"), ("bio_norm", "bio"),
-         ("bio_fp", "bio_fp"), ("avatar", "avatar"))
+         ("bio_fp", "bio_fp"), ("bio_lfp", "bio_lfp"), ("bio_l_n", "bio_l_n"),
+         ("bio_letters", "bio_letters"),
+         ("avatar", "avatar"), ("lang", "lang"))
 _NEW_ONLY = ("stem_n", "name_n", "avatar_n", "bio_n")
 
 
@@ -158,7 +150,7 @@ def _gather_frame(keys: pl.DataFrame, num: pl.DataFrame) -> pl.DataFrame:
 
 
 # blocking keys that DuckDB joins on (exact integer codes of the strings)
-_CODED = ("stem", "name_key", "avatar", "bio_fp")
+_CODED = ("stem", "name_key", "avatar", "bio_fp", "bio_lfp")
 
 
 def _key_codes(keys: pl.DataFrame) -> pl.DataFrame:
@@ -400,6 +392,8 @@ def analyze(
                                   "suspensions to study")
         con.execute(Q.SUSPENSION_EVENTS)
         acc = _accounts_frame(ds)
+        if not ds.has_column("accounts", "lang"):
+            warnings.append("no 'lang' column: language comparison not used")
         id_dtype = acc.schema["account_id"]
         keys = account_keys(acc).with_row_index("kx")
         del acc
@@ -425,7 +419,8 @@ def analyze(
         con.execute(Q.BLOCKS_TABLE)
         by_key: dict[str, int] = {}
         for kname, q in (("stem", Q.BLOCK_STEM), ("display_name", Q.BLOCK_NAME),
-                         ("avatar", Q.BLOCK_AVATAR), ("bio", Q.BLOCK_BIO)):
+                         ("avatar", Q.BLOCK_AVATAR), ("bio", Q.BLOCK_BIO),
+                         ("bio_letters", Q.BLOCK_BIO_LETTERS)):
             con.execute("INSERT INTO _rs_blocks " + q, {"per_key": cap(kname)})
         if ds.has("edges"):
             con.execute(Q.FOLLOWS_WITH_RELATION if ds.has_column("edges", "relation")
@@ -484,7 +479,7 @@ def analyze(
                      "max_hub": max_hub, "bucket": 30 * 86400})
         for kname, bit in (("stem", 1), ("display_name", 2), ("avatar", 4),
                            ("bio", 8), ("followers", 16), ("handle_edit", 32),
-                           ("time", 64)):
+                           ("time", 64), ("bio_letters", 128)):
             by_key[kname] = int(con.execute(
                 "SELECT count(*) FROM _rs_blocks WHERE bit = ?", [bit]).fetchone()[0])
         susp = _utc(con.execute(Q.SUSPENDED_FRAME).pl())

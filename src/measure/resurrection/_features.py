@@ -17,6 +17,7 @@ Reference: Fellegi, I. P. & Sunter, A. B. (1969). A theory for record linkage.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -32,6 +33,12 @@ MAX_SUFFIX_STEP = 20  # a numeric suffix that jumps further is not an "increment
 # A key value held by more accounts than this is "common": agreeing on it is weak
 # evidence (term-frequency adjustment, as in splink's tf levels).
 COMMON_KEY = 5
+# combining marks (Arabic harakat, accents), format characters (zero-width joiners,
+# direction marks) and the Arabic tatweel: optional in writing, so a copied bio
+# may gain or lose them; removed before a bio is fingerprinted
+_BIO_NOISE = r"[\p{Mn}\p{Cf}\x{0640}]+"
+#: language tags that say nothing ("und" = undetermined)
+NO_LANG = ("", "und")
 
 
 def _norm(expr: pl.Expr) -> pl.Expr:
@@ -50,6 +57,12 @@ def _null_short(expr: pl.Expr, n: int) -> pl.Expr:
     return pl.when(expr.str.len_chars() >= n).then(expr).otherwise(None)
 
 
+def _lang_primary(expr: pl.Expr) -> pl.Expr:
+    """Primary language subtag, lower case (``en-GB`` -> ``en``); null if unknown."""
+    e = expr.str.strip_chars().str.to_lowercase().str.replace(r"[-_].*$", "")
+    return pl.when(e.is_in(NO_LANG)).then(None).otherwise(e)
+
+
 def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
     """Normalised blocking keys and comparison strings per account.
 
@@ -57,26 +70,37 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
     ----------
     accounts
         Columns ``account_id, screen_name, display_name, description,
-        profile_image_hash, created_at, first_seen`` (nulls allowed).
-        Key frequencies ``stem_n, name_n, avatar_n, bio_n`` (accounts holding the
-        same key value) are added.
+        profile_image_hash, created_at, first_seen`` (nulls allowed) and optionally
+        ``lang`` (the account's language setting; treated as unknown when absent).
 
     Returns
     -------
     polars.DataFrame
         ``account_id, t_new`` (created, else first seen), ``first_seen``,
-        ``handle`` (NFKC, lower
-        case), ``stem`` (handle letters only: digits, separators, punctuation and
-        symbols stripped; null if shorter than 3), ``hkey`` (letters and digits of
-        the handle), ``suffix`` (trailing ASCII number
-        of the handle), ``name_norm``, ``name_key`` (display-name letters only),
-        ``bio_norm``, ``bio_fp`` (hash of the bio's letters), ``avatar``.
+        ``handle`` (NFKC, lower case), ``stem`` (handle letters only: digits,
+        separators, punctuation and symbols stripped; null if shorter than 3),
+        ``hkey`` (letters and digits of the handle), ``suffix`` (trailing ASCII
+        number of the handle), ``name_norm``, ``name_key`` (display-name letters
+        only), ``bio_norm``, ``bio_fp`` (hash of the whole bio after NFKC, lower
+        case, combining marks, format characters and tatweel removed and white
+        space collapsed: digits, punctuation and emoji kept), ``bio_lfp`` (hash of
+        the bio's letters only: a bio whose emoji or verse number changed keeps
+        it), both null when the bio has fewer than 12 letters, ``bio_letters``
+        (those letters, for the containment comparison), ``avatar``,
+        ``lang`` (primary language subtag, ``en-GB`` -> ``en``; null for
+        ``und``, empty or absent) and the key frequencies ``stem_n, name_n,
+        avatar_n, bio_n, bio_l_n`` (accounts holding the same key value).
     """
+    if "lang" not in accounts.columns:
+        accounts = accounts.with_columns(pl.lit(None, dtype=pl.Utf8).alias("lang"))
     # each text is normalised once (NFKC is the costly part), then derived from
     df = accounts.lazy().with_columns(
         _norm(pl.col("screen_name")).alias("_h"),
         _norm(pl.col("display_name")).alias("_n"),
         _norm(pl.col("description")).alias("_b"),
+    ).with_columns(
+        pl.col("_b").str.replace_all(_BIO_NOISE, "").str.replace_all(r"\s+", " ")
+        .str.strip_chars().alias("_bio_ws"),
     ).select(
         pl.col("account_id"),
         pl.coalesce("created_at", "first_seen").alias("t_new"),
@@ -90,16 +114,21 @@ def account_keys(accounts: pl.DataFrame) -> pl.DataFrame:
         _null_short(pl.col("_n"), 1).alias("name_norm"),
         _null_short(_only_letters(pl.col("_n")), MIN_NAME).alias("name_key"),
         _null_short(pl.col("_b"), 1).alias("bio_norm"),
-        _null_short(_only_letters(pl.col("_b")), MIN_BIO).alias("_bio_letters"),
+        _null_short(_only_letters(pl.col("_bio_ws")), MIN_BIO).alias("_bio_letters"),
+        pl.col("_bio_ws"),
         _null_short(pl.col("profile_image_hash").str.strip_chars(), 1).alias("avatar"),
+        _lang_primary(pl.col("lang")).alias("lang"),
     ).with_columns(
         pl.when(pl.col("_bio_letters").is_not_null())
-        .then(pl.col("_bio_letters").hash(seed=0).cast(pl.Utf8))
+        .then(pl.col("_bio_ws").hash(seed=0).cast(pl.Utf8))
         .otherwise(None).alias("bio_fp"),
-    ).drop("_bio_letters").with_columns(
+        pl.when(pl.col("_bio_letters").is_not_null())
+        .then(pl.col("_bio_letters").hash(seed=0).cast(pl.Utf8))
+        .otherwise(None).alias("bio_lfp"),
+    ).drop("_bio_ws").rename({"_bio_letters": "bio_letters"}).with_columns(
         pl.len().over(c).cast(pl.Int64).alias(f"{n}_n")
         for c, n in (("stem", "stem"), ("name_key", "name"), ("avatar", "avatar"),
-                     ("bio_fp", "bio")))
+                     ("bio_fp", "bio"), ("bio_lfp", "bio_l")))
     return df.collect()
 
 
@@ -257,13 +286,24 @@ COMPARISONS: tuple[Comparison, ...] = (
         f"{h}: {lvl}" for h in ("handles differ", "handles alike")
         for lvl in ("sim<0.6", "sim 0.6-0.85", "sim>=0.85 or equal common",
                     "equal rare")), groups=(0, 0, 0, 0, 1, 1, 1, 1)),
+    # a returning user may drop or add an emoji, change a verse number or put
+    # "Back again | " in front of the copied bio: the same letters, or one bio's
+    # letters inside the other's, is a level of its own below the whole-bio match
     Comparison("bio", ("sim<0.5", "sim 0.5-0.8", "sim>=0.8 or equal common",
-                       "equal rare")),
+                       "same letters or contained, rare", "equal rare")),
     Comparison("avatar", ("different", "equal")),
     Comparison("followers", ("none shared, smaller list >= 10",
                              "none shared, smaller list < 10", "overlap<0.2",
                              "overlap 0.2-0.4", "overlap 0.4-0.6", "overlap>=0.6")),
     Comparison("time_gap", (">30 d", "14-30 d", "7-14 d", "2-7 d", "<=2 d")),
+    # the account's language setting: kept by a returning user (same device and
+    # client settings); weak when equal (a few languages), strong when not. It is
+    # compared jointly with the display name: a name in Arabic script mostly comes
+    # with the Arabic setting, so equal names and equal languages are not two
+    # independent pieces of evidence
+    Comparison("lang", tuple(
+        f"{d}: {lvl}" for d in ("names differ", "names alike")
+        for lvl in ("different", "equal")), groups=(0, 0, 1, 1)),
 )
 FEATURES = tuple(c.name for c in COMPARISONS)
 
@@ -323,6 +363,43 @@ def _bin(x: np.ndarray, edges: list[float]) -> np.ndarray:
     return out
 
 
+def _bio_letters_level(frame: pl.DataFrame, rare: Any,
+                       similar: np.ndarray) -> np.ndarray:
+    """Pairs whose bios agree in their letters but not as a whole.
+
+    True where the letters-only fingerprints are equal and held by at most
+    :data:`COMMON_KEY` accounts, or, among the ``similar`` pairs (bio similarity
+    >= 0.5: a small edit, not a bio three times longer), where the letters of one
+    bio (at least :data:`MIN_BIO` of them, a rare letters fingerprint) occur
+    inside the other's: an emoji or verse number changed, or a return prefix
+    added. A common bio ("Remaining and expanding") inside a longer one is not
+    counted.
+    """
+    if "bio_lfp_prev" not in frame.columns:
+        return np.zeros(frame.height, dtype=bool)
+    same = (frame["bio_lfp_prev"] == frame["bio_lfp_new"]).fill_null(False)
+    same = same.to_numpy() & rare("bio_l_n_new")
+    if "bio_letters_prev" not in frame.columns:
+        return same
+    # letters of each bio (null below MIN_BIO letters), computed once per account;
+    # the substring test only where it can matter
+    rp, rn = rare("bio_l_n_prev"), rare("bio_l_n_new")
+    todo = np.flatnonzero(similar & ~same & (rp | rn))
+    if not todo.size:
+        return same
+    sub = frame.select("bio_letters_prev", "bio_letters_new")[todo]
+    lp, ln = pl.col("bio_letters_prev"), pl.col("bio_letters_new")
+    inside = sub.select(
+        (lp.is_not_null() & ln.str.contains(lp, literal=True)).fill_null(False)
+        .alias("p_in_n"),
+        (ln.is_not_null() & lp.str.contains(ln, literal=True)).fill_null(False)
+        .alias("n_in_p"))
+    out = same.copy()
+    out[todo] = ((inside["p_in_n"].to_numpy() & rp[todo])
+                 | (inside["n_in_p"].to_numpy() & rn[todo]))
+    return out
+
+
 def compare(frame: pl.DataFrame) -> pl.DataFrame:
     """Comparison features (raw and binned) for candidate pairs.
 
@@ -341,7 +418,7 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     """
     handle_sim = _sim(frame["handle_prev"], frame["handle_new"], fuzz.ratio)
     name_sim = _sim(frame["name_prev"], frame["name_new"], fuzz.token_sort_ratio)
-    bio_sim = _sim(frame["bio_prev"], frame["bio_new"], fuzz.token_set_ratio)
+    bio_sim = _sim(frame["bio_prev"], frame["bio_new"], fuzz.ratio)
     same_stem = (frame["stem_prev"] == frame["stem_new"]).fill_null(False).to_numpy()
     stem_ed = _lev(frame["stem_prev"], frame["stem_new"])
     # numeric suffix relation; a handle without one counts as number 1 when the
@@ -378,8 +455,10 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     b = _bin(bio_sim, [0.5, 0.8])
     bio_eq = (frame["bio_fp_prev"] == frame["bio_fp_new"]).fill_null(False)
     bio_eq = bio_eq.to_numpy() & (b >= 0)
-    b = np.where(bio_eq, np.where(rare("bio_n"), 3, np.maximum(b, 2)), b)
-    b = np.minimum(b, np.where(bio_eq, 3, 2)).astype(np.int8)
+    bio_l = _bio_letters_level(frame, rare, b >= 1) & (b >= 0) & ~bio_eq
+    b = np.where(bio_eq, np.where(rare("bio_n"), 4, np.maximum(b, 2)), b)
+    b = np.where(bio_l, 3, b)
+    b = np.minimum(b, np.where(bio_eq, 4, np.where(bio_l, 3, 2))).astype(np.int8)
 
     # a shared default/common avatar is no evidence: treated as missing
     av_missing = (frame["avatar_prev"].is_null() | frame["avatar_new"].is_null())
@@ -409,6 +488,15 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     g = (4 - np.searchsorted(np.array([2.0, 7.0, 14.0, 30.0]), gap_days,
                              side="left")).astype(np.int8)
 
+    if "lang_prev" in frame.columns:
+        names_alike = np.isin(n, (2, 3, 6, 7))  # sim >= 0.85 or equal
+        lang_eq = (frame["lang_prev"] == frame["lang_new"]).fill_null(False)
+        lang = np.where(frame["lang_prev"].is_null() | frame["lang_new"].is_null(), -1,
+                        lang_eq.to_numpy().astype(np.int8) + 2 * names_alike)
+        lang = lang.astype(np.int8)
+    else:
+        lang = np.full(frame.height, -1, dtype=np.int8)
+
     return pl.DataFrame({
         "previous": frame["previous"],
         "new": frame["new"],
@@ -429,6 +517,7 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
         "bin_avatar": a,
         "bin_followers": f,
         "bin_time_gap": g,
+        "bin_lang": lang,
     }).with_columns(
         pl.when(pl.col("bin_avatar") >= 0).then(pl.col("avatar_equal"))
         .otherwise(None).alias("avatar_equal"))

@@ -11,9 +11,10 @@ results in temporary tables prefixed ``_rs_``:
    frame ``_rs_keys_df``.
 3. ``SUSPENDED`` -> ``_rs_susp``: events joined with keys and the search window
    ``(lower_t, upper_t]`` for successors, restricted to the cohort when one is given.
-4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key, each
-   capped to the ``$per_key`` candidates nearest in time per suspended account
-   (one-deletion handle keys: ``EDIT_JOIN``, capped in polars).
+4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key
+   (handle stem, one-edit handle keys, display name, avatar, whole bio, bio letters,
+   shared followers), each capped to the ``$per_key`` candidates nearest in time
+   per suspended account (one-deletion handle keys: ``EDIT_JOIN``, capped in polars).
 5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
 6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
    and the number of followers a candidate pair shares.
@@ -21,8 +22,8 @@ results in temporary tables prefixed ``_rs_``:
    row positions ``kx_prev, kx_new`` into the keys frame (strings are gathered
    there, in polars).
 
-Print any constant to see the exact SQL; ``tests/resurrection/test_sql.py`` runs
-each step on a hand-built dataset.
+Print any constant to see the exact SQL; ``tests/resurrection/test_blocking.py``
+runs the steps on a hand-built dataset.
 """
 
 from __future__ import annotations
@@ -30,7 +31,25 @@ from __future__ import annotations
 # Column projection of ``accounts`` (optional columns are filled with NULL by the
 # caller from this fixed list, never from user input).
 ACCOUNT_COLUMNS = ("account_id", "screen_name", "display_name", "description",
-                   "profile_image_hash", "created_at", "first_seen")
+                   "profile_image_hash", "created_at", "first_seen", "lang")
+_TIME_COLUMNS = ("created_at", "first_seen")
+
+
+def accounts_select(present: set[str]) -> str:
+    """``SELECT`` of :data:`ACCOUNT_COLUMNS` from ``accounts``, NULL where absent.
+
+    ``present`` is the set of columns the table has; only names from the fixed
+    :data:`ACCOUNT_COLUMNS` list enter the query (never user input).
+    """
+    cols = []
+    for c in ACCOUNT_COLUMNS:
+        if c in present:
+            cols.append(f'"{c}"')
+        elif c in _TIME_COLUMNS:
+            cols.append(f"CAST(NULL AS TIMESTAMPTZ) AS {c}")
+        else:
+            cols.append(f"CAST(NULL AS VARCHAR) AS {c}")
+    return "SELECT " + ", ".join(cols) + " FROM accounts"
 
 DATA_END = """
 SELECT max(observed_at) AS data_end, min(observed_at) AS data_start
@@ -75,7 +94,7 @@ CREATE OR REPLACE TEMP TABLE _rs_susp AS
 SELECT e.account_id, e.last_active, e.first_suspended, e.followers_at_suspension,
        coalesce(e.last_active, k.t_new, e.first_suspended - INTERVAL 7 DAY) AS lower_t,
        e.first_suspended + to_days(CAST($window AS INTEGER)) AS upper_t,
-       k.stem, k.name_key, k.avatar, k.bio_fp
+       k.stem, k.name_key, k.avatar, k.bio_fp, k.bio_lfp
 FROM _rs_events e LEFT JOIN _rs_keys k USING (account_id)
 WHERE NOT $use_cohort OR e.account_id IN (SELECT account_id FROM _rs_cohort)
 """
@@ -95,6 +114,9 @@ GROUP BY avatar HAVING count(*) > $max_key_freq
 UNION ALL
 SELECT 'bio', bio_fp FROM _rs_keys WHERE bio_fp IS NOT NULL
 GROUP BY bio_fp HAVING count(*) > $max_key_freq
+UNION ALL
+SELECT 'bio_letters', bio_lfp FROM _rs_keys WHERE bio_lfp IS NOT NULL
+GROUP BY bio_lfp HAVING count(*) > $max_key_freq
 """
 
 # Candidate successors of one key kind. The key column name is fixed per constant.
@@ -184,6 +206,9 @@ QUALIFY row_number() OVER (
 BLOCK_NAME = _BLOCK.format(bit=2, key="name_key", kind="name")
 BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar", kind="avatar")
 BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp", kind="bio")
+# the bio's letters only (bit 128): still blocks a copied bio whose emoji or verse
+# number was changed
+BLOCK_BIO_LETTERS = _BLOCK.format(bit=128, key="bio_lfp", kind="bio_letters")
 
 # Follows (src follows dst) restricted to the relation 'follows' when the column
 # exists; deduplicated. Only lists that a later step can read are kept: those of

@@ -116,6 +116,10 @@ class Resurrection:
     new handle. ``returning_follower_share`` is the expected share of a returning
     account's followers who followed the actor's previous account (only visible in
     re-crawled follower lists, see ``Observation.recrawl_followers``).
+    A reused bio is copied verbatim except with probability ``p_edit_bio``, when it
+    gets one small edit (an emoji dropped or added, the verse changed, or a prefix
+    such as "Back again | "); the account language is kept with probability
+    ``p_keep_lang`` (else drawn afresh: a new device or client setting).
     """
 
     p_return: float = 0.6
@@ -126,6 +130,8 @@ class Resurrection:
     p_reuse_display: float = 0.7
     p_reuse_avatar: float = 0.5
     p_reuse_bio: float = 0.6
+    p_edit_bio: float = 0.25
+    p_keep_lang: float = 0.95
     follower_recovery: float = 0.45
     follower_recovery_sd: float = 0.5
     background_stem_share: float = 0.15
@@ -264,6 +270,8 @@ _PROBS = {
     "p_reuse_display",
     "p_reuse_avatar",
     "p_reuse_bio",
+    "p_edit_bio",
+    "p_keep_lang",
     "background_stem_share",
     "in_network_share_mean",
     "watcher_follower_share",

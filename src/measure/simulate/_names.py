@@ -174,7 +174,16 @@ SUP_BIO_FRAGMENTS = (
 # write the same whole bio (a 15-string pool made a chance match ~8% likely and
 # drowned the signal of a reused bio; session 3).
 SUP_BIO_EMOJI = ("", "", "", "☝", "🏴", "⚔", "🌙", "🦁", "🕋", "💚")
-SUP_BIO_EMPTY_P = 0.12
+SUP_BIO_EMPTY_P = 0.12  # assumption (no source): share of supporters without a bio
+SUP_BIO_TWO_P = 0.5  # assumption: bios with a second slogan
+SUP_BIO_VERSE_P = 0.3  # assumption: bios citing a verse ("(3:139)")
+#: Prefixes a returning user may put before a copied bio (``edit_bio``).
+BIO_RETURN_PREFIXES = (
+    "Back again | ",
+    "New account | ",
+    "Acc {k} | ",
+    "Follow me again | ",
+)
 BG_BIOS = (
     "Journalist covering MENA",
     "Researcher, terrorism studies",
@@ -265,12 +274,10 @@ def supporter_profiles(
     a1, a2 = _pick(rng, AR_NAMES, n), _pick(rng, AR_NAMES, n)
     # Kunya-style names often carry a third part (a nisba such as "al-Shami"):
     # common names still collide, whole names less often.
-    third = pl.Series(rng.random(n) < 0.5)
-    blank = pl.Series([""] * n)
-    a3 = (pl.lit(" ") + _pick(rng, AR_NAMES, n)).alias("a3")
-    a3 = pl.select(a3).to_series().zip_with(third, blank)
-    nisba = pl.select(pl.lit("al-") + _pick(rng, WORDS, n).str.to_titlecase())
-    nisba = nisba.to_series().zip_with(third, blank)
+    third = rng.random(n) < 0.5
+    a3 = pl.Series(np.where(third, " " + _pick(rng, AR_NAMES, n).to_numpy(), ""))
+    nisba_word = _pick(rng, WORDS, n).str.to_titlecase().to_numpy()
+    nisba = pl.Series(np.where(third, "al-" + nisba_word, ""))
     df = pl.DataFrame(
         {
             "stem": stem,
@@ -319,11 +326,29 @@ def supporter_profiles(
 
 
 def supporter_bios(rng: np.random.Generator, n: int) -> pl.Series:
-    """Free-text supporter bios: slogans, an optional verse and emoji, or empty."""
+    """Free-text supporter bios: slogans, an optional verse and emoji, or empty.
+
+    Parameters
+    ----------
+    rng
+        Random stream (the world's text stream).
+    n
+        Number of bios.
+
+    Returns
+    -------
+    polars.Series
+        ``description``: one slogan of :data:`SUP_BIO_FRAGMENTS`, a second one with
+        probability :data:`SUP_BIO_TWO_P`, a verse reference with probability
+        :data:`SUP_BIO_VERSE_P` and an emoji (7 in 10), or "" with probability
+        :data:`SUP_BIO_EMPTY_P`. The probabilities are assumptions, not
+        measurements: real bios are free text of up to 160 characters in which
+        common slogans recur, so whole bios of two different people rarely agree.
+    """
     f1 = _pick(rng, SUP_BIO_FRAGMENTS, n)
     f2 = _pick(rng, SUP_BIO_FRAGMENTS, n)
-    two = pl.Series(rng.random(n) < 0.5)
-    verse = pl.Series(rng.random(n) < 0.3)
+    two = pl.Series(rng.random(n) < SUP_BIO_TWO_P)
+    verse = pl.Series(rng.random(n) < SUP_BIO_VERSE_P)
     sura, aya = rng.integers(1, 115, n), rng.integers(1, 120, n)
     emoji = _pick(rng, SUP_BIO_EMOJI, n)
     empty = pl.Series(rng.random(n) < SUP_BIO_EMPTY_P)
@@ -424,6 +449,29 @@ def avatar_hashes(rng: np.random.Generator, n: int) -> pl.Series:
     hexd = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
     codes = np.ascontiguousarray(hexd[rng.integers(0, 16, (n, 16))])
     return pl.Series(codes.view("S16").ravel().astype("U16"), dtype=pl.String)
+
+
+def edit_bio(bio: str, op: int, k: int, ref: str, emoji: str) -> str:
+    """One small edit of a copied bio by a returning user (incarnation ``k``).
+
+    ``op`` 0: drop a trailing emoji, or add ``emoji`` when there is none; 1: put
+    a return prefix (:data:`BIO_RETURN_PREFIXES`, cycled by ``k``) in front; 2:
+    replace the verse reference by ``ref``, or add it. An empty bio stays empty.
+    """
+    if not bio:
+        return bio
+    if op == 0:
+        tail = bio.rsplit(" ", 1)
+        if len(tail) == 2 and tail[1] in SUP_BIO_EMOJI:
+            return tail[0]
+        return f"{bio} {emoji}"
+    if op == 1:
+        prefix = BIO_RETURN_PREFIXES[k % len(BIO_RETURN_PREFIXES)]
+        return prefix.format(k=k) + bio
+    lo, hi = bio.rfind("("), bio.rfind(")")
+    if 0 <= lo < hi and ":" in bio[lo:hi]:
+        return f"{bio[:lo]}({ref}){bio[hi + 1:]}"
+    return f"{bio} ({ref})"
 
 
 def suffix_increment(handle: str) -> str:

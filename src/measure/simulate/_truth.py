@@ -21,6 +21,10 @@ from measure.errors import DataContractError
 if TYPE_CHECKING:  # pragma: no cover
     from measure.simulate._simulate import _World
 
+#: Bumped whenever the same seed and parameters give a different world (stored in
+#: truth.json; the demo simulates again when it differs). 2: session-3 profiles;
+#: 3: edited bios and changed languages on return.
+SIMULATOR_VERSION = 3
 FOLLOWER_AGE_DAYS = 14.0
 RETURN_WINDOW_DAYS = 30.0
 #: How an account entered the data (``truth/accounts.seen_via``; "" = never).
@@ -551,6 +555,7 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
     return {
         "seed": world.seed,
         "preset": cfg.preset_name,
+        "simulator_version": SIMULATOR_VERSION,
         "config": cfg.to_dict(),
         "window": {
             "start": d["start"].date().isoformat(),

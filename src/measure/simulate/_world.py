@@ -14,7 +14,9 @@ import polars as pl
 
 from measure.simulate._config import SimConfig
 from measure.simulate._names import (
+    SUP_BIO_EMOJI,
     background_profiles,
+    edit_bio,
     small_edit,
     suffix_increment,
     supporter_profiles,
@@ -258,6 +260,11 @@ def _supporter_names(
     u_mode = rng.random(n)
     u_disp, u_av, u_bio = rng.random(n), rng.random(n), rng.random(n)
     ops, pos, let = rng.integers(0, 4, n), rng.random(n), rng.integers(0, 26, n)
+    # session 3 (simulator version 3): bio edits and language changes on return
+    u_bio_edit, u_lang, bio_op = rng.random(n), rng.random(n), rng.integers(0, 3, n)
+    sura, aya = rng.integers(1, 115, n), rng.integers(1, 120, n)
+    emojis = np.asarray([e for e in SUP_BIO_EMOJI if e], dtype=object)
+    bio_emoji = emojis[rng.integers(0, len(emojis), n)]
     for k in range(2, int(inc.max(initial=1)) + 1):
         idx = np.flatnonzero(inc == k)
         if not len(idx):
@@ -281,7 +288,8 @@ def _supporter_names(
                 old, new, mode, ops[idx], pos[idx], let[idx], strict=True
             )
         ]
-        cols["lang"][idx] = cols["lang"][p]
+        keep_lang = u_lang[idx] < res.p_keep_lang
+        cols["lang"][idx[keep_lang]] = cols["lang"][p[keep_lang]]
         for col, u, prob in (
             ("display_name", u_disp, res.p_reuse_display),
             ("profile_image_hash", u_av, res.p_reuse_avatar),
@@ -292,6 +300,15 @@ def _supporter_names(
             reused[col][idx] = keep
         keep_loc = u_bio[idx] < res.p_reuse_bio
         cols["location"][idx[keep_loc]] = cols["location"][p[keep_loc]]
+        # a copied bio is sometimes edited a little (emoji, verse, return prefix)
+        ed = idx[keep_loc & (u_bio_edit[idx] < res.p_edit_bio)]
+        cols["description"][ed] = [
+            edit_bio(str(b), int(o), int(kk), f"{sa}:{aa}", str(em))
+            for b, o, kk, sa, aa, em in zip(
+                cols["description"][ed], bio_op[ed], inc[ed], sura[ed], aya[ed],
+                bio_emoji[ed], strict=True,
+            )
+        ]
     profiles = pl.DataFrame({c: pl.Series(v, dtype=pl.String) for c, v in cols.items()})
     return profiles, change, reused
 

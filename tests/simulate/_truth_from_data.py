@@ -1,4 +1,8 @@
-"""Compare resurrection results with simulation truth (what the data can show).
+"""An independent derivation of the resurrection truth the data can show.
+
+Used only by ``test_truth_in_data.py`` to check the simulator's own bookkeeping
+(``Truth.observable_links``, ``Truth.rate_in_data``); the resurrection tests
+score against the simulator's methods (``tests/resurrection/_links.py``).
 
 Definitions (the estimator's population and clock; ``docs/resurrection.md``):
 
@@ -92,18 +96,6 @@ def skip_links(links: pl.DataFrame, path) -> int:
     return links.join(strict, on=["previous", "new"], how="anti").height
 
 
-def precision_recall(links: pl.DataFrame, true_links: pl.DataFrame) -> tuple[float,
-                                                                              float]:
-    """Link precision (against observable links) and recall over linkable ones."""
-    key = ["previous", "new"]
-    tp = links.join(true_links, on=key).height
-    lk = true_links.filter(pl.col("linkable"))
-    found = lk.join(links, on=key).height
-    prec = tp / links.height if links.height else float("nan")
-    rec = found / lk.height if lk.height else float("nan")
-    return prec, rec
-
-
 def true_rate(susp: pl.DataFrame, data_end: dt.datetime, days: float = 30.0,
               lag_days: float = 0.0) -> tuple[float, int]:
     """Observable ``days``-day return rate (see the module docstring).
@@ -122,4 +114,4 @@ def true_rate(susp: pl.DataFrame, data_end: dt.datetime, days: float = 30.0,
     return (ev / el.height if el.height else float("nan")), el.height
 
 
-__all__ = ["observable_truth", "precision_recall", "skip_links", "true_rate"]
+__all__ = ["observable_truth", "skip_links", "true_rate"]
