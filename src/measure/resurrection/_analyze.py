@@ -318,7 +318,8 @@ def analyze(
         ``max_hub`` accounts are ignored when blocking.
     per_key_by
         Caps for some key kinds instead of ``per_key`` (kinds: ``stem``,
-        ``display_name``, ``avatar``, ``bio``, ``followers``, ``handle_edit``);
+        ``display_name``, ``avatar``, ``bio``, ``bio_letters``, ``followers``,
+        ``handle_edit``);
         default :data:`PER_KEY_BY` (5 for display names); ``{}`` uses
         ``per_key`` for every kind.
     u_random_pairs
@@ -370,7 +371,8 @@ def analyze(
     if n_imputations < 2:
         raise ConfigError("option 'n_imputations' must be at least 2")
     caps = dict(per_key_by or {})
-    kinds = ("stem", "display_name", "avatar", "bio", "followers", "handle_edit")
+    kinds = ("stem", "display_name", "avatar", "bio", "bio_letters", "followers",
+             "handle_edit")
     bad = sorted(set(caps) - set(kinds))
     if bad:
         raise ConfigError(f"option 'per_key_by' has unknown key kind(s) {bad}; "
