@@ -203,6 +203,18 @@ def test_exact_mode_reachability_without_timestamps(tmp_path: Path,
     assert (info.edges_read, info.edges_used, info.edges_left_out) == (12, 8, 3)
 
 
+def _frames_both_modes(base: Path, tables: dict, census_helpers: dict) -> tuple:
+    """Frame and FrameInfo of one dataset in collections mode and in exact mode."""
+    out, infos = {}, {}
+    for exact in (False, True):
+        ds = measure.open(census_helpers["write_dataset"](
+            base.with_name(f"{base.name}{exact}"), tables))
+        build_frame(ds, exact=exact)
+        out[exact] = frame(ds)
+        infos[exact] = frame_info(ds)
+    return out, infos
+
+
 def test_collections_mode_equals_exact_with_overlapping_lists(
         tmp_path: Path, census_helpers: dict) -> None:
     """Friends and followers lists holding the same edges: counted once."""
@@ -214,14 +226,9 @@ def test_collections_mode_equals_exact_with_overlapping_lists(
         (11, "followers", 1, T[2], True, [10, 7]),
         (4, "followers", _sql.OUTSIDE_LEVEL, T[4], True, [1, 8]),
     ]
-    tables = crawl_world(spec, [1])
-    out = {}
-    for exact in (False, True):
-        ds = measure.open(census_helpers["write_dataset"](
-            tmp_path / f"ov{exact}", tables))
-        build_frame(ds, exact=exact)
-        out[exact] = frame(ds)
-        info = frame_info(ds)
+    out, infos = _frames_both_modes(
+        tmp_path / "ov", crawl_world(spec, [1]), census_helpers)
+    for exact, info in infos.items():
         assert info.mode == ("exact" if exact else "collections")
         # 1->10, 10->1, 10->11 and 1->4 are each held by two lists
         assert info.duplicate_rows == 4
@@ -261,14 +268,9 @@ def test_self_loops_are_not_counted(tmp_path: Path, census_helpers: dict) -> Non
         (10, "followers", 1, T[1], True, [10, 1, 5]),
         (11, "followers", 1, T[2], True, [10, 6]),
     ]
-    tables = crawl_world(spec, [1])
-    out = {}
-    for exact in (False, True):
-        ds = measure.open(census_helpers["write_dataset"](
-            tmp_path / f"loop{exact}", tables))
-        build_frame(ds, exact=exact)
-        out[exact] = frame(ds)
-        info = frame_info(ds)
+    out, infos = _frames_both_modes(
+        tmp_path / "loop", crawl_world(spec, [1]), census_helpers)
+    for info in infos.values():
         assert (info.edges_read, info.edges_used, info.edges_left_out) == (8, 6, 2)
     assert out[False].equals(out[True])
     fr = out[False]
