@@ -179,9 +179,7 @@ def _nearest_distinct(j: pl.DataFrame, per_key: int) -> pl.DataFrame:
     """
     j = j.sort("previous", "dist", "new")
     starts = _run_starts(j["previous"])
-    grp = np.zeros(j.height, dtype=np.int64)
-    grp[starts] = 1
-    pos = np.arange(j.height) - starts[np.cumsum(grp) - 1] if j.height else grp
+    pos = np.arange(j.height) - starts[_run_codes(starts, j.height)]
     return j.filter(pl.Series(pos < per_key)).select("previous", "new").unique()
 
 
@@ -191,6 +189,19 @@ def _run_starts(x: pl.Series) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     change = (x.slice(1) != x.slice(0, x.len() - 1)).to_numpy()
     return np.flatnonzero(np.r_[True, change])
+
+
+def _run_codes(starts: np.ndarray, n: int) -> np.ndarray:
+    """Run number (0, 1, ...) of each of ``n`` rows, given the runs' ``starts``."""
+    first = np.zeros(n, dtype=np.int64)
+    first[starts] = 1
+    return np.cumsum(first) - 1
+
+
+def _drop(con: Any, *tables: str) -> None:
+    """Drop this step's temporary tables (fixed names) when they exist."""
+    for t in tables:
+        con.execute(Q.DROP_TABLE.format(t))
 
 
 def _utc(df: pl.DataFrame) -> pl.DataFrame:
@@ -432,8 +443,8 @@ def analyze(
             warnings.append("no 'edges' table: follower overlap is not used")
         if fuzzy_handles:
             # only suspended accounts and accounts new enough to succeed one
-            lo_row = con.execute("SELECT min(lower_t) FROM _rs_susp").fetchone()
-            sids = con.execute("SELECT account_id FROM _rs_susp").pl()["account_id"]
+            lo_row = con.execute(Q.SUSPENDED_MIN_LOWER).fetchone()
+            sids = con.execute(Q.SUSPENDED_IDS).pl()["account_id"]
             lo_t = (pl.lit(lo_row[0]).cast(pl.Datetime("us", "UTC"))
                     if lo_row[0] is not None else None)
             need = keys.filter(pl.col("account_id").is_in(sids.implode())
@@ -464,13 +475,11 @@ def analyze(
             con.execute(Q.BIG_DKEYS)
             con.unregister("_rs_bigd_df")
             join_rows = con.execute(Q.EDIT_JOIN).pl()
-            for tbl in ("_rs_dkeys", "_rs_bigdkeys"):  # 60M+ keys at 1M x 2M
-                con.execute(f"DROP TABLE IF EXISTS {tbl}")
+            _drop(con, "_rs_dkeys", "_rs_bigdkeys")  # 60M+ keys at 1M x 2M
             edit = _nearest_distinct(join_rows, cap("handle_edit"))
             del join_rows
             con.register("_rs_edit_df", edit.to_arrow())
-            con.execute("INSERT INTO _rs_blocks SELECT previous, new, 32 AS bit "
-                        "FROM _rs_edit_df")
+            con.execute(Q.BLOCK_EDIT_INSERT)
             con.unregister("_rs_edit_df")
             del edit
         if time_candidates:
@@ -479,11 +488,11 @@ def analyze(
         con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_FOLLOWERS,
                     {"per_key": cap("followers"), "min_shared": min_shared_followers,
                      "max_hub": max_hub, "bucket": 30 * 86400})
+        n_by_bit = dict(con.execute(Q.BLOCK_COUNTS).fetchall())
         for kname, bit in (("stem", 1), ("display_name", 2), ("avatar", 4),
                            ("bio", 8), ("followers", 16), ("handle_edit", 32),
                            ("time", 64), ("bio_letters", 128)):
-            by_key[kname] = int(con.execute(
-                "SELECT count(*) FROM _rs_blocks WHERE bit = ?", [bit]).fetchone()[0])
+            by_key[kname] = int(n_by_bit.get(bit, 0))
         susp = _utc(con.execute(Q.SUSPENDED_FRAME).pl())
         # random pairs (suspended x any account) for the non-match u of profile
         # comparisons; the same PAIR_FRAME step computes their fields
@@ -491,8 +500,7 @@ def analyze(
         if u_random_pairs and susp.height:
             rp = _random_pairs(con, keys, int(u_random_pairs), seed + 7919)
             con.register("_rs_rand_df", rp.to_arrow())
-            con.execute("CREATE OR REPLACE TEMP TABLE _rs_pairs AS "
-                        "SELECT * FROM _rs_rand_df")
+            con.execute(Q.RANDOM_PAIRS_TABLE)
             con.unregister("_rs_rand_df")
             con.execute(Q.FOLLOWER_COUNTS)
             con.execute(Q.SHARED_FOLLOWERS)
@@ -501,8 +509,7 @@ def analyze(
         con.execute(Q.FOLLOWER_COUNTS)
         con.execute(Q.SHARED_FOLLOWERS)
         # not read again: give DuckDB's memory to the feature step
-        for tbl in ("_rs_blocks", "_rs_follows"):
-            con.execute(f"DROP TABLE IF EXISTS {tbl}")
+        _drop(con, "_rs_blocks", "_rs_follows")
         timings["blocking"] = time.perf_counter() - t1
         # comparison features batch by batch: only ids, numbers and bins are kept,
         # never the strings of millions of pairs at once
@@ -527,8 +534,7 @@ def analyze(
         del parts
         feats = feats.sort("previous", "new")
         # not read again
-        for tbl in ("_rs_pairs", "_rs_nfol", "_rs_shared"):
-            con.execute(f"DROP TABLE IF EXISTS {tbl}")
+        _drop(con, "_rs_pairs", "_rs_nfol", "_rs_shared")
         timings["features"] = time.perf_counter() - t2
         n_susp = susp.height
         if n_susp == 0:
@@ -573,9 +579,7 @@ def analyze(
                 # feats is sorted by previous: group codes are the runs (the
                 # same codes as a dense rank)
                 starts = _run_starts(feats["previous"])
-                group = np.zeros(feats.height, dtype=np.int64)
-                group[starts] = 1
-                group = np.cumsum(group) - 1
+                group = _run_codes(starts, feats.height)
                 n_cand = None
                 if rand_bins is not None:
                     # with u from all pairs, the prior of each pair is 1 over all
@@ -802,5 +806,4 @@ def analyze(
             timings=timings,
         )
     finally:
-        for t in Q.CLEANUP:
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+        _drop(con, *Q.CLEANUP)

@@ -325,34 +325,34 @@ def _todo(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return null, same, np.flatnonzero(~(null | same))
 
 
-def _sim(a: pl.Series, b: pl.Series, scorer: object) -> np.ndarray:
-    """Elementwise similarity in [0, 1]; nan where either side is null."""
+def _pairwise(a: pl.Series, b: pl.Series, scorer: object, equal: float,
+              null_value: float, dtype: type) -> np.ndarray:
+    """Score ``scorer(a_i, b_i)`` of each row pair.
+
+    Equal strings get ``equal`` without a rapidfuzz call (see :func:`_todo`);
+    rows where either side is null get ``null_value``.
+    """
     if a.len() == 0:
         return np.zeros(0)
-    null, same, todo = _todo(a, b)
-    s = np.ones(a.len(), dtype=np.float64)
+    null, _same, todo = _todo(a, b)
+    out = np.full(a.len(), equal, dtype=np.float64)
     if todo.size:
-        d = process.cpdist(a.gather(todo).fill_null("").to_list(),
+        r = process.cpdist(a.gather(todo).fill_null("").to_list(),
                            b.gather(todo).fill_null("").to_list(), scorer=scorer,
-                           workers=-1, dtype=np.float32)
-        s[todo] = np.asarray(d, dtype=np.float64) / 100.0
-    s[null] = np.nan
-    return s
+                           workers=-1, dtype=dtype)
+        out[todo] = np.asarray(r, dtype=np.float64)
+    out[null] = null_value
+    return out
+
+
+def _sim(a: pl.Series, b: pl.Series, scorer: object) -> np.ndarray:
+    """Elementwise similarity in [0, 1]; nan where either side is null."""
+    return _pairwise(a, b, scorer, 100.0, np.nan, np.float32) / 100.0
 
 
 def _lev(a: pl.Series, b: pl.Series) -> np.ndarray:
     """Levenshtein distance on characters (large where either side is null)."""
-    if a.len() == 0:
-        return np.zeros(0)
-    null, same, todo = _todo(a, b)
-    d = np.zeros(a.len(), dtype=np.float64)
-    if todo.size:
-        r = process.cpdist(a.gather(todo).fill_null("").to_list(),
-                           b.gather(todo).fill_null("").to_list(),
-                           scorer=Levenshtein.distance, workers=-1, dtype=np.int32)
-        d[todo] = np.asarray(r, dtype=np.float64)
-    d[null] = 1e9
-    return d
+    return _pairwise(a, b, Levenshtein.distance, 0.0, 1e9, np.int32)
 
 
 def _bin(x: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -456,9 +456,9 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     bio_eq = (frame["bio_fp_prev"] == frame["bio_fp_new"]).fill_null(False)
     bio_eq = bio_eq.to_numpy() & (b >= 0)
     bio_l = _bio_letters_level(frame, rare, b >= 1) & (b >= 0) & ~bio_eq
+    # similarity bins are 0-2; "same letters or contained" is 3, equal rare 4
     b = np.where(bio_eq, np.where(rare("bio_n"), 4, np.maximum(b, 2)), b)
-    b = np.where(bio_l, 3, b)
-    b = np.minimum(b, np.where(bio_eq, 4, np.where(bio_l, 3, 2))).astype(np.int8)
+    b = np.where(bio_l, 3, b).astype(np.int8)
 
     # a shared default/common avatar is no evidence: treated as missing
     av_missing = (frame["avatar_prev"].is_null() | frame["avatar_new"].is_null())

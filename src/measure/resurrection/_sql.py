@@ -122,6 +122,13 @@ GROUP BY bio_lfp HAVING count(*) > $max_key_freq
 # Candidate successors of one key kind. The key column name is fixed per constant.
 # Common keys are dropped from the suspended side before the join (the join on a
 # key held by thousands is what costs, and it would be filtered out afterwards).
+# The $per_key candidates created nearest in time to the first suspended look-up.
+_NEAREST = """
+QUALIFY row_number() OVER (
+    PARTITION BY a.account_id
+    ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
+) <= $per_key
+"""
 _BLOCK = """
 WITH a AS (
     SELECT account_id, lower_t, upper_t, first_suspended, {key} AS k
@@ -133,11 +140,7 @@ SELECT a.account_id AS previous, b.account_id AS new, {bit} AS bit
 FROM a JOIN _rs_keys b ON a.k = b.{key}
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
   AND b.account_id <> a.account_id
-QUALIFY row_number() OVER (
-    PARTITION BY a.account_id
-    ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
-) <= $per_key
-"""
+""" + _NEAREST
 
 BLOCK_STEM = _BLOCK.format(bit=1, key="stem", kind="stem")
 
@@ -160,7 +163,7 @@ CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT dkey FROM _rs_bigd_df
 
 # One row per (suspended, window-eligible account, shared key) with the time
 # from the suspension; the per_key nearest distinct accounts are then kept in
-# polars (``_analyze._nearest_distinct``); ``BLOCK_EDIT`` is the same in SQL.
+# polars (``_analyze._nearest_distinct``: ``_NEAREST`` then DISTINCT pairs).
 EDIT_JOIN = """
 WITH a AS (
     SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
@@ -173,21 +176,6 @@ FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
 """
 
-BLOCK_EDIT = """
-WITH a AS (
-    SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
-    FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
-    WHERE d.dkey NOT IN (SELECT dkey FROM _rs_bigdkeys)
-)
-SELECT DISTINCT ON (a.account_id, b.account_id)
-       a.account_id AS previous, b.account_id AS new, 32 AS bit
-FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey
-WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
-QUALIFY row_number() OVER (
-    PARTITION BY a.account_id
-    ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
-) <= $per_key
-"""
 # The $per_key accounts created nearest in time to the suspension, whatever they
 # share (bit 64): candidates without any agreeing key. Under the model they get
 # little probability each, but together they carry the returns that left no
@@ -198,11 +186,7 @@ SELECT a.account_id AS previous, b.account_id AS new, 64 AS bit
 FROM _rs_susp a JOIN _rs_keys b
   ON b.t_new > a.lower_t AND b.t_new <= a.upper_t
 WHERE b.account_id <> a.account_id
-QUALIFY row_number() OVER (
-    PARTITION BY a.account_id
-    ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
-) <= $per_key
-"""
+""" + _NEAREST
 BLOCK_NAME = _BLOCK.format(bit=2, key="name_key", kind="name")
 BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar", kind="avatar")
 BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp", kind="bio")
@@ -283,6 +267,20 @@ BLOCKS_TABLE = """
 CREATE OR REPLACE TEMP TABLE _rs_blocks AS
 SELECT account_id AS previous, account_id AS new, 0 AS bit FROM _rs_keys WHERE false
 """
+
+# the one-deletion block's candidates, chosen in polars (registered ``_rs_edit_df``)
+BLOCK_EDIT_INSERT = (
+    "INSERT INTO _rs_blocks SELECT previous, new, 32 AS bit FROM _rs_edit_df"
+)
+# candidate pairs per blocking key (bit)
+BLOCK_COUNTS = "SELECT bit, count(*) AS n FROM _rs_blocks GROUP BY bit"
+# suspended accounts, and the earliest start of their successor windows
+SUSPENDED_IDS = "SELECT account_id FROM _rs_susp"
+SUSPENDED_MIN_LOWER = "SELECT min(lower_t) FROM _rs_susp"
+# random pairs (registered ``_rs_rand_df``) in place of the candidate pairs
+RANDOM_PAIRS_TABLE = (
+    "CREATE OR REPLACE TEMP TABLE _rs_pairs AS SELECT * FROM _rs_rand_df"
+)
 
 PAIRS = """
 CREATE OR REPLACE TEMP TABLE _rs_pairs AS
@@ -372,5 +370,7 @@ SELECT DISTINCT account_id FROM _rs_age_ids_df
 CLEANUP = (
     "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_bigkeys", "_rs_follows",
     "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids", "_rs_dkeys",
-    "_rs_frame", "_rs_bigdkeys",
+    "_rs_bigdkeys",
 )
+# table names come from the fixed names of this module, never from user input
+DROP_TABLE = "DROP TABLE IF EXISTS {}"
