@@ -358,7 +358,7 @@ def supporter_bios(rng: np.random.Generator, n: int) -> pl.Series:
             "f2": f2,
             "two": two,
             "verse": verse,
-            "ref": pl.Series([f"{a}:{b}" for a, b in zip(sura, aya, strict=True)]),
+            "ref": pl.Series(sura).cast(pl.Utf8) + ":" + pl.Series(aya).cast(pl.Utf8),
             "emoji": emoji,
             "empty": empty,
         }
