@@ -186,8 +186,8 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
     if ds.has("observations"):
         steps.append(("latest_active", _sql.LATEST_ACTIVE))
     else:
-        id_type = "VARCHAR" if ds.id_type == "str" else "BIGINT"
-        steps.append(("latest_active", _sql.LATEST_EMPTY.format(id_type=id_type)))
+        steps.append(("latest_active",
+                      _sql.LATEST_EMPTY.format(id_type=_id_type(ds))))
     edges = _sql.EDGES_ALL.format(
         observed_at=(_sql.NO_OBSERVED_AT if exact or not ds.has_column(
             "edges", "observed_at") else _sql.OBSERVED_AT),
@@ -297,6 +297,7 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
 
 
 def _id_type(ds: Dataset) -> str:
+    """DuckDB type of account ids in ``ds``."""
     return "VARCHAR" if ds.id_type == "str" else "BIGINT"
 
 
@@ -338,8 +339,7 @@ def _build(ds: Dataset, exact: bool) -> FrameInfo:
     if ds.has("observations"):
         ds.execute(_sql.LATEST_ACTIVE)
     else:
-        id_type = "VARCHAR" if ds.id_type == "str" else "BIGINT"
-        ds.execute(_sql.LATEST_EMPTY.format(id_type=id_type))
+        ds.execute(_sql.LATEST_EMPTY.format(id_type=_id_type(ds)))
     ds.execute(_sql.FRAME)
     read = int(_one(ds, "SELECT count(*) FROM edges"))  # Parquet metadata
     used = int(_one(ds, _sql.EDGES_USED))
