@@ -326,11 +326,14 @@ def _todo(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _pairwise(a: pl.Series, b: pl.Series, scorer: object, equal: float,
-              null_value: float, dtype: type) -> np.ndarray:
+              null_value: float, dtype: type,
+              cutoff: int | None = None) -> np.ndarray:
     """Score ``scorer(a_i, b_i)`` of each row pair.
 
     Equal strings get ``equal`` without a rapidfuzz call (see :func:`_todo`);
-    rows where either side is null get ``null_value``.
+    rows where either side is null get ``null_value``. ``cutoff`` is rapidfuzz's
+    ``score_cutoff`` (for a distance: larger distances come back as
+    ``cutoff + 1``, and are found sooner).
     """
     if a.len() == 0:
         return np.zeros(0)
@@ -339,7 +342,7 @@ def _pairwise(a: pl.Series, b: pl.Series, scorer: object, equal: float,
     if todo.size:
         r = process.cpdist(a.gather(todo).fill_null("").to_list(),
                            b.gather(todo).fill_null("").to_list(), scorer=scorer,
-                           workers=-1, dtype=dtype)
+                           score_cutoff=cutoff, workers=-1, dtype=dtype)
         out[todo] = np.asarray(r, dtype=np.float64)
     out[null] = null_value
     return out
@@ -350,9 +353,12 @@ def _sim(a: pl.Series, b: pl.Series, scorer: object) -> np.ndarray:
     return _pairwise(a, b, scorer, 100.0, np.nan, np.float32) / 100.0
 
 
-def _lev(a: pl.Series, b: pl.Series) -> np.ndarray:
-    """Levenshtein distance on characters (large where either side is null)."""
-    return _pairwise(a, b, Levenshtein.distance, 0.0, 1e9, np.int32)
+def _lev(a: pl.Series, b: pl.Series, cutoff: int | None = None) -> np.ndarray:
+    """Levenshtein distance on characters (large where either side is null).
+
+    With ``cutoff``, distances above it are reported as ``cutoff + 1``.
+    """
+    return _pairwise(a, b, Levenshtein.distance, 0.0, 1e9, np.int32, cutoff)
 
 
 def _bin(x: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -420,7 +426,8 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     name_sim = _sim(frame["name_prev"], frame["name_new"], fuzz.token_sort_ratio)
     bio_sim = _sim(frame["bio_prev"], frame["bio_new"], fuzz.ratio)
     same_stem = (frame["stem_prev"] == frame["stem_new"]).fill_null(False).to_numpy()
-    stem_ed = _lev(frame["stem_prev"], frame["stem_new"])
+    # only stem distances 0, 1 and 2 make a difference to the levels
+    stem_ed = _lev(frame["stem_prev"], frame["stem_new"], cutoff=2)
     # numeric suffix relation; a handle without one counts as number 1 when the
     # other has one (abu_x -> abu_x2), as "same" when neither has
     sp_null = frame["suffix_prev"].is_null().to_numpy()
