@@ -53,8 +53,8 @@ PERFECT_HT_MEMORY_SHARE = 0.5
 #: Bytes per perfect hash table slot assumed for that cap (pass 1 keeps two counts
 #: and a minimum, about 24 bytes, and one flag per slot: 64 leaves headroom).
 _PERFECT_HT_SLOT_BYTES = 64
-_TEMP = ("census_edges", "census_fl", "census_out", "census_cc", "census_d",
-         "census_core_out", "census_in", "census_recip", "census_recip_out",
+_TEMP = ("census_edges", "census_fl", "census_out1", "census_out", "census_cc",
+         "census_d", "census_core_out", "census_in", "census_recip", "census_recip_out",
          "census_core_via", "census_reached", "census_core_ids", "census_distinct")
 
 
@@ -156,8 +156,10 @@ def _collections_mode(ds: Dataset) -> bool:
 def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, str]]:
     """Return the ordered ``(name, sql)`` steps of the first pass for ``ds``.
 
-    Shown for a core without friends lists (with them, ``core_edges``, ``core_used``
-    and ``core_out`` are ``_sql.CORE_EDGES``, ``CORE_DEDUP`` and ``CORE_OUT``).
+    Shown for a core without friends lists and with 32-bit packed pass-2 keys
+    (with friends lists, ``core_edges``, ``core_used``, ``core_out`` and
+    ``recip_core`` are ``_sql.CORE_EDGES``, ``CORE_DEDUP``, ``CORE_OUT`` and
+    ``RECIP_CORE``; a core of fewer than 2**15 accounts packs 15-bit keys).
 
     The first steps pick the variant matching the optional columns present
     (``edges.relation``/``observed_at``, ``crawls.complete``/``collected_at``) and
@@ -194,16 +196,20 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
         source="census_distinct" if exact else "edges",
         relation=_sql.RELATION_WHERE if relation and not exact else "")
     attribution = "" if exact else _sql.ATTRIBUTION
+    key = _packed_key(2**31 - 1)
     steps += [("collections", _sql.COLLECTIONS),
               ("core_ids", _sql.CORE_IDS_INITIAL),
               ("core", _sql.CORE), ("edges", edges),
               ("followers_lists", _sql.FOLLOWERS_LISTS),
               ("out_agg", _sql.OUT_AGG.format(attribution=attribution)),
+              ("seeds_out", _sql.SEEDS_OUT.format(
+                  attribution=_sql.ATTRIBUTION_AND if attribution else "")),
               ("core_edges",
-               _sql.CORE_EDGES_FOLLOWERS.format(attribution=attribution)),
-              ("core_used", _sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds))),
+               _sql.CORE_KEYS_FOLLOWERS.format(attribution=attribution, **key)),
+              ("core_used", _sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds),
+                                                            **key)),
               ("core_out", _sql.CORE_OUT_FROM_OUT), ("in_agg", _sql.IN_AGG),
-              ("recip_core", _sql.RECIP_CORE),
+              ("recip_core", _sql.RECIP_KEYS.format(**key)),
               ("recip_outside", _sql.RECIP_OUTSIDE),
               ("core_via", _sql.CORE_VIA), ("frame", _sql.FRAME)]
     return steps
@@ -243,9 +249,11 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
     if bits > keep:
         ds.execute(f"SET perfect_ht_threshold = {bits}")
     try:
-        ds.execute(_sql.OUT_AGG.format(attribution=attribution), [n_seeds])
+        ds.execute(_sql.OUT_AGG.format(attribution=attribution))
     finally:
         ds.execute(f"SET perfect_ht_threshold = {keep}")
+    ds.execute(_sql.SEEDS_OUT.format(
+        attribution=_sql.ATTRIBUTION_AND if ts else ""), [n_seeds])
     friends = _one(ds, "SELECT coalesce(bool_or(friends_list), FALSE) "
                        "FROM census_core")
     dup = 0
@@ -260,16 +268,21 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
                            "FROM census_d")
         ds.execute(_sql.CORE_OUT, [n_seeds])
     else:
-        ds.execute(_sql.CORE_EDGES_FOLLOWERS.format(attribution=attribution))
-        ds.execute(_sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds)))
+        key = _packed_key(_one(ds, "SELECT count(*) FROM census_core"))
+        _without_statistics(ds, _sql.CORE_KEYS_FOLLOWERS.format(
+            attribution=attribution, **key))
+        ds.execute(_sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds), **key))
         if _one(ds, _sql.COUNT_SELF_LOOPS):
             # pass 1 counted them for their (core) accounts: recompute those rows
-            ds.execute(_sql.DROP_SELF_LOOPS)
+            ds.execute(_sql.DROP_SELF_LOOPS.format(**key))
             ds.execute(_sql.CORE_OUT, [n_seeds])
         else:
             ds.execute(_sql.CORE_OUT_FROM_OUT)
     ds.execute(_sql.IN_AGG, [n_seeds])
-    ds.execute(_sql.RECIP_CORE)
+    if friends:
+        ds.execute(_sql.RECIP_CORE)
+    else:
+        ds.execute(_sql.RECIP_KEYS.format(**key))
     if friends and _one(ds, _sql.HAS_OUTSIDE_FRIENDS):
         ds.execute(_sql.RECIP_OUTSIDE)
     else:
@@ -294,6 +307,31 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
             ds.con.unregister("census_add_df")
         return dup, True
     return dup, False
+
+
+def _packed_key(n_core: int) -> dict[str, Any]:
+    """Format fields of the packed pass-2 key for a core of ``n_core`` accounts."""
+    for largest, key_type, bits in _sql.PACKED_KEYS:
+        if n_core <= largest:
+            return {"key_type": key_type, "bits": bits, "mask": 2**bits - 1}
+    raise DataContractError(f"a core of {n_core:,} accounts is too large to rank",
+                            table="crawls")
+
+
+def _without_statistics(ds: Dataset, sql: str) -> None:
+    """Run ``sql`` with DuckDB's statistics propagation off.
+
+    For pass 2 only: from the core's id range DuckDB would otherwise add a range
+    filter on ``src`` and ``dst`` to the scan of every edge, which prunes nothing
+    (the core spans the id range) and costs about a fifth of the pass.
+    """
+    keep = _one(ds, "SELECT current_setting('disabled_optimizers')")
+    off = ",".join(x for x in (keep, "statistics_propagation") if x)
+    ds.execute("SET disabled_optimizers = ?", [off])
+    try:
+        ds.execute(sql)
+    finally:
+        ds.execute("SET disabled_optimizers = ?", [keep])
 
 
 def _id_type(ds: Dataset) -> str:

@@ -187,19 +187,41 @@ SELECT account_id, core_rank, f_any, f_ts FROM census_core WHERE followers_list
 #: hold a self-loop or when friends lists are used. ``{attribution}`` is
 #: :data:`ATTRIBUTION` when a list of N was collected more than once, else empty.
 OUT_AGG = """
-CREATE OR REPLACE TEMP TABLE census_out AS
+CREATE OR REPLACE TEMP TABLE census_out1 AS
 SELECT e.src AS account_id,
        count(*) AS in_friends,
-       count(*) FILTER (WHERE d.core_rank <= ?) AS seeds_followed,
        min(d.core_rank) AS followers_via_rank
 FROM census_edges e
 JOIN census_fl d ON e.dst = d.account_id
 {attribution}
 GROUP BY e.src
 """
-#: ``OUT_AGG``/``CORE_EDGES_FOLLOWERS`` fragment: the edge belongs to the used
+#: ``OUT_AGG``/``CORE_KEYS_FOLLOWERS`` fragment: the edge belongs to the used
 #: collection of the followers list.
 ATTRIBUTION = "WHERE d.f_any OR e.observed_at = d.f_ts"
+#: The same for :data:`SEEDS_OUT` (which has a ``WHERE`` clause already).
+ATTRIBUTION_AND = "AND (d.f_any OR e.observed_at = d.f_ts)"
+
+#: ``census_out``: pass 1 plus ``seeds_followed``, the seeds' followers lists holding
+#: the account. Counted over the seeds' lists only (a hash join on their ``dst``
+#: keeps a tiny share of the rows) rather than as a filtered count in pass 1: over
+#: every edge, a third aggregate state per account costs more than this extra read
+#: of the edges.
+SEEDS_OUT = """
+CREATE OR REPLACE TEMP TABLE census_out AS
+WITH s AS (
+    SELECT e.src AS account_id, count(*) AS seeds_followed
+    FROM census_edges e
+    JOIN census_fl d ON e.dst = d.account_id
+    WHERE d.core_rank <= ? {attribution}
+    GROUP BY e.src
+)
+SELECT o.account_id, o.in_friends,
+       coalesce(s.seeds_followed, 0) AS seeds_followed,
+       o.followers_via_rank
+FROM census_out1 o
+LEFT JOIN s ON o.account_id = s.account_id
+"""
 
 #: Pass 2 over all edges: edges whose follower is in N, as core ranks (``dst`` kept
 #: only when the followed account is outside N), with the collection(s) holding
@@ -218,25 +240,38 @@ LEFT JOIN census_core d ON e.dst = d.account_id
 """
 
 #: Pass 2 when no friends list is used: only edges from N into followers lists of
-#: N can be known, and each is held by one collection (self-loops, ``sr = dr``,
-#: are deleted afterwards by :data:`DROP_SELF_LOOPS` when there are any).
-CORE_EDGES_FOLLOWERS = """
+#: N can be known, and each is held by one collection. Each edge is kept as one
+#: packed key ``sr << {bits} | dr`` (``{key_type}``: ``INTEGER`` with 15 bits
+#: when N has fewer than 2**15 accounts, else ``BIGINT`` with 32): one narrow
+#: column is cheaper to write, and :data:`RECIP_KEYS` joins on it directly.
+#: Self-loops (``sr = dr``) are deleted afterwards by :data:`DROP_SELF_LOOPS`
+#: when there are any.
+CORE_KEYS_FOLLOWERS = """
 CREATE OR REPLACE TEMP TABLE census_cc AS
-SELECT s.core_rank AS sr, d.core_rank AS dr
+SELECT (CAST(s.core_rank AS {key_type}) << {bits}) | d.core_rank AS k
 FROM census_edges e
 JOIN census_core s ON e.src = s.account_id
 JOIN census_fl d ON e.dst = d.account_id
 {attribution}
 """
+#: Key widths of :data:`CORE_KEYS_FOLLOWERS`: (largest rank, key type, bits).
+PACKED_KEYS: tuple[tuple[int, str, int], ...] = (
+    (2**15 - 1, "INTEGER", 15),
+    (2**31 - 1, "BIGINT", 32),
+)
 
 #: Self-loops kept by the passes over every edge (counted, then deleted).
-COUNT_SELF_LOOPS = "SELECT count(*) FROM census_cc WHERE sr = dr"
-DROP_SELF_LOOPS = "DELETE FROM census_cc WHERE sr = dr"
+COUNT_SELF_LOOPS = "SELECT count(*) FROM census_d WHERE sr = dr"
+DROP_SELF_LOOPS = """
+DELETE FROM census_cc WHERE (k >> {bits}) = (k & {mask})
+"""
 
-#: ``census_d`` over CORE_EDGES_FOLLOWERS (every row used, held by ``f`` only).
+#: ``census_d`` over CORE_KEYS_FOLLOWERS (every row used, held by ``f`` only).
 CORE_USED_FOLLOWERS = """
 CREATE OR REPLACE TEMP VIEW census_d AS
-SELECT sr, dr, CAST(NULL AS {id_type}) AS dst, TRUE AS f, FALSE AS r FROM census_cc
+SELECT CAST(k >> {bits} AS INTEGER) AS sr, CAST(k & {mask} AS INTEGER) AS dr,
+       CAST(NULL AS {id_type}) AS dst, TRUE AS f, FALSE AS r
+FROM census_cc
 """
 
 #: Per follower in N when no friends list is used: pass 1 already holds it.
@@ -315,6 +350,25 @@ SELECT core_rank, count(*) AS reciprocal_in
 FROM (SELECT CAST(k >> 32 AS INTEGER) AS core_rank FROM hit
       UNION ALL
       SELECT CAST(k & 4294967295 AS INTEGER) FROM hit)
+GROUP BY core_rank
+"""
+
+#: RECIP_CORE on the packed keys of :data:`CORE_KEYS_FOLLOWERS` (no unpacking and
+#: repacking; with 15-bit keys the hash table holds 4-byte keys).
+RECIP_KEYS = """
+CREATE OR REPLACE TEMP TABLE census_recip AS
+WITH up AS (
+    SELECT k FROM census_cc WHERE (k >> {bits}) < (k & {mask})
+), down AS (
+    SELECT ((k & {mask}) << {bits}) | (k >> {bits}) AS k
+    FROM census_cc WHERE (k >> {bits}) > (k & {mask})
+), hit AS MATERIALIZED (
+    SELECT k FROM down SEMI JOIN up USING (k)
+)
+SELECT core_rank, count(*) AS reciprocal_in
+FROM (SELECT CAST(k >> {bits} AS INTEGER) AS core_rank FROM hit
+      UNION ALL
+      SELECT CAST(k & {mask} AS INTEGER) FROM hit)
 GROUP BY core_rank
 """
 
@@ -617,6 +671,6 @@ METRICS: tuple[str, ...] = (
 
 #: Steps that depend on the core, in order (re-run when reachability changes N).
 CORE_STEPS: tuple[str, ...] = (
-    "core", "out_agg", "core_edges", "core_used", "core_out", "in_agg",
+    "core", "out_agg", "seeds_out", "core_edges", "core_used", "core_out", "in_agg",
     "recip_core", "recip_outside", "core_via",
 )
