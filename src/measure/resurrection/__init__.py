@@ -18,11 +18,17 @@
 
 The result's ``links`` table has ``new, previous, probability, delay_days`` and
 ``lineages`` has ``actor_id, accounts`` (ordered).
+
+A hand audit checks the links: ``result.draw_audit(n)`` (CLI ``--audit-out``)
+draws a stratified sample of candidate pairs to code, ``result.audit(sheet)``
+(CLI ``--audit``) estimates link precision and recall among candidate pairs from
+the coded sheet (:mod:`measure.resurrection._audit`).
 """
 
 from __future__ import annotations
 
 from measure.resurrection._analyze import analyze
+from measure.resurrection._audit import LinkAudit, audit_links, draw_audit
 from measure.resurrection._result import ResurrectionResult
 
-__all__ = ["ResurrectionResult", "analyze"]
+__all__ = ["LinkAudit", "ResurrectionResult", "analyze", "audit_links", "draw_audit"]

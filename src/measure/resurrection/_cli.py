@@ -38,6 +38,18 @@ def register(sub: Any) -> None:
     p.add_argument("--imputations", type=int, default=20,
                    help="link draws for multiple imputation")
     p.add_argument("--seed", type=int, default=0, help="seed of the link draws")
+    p.add_argument("--audit-out", default=None,
+                   help="write a coding sheet (CSV) of a stratified random sample "
+                        "of candidate pairs for a hand audit of the links")
+    p.add_argument("--audit-n", type=int, default=200,
+                   help="pairs in the audit sample (split equally over the accepted "
+                        "links and bands of model probability)")
+    p.add_argument("--audit-seed", type=int, default=0,
+                   help="seed of the audit sample")
+    p.add_argument("--audit", default=None,
+                   help="a coded audit sheet (from --audit-out, 'match' filled in "
+                        "with 1/0): estimate link precision and recall among "
+                        "candidate pairs")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -46,13 +58,27 @@ def run(args: argparse.Namespace) -> int:
     """Run the analysis and print text or JSON."""
     from measure.dataset import open_dataset
     from measure.resurrection import analyze
+    from measure.resurrection._analyze import _accounts_frame
 
     with open_dataset(args.dataset, require=("resurrection",)) as ds:
         res = analyze(ds, window=args.window, threshold=args.threshold,
                       target_precision=args.target_precision, cohort=args.cohort,
                       n_imputations=args.imputations, seed=args.seed)
+        accounts = _accounts_frame(ds) if args.audit_out else None
     payload = res.to_dict()
     text = res.summary()
+    if args.audit_out:
+        from measure.resurrection._audit import write_audit_sheet
+
+        sheet = res.draw_audit(args.audit_n, accounts=accounts, seed=args.audit_seed)
+        path = write_audit_sheet(sheet, args.audit_out)
+        payload["audit_out"] = str(path)
+        text += (f"\naudit sheet of {sheet.height} pairs written to {path}: fill "
+                 "in 'match' (1 = same user, 0 = not) and pass it back with --audit")
+    if args.audit:
+        audit = res.audit(args.audit)
+        payload["link_audit"] = audit.to_dict()
+        text += "\n" + audit.summary()
     if args.links_out:
         path = res.write_links(args.links_out)
         payload["links_out"] = str(path)

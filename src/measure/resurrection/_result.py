@@ -166,6 +166,23 @@ class ResurrectionResult:
             self.links.write_parquet(tmp)
         return dest
 
+    def draw_audit(self, n: int, **kwargs: Any) -> pl.DataFrame:
+        """Stratified sample of candidate pairs to code by hand.
+
+        See :func:`measure.resurrection._audit.draw_audit` (``accounts``,
+        ``cuts``, ``allocation``, ``seed``).
+        """
+        from measure.resurrection._audit import draw_audit
+
+        return draw_audit(self, n, **kwargs)
+
+    def audit(self, sheet: Any, **kwargs: Any) -> Any:
+        """Link precision and recall from a coded audit sheet (a ``LinkAudit``)."""
+        from measure.resurrection._audit import audit_links
+
+        return audit_links(sheet, result=self, level=kwargs.pop("level", self.level),
+                           **kwargs)
+
     def plot(self, ax: Any = None) -> Any:
         """Time-to-return curve with its pointwise CI band (matplotlib Axes)."""
         from measure.resurrection._plot import plot_curve

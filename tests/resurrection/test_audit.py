@@ -1,0 +1,215 @@
+"""Hand audit of links: stratified sample, coded sheet, precision and recall."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from measure.census._estimate import wilson_interval
+from measure.cli import main
+from measure.errors import DataContractError, EstimationError
+from measure.resurrection._audit import (
+    AUDIT_FLOOR,
+    LINKED,
+    audit_links,
+    draw_audit,
+    read_audit_sheet,
+    strata_of,
+    write_audit_sheet,
+)
+
+
+def _truth_pairs(syn) -> pl.DataFrame:
+    return syn.truth.filter(pl.col("predecessor_id").is_not_null()).select(
+        pl.col("predecessor_id").alias("previous"), pl.col("account_id").alias("new"))
+
+
+def _code(sheet: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """A perfect coder: 'yes' for true links, 'no' otherwise."""
+    return sheet.drop("match").join(
+        truth.with_columns(pl.lit("yes").alias("match")), on=["previous", "new"],
+        how="left", maintain_order="left").with_columns(
+        pl.col("match").fill_null("no"))
+
+
+def test_strata_and_design(synth_result) -> None:
+    res = synth_result
+    st = strata_of(res.pairs, res.links)
+    assert st.height == res.pairs.height
+    assert st.filter(pl.col("stratum") == LINKED).height == res.n_linked
+    other = st.filter(pl.col("stratum") != LINKED)
+    low = other.filter(pl.col("stratum") == "p <= 0.001")
+    assert (low["probability"] <= 0.001).all()
+    sheet = draw_audit(res, 60, seed=5)
+    sizes = st.group_by("stratum").len()
+    # every non-empty stratum above the floor is sampled, n_h / N_h recorded in
+    # each row; the pairs at or below the floor are not
+    assert set(sheet["stratum"]) == set(sizes["stratum"]) - {"p <= 0.001"}
+    assert (sheet["probability"] > AUDIT_FLOOR).all()
+    full = draw_audit(res, 60, seed=5, floor=0.0)
+    assert set(full["stratum"]) == set(sizes["stratum"])
+    chk = sheet.group_by("stratum").agg(pl.len().alias("k"), pl.col("n_h").first(),
+                                        pl.col("N_h").first(),
+                                        pl.col("inclusion_prob").first())
+    chk = chk.join(sizes, on="stratum")
+    assert (chk["k"] == chk["n_h"]).all() and (chk["N_h"] == chk["len"]).all()
+    assert np.allclose(chk["inclusion_prob"], chk["n_h"] / chk["N_h"])
+    assert sheet.height == min(60, res.pairs.height)
+    assert sheet["match"].null_count() == sheet.height
+    assert not sheet.select("previous", "new").is_duplicated().any()
+    # the same seed draws the same pairs, another seed other pairs
+    again = draw_audit(res, 60, seed=5)
+    assert again.select("previous", "new").equals(sheet.select("previous", "new"))
+    other_draw = draw_audit(res, 60, seed=6)
+    assert not other_draw.select("previous", "new").equals(
+        sheet.select("previous", "new"))
+
+
+def test_estimates_by_hand() -> None:
+    # two strata: 100 accepted links (20 coded, 18 true) and 1,000 other pairs
+    # (40 coded, 2 true), one blank row
+    rows = ([("a", f"l{i}", LINKED, 100, 21, 1.0 if i < 18 else 0.0) for i in range(20)]
+            + [("a", "lx", LINKED, 100, 21, float("nan"))]
+            + [("b", f"o{i}", "p <= 0.2", 1000, 40, 1.0 if i < 2 else 0.0)
+               for i in range(40)])
+    df = pl.DataFrame(rows, schema=["previous", "new", "stratum", "N_h", "n_h",
+                                    "match"], orient="row")
+    a = audit_links(df)
+    assert a.n_coded == 60 and a.n_uncoded == 1
+    assert a.precision.estimate == pytest.approx(18 / 20)
+    lo, hi = wilson_interval(18, 20, N=100)
+    assert a.precision.ci == pytest.approx((float(lo), float(hi)))
+    # Wilson score interval with FPC, by its formula (z = 1.959964)
+    z, n_eff, p = 1.959964, 20 / (1 - 20 / 100), 0.9
+    k = z * z / n_eff
+    half = z / (1 + k) * math.sqrt(p * (1 - p) / n_eff + k / (4 * n_eff))
+    assert a.precision.ci[0] == pytest.approx((p + k / 2) / (1 + k) - half, abs=1e-5)
+    total = 100 * 18 / 20 + 1000 * 2 / 40
+    assert a.true_links.estimate == pytest.approx(total)
+    se = math.sqrt(100**2 * (1 - 0.2) * 0.9 * 0.1 / 19
+                   + 1000**2 * (1 - 0.04) * 0.05 * 0.95 / 39)
+    assert a.true_links.std_error == pytest.approx(se)
+    assert a.recall.estimate == pytest.approx(90 / total)
+    lo_r, hi_r = a.recall.ci
+    assert lo_r < 90 / total < hi_r
+    assert a.strata["stratum"].to_list() == [LINKED, "p <= 0.2"]
+    assert any("blank" in w for w in a.warnings)
+
+
+def test_audit_recovers_synthetic_truth(synth, synth_result, tmp_path) -> None:
+    _path, syn = synth
+    res = synth_result
+    truth = _truth_pairs(syn)
+    sheet = draw_audit(res, 150, seed=2)
+    coded = _code(sheet, truth.with_columns(pl.col("previous").cast(
+        sheet["previous"].dtype), pl.col("new").cast(sheet["new"].dtype)))
+    f = write_audit_sheet(coded, tmp_path / "coded.csv")
+    a = res.audit(f)
+    tp = res.links.join(truth, on=["previous", "new"]).height
+    true_prec = tp / res.n_linked
+    cand_true = res.pairs.join(truth, on=["previous", "new"]).height
+    print(f"\naudit: precision {a.precision.estimate:.3f} {a.precision.ci} (true "
+          f"{true_prec:.3f}); true links {a.true_links.estimate:.1f} "
+          f"{a.true_links.ci} (true {cand_true}); recall {a.recall.estimate:.3f} "
+          f"{a.recall.ci} (true {tp / cand_true:.3f})")
+    assert a.precision.ci[0] <= true_prec <= a.precision.ci[1]
+    assert a.true_links.ci[0] <= cand_true <= a.true_links.ci[1]
+    assert a.recall.ci[0] <= tp / cand_true <= a.recall.ci[1]
+    # the sheet was drawn from this result: strata sizes agree, no warning; the
+    # stratum below the floor is listed as not audited, with the model's count
+    assert not a.warnings
+    low = a.strata.filter(~pl.col("audited"))
+    assert low["stratum"].to_list() == ["p <= 0.001"]
+    assert low["N"][0] == res.pairs.filter(
+        pl.col("probability") <= 0.001).join(res.links, on=["previous", "new"],
+                                              how="anti").height
+    assert any("not audited" in x for x in a.recall.assumptions)
+
+
+def test_sheet_errors_name_file_row_column(synth_result, tmp_path) -> None:
+    sheet = draw_audit(synth_result, 20, seed=0)
+    bad = sheet.with_columns(pl.lit("yes").alias("match"))
+    bad = bad.with_columns(pl.when(pl.int_range(pl.len()) == 1).then(pl.lit("maybe"))
+                           .otherwise(pl.col("match")).alias("match"))
+    f = write_audit_sheet(bad, tmp_path / "bad.csv")
+    with pytest.raises(DataContractError, match=r"bad\.csv, row 2, column 'match'"):
+        read_audit_sheet(f)
+    f2 = write_audit_sheet(sheet.drop("N_h"), tmp_path / "nocol.csv")
+    with pytest.raises(DataContractError, match="N_h"):
+        read_audit_sheet(f2)
+    # a stratum with nothing coded cannot be estimated
+    f3 = write_audit_sheet(sheet, tmp_path / "blank.csv")
+    with pytest.raises(EstimationError, match="without a coded pair"):
+        audit_links(f3)
+
+
+def test_cli_audit_round_trip(synth, tmp_path, capsys) -> None:
+    path, syn = synth
+    out = tmp_path / "sheet.csv"
+    rc = main(["resurrection", str(path), "--json", "--imputations", "2",
+               "--audit-out", str(out), "--audit-n", "40"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["audit_out"] == str(out)
+    sheet = pl.read_csv(out)
+    assert sheet.height == 40
+    assert {"screen_name_previous", "screen_name_new", "description_new"} <= set(
+        sheet.columns)
+    coded = _code(sheet, _truth_pairs(syn))
+    coded.write_csv(tmp_path / "coded.csv")
+    rc = main(["resurrection", str(path), "--json", "--imputations", "2",
+               "--audit", str(tmp_path / "coded.csv")])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    la = d["link_audit"]
+    assert set(la) >= {"link_precision", "true_links_among_candidates",
+                       "recall_among_candidates", "strata"}
+    assert 0 <= la["link_precision"]["estimate"] <= 1
+    assert la["n_coded"] == 40
+
+
+# Over many worlds the audit's 95% intervals must cover the truth of the same
+# world (perfect coders) at least this often (nominal 0.95; the Wilson/MOVER and
+# Jeffreys intervals are approximate with 40 coded pairs per stratum).
+MIN_AUDIT_COVERAGE = 0.90
+N_AUDIT_WORLDS = 40
+
+
+@pytest.mark.calibration
+def test_audit_coverage_on_simulated_worlds(tmp_path) -> None:
+    import measure
+    from measure.resurrection import analyze
+    from measure.simulate import SimConfig, simulate
+    from tests.resurrection._links import true_links
+
+    hits = {"precision": [], "true_links": [], "recall": []}
+    est = {"precision": [], "true_links": [], "recall": []}
+    truth_v = {"precision": [], "true_links": [], "recall": []}
+    width = {"precision": [], "true_links": [], "recall": []}
+    for seed in range(2001, 2001 + N_AUDIT_WORLDS):
+        p = simulate(SimConfig.preset("small"), seed, tmp_path / "w", overwrite=True)
+        with measure.open(p) as ds:
+            res = analyze(ds, n_boot=0, n_imputations=2)
+        links = true_links(p).select("previous", "new")
+        a = res.audit(_code(res.draw_audit(200, seed=seed), links))
+        tp = res.links.join(links, on=["previous", "new"]).height
+        cand = res.pairs.join(links, on=["previous", "new"]).height
+        t = {"precision": tp / res.n_linked, "true_links": cand, "recall": tp / cand}
+        for k, e in (("precision", a.precision), ("true_links", a.true_links),
+                     ("recall", a.recall)):
+            hits[k].append(e.ci[0] <= t[k] <= e.ci[1])
+            width[k].append(e.ci[1] - e.ci[0])
+            est[k].append(e.estimate)
+            truth_v[k].append(t[k])
+    cov = {k: float(np.mean(v)) for k, v in hits.items()}
+    bias = {k: float(np.mean(np.array(est[k]) - np.array(truth_v[k]))) for k in est}
+    print(f"\naudit over {N_AUDIT_WORLDS} worlds (200 coded pairs each): coverage "
+          f"{cov}; bias {bias}; mean width "
+          f"{ {k: round(float(np.mean(v)), 3) for k, v in width.items()} }; mean truth "
+          f"{ {k: round(float(np.mean(v)), 3) for k, v in truth_v.items()} }")
+    for k in cov:
+        assert cov[k] >= MIN_AUDIT_COVERAGE, k
