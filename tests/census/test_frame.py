@@ -279,3 +279,55 @@ def test_self_loops_are_not_counted(tmp_path: Path, census_helpers: dict) -> Non
     assert (r1["reciprocal_in"], r1["n_lists_seen"]) == (1, 1)
     assert (r10["in_friends"], r10["in_followers"], r10["seeds_followed"]) == (2, 1, 1)
     assert (r10["n_lists_seen"], r10["reached_via"]) == (2, 1)
+
+
+#: Two seeds whose followers lists hold accounts outside N (30, 32, 33); 1's list
+#: was collected twice (31 only in the superseded collection); 2 follows itself.
+SEED_LISTS_WORLD = [
+    (1, "followers", 0, T[0], True, [10, 30, 31]),
+    (1, "followers", 0, T[2], True, [10, 30, 32]),
+    (2, "followers", 0, T[1], True, [2, 30, 10, 33]),
+    (10, "followers", 1, T[1], True, [1, 30, 34]),
+]
+
+
+def test_seeds_followed_outside_the_core(tmp_path: Path, census_helpers: dict) -> None:
+    """Pass 2 counts seeds_followed of followers outside N (in seeds' lists) and of
+    N; the superseded collection and the self-loop do not count."""
+    ds = measure.open(census_helpers["write_dataset"](
+        tmp_path / "seeds", crawl_world(SEED_LISTS_WORLD, [1, 2])))
+    fr = frame(ds)
+    got = {a: (r["seeds_followed"], r["in_friends"])
+           for a, r in ((a, row(fr, a)) for a in fr["account_id"].to_list())}
+    assert got == {1: (0, 1), 2: (0, 0), 10: (2, 2), 30: (2, 3), 32: (1, 1),
+                   33: (1, 1), 34: (0, 1)}
+    assert row(fr, 2)["seed_followers"] == 0  # its own self-loop
+    assert row(fr, 10)["seed_followers"] == 1
+    # left out: the 3 rows of 1's superseded collection and the self-loop 2->2
+    assert frame_info(ds).edges_left_out == 4
+
+
+def test_seed_lists_collections_mode_equals_exact(tmp_path: Path,
+                                                  census_helpers: dict) -> None:
+    """The same world with one collection per list: both plans agree."""
+    spec = [r for r in SEED_LISTS_WORLD if r[3] != T[0]]
+    out, _ = _frames_both_modes(tmp_path / "sl", crawl_world(spec, [1, 2]),
+                                census_helpers)
+    assert out[False].equals(out[True])
+    assert row(out[False], 30)["seeds_followed"] == 2
+
+
+@pytest.mark.parametrize("widths", [
+    ((2**31 - 1, "BIGINT", 32),),                      # always 32-bit keys
+    ((255, "INTEGER", 8), (2**31 - 1, "BIGINT", 32)),  # too narrow: 32-bit
+    ((1023, "INTEGER", 10), (2**31 - 1, "BIGINT", 32)),  # 10-bit keys
+])
+def test_packed_key_width_does_not_change_the_frame(
+        medium_world: tuple[Path, set[int]], monkeypatch: pytest.MonkeyPatch,
+        widths: tuple) -> None:
+    """Pass 2 packs (follower rank, followed rank) into one key whose width
+    follows the core size; every width gives the same frame."""
+    path, _ = medium_world
+    ref = frame(measure.open(path))
+    monkeypatch.setattr(_sql, "PACKED_KEYS", widths)
+    assert frame(measure.open(path)).equals(ref)

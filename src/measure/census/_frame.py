@@ -53,9 +53,10 @@ PERFECT_HT_MEMORY_SHARE = 0.5
 #: Bytes per perfect hash table slot assumed for that cap (pass 1 keeps two counts
 #: and a minimum, about 24 bytes, and one flag per slot: 64 leaves headroom).
 _PERFECT_HT_SLOT_BYTES = 64
-_TEMP = ("census_edges", "census_fl", "census_out1", "census_out", "census_cc",
-         "census_d", "census_core_out", "census_in", "census_recip", "census_recip_out",
-         "census_core_via", "census_reached", "census_core_ids", "census_distinct")
+_TEMP = ("census_edges", "census_fl", "census_out1", "census_out", "census_src",
+         "census_cc", "census_d", "census_core_out", "census_in", "census_recip",
+         "census_recip_out", "census_core_via", "census_reached", "census_core_ids",
+         "census_distinct")
 
 
 @dataclass(frozen=True)
@@ -202,10 +203,10 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
               ("core", _sql.CORE), ("edges", edges),
               ("followers_lists", _sql.FOLLOWERS_LISTS),
               ("out_agg", _sql.OUT_AGG.format(attribution=attribution)),
-              ("seeds_out", _sql.SEEDS_OUT.format(
-                  attribution=_sql.ATTRIBUTION_AND if attribution else "")),
-              ("core_edges",
-               _sql.CORE_KEYS_FOLLOWERS.format(attribution=attribution, **key)),
+              ("pass2_sources", _sql.PASS2_SOURCES),
+              ("core_edges", _sql.CORE_KEYS_FOLLOWERS.format(
+                  attribution=_sql.ATTRIBUTION_AND if attribution else "", **key)),
+              ("seeds_out", _sql.SEEDS_FROM_KEYS.format(**key)),
               ("core_used", _sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds),
                                                             **key)),
               ("core_out", _sql.CORE_OUT_FROM_OUT), ("in_agg", _sql.IN_AGG),
@@ -252,13 +253,13 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
         ds.execute(_sql.OUT_AGG.format(attribution=attribution))
     finally:
         ds.execute(f"SET perfect_ht_threshold = {keep}")
-    ds.execute(_sql.SEEDS_OUT.format(
-        attribution=_sql.ATTRIBUTION_AND if ts else ""), [n_seeds])
     friends = _one(ds, "SELECT coalesce(bool_or(friends_list), FALSE) "
                        "FROM census_core")
     dup = 0
     _drop(ds, "census_d")
     if friends:
+        ds.execute(_sql.SEEDS_OUT.format(
+            attribution=_sql.ATTRIBUTION_AND if ts else ""), [n_seeds])
         ds.execute(_sql.CORE_EDGES)
         if exact:
             ds.execute(_sql.CORE_USED)
@@ -268,9 +269,15 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
                            "FROM census_d")
         ds.execute(_sql.CORE_OUT, [n_seeds])
     else:
-        key = _packed_key(_one(ds, "SELECT count(*) FROM census_core"))
+        n_core = _one(ds, "SELECT count(*) FROM census_core")
+        ds.execute(_sql.PASS2_SOURCES, [n_core, n_seeds])
+        key = _packed_key(_one(ds, "SELECT count(*) FROM census_src"))
         _without_statistics(ds, _sql.CORE_KEYS_FOLLOWERS.format(
-            attribution=attribution, **key))
+            attribution=_sql.ATTRIBUTION_AND if ts else "", **key),
+            [n_core, n_seeds])
+        ds.execute(_sql.SEEDS_FROM_KEYS.format(**key), [n_seeds])
+        if _one(ds, "SELECT count(*) FROM census_src") > n_core:
+            ds.execute(_sql.DROP_OUTSIDE_KEYS, [(n_core + 1) << key["bits"]])
         ds.execute(_sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds), **key))
         if _one(ds, _sql.COUNT_SELF_LOOPS):
             # pass 1 counted them for their (core) accounts: recompute those rows
@@ -318,7 +325,8 @@ def _packed_key(n_core: int) -> dict[str, Any]:
                             table="crawls")
 
 
-def _without_statistics(ds: Dataset, sql: str) -> None:
+def _without_statistics(ds: Dataset, sql: str,
+                        params: list[Any] | None = None) -> None:
     """Run ``sql`` with DuckDB's statistics propagation off.
 
     For pass 2 only: from the core's id range DuckDB would otherwise add a range
@@ -329,7 +337,7 @@ def _without_statistics(ds: Dataset, sql: str) -> None:
     off = ",".join(x for x in (keep, "statistics_propagation") if x)
     ds.execute("SET disabled_optimizers = ?", [off])
     try:
-        ds.execute(sql)
+        ds.execute(sql, params)
     finally:
         ds.execute("SET disabled_optimizers = ?", [keep])
 

@@ -202,11 +202,11 @@ ATTRIBUTION = "WHERE d.f_any OR e.observed_at = d.f_ts"
 #: The same for :data:`SEEDS_OUT` (which has a ``WHERE`` clause already).
 ATTRIBUTION_AND = "AND (d.f_any OR e.observed_at = d.f_ts)"
 
-#: ``census_out``: pass 1 plus ``seeds_followed``, the seeds' followers lists holding
-#: the account. Counted over the seeds' lists only (a hash join on their ``dst``
-#: keeps a tiny share of the rows) rather than as a filtered count in pass 1: over
-#: every edge, a third aggregate state per account costs more than this extra read
-#: of the edges.
+#: ``census_out`` when friends lists are used: pass 1 plus ``seeds_followed``, the
+#: seeds' followers lists holding the account, counted over the seeds' lists only
+#: (a third aggregate state per account in pass 1 costs more than this extra read
+#: of the edges). Without friends lists pass 2 counts them instead
+#: (:data:`PASS2_SOURCES`, :data:`SEEDS_FROM_KEYS`).
 SEEDS_OUT = """
 CREATE OR REPLACE TEMP TABLE census_out AS
 WITH s AS (
@@ -239,21 +239,59 @@ JOIN census_core s ON e.src = s.account_id
 LEFT JOIN census_core d ON e.dst = d.account_id
 """
 
+#: The followers in pass 2 when no friends list is used: N (rank = core rank) and
+#: the accounts outside N in a seed's followers list (pass 1's first list is a
+#: seed's; ranks after N's), whose ``seeds_followed`` pass 2 then counts.
+PASS2_SOURCES = """
+CREATE OR REPLACE TEMP TABLE census_src AS
+SELECT account_id, core_rank FROM census_core
+UNION ALL
+SELECT o.account_id, CAST(? + row_number() OVER () AS INTEGER) AS core_rank
+FROM census_out1 o
+ANTI JOIN census_core c ON o.account_id = c.account_id
+WHERE o.followers_via_rank <= ?
+"""
+
 #: Pass 2 when no friends list is used: only edges from N into followers lists of
 #: N can be known, and each is held by one collection. Each edge is kept as one
 #: packed key ``sr << {bits} | dr`` (``{key_type}``: ``INTEGER`` with 15 bits
-#: when N has fewer than 2**15 accounts, else ``BIGINT`` with 32): one narrow
-#: column is cheaper to write, and :data:`RECIP_KEYS` joins on it directly.
+#: when the ranks are below 2**15, else ``BIGINT`` with 32): one narrow column is
+#: cheaper to write, and :data:`RECIP_KEYS` joins on it directly. Rows of followers
+#: outside N (rank above N's, first ``?``) are kept only in seeds' lists (second
+#: ``?``); :data:`SEEDS_FROM_KEYS` counts them, then they are deleted.
 #: Self-loops (``sr = dr``) are deleted afterwards by :data:`DROP_SELF_LOOPS`
 #: when there are any.
 CORE_KEYS_FOLLOWERS = """
 CREATE OR REPLACE TEMP TABLE census_cc AS
 SELECT (CAST(s.core_rank AS {key_type}) << {bits}) | d.core_rank AS k
 FROM census_edges e
-JOIN census_core s ON e.src = s.account_id
+JOIN census_src s ON e.src = s.account_id
 JOIN census_fl d ON e.dst = d.account_id
-{attribution}
+WHERE (s.core_rank <= ? OR d.core_rank <= ?) {attribution}
 """
+
+#: ``census_out`` without friends lists: pass 1 plus ``seeds_followed`` counted
+#: over the pass-2 keys (rows of followers in N, and of followers outside N in
+#: seeds' lists).
+SEEDS_FROM_KEYS = """
+CREATE OR REPLACE TEMP TABLE census_out AS
+WITH s AS (
+    SELECT CAST(k >> {bits} AS INTEGER) AS src_rank, count(*) AS seeds_followed
+    FROM census_cc
+    WHERE (k & {mask}) <= ?
+    GROUP BY 1
+)
+SELECT o.account_id, o.in_friends,
+       coalesce(s.seeds_followed, 0) AS seeds_followed,
+       o.followers_via_rank
+FROM census_out1 o
+LEFT JOIN census_src r ON o.account_id = r.account_id
+LEFT JOIN s ON r.core_rank = s.src_rank
+"""
+
+#: Drop the pass-2 rows of followers outside N (the key bound is ``n + 1 << bits``).
+DROP_OUTSIDE_KEYS = "DELETE FROM census_cc WHERE k >= ?"
+
 #: Key widths of :data:`CORE_KEYS_FOLLOWERS`: (largest rank, key type, bits).
 PACKED_KEYS: tuple[tuple[int, str, int], ...] = (
     (2**15 - 1, "INTEGER", 15),
@@ -671,6 +709,6 @@ METRICS: tuple[str, ...] = (
 
 #: Steps that depend on the core, in order (re-run when reachability changes N).
 CORE_STEPS: tuple[str, ...] = (
-    "core", "out_agg", "seeds_out", "core_edges", "core_used", "core_out", "in_agg",
+    "core", "out_agg", "core_edges", "seeds_out", "core_used", "core_out", "in_agg",
     "recip_core", "recip_outside", "core_via",
 )
