@@ -213,3 +213,98 @@ def test_audit_coverage_on_simulated_worlds(tmp_path) -> None:
           f"{ {k: round(float(np.mean(v)), 3) for k, v in truth_v.items()} }")
     for k in cov:
         assert cov[k] >= MIN_AUDIT_COVERAGE, k
+
+
+# issue 6: the true 30-day rate inside the 95% CI in >= 90% of 100 small worlds
+MIN_RATE_COVERAGE = 0.90
+N_RATE_WORLDS = 100
+AUDIT_N = 200  # coded pairs per world
+
+
+@pytest.mark.calibration
+def test_rate_30d_coverage_with_audit(tmp_path) -> None:
+    """The 30-day rate with link probabilities recalibrated on a 200-pair audit.
+
+    Same worlds as ``test_calibration.test_rate_30d_coverage`` (seeds
+    1001-1100); a perfect coder codes the audit sample from the simulator's
+    truth. The model-only rate of the same worlds is printed next to it.
+    """
+    import measure
+    from measure.resurrection import analyze
+    from measure.simulate import SimConfig, load_truth, simulate
+    from tests.resurrection._links import true_links
+
+    rows = []
+    for seed in range(1, N_RATE_WORLDS + 1):
+        p = simulate(SimConfig.preset("small"), 1000 + seed, tmp_path / "w",
+                     overwrite=True)
+        with measure.open(p) as ds:
+            res = analyze(ds, n_boot=0, n_imputations=10, seed=seed)
+            sheet = _code(res.draw_audit(AUDIT_N, seed=seed),
+                          true_links(p).select("previous", "new"))
+            cal = analyze(ds, n_boot=0, n_imputations=10, seed=seed, audit=sheet)
+        t, _ = load_truth(p).rate_in_data(30)
+        rows.append((t, res.rate_30d.estimate, *res.rate_30d.ci,
+                     cal.rate_30d.estimate, *cal.rate_30d.ci))
+    a = np.array(rows)
+    tru = a[:, 0]
+    cov_model = float(np.mean((a[:, 2] <= tru) & (tru <= a[:, 3])))
+    cov_audit = float(np.mean((a[:, 5] <= tru) & (tru <= a[:, 6])))
+    print(f"\nrate_30d over {N_RATE_WORLDS} worlds: model only coverage "
+          f"{cov_model:.2f}, bias {np.mean(a[:, 1] - tru):+.4f}, mean width "
+          f"{np.mean(a[:, 3] - a[:, 2]):.3f}; with a {AUDIT_N}-pair audit coverage "
+          f"{cov_audit:.2f}, bias {np.mean(a[:, 4] - tru):+.4f}, mean width "
+          f"{np.mean(a[:, 6] - a[:, 5]):.3f}; mean truth {np.mean(tru):.3f}")
+    assert cov_audit >= MIN_RATE_COVERAGE
+
+
+def test_recalibration_matches_statsmodels_logit() -> None:
+    """Equal design weights: the fit is the logistic MLE of y on logit(p).
+
+    Peer: ``statsmodels.api.Logit(y, sm.add_constant(logit(p))).fit()``; the
+    slope's ridge (1e-3 on the summed log-likelihood) moves it by < 1e-3 here.
+    """
+    import statsmodels.api as sm
+
+    from measure.resurrection._audit import _logit, recalibration
+
+    rng = np.random.default_rng(4)
+    n = 2000
+    p = rng.uniform(0.0005, 0.999, n)
+    eta = 0.5 + 0.7 * _logit(p)
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    ids = [str(i) for i in range(n)]
+    pairs = pl.DataFrame({"previous": ids, "new": ids, "probability": p})
+    sheet = pl.DataFrame({"previous": ids, "new": ids, "stratum": ["s"] * n,
+                          "N_h": [n] * n, "n_h": [n] * n, "match": y})
+    rec = recalibration(sheet, pairs)
+    ref = sm.Logit(y, sm.add_constant(_logit(p))).fit(disp=0).params
+    assert rec.a == pytest.approx(ref[0], abs=1e-3)
+    assert rec.b == pytest.approx(ref[1], abs=1e-3)
+    # recovers the generating relation within about two standard errors
+    assert abs(rec.a - 0.5) < 0.2 and abs(rec.b - 0.7) < 0.1
+    # each suspended account's recalibrated candidates sum to at most 1
+    prev = np.array([0, 0, 0, 1])
+    q = rec.apply(np.array([0.6, 0.3, 0.09, 0.2]), prev, a=3.0, b=1.0)
+    assert q[:3].sum() == pytest.approx(1.0)
+    assert q[3] == pytest.approx(1 / (1 + np.exp(-(3.0 + _logit(np.array([0.2]))[0]))))
+
+
+def test_analyze_with_audit(synth, synth_result) -> None:
+    import measure
+    from measure.resurrection import analyze
+
+    path, syn = synth
+    truth = _truth_pairs(syn)
+    sheet = _code(synth_result.draw_audit(120, seed=3), truth.with_columns(
+        pl.col("previous").cast(pl.Int64), pl.col("new").cast(pl.Int64)))
+    with measure.open(path) as ds:
+        res = analyze(ds, n_boot=10, n_imputations=4, audit=sheet)
+        assert "recalibrated on a hand audit" in res.rate_30d.method
+        assert any("recalibration" in x for x in res.rate_30d.assumptions)
+        # the accepted links do not depend on the audit
+        assert res.links.select("previous", "new").sort("previous").equals(
+            synth_result.links.select("previous", "new").sort("previous"))
+        wrong = sheet.with_columns((pl.col("previous") + 10**9).alias("previous"))
+        with pytest.raises(EstimationError, match="among the candidate pairs"):
+            analyze(ds, n_boot=0, n_imputations=2, audit=wrong)

@@ -259,6 +259,7 @@ def analyze(
     target_precision: float = 0.95,
     cohort: Any = None,
     labels: pl.DataFrame | None = None,
+    audit: Any = None,
     horizons: tuple[float, ...] = (7, 30, 60),
     rate_days: float = 30,
     discovery_lag_days: float = 0.0,
@@ -300,6 +301,13 @@ def analyze(
     labels
         Optional labelled pairs ``previous, new, match`` (bool); when given, a
         supervised logistic model replaces EM.
+    audit
+        Optional coded audit sheet (path or frame; drawn with
+        ``result.draw_audit`` / ``--audit-out`` from an analysis with the same
+        options). The link draws behind the measures then use probabilities
+        recalibrated on it (``logit p' = a + b logit p``, design-weighted, refitted
+        on a stratified bootstrap of the audit in each draw); the accepted links
+        are unchanged.
     horizons
         Days at which the return rate is reported (``rate_days`` is always added).
     rate_days
@@ -650,7 +658,13 @@ def analyze(
         new_codes = (scored["new"].to_numpy().astype(np.int64)
                      if scored["new"].dtype.is_integer()
                      else scored["new"].rank("dense").to_numpy().astype(np.int64))
-        sampler = LinkSampler(prow_np, new_codes, scored["probability"].to_numpy())
+        prob_np = scored["probability"].to_numpy()
+        sampler = LinkSampler(prow_np, new_codes, prob_np)
+        recal = None
+        if audit is not None:
+            from measure.resurrection._audit import recalibration
+
+            recal = recalibration(audit, scored)
         cnew = _days(scored["created_new"])
         fs = _days(susp["first_suspended"])
         # last time known alive: the last active look-up, else first seen (or
@@ -662,7 +676,11 @@ def analyze(
         end_d = _days(pl.Series([data_end]).cast(pl.Datetime("us", "UTC")))[0]
 
         def draw_created() -> np.ndarray:
-            chosen = sampler.draw(rng)
+            if recal is None:
+                chosen = sampler.draw(rng)
+            else:
+                chosen = LinkSampler(prow_np, new_codes,
+                                     recal.draw(rng, prob_np, prow_np)).draw(rng)
             created = np.full(susp.height, np.nan)
             created[prow_np[chosen]] = cnew[chosen]
             return created
@@ -680,6 +698,15 @@ def analyze(
                   "(Rubin's rules)")
         if model is not None:
             method = f"{model.method} links; " + method
+        rate_assumptions = RATE_ASSUMPTIONS
+        if recal is not None:
+            method += (f"; link probabilities recalibrated on a hand audit of "
+                       f"{recal.n_coded} pairs (logit p' = {recal.a:.3f} + "
+                       f"{recal.b:.3f} logit p, refitted on a stratified bootstrap "
+                       "of the audit in each draw)")
+            rate_assumptions = RATE_ASSUMPTIONS + (
+                "the audit's recalibration of the link probabilities holds for all "
+                "candidate pairs, including those below the audit's floor",)
         rates: dict[float, Estimate] = {}
         for d in days:
             kms_d = [kaplan_meier(*horizon_times(la, fs, c, end_d, d,
@@ -696,7 +723,7 @@ def analyze(
                 term=f"rate_{d:g}d", estimate=pooled.estimate if n_d else math.nan,
                 ci=pooled.ci if n_d else (math.nan, math.nan),
                 level=level, std_error=pooled.std_error, method=method, n=n_d,
-                assumptions=RATE_ASSUMPTIONS, warnings=tuple(w),
+                assumptions=rate_assumptions, warnings=tuple(w),
                 extra={"within_var": pooled.within, "between_var": pooled.between,
                        "df": pooled.df, "m": pooled.m,
                        "km_all_accounts": km_all.estimate,

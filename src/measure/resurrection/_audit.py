@@ -542,5 +542,121 @@ def audit_links(sheet: pl.DataFrame | str | os.PathLike[str], *,
                      level=level, warnings=tuple(warnings))
 
 
-__all__ = ["AUDIT_CUTS", "AUDIT_FLOOR", "LinkAudit", "audit_links", "draw_audit",
-           "read_audit_sheet", "strata_of", "write_audit_sheet"]
+#: Ridge on the recalibration slope (keeps a separated bootstrap sample finite).
+RECAL_RIDGE = 1e-3
+#: Probabilities are clipped to this distance from 0 and 1 before the logit.
+_P_EPS = 1e-12
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, _P_EPS, 1 - _P_EPS)
+    return np.log(q) - np.log1p(-q)
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """Logistic recalibration of link probabilities from a coded audit sample.
+
+    ``logit p' = a + b logit p`` (Cox 1958; Platt scaling), fitted by
+    design-weighted logistic regression of the coder's verdicts on the model's
+    logit probability (weights ``N_h / m_h``). :meth:`draw` refits it on a
+    stratified bootstrap of the audit (the parameter uncertainty of each
+    imputation, Rubin's "proper" imputation) and returns recalibrated
+    probabilities for every pair, capped so that each suspended account's
+    candidates sum to at most 1.
+
+    Attributes
+    ----------
+    a, b
+        Fit on the whole audit sample.
+    n_coded
+        Coded pairs used.
+    """
+
+    a: float
+    b: float
+    n_coded: int
+    logit_sample: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    weight: np.ndarray = field(repr=False)
+    stratum: np.ndarray = field(repr=False)
+
+    @staticmethod
+    def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+        from measure.resurrection._fellegi_sunter import _ridge_logit
+
+        beta = _ridge_logit(np.column_stack([np.ones_like(x), x]), y, w,
+                            ridge=RECAL_RIDGE)
+        return float(beta[0]), float(beta[1])
+
+    def apply(self, probability: np.ndarray, previous: np.ndarray,
+              a: float | None = None, b: float | None = None) -> np.ndarray:
+        """Recalibrated probabilities (row sums per ``previous`` capped at 1)."""
+        a = self.a if a is None else a
+        b = self.b if b is None else b
+        q = 1.0 / (1.0 + np.exp(-(a + b * _logit(probability))))
+        codes = np.unique(previous, return_inverse=True)[1]
+        tot = np.bincount(codes, weights=q)
+        return q / np.maximum(tot[codes], 1.0)
+
+    def draw(self, rng: np.random.Generator, probability: np.ndarray,
+             previous: np.ndarray) -> np.ndarray:
+        """Probabilities under a recalibration refitted on a bootstrap of the audit."""
+        idx = []
+        for h in np.unique(self.stratum):
+            rows = np.flatnonzero(self.stratum == h)
+            idx.append(rng.choice(rows, size=rows.size, replace=True))
+        i = np.concatenate(idx)
+        a, b = self._fit(self.logit_sample[i], self.y[i], self.weight[i])
+        return self.apply(probability, previous, a, b)
+
+
+def recalibration(sheet: pl.DataFrame | str | os.PathLike[str],
+                  pairs: pl.DataFrame) -> Recalibration:
+    """Fit the logistic recalibration of ``pairs.probability`` on a coded sheet.
+
+    Parameters
+    ----------
+    sheet
+        Coded audit sheet (path or frame, as for :func:`audit_links`).
+    pairs
+        The scored candidate pairs the sheet was drawn from (``previous, new,
+        probability``).
+
+    Raises
+    ------
+    EstimationError
+        When fewer than 10 coded pairs match the candidate pairs, or the coded
+        pairs are all true or all false.
+    """
+    if isinstance(sheet, pl.DataFrame):
+        df = _validated(sheet.columns, sheet.to_dicts(), "<audit frame>")
+    else:
+        df = read_audit_sheet(sheet)
+    coded = df.filter(~pl.col("match").is_nan())
+    m_h = coded.group_by("stratum").agg(pl.len().alias("m_h"))
+    coded = coded.join(m_h, on="stratum").with_columns(
+        (pl.col("N_h") / pl.col("m_h")).alias("w"))
+    key = pairs.select(pl.col("previous").cast(pl.String),
+                       pl.col("new").cast(pl.String), "probability")
+    j = coded.join(key, on=["previous", "new"], how="inner")
+    if j.height < 10:
+        raise EstimationError(
+            f"only {j.height} coded audit pair(s) are among the candidate pairs of "
+            "this analysis (at least 10 needed); was the sheet drawn from another "
+            "run or dataset?")
+    y = j["match"].to_numpy()
+    if y.min() == y.max():
+        raise EstimationError(
+            "the coded audit pairs are all true or all false links: the "
+            "probabilities cannot be recalibrated from them")
+    x = _logit(j["probability"].to_numpy())
+    w = j["w"].to_numpy().astype(np.float64)
+    a, b = Recalibration._fit(x, y, w)
+    return Recalibration(a=a, b=b, n_coded=j.height, logit_sample=x, y=y, weight=w,
+                         stratum=j["stratum"].to_numpy())
+
+
+__all__ = ["AUDIT_CUTS", "AUDIT_FLOOR", "LinkAudit", "Recalibration", "audit_links",
+           "draw_audit", "read_audit_sheet", "recalibration", "strata_of",
+           "write_audit_sheet"]

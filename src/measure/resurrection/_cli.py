@@ -47,9 +47,10 @@ def register(sub: Any) -> None:
     p.add_argument("--audit-seed", type=int, default=0,
                    help="seed of the audit sample")
     p.add_argument("--audit", default=None,
-                   help="a coded audit sheet (from --audit-out, 'match' filled in "
-                        "with 1/0): estimate link precision and recall among "
-                        "candidate pairs")
+                   help="a coded audit sheet (from --audit-out with the same "
+                        "options, 'match' filled in with 1/0): estimate link "
+                        "precision and recall among candidate pairs, and "
+                        "recalibrate the link probabilities behind the rates")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     with open_dataset(args.dataset, require=("resurrection",)) as ds:
         res = analyze(ds, window=args.window, threshold=args.threshold,
                       target_precision=args.target_precision, cohort=args.cohort,
-                      n_imputations=args.imputations, seed=args.seed)
+                      n_imputations=args.imputations, seed=args.seed,
+                      audit=args.audit)
         accounts = _accounts_frame(ds) if args.audit_out else None
     payload = res.to_dict()
     text = res.summary()
