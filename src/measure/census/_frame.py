@@ -205,7 +205,7 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
               ("out_agg", _sql.OUT_AGG.format(attribution=attribution)),
               ("pass2_sources", _sql.PASS2_SOURCES),
               ("core_edges", _sql.CORE_KEYS_FOLLOWERS.format(
-                  attribution=_sql.ATTRIBUTION_AND if attribution else "", **key)),
+                  where=attribution, **key)),
               ("seeds_out", _sql.SEEDS_FROM_KEYS.format(**key)),
               ("core_used", _sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds),
                                                             **key)),
@@ -271,12 +271,16 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
     else:
         n_core = _one(ds, "SELECT count(*) FROM census_core")
         ds.execute(_sql.PASS2_SOURCES, [n_core, n_seeds])
-        key = _packed_key(_one(ds, "SELECT count(*) FROM census_src"))
+        n_src = _one(ds, "SELECT count(*) FROM census_src")
+        key = _packed_key(n_src)
+        where = [_sql.OUTSIDE_ROWS] if n_src > n_core else []
+        if ts:
+            where.append(_sql.ATTRIBUTION_AND if where else _sql.ATTRIBUTION)
         _without_statistics(ds, _sql.CORE_KEYS_FOLLOWERS.format(
-            attribution=_sql.ATTRIBUTION_AND if ts else "", **key),
-            [n_core, n_seeds])
+            where=" ".join(where), **key),
+            [n_core, n_seeds] if n_src > n_core else None)
         ds.execute(_sql.SEEDS_FROM_KEYS.format(**key), [n_seeds])
-        if _one(ds, "SELECT count(*) FROM census_src") > n_core:
+        if n_src > n_core:
             ds.execute(_sql.DROP_OUTSIDE_KEYS, [(n_core + 1) << key["bits"]])
         ds.execute(_sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds), **key))
         if _one(ds, _sql.COUNT_SELF_LOOPS):

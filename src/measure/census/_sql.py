@@ -256,19 +256,28 @@ WHERE o.followers_via_rank <= ?
 #: N can be known, and each is held by one collection. Each edge is kept as one
 #: packed key ``sr << {bits} | dr`` (``{key_type}``: ``INTEGER`` with 15 bits
 #: when the ranks are below 2**15, else ``BIGINT`` with 32): one narrow column is
-#: cheaper to write, and :data:`RECIP_KEYS` joins on it directly. Rows of followers
-#: outside N (rank above N's, first ``?``) are kept only in seeds' lists (second
-#: ``?``); :data:`SEEDS_FROM_KEYS` counts them, then they are deleted.
-#: Self-loops (``sr = dr``) are deleted afterwards by :data:`DROP_SELF_LOOPS`
-#: when there are any.
+#: cheaper to write, and :data:`RECIP_KEYS` joins on it directly. ``{where}``:
+#: empty, :data:`ATTRIBUTION`, :data:`OUTSIDE_ROWS` or both. The join passes on
+#: one small chunk per chunk of edges read; the materialized CTE collects them
+#: before the table is written (appending a chunk to a table costs about as much
+#: as a full one). Self-loops (``sr = dr``) are deleted afterwards by
+#: :data:`DROP_SELF_LOOPS` when there are any.
 CORE_KEYS_FOLLOWERS = """
 CREATE OR REPLACE TEMP TABLE census_cc AS
-SELECT (CAST(s.core_rank AS {key_type}) << {bits}) | d.core_rank AS k
-FROM census_edges e
-JOIN census_src s ON e.src = s.account_id
-JOIN census_fl d ON e.dst = d.account_id
-WHERE (s.core_rank <= ? OR d.core_rank <= ?) {attribution}
+WITH c AS MATERIALIZED (
+    SELECT (CAST(s.core_rank AS {key_type}) << {bits}) | d.core_rank AS k
+    FROM census_edges e
+    JOIN census_src s ON e.src = s.account_id
+    JOIN census_fl d ON e.dst = d.account_id
+    {where}
+)
+SELECT k FROM c
 """
+#: ``CORE_KEYS_FOLLOWERS`` fragment when followers outside N are in
+#: ``census_src``: their rows (rank above N's, first ``?``) are kept only in
+#: seeds' lists (second ``?``); :data:`SEEDS_FROM_KEYS` counts them, then
+#: :data:`DROP_OUTSIDE_KEYS` deletes them.
+OUTSIDE_ROWS = "WHERE (s.core_rank <= ? OR d.core_rank <= ?)"
 
 #: ``census_out`` without friends lists: pass 1 plus ``seeds_followed`` counted
 #: over the pass-2 keys (rows of followers in N, and of followers outside N in
