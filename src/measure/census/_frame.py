@@ -158,9 +158,10 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
     """Return the ordered ``(name, sql)`` steps of the first pass for ``ds``.
 
     Shown for a core without friends lists and with 32-bit packed pass-2 keys
-    (with friends lists, ``core_edges``, ``core_used``, ``core_out`` and
-    ``recip_core`` are ``_sql.CORE_EDGES``, ``CORE_DEDUP``, ``CORE_OUT`` and
-    ``RECIP_CORE``; a core of fewer than 2**15 accounts packs 15-bit keys).
+    (with friends lists, ``core_edges``, ``core_used``, ``core_out``, ``in_agg``
+    and ``recip_core`` are ``_sql.CORE_EDGES``, ``CORE_DEDUP``, ``CORE_OUT``,
+    ``IN_AGG`` and ``RECIP_CORE``, and ``seeds_out`` is ``SEEDS_OUT`` before
+    ``core_edges``; a core of fewer than 2**15 accounts packs 15-bit keys).
 
     The first steps pick the variant matching the optional columns present
     (``edges.relation``/``observed_at``, ``crawls.complete``/``collected_at``) and
@@ -209,7 +210,8 @@ def frame_steps(ds: Dataset, *, exact: bool | None = None) -> list[tuple[str, st
               ("seeds_out", _sql.SEEDS_FROM_KEYS.format(**key)),
               ("core_used", _sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds),
                                                             **key)),
-              ("core_out", _sql.CORE_OUT_FROM_OUT), ("in_agg", _sql.IN_AGG),
+              ("core_out", _sql.CORE_OUT_FROM_OUT),
+              ("in_agg", _sql.IN_AGG_KEYS.format(id_type=_id_type(ds), **key)),
               ("recip_core", _sql.RECIP_KEYS.format(**key)),
               ("recip_outside", _sql.RECIP_OUTSIDE),
               ("core_via", _sql.CORE_VIA), ("frame", _sql.FRAME)]
@@ -289,10 +291,12 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
             ds.execute(_sql.CORE_OUT, [n_seeds])
         else:
             ds.execute(_sql.CORE_OUT_FROM_OUT)
-    ds.execute(_sql.IN_AGG, [n_seeds])
     if friends:
+        ds.execute(_sql.IN_AGG, [n_seeds])
         ds.execute(_sql.RECIP_CORE)
     else:
+        ds.execute(_sql.IN_AGG_KEYS.format(id_type=_id_type(ds), **key),
+                   [(n_seeds + 1) << key["bits"]])
         ds.execute(_sql.RECIP_KEYS.format(**key))
     if friends and _one(ds, _sql.HAS_OUTSIDE_FRIENDS):
         ds.execute(_sql.RECIP_OUTSIDE)

@@ -379,6 +379,21 @@ FROM census_d
 GROUP BY dr, dst
 """
 
+#: IN_AGG on the packed keys of :data:`CORE_KEYS_FOLLOWERS` (no friends lists:
+#: no account outside N is followed, no friends list holds anyone). A follower is
+#: a seed (rank at most the seed count) when ``k < (n_seeds + 1) << bits`` (``?``).
+IN_AGG_KEYS = """
+CREATE OR REPLACE TEMP TABLE census_in AS
+SELECT CAST(k & {mask} AS INTEGER) AS core_rank,
+       CAST(NULL AS {id_type}) AS account_id,
+       count(*) AS in_followers,
+       count(*) FILTER (WHERE k < ?) AS seed_followers,
+       CAST(0 AS BIGINT) AS friends_lists_seen,
+       CAST(NULL AS INTEGER) AS friends_via_rank
+FROM census_cc
+GROUP BY k & {mask}
+"""
+
 #: Reciprocal ties inside N: the edges a->b with a < b (ranks) are hashed once, the
 #: edges b->a with b > a probe them; each hit is one reciprocal pair counted for
 #: both ends. Ranks are packed into one BIGINT key (``hi << 32 | lo``).
