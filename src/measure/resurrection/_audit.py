@@ -169,10 +169,11 @@ def draw_audit(result: Any, n: int, *, accounts: pl.DataFrame | None = None,
     Returns
     -------
     polars.DataFrame
-        One row per sampled pair: ``previous, new, probability, stratum, N_h,
-        n_h, inclusion_prob, seed``, the two accounts' handles, names, bios and
-        creation times when ``accounts`` is given, ``gap_days``, and an empty
-        ``match`` column for the coder.
+        One row per sampled pair, in random order: ``previous, new, gap_days``,
+        the two accounts' handles, names, bios and creation times when
+        ``accounts`` is given, an empty ``match`` column for the coder, then the
+        design ``probability, stratum, N_h, n_h, inclusion_prob, seed``. Hide the
+        design columns from the coder: they show the model's verdict.
     """
     if n < 1:
         raise EstimationError(f"audit sample size must be at least 1, got {n}")
@@ -208,7 +209,13 @@ def draw_audit(result: Any, n: int, *, accounts: pl.DataFrame | None = None,
                 a.rename({c: f"{c}_{side}" for c in a.columns if c != "account_id"}),
                 left_on=side, right_on="account_id", how="left",
                 maintain_order="left")
-    return sheet.with_columns(pl.lit(None, dtype=pl.String).alias("match"))
+    sheet = sheet.with_columns(pl.lit(None, dtype=pl.String).alias("match"))
+    # rows in random order (strata interleaved) and the columns that reveal the
+    # model's verdict last, so that they can be hidden from the coder
+    sheet = sheet[rng.permutation(sheet.height).tolist()]
+    design = ["probability", "stratum", "N_h", "n_h", "inclusion_prob", "seed"]
+    front = [c for c in sheet.columns if c not in design and c != "match"]
+    return sheet.select([*front, "match", *design])
 
 
 def write_audit_sheet(sheet: pl.DataFrame, path: str | os.PathLike[str]) -> Path:
