@@ -61,8 +61,11 @@ def generate(path: Path, scale: float) -> float:
         time.sleep(10)
     if (path / "manifest.json").is_file():
         return 0.0
-    subprocess.run([sys.executable, "-m", "measure", "simulate", "--preset", "large",
-                    "--scale", str(scale), "--seed", "1", "--overwrite", str(path)],
+    # ``measure`` has no ``__main__``: call the console script's function
+    subprocess.run([sys.executable, "-c",
+                    "import sys; from measure.cli import main; sys.exit(main())",
+                    "simulate", "--preset", "large", "--scale", str(scale),
+                    "--seed", "1", "--overwrite", str(path)],
                    check=True, capture_output=True)
     return time.perf_counter() - t
 
@@ -319,9 +322,12 @@ def main() -> int:
         _worker(args)
         return 0
     started = dt.datetime.now(dt.UTC)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
+                            capture_output=True, text=True).stdout.strip() or "?"
     lines = [
         "## census: frame metrics over the simulator's large preset", "",
-        f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} "
+        f"Run {started:%Y-%m-%d %H:%M} UTC at commit `{commit}` on "
+        f"{platform.node()} ({os.cpu_count()} "
         f"cores, {_ram_gib():.0f} GiB RAM), `python bench/bench_census.py --scales "
         f"{' '.join(str(s) for s in args.scales)}`; data from `measure simulate "
         "--preset large --scale S --seed 1` (generation not timed). Each row is a "
@@ -419,18 +425,27 @@ def main() -> int:
 NOTES = [
     "### How the frame is computed, and why `GROUP BY dst` is not the right yardstick",
     "",
-    "- `measure` reads the edges twice (collections mode): pass 1 groups every",
+    "- `measure` reads the edges twice (collections mode). Pass 1 groups every",
     "  edge held by a followers list of the core N by follower (`GROUP BY src`",
-    "  joined to `census_fl`, the used followers lists: one group per frame account,",
-    "  DuckDB perfect-hash aggregation for this statement only); pass 2 keeps",
-    "  the edges whose follower is in N as two 4-byte core ranks. Per-followed-",
-    "  account counts, reciprocity (a semi-join of the a<b half against the a>b",
-    "  half on a packed 64-bit key), reachability from the seeds (first-reacher",
-    "  pointers, a full search only when they do not settle it) and the frame run",
-    "  on those small tables. No `SELECT DISTINCT src, dst` over all edges: each",
-    "  edge is attributed to the one used collection of its list (re-crawls are",
-    "  told apart by `observed_at` = `collected_at` only when a list of N was",
-    "  collected twice; otherwise that column is not read).",
+    "  joined to `census_fl`, the used followers lists; one group per frame",
+    "  account, DuckDB perfect-hash aggregation for this statement only) with two",
+    "  aggregates only: the count and the first (lowest-rank) list; a third one",
+    "  (`seeds_followed`) made the per-account states outgrow the cache. Pass 2",
+    "  keeps the edges whose follower is in N (and, only in seeds' lists, the",
+    "  followers outside N that pass 1 found there) as one packed key",
+    "  `follower rank << b | followed rank` (a 4-byte INTEGER when N has fewer",
+    "  than 2**15 accounts), collected in a materialized CTE before it is",
+    "  written (appending the join's small chunks one by one to a table cost",
+    "  about a second at 98M edges) and run without DuckDB's statistics",
+    "  propagation (its range filter on every edge pruned nothing). Then",
+    "  `seeds_followed`, the per-followed-account counts, reciprocity (a",
+    "  semi-join of the a<b half against the a>b half on those keys),",
+    "  reachability from the seeds (first-reacher pointers, a full search only",
+    "  when they do not settle it) and the frame run on those small tables. No",
+    "  `SELECT DISTINCT src, dst` over all edges: each edge is attributed to the",
+    "  one used collection of its list (re-crawls are told apart by `observed_at`",
+    "  = `collected_at` only when a list of N was collected twice; otherwise that",
+    "  column is not read).",
     "- In the large preset `dst` is always a crawled account (tens of thousands of",
     "  groups, and the Parquet files are written list by list, so a `GROUP BY dst`",
     "  streams through a tiny, cache-resident hash table), while the frame needs",
