@@ -39,9 +39,11 @@ Definitions (Berger & Morgan 2015, §3.4, §3.6 and App. A):
 
 Execution plan (``collections`` mode): one pass over all edges groups by follower
 (:data:`OUT_AGG`, joined to the small table of the used followers lists,
-:data:`FOLLOWERS_LISTS`), one pass keeps the edges whose follower is in ``N`` as
-4-byte core ranks (:data:`CORE_EDGES`); everything else (per-followed-account
-counts, reciprocity, reachability) runs on those small tables. The two passes read
+:data:`FOLLOWERS_LISTS`), one pass keeps the edges whose follower is in ``N``
+(without friends lists: as one packed key of two core ranks,
+:data:`CORE_KEYS_FOLLOWERS`, which also counts ``seeds_followed``; with them:
+:data:`CORE_EDGES`); everything else (per-followed-account counts, reciprocity,
+reachability) runs on those small tables. The two passes read
 ``edges`` through :data:`EDGES_ALL` (self-loops kept: a per-row ``src <> dst`` test
 over every edge costs more than removing the few self-loops of ``N`` afterwards).
 No ``DISTINCT`` over all edges: within one collection an edge appears once (a list
