@@ -135,10 +135,15 @@ def check_profile_reuse(path: Path) -> None:
     r = SimConfig.from_dict(load_truth(path).config).resurrection
     pairs = _pairs(path)
     rng = np.random.default_rng(0)
+    # a reused non-empty bio is edited a little (always changed, bar a verse
+    # reference redrawn equal) with p_edit_bio; an empty one stays empty
+    pre_bio = pairs["pre_description"].fill_null("")
+    nonempty = float((pre_bio.str.len_chars() > 0).mean())
+    p_bio_equal = r.p_reuse_bio * (1 - r.p_edit_bio * nonempty)
     for col, p in (
         ("display_name", r.p_reuse_display),
         ("profile_image_hash", r.p_reuse_avatar),
-        ("description", r.p_reuse_bio),
+        ("description", p_bio_equal),
     ):
         a = pairs[f"pre_{col}"].to_numpy()
         b = pairs[col].to_numpy()
