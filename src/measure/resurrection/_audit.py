@@ -46,7 +46,12 @@ import numpy as np
 import polars as pl
 
 from measure._results import Estimate, estimates_to_polars
-from measure.census._estimate import allocate, stratified_total, wilson_interval
+from measure.census._estimate import (
+    allocate,
+    stratified_total,
+    stratified_variance,
+    wilson_interval,
+)
 from measure.errors import DataContractError, EstimationError
 
 #: Cut points of the model probability among pairs that are not accepted links:
@@ -81,24 +86,33 @@ def _stratum_names(cuts: tuple[float, ...]) -> list[str]:
     return names
 
 
-def _order(name: str) -> tuple[int, float]:
-    """Sort key: the accepted links first, then bands from high to low probability."""
-    if name == LINKED:
-        return (0, 0.0)
+def _edge(name: str) -> float | None:
+    """Upper probability edge of a band's name (``None`` for any other name)."""
     try:
-        return (1, -float(name.rsplit(" ", 1)[-1]))
+        return float(name.rsplit(" ", 1)[-1])
     except ValueError:
-        return (2, 0.0)
+        return None
 
 
 def _upper(name: str) -> float:
     """Upper probability edge of a stratum name (1 for the accepted links)."""
+    edge = None if name == LINKED else _edge(name)
+    return 1.0 if edge is None else edge
+
+
+def _rank(name: str) -> float:
+    """Sort key: the accepted links, bands from high to low probability, others."""
     if name == LINKED:
-        return 1.0
-    try:
-        return float(name.rsplit(" ", 1)[-1])
-    except ValueError:
-        return 1.0
+        return -2.0
+    edge = _edge(name)
+    return 1.0 if edge is None else -edge
+
+
+def _coded_sheet(sheet: pl.DataFrame | str | os.PathLike[str]) -> pl.DataFrame:
+    """Validate a coded sheet (frame or CSV path); ``match`` as 1.0/0.0/NaN."""
+    if isinstance(sheet, pl.DataFrame):
+        return _validated(sheet.columns, sheet.to_dicts(), "<audit frame>")
+    return read_audit_sheet(sheet)
 
 
 def strata_of(pairs: pl.DataFrame, links: pl.DataFrame,
@@ -461,10 +475,7 @@ def audit_links(sheet: pl.DataFrame | str | os.PathLike[str], *,
     standard error); recall ``N_L p_L / T`` (see :func:`_recall`). See the module
     docstring for the assumptions.
     """
-    if isinstance(sheet, pl.DataFrame):
-        df = _validated(sheet.columns, sheet.to_dicts(), "<audit frame>")
-    else:
-        df = read_audit_sheet(sheet)
+    df = _coded_sheet(sheet)
     warnings: list[str] = []
     n_uncoded = int(df["match"].is_nan().sum())
     coded = df.filter(~pl.col("match").is_nan())
@@ -473,9 +484,8 @@ def audit_links(sheet: pl.DataFrame | str | os.PathLike[str], *,
                                       pl.col("match").sum().alias("matches")),
         on="stratum", how="left").with_columns(
         pl.col("n_coded").fill_null(0), pl.col("matches").fill_null(0.0))
-    per = per.with_columns(pl.col("stratum").map_elements(
-        lambda v: _order(v)[0] * 10.0 + _order(v)[1], return_dtype=pl.Float64)
-        .alias("_o")).sort("_o", "stratum").drop("_o")
+    per = per.sort(pl.col("stratum").map_elements(_rank, return_dtype=pl.Float64),
+                   "stratum")
     empty = per.filter(pl.col("n_coded") == 0)["stratum"].to_list()
     if empty:
         raise EstimationError(
@@ -531,11 +541,12 @@ def audit_links(sheet: pl.DataFrame | str | os.PathLike[str], *,
         assumptions = ASSUMPTIONS + (
             "pairs of strata not in the sheet are taken as non-links",)
     method_p = "stratified audit sample, Wilson score interval with FPC"
+    p_link = x[iL] / m[iL]
     precision = Estimate(
-        term="link_precision", estimate=float(x[iL] / m[iL]),
+        term="link_precision", estimate=float(p_link),
         ci=(float(lo[iL]), float(hi[iL])), level=level,
-        std_error=float(np.sqrt(x[iL] / m[iL] * (1 - x[iL] / m[iL])
-                                * max(1 - m[iL] / N[iL], 0) / max(m[iL] - 1, 1))),
+        std_error=float(np.sqrt(stratified_variance([N[iL]], [m[iL]], [p_link]))
+                        / N[iL]),
         method=method_p, n=int(m[iL]), assumptions=assumptions)
     tot = stratified_total(N, m, x, level=level)
     true_links = Estimate(
@@ -598,13 +609,16 @@ class Recalibration:
 
     def apply(self, probability: np.ndarray, previous: np.ndarray,
               a: float | None = None, b: float | None = None) -> np.ndarray:
-        """Recalibrated probabilities (row sums per ``previous`` capped at 1)."""
+        """Recalibrated probabilities (row sums per ``previous`` capped at 1).
+
+        ``previous`` holds non-negative integer codes of the suspended accounts
+        (their row numbers, as in ``analyze``).
+        """
         a = self.a if a is None else a
         b = self.b if b is None else b
         q = 1.0 / (1.0 + np.exp(-(a + b * _logit(probability))))
-        codes = np.unique(previous, return_inverse=True)[1]
-        tot = np.bincount(codes, weights=q)
-        return q / np.maximum(tot[codes], 1.0)
+        tot = np.bincount(previous, weights=q)
+        return q / np.maximum(tot[previous], 1.0)
 
     def draw(self, rng: np.random.Generator, probability: np.ndarray,
              previous: np.ndarray) -> np.ndarray:
@@ -636,11 +650,7 @@ def recalibration(sheet: pl.DataFrame | str | os.PathLike[str],
         When fewer than 10 coded pairs match the candidate pairs, or the coded
         pairs are all true or all false.
     """
-    if isinstance(sheet, pl.DataFrame):
-        df = _validated(sheet.columns, sheet.to_dicts(), "<audit frame>")
-    else:
-        df = read_audit_sheet(sheet)
-    coded = df.filter(~pl.col("match").is_nan())
+    coded = _coded_sheet(sheet).filter(~pl.col("match").is_nan())
     m_h = coded.group_by("stratum").agg(pl.len().alias("m_h"))
     coded = coded.join(m_h, on="stratum").with_columns(
         (pl.col("N_h") / pl.col("m_h")).alias("w"))
