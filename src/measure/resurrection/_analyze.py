@@ -679,8 +679,8 @@ def analyze(
             if recal is None:
                 chosen = sampler.draw(rng)
             else:
-                chosen = LinkSampler(prow_np, new_codes,
-                                     recal.draw(rng, prob_np, prow_np)).draw(rng)
+                chosen = sampler.reweighted(
+                    recal.draw(rng, prob_np, prow_np)).draw(rng)
             created = np.full(susp.height, np.nan)
             created[prow_np[chosen]] = cnew[chosen]
             return created

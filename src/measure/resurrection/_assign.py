@@ -16,6 +16,8 @@ its predecessor's last active look-up, the links form chains ``a1 -> a2 -> a3``
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import polars as pl
 
@@ -183,14 +185,26 @@ class LinkSampler:
         self.order = order
         prev = previous[order]
         self.new = new[order]
-        p = np.clip(probability[order].astype(np.float64), 0, 1)
-        self.cum = np.cumsum(p)
         starts = np.flatnonzero(np.r_[True, prev[1:] != prev[:-1]]) if prev.size else \
             np.zeros(0, dtype=np.int64)
         self.starts = starts
         self.ends = np.r_[starts[1:], prev.size].astype(np.int64)
-        self.base = np.where(starts > 0, self.cum[starts - 1], 0.0) if starts.size \
-            else np.zeros(0)
+        self._set_probability(probability)
+
+    def _set_probability(self, probability: np.ndarray) -> None:
+        p = np.clip(probability[self.order].astype(np.float64), 0, 1)
+        self.cum = np.cumsum(p)
+        self.base = (np.where(self.starts > 0, self.cum[self.starts - 1], 0.0)
+                     if self.starts.size else np.zeros(0))
+
+    def reweighted(self, probability: np.ndarray) -> LinkSampler:
+        """Return a sampler of the same pairs with other probabilities.
+
+        The grouping by suspended account (a sort) is not redone.
+        """
+        out = copy.copy(self)
+        out._set_probability(probability)
+        return out
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """Return the indices (original pair order) of one drawn set of links."""
