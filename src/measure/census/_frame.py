@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -248,13 +250,8 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
     # on small inputs with a wide id range, allocating and scanning 2**bits slots
     # costs more than hashing)
     keep = int(_one(ds, "SELECT current_setting('perfect_ht_threshold')"))
-    bits = _perfect_ht_bits(ds)
-    if bits > keep:
-        ds.execute(f"SET perfect_ht_threshold = {bits}")
-    try:
+    with _setting(ds, "perfect_ht_threshold", max(keep, _perfect_ht_bits(ds))):
         ds.execute(_sql.OUT_AGG.format(attribution=attribution))
-    finally:
-        ds.execute(f"SET perfect_ht_threshold = {keep}")
     friends = _one(ds, "SELECT coalesce(bool_or(friends_list), FALSE) "
                        "FROM census_core")
     dup = 0
@@ -278,9 +275,15 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
         where = [_sql.OUTSIDE_ROWS] if n_src > n_core else []
         if ts:
             where.append(_sql.ATTRIBUTION_AND if where else _sql.ATTRIBUTION)
-        _without_statistics(ds, _sql.CORE_KEYS_FOLLOWERS.format(
-            where=" ".join(where), **key),
-            [n_core, n_seeds] if n_src > n_core else None)
+        # pass 2 without statistics propagation: from the core's id range DuckDB
+        # would add a range filter on src and dst to the scan of every edge, which
+        # prunes nothing (the core spans the id range) and costs about a fifth of
+        # the pass
+        off = _one(ds, "SELECT current_setting('disabled_optimizers')")
+        with _setting(ds, "disabled_optimizers",
+                      ",".join(x for x in (off, "statistics_propagation") if x)):
+            ds.execute(_sql.CORE_KEYS_FOLLOWERS.format(where=" ".join(where), **key),
+                       [n_core, n_seeds] if n_src > n_core else None)
         ds.execute(_sql.SEEDS_FROM_KEYS.format(**key), [n_seeds])
         if n_src > n_core:
             ds.execute(_sql.DROP_OUTSIDE_KEYS, [(n_core + 1) << key["bits"]])
@@ -333,21 +336,18 @@ def _packed_key(n_core: int) -> dict[str, Any]:
                             table="crawls")
 
 
-def _without_statistics(ds: Dataset, sql: str,
-                        params: list[Any] | None = None) -> None:
-    """Run ``sql`` with DuckDB's statistics propagation off.
+@contextmanager
+def _setting(ds: Dataset, name: str, value: object) -> Iterator[None]:
+    """Run the block with the DuckDB setting ``name`` (a fixed name) at ``value``.
 
-    For pass 2 only: from the core's id range DuckDB would otherwise add a range
-    filter on ``src`` and ``dst`` to the scan of every edge, which prunes nothing
-    (the core spans the id range) and costs about a fifth of the pass.
+    The previous value is restored afterwards, also when the block fails.
     """
-    keep = _one(ds, "SELECT current_setting('disabled_optimizers')")
-    off = ",".join(x for x in (keep, "statistics_propagation") if x)
-    ds.execute("SET disabled_optimizers = ?", [off])
+    keep = _one(ds, f"SELECT current_setting('{name}')")
+    ds.execute(f"SET {name} = ?", [value])
     try:
-        ds.execute(sql, params)
+        yield
     finally:
-        ds.execute("SET disabled_optimizers = ?", [keep])
+        ds.execute(f"SET {name} = ?", [keep])
 
 
 def _id_type(ds: Dataset) -> str:
