@@ -53,7 +53,13 @@ from measure.resurrection._result import ResurrectionResult
 
 FEATURE_BATCH = 500_000  # pairs per batch when computing comparison features
 DKEY_CHUNK = 250_000  # accounts per batch of one-deletion handle keys
+EDIT_SLICE = 250_000  # suspended accounts per slice of the one-deletion key join
 KEY_SEED = 0  # seed of the 64-bit hashes that stand for blocking keys in DuckDB
+# Blocking counts how common a key is per period of account creation of this
+# many days (``max_key_freq`` applies per key and period), and the follower block
+# pairs accounts through shared followers within such periods
+KEY_PERIOD_DAYS = 30
+_PERIOD_S = KEY_PERIOD_DAYS * 86400
 
 # Smaller caps for some key kinds (see ``per_key_by``). A display name is shared
 # by many unrelated accounts (common names), and its candidates are the
@@ -167,6 +173,32 @@ def _key_codes(keys: pl.DataFrame) -> pl.DataFrame:
                          .then(pl.col(c).hash(KEY_SEED)).alias(c) for c in _CODED])
 
 
+def _cell_codes(dkey: np.ndarray, bk: np.ndarray) -> np.ndarray:
+    """One 64-bit code per (one-deletion key, period): ``dkey XOR period``.
+
+    The same code is computed in SQL (``EDIT_JOIN``). Two cells share a code when
+    their keys differ by the XOR of their periods (probability about ``2**-56``
+    per pair of keys, a few hundred periods); they would then count together and
+    a rare cell could be taken for a common one (it is then not used to block,
+    nothing else). Rows without a period (no time) get none: they never block.
+    """
+    ok = bk >= 0
+    return dkey[ok].astype(np.uint64) ^ bk[ok].astype(np.uint64)
+
+
+def _common_cells(codes: list[np.ndarray], max_key_freq: int) -> pl.DataFrame:
+    """Codes (:func:`_cell_codes`) of cells held by more than ``max_key_freq``.
+
+    Counted on the sorted codes (a hash aggregate over the tens of millions of
+    one-deletion keys at 1M x 2M accounts is slower).
+    """
+    srt = (np.concatenate(codes) if codes else np.zeros(0, dtype=np.uint64))
+    srt.sort()
+    cut = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1], True])
+    big = srt[cut[:-1]][np.diff(cut) > max_key_freq] if srt.size else srt
+    return pl.DataFrame({"code": pl.Series(big, dtype=pl.UInt64)})
+
+
 def _nearest_distinct(j: pl.DataFrame, per_key: int) -> pl.DataFrame:
     """Candidates of the one-deletion block from its join rows.
 
@@ -270,7 +302,7 @@ def analyze(
     follower_age_tol_days: float = 7,
     per_key: int = 20,
     per_key_by: dict[str, int] | None = PER_KEY_BY,
-    max_key_freq: int = 100,
+    max_key_freq: int = 30,
     min_shared_followers: int = 2,
     max_hub: int = 1000,
     u_random_pairs: int = 50_000,
@@ -332,7 +364,11 @@ def analyze(
         (within the tolerance).
     per_key, max_key_freq, min_shared_followers, max_hub
         Blocking caps: candidates per suspended account and key kind (nearest in
-        time kept); keys held by more accounts are ignored; minimum shared
+        time kept); a key value held by more than ``max_key_freq`` accounts
+        created in one :data:`KEY_PERIOD_DAYS`-day period is not used to block
+        in that period (common there: weak evidence, costly joins; the default
+        30 is about 100 over a search window, which touches 3 or 4 periods, and
+        keeps the 1M x 2M benchmark under 8 GiB); minimum shared
         followers for the follower-overlap block; followers of more than
         ``max_hub`` accounts are ignored when blocking.
     per_key_by
@@ -421,7 +457,7 @@ def analyze(
         # DuckDB gets the blocking keys only, as integer codes; comparison
         # strings stay in polars
         con.register("_rs_keys_df", _key_codes(keys).to_arrow())
-        con.execute(Q.KEYS_TABLE)
+        con.execute(Q.KEYS_TABLE, {"bucket": _PERIOD_S})
         con.unregister("_rs_keys_df")
         cdf = _read_cohort(cohort)
         if cdf is not None:
@@ -436,13 +472,14 @@ def analyze(
         timings["events_keys"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
-        con.execute(Q.BIG_KEYS, {"max_key_freq": max_key_freq})
         con.execute(Q.BLOCKS_TABLE)
         by_key: dict[str, int] = {}
         for kname, q in (("stem", Q.BLOCK_STEM), ("display_name", Q.BLOCK_NAME),
                          ("avatar", Q.BLOCK_AVATAR), ("bio", Q.BLOCK_BIO),
                          ("bio_letters", Q.BLOCK_BIO_LETTERS)):
-            con.execute("INSERT INTO _rs_blocks " + q, {"per_key": cap(kname)})
+            con.execute("INSERT INTO _rs_blocks " + q,
+                        {"per_key": cap(kname), "max_key_freq": max_key_freq,
+                         "bucket": _PERIOD_S})
         if ds.has("edges"):
             con.execute(Q.FOLLOWS_WITH_RELATION if ds.has_column("edges", "relation")
                         else Q.FOLLOWS_NO_RELATION)
@@ -462,40 +499,41 @@ def analyze(
             # chunks by account give the same table), to bound the memory
             all_keys = []
             for off in range(0, max(need.height, 1), DKEY_CHUNK):
-                dk = deletion_keys(need.slice(off, DKEY_CHUNK))
+                dk = deletion_keys(need.slice(off, DKEY_CHUNK)).with_columns(
+                    (pl.col("t_new").dt.epoch("s") // _PERIOD_S).alias("bk"))
                 con.register("_rs_dkeys_df", dk.to_arrow())
                 con.execute(Q.DKEYS_TABLE if off == 0 else Q.DKEYS_INSERT)
                 con.unregister("_rs_dkeys_df")
-                all_keys.append(dk["dkey"].to_numpy())
+                all_keys.append(_cell_codes(dk["dkey"].to_numpy(),
+                                            dk["bk"].fill_null(-1).to_numpy()))
                 del dk
             del need
-            # keys held by more than max_key_freq accounts, counted on the sorted
-            # hashes (a hash aggregate over tens of millions of keys is slower)
-            srt = np.concatenate(all_keys)
+            big = _common_cells(all_keys, max_key_freq)
             del all_keys
-            srt.sort()
-            cut = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1], True])
-            big = (srt[cut[:-1]][np.diff(cut) > max_key_freq] if srt.size
-                   else srt)
-            del srt, cut
-            con.register("_rs_bigd_df", pl.DataFrame(
-                {"dkey": pl.Series(big, dtype=pl.UInt64)}).to_arrow())
+            con.register("_rs_bigd_df", big.to_arrow())
             con.execute(Q.BIG_DKEYS)
             con.unregister("_rs_bigd_df")
-            join_rows = con.execute(Q.EDIT_JOIN).pl()
+            # the join rows of a slice of the suspended accounts at a time: the
+            # nearest-candidates cap is per suspended account, so slices give
+            # the same candidates, and only one slice's rows are held at once
+            n_susp_all = con.execute(Q.SUSPENDED_COUNT).fetchone()[0]
+            n_slices = max(1, math.ceil(n_susp_all / EDIT_SLICE))
+            for i in range(n_slices):
+                join_rows = con.execute(Q.EDIT_JOIN, {
+                    "bucket": _PERIOD_S, "n_slices": n_slices, "slice": i}).pl()
+                edit = _nearest_distinct(join_rows, cap("handle_edit"))
+                del join_rows
+                con.register("_rs_edit_df", edit.to_arrow())
+                con.execute(Q.BLOCK_EDIT_INSERT)
+                con.unregister("_rs_edit_df")
+                del edit
             _drop(con, "_rs_dkeys", "_rs_bigdkeys")  # 60M+ keys at 1M x 2M
-            edit = _nearest_distinct(join_rows, cap("handle_edit"))
-            del join_rows
-            con.register("_rs_edit_df", edit.to_arrow())
-            con.execute(Q.BLOCK_EDIT_INSERT)
-            con.unregister("_rs_edit_df")
-            del edit
         if time_candidates:
             con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_TIME,
                         {"per_key": int(time_candidates)})
         con.execute("INSERT INTO _rs_blocks " + Q.BLOCK_FOLLOWERS,
                     {"per_key": cap("followers"), "min_shared": min_shared_followers,
-                     "max_hub": max_hub, "bucket": 30 * 86400})
+                     "max_hub": max_hub, "bucket": _PERIOD_S})
         n_by_bit = dict(con.execute(Q.BLOCK_COUNTS).fetchall())
         for kname, bit in (("stem", 1), ("display_name", 2), ("avatar", 4),
                            ("bio", 8), ("followers", 16), ("handle_edit", 32),

@@ -78,10 +78,12 @@ FROM fs LEFT JOIN la USING (account_id)
 
 # Keys plus how many accounts hold each key value (term frequency): agreeing on a
 # value that thousands share ("Proud Muslim", a default avatar) says little.
-# (the counts stem_n, name_n, avatar_n, bio_n are computed in polars beforehand)
+# (the counts stem_n, name_n, avatar_n, bio_n are computed in polars beforehand).
+# ``bk``: the account's period of creation, $bucket seconds long (the unit in which
+# blocking counts how common a key is, see ``_BLOCK``).
 KEYS_TABLE = """
 CREATE OR REPLACE TEMP TABLE _rs_keys AS
-SELECT * FROM _rs_keys_df
+SELECT *, CAST(floor(epoch(t_new) / $bucket) AS BIGINT) AS bk FROM _rs_keys_df
 """
 
 COHORT_TABLE = """
@@ -99,45 +101,42 @@ FROM _rs_events e LEFT JOIN _rs_keys k USING (account_id)
 WHERE NOT $use_cohort OR e.account_id IN (SELECT account_id FROM _rs_cohort)
 """
 
-# Keys held by more than $max_key_freq accounts (default avatars, empty bios, very
-# common names) are not used for blocking: they say nothing and explode pair counts.
-BIG_KEYS = """
-CREATE OR REPLACE TEMP TABLE _rs_bigkeys AS
-SELECT 'stem' AS kind, stem AS value FROM _rs_keys WHERE stem IS NOT NULL
-GROUP BY stem HAVING count(*) > $max_key_freq
-UNION ALL
-SELECT 'name', name_key FROM _rs_keys WHERE name_key IS NOT NULL
-GROUP BY name_key HAVING count(*) > $max_key_freq
-UNION ALL
-SELECT 'avatar', avatar FROM _rs_keys WHERE avatar IS NOT NULL
-GROUP BY avatar HAVING count(*) > $max_key_freq
-UNION ALL
-SELECT 'bio', bio_fp FROM _rs_keys WHERE bio_fp IS NOT NULL
-GROUP BY bio_fp HAVING count(*) > $max_key_freq
-UNION ALL
-SELECT 'bio_letters', bio_lfp FROM _rs_keys WHERE bio_lfp IS NOT NULL
-GROUP BY bio_lfp HAVING count(*) > $max_key_freq
-"""
-
 # Candidate successors of one key kind. The key column name is fixed per constant.
-# Common keys are dropped from the suspended side before the join (the join on a
-# key held by thousands is what costs, and it would be filtered out afterwards).
-# The $per_key candidates created nearest in time to the first suspended look-up.
+# A key value held by more than $max_key_freq accounts created in one period
+# (``bk``, $bucket seconds: default avatars, empty bios, very common names in that
+# period) is not used to block in that period: it says nothing and the join on it
+# is what costs. Counted per period, not over the whole dataset, so that a name
+# common over years of data still blocks the few accounts that carry it in one
+# search window. The suspended account's window is cut into the periods it
+# touches and joined on (key, period): every account is in one period, so no
+# pair is produced twice, and each (key, period) joins at most $max_key_freq
+# accounts. The $per_key candidates created nearest in time to the first
+# suspended look-up are kept.
 _NEAREST = """
 QUALIFY row_number() OVER (
     PARTITION BY a.account_id
     ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
 ) <= $per_key
 """
+# the periods of each suspended account's search window (lower_t, upper_t]
+_WINDOW_PERIODS = """unnest(range(
+           CAST(floor(epoch(lower_t) / $bucket) AS BIGINT),
+           CAST(floor(epoch(upper_t) / $bucket) AS BIGINT) + 1)) AS bk"""
 _BLOCK = """
-WITH a AS (
-    SELECT account_id, lower_t, upper_t, first_suspended, {key} AS k
+WITH common AS (
+    SELECT {key} AS k, bk FROM _rs_keys
+    WHERE {key} IS NOT NULL
+    GROUP BY {key}, bk HAVING count(*) > $max_key_freq
+), aw AS (
+    SELECT account_id, lower_t, upper_t, first_suspended, {key} AS k,
+           """ + _WINDOW_PERIODS + """
     FROM _rs_susp
     WHERE {key} IS NOT NULL
-      AND {key} NOT IN (SELECT value FROM _rs_bigkeys WHERE kind = '{kind}')
+), a AS (
+    SELECT * FROM aw ANTI JOIN common USING (k, bk)
 )
 SELECT a.account_id AS previous, b.account_id AS new, {bit} AS bit
-FROM a JOIN _rs_keys b ON a.k = b.{key}
+FROM a JOIN _rs_keys b ON a.k = b.{key} AND a.bk = b.bk
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
   AND b.account_id <> a.account_id
 """ + _NEAREST
@@ -148,31 +147,38 @@ BLOCK_STEM = _BLOCK.format(bit=1, key="stem", kind="stem")
 # ``_rs_dkeys(account_id, dkey)``); bit 32.
 DKEYS_TABLE = """
 CREATE OR REPLACE TEMP TABLE _rs_dkeys AS
-SELECT account_id, dkey, t_new FROM _rs_dkeys_df
+SELECT account_id, dkey, t_new, bk FROM _rs_dkeys_df
 """
 
 DKEYS_INSERT = """
-INSERT INTO _rs_dkeys SELECT account_id, dkey, t_new FROM _rs_dkeys_df
+INSERT INTO _rs_dkeys SELECT account_id, dkey, t_new, bk FROM _rs_dkeys_df
 """
 
-# Keys held by more than $max_key_freq accounts (counted in Python on the sorted
-# hashes, registered as ``_rs_bigd_df``) are not used.
+# (key, period) cells held by more than $max_key_freq accounts are not used, as in
+# ``_BLOCK``; counted in Python on the sorted cell codes ``xor(dkey, bk)``
+# (``_analyze._cell_codes``) and registered as ``_rs_bigd_df(code)``.
 BIG_DKEYS = """
-CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT dkey FROM _rs_bigd_df
+CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT code FROM _rs_bigd_df
 """
 
 # One row per (suspended, window-eligible account, shared key) with the time
-# from the suspension; the per_key nearest distinct accounts are then kept in
+# from the suspension, for the suspended accounts of slice $slice of $n_slices
+# (by hash of the id); the per_key nearest distinct accounts are then kept in
 # polars (``_analyze._nearest_distinct``: ``_NEAREST`` then DISTINCT pairs).
 EDIT_JOIN = """
-WITH a AS (
-    SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey
+WITH aw AS (
+    SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey,
+           """ + _WINDOW_PERIODS.replace("lower_t", "s.lower_t").replace(
+    "upper_t", "s.upper_t") + """
     FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
-    WHERE d.dkey NOT IN (SELECT dkey FROM _rs_bigdkeys)
+    WHERE hash(s.account_id) % $n_slices = $slice
+), a AS (
+    SELECT * FROM aw
+    WHERE xor(dkey, CAST(bk AS UBIGINT)) NOT IN (SELECT code FROM _rs_bigdkeys)
 )
 SELECT a.account_id AS previous, b.account_id AS new,
        abs(epoch(b.t_new) - epoch(a.first_suspended)) AS dist
-FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey
+FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey AND a.bk = b.bk
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
 """
 
@@ -276,6 +282,7 @@ BLOCK_EDIT_INSERT = (
 BLOCK_COUNTS = "SELECT bit, count(*) AS n FROM _rs_blocks GROUP BY bit"
 # suspended accounts, and the earliest start of their successor windows
 SUSPENDED_IDS = "SELECT account_id FROM _rs_susp"
+SUSPENDED_COUNT = "SELECT count(*) FROM _rs_susp"
 SUSPENDED_MIN_LOWER = "SELECT min(lower_t) FROM _rs_susp"
 # random pairs (registered ``_rs_rand_df``) in place of the candidate pairs
 RANDOM_PAIRS_TABLE = (
@@ -368,7 +375,7 @@ SELECT DISTINCT account_id FROM _rs_age_ids_df
 """
 
 CLEANUP = (
-    "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_bigkeys", "_rs_follows",
+    "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_follows",
     "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids", "_rs_dkeys",
     "_rs_bigdkeys",
 )
