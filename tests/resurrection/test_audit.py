@@ -130,6 +130,23 @@ def test_audit_recovers_synthetic_truth(synth, synth_result, tmp_path) -> None:
     assert any("not audited" in x for x in a.recall.assumptions)
 
 
+def test_audit_of_sheet_with_other_cuts(synth, synth_result) -> None:
+    """A sheet drawn with other cut points is matched to the result by its own
+    bands: every band is audited, only the one below the floor is not."""
+    res = synth_result
+    truth = _truth_pairs(synth[1])
+    # (the synthetic world is clean: few non-links above 1e-6)
+    sheet = draw_audit(res, 120, cuts=(1e-6, 0.001), floor=1e-6, seed=4)
+    coded = _code(sheet, truth.with_columns(pl.col("previous").cast(
+        sheet["previous"].dtype), pl.col("new").cast(sheet["new"].dtype)))
+    a = res.audit(coded)
+    assert not a.warnings
+    assert set(a.strata.filter(pl.col("audited"))["stratum"]) == {
+        "linked", "1e-06 < p <= 0.001", "0.001 < p <= 1"}
+    assert a.strata.filter(~pl.col("audited"))["stratum"].to_list() == [
+        "p <= 1e-06"]
+
+
 def test_sheet_errors_name_file_row_column(synth_result, tmp_path) -> None:
     sheet = draw_audit(synth_result, 20, seed=0)
     bad = sheet.with_columns(pl.lit("yes").alias("match"))

@@ -94,6 +94,27 @@ def _edge(name: str) -> float | None:
         return None
 
 
+def _cuts_of(names: list[str]) -> tuple[float, ...]:
+    """Cut points a sheet was drawn with, read back from its band names.
+
+    Every band name (``"p <= a"``, ``"a < p <= b"``) carries its edges; the cuts
+    are those inside (0, 1). A sheet with no band (only the accepted links) gives
+    the default :data:`AUDIT_CUTS`.
+    """
+    edges: set[float] = set()
+    for name in names:
+        if name == LINKED:
+            continue
+        for part in name.replace("<=", "<").split("<"):
+            try:
+                x = float(part.strip())
+            except ValueError:
+                continue
+            if 0 < x < 1:
+                edges.add(x)
+    return tuple(sorted(edges)) if edges else AUDIT_CUTS
+
+
 def _upper(name: str) -> float:
     """Upper probability edge of a stratum name (1 for the accepted links)."""
     edge = None if name == LINKED else _edge(name)
@@ -459,7 +480,9 @@ def audit_links(sheet: pl.DataFrame | str | os.PathLike[str], *,
     result
         Optional :class:`~measure.resurrection.ResurrectionResult` the sheet was
         drawn from: adds the model's expected number of true pairs per stratum and
-        checks that the strata sizes agree.
+        checks that the strata sizes agree. Its pairs are cut at the sheet's own
+        bands (read from the stratum names), so a sheet drawn with other ``cuts``
+        matches too.
     level
         Confidence level.
 
@@ -509,7 +532,8 @@ def audit_links(sheet: pl.DataFrame | str | os.PathLike[str], *,
     assumptions = ASSUMPTIONS
     strata = strata.with_columns(pl.lit(True).alias("audited"))
     if result is not None:
-        st = strata_of(result.pairs, result.links)
+        # the result's pairs cut at the sheet's own bands
+        st = strata_of(result.pairs, result.links, _cuts_of(names))
         model = st.group_by("stratum").agg(
             pl.len().alias("_N_now"), pl.col("probability").sum().alias(
                 "model_expected"))
