@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 import measure
 from measure.resurrection import _sql as Q
@@ -141,3 +142,26 @@ def test_edit_join_in_slices_gives_the_same_pairs(synth, synth_result,
     assert res.pairs_by_key["handle_edit"] > 0
     assert res.pairs.select(key).sort(key).equals(
         synth_result.pairs.select(key).sort(key))
+
+
+@pytest.mark.parametrize("max_key_freq", [30, 5])
+def test_periods_before_1970(tmp_path, max_key_freq) -> None:
+    """Periods are numbered from the Unix epoch: windows that start before it
+    (negative period numbers) block as any other, with and without common cells
+    (six accounts sharing A's stem next to account 3 make one common at 5)."""
+    import datetime as dt
+
+    t = _with_fillers([52.0] * 6)
+    shift = dt.datetime(1969, 12, 1, tzinfo=dt.UTC) - day(0)
+    moved = {name: df.with_columns(pl.col(c) + shift for c, typ in df.schema.items()
+                                   if isinstance(typ, pl.Datetime))
+             for name, df in t.items()}
+    opts = {"max_key_freq": max_key_freq, "n_boot": 0, "n_imputations": 2}
+    with measure.open(write(tmp_path / "moved", moved)) as ds:
+        got = analyze(ds, **opts).pairs
+    with measure.open(write(tmp_path / "now", t)) as ds:
+        want = analyze(ds, **opts).pairs
+    key = ["previous", "new", "keys"]
+    assert got.select(key).sort(key).equals(want.select(key).sort(key))
+    assert ((1, 3) in set(got.select("previous", "new").iter_rows())) == (
+        max_key_freq == 30)

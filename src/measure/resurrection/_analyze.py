@@ -173,17 +173,24 @@ def _key_codes(keys: pl.DataFrame) -> pl.DataFrame:
                          .then(pl.col(c).hash(KEY_SEED)).alias(c) for c in _CODED])
 
 
-def _cell_codes(dkey: np.ndarray, bk: np.ndarray) -> np.ndarray:
-    """One 64-bit code per (one-deletion key, period): ``dkey XOR period``.
+# added to a period number before it enters a cell code, so that the code's
+# period part is positive for any date after the year -75000 (SQL casts it to
+# UBIGINT)
+PERIOD_OFFSET = 1_000_000
 
-    The same code is computed in SQL (``EDIT_JOIN``). Two cells share a code when
-    their keys differ by the XOR of their periods (probability about ``2**-56``
-    per pair of keys, a few hundred periods); they would then count together and
-    a rare cell could be taken for a common one (it is then not used to block,
-    nothing else). Rows without a period (no time) get none: they never block.
+
+def _cell_codes(dkey: np.ndarray, bk: np.ndarray) -> np.ndarray:
+    """One 64-bit code per (one-deletion key, period): ``dkey XOR (period + offset)``.
+
+    The same code is computed in SQL (``EDIT_JOIN``, with ``$offset`` =
+    :data:`PERIOD_OFFSET`). Two cells share a code when their keys differ by the
+    XOR of their periods (probability about ``2**-54`` per pair of keys, a few
+    hundred periods); they would then count together and a rare cell could be
+    taken for a common one (it is then not used to block, nothing else). ``bk``
+    must not be null: rows without a time never block and are left out before.
     """
-    ok = bk >= 0
-    return dkey[ok].astype(np.uint64) ^ bk[ok].astype(np.uint64)
+    return dkey.astype(np.uint64) ^ (bk.astype(np.int64) + PERIOD_OFFSET).astype(
+        np.uint64)
 
 
 def _common_cells(codes: list[np.ndarray], max_key_freq: int) -> pl.DataFrame:
@@ -504,8 +511,10 @@ def analyze(
                 con.register("_rs_dkeys_df", dk.to_arrow())
                 con.execute(Q.DKEYS_TABLE if off == 0 else Q.DKEYS_INSERT)
                 con.unregister("_rs_dkeys_df")
-                all_keys.append(_cell_codes(dk["dkey"].to_numpy(),
-                                            dk["bk"].fill_null(-1).to_numpy()))
+                timed = dk.filter(pl.col("bk").is_not_null())
+                all_keys.append(_cell_codes(timed["dkey"].to_numpy(),
+                                            timed["bk"].to_numpy()))
+                del timed
                 del dk
             del need
             big = _common_cells(all_keys, max_key_freq)
@@ -520,7 +529,8 @@ def analyze(
             n_slices = max(1, math.ceil(n_susp_all / EDIT_SLICE))
             for i in range(n_slices):
                 join_rows = con.execute(Q.EDIT_JOIN, {
-                    "bucket": _PERIOD_S, "n_slices": n_slices, "slice": i}).pl()
+                    "bucket": _PERIOD_S, "n_slices": n_slices, "slice": i,
+                    "offset": PERIOD_OFFSET}).pl()
                 edit = _nearest_distinct(join_rows, cap("handle_edit"))
                 del join_rows
                 con.register("_rs_edit_df", edit.to_arrow())

@@ -155,7 +155,7 @@ INSERT INTO _rs_dkeys SELECT account_id, dkey, t_new, bk FROM _rs_dkeys_df
 """
 
 # (key, period) cells held by more than $max_key_freq accounts are not used, as in
-# ``_BLOCK``; counted in Python on the sorted cell codes ``xor(dkey, bk)``
+# ``_BLOCK``; counted in Python on the sorted cell codes ``xor(dkey, bk + $offset)``
 # (``_analyze._cell_codes``) and registered as ``_rs_bigd_df(code)``.
 BIG_DKEYS = """
 CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT code FROM _rs_bigd_df
@@ -174,7 +174,8 @@ WITH aw AS (
     WHERE hash(s.account_id) % $n_slices = $slice
 ), a AS (
     SELECT * FROM aw
-    WHERE xor(dkey, CAST(bk AS UBIGINT)) NOT IN (SELECT code FROM _rs_bigdkeys)
+    WHERE xor(dkey, CAST(bk + $offset AS UBIGINT))
+          NOT IN (SELECT code FROM _rs_bigdkeys)
 )
 SELECT a.account_id AS previous, b.account_id AS new,
        abs(epoch(b.t_new) - epoch(a.first_suspended)) AS dist
