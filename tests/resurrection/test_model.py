@@ -141,3 +141,59 @@ def test_grouped_em_with_random_pair_u_is_not_biased_by_matches() -> None:
         assert abs(model.u[c.name][top] / want - 1) < U_REL_TOL, c.name
         # ignoring that random pairs hold matches overstates u of the top level
         assert naive.u[c.name][top] > model.u[c.name][top]
+
+
+# a rare agreement level (u = 1e-4 among non-matches) of 2 million window pairs:
+# the candidates hold about 200 such pairs, 50,000 random pairs about 5
+U_RARE = 1e-4
+U_RARE_REL_TOL = 0.30  # census of ~200 pairs: relative sd ~7%
+
+
+def test_grouped_em_u_counts_rare_levels_among_candidates() -> None:
+    """u of a rare level comes from the candidates (a census of the window pairs
+    that agree on something) when ``n_window_pairs`` is given; random pairs alone
+    see a handful of them."""
+    from measure.resurrection._fellegi_sunter import fit_em_grouped
+
+    rng = np.random.default_rng(7)
+    n_groups, n_a = 1000, 2000
+    m, u = {}, {}
+    for c in COMPARISONS:
+        L = len(c.levels)
+        uk = np.full(L, U_RARE)
+        uk[0] = 1.0 - (L - 1) * U_RARE
+        mk = np.ones(L)
+        mk[-1] = 3 * L
+        m[c.name], u[c.name] = mk / mk.sum(), uk
+    u_want = {c.name: _normalise(c, u[c.name]) for c in COMPARISONS}
+    n_pairs = n_groups * n_a
+    bins = np.column_stack([rng.choice(len(c.levels), n_pairs, p=u[c.name])
+                            for c in COMPARISONS]).astype(np.int8)
+    group_all = np.repeat(np.arange(n_groups), n_a)
+    # half the suspended accounts have their successor in slot 0 of the window
+    has = rng.random(n_groups) < 0.5
+    succ = np.arange(n_groups)[has] * n_a
+    bins[succ] = np.column_stack([rng.choice(len(c.levels), succ.size,
+                                             p=m[c.name]) for c in COMPARISONS])
+    # blocking: the pairs that agree on something (any level above 0)
+    cand = np.flatnonzero((bins > 0).any(axis=1))
+    row_of = np.full(n_pairs, -1)
+    row_of[cand] = np.arange(cand.size)
+    r = rng.integers(0, n_pairs, 50_000)
+    r_bins, r_idx = bins[r].astype(np.int64), row_of[r]
+    c_bins = bins[cand].astype(np.int64)
+    groups = np.unique(group_all[cand], return_inverse=True)[1]
+    n_cand = np.full(groups.max() + 1, float(n_a))
+    strat = fit_em_grouped(c_bins, groups, n_cand=n_cand, random_bins=r_bins,
+                           random_idx=r_idx, n_window_pairs=float(n_pairs))
+    rand = fit_em_grouped(c_bins, groups, n_cand=n_cand, random_bins=r_bins,
+                          random_idx=r_idx)
+    err_s, err_r = [], []
+    for c in COMPARISONS:
+        top = len(c.levels) - 1
+        want = u_want[c.name][top]
+        err_s.append(abs(strat.u[c.name][top] / want - 1))
+        err_r.append(abs(rand.u[c.name][top] / want - 1))
+        assert err_s[-1] < U_RARE_REL_TOL, c.name
+    assert np.mean(err_s) < np.mean(err_r)
+    assert "candidate and random window pairs" in strat.method

@@ -637,6 +637,7 @@ def analyze(
                 starts = _run_starts(feats["previous"])
                 group = _run_codes(starts, feats.height)
                 n_cand = None
+                n_window_pairs = None
                 if rand_bins is not None:
                     # with u from all pairs, the prior of each pair is 1 over all
                     # accounts in the window, not over the blocked candidates
@@ -646,8 +647,11 @@ def analyze(
                     first = feats.select("previous")[starts]
                     n_cand = first.join(sizes, on="previous", how="left")[
                         "_n"].fill_null(1.0).to_numpy()
+                    # the population the random pairs were drawn from
+                    n_window_pairs = float((hi - lo).sum())
                 model = fit_em_grouped(bins, group, n_cand=n_cand,
-                                       random_bins=rand_bins, random_idx=rand_idx)
+                                       random_bins=rand_bins, random_idx=rand_idx,
+                                       n_window_pairs=n_window_pairs)
                 p_pair = predict_grouped(model, bins, group)
             else:
                 model = fit_em(bins, fixed_u=fixed_u)
