@@ -147,6 +147,32 @@ def test_audit_of_sheet_with_other_cuts(synth, synth_result) -> None:
         "p <= 1e-06"]
 
 
+def test_audit_of_sheet_with_one_band_or_odd_cuts(synth, synth_result) -> None:
+    """A sheet with a single band (``cuts=()``) is matched as that band, not as
+    the default cuts; an unknown band is warned about; odd cut points read back
+    exactly from the band names. (Review of session 5.)"""
+    res = synth_result
+    truth = _truth_pairs(synth[1])
+
+    def coded(sheet: pl.DataFrame) -> pl.DataFrame:
+        return _code(sheet, truth.with_columns(pl.col("previous").cast(
+            sheet["previous"].dtype), pl.col("new").cast(sheet["new"].dtype)))
+
+    one = coded(draw_audit(res, 60, cuts=(), floor=0, seed=1))
+    a = res.audit(one)
+    assert not a.warnings
+    assert a.strata["stratum"].to_list() == ["linked", "p <= 1"]
+    assert a.strata["model_expected"].null_count() == 0
+    odd = (1.2345678e-7, 0.0012345678)
+    st = strata_of(res.pairs, res.links, odd)
+    assert "1.2345678e-07 < p <= 0.0012345678" in set(st["stratum"])
+    a = res.audit(coded(draw_audit(res, 120, cuts=odd, floor=0, seed=2)))
+    assert not a.warnings
+    renamed = one.with_columns(pl.col("stratum").str.replace("p <= 1", "low"))
+    a = res.audit(renamed)
+    assert any("not a band of the result" in w for w in a.warnings)
+
+
 def test_sheet_errors_name_file_row_column(synth_result, tmp_path) -> None:
     sheet = draw_audit(synth_result, 20, seed=0)
     bad = sheet.with_columns(pl.lit("yes").alias("match"))

@@ -165,3 +165,56 @@ def test_periods_before_1970(tmp_path, max_key_freq) -> None:
     assert got.select(key).sort(key).equals(want.select(key).sort(key))
     assert ((1, 3) in set(got.select("previous", "new").iter_rows())) == (
         max_key_freq == 30)
+
+
+def _dawla_tables(days: list[float], before_epoch: bool) -> dict[str, pl.DataFrame]:
+    """Actor A renamed ``abudawla*`` (a stem long enough for one-deletion keys),
+    plus fillers sharing that stem created on ``days``."""
+    import datetime as dt
+
+    t = _with_fillers(days)
+    t["accounts"] = t["accounts"].with_columns(
+        pl.col("screen_name").str.replace("^abu_?x", "abudawla"))
+    if before_epoch:
+        shift = dt.datetime(1969, 12, 1, tzinfo=dt.UTC) - day(0)
+        t = {n: df.with_columns(pl.col(c) + shift for c, typ in df.schema.items()
+                                if isinstance(typ, pl.Datetime)) for n, df in t.items()}
+    return t
+
+
+@pytest.mark.parametrize("before_epoch", [False, True])
+@pytest.mark.parametrize(("days", "edit_blocks"), [
+    ([], True),
+    ([15.0, 16, 17, 18, 19, 20], False),  # after the earliest window opens (day 14)
+    ([7.0, 8, 9, 10, 11, 12], False),  # same period, before it opens
+])
+def test_common_one_deletion_cell_per_period(tmp_path, days, edit_blocks,
+                                             before_epoch) -> None:
+    """The one-deletion block drops a (key, period) cell held by more than
+    ``max_key_freq`` accounts, counted over every account of the period (also
+    those created before the earliest window opens), as the exact-key blocks do.
+    (Review of session 5; the Python and SQL cell codes must agree for it.)"""
+    with measure.open(write(tmp_path / "w", _dawla_tables(days, before_epoch))) as ds:
+        pairs = analyze(ds, max_key_freq=5, n_boot=0, n_imputations=2).pairs
+    k = pairs.filter((pl.col("previous") == 1) & (pl.col("new") == 2))["keys"]
+    assert k.len() == 1
+    assert bool(k[0] & 32) == edit_blocks
+    assert bool(k[0] & 1) == edit_blocks  # the exact stem block agrees
+
+
+def test_cell_codes_agree_with_sql() -> None:
+    import duckdb
+    import numpy as np
+
+    from measure.resurrection._analyze import PERIOD_OFFSET, _cell_codes
+
+    dkeys = np.array([0, 1, 2**63, 2**64 - 1, 0x9E3779B97F4A7C15], dtype=np.uint64)
+    periods = np.array([-1_000_000, -5, -1, 0, 700], dtype=np.int64)
+    dk, bk = (x.ravel() for x in np.meshgrid(dkeys, periods))
+    want = _cell_codes(dk, bk)
+    con = duckdb.connect()
+    con.register("c", pl.DataFrame({"dkey": pl.Series(dk, dtype=pl.UInt64),
+                                    "bk": bk}).to_arrow())
+    got = con.execute("SELECT xor(dkey, CAST(bk + $offset AS UBIGINT)) FROM c",
+                      {"offset": PERIOD_OFFSET}).fetchnumpy()
+    assert np.array_equal(next(iter(got.values())).astype(np.uint64), want)

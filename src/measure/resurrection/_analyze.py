@@ -183,11 +183,12 @@ def _cell_codes(dkey: np.ndarray, bk: np.ndarray) -> np.ndarray:
     """One 64-bit code per (one-deletion key, period): ``dkey XOR (period + offset)``.
 
     The same code is computed in SQL (``EDIT_JOIN``, with ``$offset`` =
-    :data:`PERIOD_OFFSET`). Two cells share a code when their keys differ by the
-    XOR of their periods (probability about ``2**-54`` per pair of keys, a few
-    hundred periods); they would then count together and a rare cell could be
-    taken for a common one (it is then not used to block, nothing else). ``bk``
-    must not be null: rows without a time never block and are left out before.
+    :data:`PERIOD_OFFSET`). Two cells share a code when their keys (splitmix64
+    hashes) differ by the XOR of their periods: ``2**-64`` per pair of cells,
+    with a few hundred periods about ``2**-48`` per pair of keys; they would
+    then count together and a rare cell could be taken for a common one (it is
+    then not used to block, nothing else). ``bk`` must not be null: rows without
+    a time never block and are left out before.
     """
     return dkey.astype(np.uint64) ^ (bk.astype(np.int64) + PERIOD_OFFSET).astype(
         np.uint64)
@@ -500,7 +501,9 @@ def analyze(
             lo_t = (pl.lit(lo_row[0]).cast(pl.Datetime("us", "UTC"))
                     if lo_row[0] is not None else None)
             need = keys.filter(pl.col("account_id").is_in(sids.implode())
-                               | (pl.col("t_new") > lo_t if lo_t is not None
+                               | ((pl.col("t_new").dt.epoch("s") // _PERIOD_S
+                                   >= lo_t.dt.epoch("s") // _PERIOD_S)
+                                  if lo_t is not None
                                   else pl.lit(False)))
             # in chunks of accounts (a key is distinct within its account, so
             # chunks by account give the same table), to bound the memory

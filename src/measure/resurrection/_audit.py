@@ -78,11 +78,17 @@ ASSUMPTIONS = (
 )
 
 
+def _fmt(x: float) -> str:
+    """Write an edge for a band name: short, and read back exactly."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
+
+
 def _stratum_names(cuts: tuple[float, ...]) -> list[str]:
     edges = [0.0, *cuts, 1.0]
-    names = [f"p <= {edges[1]:g}"]
-    names += [f"{lo:g} < p <= {hi:g}" for lo, hi in zip(edges[1:-1], edges[2:],
-                                                      strict=True)]
+    names = [f"p <= {_fmt(edges[1])}"]
+    names += [f"{_fmt(lo)} < p <= {_fmt(hi)}"
+              for lo, hi in zip(edges[1:-1], edges[2:], strict=True)]
     return names
 
 
@@ -102,6 +108,7 @@ def _cuts_of(names: list[str]) -> tuple[float, ...]:
     the default :data:`AUDIT_CUTS`.
     """
     edges: set[float] = set()
+    bands = False
     for name in names:
         if name == LINKED:
             continue
@@ -110,9 +117,10 @@ def _cuts_of(names: list[str]) -> tuple[float, ...]:
                 x = float(part.strip())
             except ValueError:
                 continue
+            bands = True
             if 0 < x < 1:
                 edges.add(x)
-    return tuple(sorted(edges)) if edges else AUDIT_CUTS
+    return tuple(sorted(edges)) if bands else AUDIT_CUTS
 
 
 def _upper(name: str) -> float:
@@ -538,12 +546,16 @@ def audit_links(sheet: pl.DataFrame | str | os.PathLike[str], *,
             pl.len().alias("_N_now"), pl.col("probability").sum().alias(
                 "model_expected"))
         strata = strata.join(model, on="stratum", how="left")
-        off = strata.filter(pl.col("_N_now") != pl.col("N"))
+        off = strata.filter(pl.col("_N_now").is_null()
+                            | (pl.col("_N_now") != pl.col("N")))
         if off.height:
+            name, n_now = off["stratum"][0], off["_N_now"][0]
             warnings.append(
-                f"stratum sizes differ from the result given (e.g. "
-                f"{off['stratum'][0]!r}: sheet {off['N'][0]}, result "
-                f"{off['_N_now'][0]}): the sheet was drawn from another run")
+                f"stratum {name!r} of the sheet is not a band of the result given: "
+                "the sheet was drawn from another run" if n_now is None else
+                f"stratum sizes differ from the result given (e.g. {name!r}: "
+                f"sheet {off['N'][0]}, result {n_now}): the sheet was drawn from "
+                "another run")
         strata = strata.drop("_N_now")
         rest = model.join(strata.select("stratum"), on="stratum", how="anti")
         if rest.height:

@@ -8,13 +8,15 @@ results in temporary tables prefixed ``_rs_``:
    between: interval censoring), and the follower count at that last active look-up.
 2. ``KEYS_TABLE`` -> ``_rs_keys``: blocking keys per account, computed in Python
    (Unicode NFKC, case folding) and loaded, as 64-bit hashes, from a registered
-   frame ``_rs_keys_df``.
+   frame ``_rs_keys_df``, with ``bk``, the 30-day period of the account's creation.
 3. ``SUSPENDED`` -> ``_rs_susp``: events joined with keys and the search window
    ``(lower_t, upper_t]`` for successors, restricted to the cohort when one is given.
 4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key
    (handle stem, one-edit handle keys, display name, avatar, whole bio, bio letters,
    shared followers), each capped to the ``$per_key`` candidates nearest in time
-   per suspended account (one-deletion handle keys: ``EDIT_JOIN``, capped in polars).
+   per suspended account (one-deletion handle keys: ``EDIT_JOIN``, capped in
+   polars); a key value held by more than ``$max_key_freq`` accounts created in
+   one period does not block in that period.
 5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
 6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
    and the number of followers a candidate pair shares.
@@ -118,10 +120,22 @@ QUALIFY row_number() OVER (
     ORDER BY abs(epoch(b.t_new) - epoch(a.first_suspended)), b.account_id
 ) <= $per_key
 """
-# the periods of each suspended account's search window (lower_t, upper_t]
-_WINDOW_PERIODS = """unnest(range(
-           CAST(floor(epoch(lower_t) / $bucket) AS BIGINT),
-           CAST(floor(epoch(upper_t) / $bucket) AS BIGINT) + 1)) AS bk"""
+
+
+def _window_periods(table: str, alias: str) -> str:
+    """Unnest the periods of each suspended account's window ``(lower_t, upper_t]``.
+
+    Clamped to the periods in which some account was created: a window that
+    opens at an old creation time (no active look-up before the suspension)
+    or at a placeholder date spans no empty periods.
+    """
+    return f"""unnest(range(
+           greatest(CAST(floor(epoch({table}lower_t) / $bucket) AS BIGINT),
+                    (SELECT min(bk) FROM _rs_keys)),
+           least(CAST(floor(epoch({table}upper_t) / $bucket) AS BIGINT),
+                 (SELECT max(bk) FROM _rs_keys)) + 1)) AS {alias}"""
+
+
 _BLOCK = """
 WITH common AS (
     SELECT {key} AS k, bk FROM _rs_keys
@@ -129,7 +143,7 @@ WITH common AS (
     GROUP BY {key}, bk HAVING count(*) > $max_key_freq
 ), aw AS (
     SELECT account_id, lower_t, upper_t, first_suspended, {key} AS k,
-           """ + _WINDOW_PERIODS + """
+           """ + _window_periods("", "bk") + """
     FROM _rs_susp
     WHERE {key} IS NOT NULL
 ), a AS (
@@ -141,7 +155,7 @@ WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
   AND b.account_id <> a.account_id
 """ + _NEAREST
 
-BLOCK_STEM = _BLOCK.format(bit=1, key="stem", kind="stem")
+BLOCK_STEM = _BLOCK.format(bit=1, key="stem")
 
 # Handles one edit apart (one-deletion neighbourhood keys of the stem, from
 # ``_rs_dkeys(account_id, dkey)``); bit 32.
@@ -168,18 +182,17 @@ CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT code FROM _rs_bigd_df
 EDIT_JOIN = """
 WITH aw AS (
     SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey,
-           """ + _WINDOW_PERIODS.replace("lower_t", "s.lower_t").replace(
-    "upper_t", "s.upper_t") + """
+           """ + _window_periods("s.", "wbk") + """
     FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
     WHERE hash(s.account_id) % $n_slices = $slice
 ), a AS (
     SELECT * FROM aw
-    WHERE xor(dkey, CAST(bk + $offset AS UBIGINT))
+    WHERE xor(dkey, CAST(wbk + $offset AS UBIGINT))
           NOT IN (SELECT code FROM _rs_bigdkeys)
 )
 SELECT a.account_id AS previous, b.account_id AS new,
        abs(epoch(b.t_new) - epoch(a.first_suspended)) AS dist
-FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey AND a.bk = b.bk
+FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey AND a.wbk = b.bk
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
 """
 
@@ -194,12 +207,12 @@ FROM _rs_susp a JOIN _rs_keys b
   ON b.t_new > a.lower_t AND b.t_new <= a.upper_t
 WHERE b.account_id <> a.account_id
 """ + _NEAREST
-BLOCK_NAME = _BLOCK.format(bit=2, key="name_key", kind="name")
-BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar", kind="avatar")
-BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp", kind="bio")
+BLOCK_NAME = _BLOCK.format(bit=2, key="name_key")
+BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar")
+BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp")
 # the bio's letters only (bit 128): still blocks a copied bio whose emoji or verse
 # number was changed
-BLOCK_BIO_LETTERS = _BLOCK.format(bit=128, key="bio_lfp", kind="bio_letters")
+BLOCK_BIO_LETTERS = _BLOCK.format(bit=128, key="bio_lfp")
 
 # Follows (src follows dst) restricted to the relation 'follows' when the column
 # exists; deduplicated. Only lists that a later step can read are kept: those of
