@@ -345,6 +345,9 @@ def test_analyze_with_audit(synth, synth_result) -> None:
         res = analyze(ds, n_boot=10, n_imputations=4, audit=sheet)
         assert "recalibrated on a hand audit" in res.rate_30d.method
         assert any("recalibration" in x for x in res.rate_30d.assumptions)
+        # the unaudited model's rate says so; the audited one does not
+        assert not any("not audited" in x for x in res.rate_30d.assumptions)
+        assert any("not audited" in x for x in synth_result.rate_30d.assumptions)
         # the accepted links do not depend on the audit
         assert res.links.select("previous", "new").sort("previous").equals(
             synth_result.links.select("previous", "new").sort("previous"))

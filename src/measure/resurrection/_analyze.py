@@ -72,6 +72,17 @@ PER_KEY_BY: dict[str, int] = {"display_name": 5}
 # and follower overlap of random pairs say nothing about blocked non-matches)
 RANDOM_U = ("handle", "display_name", "bio", "avatar", "lang")
 
+# added to the rate's assumptions when the link probabilities are the EM model's
+# own (no audit, no labels); figures in docs/resurrection.md
+UNAUDITED = (
+    "the link probabilities are not audited: returns that left little trace (an "
+    "incarnation the collection never found, no shared key) are undercounted, so "
+    "the rate tends to be low and its interval too narrow (on simulated worlds it "
+    "covered the observable rate in about 3 of 4; with a 200-pair audit in all but "
+    "a few); draw an audit sheet (draw_audit, --audit-out), code it and pass it "
+    "back (audit=, --audit) to recalibrate them"
+)
+
 RATE_ASSUMPTIONS = (
     "the d-day rate is the share of the suspended accounts observed for at least "
     "d days (plus the discovery lag) after their last active look-up whose actor "
@@ -754,6 +765,8 @@ def analyze(
         if model is not None:
             method = f"{model.method} links; " + method
         rate_assumptions = RATE_ASSUMPTIONS
+        if recal is None and labels is None:
+            rate_assumptions = RATE_ASSUMPTIONS + (UNAUDITED,)
         if recal is not None:
             method += (f"; link probabilities recalibrated on a hand audit of "
                        f"{recal.n_coded} pairs (logit p' = {recal.a:.3f} + "
