@@ -248,8 +248,7 @@ WITH sw AS (
     -- each suspended account's window as 30-day time buckets ($bucket seconds), so
     -- that the join on a shared follower only pairs accounts close in time
     SELECT account_id AS previous,
-           unnest(range(CAST(floor(epoch(lower_t) / $bucket) AS BIGINT),
-                        CAST(floor(epoch(upper_t) / $bucket) AS BIGINT) + 1)) AS bk
+           """ + _window_periods("", "bk") + """
     FROM _rs_susp
 ), fa AS (
     SELECT f.src, f.dst AS previous FROM _rs_follows f
