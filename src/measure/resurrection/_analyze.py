@@ -539,8 +539,7 @@ def analyze(
             # the join rows of a slice of the suspended accounts at a time: the
             # nearest-candidates cap is per suspended account, so slices give
             # the same candidates, and only one slice's rows are held at once
-            n_susp_all = con.execute(Q.SUSPENDED_COUNT).fetchone()[0]
-            n_slices = max(1, math.ceil(n_susp_all / EDIT_SLICE))
+            n_slices = max(1, math.ceil(sids.len() / EDIT_SLICE))
             for i in range(n_slices):
                 join_rows = con.execute(Q.EDIT_JOIN, {
                     "bucket": _PERIOD_S, "n_slices": n_slices, "slice": i,

@@ -391,12 +391,6 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
     for kk, c in enumerate(COMPARISONS):
         if fixed[kk]:
             u[kk] = _normalise(c, np.asarray(fixed_u[c.name], dtype=np.float64))
-    if random_bins is not None:
-        for kk, c in enumerate(COMPARISONS):
-            lvl = random_bins[:, kk]
-            L = len(c.levels)
-            u[kk] = _normalise(c, np.bincount(lvl[lvl >= 0], minlength=L)
-                               + PSEUDO / L)
     rho = rho0
     prev = np.inf
     converged = False
@@ -404,7 +398,8 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
     # comparison patterns: likelihood ratios and M-step counts per distinct
     # pattern (a few thousand) instead of per pair (millions)
     pats, inv, n_pat = _pattern_codes(bins)
-    if random_bins is not None and n_window_pairs is not None:
+    two_strata = random_bins is not None and n_window_pairs is not None
+    if two_strata:
         outside = random_bins[random_idx < 0]
         if outside.shape[0] == 0:
             raise EstimationError(
@@ -414,13 +409,30 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
         outside_counts = [np.bincount(outside[:, kk][outside[:, kk] >= 0],
                                       minlength=len(c.levels)).astype(np.float64)
                           for kk, c in enumerate(COMPARISONS)]
+
+        def strata_u(nonmatch: np.ndarray) -> list[np.ndarray]:
+            """Estimate u over the window pairs from both strata.
+
+            The candidates count with ``nonmatch`` (weight per pattern), the
+            random pairs outside them weighted up to the other window pairs.
+            """
+            out = []
+            for kk, c in enumerate(COMPARISONS):
+                L = len(c.levels)
+                lvl = pats[:, kk]
+                ok = lvl >= 0
+                out.append(_normalise(c, np.bincount(lvl[ok], weights=nonmatch[ok],
+                                                     minlength=L)
+                                      + outside_w * outside_counts[kk] + PSEUDO / L))
+            return out
+
+        u = strata_u(n_pat)
+    elif random_bins is not None:
         for kk, c in enumerate(COMPARISONS):
+            lvl = random_bins[:, kk]
             L = len(c.levels)
-            lvl = pats[:, kk]
-            ok = lvl >= 0
-            u[kk] = _normalise(c, np.bincount(lvl[ok], weights=n_pat[ok],
-                                              minlength=L)
-                               + outside_w * outside_counts[kk] + PSEUDO / L)
+            u[kk] = _normalise(c, np.bincount(lvl[lvl >= 0], minlength=L)
+                               + PSEUDO / L)
     for it in range(1, max_iter + 1):  # noqa: B007 - used after the loop
         llr = _log_lr(pats, m, u)[inv]
         g = _group_posterior(llr, group, k, rho)
@@ -437,17 +449,9 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
         ret = np.bincount(group, weights=g, minlength=G)
         rho = float(np.clip(ret[np.bincount(group, minlength=G) > 0].mean(),
                             1e-6, 1 - 1e-6))
-        if random_bins is not None and n_window_pairs is not None:
-            # two strata: candidates counted (non-match posterior), the other
-            # window pairs from the random pairs outside the candidates
-            for kk, c in enumerate(COMPARISONS):
-                L = len(c.levels)
-                lvl = pats[:, kk]
-                ok = lvl >= 0
-                uk = (np.bincount(lvl[ok], weights=n_pat[ok] - g_pat[ok],
-                                  minlength=L)
-                      + outside_w * outside_counts[kk] + PSEUDO / L)
-                u[kk] = _normalise(c, uk)
+        if two_strata:
+            # candidates counted with their non-match posterior
+            u = strata_u(n_pat - g_pat)
         elif random_bins is not None:
             # u from random pairs, each weighted by its probability of being a
             # non-match: a random pair that is also a candidate pair gets its
@@ -472,8 +476,7 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
                    u=dict(zip(names, u, strict=True)), n_iter=it,
                    converged=converged, loglik=float("nan"),
                    method="Fellegi-Sunter EM, one successor per suspended account"
-                   + (" (u from candidate and random window pairs)"
-                      if random_bins is not None and n_window_pairs is not None
+                   + (" (u from candidate and random window pairs)" if two_strata
                       else " (u from random pairs)" if fixed_u else ""),
                    extra={"k": k})
 

@@ -295,7 +295,6 @@ BLOCK_EDIT_INSERT = (
 BLOCK_COUNTS = "SELECT bit, count(*) AS n FROM _rs_blocks GROUP BY bit"
 # suspended accounts, and the earliest start of their successor windows
 SUSPENDED_IDS = "SELECT account_id FROM _rs_susp"
-SUSPENDED_COUNT = "SELECT count(*) FROM _rs_susp"
 SUSPENDED_MIN_LOWER = "SELECT min(lower_t) FROM _rs_susp"
 # random pairs (registered ``_rs_rand_df``) in place of the candidate pairs
 RANDOM_PAIRS_TABLE = (
