@@ -78,6 +78,36 @@ def test_per_key_cap_keeps_nearest(tiny) -> None:
     assert got == {(1, 2), (2, 3), (2, 6), (4, 5)}
 
 
+def test_follower_block_ranks_by_jaccard(tmp_path) -> None:
+    """The follower block keeps the candidates whose follower sets overlap most.
+
+    Account 4's three of four followers follow its successor 5 (Jaccard 3/4);
+    a popular account 8, created in the same window, has those four and 500
+    others (4 shared, Jaccard 4/504). With one follower candidate per suspended
+    account, 5 is kept (by raw shared counts it would have been 8, which shares
+    nothing else with 4).
+    """
+    t = tiny_tables()
+    pop = pl.DataFrame({
+        "account_id": [8], "screen_name": ["popular_news"],
+        "display_name": ["Popular"], "description": [None],
+        "profile_image_hash": ["h8"], "created_at": [day(31)],
+    }, schema_overrides={"created_at": TS, "description": pl.Utf8}).with_columns(
+        pl.col("created_at").alias("first_seen"))
+    t["accounts"] = pl.concat([t["accounts"], pop])
+    src = [101, 102, 103, 104, *range(1000, 1500)]
+    t["edges"] = pl.concat([t["edges"], pl.DataFrame({
+        "src": src, "dst": [8] * len(src), "relation": ["follows"] * len(src)})])
+    ds = measure.open(write(tmp_path / "pop", t))
+    res = analyze(ds, per_key_by={"followers": 1}, n_boot=0, n_imputations=2)
+    ds.close()
+    keys = {(a, b): k for a, b, k in res.pairs.select(
+        "previous", "new", "keys").iter_rows()}
+    assert (4, 8) not in keys
+    assert keys[(4, 5)] & 16  # the followers bit
+    assert res.pairs_by_key["followers"] == 1
+
+
 def _with_fillers(created_days: list[float]) -> dict[str, pl.DataFrame]:
     """The tiny tables plus unrelated accounts with the stem ``abux`` of actor A."""
     t = tiny_tables()

@@ -243,6 +243,10 @@ SELECT account_id AS src, account_id AS dst FROM _rs_keys WHERE false
 # Large follower overlap: pairs (suspended a, window-eligible b) sharing at least
 # $min_shared followers. Followers that follow more than $max_hub suspended or new
 # accounts (hubs: journalists, researchers, bots) are skipped for blocking only.
+# The $per_key candidates kept per suspended account are those with the largest
+# Jaccard overlap of their follower sets (then the most shared followers): by raw
+# counts, prominent supporters sharing a few in-network followers with everyone
+# crowd out a small new account that holds mostly the old one's followers.
 BLOCK_FOLLOWERS = """
 WITH sw AS (
     -- each suspended account's window as 30-day time buckets ($bucket seconds), so
@@ -272,14 +276,20 @@ WITH sw AS (
     WHERE fa2.previous <> fb.new
     GROUP BY fa2.previous, fb.new
     HAVING count(*) >= $min_shared
+), nf AS (
+    SELECT dst AS account_id, count(*) AS n FROM _rs_follows GROUP BY dst
 )
 SELECT sh.previous, sh.new, 16 AS bit
 FROM shared sh
 JOIN _rs_susp a ON a.account_id = sh.previous
 JOIN _rs_keys b ON b.account_id = sh.new
+JOIN nf na ON na.account_id = sh.previous
+JOIN nf nb ON nb.account_id = sh.new
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
 QUALIFY row_number() OVER (
-    PARTITION BY sh.previous ORDER BY sh.n_shared DESC, sh.new) <= $per_key
+    PARTITION BY sh.previous
+    ORDER BY sh.n_shared / (na.n + nb.n - sh.n_shared) DESC, sh.n_shared DESC,
+             sh.new) <= $per_key
 """
 
 BLOCKS_TABLE = """
