@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -106,6 +107,23 @@ def test_disallowed_value_reports_example_row_and_file(good: Path) -> None:
     assert err.value.example["account_id"] == 2
     assert err.value.example["row"] == 2
     assert err.value.file.endswith("observations.parquet")
+
+
+def test_infinite_timestamp_reports_row(good: Path) -> None:
+    # only DuckDB writes infinite timestamps (polars cannot hold them)
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT * FROM (VALUES (1::BIGINT, 'sim_user1', "
+        "'2014-10-01'::TIMESTAMPTZ), (2, 'sim_user2', '-infinity'::TIMESTAMPTZ)) "
+        "t(account_id, screen_name, created_at)) TO ? (FORMAT parquet)",
+        [str(good / "accounts.parquet")])
+    con.close()
+    with pytest.raises(DataContractError) as err:
+        measure.open(good)
+    assert (err.value.table, err.value.column) == ("accounts", "created_at")
+    assert "infinite timestamp" in str(err.value)
+    assert err.value.example["account_id"] == 2
+    assert err.value.example["row"] == 1
 
 
 @pytest.mark.parametrize(

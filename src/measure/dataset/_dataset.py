@@ -328,6 +328,18 @@ class Dataset:
                                    f"{n} row(s) have a null value in a required "
                                    "column; fill or drop them before analysis",
                                    f"{q} IS NULL")
+                if col.kind == TS:
+                    # DuckDB reads 'infinity' / '-infinity' timestamps from Parquet;
+                    # they are no time an account was seen and break polars
+                    n = self.con.execute(
+                        f"SELECT count(*) FROM {name} WHERE {q} IS NOT NULL AND "
+                        f"NOT isfinite({q})").fetchone()[0]
+                    if n:
+                        self._fail(name, col.name,
+                                   f"{n} row(s) have an infinite timestamp "
+                                   "(infinity or -infinity); write the real time, "
+                                   "or null where the column allows it",
+                                   f"{q} IS NOT NULL AND NOT isfinite({q})")
                 if col.allowed is not None:
                     allowed = list(col.allowed)
                     bad = self.con.execute(
