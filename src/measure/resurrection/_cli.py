@@ -61,11 +61,18 @@ def run(args: argparse.Namespace) -> int:
     from measure.resurrection import analyze
     from measure.resurrection._analyze import _accounts_frame
 
+    # the coded sheet is read (and checked, errors naming its file and row) once,
+    # for the recalibration and for the audit report
+    coded = None
+    if args.audit:
+        from measure.resurrection._audit import read_audit_sheet
+
+        coded = read_audit_sheet(args.audit)
     with open_dataset(args.dataset, require=("resurrection",)) as ds:
         res = analyze(ds, window=args.window, threshold=args.threshold,
                       target_precision=args.target_precision, cohort=args.cohort,
                       n_imputations=args.imputations, seed=args.seed,
-                      audit=args.audit)
+                      audit=coded)
         accounts = _accounts_frame(ds) if args.audit_out else None
     payload = res.to_dict()
     text = res.summary()
@@ -77,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
         payload["audit_out"] = str(path)
         text += (f"\naudit sheet of {sheet.height} pairs written to {path}: fill "
                  "in 'match' (1 = same user, 0 = not) and pass it back with --audit")
-    if args.audit:
-        audit = res.audit(args.audit)
+    if coded is not None:
+        audit = res.audit(coded)
         payload["link_audit"] = audit.to_dict()
         text += "\n" + audit.summary()
     if args.links_out:
