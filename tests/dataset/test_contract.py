@@ -109,21 +109,37 @@ def test_disallowed_value_reports_example_row_and_file(good: Path) -> None:
     assert err.value.file.endswith("observations.parquet")
 
 
-def test_infinite_timestamp_reports_row(good: Path) -> None:
+@pytest.mark.parametrize(
+    ("table", "column", "sql", "row", "value"),
+    [
+        ("accounts", "created_at",
+         "SELECT * FROM (VALUES (1::BIGINT, 'sim_user1', '2014-10-01'::TIMESTAMPTZ),"
+         " (2, 'sim_user2', '-infinity'::TIMESTAMPTZ)) t(account_id, screen_name,"
+         " created_at)", 1, "-infinity"),
+        ("observations", "observed_at",
+         "SELECT * FROM (VALUES (1::BIGINT, '2014-10-01'::TIMESTAMPTZ, 'active'),"
+         " (2, '2014-10-02'::TIMESTAMPTZ, 'active'), (2, 'infinity'::TIMESTAMPTZ,"
+         " 'suspended')) t(account_id, observed_at, status)", 2, "infinity"),
+    ],
+)
+def test_infinite_timestamp_reports_file_row_column(
+        good: Path, table: str, column: str, sql: str, row: int, value: str) -> None:
     # only DuckDB writes infinite timestamps (polars cannot hold them)
     con = duckdb.connect()
-    con.execute(
-        "COPY (SELECT * FROM (VALUES (1::BIGINT, 'sim_user1', "
-        "'2014-10-01'::TIMESTAMPTZ), (2, 'sim_user2', '-infinity'::TIMESTAMPTZ)) "
-        "t(account_id, screen_name, created_at)) TO ? (FORMAT parquet)",
-        [str(good / "accounts.parquet")])
+    con.execute(f"COPY ({sql}) TO ? (FORMAT parquet)", [str(good / f"{table}.parquet")])
     con.close()
     with pytest.raises(DataContractError) as err:
         measure.open(good)
-    assert (err.value.table, err.value.column) == ("accounts", "created_at")
-    assert "infinite timestamp" in str(err.value)
-    assert err.value.example["account_id"] == 2
-    assert err.value.example["row"] == 1
+    assert (err.value.table, err.value.column) == (table, column)
+    assert f"infinite timestamp (such as '{value}')" in str(err.value)
+    assert err.value.file.endswith(f"{table}.parquet")
+    assert err.value.example["row"] == row
+    # schema-only validation finds it in the Parquet statistics
+    with pytest.raises(DataContractError) as err:
+        measure.open(good, validate="schema")
+    assert (err.value.table, err.value.column) == (table, column)
+    assert f"infinite timestamp ('{value}'" in str(err.value)
+    assert err.value.file.endswith(f"{table}.parquet")
 
 
 @pytest.mark.parametrize(

@@ -103,9 +103,42 @@ def test_follower_block_ranks_by_jaccard(tmp_path) -> None:
     ds.close()
     keys = {(a, b): k for a, b, k in res.pairs.select(
         "previous", "new", "keys").iter_rows()}
-    assert (4, 8) not in keys
+    assert not keys.get((4, 8), 0) & 16
     assert keys[(4, 5)] & 16  # the followers bit
     assert res.pairs_by_key["followers"] == 1
+
+
+def test_follower_block_jaccard_leaves_hubs_out() -> None:
+    """Hubs are left out of the follower-set sizes as of the shared counts.
+
+    Suspended account 1 has 80 hub followers (they follow more than ``max_hub``
+    accounts) and 20 others; its successor 2 has all 100, account 3 twelve of
+    the 20. Over non-hub followers 2 scores 20/20 and 3 12/20; had the hubs
+    stayed in the sizes only, 2 would score 20/180 and lose to 3 (12/100).
+    """
+    import duckdb
+
+    from measure.resurrection._analyze import _PERIOD_S
+
+    con = duckdb.connect()
+    d = 86400
+    con.execute(f"""CREATE TEMP TABLE _rs_susp AS SELECT 1::BIGINT AS account_id,
+        to_timestamp({100 * d}) AS lower_t, to_timestamp({130 * d}) AS upper_t,
+        to_timestamp({100 * d}) AS first_suspended""")
+    con.execute(f"""CREATE TEMP TABLE _rs_keys AS SELECT account_id::BIGINT AS
+        account_id, to_timestamp(t) AS t_new,
+        CAST(floor(t / {_PERIOD_S}) AS BIGINT) AS bk FROM (VALUES (1, {50 * d}),
+        (2, {101 * d}), (3, {102 * d}), (4, {103 * d}), (5, {104 * d}))
+        v(account_id, t)""")
+    rows = [(h, a) for h in range(100, 180) for a in (1, 2, 4, 5)]
+    rows += [(f, a) for f in range(200, 220) for a in (1, 2)]
+    rows += [(f, 3) for f in range(200, 212)]
+    con.execute("CREATE TEMP TABLE _rs_follows(src BIGINT, dst BIGINT)")
+    con.executemany("INSERT INTO _rs_follows VALUES (?, ?)", rows)
+    got = con.execute(Q.BLOCK_FOLLOWERS, {"per_key": 1, "min_shared": 2, "max_hub": 2,
+                                          "bucket": _PERIOD_S}).fetchall()
+    con.close()
+    assert got == [(1, 2, 16)]
 
 
 def _with_fillers(created_days: list[float]) -> dict[str, pl.DataFrame]:

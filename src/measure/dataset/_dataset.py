@@ -24,6 +24,7 @@ from measure.dataset._contract import (
     STR,
     TABLES,
     TS,
+    Column,
     type_class,
 )
 from measure.errors import DataContractError, PinMismatchError
@@ -63,8 +64,10 @@ class Dataset:
     path
         The dataset directory.
     validate
-        ``"full"`` checks columns, types and allowed values (scans the tables);
-        ``"schema"`` checks columns and types only (reads Parquet footers);
+        ``"full"`` checks columns, types, required values, allowed values,
+        unique keys and finite timestamps (scans the tables); ``"schema"``
+        checks columns and types, and infinite timestamps where the Parquet
+        statistics show them (reads the footers only);
         ``"none"`` skips checks.
     require
         Tables (or an analysis name from ``REQUIRED_FOR``) that must be present.
@@ -311,6 +314,7 @@ class Dataset:
                 table=t, column=c,
             )
         if not full:
+            self._check_finite_footers()
             return
         for name, spec in TABLES.items():
             if name not in self.files:
@@ -328,18 +332,6 @@ class Dataset:
                                    f"{n} row(s) have a null value in a required "
                                    "column; fill or drop them before analysis",
                                    f"{q} IS NULL")
-                if col.kind == TS:
-                    # DuckDB reads 'infinity' / '-infinity' timestamps from Parquet;
-                    # they are no time an account was seen and break polars
-                    n = self.con.execute(
-                        f"SELECT count(*) FROM {name} WHERE {q} IS NOT NULL AND "
-                        f"NOT isfinite({q})").fetchone()[0]
-                    if n:
-                        self._fail(name, col.name,
-                                   f"{n} row(s) have an infinite timestamp "
-                                   "(infinity or -infinity); write the real time, "
-                                   "or null where the column allows it",
-                                   f"{q} IS NOT NULL AND NOT isfinite({q})")
                 if col.allowed is not None:
                     allowed = list(col.allowed)
                     bad = self.con.execute(
@@ -356,6 +348,8 @@ class Dataset:
                             f"{q} IS NOT NULL AND NOT list_contains(?::VARCHAR[], {q})",
                             [allowed],
                         )
+            self._check_finite(name, [c for c in spec.columns
+                                      if c.kind == TS and c.name in present])
             for ucol in spec.unique:
                 dup = self.con.execute(
                     f'SELECT "{ucol}" FROM {name} GROUP BY 1 HAVING count(*) > 1 '
@@ -366,6 +360,61 @@ class Dataset:
                                f"values must be unique; {dup[0]!r} appears more than "
                                "once (collapse duplicate records first)",
                                f'"{ucol}" = ?', [dup[0]])
+
+
+    def _check_finite(self, name: str, cols: list[Column]) -> None:
+        """Reject infinite timestamps (one scan of the table for all its columns).
+
+        DuckDB reads ``infinity`` / ``-infinity`` timestamps from Parquet; they are
+        no time anything was seen, make an account never fall in a window, and
+        polars cannot hold them.
+        """
+        if not cols:
+            return
+        counts = self.con.execute(
+            "SELECT " + ", ".join(
+                f'count(*) FILTER (WHERE NOT isfinite("{c.name}"))' for c in cols)
+            + f" FROM {name}").fetchone()
+        for col, n in zip(cols, counts, strict=True):
+            if not n:
+                continue
+            q = f'"{col.name}"'
+            value = self.con.execute(
+                f"SELECT CAST({q} AS VARCHAR) FROM {name} WHERE NOT isfinite({q}) "
+                "LIMIT 1").fetchone()[0]
+            fix = ("write the real time" if col.not_null
+                   else "write the real time, or null where it is unknown")
+            self._fail(name, col.name,
+                       f"{n} row(s) have an infinite timestamp (such as "
+                       f"{value!r}); {fix}", f"NOT isfinite({q})")
+
+
+    def _check_finite_footers(self) -> None:
+        """Reject infinite timestamps seen in the Parquet statistics (no scan).
+
+        Schema-only validation reads the footers: a row group whose timestamp
+        statistics run to ``infinity`` or ``-infinity`` holds one. Files written
+        without statistics are not checked here (full validation scans them).
+        """
+        for name, spec in TABLES.items():
+            cols = [c.name for c in spec.columns if c.kind == TS]
+            if name not in self.files or not cols:
+                continue
+            hit = self.con.execute(
+                "SELECT file_name, path_in_schema, row_group_id, stats_min_value, "
+                "stats_max_value FROM parquet_metadata(?) WHERE "
+                "list_contains(?::VARCHAR[], path_in_schema) AND ("
+                "stats_min_value IN ('infinity', '-infinity') OR "
+                "stats_max_value IN ('infinity', '-infinity')) LIMIT 1",
+                [[str(f) for f in self.files[name]], cols]).fetchone()
+            if hit:
+                file, col, group, lo, hi = hit
+                value = lo if lo in ("infinity", "-infinity") else hi
+                raise DataContractError(
+                    f"row group {group} holds an infinite timestamp ({value!r}, "
+                    "from the file's statistics); write the real time (full "
+                    "validation, measure.open(path), names the row)",
+                    table=name, column=col, file=file)
 
 
 def _expected(kind: str) -> str:

@@ -383,11 +383,13 @@ def analyze(
         (within the tolerance).
     per_key, max_key_freq, min_shared_followers, max_hub
         Blocking caps: candidates per suspended account and key kind (nearest in
-        time kept); a key value held by more than ``max_key_freq`` accounts
-        created in one :data:`KEY_PERIOD_DAYS`-day period is not used to block
-        in that period (common there: weak evidence, costly joins; the default
-        30 is about 100 over a search window, which touches 3 or 4 periods, and
-        keeps the 1M x 2M benchmark under 8 GiB); minimum shared
+        time kept; for shared followers the largest Jaccard overlap of the
+        follower sets, hubs left out); a key value held by more than
+        ``max_key_freq`` accounts created in one :data:`KEY_PERIOD_DAYS`-day
+        period is not used to block in that period (common there: weak
+        evidence, costly joins; the default 30 is about 100 over a search
+        window, which touches 3 or 4 periods, and keeps the 1M x 2M benchmark
+        under 8 GiB); minimum shared
         followers for the follower-overlap block; followers of more than
         ``max_hub`` accounts are ignored when blocking.
     per_key_by

@@ -14,9 +14,10 @@ results in temporary tables prefixed ``_rs_``:
 4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key
    (handle stem, one-edit handle keys, display name, avatar, whole bio, bio letters,
    shared followers), each capped to the ``$per_key`` candidates nearest in time
-   per suspended account (one-deletion handle keys: ``EDIT_JOIN``, capped in
-   polars); a key value held by more than ``$max_key_freq`` accounts created in
-   one period does not block in that period.
+   per suspended account (shared followers: the largest follower-set Jaccard;
+   one-deletion handle keys: ``EDIT_JOIN``, capped in polars); a key value
+   held by more than ``$max_key_freq`` accounts created in one period does not
+   block in that period.
 5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
 6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
    and the number of followers a candidate pair shares.
@@ -244,9 +245,10 @@ SELECT account_id AS src, account_id AS dst FROM _rs_keys WHERE false
 # $min_shared followers. Followers that follow more than $max_hub suspended or new
 # accounts (hubs: journalists, researchers, bots) are skipped for blocking only.
 # The $per_key candidates kept per suspended account are those with the largest
-# Jaccard overlap of their follower sets (then the most shared followers): by raw
-# counts, prominent supporters sharing a few in-network followers with everyone
-# crowd out a small new account that holds mostly the old one's followers.
+# Jaccard overlap of their non-hub follower sets (then the most shared
+# followers): by raw counts, prominent supporters sharing a few in-network
+# followers with everyone crowd out a small new account that holds mostly the
+# old one's followers.
 BLOCK_FOLLOWERS = """
 WITH sw AS (
     -- each suspended account's window as 30-day time buckets ($bucket seconds), so
@@ -276,15 +278,25 @@ WITH sw AS (
     WHERE fa2.previous <> fb.new
     GROUP BY fa2.previous, fb.new
     HAVING count(*) >= $min_shared
-), nf AS (
-    SELECT dst AS account_id, count(*) AS n FROM _rs_follows GROUP BY dst
+), nfa AS (
+    -- follower-set sizes without the hubs, as the shared counts: the Jaccard
+    -- ranking compares like with like
+    SELECT previous AS account_id, count(*) AS n FROM fa
+    WHERE src NOT IN (SELECT src FROM hubs)
+      AND previous IN (SELECT previous FROM shared)
+    GROUP BY previous
+), nfb AS (
+    SELECT new AS account_id, count(*) AS n FROM fb
+    WHERE src NOT IN (SELECT src FROM hubs)
+      AND new IN (SELECT new FROM shared)
+    GROUP BY new
 )
 SELECT sh.previous, sh.new, 16 AS bit
 FROM shared sh
 JOIN _rs_susp a ON a.account_id = sh.previous
 JOIN _rs_keys b ON b.account_id = sh.new
-JOIN nf na ON na.account_id = sh.previous
-JOIN nf nb ON nb.account_id = sh.new
+JOIN nfa na ON na.account_id = sh.previous
+JOIN nfb nb ON nb.account_id = sh.new
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
 QUALIFY row_number() OVER (
     PARTITION BY sh.previous
