@@ -361,7 +361,6 @@ class Dataset:
                                "once (collapse duplicate records first)",
                                f'"{ucol}" = ?', [dup[0]])
 
-
     def _check_finite(self, name: str, cols: list[Column]) -> None:
         """Reject infinite timestamps (one scan of the table for all its columns).
 
@@ -387,7 +386,6 @@ class Dataset:
             self._fail(name, col.name,
                        f"{n} row(s) have an infinite timestamp (such as "
                        f"{value!r}); {fix}", f"NOT isfinite({q})")
-
 
     def _check_finite_footers(self) -> None:
         """Reject infinite timestamps seen in the Parquet statistics (no scan).

@@ -61,6 +61,11 @@ KEY_SEED = 0  # seed of the 64-bit hashes that stand for blocking keys in DuckDB
 KEY_PERIOD_DAYS = 30
 _PERIOD_S = KEY_PERIOD_DAYS * 86400
 
+
+def _period(t: pl.Expr) -> pl.Expr:
+    """Period number of a time (``bk`` in SQL: ``floor(epoch(t) / bucket)``)."""
+    return t.dt.epoch("s") // _PERIOD_S
+
 # Smaller caps for some key kinds (see ``per_key_by``). A display name is shared
 # by many unrelated accounts (common names), and its candidates are the
 # nearest in time: the 5 nearest keep every true link the 20 nearest keep on the
@@ -514,8 +519,7 @@ def analyze(
             lo_t = (pl.lit(lo_row[0]).cast(pl.Datetime("us", "UTC"))
                     if lo_row[0] is not None else None)
             need = keys.filter(pl.col("account_id").is_in(sids.implode())
-                               | ((pl.col("t_new").dt.epoch("s") // _PERIOD_S
-                                   >= lo_t.dt.epoch("s") // _PERIOD_S)
+                               | ((_period(pl.col("t_new")) >= _period(lo_t))
                                   if lo_t is not None
                                   else pl.lit(False)))
             # in chunks of accounts (a key is distinct within its account, so
@@ -523,7 +527,7 @@ def analyze(
             all_keys = []
             for off in range(0, max(need.height, 1), DKEY_CHUNK):
                 dk = deletion_keys(need.slice(off, DKEY_CHUNK)).with_columns(
-                    (pl.col("t_new").dt.epoch("s") // _PERIOD_S).alias("bk"))
+                    _period(pl.col("t_new")).alias("bk"))
                 con.register("_rs_dkeys_df", dk.to_arrow())
                 con.execute(Q.DKEYS_TABLE if off == 0 else Q.DKEYS_INSERT)
                 con.unregister("_rs_dkeys_df")

@@ -260,8 +260,7 @@ WITH sw AS (
     SELECT f.src, f.dst AS previous FROM _rs_follows f
     JOIN _rs_susp s ON f.dst = s.account_id
 ), fb AS (
-    SELECT f.src, f.dst AS new,
-           CAST(floor(epoch(k.t_new) / $bucket) AS BIGINT) AS bk
+    SELECT f.src, f.dst AS new, k.bk
     FROM _rs_follows f
     JOIN _rs_keys k ON f.dst = k.account_id
     WHERE k.t_new > (SELECT min(lower_t) FROM _rs_susp)
