@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -116,8 +117,6 @@ def test_follower_block_jaccard_leaves_hubs_out() -> None:
     the 20. Over non-hub followers 2 scores 20/20 and 3 12/20; had the hubs
     stayed in the sizes only, 2 would score 20/180 and lose to 3 (12/100).
     """
-    import duckdb
-
     from measure.resurrection._analyze import _PERIOD_S
 
     con = duckdb.connect()
@@ -266,7 +265,6 @@ def test_common_one_deletion_cell_per_period(tmp_path, days, edit_blocks,
 
 
 def test_cell_codes_agree_with_sql() -> None:
-    import duckdb
     import numpy as np
 
     from measure.resurrection._analyze import PERIOD_OFFSET, _cell_codes
