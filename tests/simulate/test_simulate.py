@@ -299,11 +299,23 @@ def test_inclusion_probabilities_are_n_h_over_N_h(
 
 # -- configuration --
 def test_presets_are_documented_and_valid() -> None:
-    assert PRESETS == {"small", "demo", "large"}
+    assert PRESETS == {"small", "demo", "large", "stress"}
     for name in PRESETS:
-        cfg = SimConfig.preset(name)
+        cfg = SimConfig.preset(name, seed=3)
         assert cfg.preset_name == name
         assert SimConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_stress_preset_draws_mechanisms_per_world() -> None:
+    with pytest.raises(ConfigError, match="seed"):
+        SimConfig.preset("stress")
+    a, b = SimConfig.preset("stress", seed=1), SimConfig.preset("stress", seed=2)
+    assert a.mechanisms_on() and b.mechanisms_on()
+    assert a.mechanisms_on() != b.mechanisms_on()
+    assert a == SimConfig.preset("stress", seed=1)
+    small = SimConfig.preset("stress", seed=1, size="small")
+    assert small.population == SimConfig.preset("small").population
+    assert small.mechanisms_on() == a.mechanisms_on()
 
 
 def test_replace_accepts_flat_dotted_and_section_names() -> None:

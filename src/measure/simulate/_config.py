@@ -21,8 +21,23 @@ from typing import Any
 
 from measure.errors import ConfigError
 
-PRESETS = frozenset({"small", "demo", "large"})
+PRESETS = frozenset({"small", "demo", "large", "stress"})
+#: Sizes a stress world can take (the plain preset whose sizes it keeps).
+STRESS_SIZES = ("small", "demo")
 COMPRESSIONS = ("zstd", "lz4", "snappy", "uncompressed")
+
+
+def mechanism(default: Any, stress: tuple[Any, ...] | str, doc: str) -> Any:
+    """Declare a stress-mechanism field whose ``default`` is *off* (today's worlds).
+
+    ``stress`` is the range the ``stress`` preset draws from per world: ``(lo, hi)``
+    for a uniform draw, ``(p_off, lo, hi)`` for "off with probability ``p_off``,
+    else uniform", or a sentence for draws that are not a plain range (documented
+    in ``docs/simulation.md``). ``doc`` says what the option does.
+    """
+    return field(
+        default=default, metadata={"mechanism": True, "stress": stress, "doc": doc}
+    )
 
 
 def _date(name: str, value: str) -> dt.datetime:
@@ -106,6 +121,43 @@ class Suspension:
     supporter_deletion_rate: float = 0.002
     background_suspension_rate: float = 0.0002
     background_deletion_rate: float = 0.0003
+    frailty_actor_share: float = mechanism(
+        0.0,
+        (0.5, 1.0),
+        "Weight of a frailty shared by all accounts of one actor: log Z = "
+        "w log Z_actor + (1 - w) log Z_account, rescaled to mean 1 (0 = per account, "
+        "1 = per actor).",
+    )
+    early_spike: float = mechanism(
+        0.0,
+        (0.0, 0.6),
+        "Extra cumulative hazard in the first day of an account's life (times its "
+        "frailty and covariate factor): a spike of suspensions on days 0-1 that no "
+        "Weibull shape produces.",
+    )
+    sweep_dates: tuple[str, ...] = mechanism(
+        (),
+        "0-3 dates uniform between the census and the window end",
+        "Start dates (ISO) of short crackdown sweeps: the hazard is multiplied by "
+        "sweep_multiplier for sweep_days from each date.",
+    )
+    sweep_days: float = mechanism(
+        2.0, (1.0, 4.0), "Length of each sweep in days (used with sweep_dates)."
+    )
+    sweep_multiplier: float = mechanism(
+        8.0, (3.0, 15.0), "Hazard multiplier during a sweep (used with sweep_dates)."
+    )
+    p_delete_before_suspension: float = mechanism(
+        0.0,
+        (0.0, 0.3),
+        "Probability that a supporter account deletes itself in the anticipation_days"
+        " before its coming suspension (deletion informative about suspension).",
+    )
+    anticipation_days: float = mechanism(
+        3.0,
+        (1.0, 7.0),
+        "Window before the suspension in which an anticipating deletion falls.",
+    )
 
 
 @dataclass(frozen=True)
@@ -137,6 +189,49 @@ class Resurrection:
     background_stem_share: float = 0.15
     max_incarnations: int = 40
     returning_follower_share: float = 0.7
+    p_backup: float = mechanism(
+        0.0,
+        (0.0, 0.4),
+        "Probability that a returning actor's next account is a backup created "
+        "before the suspension (up to backup_lead_days earlier, never before the "
+        "previous account), so two accounts of one actor live at once.",
+    )
+    backup_lead_days: float = mechanism(
+        30.0, (5.0, 60.0), "How long before the suspension a backup may be created."
+    )
+    evasion_sd: float = mechanism(
+        0.0,
+        (0.0, 2.0),
+        "SD of an actor-level evasion propensity e ~ N(0, sd) added to the logit of "
+        "every reuse probability (display name, avatar, bio) and subtracted from the "
+        "logit of keeping a related handle: evasive actors change everything at "
+        "once (Fellegi-Sunter's conditional independence fails).",
+    )
+    p_rename: float = mechanism(
+        0.0,
+        (0.0, 0.15),
+        "Probability that an account changes its handle once during its life (at a "
+        "uniform time); look-ups after the change show the new handle.",
+    )
+    background_return_share: float = mechanism(
+        0.0,
+        (0.0, 0.3),
+        "Share of suspended background (spam) accounts whose owner returns with a "
+        "new account (suffix-incremented handle, same avatar) within the window.",
+    )
+    sparse_profile_share: float = mechanism(
+        0.0,
+        (0.0, 0.5),
+        "Share of accounts that carry only a handle, a creation time and an avatar: "
+        "no display name, bio or location, and no follower list is ever collected.",
+    )
+    default_handle_share: float = mechanism(
+        0.0,
+        (0.0, 0.3),
+        "Share of fresh identities (supporters and background) whose handle is a "
+        "platform default: a common first name plus 4-8 digits, so unrelated "
+        "accounts share a stem by accident.",
+    )
 
 
 @dataclass(frozen=True)
@@ -192,6 +287,28 @@ class Observation:
     recrawl_followers: bool = True
     recrawl_delay_days: float = 1.0
     recrawl_second_after_days: float = 14.0
+    discover_prominence_slope: float = mechanism(
+        0.0,
+        (0.0, 1.5),
+        "Slope of the logit of post-census discovery on prominence (which also "
+        "raises the suspension hazard): discovery depends on the hazard.",
+    )
+    lookup_skip_share: float = mechanism(
+        0.0,
+        (0.0, 0.5),
+        "Probability that a scheduled look-up is missed (irregular schedules).",
+    )
+    lookup_jitter_days: float = mechanism(
+        0.0,
+        (0.0, 3.0),
+        "Each look-up happens up to this many days after its scheduled time (uniform).",
+    )
+    lookup_informative: float = mechanism(
+        0.0,
+        (0.0, 1.5),
+        "Slope of the logit of keeping a look-up on the account's prominence: "
+        "prominent accounts (higher hazard) are checked more often.",
+    )
 
 
 @dataclass(frozen=True)
@@ -208,6 +325,32 @@ class Coding:
     specificity: float = 0.95
     p_unclear: float = 0.03
     double_coded_share: float = 0.2
+    coder_b_error_ratio: float = mechanism(
+        1.0,
+        (0.5, 2.5),
+        "Coder B's error rates (1 - sensitivity, 1 - specificity) are coder A's "
+        "times this ratio (capped at 0.5).",
+    )
+    stratum_error_ratio: float = mechanism(
+        1.0,
+        (1.0, 3.0),
+        "Error rates in the lowest in-network band are multiplied by this ratio, "
+        "falling geometrically to 1 in the highest band (ambiguous accounts are "
+        "coded worse).",
+    )
+    coder_correlation: float = mechanism(
+        0.0,
+        (0.0, 0.6),
+        "Probability that coder B repeats coder A's decision on a double-coded "
+        "account (correct or not) instead of deciding independently: correlated "
+        "errors.",
+    )
+    gold_share: float = mechanism(
+        0.0,
+        (0.5, 0.05, 0.2),
+        "Share of coded accounts also adjudicated by an expert panel (coder 'gold', "
+        "always right).",
+    )
 
 
 @dataclass(frozen=True)
@@ -223,6 +366,51 @@ class Capture:
     source_spread: float = 0.5
     catch_prominence_slope: float = 0.6
     catch_heterogeneity_sd: float = 0.5
+    mixture_share: float = mechanism(
+        0.0,
+        (0.0, 0.5),
+        "Share of supporters in a hard-to-catch class whose logit catchability is "
+        "shifted by mixture_shift on every list (two-class mixture).",
+    )
+    mixture_shift: float = mechanism(
+        -2.5, (-3.5, -1.0), "Logit shift of the hard-to-catch class."
+    )
+    catch_tail_df: float = mechanism(
+        0.0,
+        (0.5, 1.5, 6.0),
+        "Degrees of freedom of a Student-t individual effect replacing the normal "
+        "one (heavy tails; 0 = normal).",
+    )
+    catch_activity_slope: float = mechanism(
+        0.0,
+        (0.0, 1.0),
+        "Slope of the logit catchability on activity (besides prominence).",
+    )
+    dependence_positive: float = mechanism(
+        0.0,
+        (0.0, 2.0),
+        "Log odds ratio added to list 2's logit for accounts caught by list 1 "
+        "(positive pairwise dependence).",
+    )
+    dependence_negative: float = mechanism(
+        0.0,
+        (0.0, 2.0),
+        "Log odds ratio subtracted from the last list's logit for accounts caught by "
+        "the list before it (negative pairwise dependence; needs 3+ lists).",
+    )
+    list_window_days: float = mechanism(
+        0.0,
+        (0.5, 14.0, 60.0),
+        "Each list is collected over a window of this many days (staggered across "
+        "lists) from supporter accounts alive during it, instead of on the census "
+        "day: an open population.",
+    )
+    false_detection_share: float = mechanism(
+        0.0,
+        (0.0, 0.05),
+        "Expected share of each list's detections that are non-supporters "
+        "(background accounts of the frame).",
+    )
 
 
 @dataclass(frozen=True)
@@ -285,6 +473,18 @@ _PROBS = {
     "p_unclear",
     "double_coded_share",
     "background_share",
+    "p_delete_before_suspension",
+    "p_backup",
+    "p_rename",
+    "background_return_share",
+    "sparse_profile_share",
+    "default_handle_share",
+    "lookup_skip_share",
+    "coder_correlation",
+    "gold_share",
+    "mixture_share",
+    "false_detection_share",
+    "frailty_actor_share",
 }
 _NONNEG = {
     "actor_rate_per_day",
@@ -307,6 +507,18 @@ _NONNEG = {
     "activity_follow_weight",
     "crawl_days",
     "background_follow_sigma",
+    "early_spike",
+    "evasion_sd",
+    "lookup_jitter_days",
+    "lookup_informative",
+    "discover_prominence_slope",
+    "catch_tail_df",
+    "catch_activity_slope",
+    "dependence_positive",
+    "dependence_negative",
+    "list_window_days",
+    "anticipation_days",
+    "backup_lead_days",
 }
 _POS = {
     "weibull_shape",
@@ -333,7 +545,12 @@ _POS = {
     "max_incarnations",
     "edge_chunk_rows",
     "truth_chunk_rows",
+    "sweep_days",
+    "sweep_multiplier",
+    "coder_b_error_ratio",
+    "stratum_error_ratio",
 }
+_FINITE = {"mixture_shift"}
 
 
 @dataclass(frozen=True)
@@ -378,7 +595,7 @@ class SimConfig:
                     if not isinstance(v, bool):
                         errs.append(f"{where} must be true or false")
                     continue
-                if f.name in _PROBS | _NONNEG | _POS:
+                if f.name in _PROBS | _NONNEG | _POS | _FINITE:
                     if not isinstance(v, int | float) or not math.isfinite(v):
                         errs.append(f"{where} must be a finite number")
                         continue
@@ -408,6 +625,17 @@ class SimConfig:
             )
         if ce < cs:
             errs.append("'suspension.crackdown_end' must not be before crackdown_start")
+        sw = self.suspension.sweep_dates
+        if not isinstance(sw, tuple) or not all(isinstance(x, str) for x in sw):
+            errs.append(
+                f"'suspension.sweep_dates' = {sw!r} must be a list of ISO dates"
+            )
+        else:
+            for x in sw:
+                try:
+                    _date("suspension.sweep_dates", x)
+                except ConfigError as exc:
+                    errs.append(str(exc))
         r = self.resurrection
         if r.p_suffix + r.p_edit > 1.0:
             errs.append(
@@ -450,12 +678,33 @@ class SimConfig:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON/TOML friendly) of every parameter."""
+        """Plain dict (JSON/TOML friendly) of every parameter.
+
+        Mechanism fields (:func:`mechanisms`) are left out while they hold their
+        *off* value, so a world without stress mechanisms records exactly the
+        parameters (and so the files and digest) it always had.
+        """
         out: dict[str, Any] = {"preset_name": self.preset_name}
-        for sec in SECTIONS:
-            d = dataclasses.asdict(getattr(self, sec))
-            out[sec] = {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        for sec, cls in SECTIONS.items():
+            obj = getattr(self, sec)
+            d: dict[str, Any] = {}
+            for f in fields(cls):
+                v = getattr(obj, f.name)
+                if f.metadata.get("mechanism") and v == f.default:
+                    continue
+                d[f.name] = list(v) if isinstance(v, tuple) else v
+            out[sec] = d
         return out
+
+    def mechanisms_on(self) -> dict[str, Any]:
+        """Return the stress mechanisms switched away from their off value."""
+        return {
+            f"{sec}.{f.name}": getattr(getattr(self, sec), f.name)
+            for sec, cls in SECTIONS.items()
+            for f in fields(cls)
+            if f.metadata.get("mechanism")
+            and getattr(getattr(self, sec), f.name) != f.default
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], base: SimConfig | None = None) -> SimConfig:
@@ -508,21 +757,44 @@ class SimConfig:
                 + " (see docs/simulation.md for every field)"
             )
         for sec, ch in per.items():
-            if "band_cuts" in ch and isinstance(ch["band_cuts"], list):
-                ch["band_cuts"] = tuple(ch["band_cuts"])
+            for tup in ("band_cuts", "sweep_dates"):
+                if tup in ch and isinstance(ch[tup], list):
+                    ch[tup] = tuple(ch[tup])
             top[sec] = dataclasses.replace(top.get(sec, getattr(self, sec)), **ch)
         return dataclasses.replace(self, **top)
 
     @classmethod
-    def preset(cls, name: str, scale: float = 1.0) -> SimConfig:
-        """Return a documented preset: ``small``, ``demo`` or ``large``.
+    def preset(
+        cls,
+        name: str,
+        scale: float = 1.0,
+        *,
+        seed: int | None = None,
+        size: str = "demo",
+    ) -> SimConfig:
+        """Return a documented preset: ``small``, ``demo``, ``large`` or ``stress``.
 
         ``small`` is for tests (< 5 s), ``demo`` the embedded default (< 30 s),
         ``large`` 10 million accounts and ~1 billion edges at ``scale=1``.
+        ``stress`` keeps the sizes of ``size`` (``"demo"`` or ``"small"``) and
+        switches on every stress mechanism with values drawn per world from their
+        documented ranges (see :func:`stress_draws`); it needs the world's ``seed``.
 
         ``scale`` multiplies the sizes (actor arrival rate, background population,
         seeds, crawl cap is kept); probabilities and rates are unchanged.
         """
+        if name == "stress":
+            if seed is None:
+                raise ConfigError(
+                    "the 'stress' preset draws its mechanisms per world: give the "
+                    "world's seed (SimConfig.preset('stress', seed=N))"
+                )
+            if size not in STRESS_SIZES:
+                raise ConfigError(
+                    f"stress size {size!r} is not one of " + ", ".join(STRESS_SIZES)
+                )
+            base = cls.preset(size, scale=scale)
+            return base.replace(preset_name="stress", **stress_draws(base, seed))
         if name not in PRESETS:
             raise ConfigError(
                 f"unknown preset {name!r}; valid presets are: "
@@ -581,3 +853,52 @@ def load_overrides(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file '{p}' must hold a table/object of overrides")
     return data
+
+
+def mechanisms() -> dict[str, dataclasses.Field[Any]]:
+    """Every stress-mechanism field, by dotted name (``section.field``)."""
+    return {
+        f"{sec}.{f.name}": f
+        for sec, cls in SECTIONS.items()
+        for f in fields(cls)
+        if f.metadata.get("mechanism")
+    }
+
+
+#: Stream tag that separates the stress draws from the world's own streams.
+_STRESS_TAG = 0x57E55
+
+
+def stress_draws(base: SimConfig, seed: int) -> dict[str, Any]:
+    """Draw every mechanism's value for the ``stress`` world of ``seed``.
+
+    Each field's documented range (``metadata["stress"]``) is sampled with a
+    generator of its own (``SeedSequence([seed, tag])``), independent of the
+    world's random streams: ``(lo, hi)`` is uniform, ``(p_off, lo, hi)`` is the off
+    value with probability ``p_off`` and uniform otherwise. Sweep dates are 0-3
+    dates uniform between the census and the window end.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _STRESS_TAG]))
+    out: dict[str, Any] = {}
+    for name, f in mechanisms().items():
+        rng_f = rng.spawn(1)[0]
+        r = f.metadata["stress"]
+        if name == "suspension.sweep_dates":
+            d = base.dates()
+            span = (d["end"] - d["census_date"]).days
+            k = int(rng_f.integers(0, 4))
+            days = np.sort(rng_f.integers(0, max(span - 1, 1), k))
+            out[name] = tuple(
+                (d["census_date"] + dt.timedelta(days=int(x))).date().isoformat()
+                for x in days
+            )
+            continue
+        if len(r) == 3:
+            off = rng_f.random() < r[0]
+            v = f.default if off else float(rng_f.uniform(r[1], r[2]))
+        else:
+            v = float(rng_f.uniform(r[0], r[1]))
+        out[name] = round(v, 4) if isinstance(v, float) else v
+    return out

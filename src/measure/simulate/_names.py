@@ -6,8 +6,14 @@ successor-handle edits (one per returning account) use a Python comprehension.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from measure.simulate._config import SimConfig
+    from measure.simulate._world import Background
 
 STEMS = ("abu_", "umm_", "bint_", "ibn_", "al_", "abu", "umm", "akh_", "")
 STEM_P = (0.30, 0.14, 0.04, 0.06, 0.08, 0.12, 0.04, 0.06, 0.16)
@@ -506,4 +512,13 @@ def small_edit(handle: str, op: int, pos: float, letter: int) -> str:
         out[:MAX_HANDLE]
         if len(out) > MAX_HANDLE and out[:MAX_HANDLE] != handle
         else (out if len(out) <= MAX_HANDLE else handle[: MAX_HANDLE - 1] + ch)
+    )
+
+
+def background_text(
+    cfg: SimConfig, rng: np.random.Generator, bg: Background, idx: np.ndarray
+) -> pl.DataFrame:
+    """Profiles of the background accounts ``idx`` (only those the collection saw)."""
+    return background_profiles(
+        rng, len(idx), cfg.resurrection.background_stem_share, bg.watcher[idx]
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,17 +27,25 @@ import polars as pl
 from measure.dataset import DatasetWriter
 from measure.errors import ConfigError
 from measure.simulate._config import SimConfig
+from measure.simulate._names import background_text
 from measure.simulate._world import (
     Background,
     Calendar,
     Supporters,
-    background_text,
     growth,
     make_background,
     make_supporters,
 )
 
 TS = pl.Datetime("us", "UTC")
+#: Random streams of the stress mechanisms, one per stage that has mechanisms.
+STRESS_STREAMS = (
+    "stress_world",
+    "stress_names",
+    "stress_observe",
+    "stress_coding",
+    "stress_capture",
+)
 DAY_US = 86_400_000_000
 ID_BASE = 100_000_000
 TWITTER_EPOCH_MS = 1_288_834_974_657
@@ -222,7 +229,8 @@ def simulate(
     Parameters
     ----------
     config
-        A :class:`SimConfig` or a preset name (``"small"``, ``"demo"``, ``"large"``).
+        A :class:`SimConfig` or a preset name (``"small"``, ``"demo"``, ``"large"``,
+        ``"stress"``: demo sizes with every stress mechanism drawn for ``seed``).
     seed
         Random seed; the same seed and config give byte-identical files (same
         manifest digest).
@@ -246,7 +254,14 @@ def simulate(
     follower recovery (Berger & Perez 2016), and a two-level snowball census with
     stratified hand coding (Berger & Morgan 2015).
     """
-    cfg = SimConfig.preset(config) if isinstance(config, str) else config
+    if isinstance(config, str):
+        cfg = (
+            SimConfig.preset("stress", seed=int(seed))
+            if config == "stress"
+            else SimConfig.preset(config)
+        )
+    else:
+        cfg = config
     if not isinstance(cfg, SimConfig):
         raise ConfigError(
             f"config must be a SimConfig or a preset name, not {type(config).__name__}"
@@ -292,6 +307,9 @@ class _World:
             "ids",
             "recrawl",
             "recrawl_text",
+            # streams of the stress mechanisms: spawned after the streams above,
+            # so a world with every mechanism off draws exactly what it always did
+            *STRESS_STREAMS,
         )
         self.rng = {
             k: np.random.default_rng(s)
@@ -299,12 +317,16 @@ class _World:
         }
         self.cal = Calendar.from_config(cfg)
         self.stats: dict[str, Any] = {}
+        # truth of the stress mechanisms, written only when a mechanism is on:
+        # truth.json sections and extra truth/accounts columns (global index)
+        self.extra_truth: dict[str, Any] = {}
+        self.extra_truth_columns: dict[str, tuple[np.ndarray, pl.DataType]] = {}
 
     # -- main --
     def run(self) -> None:
         cfg, cal = self.cfg, self.cal
         self.say("latent world")
-        sup = make_supporters(cfg, cal, self.rng["world"])
+        sup = make_supporters(cfg, cal, self.rng["world"], self.rng["stress_world"])
         bg = make_background(cfg, cal, self.rng["background"])
         n = sup.n + bg.n
         perm = self.rng["ids"].permutation(n).astype(np.int64)
@@ -336,7 +358,7 @@ class _World:
         self.first_seen = np.where(
             self.level >= 0,
             cal.census,
-            np.where(self.detected, cal.census, self.disc_t),
+            np.where(self.detected, self.detected_first_t, self.disc_t),
         )
         # accounts seen only as followers in post-census re-crawled lists
         self.listed_only = np.empty(0, dtype=np.int64)
@@ -525,153 +547,26 @@ class _World:
         b = owners[~s] - c.n_s
         c.bg.followers[b] = realized[~s].astype(np.float32)
 
-    # -- discovery after the census --
+    # -- stages that live in their own modules --
     def _discover(self) -> None:
-        cfg, cal, c = self.cfg, self.cal, self.ctx
-        o = cfg.observation
-        rng = self.rng["discover"]
-        self.disc_t = np.full(c.n, np.nan)
-        ns = c.n_s
-        sup_start = np.maximum(c.created[:ns], cal.census)
-        sup_stop = np.minimum(c.end[:ns], cal.end)
-        p = np.where(c.sup.inc > 1, o.p_discover_return, o.p_discover_new)
-        t = sup_start + rng.exponential(o.discover_delay_mean_days, ns)
-        u = rng.random(ns)
-        ok = (self.level[:ns] < 0) & (sup_stop > sup_start) & (u < p) & (t < sup_stop)
-        self.disc_t[:ns][ok] = t[ok]
-        n_bg = int(round(o.recrawl_background_per_supporter * ok.sum()))
-        bstart = np.maximum(c.created[ns:], cal.census)
-        bstop = np.minimum(c.end[ns:], cal.end)
-        cand = np.flatnonzero((self.level[ns:] < 0) & (bstop > bstart))
-        if n_bg and len(cand):
-            pick = np.sort(rng.choice(cand, size=min(n_bg, len(cand)), replace=False))
-            tb = bstart[pick] + rng.random(len(pick)) * (bstop[pick] - bstart[pick])
-            self.disc_t[ns + pick] = tb
-        self.stats["discovered_supporters"] = int(ok.sum())
+        from measure.simulate._observe import discover
 
-    # -- capture-recapture sources --
+        discover(self)
+
     def _detect(self) -> None:
-        cfg, cal, c = self.cfg, self.cal, self.ctx
-        cap = cfg.capture
-        rng = self.rng["capture"]
-        pop = self.alive_sup
-        k = cap.n_sources
-        offs = np.linspace(-0.5, 0.5, k) * cap.source_spread * 2 if k > 1 else [0.0]
-        eta = rng.normal(0.0, cap.catch_heterogeneity_sd, len(pop))
-        lin = (
-            cap.catch_base
-            + np.asarray(offs)[None, :]
-            + cap.catch_prominence_slope * c.sup.prom[pop][:, None]
-            + eta[:, None]
-        )
-        p = 1.0 / (1.0 + np.exp(-lin))
-        hit = rng.random(p.shape) < p
-        names = [
-            SOURCE_NAMES[i] if i < len(SOURCE_NAMES) else f"source_{i + 1}"
-            for i in range(k)
-        ]
-        rows, cols = np.nonzero(hit)
-        self.detected = np.zeros(c.n, dtype=bool)
-        self.detected[pop[rows]] = True
-        det_t = cal.census + rng.uniform(0.0, 1.0, len(rows))
-        self.detections = pl.DataFrame(
-            {
-                "account_id": pl.Series(c.ids[pop[rows]], dtype=pl.Int64),
-                "source": _choice(tuple(names), cols),
-                "detected_at": _ts(det_t, cal.origin_us),
-            }
-        ).sort("source", "account_id")
-        self.stats["catch_probability_mean"] = {
-            n: float(p[:, i].mean()) if len(pop) else None for i, n in enumerate(names)
-        }
+        from measure.simulate._capture import detect
 
-    # -- stratified hand coding --
+        detect(self)
+
     def _labels(self) -> None:
-        cfg, cal, c = self.cfg, self.cal, self.ctx
-        cod = cfg.coding
-        rng = self.rng["coding"]
-        frame = np.flatnonzero(self.level >= 0)
-        lvl = self.level[frame].astype(np.int64)
-        metric = np.where(lvl <= 1, self.in_core_fol[frame], self.in_friends[frame])
-        cuts = np.asarray(cod.band_cuts)
-        band = np.searchsorted(cuts, metric, side="right")
-        names = []
-        lo = 0
-        for cut in cuts:
-            names.append(f"{lo}" if cut - 1 == lo else f"{lo}-{cut - 1}")
-            lo = cut
-        names.append(f"{lo}+")
-        stratum = lvl * (len(cuts) + 1) + band
-        u = rng.random(len(frame))
-        order = np.lexsort((u, stratum))
-        s_sorted = stratum[order]
-        first = np.searchsorted(s_sorted, s_sorted, side="left")
-        rank = np.arange(len(order)) - first
-        n_h_all = np.bincount(stratum, minlength=3 * (len(cuts) + 1))
-        n_take = np.minimum(n_h_all, cod.n_per_stratum)
-        chosen = order[rank < n_take[s_sorted]]
-        chosen = np.sort(chosen)
-        g = frame[chosen]
-        st = stratum[chosen]
-        incl = n_take[st] / n_h_all[st]
-        sname = np.asarray(
-            [
-                f"L{s // (len(cuts) + 1)}:{names[s % (len(cuts) + 1)]}"
-                for s in range(3 * (len(cuts) + 1))
-            ],
-            dtype=object,
-        )[st]
-        truth_sup = g < c.n_s
-        self.frame_metric = np.zeros(c.n, dtype=np.int32)
-        self.frame_metric[frame] = metric
-        self.stratum_sizes = {
-            str(k): int(v)
-            for k, v in zip(
-                [
-                    f"L{s // (len(cuts) + 1)}:{names[s % (len(cuts) + 1)]}"
-                    for s in range(len(n_h_all))
-                ],
-                n_h_all,
-                strict=True,
-            )
-            if v
-        }
+        from measure.simulate._coding import label
 
-        def code(n: int) -> np.ndarray:
-            unclear = rng.random(n) < cod.p_unclear
-            correct = rng.random(n) < np.where(
-                truth_sup, cod.sensitivity, cod.specificity
-            )
-            lab = np.where(truth_sup == correct, "supporter", "non_supporter")
-            return np.where(unclear, "unclear", lab).astype(object)
+        label(self)
 
-        lab_a = code(len(g))
-        double = rng.random(len(g)) < cod.double_coded_share
-        lab_b = code(len(g))
-        t_a = cal.census + o_days(cfg) + rng.uniform(0, 30, len(g))
-        t_b = t_a + rng.uniform(0, 7, len(g))
-        a = pl.DataFrame(
-            {
-                "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
-                "label": pl.Series(lab_a, dtype=pl.String),
-                "coder": _const("coder_a", len(g)),
-                "coded_at": _ts(t_a, cal.origin_us),
-                "sample": pl.Series(sname, dtype=pl.String),
-                "inclusion_prob": pl.Series(incl, dtype=pl.Float64),
-            }
-        )
-        b = pl.DataFrame(
-            {
-                "account_id": pl.Series(c.ids[g[double]], dtype=pl.Int64),
-                "label": pl.Series(lab_b[double], dtype=pl.String),
-                "coder": _const("coder_b", int(double.sum())),
-                "coded_at": _ts(t_b[double], cal.origin_us),
-                "sample": pl.Series(sname[double], dtype=pl.String),
-                "inclusion_prob": pl.Series(incl[double], dtype=pl.Float64),
-            }
-        )
-        self.labels = pl.concat([a, b]).sort("account_id", "coder")
-        self.coded = g
+    def _observations(self) -> None:
+        from measure.simulate._observe import observations
+
+        observations(self)
 
     # -- accounts --
     def _accounts(self) -> None:
@@ -750,74 +645,6 @@ class _World:
         self.obs_names = looked["screen_name"]
         self.accounts_rows = len(order) + len(extra)
         self.known_all = np.sort(np.concatenate([order, extra]))
-
-    # -- periodic status look-ups --
-    def _observations(self) -> None:
-        """Write ``observations``: every ``lookup_interval_days`` from first sight."""
-        cfg, cal = self.cfg, self.cal
-        step = cfg.observation.lookup_interval_days
-        n_w = int(math.floor((cal.end - cal.census) / step)) + 1
-        per = max(1, cfg.output.truth_chunk_rows // n_w)
-        g_all, nm_all = self.obs_accounts, self.obs_names
-        self.last_active = np.full(self.ctx.n, -np.inf)
-        self.first_suspended = np.full(self.ctx.n, np.inf)
-        self.data_end = cal.census + (n_w - 1) * step
-        self.last_lookup = -np.inf  # the last look-up actually in `observations`
-        many = len(g_all) > per
-        self.observations_rows = 0
-        for a in range(0, max(len(g_all), 1), per):
-            df = self._lookups(g_all[a : a + per], nm_all[a : a + per], n_w, step)
-            self.observations_rows += df.height
-            if many:
-                self.w.append("observations", df)
-            else:
-                self.w.write_table("observations", df)
-
-    def _lookups(
-        self, g: np.ndarray, nm: pl.Series, n_w: int, step: float
-    ) -> pl.DataFrame:
-        cfg, cal, c = self.cfg, self.cal, self.ctx
-        fs = self.first_seen[g]
-        w0 = np.ceil((fs - cal.census) / step - 1e-9).astype(np.int64)
-        w0 = np.clip(w0, 0, n_w)
-        cnt = n_w - w0
-        row_acc = np.repeat(np.arange(len(g)), cnt)
-        starts = np.cumsum(cnt) - cnt
-        wk = w0[row_acc] + (np.arange(len(row_acc)) - starts[row_acc])
-        t = cal.census + wk * step
-        gg = g[row_acc]
-        is_s = gg < c.n_s
-        si = np.minimum(gg, max(c.n_s - 1, 0))
-        bi = np.maximum(gg - c.n_s, 0)
-        if len(gg):
-            susp = np.where(is_s, c.sup.susp[si], c.bg.susp[bi])
-            dele = np.where(is_s, c.sup.dele[si], c.bg.dele[bi])
-            fr0 = np.where(is_s, c.sup.friends[si], c.bg.friends[bi])
-            rate = np.where(is_s, c.sup.status_rate[si], c.bg.status_rate[bi])
-        else:
-            susp = dele = fr0 = rate = np.empty(0)
-        active = (t >= c.created[gg]) & (t < np.minimum(susp, dele))
-        code = np.where(active, 0, np.where(susp <= dele, 1, 2))
-        age = t - c.created[gg]
-        fol = c.followers_at(gg, t)
-        gsn = growth(age, cfg.network.growth_days)
-        fr = np.where(is_s, fr0 * gsn, fr0)
-        stc = rate * np.maximum(age, 0)
-        np.maximum.at(self.last_active, gg[code == 0], t[code == 0])
-        if len(t):
-            self.last_lookup = max(self.last_lookup, float(t.max()))
-        np.minimum.at(self.first_suspended, gg[code == 1], t[code == 1])
-        return pl.DataFrame(
-            {
-                "account_id": pl.Series(c.ids[gg], dtype=pl.Int64),
-                "observed_at": _ts(t, cal.origin_us),
-                "status": _choice(("active", "suspended", "not_found"), code),
-                "followers_count": _nullable(fol, active, pl.Int64),
-                "friends_count": _nullable(np.round(fr), active, pl.Int64),
-                "statuses_count": _nullable(np.round(stc), active, pl.Int64),
-                "screen_name": nm.gather(row_acc) if len(row_acc) else nm.clear(),
-            }
-        ).sort("account_id", "observed_at")
 
     # -- tweets --
     def _tweets(self) -> None:

@@ -451,6 +451,10 @@ def build_truth(world: _World) -> None:
         is_s = bool(s.all())
         lv = level[g].astype(np.int64)
         vg = via[g]
+        extra = {
+            name: pl.Series(values[g], dtype=dtype)
+            for name, (values, dtype) in world.extra_truth_columns.items()
+        }
         return pl.DataFrame(
             {
                 "account_id": pl.Series(c.ids[g], dtype=pl.Int64),
@@ -485,6 +489,7 @@ def build_truth(world: _World) -> None:
                 "reused_display_name": _nullable(r_d, has_pred, pl.Boolean),
                 "reused_profile_image_hash": _nullable(r_a, has_pred, pl.Boolean),
                 "reused_description": _nullable(r_b, has_pred, pl.Boolean),
+                **extra,
             }
         )
 
@@ -505,10 +510,14 @@ def build_truth(world: _World) -> None:
         }
     )
     w.write_table("truth/actors", actors)
-    w.write_file(
-        "truth.json",
-        json.dumps(_truth_json(world, sup_tab), indent=2, sort_keys=True) + "\n",
-    )
+    tj = _truth_json(world, sup_tab)
+    if world.cfg.mechanisms_on():
+        on = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in world.cfg.mechanisms_on().items()
+        }
+        tj["stress"] = {"mechanisms": on, **world.extra_truth}
+    w.write_file("truth.json", json.dumps(tj, indent=2, sort_keys=True) + "\n")
     del growth
 
 

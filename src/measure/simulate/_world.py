@@ -15,7 +15,6 @@ import polars as pl
 from measure.simulate._config import SimConfig
 from measure.simulate._names import (
     SUP_BIO_EMOJI,
-    background_profiles,
     edit_bio,
     small_edit,
     suffix_increment,
@@ -124,9 +123,16 @@ class Supporters:
 
 
 def make_supporters(
-    cfg: SimConfig, cal: Calendar, rng: np.random.Generator
+    cfg: SimConfig,
+    cal: Calendar,
+    rng: np.random.Generator,
+    srng: np.random.Generator | None = None,
 ) -> Supporters:
-    """Actors arrive (Poisson), hold one account at a time, return after suspension."""
+    """Actors arrive (Poisson), hold one account at a time, return after suspension.
+
+    ``rng`` is the world's stream; ``srng`` the stream of the stress mechanisms
+    (drawn from only when one of them is on).
+    """
     pop, sus, res, net = cfg.population, cfg.suspension, cfg.resurrection, cfg.network
     span = cal.end - cal.history_start
     n_act = int(rng.poisson(pop.actor_rate_per_day * span))
@@ -325,6 +331,9 @@ class Background:
     friends: np.ndarray
     status_rate: np.ndarray
     act: np.ndarray
+    # local index of the background account this one succeeds (-1 = none); only
+    # set when suspended spam accounts return (``background_return_share``)
+    pred: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -370,13 +379,4 @@ def make_background(
         friends.astype(np.float32),
         status_rate.astype(np.float32),
         act.astype(np.float32),
-    )
-
-
-def background_text(
-    cfg: SimConfig, rng: np.random.Generator, bg: Background, idx: np.ndarray
-) -> pl.DataFrame:
-    """Profiles of the background accounts ``idx`` (only those the collection saw)."""
-    return background_profiles(
-        rng, len(idx), cfg.resurrection.background_stem_share, bg.watcher[idx]
     )

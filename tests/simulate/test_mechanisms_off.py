@@ -1,0 +1,42 @@
+"""With every stress mechanism off, the simulator writes exactly the worlds it always did.
+
+The digests below were recorded before the stress mechanisms existed; a world whose
+mechanisms all hold their *off* value must reproduce them byte for byte (same files,
+same ``truth.json``), so results pinned to these worlds stay reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from measure.simulate import SimConfig, simulate
+
+#: (preset, seed, scale) -> dataset digest of the world without stress mechanisms.
+DIGESTS = {
+    ("small", 1, 1.0): "0093c8ec8593a22309de7d31656e059985404d288bf85c2902e35ab472d66366",
+    ("small", 2, 1.0): "5dce9754f0911c2eadc2a301d1dab72ca2536ed425c37cd83e2728b636e433da",
+    ("demo", 20141101, 1.0): (
+        "72362e4dae4847103ebbbe285cf89fc37b3f10431d6283c049d6b5fc5dfa7725"
+    ),
+    ("large", 1, 0.0005): (
+        "f6d7b7be4a286f92618970edff0105ec858eb02f67059018b33eda46200e2194"
+    ),
+}
+
+
+def _digest(path: Path) -> str:
+    return json.loads((path / "manifest.json").read_text())["digest"]
+
+
+@pytest.mark.parametrize(("preset", "seed", "scale"), sorted(DIGESTS))
+def test_preset_digest_unchanged_with_mechanisms_off(
+    preset: str, seed: int, scale: float, tmp_path: Path
+) -> None:
+    cfg = SimConfig.preset(preset, scale=scale)
+    assert cfg.mechanisms_on() == {}
+    path = simulate(cfg, seed, tmp_path / "w")
+    assert _digest(path) == DIGESTS[(preset, seed, scale)]
+    assert "stress" not in json.loads((path / "truth.json").read_text())
