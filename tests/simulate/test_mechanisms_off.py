@@ -40,3 +40,32 @@ def test_preset_digest_unchanged_with_mechanisms_off(
     path = simulate(cfg, seed, tmp_path / "w")
     assert _digest(path) == DIGESTS[(preset, seed, scale)]
     assert "stress" not in json.loads((path / "truth.json").read_text())
+
+
+def test_every_mechanism_is_documented_with_its_range() -> None:
+    from measure.simulate._config import mechanism_table, mechanisms
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "simulation.md").read_text()
+    start, end = "<!-- mechanisms:start -->\n", "\n<!-- mechanisms:end -->"
+    assert start in doc and end in doc
+    table = doc[doc.index(start) + len(start) : doc.index(end)]
+    assert table == mechanism_table()
+    for name, f in mechanisms().items():
+        assert f.metadata["doc"].strip(), name
+        r = f.metadata["stress"]
+        assert isinstance(r, str) or len(r) in (2, 3), name
+        assert f"`{name}`" in table
+
+
+def test_stress_draws_stay_inside_their_documented_ranges() -> None:
+    from measure.simulate._config import mechanisms
+
+    for seed in range(20):
+        on = SimConfig.preset("stress", seed=seed).mechanisms_on()
+        for name, f in mechanisms().items():
+            r = f.metadata["stress"]
+            v = on.get(name, f.default)
+            if isinstance(r, str):
+                continue
+            lo, hi = r[-2], r[-1]
+            assert v == f.default or lo <= v <= hi, (seed, name, v)

@@ -902,3 +902,31 @@ def stress_draws(base: SimConfig, seed: int) -> dict[str, Any]:
             v = float(rng_f.uniform(r[0], r[1]))
         out[name] = round(v, 4) if isinstance(v, float) else v
     return out
+
+
+def _range_text(f: dataclasses.Field[Any]) -> str:
+    r = f.metadata["stress"]
+    if isinstance(r, str):
+        return r
+    if len(r) == 3:
+        return f"off with probability {r[0]:g}, else uniform {r[1]:g} to {r[2]:g}"
+    return f"uniform {r[0]:g} to {r[1]:g}"
+
+
+def mechanism_table() -> str:
+    """Return the Markdown table of every stress mechanism (``docs/simulation.md``).
+
+    One row per field: its dotted name, off value, the range the ``stress`` preset
+    draws from, and what it does. ``tests/simulate`` checks that the documentation
+    holds this table verbatim, so a new mechanism cannot go undocumented.
+    """
+    rows = [
+        "| field | off | stress range | what it does |",
+        "|---|---|---|---|",
+    ]
+    for name, f in mechanisms().items():
+        off = list(f.default) if isinstance(f.default, tuple) else f.default
+        rows.append(
+            f"| `{name}` | `{off}` | {_range_text(f)} | {f.metadata['doc']} |"
+        )
+    return "\n".join(rows)
