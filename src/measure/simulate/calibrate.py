@@ -107,7 +107,8 @@ class Score:
     estimate: float
     lo: float
     hi: float
-    error: str | None = None
+    reason: str | None = None  # why the estimator reported no interval
+    error: str | None = None  # the exception when the estimator failed
 
 
 def _score(
@@ -117,7 +118,9 @@ def _score(
     if est is None or not getattr(est, "valid", True):
         reason = getattr(est, "reason", None) or "no estimate"
         nan = math.nan
-        return Score(family, estimator, estimand, unit, truth, nan, nan, nan, reason)
+        return Score(
+            family, estimator, estimand, unit, truth, nan, nan, nan, reason=reason
+        )
     lo, hi = est.ci
     return Score(
         family,
@@ -335,7 +338,7 @@ def run_world(
                         math.nan,
                         math.nan,
                         math.nan,
-                        msg,
+                        error=msg,
                     )
                 ]
                 if os.environ.get("MEASURE_CALIBRATE_TRACE"):
@@ -447,8 +450,7 @@ def summarise(recs: pl.DataFrame, by: Sequence[str] = ("preset",)) -> pl.DataFra
         .len(name="n_failed")
     )
     df = df.with_columns(
-        ok=pl.col("error").is_null()
-        & pl.col("lo").is_not_nan()
+        ok=pl.col("lo").is_not_nan()
         & pl.col("hi").is_not_nan()
         & pl.col("truth").is_not_nan(),
     ).with_columns(
@@ -465,12 +467,8 @@ def summarise(recs: pl.DataFrame, by: Sequence[str] = ("preset",)) -> pl.DataFra
         .agg(
             n=pl.len(),
             n_no_interval=(~pl.col("ok")).sum(),
-            coverage=pl.col("hit")
-            .filter(pl.col("ok") | pl.col("error").is_not_null())
-            .mean(),
-            bias=pl.col("err")
-            .filter(pl.col("ok") | pl.col("estimate").is_not_nan())
-            .mean(),
+            coverage=pl.col("hit").filter(pl.col("ok")).mean(),
+            bias=pl.col("err").filter(pl.col("estimate").is_not_nan()).mean(),
             rmse=(pl.col("err").filter(pl.col("estimate").is_not_nan()) ** 2)
             .mean()
             .sqrt(),
@@ -506,13 +504,14 @@ def by_mechanism(recs: pl.DataFrame, mech: pl.DataFrame) -> pl.DataFrame:
     the mechanism's stress range (for options drawn off with some probability: when
     on), else *low*.
     """
-    stress = recs.filter(pl.col("preset") == "stress")
+    stress = recs.filter(
+        (pl.col("preset") == "stress") & (pl.col("estimand") != "(failed)")
+    )
     m = mech.filter(pl.col("preset") == "stress")
     if not stress.height:
         return pl.DataFrame()
     stress = stress.with_columns(
-        hit=pl.col("error").is_null()
-        & (pl.col("lo") <= pl.col("truth"))
+        hit=(pl.col("lo") <= pl.col("truth"))
         & (pl.col("truth") <= pl.col("hi"))
     )
     rows = []
