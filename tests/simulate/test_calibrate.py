@@ -102,3 +102,24 @@ def test_every_family_runs_on_plain_and_stress_reporting_worlds() -> None:
         fams = set(recs.filter(pl.col("preset") == preset)["family"])
         assert fams == set(cal.FAMILIES)
     assert recs["error"].is_null().all(), recs.filter(pl.col("error").is_not_null())
+
+
+def test_cli_simulates_a_stress_world_and_lists_its_mechanisms(
+    tmp_path, capsys
+) -> None:
+    import json
+
+    from measure.cli import main
+
+    rc = main(["simulate", str(tmp_path / "w"), "--seed", "4", "--preset", "stress",
+               "--stress-size", "small", "--scale", "0.3", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["preset"] == "stress"
+    assert out["mechanisms"] == {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in cal.SimConfig.preset("stress", seed=4, size="small")
+        .mechanisms_on().items()
+    }
+    truth = json.loads((tmp_path / "w" / "truth.json").read_text())
+    assert truth["stress"]["mechanisms"] == out["mechanisms"]

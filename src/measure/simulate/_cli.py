@@ -24,8 +24,15 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--preset",
         default="demo",
-        choices=["small", "demo", "large"],
-        help="preset world (default: demo)",
+        choices=["small", "demo", "large", "stress"],
+        help="preset world (default: demo); 'stress' switches every stress "
+        "mechanism on with values drawn for the seed (see docs/simulation.md)",
+    )
+    p.add_argument(
+        "--stress-size",
+        default="demo",
+        choices=["small", "demo"],
+        help="sizes of a stress world (default: demo)",
     )
     p.add_argument(
         "--scale",
@@ -49,7 +56,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Run ``measure simulate``."""
     from measure.simulate import SimConfig, load_overrides, load_truth, simulate
 
-    cfg = SimConfig.preset(args.preset, scale=args.scale)
+    cfg = SimConfig.preset(
+        args.preset, scale=args.scale, seed=args.seed, size=args.stress_size
+    )
     if args.config:
         cfg = cfg.replace(**load_overrides(args.config))
     t0 = time.perf_counter()
@@ -73,6 +82,11 @@ def run_simulate(args: argparse.Namespace) -> int:
         "seconds": round(secs, 2),
         "counts": counts,
     }
+    if cfg.mechanisms_on():
+        payload["mechanisms"] = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in cfg.mechanisms_on().items()
+        }
     text = (
         f"simulated {cfg.preset_name} world (seed {args.seed}) in {secs:.1f} s "
         f"-> {path}\n  id {payload['id']}\n"
