@@ -1,4 +1,4 @@
-"""With every stress mechanism off, the simulator writes exactly the worlds it always did.
+"""With every stress mechanism off, the simulator writes the worlds it always did.
 
 The digests below were recorded before the stress mechanisms existed; a world whose
 mechanisms all hold their *off* value must reproduce them byte for byte (same files,
@@ -16,8 +16,12 @@ from measure.simulate import SimConfig, simulate
 
 #: (preset, seed, scale) -> dataset digest of the world without stress mechanisms.
 DIGESTS = {
-    ("small", 1, 1.0): "0093c8ec8593a22309de7d31656e059985404d288bf85c2902e35ab472d66366",
-    ("small", 2, 1.0): "5dce9754f0911c2eadc2a301d1dab72ca2536ed425c37cd83e2728b636e433da",
+    ("small", 1, 1.0): (
+        "0093c8ec8593a22309de7d31656e059985404d288bf85c2902e35ab472d66366"
+    ),
+    ("small", 2, 1.0): (
+        "5dce9754f0911c2eadc2a301d1dab72ca2536ed425c37cd83e2728b636e433da"
+    ),
     ("demo", 20141101, 1.0): (
         "72362e4dae4847103ebbbe285cf89fc37b3f10431d6283c049d6b5fc5dfa7725"
     ),

@@ -334,22 +334,22 @@ class Coding:
     stratum_error_ratio: float = mechanism(
         1.0,
         (1.0, 3.0),
-        "Error rates in the lowest in-network band are multiplied by this ratio, "
-        "falling geometrically to 1 in the highest band (ambiguous accounts are "
-        "coded worse).",
+        "Error rates in the lowest in-network band of each level are multiplied by "
+        "this ratio, falling geometrically to 1 in the highest band (level 2 starts "
+        "at its band holding 1): ambiguous accounts are coded worse.",
     )
     coder_correlation: float = mechanism(
         0.0,
         (0.0, 0.6),
         "Probability that coder B repeats coder A's decision on a double-coded "
-        "account (correct or not) instead of deciding independently: correlated "
-        "errors.",
+        "account (correct or not, an `unclear` included) instead of deciding "
+        "independently: correlated errors.",
     )
     gold_share: float = mechanism(
         0.0,
         (0.5, 0.05, 0.2),
         "Share of coded accounts also adjudicated by an expert panel (coder 'gold', "
-        "always right).",
+        "label = the truth, coded after both coders).",
     )
 
 
