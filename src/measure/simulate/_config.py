@@ -378,8 +378,8 @@ class Capture:
     catch_tail_df: float = mechanism(
         0.0,
         (0.5, 1.5, 6.0),
-        "Degrees of freedom of a Student-t individual effect replacing the normal "
-        "one (heavy tails; 0 = normal).",
+        "Degrees of freedom of a Student-t individual effect (scale "
+        "catch_heterogeneity_sd) replacing the normal one (heavy tails; 0 = normal).",
     )
     catch_activity_slope: float = mechanism(
         0.0,
@@ -389,8 +389,8 @@ class Capture:
     dependence_positive: float = mechanism(
         0.0,
         (0.0, 2.0),
-        "Log odds ratio added to list 2's logit for accounts caught by list 1 "
-        "(positive pairwise dependence).",
+        "Log odds ratio added to list 2's logit for accounts caught by list 1 (a "
+        "sequential draw: positive pairwise dependence).",
     )
     dependence_negative: float = mechanism(
         0.0,
@@ -401,9 +401,9 @@ class Capture:
     list_window_days: float = mechanism(
         0.0,
         (0.5, 14.0, 60.0),
-        "Each list is collected over a window of this many days (staggered across "
-        "lists) from supporter accounts alive during it, instead of on the census "
-        "day: an open population.",
+        "Each list is collected over a window of this many days from supporter "
+        "accounts alive during it, instead of on the census day (consecutive windows "
+        "overlap by half, the span centred on the census): an open population.",
     )
     false_detection_share: float = mechanism(
         0.0,
@@ -513,7 +513,6 @@ _NONNEG = {
     "lookup_informative",
     "discover_prominence_slope",
     "catch_tail_df",
-    "catch_activity_slope",
     "dependence_positive",
     "dependence_negative",
     "list_window_days",
@@ -550,7 +549,7 @@ _POS = {
     "coder_b_error_ratio",
     "stratum_error_ratio",
 }
-_FINITE = {"mixture_shift"}
+_FINITE = {"mixture_shift", "catch_activity_slope"}
 
 
 @dataclass(frozen=True)
@@ -660,6 +659,8 @@ class SimConfig:
                 f"'output.compression' = {self.output.compression!r} must be "
                 "one of " + ", ".join(COMPRESSIONS)
             )
+        if self.capture.false_detection_share >= 1.0:
+            errs.append("'capture.false_detection_share' must be < 1")
         if self.capture.n_sources < 2:
             errs.append("'capture.n_sources' must be >= 2")
         return errs
