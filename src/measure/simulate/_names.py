@@ -1,11 +1,16 @@
 """Profile text: handles, display names, bios, locations, languages, avatars.
 
-Vectorised with polars (lookups into word lists by random index); only the
-successor-handle edits (one per returning account) use a Python comprehension.
+Vectorised with polars (lookups into word lists by random index); only handle
+edits (one per returning or renamed account) use Python comprehensions.
+
+The identity stress mechanisms (:class:`Identities`, :func:`make_identities`) live
+here too: default handles, renames and sparse profiles; returning spam accounts are
+in :mod:`measure.simulate._spam`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,7 +18,7 @@ import polars as pl
 
 if TYPE_CHECKING:
     from measure.simulate._config import SimConfig
-    from measure.simulate._world import Background
+    from measure.simulate._world import Background, Calendar, Supporters
 
 STEMS = ("abu_", "umm_", "bint_", "ibn_", "al_", "abu", "umm", "akh_", "")
 STEM_P = (0.30, 0.14, 0.04, 0.06, 0.08, 0.12, 0.04, 0.06, 0.16)
@@ -516,9 +521,419 @@ def small_edit(handle: str, op: int, pos: float, letter: int) -> str:
 
 
 def background_text(
-    cfg: SimConfig, rng: np.random.Generator, bg: Background, idx: np.ndarray
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    bg: Background,
+    idx: np.ndarray,
+    ident: Identities | None = None,
 ) -> pl.DataFrame:
-    """Profiles of the background accounts ``idx`` (only those the collection saw)."""
-    return background_profiles(
+    """Profiles of the background accounts ``idx`` (only those the collection saw).
+
+    With identity stress mechanisms on (``ident``), default handles, renames,
+    spam-chain text and sparse profiles are applied (:meth:`Identities.background`).
+    """
+    df = background_profiles(
         rng, len(idx), cfg.resurrection.background_stem_share, bg.watcher[idx]
     )
+    return df if ident is None else ident.background(df, idx, rng)
+
+
+# -- identity stress mechanisms ---------------------------------------------------
+
+#: Common first names across languages for platform-default handles
+#: (``default_handle_share``): a first name plus 4-8 digits, as a platform suggests
+#: to a user who does not choose a handle. At most 7 letters, so that 8 digits fit
+#: in a 15-character handle.
+DEFAULT_FIRST_NAMES = (
+    "john",
+    "james",
+    "michael",
+    "david",
+    "robert",
+    "william",
+    "mary",
+    "sarah",
+    "emma",
+    "olivia",
+    "sophia",
+    "anna",
+    "maria",
+    "laura",
+    "jose",
+    "juan",
+    "carlos",
+    "luis",
+    "pedro",
+    "lucia",
+    "pierre",
+    "jean",
+    "marie",
+    "louis",
+    "paul",
+    "thomas",
+    "lucas",
+    "hans",
+    "peter",
+    "ahmed",
+    "mohamed",
+    "ali",
+    "omar",
+    "fatima",
+    "aisha",
+    "yusuf",
+    "hassan",
+    "mehmet",
+    "ayse",
+    "ivan",
+    "olga",
+    "dmitri",
+    "chen",
+    "wei",
+    "raj",
+    "priya",
+    "kenji",
+    "yuki",
+    "adam",
+    "sara",
+)
+#: Probability that a rename takes a fresh handle (else one small edit of the old).
+RENAME_FRESH_P = 0.5
+
+
+def default_handles(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Platform-default handles: a common first name plus 4-8 digits.
+
+    Parameters
+    ----------
+    rng
+        Random stream.
+    n
+        Number of handles.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of handles such as ``john48213377`` (first digit 1-9).
+    """
+    if n == 0:
+        return np.empty(0, dtype=object)
+    name = pl.Series(DEFAULT_FIRST_NAMES).gather(
+        rng.integers(0, len(DEFAULT_FIRST_NAMES), n)
+    )
+    nd = rng.integers(4, 9, n)
+    lead = rng.integers(1, 10, n)
+    tail = rng.integers(0, 10**7, n) % (10 ** (nd - 1))
+    digits = pl.Series(lead * 10 ** (nd - 1) + tail).cast(pl.String)
+    return (name + digits).to_numpy().astype(object)
+
+
+def renamed_handles(
+    rng: np.random.Generator, old: np.ndarray, fresh: np.ndarray
+) -> np.ndarray:
+    """Return handles after a rename: a fresh one or one small edit of the old one.
+
+    Parameters
+    ----------
+    rng
+        Random stream.
+    old
+        Handles before the rename (object array).
+    fresh
+        Fresh handles of the same kind (supporter- or background-style), one per
+        account; taken with probability :data:`RENAME_FRESH_P`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of new handles, each different from the old one.
+    """
+    n = len(old)
+    use_fresh = rng.random(n) < RENAME_FRESH_P
+    ops, pos, let = rng.integers(0, 4, n), rng.random(n), rng.integers(0, 26, n)
+    out = np.array(
+        [
+            str(f) if u else small_edit(str(o), int(op), float(p), int(lt))
+            for o, f, u, op, p, lt in zip(
+                old, fresh, use_fresh, ops, pos, let, strict=True
+            )
+        ],
+        dtype=object,
+    )
+    same = np.flatnonzero(out == old)
+    out[same] = [small_edit(str(old[i]), 3, 0.0, int(let[i])) for i in same]
+    return out
+
+
+def _fresh_supporter_handles(rng: np.random.Generator, n: int) -> np.ndarray:
+    if n == 0:
+        return np.empty(0, dtype=object)
+    return (
+        supporter_profiles(rng, n, (1.0, 0.0, 0.0, 0.0))["screen_name"]
+        .to_numpy()
+        .astype(object)
+    )
+
+
+def _fresh_background_handles(
+    rng: np.random.Generator, n: int, stem_share: float
+) -> np.ndarray:
+    if n == 0:
+        return np.empty(0, dtype=object)
+    prof = background_profiles(rng, n, stem_share, np.zeros(n, dtype=bool))
+    return prof["screen_name"].to_numpy().astype(object)
+
+
+def derive_handle(mode: str, old: str, op: int, pos: float, letter: int) -> str:
+    """Derive a successor's handle from its predecessor's (suffix or small edit)."""
+    if mode == "suffix":
+        return suffix_increment(old)
+    return small_edit(old, op, pos, letter)
+
+
+TEXT_COLUMNS = (
+    "screen_name",
+    "display_name",
+    "lang",
+    "description",
+    "location",
+    "profile_image_hash",
+)
+SPARSE_NULL = ("display_name", "description", "location")
+
+
+@dataclass
+class Identities:
+    """Identity traits of the stress mechanisms, over the global account index.
+
+    Supporters come first (``n_s`` of them), then background accounts. An array is
+    ``None`` when its mechanism is off.
+
+    Attributes
+    ----------
+    n_s
+        Number of supporter accounts.
+    stem_share
+        ``background_stem_share`` (style of fresh background handles).
+    sparse
+        Accounts with a sparse profile (``sparse_profile_share``).
+    default
+        Fresh identities whose handle is a platform default
+        (``default_handle_share``).
+    renamed_at
+        Time (days) of the account's one rename, ``inf`` when it never renames
+        (``p_rename``).
+    after
+        Handle after the rename (object array; ``None`` when the account does not
+        rename, or for a background account whose text was never made; members
+        of spam chains always have theirs).
+    chain_pos
+        Row of a background account in ``chain`` (``-1`` = not in a spam chain).
+    chain
+        Text of every background account in a spam chain (``TEXT_COLUMNS`` and
+        ``_after``), made once so that a successor's handle derives from its
+        predecessor's whether or not the predecessor is in the data.
+    """
+
+    n_s: int
+    stem_share: float
+    sparse: np.ndarray | None = None
+    default: np.ndarray | None = None
+    renamed_at: np.ndarray | None = None
+    after: np.ndarray | None = None
+    chain_pos: np.ndarray | None = None
+    chain: pl.DataFrame | None = None
+
+    def background(
+        self, df: pl.DataFrame, idx: np.ndarray, rng: np.random.Generator
+    ) -> pl.DataFrame:
+        """Apply the identity mechanisms to fresh background profiles ``df``.
+
+        ``idx`` are the local background indices of the rows. Default handles and
+        renames draw from ``rng`` (the text stream of the accounts); members of a
+        spam chain take their precomputed text. Handles after a rename are
+        recorded in :attr:`after`.
+        """
+        g = np.asarray(idx, dtype=np.int64) + self.n_s
+        if self.default is not None or self.renamed_at is not None:
+            h0 = df["screen_name"].to_numpy().astype(object)
+            if self.default is not None:
+                m = np.flatnonzero(self.default[g])
+                h0[m] = default_handles(rng, len(m))
+            df = df.with_columns(screen_name=pl.Series(h0.tolist(), dtype=pl.String))
+            if self.renamed_at is not None and self.after is not None:
+                r = np.flatnonzero(np.isfinite(self.renamed_at[g]))
+                fresh = _fresh_background_handles(rng, len(r), self.stem_share)
+                self.after[g[r]] = renamed_handles(rng, h0[r], fresh)
+        if self.chain_pos is not None and self.chain is not None:
+            pos = self.chain_pos[idx]
+            rows = np.flatnonzero(pos >= 0)
+            if len(rows):
+                ch = self.chain[pos[rows]]
+                at = pl.Series(rows, dtype=pl.Int64)
+                df = df.with_columns(
+                    df[c].clone().scatter(at, ch[c])
+                    for c in TEXT_COLUMNS
+                    if c in df.columns
+                )
+                if self.after is not None:
+                    ren = ch["_after"].to_numpy()
+                    ok = np.flatnonzero(ren != None)  # noqa: E711
+                    self.after[g[rows[ok]]] = ren[ok]
+        if self.sparse is not None:
+            df = null_sparse(df, self.sparse[g])
+        return df
+
+
+def null_sparse(df: pl.DataFrame, sparse: np.ndarray) -> pl.DataFrame:
+    """Null display name, bio and location of the rows flagged ``sparse``."""
+    m = pl.Series(np.asarray(sparse, dtype=bool))
+    return df.with_columns(
+        pl.when(m).then(None).otherwise(pl.col(c)).alias(c)
+        for c in SPARSE_NULL
+        if c in df.columns
+    )
+
+
+#: Child streams of ``stress_names``, one per identity mechanism, so that switching
+#: one mechanism on does not change the draws of another.
+NAME_STREAMS = ("default", "sparse", "rename", "derive", "spam")
+
+
+def identities_on(cfg: SimConfig) -> bool:
+    """Whether any identity stress mechanism of ``cfg`` is on."""
+    r = cfg.resurrection
+    return (
+        r.p_rename != 0.0
+        or r.sparse_profile_share != 0.0
+        or r.default_handle_share != 0.0
+        or r.background_return_share != 0.0
+    )
+
+
+def chain_roots(pred: np.ndarray) -> np.ndarray:
+    """First account of each account's chain (itself when it has no predecessor)."""
+    root = np.arange(len(pred))
+    p = pred[root]
+    while (p >= 0).any():
+        m = p >= 0
+        root[m] = p[m]
+        p = pred[root]
+    return root
+
+
+def make_identities(
+    cfg: SimConfig,
+    cal: Calendar,
+    sup: Supporters,
+    bg: Background,
+    rngs: dict[str, np.random.Generator],
+) -> Identities:
+    """Draw the identity traits; rewrite supporter handles and sparse profiles.
+
+    Parameters
+    ----------
+    cfg, cal
+        Configuration and calendar.
+    sup
+        Supporter accounts; ``sup.profiles`` is replaced: default handles for
+        fresh identities, successors' handles derived again from their
+        predecessor's handle at their creation (after a rename or a default
+        handle), and sparse profiles without display name, bio or location.
+    bg
+        Background accounts (with spam successors when they return).
+    rngs
+        Child streams of ``stress_names`` (:data:`NAME_STREAMS`).
+
+    Returns
+    -------
+    Identities
+        The traits over the global account index.
+    """
+    res = cfg.resurrection
+    ns, n = sup.n, sup.n + bg.n
+    ident = Identities(ns, res.background_stem_share)
+    bpred = bg.pred if bg.pred is not None else np.full(bg.n, -1, dtype=np.int64)
+    if res.sparse_profile_share != 0.0:
+        r = rngs["sparse"]
+        # a trait of the person (actor) or spam owner: every account of the chain
+        actor = r.random(sup.n_actors) < res.sparse_profile_share
+        own = r.random(bg.n) < res.sparse_profile_share
+        ident.sparse = np.concatenate([actor[sup.actor], own[chain_roots(bpred)]])
+    if res.default_handle_share != 0.0:
+        r = rngs["default"]
+        fresh_s = (sup.inc == 1) | (sup.handle_change == "new")
+        d_s = fresh_s & (r.random(ns) < res.default_handle_share)
+        d_b = (bpred < 0) & (r.random(bg.n) < res.default_handle_share)
+        ident.default = np.concatenate([d_s, d_b])
+    if res.p_rename != 0.0:
+        r = rngs["rename"]
+        u, v = r.random(n), r.random(n)
+        created = np.concatenate([sup.created, bg.created])
+        stop = np.minimum(np.concatenate([sup.end, bg.end]), cal.end)
+        ren = (u < res.p_rename) & (stop > created)
+        ident.renamed_at = np.where(ren, created + v * (stop - created), np.inf)
+        ident.after = np.full(n, None, dtype=object)
+    if ident.default is not None or ident.renamed_at is not None:
+        _supporter_handles(sup, ident, rngs)
+    if ident.sparse is not None:
+        sup.profiles = null_sparse(sup.profiles, ident.sparse[:ns])
+    return ident
+
+
+def _supporter_handles(
+    sup: Supporters, ident: Identities, rngs: dict[str, np.random.Generator]
+) -> None:
+    """Default handles and renames of supporters; successors follow the new handles.
+
+    A successor whose handle was a suffix increment or a small edit of its
+    predecessor's is derived again from the predecessor's handle at the
+    successor's creation (the handle after a rename when the rename came first).
+    """
+    ns = sup.n
+    h_orig = sup.profiles["screen_name"].to_numpy().astype(object)
+    h0 = h_orig.copy()
+    if ident.default is not None:
+        m = np.flatnonzero(ident.default[:ns])
+        h0[m] = default_handles(rngs["default"], len(m))
+    if ident.renamed_at is not None:
+        ren_t = ident.renamed_at[:ns]
+    else:
+        ren_t = np.full(ns, np.inf)
+    renamed = np.isfinite(ren_t)
+    rr = rngs["rename"]
+    ren_idx = np.flatnonzero(renamed)
+    fresh = _fresh_supporter_handles(rr, len(ren_idx))
+    fresh_pos = np.full(ns, -1, dtype=np.int64)
+    fresh_pos[ren_idx] = np.arange(len(ren_idx))
+    rd = rngs["derive"]
+    ops, pos, let = rd.integers(0, 4, ns), rd.random(ns), rd.integers(0, 26, ns)
+    mode = sup.handle_change
+    h1 = h0.copy()
+    for k in range(1, int(sup.inc.max(initial=0)) + 1):
+        idx = np.flatnonzero(sup.inc == k)
+        if not len(idx):
+            break
+        if k >= 2:
+            rel = idx[(mode[idx] == "suffix") | (mode[idx] == "edit")]
+            p = sup.pred[rel]
+            hp = np.where(ren_t[p] <= sup.created[rel], h1[p], h0[p])
+            ch = np.flatnonzero(hp != h_orig[p])
+            h0[rel[ch]] = [
+                derive_handle(str(m_), str(h), int(o), float(ps), int(lt))
+                for m_, h, o, ps, lt in zip(
+                    mode[rel[ch]],
+                    hp[ch],
+                    ops[rel[ch]],
+                    pos[rel[ch]],
+                    let[rel[ch]],
+                    strict=True,
+                )
+            ]
+            h1[idx] = h0[idx]
+        ri = idx[renamed[idx]]
+        h1[ri] = renamed_handles(rr, h0[ri], fresh[fresh_pos[ri]])
+    sup.profiles = sup.profiles.with_columns(
+        screen_name=pl.Series(h0.tolist(), dtype=pl.String)
+    )
+    if ident.after is not None:
+        ident.after[ren_idx] = h1[ren_idx]

@@ -2,12 +2,14 @@
 
 A study that keeps watching a network after its census re-crawls what it discovers.
 For every account discovered after the census (returning supporters, new supporters
-and the background accounts that re-crawls also pick up, see ``_World._discover``)
-the followers list is collected ``U(0, recrawl_delay_days)`` days after discovery and
-once more ``recrawl_second_after_days`` later, each time only if the account is still
-alive (a suspended or deleted account's list cannot be collected). Lists are written
-as ``crawls`` rows (``level`` = :data:`RECRAWL_LEVEL`, outside the snowball) and
-``edges`` rows (follower -> account, ``observed_at`` = collection time).
+and the background accounts that re-crawls also pick up, see ``_World._discover``),
+except sparse-profile accounts (``sparse_profile_share``: their lists are never
+collected), the followers list is collected ``U(0, recrawl_delay_days)`` days after
+discovery and once more ``recrawl_second_after_days`` later, each time only if the
+account is still alive (a suspended or deleted account's list cannot be
+collected). Lists are written as ``crawls`` rows (``level`` = :data:`RECRAWL_LEVEL`,
+outside the snowball) and ``edges`` rows (follower -> account, ``observed_at`` =
+collection time).
 
 Audience model
 --------------
@@ -77,7 +79,10 @@ def recrawl(world: _World) -> None:
     world.listed = np.zeros(n, dtype=bool)
     world.recrawl_rows = []
     world.stats["recrawl"] = {"lists": 0, "edges": 0, "incomplete": 0}
-    tgt = np.flatnonzero(np.isfinite(world.disc_t))
+    disc = np.isfinite(world.disc_t)
+    if world.ident is not None and world.ident.sparse is not None:
+        disc &= ~world.ident.sparse  # sparse profiles: no list is ever collected
+    tgt = np.flatnonzero(disc)
     t1 = world.disc_t[tgt] + rng.uniform(0.0, o.recrawl_delay_days, len(tgt))
     t2 = t1 + o.recrawl_second_after_days
     end_t = c.end[tgt]

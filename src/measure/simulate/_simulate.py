@@ -27,7 +27,8 @@ import polars as pl
 from measure.dataset import DatasetWriter
 from measure.errors import ConfigError
 from measure.simulate._config import SimConfig
-from measure.simulate._names import background_text
+from measure.simulate._names import Identities, background_text
+from measure.simulate._spam import identity_truth, setup_identities
 from measure.simulate._world import (
     Background,
     Calendar,
@@ -320,7 +321,12 @@ class _World:
         # truth of the stress mechanisms, written only when a mechanism is on:
         # truth.json sections and extra truth/accounts columns (global index)
         self.extra_truth: dict[str, Any] = {}
-        self.extra_truth_columns: dict[str, tuple[np.ndarray, pl.DataType]] = {}
+        # (a polars Series holds a nullable integer column)
+        self.extra_truth_columns: dict[
+            str, tuple[np.ndarray | pl.Series, pl.DataType]
+        ] = {}
+        # identity traits of the stress mechanisms (None while they are off)
+        self.ident: Identities | None = None
 
     # -- main --
     def run(self) -> None:
@@ -328,6 +334,9 @@ class _World:
         self.say("latent world")
         sup = make_supporters(cfg, cal, self.rng["world"], self.rng["stress_world"])
         bg = make_background(cfg, cal, self.rng["background"])
+        # identity stress mechanisms: returning spam accounts, default handles,
+        # renames, sparse profiles (nothing is drawn while they are off)
+        bg, self.ident = setup_identities(self, sup, bg)
         n = sup.n + bg.n
         perm = self.rng["ids"].permutation(n).astype(np.int64)
         self.ctx = c = _Ctx(
@@ -376,10 +385,14 @@ class _World:
         self.say("accounts and observations")
         self._accounts()
         self._observations()
+        if self.accounts_pending:
+            self._write_accounts()
         if cfg.tweets.enabled:
             self.say("tweets")
             self._tweets()
         self.say("truth")
+        if self.ident is not None:
+            identity_truth(self)
         self._truth()
         del c
 
@@ -417,8 +430,12 @@ class _World:
         self.crawl_rows: list[pl.DataFrame] = []
         # seeds: prominent live supporters
         f_c = c.followers_at(alive_sup, tc)
-        cand = alive_sup[f_c > 0]
-        wt = f_c[f_c > 0] ** o.seed_selectivity
+        ok = f_c > 0
+        if self.ident is not None and self.ident.sparse is not None:
+            # a census starts from accounts whose follower lists it can read
+            ok &= ~self.ident.sparse[alive_sup]
+        cand = alive_sup[ok]
+        wt = f_c[ok] ** o.seed_selectivity
         k = min(o.n_seeds, len(cand))
         if k == 0:
             raise ConfigError(
@@ -438,8 +455,12 @@ class _World:
         # in-core counts of the seed lists need the final core set
         self._count_core(src, dst, core)
         self.core = core
-        # level-1 lists, streamed in chunks of about edge_chunk_rows edges
-        n_true = np.maximum(c.followers_at(lvl1, tc), 0)
+        # level-1 lists, streamed in chunks of about edge_chunk_rows edges; a
+        # sparse-profile account stays at level 1 but its list is never collected
+        own1 = lvl1
+        if self.ident is not None and self.ident.sparse is not None:
+            own1 = lvl1[~self.ident.sparse[lvl1]]
+        n_true = np.maximum(c.followers_at(own1, tc), 0)
         budget = cfg.output.edge_chunk_rows
         cum = np.cumsum(n_true)
         cuts = (
@@ -447,11 +468,11 @@ class _World:
             if len(cum)
             else np.empty(0, np.int64)
         )
-        bounds = np.unique(np.concatenate([[0], cuts, [len(lvl1)]])).astype(np.int64)
+        bounds = np.unique(np.concatenate([[0], cuts, [len(own1)]])).astype(np.int64)
         if not hasattr(self, "seen"):
             self.seen = np.zeros(c.n, dtype=bool)
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            s_, d_ = self._crawl(lvl1[a:b], 1, core, rng)
+            s_, d_ = self._crawl(own1[a:b], 1, core, rng)
             self._count_core(s_, d_, core)
         lvl2 = self.seen & ~core
         self.level[lvl2] = 2
@@ -570,7 +591,11 @@ class _World:
 
     # -- accounts --
     def _accounts(self) -> None:
-        """Write ``accounts`` (in parts when large); keep handles of looked-up ones."""
+        """Write ``accounts`` (in parts when large); keep handles of looked-up ones.
+
+        With renames on, the table is held back until the look-ups are known
+        (:meth:`_write_accounts`).
+        """
         cfg, cal, c = self.cfg, self.cal, self.ctx
         o = cfg.observation
         order = self.known
@@ -603,12 +628,16 @@ class _World:
             )
             for a in range(0, len(extra), chunk)
         ]
+        # with renames, `accounts` is written after the look-ups: its screen_name
+        # is the handle as last seen (see _write_accounts)
+        ident = self.ident
+        self.accounts_pending = ident is not None and ident.renamed_at is not None
         for part, psel0, trng in jobs:
             s = part < c.n_s
             txt = pl.concat(
                 [
                     c.sup.profiles[part[s]],
-                    background_text(cfg, trng, c.bg, part[~s] - c.n_s).select(
+                    background_text(cfg, trng, c.bg, part[~s] - c.n_s, ident).select(
                         c.sup.profiles.columns
                     ),
                 ]
@@ -626,7 +655,7 @@ class _World:
             acc = acc.with_columns(
                 first_seen=_ts(self.first_seen[part], cal.origin_us)
             ).sort("account_id")
-            if many:
+            if many and not self.accounts_pending:
                 self.w.append("accounts", acc)
             else:
                 parts.append(acc)
@@ -638,13 +667,40 @@ class _World:
                     }
                 )
             )
-        if not many:
-            self.w.write_table("accounts", pl.concat(parts).sort("account_id"))
         looked = pl.concat(names).sort("g")
         self.obs_accounts = looked["g"].to_numpy()
         self.obs_names = looked["screen_name"]
+        if self.accounts_pending:
+            assert ident is not None and ident.after is not None
+            self.accounts_parts, self.accounts_many = parts, many
+            after = ident.after[self.obs_accounts]
+            before = self.obs_names.to_numpy().astype(object)
+            self.obs_after = pl.Series(
+                np.where(after == None, before, after).tolist(),  # noqa: E711
+                dtype=pl.String,
+            )
+        elif not many:
+            self.w.write_table("accounts", pl.concat(parts).sort("account_id"))
         self.accounts_rows = len(order) + len(extra)
         self.known_all = np.sort(np.concatenate([order, extra]))
+
+    def _write_accounts(self) -> None:
+        """Write ``accounts`` held back for the look-ups (renames on).
+
+        A renamed account's ``screen_name`` is its handle as last seen: the new
+        handle when its last look-up (or its first sight) came at or after the
+        rename, else the old one.
+        """
+        from measure.simulate._observe import last_seen_handles
+
+        patch = last_seen_handles(self)
+        parts = [p.update(patch, on="account_id") for p in self.accounts_parts]
+        if self.accounts_many:
+            for p in parts:
+                self.w.append("accounts", p)
+        else:
+            self.w.write_table("accounts", pl.concat(parts).sort("account_id"))
+        self.accounts_parts = []
 
     # -- tweets --
     def _tweets(self) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import multiprocessing
 import os
 import shutil
 import sys
@@ -383,7 +384,10 @@ def run(
     results: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
+        # fresh interpreters: forking after polars/DuckDB started their thread pools
+        # can deadlock the children
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
             for i, res in enumerate(ex.map(_run_world_args, jobs), 1):
                 results.append(res)
                 if i % 10 == 0 or i == len(jobs):
