@@ -211,7 +211,8 @@ class Resurrection:
         0.0,
         (0.0, 0.15),
         "Probability that an account changes its handle once during its life (at a "
-        "uniform time); look-ups after the change show the new handle.",
+        "uniform time); look-ups after the change show the new handle and "
+        "accounts.screen_name holds the handle as last seen.",
     )
     background_return_share: float = mechanism(
         0.0,
@@ -223,7 +224,8 @@ class Resurrection:
         0.0,
         (0.0, 0.5),
         "Share of accounts that carry only a handle, a creation time and an avatar: "
-        "no display name, bio or location, and no follower list is ever collected.",
+        "no display name, bio or location, and no follower list is ever collected "
+        "(a trait of the actor; seeds are never sparse).",
     )
     default_handle_share: float = mechanism(
         0.0,
@@ -296,18 +298,21 @@ class Observation:
     lookup_skip_share: float = mechanism(
         0.0,
         (0.0, 0.5),
-        "Probability that a scheduled look-up is missed (irregular schedules).",
+        "Probability that a scheduled look-up other than an account's first is "
+        "missed (irregular schedules).",
     )
     lookup_jitter_days: float = mechanism(
         0.0,
         (0.0, 3.0),
-        "Each look-up happens up to this many days after its scheduled time (uniform).",
+        "Each look-up happens up to this many days after its scheduled time "
+        "(uniform; never after the window end).",
     )
     lookup_informative: float = mechanism(
         0.0,
         (0.0, 1.5),
         "Slope of the logit of keeping a look-up on the account's prominence: "
-        "prominent accounts (higher hazard) are checked more often.",
+        "prominent accounts (higher hazard) are checked more often (acts only when "
+        "lookup_skip_share > 0).",
     )
 
 

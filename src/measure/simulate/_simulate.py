@@ -364,9 +364,16 @@ class _World:
         known |= np.isfinite(self.disc_t)
         known |= self.detected
         self.known = np.flatnonzero(known)
+        # frame accounts are first seen on the census day, or earlier when a list
+        # window caught them before it (detected_first_t is the census day unless
+        # list windows are on)
         self.first_seen = np.where(
             self.level >= 0,
-            cal.census,
+            np.where(
+                self.detected,
+                np.minimum(cal.census, self.detected_first_t),
+                cal.census,
+            ),
             np.where(self.detected, self.detected_first_t, self.disc_t),
         )
         # accounts seen only as followers in post-census re-crawled lists

@@ -240,8 +240,7 @@ def identity_truth(world: _World) -> None:
     ``renamed_at`` and ``handle_after_rename`` (null for a background account the
     data never show, unless it is in a spam chain: its text is never made),
     ``spam_predecessor_id``; facts in
-    ``truth.json["stress"]["observe"]``. With sparse profiles on,
-    ``followers_listed`` is replaced: a sparse level-0/1 account has no list.
+    ``truth.json["stress"]["observe"]``.
     """
     ident, c = world.ident, world.ctx
     assert ident is not None
@@ -262,10 +261,6 @@ def identity_truth(world: _World) -> None:
     if ident.sparse is not None:
         sp = ident.sparse
         cols["sparse_profile"] = (sp, pl.Boolean())
-        listed = frame01 & ~sp
-        if hasattr(world, "listed"):
-            listed = listed | world.listed
-        cols["followers_listed"] = (listed, pl.Boolean())
         facts["sparse_profiles"] = {
             "share": world.cfg.resurrection.sparse_profile_share,
             "unit": "actor (supporters), chain owner (background)",

@@ -379,6 +379,20 @@ def _median(x: np.ndarray) -> float | None:
     return float(np.median(x)) if len(x) else None
 
 
+def _followers_listed(world: _World) -> np.ndarray:
+    """Accounts with a collected followers list: census levels 0-1 or a re-crawl.
+
+    Accounts with a sparse profile never have a list, at any level.
+    """
+    listed = (world.level == 0) | (world.level == 1)
+    ident = getattr(world, "ident", None)
+    if ident is not None and ident.sparse is not None:
+        listed = listed & ~ident.sparse
+    if hasattr(world, "listed"):
+        listed = listed | world.listed
+    return listed
+
+
 def build_truth(world: _World) -> None:
     """Write ``truth/accounts``, ``truth/actors`` and ``truth.json`` for ``world``."""
     from measure.simulate._simulate import _nullable, _ts
@@ -401,9 +415,7 @@ def build_truth(world: _World) -> None:
     first_susp = np.where(
         np.isfinite(world.first_suspended), world.first_suspended, np.nan
     )
-    listed = (level == 0) | (level == 1)
-    if hasattr(world, "listed"):
-        listed = listed | world.listed
+    listed = _followers_listed(world)
     via = np.full(c.n, SEEN_VIA.index(""), dtype=np.int64)
     via[world.listed_only] = SEEN_VIA.index("recrawl_list")
     via[np.isfinite(world.disc_t)] = SEEN_VIA.index("discovery")
@@ -681,9 +693,7 @@ def _rate_30d_observable(world: _World) -> dict[str, Any]:
     ret = np.zeros(ns, dtype=bool)
     ret[pred[ok]] = True
     links_obs = seen[pred] & known[succ]
-    listed = (world.level == 0) | (world.level == 1)
-    if hasattr(world, "listed"):
-        listed = listed | world.listed
+    listed = _followers_listed(world)
     return {
         **_rate_30d_in_data(world, known),
         "rate_30d_observable": float(ret[elig].mean()) if elig.any() else None,
