@@ -73,3 +73,16 @@ def test_stress_draws_stay_inside_their_documented_ranges() -> None:
                 continue
             lo, hi = r[-2], r[-1]
             assert v == f.default or lo <= v <= hi, (seed, name, v)
+
+
+def test_stress_world_of_demo_size_passes_the_contract(tmp_path: Path) -> None:
+    import measure
+
+    cfg = SimConfig.preset("stress", seed=1)
+    assert cfg.population == SimConfig.preset("demo").population
+    path = simulate(cfg, 1, tmp_path / "w")
+    with measure.open(path, validate="full") as ds:
+        assert ds.sql("SELECT count(*) AS n FROM accounts")["n"][0] > 0
+    truth = json.loads((path / "truth.json").read_text())
+    assert set(truth["stress"]) == {"mechanisms", "capture", "coding", "observe",
+                                    "world"}

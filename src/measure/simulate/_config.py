@@ -132,14 +132,15 @@ class Suspension:
         0.0,
         (0.0, 0.6),
         "Extra cumulative hazard in the first day of an account's life (times its "
-        "frailty and covariate factor): a spike of suspensions on days 0-1 that no "
-        "Weibull shape produces.",
+        "frailty and covariate factor, not by crackdowns or sweeps): a spike of "
+        "suspensions on days 0-1 that no Weibull shape produces.",
     )
     sweep_dates: tuple[str, ...] = mechanism(
         (),
         "0-3 dates uniform between the census and the window end",
         "Start dates (ISO) of short crackdown sweeps: the hazard is multiplied by "
-        "sweep_multiplier for sweep_days from each date.",
+        "sweep_multiplier for sweep_days from each date (on top of the crackdown; "
+        "overlapping sweeps multiply).",
     )
     sweep_days: float = mechanism(
         2.0, (1.0, 4.0), "Length of each sweep in days (used with sweep_dates)."
@@ -202,10 +203,11 @@ class Resurrection:
     evasion_sd: float = mechanism(
         0.0,
         (0.0, 2.0),
-        "SD of an actor-level evasion propensity e ~ N(0, sd) added to the logit of "
-        "every reuse probability (display name, avatar, bio) and subtracted from the "
-        "logit of keeping a related handle: evasive actors change everything at "
-        "once (Fellegi-Sunter's conditional independence fails).",
+        "SD of an actor-level evasion propensity e ~ N(0, sd) subtracted from the "
+        "logit of every reuse probability (display name, avatar, bio) and of keeping "
+        "a related handle, after offsets that keep each marginal share as "
+        "configured: evasive actors change everything at once (Fellegi-Sunter's "
+        "conditional independence fails).",
     )
     p_rename: float = mechanism(
         0.0,

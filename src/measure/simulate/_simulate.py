@@ -337,6 +337,11 @@ class _World:
         # identity stress mechanisms: returning spam accounts, default handles,
         # renames, sparse profiles (nothing is drawn while they are off)
         bg, self.ident = setup_identities(self, sup, bg)
+        # truth of the latent-world mechanisms (frailty, hazards, returns)
+        if sup.stress_truth:
+            self.extra_truth_columns.update(sup.stress_truth_columns(bg.n))
+        if sup.stress_facts:
+            self.extra_truth["world"] = sup.stress_facts
         n = sup.n + bg.n
         perm = self.rng["ids"].permutation(n).astype(np.int64)
         self.ctx = c = _Ctx(
