@@ -113,6 +113,24 @@ class Score:
     error: str | None = None  # the exception when the estimator failed
 
 
+#: Columns of a score record (one row per world, estimator and estimand).
+SCORE_COLUMNS = (
+    "family",
+    "estimator",
+    "estimand",
+    "unit",
+    "truth",
+    "estimate",
+    "lo",
+    "hi",
+    "reason",
+    "error",
+    "seconds",
+    "preset",
+    "seed",
+)
+
+
 def _score(
     family: str, estimator: str, estimand: str, unit: str, truth: float, est: Any
 ) -> Score:
@@ -509,8 +527,13 @@ def by_mechanism(recs: pl.DataFrame, mech: pl.DataFrame) -> pl.DataFrame:
     the mechanism's stress range (for options drawn off with some probability: when
     on), else *low*.
     """
+    # worlds where the estimator gave an interval (failures and "does not apply"
+    # are counted in the headline table)
     stress = recs.filter(
-        (pl.col("preset") == "stress") & (pl.col("estimand") != "(failed)")
+        (pl.col("preset") == "stress")
+        & (pl.col("estimand") != "(failed)")
+        & pl.col("lo").is_not_nan()
+        & pl.col("hi").is_not_nan()
     )
     m = mech.filter(pl.col("preset") == "stress")
     if not stress.height:
@@ -643,7 +666,9 @@ def render(
             .filter(~pl.col("estimator").str.starts_with("bounds"))
         )
         cols = [(f, e, d) for f, e, d in heads.iter_rows()]
-        short = [f"{f}: {d}" for f, _e, d in cols]
+        short = [
+            f"{f}: {d}" if e == "headline" else f"{f} ({e}): {d}" for f, e, d in cols
+        ]
         lines.append("| mechanism | " + " | ".join(short) + " |")
         lines.append("|---|" + "---|" * len(cols))
         for name in mechanisms():
@@ -699,30 +724,48 @@ def main(argv: Iterable[str] | None = None) -> int:
         default="bench/results/calibration-records.parquet",
         help="per-world records (Parquet)",
     )
-    a = ap.parse_args(list(argv) if argv is not None else None)
-    t0 = time.perf_counter()
-    recs, draws = run(
-        a.worlds,
-        a.presets.split(","),
-        a.families.split(","),
-        block=a.block,
-        workers=a.workers,
-        log=lambda m: print(m, file=sys.stderr, flush=True),
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite the report from the records of an earlier run (no worlds run)",
     )
-    secs = time.perf_counter() - t0
+    a = ap.parse_args(list(argv) if argv is not None else None)
+    rec_path = Path(a.records)
+    if a.render_only:
+        joined = pl.read_parquet(rec_path)
+        recs = joined.select(SCORE_COLUMNS)
+        draws = joined.select(
+            "preset", "seed", "sim_seconds", *mechanisms()
+        ).unique(subset=["preset", "seed"], maintain_order=True)
+        secs = float(joined["run_seconds"][0])
+        n_worlds = int(draws.group_by("preset").len()["len"].max())
+        block = (int(draws["seed"].min()) % 1_000_000) // BLOCK
+    else:
+        t0 = time.perf_counter()
+        recs, draws = run(
+            a.worlds,
+            a.presets.split(","),
+            a.families.split(","),
+            block=a.block,
+            workers=a.workers,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+        secs = time.perf_counter() - t0
+        n_worlds, block = a.worlds, a.block
+        rec_path.parent.mkdir(parents=True, exist_ok=True)
+        recs.join(draws, on=["preset", "seed"], how="left").with_columns(
+            run_seconds=pl.lit(secs)
+        ).write_parquet(rec_path)
     summary = summarise(recs)
     mech = by_mechanism(recs, draws)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = render(summary, mech, a.worlds, a.block, secs, draws)
+    text = render(summary, mech, n_worlds, block, secs, draws)
     tmp = out.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(out)
-    rec_path = Path(a.records)
-    rec_path.parent.mkdir(parents=True, exist_ok=True)
-    recs.join(draws, on=["preset", "seed"], how="left").write_parquet(rec_path)
     print(
-        f"wrote {out} and {rec_path} ({datetime.now(UTC):%Y-%m-%d}, "
+        f"wrote {out} from {rec_path} ({datetime.now(UTC):%Y-%m-%d}, "
         f"{secs / 60:.1f} min)",
         file=sys.stderr,
     )
