@@ -20,15 +20,15 @@ import pytest
 def small_world_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., Path]:
-    """Return ``make(seed=1, **overrides) -> Path`` building cached small worlds."""
+    """Return ``make(seed=1, scale=1.0, **overrides) -> Path`` (cached small worlds)."""
     from measure.simulate import SimConfig, simulate
 
     cache: dict[tuple[Any, ...], Path] = {}
 
-    def make(seed: int = 1, **overrides: Any) -> Path:
-        key = (seed, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
+    def make(seed: int = 1, scale: float = 1.0, **overrides: Any) -> Path:
+        key = (seed, scale, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
         if key not in cache:
-            cfg = SimConfig.preset("small")
+            cfg = SimConfig.preset("small", scale=scale)
             if overrides:
                 cfg = cfg.replace(**overrides)
             out = tmp_path_factory.mktemp(f"small_world_seed{seed}") / "world"

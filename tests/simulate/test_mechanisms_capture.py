@@ -22,7 +22,7 @@ import pytest
 
 import measure
 from measure.capture import analyze
-from measure.simulate import SimConfig, load_truth, simulate
+from measure.simulate import load_truth
 from measure.simulate._capture import source_names
 
 SEED = 1
@@ -33,20 +33,11 @@ Z = 4.0
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+def world(small_world_factory: Callable[..., Path]) -> Callable[..., Path]:
     """``world(**mechanisms)``: the small world (scale 3, seed 1) with them on."""
-    built: dict[tuple[Any, ...], Path] = {}
 
     def make(scale: float = SCALE, **mech: Any) -> Path:
-        key = (scale, *sorted(mech.items()))
-        if key not in built:
-            cfg = SimConfig.preset("small", scale=scale)
-            if mech:
-                cfg = cfg.replace(**mech)
-            out = tmp_path_factory.mktemp("capture") / "world"
-            simulate(cfg, SEED, out)
-            built[key] = out
-        return built[key]
+        return small_world_factory(SEED, scale=scale, **mech)
 
     return make
 

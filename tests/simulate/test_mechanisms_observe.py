@@ -36,20 +36,11 @@ DEFAULT_RE = r"^[a-z]+\d{4,8}$"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+def world(small_world_factory: Callable[..., Path]) -> Callable[..., Path]:
     """``world(**mechanisms)``: the small world (seed 1) with them on."""
-    cache: dict[tuple[Any, ...], Path] = {}
 
     def make(**mech: Any) -> Path:
-        key = tuple(sorted(mech.items()))
-        if key not in cache:
-            cfg = SimConfig.preset("small")
-            if mech:
-                cfg = cfg.replace(**mech)
-            out = tmp_path_factory.mktemp("observe") / "world"
-            simulate(cfg, SEED, out)
-            cache[key] = out
-        return cache[key]
+        return small_world_factory(SEED, **mech)
 
     return make
 

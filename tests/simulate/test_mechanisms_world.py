@@ -19,7 +19,7 @@ import pytest
 from scipy.stats import spearmanr
 
 import measure
-from measure.simulate import SimConfig, load_truth, simulate
+from measure.simulate import SimConfig, load_truth
 from measure.simulate._simulate import _World
 from measure.simulate._world import (
     Calendar,
@@ -41,20 +41,11 @@ LOOKUP_AFTER_SWEEP = "2015-01-03"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+def world(small_world_factory: Callable[..., Path]) -> Callable[..., Path]:
     """``world(scale=1.0, **overrides)``: a cached ``small`` world of seed 1."""
-    cache: dict[tuple[Any, ...], Path] = {}
 
     def make(scale: float = 1.0, **overrides: Any) -> Path:
-        key = (scale, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
-        if key not in cache:
-            cfg = SimConfig.preset("small", scale=scale)
-            if overrides:
-                cfg = cfg.replace(**overrides)
-            out = tmp_path_factory.mktemp("mech_world") / "world"
-            simulate(cfg, SEED, out)
-            cache[key] = out
-        return cache[key]
+        return small_world_factory(SEED, scale=scale, **overrides)
 
     return make
 
