@@ -11,11 +11,20 @@ import pytest
 from measure.simulate import calibrate as cal
 
 
+def test_the_test_suite_cannot_simulate_a_reporting_world() -> None:
+    seed = cal.reporting_seeds("stress", 1)[0]
+    assert cal.is_reporting_seed("stress", seed)
+    assert not cal.is_reporting_seed("stress", cal.tuning_seeds("stress", 1)[0])
+    with pytest.raises(ValueError, match="reporting seed"):
+        cal.run_world("stress", seed)
+
+
 def test_reporting_seeds_never_overlap_the_tuning_seeds() -> None:
     for preset in ("plain", "stress"):
         seeds = cal.reporting_seeds(preset, 1000)
         assert len(set(seeds)) == 1000
         assert not set(seeds) & set(cal.TUNING_SEEDS[preset])
+        assert set(cal.tuning_seeds(preset, 1000)) <= set(cal.TUNING_SEEDS[preset])
         nxt = cal.reporting_seeds(preset, 1000, block=cal.CURRENT_BLOCK + 1)
         assert not set(seeds) & set(nxt)
     assert not set(cal.reporting_seeds("plain", 100)) & set(
@@ -37,7 +46,7 @@ def test_interval_score_matches_gneiting_raftery() -> None:
 
 def _recs(rows: list[tuple]) -> pl.DataFrame:
     cols = ("preset", "seed", "family", "estimator", "estimand", "unit", "truth",
-            "estimate", "lo", "hi", "reason", "error")
+            "estimate", "lo", "hi", "reason", "error", "target")
     return pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows],
                         infer_schema_length=None)
 
@@ -46,34 +55,38 @@ def test_summary_scores_counts_relative_to_the_truth_and_failures_as_misses() ->
     nan = math.nan
     recs = _recs([
         ("plain", 1, "capture", "headline", "N", "count", 100.0, 110.0, 90.0, 130.0,
-         None, None),
+         None, None, True),
         ("plain", 2, "capture", "headline", "N", "count", 200.0, 260.0, 240.0, 280.0,
-         None, None),
+         None, None, True),
         ("plain", 3, "capture", "headline", "(failed)", "count", nan, nan, nan, nan,
-         None, "ValueError: boom"),
+         None, "ValueError: boom", True),
         ("plain", 1, "churn", "headline", "S", "share", 0.5, 0.45, 0.40, 0.55, None,
-         None),
+         None, True),
         ("plain", 2, "churn", "headline", "S", "share", 0.5, nan, nan, nan,
-         "does not apply", None),
+         "does not apply", None, True),
+        ("plain", 3, "churn", "headline", "S", "share", nan, nan, nan, nan,
+         "no truth", None, True),
     ])
     s = cal.summarise(recs)
     cap = s.filter(pl.col("family") == "capture").row(0, named=True)
-    assert cap["n"] == 2 and cap["n_failed"] == 1
+    assert cap["n"] == 2 and cap["n_failed"] == 1 and cap["n_scored"] == 3
     # one of two intervals covers; the failed world counts as a miss
     assert cap["coverage"] == pytest.approx(1 / 3)
+    assert cap["mc_se"] == pytest.approx(math.sqrt(1 / 3 * 2 / 3 / 3))
     assert cap["bias"] == pytest.approx((0.10 + 0.30) / 2)
     assert cap["rmse"] == pytest.approx(math.sqrt((0.01 + 0.09) / 2))
     assert cap["width"] == pytest.approx((0.4 + 0.2) / 2)
     # world 2 misses by 0.2 (relative): 0.2 + 40 * 0.2
     assert cap["interval_score"] == pytest.approx((0.4 + 0.2 + 40 * 0.2) / 2)
     ch = s.filter(pl.col("family") == "churn").row(0, named=True)
-    assert ch["n_no_interval"] == 1 and ch["coverage"] == 1.0
+    assert ch["n_no_interval"] == 1 and ch["n_no_truth"] == 1
+    assert ch["n_scored"] == 1 and ch["coverage"] == 1.0
     assert ch["bias"] == pytest.approx(-0.05)
     assert ch["mc_se"] == 0.0
 
 
 def test_one_world_is_scored_for_every_family() -> None:
-    out = cal.run_world("stress", cal.reporting_seeds("stress", 1)[0])
+    out = cal.run_world("stress", cal.tuning_seeds("stress", 1)[0])
     recs = pl.DataFrame(out["scores"])
     assert set(recs["family"]) == set(cal.FAMILIES)
     assert recs["error"].is_null().all(), recs.filter(pl.col("error").is_not_null())
@@ -83,7 +96,7 @@ def test_one_world_is_scored_for_every_family() -> None:
 
 @pytest.mark.calibration
 def test_every_family_runs_on_plain_and_stress_reporting_worlds() -> None:
-    """Every family's headline on both presets; prints the table of docs/calibration.md.
+    """Every family's headline on tuning worlds of both presets; prints the table.
 
     The coverage targets of each family are asserted by that family's calibration
     tests; this one asserts that every estimator runs on every world of both
@@ -92,7 +105,7 @@ def test_every_family_runs_on_plain_and_stress_reporting_worlds() -> None:
     import os
 
     n = int(os.environ.get("MEASURE_CAL_WORLDS", "20"))
-    recs, draws = cal.run(n, ("plain", "stress"))
+    recs, draws = cal.run(n, ("plain", "stress"), tuning=True)
     s = cal.summarise(recs)
     with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=200):
         print(s.select("preset", "family", "estimand", "n", "coverage", "mc_se",
@@ -123,3 +136,38 @@ def test_cli_simulates_a_stress_world_and_lists_its_mechanisms(
     }
     truth = json.loads((tmp_path / "w" / "truth.json").read_text())
     assert truth["stress"]["mechanisms"] == out["mechanisms"]
+
+
+def test_per_mechanism_split_flags_a_mechanism_that_breaks_an_interval() -> None:
+    from measure.simulate._config import mechanisms
+
+    rng = np.random.default_rng(0)
+    n = 80
+    draws = {name: np.full(n, cal._off_value(f)) for name, f in mechanisms().items()}
+    draws["capture.mixture_share"] = rng.uniform(0, 0.5, n)
+    draws["capture.mixture_shift"] = rng.uniform(-3.5, -1.0, n)
+    mech = pl.DataFrame({"preset": ["stress"] * n, "seed": np.arange(n), **draws})
+    # the interval covers only where the mixture is weak
+    hit = draws["capture.mixture_share"] < 0.25
+    recs = pl.DataFrame({
+        "preset": ["stress"] * n, "seed": np.arange(n), "family": ["capture"] * n,
+        "estimator": ["headline"] * n, "estimand": ["N"] * n, "unit": ["count"] * n,
+        "truth": [100.0] * n, "estimate": [100.0] * n,
+        "lo": np.where(hit, 90.0, 110.0), "hi": np.where(hit, 110.0, 120.0),
+        "target": [True] * n,
+    })
+    m = cal.by_mechanism(recs, mech)
+    row = m.filter(pl.col("mechanism") == "capture.mixture_share").row(0, named=True)
+    assert row["coverage_high"] == 0.0 and row["coverage_low"] == 1.0
+    assert row["notable"]
+    # a helper field is split only where its parent is on, "strong" = more negative
+    shift = m.filter(pl.col("mechanism") == "capture.mixture_shift").row(0, named=True)
+    assert shift["n_high"] + shift["n_low"] == n
+    strong = (draws["capture.mixture_shift"] < -2.25).sum()
+    assert shift["n_high"] == strong
+    sweep = m.filter(pl.col("mechanism") == "suspension.sweep_days").row(0, named=True)
+    assert sweep["n_high"] + sweep["n_low"] == 0  # no sweeps drawn: nothing to split
+    text = cal.render(cal.summarise(recs), m, n, cal.CURRENT_BLOCK, 60.0,
+                      mech.with_columns(sim_seconds=pl.lit(1.0),
+                                        sim_error=pl.lit(None, pl.String)))
+    assert "**0.00 / 1.00**" in text

@@ -21,8 +21,8 @@ textbook assumptions of capture-recapture estimators (see ``docs/simulation.md``
 * ``false_detection_share``: background accounts of the census frame appear on
   the lists (false positives).
 
-A world with every capture mechanism off draws exactly what it always did from the
-``capture`` stream; any mechanism switches every capture draw to the
+A world with every capture mechanism off draws only from the ``capture`` stream
+(the logit-normal model above); any mechanism switches every capture draw to the
 ``stress_capture`` stream.
 """
 

@@ -27,16 +27,32 @@ STRESS_SIZES = ("small", "demo")
 COMPRESSIONS = ("zstd", "lz4", "snappy", "uncompressed")
 
 
-def mechanism(default: Any, stress: tuple[Any, ...] | str, doc: str) -> Any:
-    """Declare a stress-mechanism field whose ``default`` is *off* (today's worlds).
+def mechanism(
+    default: Any,
+    stress: tuple[Any, ...] | str,
+    doc: str,
+    *,
+    parent: str | None = None,
+    stronger: str = "higher",
+) -> Any:
+    """Declare a stress-mechanism field whose ``default`` switches it off.
 
     ``stress`` is the range the ``stress`` preset draws from per world: ``(lo, hi)``
     for a uniform draw, ``(p_off, lo, hi)`` for "off with probability ``p_off``,
     else uniform", or a sentence for draws that are not a plain range (documented
-    in ``docs/simulation.md``). ``doc`` says what the option does.
+    in ``docs/simulation.md``). ``doc`` says what the option does. ``parent`` names
+    the option a helper field acts through (it does nothing while the parent is
+    off); ``stronger`` says which end of the range is the harsher world.
     """
     return field(
-        default=default, metadata={"mechanism": True, "stress": stress, "doc": doc}
+        default=default,
+        metadata={
+            "mechanism": True,
+            "stress": stress,
+            "doc": doc,
+            "parent": parent,
+            "stronger": stronger,
+        },
     )
 
 
@@ -107,7 +123,10 @@ class Suspension:
     ``h = Z * scale * shape * a**(shape-1) * exp(beta_prominence*prom +
     beta_activity*act) * m(t)``, with ``Z ~ Gamma(mean 1, variance
     frailty_variance)`` per account and ``m(t) = crackdown_multiplier`` during
-    ``[crackdown_start, crackdown_end)``, else 1.
+    ``[crackdown_start, crackdown_end)``, else 1. The stress options share the
+    frailty within an actor (``frailty_actor_share``), add a first-day hazard
+    (``early_spike``) and short sweeps (``sweep_dates``), and let accounts delete
+    themselves ahead of a coming suspension (``p_delete_before_suspension``).
     """
 
     weibull_shape: float = 0.4
@@ -143,10 +162,12 @@ class Suspension:
         "overlapping sweeps multiply).",
     )
     sweep_days: float = mechanism(
-        2.0, (1.0, 4.0), "Length of each sweep in days (used with sweep_dates)."
+        2.0, (1.0, 4.0), "Length of each sweep in days (used with sweep_dates).",
+        parent="suspension.sweep_dates",
     )
     sweep_multiplier: float = mechanism(
-        8.0, (3.0, 15.0), "Hazard multiplier during a sweep (used with sweep_dates)."
+        8.0, (3.0, 15.0), "Hazard multiplier during a sweep (used with sweep_dates).",
+        parent="suspension.sweep_dates",
     )
     p_delete_before_suspension: float = mechanism(
         0.0,
@@ -158,6 +179,7 @@ class Suspension:
         3.0,
         (1.0, 7.0),
         "Window before the suspension in which an anticipating deletion falls.",
+        parent="suspension.p_delete_before_suspension",
     )
 
 
@@ -198,7 +220,8 @@ class Resurrection:
         "previous account), so two accounts of one actor live at once.",
     )
     backup_lead_days: float = mechanism(
-        30.0, (5.0, 60.0), "How long before the suspension a backup may be created."
+        30.0, (5.0, 60.0), "How long before the suspension a backup may be created.",
+        parent="resurrection.p_backup",
     )
     evasion_sd: float = mechanism(
         0.0,
@@ -225,7 +248,8 @@ class Resurrection:
     sparse_profile_share: float = mechanism(
         0.0,
         (0.0, 0.5),
-        "Share of accounts that carry only a handle, a creation time and an avatar: "
+        "Share of accounts that carry only a handle, a creation time, an avatar and "
+        "a language: "
         "no display name, bio or location, and no follower list is ever collected "
         "(a trait of the actor; seeds are never sparse).",
     )
@@ -365,7 +389,9 @@ class Capture:
     """K detection sources over supporter accounts alive at the census.
 
     ``logit p_ik = catch_base + source_spread*(k offset) + catch_prominence_slope *
-    prominence_i + eta_i`` with ``eta_i ~ N(0, catch_heterogeneity_sd)``.
+    prominence_i + eta_i`` with ``eta_i ~ N(0, catch_heterogeneity_sd)``. The stress
+    options add a hard-to-catch class, heavy tails, an activity slope, pairwise
+    list dependence, list windows over an open population and false detections.
     """
 
     n_sources: int = 4
@@ -380,7 +406,9 @@ class Capture:
         "shifted by mixture_shift on every list (two-class mixture).",
     )
     mixture_shift: float = mechanism(
-        -2.5, (-3.5, -1.0), "Logit shift of the hard-to-catch class."
+        -2.5, (-3.5, -1.0), "Logit shift of the hard-to-catch class.",
+        parent="capture.mixture_share",
+        stronger="lower",
     )
     catch_tail_df: float = mechanism(
         0.0,
@@ -563,8 +591,9 @@ _FINITE = {"mixture_shift", "catch_activity_slope"}
 class SimConfig:
     """Every parameter of the world simulator (see ``docs/simulation.md``).
 
-    Build one with ``SimConfig.preset("small" | "demo" | "large", scale=...)`` or
-    ``SimConfig()`` (the demo world); change it with :meth:`replace`. Validation
+    Build one with ``SimConfig.preset("small" | "demo" | "large", scale=...)``,
+    ``SimConfig.preset("stress", seed=N)`` or ``SimConfig()`` (the demo world);
+    change it with :meth:`replace`. Validation
     runs on construction and raises :class:`measure.errors.ConfigError` naming every
     invalid field.
     """
@@ -689,8 +718,8 @@ class SimConfig:
         """Plain dict (JSON/TOML friendly) of every parameter.
 
         Mechanism fields (:func:`mechanisms`) are left out while they hold their
-        *off* value, so a world without stress mechanisms records exactly the
-        parameters (and so the files and digest) it always had.
+        *off* value, so the recorded parameters (and so the files and digest) of a
+        world without stress mechanisms do not depend on which mechanisms exist.
         """
         out: dict[str, Any] = {"preset_name": self.preset_name}
         for sec, cls in SECTIONS.items():
@@ -881,17 +910,22 @@ def stress_draws(base: SimConfig, seed: int) -> dict[str, Any]:
     """Draw every mechanism's value for the ``stress`` world of ``seed``.
 
     Each field's documented range (``metadata["stress"]``) is sampled with a
-    generator of its own (``SeedSequence([seed, tag])``), independent of the
+    generator of its own, seeded by the world's seed and the field's name (so
+    adding a mechanism never changes the draws of the others), independent of the
     world's random streams: ``(lo, hi)`` is uniform, ``(p_off, lo, hi)`` is the off
     value with probability ``p_off`` and uniform otherwise. Sweep dates are 0-3
     dates uniform between the census and the window end.
     """
+    import zlib
+
     import numpy as np
 
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _STRESS_TAG]))
     out: dict[str, Any] = {}
     for name, f in mechanisms().items():
-        rng_f = rng.spawn(1)[0]
+        key = zlib.crc32(name.encode())
+        rng_f = np.random.default_rng(
+            np.random.SeedSequence([int(seed), _STRESS_TAG, key])
+        )
         r = f.metadata["stress"]
         if name == "suspension.sweep_dates":
             d = base.dates()

@@ -45,20 +45,24 @@ import numpy as np
 import polars as pl
 
 from measure.simulate._config import SimConfig, mechanisms
+from measure.simulate._truth import Truth
 
-#: Seeds that tests and development may use to choose estimators (per preset).
-#: Every seed a test of this repository simulates lies here.
+#: Seeds of the calibration worlds that tests and development may use to choose
+#: estimators (per preset). Reporting seeds lie far above them, and
+#: :func:`run_world` refuses a reporting seed inside the test suite.
 TUNING_SEEDS: dict[str, range] = {
     "plain": range(0, 100_000),
     "stress": range(0, 100_000),
 }
+#: First tuning seed :func:`run` uses with ``tuning=True``.
+TUNING_BASE = 90_000
 #: First reporting seed of each preset; block ``b`` starts ``b * BLOCK`` later.
 REPORTING_BASE: dict[str, int] = {"plain": 1_000_000, "stress": 2_000_000}
 #: Seeds per reporting block.
 BLOCK = 10_000
 #: Reporting block in use (moved on whenever an estimator changes after its
 #: reporting figures were seen).
-CURRENT_BLOCK = 0
+CURRENT_BLOCK = 1
 #: Size of the calibration worlds (the ``small`` preset: ~1,600 supporter accounts
 #: alive at the census, a frame of ~40,000 accounts).
 SIZE = "small"
@@ -66,8 +70,8 @@ SIZE = "small"
 LEVEL = 0.95
 #: Days at which churn survival is scored.
 CHURN_DAYS = (7, 30, 90)
-#: Complete follow-up horizon of the churn cohort (days).
-CHURN_HORIZON = 90
+#: Resurrection link draws per world (the estimator's default).
+RESURRECTION_IMPUTATIONS = 20
 
 
 def reporting_seeds(preset: str, n: int, block: int = CURRENT_BLOCK) -> list[int]:
@@ -87,6 +91,21 @@ def reporting_seeds(preset: str, n: int, block: int = CURRENT_BLOCK) -> list[int
     return seeds
 
 
+def tuning_seeds(preset: str, n: int) -> list[int]:
+    """Return ``n`` tuning seeds of ``preset`` (for tests and development runs)."""
+    seeds = list(range(TUNING_BASE, TUNING_BASE + n))
+    if seeds and seeds[-1] not in TUNING_SEEDS[preset]:
+        raise ValueError(f"at most {TUNING_SEEDS[preset].stop - TUNING_BASE} tuning "
+                         "worlds")
+    return seeds
+
+
+def is_reporting_seed(preset: str, seed: int) -> bool:
+    """Whether ``seed`` lies in a reporting block of ``preset``."""
+    base = REPORTING_BASE[preset]
+    return base <= seed < base + 100 * BLOCK
+
+
 def world_config(preset: str, seed: int) -> SimConfig:
     """Return the configuration of the calibration world ``seed`` of ``preset``."""
     if preset == "stress":
@@ -99,18 +118,23 @@ def world_config(preset: str, seed: int) -> SimConfig:
 # -- one record per (world, estimator, estimand) ----------------------------------
 @dataclasses.dataclass(frozen=True)
 class Score:
-    """One interval scored against its truth in one world."""
+    """One interval scored against its truth in one world.
+
+    ``target`` is false when the interval is scored against an estimand the
+    estimator does not aim at (shown apart in the report, as a diagnostic).
+    """
 
     family: str
     estimator: str
     estimand: str
-    unit: str  # "count" (scored relative to the truth) or "share"
+    unit: str  # "count" (scored relative to the truth), "share" or "days"
     truth: float
     estimate: float
     lo: float
     hi: float
-    reason: str | None = None  # why the estimator reported no interval
+    reason: str | None = None  # why there is no interval (or no truth)
     error: str | None = None  # the exception when the estimator failed
+    target: bool = True
 
 
 #: Columns of a score record (one row per world, estimator and estimand).
@@ -125,6 +149,7 @@ SCORE_COLUMNS = (
     "hi",
     "reason",
     "error",
+    "target",
     "seconds",
     "preset",
     "seed",
@@ -132,187 +157,124 @@ SCORE_COLUMNS = (
 
 
 def _score(
-    family: str, estimator: str, estimand: str, unit: str, truth: float, est: Any
+    family: str,
+    estimator: str,
+    estimand: str,
+    unit: str,
+    truth: float | None,
+    est: Any,
+    *,
+    target: bool = True,
 ) -> Score:
-    """Score an :class:`~measure._results.Estimate` (invalid ones keep their reason)."""
+    """Score an :class:`~measure._results.Estimate` (invalid ones keep their reason).
+
+    A truth that is undefined in this world (``None`` or NaN) is recorded with the
+    reason ``"no truth"`` and left out of every score.
+    """
+    nan = math.nan
+    if truth is None or not math.isfinite(float(truth)):
+        return Score(family, estimator, estimand, unit, nan, nan, nan, nan,
+                     reason="no truth", target=target)
     if est is None or not getattr(est, "valid", True):
         reason = getattr(est, "reason", None) or "no estimate"
-        nan = math.nan
-        return Score(
-            family, estimator, estimand, unit, truth, nan, nan, nan, reason=reason
-        )
+        return Score(family, estimator, estimand, unit, float(truth), nan, nan, nan,
+                     reason=reason, target=target)
     lo, hi = est.ci
-    return Score(
-        family,
-        estimator,
-        estimand,
-        unit,
-        float(truth),
-        float(est.estimate),
-        float(lo),
-        float(hi),
-    )
+    return Score(family, estimator, estimand, unit, float(truth),
+                 float(est.estimate), float(lo), float(hi), target=target)
 
 
-def _census(path: Path, truth: Any, seed: int) -> list[Score]:
+def _census(path: Path, truth: Truth, seed: int) -> list[Score]:
     import measure
     from measure.census import analyze
 
     target = truth.json["counts"]["supporter_accounts_in_frame"]
     with measure.open(path, validate="none") as ds:
         r = analyze(ds, seed=seed)
+    est = "supporters in the frame"
     out = [
-        _score(
-            "census", "headline", "supporters in the frame", "count", target, r.estimate
-        ),
-        _score(
-            "census",
-            "model-assisted",
-            "supporters in the frame",
-            "count",
-            target,
-            r.model_assisted,
-        ),
+        _score("census", "headline", est, "count", target, r.estimate),
+        _score("census", "model-assisted", est, "count", target, r.model_assisted),
     ]
     lb, ub = r.lower_bound.estimate, r.upper_bound.estimate
-    out.append(
-        Score(
-            "census",
-            "bounds (at least, at most)",
-            "supporters in the frame",
-            "count",
-            float(target),
-            float("nan"),
-            float(lb),
-            float(ub),
-        )
-    )
+    out.append(Score("census", "bounds (at least, at most)", est, "count",
+                     float(target), math.nan, float(lb), float(ub)))
     return out
 
 
-def _capture(path: Path, truth: Any, seed: int) -> list[Score]:
+def _capture(path: Path, truth: Truth, seed: int) -> list[Score]:
     import measure
     from measure.capture import analyze
 
     with measure.open(path, validate="none") as ds:
         r = analyze(ds)
-    out = [
-        _score(
-            "capture",
-            "headline",
-            "supporter accounts alive at the census",
-            "count",
-            truth.capture_population,
-            r.estimate,
-        )
-    ]
-    st = truth.json.get("stress", {}).get("capture", {})
-    ever = st.get("population_ever_alive_in_windows")
-    if ever is not None:
-        out.append(
-            _score(
-                "capture",
-                "headline",
-                "supporter accounts alive during the list windows",
-                "count",
-                ever,
-                r.estimate,
-            )
-        )
+    out = [_score("capture", "headline", "supporter accounts alive at the census",
+                  "count", truth.capture_population, r.estimate)]
+    windows = truth.config["capture"].get("list_window_days", 0.0)
+    if windows:
+        ever = truth.json["stress"]["capture"]["population_ever_alive_in_windows"]
+        out.append(_score("capture", "headline",
+                          "supporter accounts alive during the list windows",
+                          "count", ever, r.estimate, target=False))
     return out
 
 
-def _churn(path: Path, truth: Any, seed: int) -> list[Score]:
+def _churn(path: Path, truth: Truth, seed: int) -> list[Score]:
     import measure
     from measure.churn import analyze
+    from measure.churn._analyze import FOLLOWUP_HORIZON_DAYS
 
     sup = truth.accounts.filter(pl.col("is_supporter")).with_columns(
-        (
-            (pl.col("suspended_at") - pl.col("created_at")).dt.total_microseconds()
-            / 86_400e6
-        )
-        .fill_null(np.inf)
-        .alias("t_susp")
-    )
+        ((pl.col("suspended_at") - pl.col("created_at")).dt.total_microseconds()
+         / 86_400e6).fill_null(np.inf).alias("t_susp"))
     with measure.open(path, validate="none") as ds:
-        span = ds.sql(
-            "SELECT min(observed_at) AS p0, max(observed_at) AS p1 FROM observations"
-        )
+        span = ds.sql("SELECT min(observed_at) AS p0, max(observed_at) AS p1 "
+                      "FROM observations")
         p0, p1 = span["p0"][0], span["p1"][0]
-        stop = p1 - timedelta(days=CHURN_HORIZON)
+        stop = p1 - timedelta(days=FOLLOWUP_HORIZON_DAYS)
         created_us = pl.col("created_at").dt.epoch("us")
-        pop = sup.filter(
-            (created_us >= round(p0.timestamp() * 1e6))
-            & (created_us <= round(stop.timestamp() * 1e6))
-        )
-        r = analyze(
-            ds, cohort=sup.select("account_id"), complete_followup=True, cox=False
-        )
+        pop = sup.filter((created_us >= round(p0.timestamp() * 1e6))
+                         & (created_us <= round(stop.timestamp() * 1e6)))
+        r = analyze(ds, cohort=sup.select("account_id"), complete_followup=True,
+                    cox=False)
     a0 = r.overall.conditional_age
     t = pop["t_susp"].to_numpy()
     alive = np.sort(t[t > a0])
     out = []
-    by_term = {e.term: e for e in r.overall.survival}
+    by_day = {int(e.term.split("_")[1][:-1]): e for e in r.overall.survival}
     for d in CHURN_DAYS:
-        est = next(
-            (e for k, e in by_term.items() if int(k.split("_")[1][:-1]) == d), None
-        )
-        s = float((alive > d).mean()) if len(alive) else math.nan
-        out.append(
-            _score(
-                "churn",
-                "headline",
-                f"S({d} d) given survival to a0, complete follow-up",
-                "share",
-                s,
-                est,
-            )
-        )
-    med = float(alive[int(np.ceil(alive.size / 2)) - 1]) if len(alive) else math.nan
-    out.append(
-        _score(
-            "churn",
-            "headline",
-            "median days given survival to a0, complete follow-up",
-            "days",
-            med,
-            r.overall.median,
-        )
-    )
+        s = float((alive > d).mean()) if len(alive) else None
+        out.append(_score("churn", "headline",
+                          f"S({d} d) given survival to a0, complete follow-up",
+                          "share", s, by_day.get(d)))
+    med = float(alive[int(np.ceil(alive.size / 2)) - 1]) if len(alive) else None
+    out.append(_score("churn", "headline",
+                      "median days given survival to a0, complete follow-up",
+                      "days", med, r.overall.median))
     return out
 
 
-def _resurrection(path: Path, truth: Any, seed: int) -> list[Score]:
+def _resurrection(path: Path, truth: Truth, seed: int) -> list[Score]:
     import measure
     from measure.resurrection import analyze
 
+    # n_boot only drives the delay and follower-recovery intervals, not the rate
     with measure.open(path, validate="none") as ds:
-        r = analyze(ds, n_boot=0, n_imputations=10, seed=seed)
+        r = analyze(ds, n_boot=0, n_imputations=RESURRECTION_IMPUTATIONS, seed=seed)
     in_data, _ = truth.rate_in_data(30)
     latent = truth.resurrection["rate_30d"]
     est = r.rate_30d
     return [
-        _score(
-            "resurrection",
-            "headline",
-            "30-day return share visible in the data",
-            "share",
-            in_data,
-            est,
-        ),
-        _score(
-            "resurrection",
-            "headline",
-            "30-day share of suspended supporters whose actor returned",
-            "share",
-            latent,
-            est,
-        ),
+        _score("resurrection", "headline", "30-day return share visible in the data",
+               "share", in_data, est),
+        _score("resurrection", "headline",
+               "30-day share of suspended supporters whose actor returned", "share",
+               latent, est, target=False),
     ]
 
 
 #: The four families and how one world is scored for each.
-FAMILIES: dict[str, Callable[[Path, Any, int], list[Score]]] = {
+FAMILIES: dict[str, Callable[[Path, Truth, int], list[Score]]] = {
     "census": _census,
     "capture": _capture,
     "churn": _churn,
@@ -329,55 +291,55 @@ def run_world(
     """Simulate one calibration world and score every family on it.
 
     Returns a dict with the world's ``seed``, ``preset``, drawn ``mechanisms``,
-    simulation seconds and a list of score records (dicts). A family that raises is
-    recorded with its error message (and scored as not covering).
+    simulation seconds, a simulation error (``None`` when the world was made) and a
+    list of score records (dicts). A family that raises is recorded with its error
+    message (and scored as not covering).
+
+    Raises
+    ------
+    ValueError
+        A reporting seed inside the test suite: tests use tuning seeds only.
     """
     from measure.simulate import load_truth, simulate
 
+    if os.environ.get("PYTEST_CURRENT_TEST") and is_reporting_seed(preset, seed):
+        raise ValueError(
+            f"seed {seed} is a reporting seed of {preset!r}; tests and development "
+            "runs use tuning seeds (tuning_seeds()), so that reported worlds are "
+            "never seen while estimators are chosen"
+        )
     cfg = world_config(preset, seed)
+    mech = {k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in cfg.mechanisms_on().items()}
     tmp = Path(tempfile.mkdtemp(prefix=f"cal-{preset}-{seed}-", dir=workdir))
     rows: list[dict[str, Any]] = []
+    sim_s, sim_error = math.nan, None
     try:
         t0 = time.perf_counter()
-        path = simulate(cfg, seed, tmp / "world")
+        try:
+            path = simulate(cfg, seed, tmp / "world")
+            truth = load_truth(path)
+        except Exception as exc:  # noqa: BLE001 - recorded and counted in the report
+            sim_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            return {"preset": preset, "seed": seed, "mechanisms": mech,
+                    "sim_seconds": sim_s, "sim_error": sim_error, "scores": rows}
         sim_s = time.perf_counter() - t0
-        truth = load_truth(path)
         for fam in families:
             t1 = time.perf_counter()
             try:
                 scores = FAMILIES[fam](path, truth, seed)
             except Exception as exc:  # noqa: BLE001 - a failure is a result here
                 msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-                scores = [
-                    Score(
-                        fam,
-                        "headline",
-                        "(failed)",
-                        "count",
-                        math.nan,
-                        math.nan,
-                        math.nan,
-                        math.nan,
-                        error=msg,
-                    )
-                ]
+                scores = [Score(fam, "headline", "(failed)", "count", math.nan,
+                                math.nan, math.nan, math.nan, error=msg)]
                 if os.environ.get("MEASURE_CALIBRATE_TRACE"):
                     traceback.print_exc()
             secs = time.perf_counter() - t1
             rows += [dataclasses.asdict(s) | {"seconds": secs} for s in scores]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    mech = {
-        k: (list(v) if isinstance(v, tuple) else v)
-        for k, v in cfg.mechanisms_on().items()
-    }
-    return {
-        "preset": preset,
-        "seed": seed,
-        "mechanisms": mech,
-        "sim_seconds": sim_s,
-        "scores": rows,
-    }
+    return {"preset": preset, "seed": seed, "mechanisms": mech, "sim_seconds": sim_s,
+            "sim_error": sim_error, "scores": rows}
 
 
 def _run_world_args(args: tuple[str, int, tuple[str, ...]]) -> dict[str, Any]:
@@ -390,15 +352,21 @@ def run(
     families: Sequence[str] = tuple(FAMILIES),
     *,
     block: int = CURRENT_BLOCK,
+    tuning: bool = False,
     workers: int = 2,
     log: Callable[[str], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Run the protocol; return per-score records and per-world mechanism draws."""
+    """Run the protocol; return per-score records and per-world mechanism draws.
+
+    ``tuning=True`` runs tuning worlds (:func:`tuning_seeds`) instead of the
+    reporting block, for tests and for development.
+    """
     say = log or (lambda _m: None)
     jobs = [
         (p, s, tuple(families))
         for p in presets
-        for s in reporting_seeds(p, n_worlds, block)
+        for s in (tuning_seeds(p, n_worlds) if tuning
+                  else reporting_seeds(p, n_worlds, block))
     ]
     results: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -415,26 +383,20 @@ def run(
         for i, job in enumerate(jobs, 1):
             results.append(_run_world_args(job))
             say(f"{i}/{len(jobs)} worlds ({time.perf_counter() - t0:.0f} s)")
-    recs = pl.DataFrame(
-        [
-            r | {"preset": w["preset"], "seed": w["seed"]}
-            for w in results
-            for r in w["scores"]
-        ],
-        infer_schema_length=None,
-    )
+    score_rows = [r | {"preset": w["preset"], "seed": w["seed"]}
+                  for w in results for r in w["scores"]]
+    recs = (pl.DataFrame(score_rows, infer_schema_length=None) if score_rows
+            else pl.DataFrame(schema={c: pl.String for c in SCORE_COLUMNS}))
     mech_rows = []
     for w in results:
-        row: dict[str, Any] = {
-            "preset": w["preset"],
-            "seed": w["seed"],
-            "sim_seconds": w["sim_seconds"],
-        }
+        row: dict[str, Any] = {"preset": w["preset"], "seed": w["seed"],
+                               "sim_seconds": w["sim_seconds"],
+                               "sim_error": w["sim_error"]}
         for name, f in mechanisms().items():
             v = w["mechanisms"].get(name, f.default)
             row[name] = float(len(v)) if isinstance(v, list | tuple) else float(v)
         mech_rows.append(row)
-    return recs, pl.DataFrame(mech_rows)
+    return recs, pl.DataFrame(mech_rows, infer_schema_length=None)
 
 
 # -- summaries ----------------------------------------------------------------------
@@ -464,15 +426,10 @@ def _scaled(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def summarise(recs: pl.DataFrame, by: Sequence[str] = ("preset",)) -> pl.DataFrame:
-    """Coverage (with its MC s.e.), bias, RMSE, width and interval score per group."""
-    df = _scaled(recs.filter(pl.col("estimand") != "(failed)"))
-    failed = (
-        recs.filter(pl.col("estimand") == "(failed)")
-        .group_by([*by, "family"])
-        .len(name="n_failed")
-    )
-    df = df.with_columns(
+def _flags(df: pl.DataFrame) -> pl.DataFrame:
+    """Add ``no_truth``, ``ok`` (an interval and a truth) and ``hit`` columns."""
+    return df.with_columns(
+        no_truth=pl.col("truth").is_nan(),
         ok=pl.col("lo").is_not_nan()
         & pl.col("hi").is_not_nan()
         & pl.col("truth").is_not_nan(),
@@ -481,31 +438,39 @@ def summarise(recs: pl.DataFrame, by: Sequence[str] = ("preset",)) -> pl.DataFra
         & (pl.col("lo") <= pl.col("truth"))
         & (pl.col("truth") <= pl.col("hi")),
     )
+
+
+def summarise(recs: pl.DataFrame, by: Sequence[str] = ("preset",)) -> pl.DataFrame:
+    """Coverage (with its MC s.e.), bias, RMSE, width and interval score per group.
+
+    Coverage is over the worlds with an interval and a truth, plus the worlds where
+    the family failed (counted as misses); worlds without a truth or where the
+    estimator reported that the quantity does not apply are counted apart.
+    """
+    if "target" not in recs.columns:
+        recs = recs.with_columns(target=pl.lit(True))
+    df = _flags(_scaled(recs.filter(pl.col("estimand") != "(failed)")))
+    failed = (
+        recs.filter(pl.col("estimand") == "(failed)")
+        .group_by([*by, "family"])
+        .len(name="n_failed")
+    )
     lo, hi, x = (df[c].to_numpy() for c in ("lo_s", "hi_s", "x_s"))
     with np.errstate(invalid="ignore"):
         df = df.with_columns(iscore=pl.Series(interval_score(lo, hi, x)))
-    keys = [*by, "family", "estimator", "estimand", "unit"]
-    out = (
-        df.group_by(keys, maintain_order=True)
-        .agg(
-            n=pl.len(),
-            n_no_interval=(~pl.col("ok")).sum(),
-            coverage=pl.col("hit").filter(pl.col("ok")).mean(),
-            bias=pl.col("err").filter(pl.col("estimate").is_not_nan()).mean(),
-            rmse=(pl.col("err").filter(pl.col("estimate").is_not_nan()) ** 2)
-            .mean()
-            .sqrt(),
-            width=(pl.col("hi_s") - pl.col("lo_s")).filter(pl.col("ok")).mean(),
-            interval_score=pl.col("iscore").filter(pl.col("ok")).mean(),
-            truth_mean=pl.col("truth").mean(),
-        )
-        .with_columns(
-            mc_se=(
-                pl.col("coverage")
-                * (1 - pl.col("coverage"))
-                / (pl.col("n") - pl.col("n_no_interval"))
-            ).sqrt(),
-        )
+    keys = [*by, "family", "estimator", "estimand", "unit", "target"]
+    out = df.group_by(keys, maintain_order=True).agg(
+        n=pl.len(),
+        n_no_truth=pl.col("no_truth").sum(),
+        n_no_interval=(~pl.col("ok") & ~pl.col("no_truth")).sum(),
+        hits=pl.col("hit").sum(),
+        bias=pl.col("err").filter(pl.col("estimate").is_not_nan()).mean(),
+        rmse=(pl.col("err").filter(pl.col("estimate").is_not_nan()) ** 2)
+        .mean()
+        .sqrt(),
+        width=(pl.col("hi_s") - pl.col("lo_s")).filter(pl.col("ok")).mean(),
+        interval_score=pl.col("iscore").filter(pl.col("ok")).mean(),
+        truth_mean=pl.col("truth").filter(pl.col("truth").is_not_nan()).mean(),
     )
     if failed.height:
         fam = failed.group_by([*by, "family"]).agg(pl.col("n_failed").sum())
@@ -513,70 +478,126 @@ def summarise(recs: pl.DataFrame, by: Sequence[str] = ("preset",)) -> pl.DataFra
     else:
         out = out.with_columns(n_failed=pl.lit(0, pl.UInt32))
     # a world where the estimator failed counts as a miss
-    n_int = pl.col("n") - pl.col("n_no_interval")
-    return out.with_columns(pl.col("n_failed").fill_null(0)).with_columns(
-        coverage=pl.col("coverage") * n_int / (n_int + pl.col("n_failed")),
-        mc_se=pl.col("mc_se") * (n_int / (n_int + pl.col("n_failed"))).sqrt(),
+    scored = (
+        pl.col("n") - pl.col("n_no_truth") - pl.col("n_no_interval")
+        + pl.col("n_failed")
     )
+    return (
+        out.with_columns(pl.col("n_failed").fill_null(0))
+        .with_columns(n_scored=scored)
+        .with_columns(coverage=pl.col("hits") / pl.col("n_scored"))
+        .with_columns(
+            mc_se=(
+                pl.col("coverage") * (1 - pl.col("coverage")) / pl.col("n_scored")
+            ).sqrt()
+        )
+    )
+
+
+def _high_worlds(m: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series]:
+    """Masks over stress worlds: where ``name`` can act, and where it is strong.
+
+    A helper field (``parent`` in its metadata) can act only where its parent is
+    on. *Strong* is the harsher half of the drawn range (``stronger`` in the
+    metadata), or *on* for options drawn off with some probability.
+    """
+    fields_ = mechanisms()
+    f = fields_[name]
+    eligible = pl.Series(np.ones(m.height, dtype=bool))
+    parent = f.metadata.get("parent")
+    if parent:
+        eligible = m[parent] != _off_value(fields_[parent])
+    r = f.metadata["stress"]
+    if isinstance(r, str):
+        strong = m[name] > 0
+    elif len(r) == 3:
+        strong = m[name] != f.default
+    elif f.metadata.get("stronger") == "lower":
+        strong = m[name] < (r[0] + r[1]) / 2
+    else:
+        strong = m[name] > (r[0] + r[1]) / 2
+    return eligible, strong
+
+
+def _off_value(f: dataclasses.Field[Any]) -> float:
+    """Return the off value of a mechanism as the records hold it (lists: a count)."""
+    return float(len(f.default)) if isinstance(f.default, tuple) else float(f.default)
 
 
 def by_mechanism(recs: pl.DataFrame, mech: pl.DataFrame) -> pl.DataFrame:
-    """Coverage of each headline in stress worlds with a mechanism high versus low.
+    """Coverage of each headline in stress worlds with a mechanism strong versus weak.
 
-    A world is *high* for a mechanism when its drawn value lies in the upper half of
-    the mechanism's stress range (for options drawn off with some probability: when
-    on), else *low*.
+    Per mechanism and headline estimand: worlds and coverage in the strong and the
+    weak half (see :func:`_high_worlds`; helper fields only over worlds where their
+    parent is on), the difference, and whether it exceeds twice its Monte-Carlo
+    standard error. Worlds without an interval or a truth are left out (they are
+    counted in the headline table).
     """
-    # worlds where the estimator gave an interval (failures and "does not apply"
-    # are counted in the headline table)
-    stress = recs.filter(
-        (pl.col("preset") == "stress")
-        & (pl.col("estimand") != "(failed)")
-        & pl.col("lo").is_not_nan()
-        & pl.col("hi").is_not_nan()
-    )
+    if "target" not in recs.columns:
+        recs = recs.with_columns(target=pl.lit(True))
+    stress = _flags(
+        recs.filter(
+            (pl.col("preset") == "stress")
+            & (pl.col("estimand") != "(failed)")
+            & pl.col("target")
+            & ~pl.col("estimator").str.starts_with("bounds")
+        )
+    ).filter(pl.col("ok"))
     m = mech.filter(pl.col("preset") == "stress")
-    if not stress.height:
+    if not stress.height or not m.height:
         return pl.DataFrame()
-    stress = stress.with_columns(
-        hit=(pl.col("lo") <= pl.col("truth"))
-        & (pl.col("truth") <= pl.col("hi"))
-    )
+    heads = _ordered_heads(stress)
     rows = []
-    first = stress.select("family", "estimator", "estimand").unique(maintain_order=True)
-    for name, f in mechanisms().items():
-        r = f.metadata["stress"]
-        if isinstance(r, str):
-            hi_mask = m[name] > 0
-        elif len(r) == 3:
-            hi_mask = m[name] != f.default
-        else:
-            hi_mask = m[name] > (r[0] + r[1]) / 2
-        high = set(m.filter(hi_mask)["seed"].to_list())
-        for fam, est, estimand in first.iter_rows():
+    for name in mechanisms():
+        eligible, strong = _high_worlds(m, name)
+        hi_seeds = m.filter(eligible & strong)["seed"].to_list()
+        lo_seeds = m.filter(eligible & ~strong)["seed"].to_list()
+        for fam, est, estimand in heads:
             sub = stress.filter(
                 (pl.col("family") == fam)
                 & (pl.col("estimator") == est)
                 & (pl.col("estimand") == estimand)
             )
-            is_hi = sub["seed"].is_in(list(high))
+            h = sub.filter(pl.col("seed").is_in(hi_seeds))["hit"]
+            lw = sub.filter(pl.col("seed").is_in(lo_seeds))["hit"]
+            ch = float(h.mean()) if h.len() else math.nan
+            cl = float(lw.mean()) if lw.len() else math.nan
+            # Agresti-Caffo: one success and one failure added to each side, so
+            # that a split at 0 and 1 still has a standard error
+            if h.len() and lw.len():
+                ah = (float(h.sum()) + 1) / (h.len() + 2)
+                al = (float(lw.sum()) + 1) / (lw.len() + 2)
+                se = math.sqrt(ah * (1 - ah) / (h.len() + 2)
+                               + al * (1 - al) / (lw.len() + 2))
+            else:
+                se = math.nan
+            diff = ch - cl
             rows.append(
                 {
                     "mechanism": name,
                     "family": fam,
                     "estimator": est,
                     "estimand": estimand,
-                    "n_high": int(is_hi.sum()),
-                    "coverage_high": float(sub.filter(is_hi)["hit"].mean() or 0.0)
-                    if is_hi.any()
-                    else math.nan,
-                    "n_low": int((~is_hi).sum()),
-                    "coverage_low": float(sub.filter(~is_hi)["hit"].mean() or 0.0)
-                    if (~is_hi).any()
-                    else math.nan,
+                    "n_high": h.len(),
+                    "coverage_high": ch,
+                    "n_low": lw.len(),
+                    "coverage_low": cl,
+                    "difference": diff,
+                    "se_difference": se,
+                    "notable": bool(math.isfinite(se) and abs(diff) > 2 * se),
                 }
             )
     return pl.DataFrame(rows)
+
+
+def _ordered_heads(df: pl.DataFrame) -> list[tuple[str, str, str]]:
+    """(family, estimator, estimand) in the order of :data:`FAMILIES`."""
+    heads = df.select("family", "estimator", "estimand").unique(maintain_order=True)
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    return sorted(
+        heads.iter_rows(),
+        key=lambda r: (order.get(r[0], 99), r[1] != "headline", r[2]),
+    )
 
 
 # -- the report -----------------------------------------------------------------------
@@ -584,6 +605,29 @@ def _f(x: float | None, fmt: str = ".3f") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     return format(x, fmt)
+
+
+def _summary_rows(sub: pl.DataFrame) -> list[str]:
+    out = []
+    for r in sub.iter_rows(named=True):
+        cov = f"{_f(r['coverage'], '.2f')} ± {_f(r['mc_se'], '.2f')}"
+        if r["estimator"].startswith("bounds"):
+            cov += " (truth inside)"
+        out.append(
+            f"| {r['family']} | {r['estimator']} | {r['estimand']} "
+            f"({r['unit']}) | {r['n_scored']} | {cov} | {_f(r['bias'], '+.3f')} | "
+            f"{_f(r['rmse'])} | {_f(r['width'])} | {_f(r['interval_score'])} | "
+            f"{r['n_no_interval']} | {r['n_no_truth']} | {r['n_failed']} |"
+        )
+    return out
+
+
+_TABLE_HEAD = [
+    "| family | estimator | estimand (the truth scored against) | worlds scored "
+    "| coverage | bias | RMSE | width | interval score | no interval | no truth "
+    "| failed |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+]
 
 
 def render(
@@ -595,88 +639,94 @@ def render(
     mech_draws: pl.DataFrame,
 ) -> str:
     """Return ``docs/calibration.md``: the current calibration tables."""
+    first = {p: REPORTING_BASE[p] + block * BLOCK for p in REPORTING_BASE}
     lines = [
         "# Calibration",
         "",
         "Every family's headline interval, scored on simulated worlds whose truth is",
-        "known. The protocol is `docs/validation.md`; the worlds and mechanisms are",
-        "`docs/simulation.md`. This file is regenerated by `make calibrate`",
-        "(`python -m measure.simulate.calibrate`); do not edit it by hand.",
+        "known. The protocol is in [`validation.md`](validation.md); the worlds and",
+        "their mechanisms in [`simulation.md`](simulation.md). This page is",
+        "regenerated by `make calibrate` (`python -m measure.simulate.calibrate`).",
         "",
         "## How to read it",
         "",
         f"* **Worlds.** {n_worlds} `plain` worlds (the `{SIZE}` preset, no stress "
-        f"mechanism) and {n_worlds} `stress` worlds (the `{SIZE}` preset with every "
-        "stress mechanism drawn per world from its documented range).",
-        "* **Seeds.** Reporting seeds "
-        + ", ".join(
-            f"`{p}` {REPORTING_BASE[p] + block * BLOCK}–"
-            f"{REPORTING_BASE[p] + block * BLOCK + n_worlds - 1}"
-            for p in REPORTING_BASE
-        )
-        + f" (block {block}); tuning and tests use seeds below "
-        f"{TUNING_SEEDS['plain'].stop:,}, never these.",
+        f"mechanism) and {n_worlds} `stress` worlds (the `{SIZE}` preset with the "
+        "stress mechanisms drawn per world from their documented ranges).",
+        "* **Seeds.** Reporting block "
+        f"{block}: "
+        + ", ".join(f"`{p}` {first[p]}–{first[p] + n_worlds - 1}" for p in first)
+        + ". Tests and estimator development use tuning seeds "
+        f"(below {TUNING_SEEDS['plain'].stop:,}); the test suite cannot simulate a "
+        "reporting world.",
         "* **Coverage** of nominal 95% intervals, ± its Monte-Carlo standard error "
         "√(p(1−p)/n). 0.95 is the target; far above it means too wide.",
         "* **Bias, RMSE, width, interval score**: counts relative to the truth "
         "(0.10 = 10% of the true count); shares in share points; days in days. "
         "The interval score (Gneiting & Raftery 2007) is width plus 40× the "
         "distance by which the truth falls outside; smaller is better.",
-        "* **Failed**: worlds where the estimator raised an error (counted as not "
-        "covering). **No interval**: worlds where it reported that the quantity "
-        "does not apply (e.g. a median the curve never reaches); coverage is over "
-        "the other worlds.",
+        "* **Worlds scored** = worlds with an interval and a truth, plus worlds "
+        "where the estimator failed (an error; counted as not covering). "
+        "**No interval**: the estimator reported that the quantity does not apply "
+        "(e.g. a median the curve never reaches). **No truth**: the estimand is "
+        "undefined in that world.",
         "",
-        "## Headline intervals",
+        "## Headline intervals against their estimands",
         "",
-        "| family | estimator | estimand (the truth scored against) | worlds "
-        "| coverage | bias | RMSE | width | interval score | no interval | failed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *_TABLE_HEAD,
     ]
+    targets = summary.filter(pl.col("target"))
     for preset in ("plain", "stress"):
-        sub = summary.filter(pl.col("preset") == preset)
-        if not sub.height:
-            continue
-        lines.append(f"| **{preset}** | | | | | | | | | | |")
-        for r in sub.iter_rows(named=True):
-            cov = f"{_f(r['coverage'], '.2f')} ± {_f(r['mc_se'], '.2f')}"
-            if r["estimator"].startswith("bounds"):
-                cov += " (truth inside)"
-            lines.append(
-                f"| {r['family']} | {r['estimator']} | {r['estimand']} "
-                f"({r['unit']}) | {r['n']} | {cov} | {_f(r['bias'], '+.3f')} | "
-                f"{_f(r['rmse'])} | {_f(r['width'])} | {_f(r['interval_score'])} | "
-                f"{r['n_no_interval']} | {r['n_failed']} |"
-            )
+        sub = targets.filter(pl.col("preset") == preset)
+        if sub.height:
+            lines.append(f"| **{preset}** | | | | | | | | | | | |")
+            lines += _summary_rows(sub)
+    other = summary.filter(~pl.col("target"))
+    if other.height:
+        lines += [
+            "",
+            "## The same intervals against estimands they do not target",
+            "",
+            "A reader may want these quantities; the headline interval is not "
+            "built for them, and these rows show how far it is from them.",
+            "",
+            *_TABLE_HEAD,
+        ]
+        for preset in ("plain", "stress"):
+            sub = other.filter(pl.col("preset") == preset)
+            if sub.height:
+                lines.append(f"| **{preset}** | | | | | | | | | | | |")
+                lines += _summary_rows(sub)
     lines += [
         "",
         "## Where the stress worlds break each headline",
         "",
-        "Coverage in the stress worlds whose draw of a mechanism lies in the "
-        "upper half of its range (or, for options off with some probability, "
-        "where it is on) against the rest. Every stress world has every "
-        "mechanism at some level, so a gap points at a mechanism, it does not "
-        "isolate it.",
+        "Coverage in the stress worlds where a mechanism is *strong* (the harsher "
+        "half of its drawn range; for options off with some probability, where it "
+        "is on) / where it is *weak*. A helper field (e.g. a sweep's length) is "
+        "split only over the worlds where its parent option is on. Each stress "
+        "world has every mechanism at some level, so a gap points at a mechanism, "
+        "it does not isolate it. **Bold**: the difference exceeds twice its "
+        "Monte-Carlo standard error (with about 50 worlds a side that error is "
+        "about 0.06–0.09, so most gaps are noise).",
         "",
     ]
     if mech.height:
-        heads = (
-            mech.select("family", "estimator", "estimand")
-            .unique(maintain_order=True)
-            .filter(~pl.col("estimator").str.starts_with("bounds"))
-        )
-        cols = [(f, e, d) for f, e, d in heads.iter_rows()]
+        heads = _ordered_heads(mech)
         short = [
-            f"{f}: {d}" if e == "headline" else f"{f} ({e}): {d}" for f, e, d in cols
+            f"{f}: {d}" if e == "headline" else f"{f} ({e}): {d}" for f, e, d in heads
         ]
-        lines.append("| mechanism | " + " | ".join(short) + " |")
-        lines.append("|---|" + "---|" * len(cols))
+        lines.append("| mechanism | worlds strong / weak | " + " | ".join(short) + " |")
+        lines.append("|---|---|" + "---|" * len(heads))
         for name in mechanisms():
-            cells = []
-            for f, e, d in cols:
-                row = mech.filter(
-                    (pl.col("mechanism") == name)
-                    & (pl.col("family") == f)
+            rows = mech.filter(pl.col("mechanism") == name)
+            if not rows.height:
+                continue
+            first_row = rows.row(0, named=True)
+            cells = [f"{first_row['n_high']} / {first_row['n_low']}"]
+            for f, e, d in heads:
+                row = rows.filter(
+                    (pl.col("family") == f)
                     & (pl.col("estimator") == e)
                     & (pl.col("estimand") == d)
                 )
@@ -684,20 +734,26 @@ def render(
                     cells.append("–")
                     continue
                 r = row.row(0, named=True)
-                cells.append(
-                    f"{_f(r['coverage_high'], '.2f')} / {_f(r['coverage_low'], '.2f')}"
-                )
+                hi_, lo_ = r["coverage_high"], r["coverage_low"]
+                cell = f"{_f(hi_, '.2f')} / {_f(lo_, '.2f')}"
+                cells.append(f"**{cell}**" if r["notable"] else cell)
             lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
-        lines += ["", "Cells: coverage with the mechanism high / low."]
-    sim = mech_draws.group_by("preset").agg(pl.col("sim_seconds").mean())
+    sim = mech_draws.group_by("preset").agg(
+        pl.col("sim_seconds").mean(), pl.col("sim_error").is_not_null().sum()
+    )
     lines += [
         "",
         "## Run",
         "",
         f"{len(mech_draws)} worlds in {seconds / 60:.1f} min on this machine; "
         "mean simulation time per world: "
-        + ", ".join(f"{p} {s:.1f} s" for p, s in sim.sort("preset").iter_rows())
-        + ". Per-world records: `bench/results/calibration-records.parquet`.",
+        + ", ".join(
+            f"{p} {t:.1f} s ({k} failed to simulate)"
+            for p, t, k in sim.sort("preset").iter_rows()
+        )
+        + ". Resurrection runs with its default 20 link draws and no bootstrap "
+        "(which only serves the delay and follower-recovery intervals). Per-world "
+        "records: `bench/results/calibration-records.parquet`.",
         "",
     ]
     return "\n".join(lines)
@@ -733,9 +789,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     rec_path = Path(a.records)
     if a.render_only:
         joined = pl.read_parquet(rec_path)
-        recs = joined.select(SCORE_COLUMNS)
+        recs = joined.filter(pl.col("family").is_not_null()).select(SCORE_COLUMNS)
         draws = joined.select(
-            "preset", "seed", "sim_seconds", *mechanisms()
+            "preset", "seed", "sim_seconds", "sim_error", *mechanisms()
         ).unique(subset=["preset", "seed"], maintain_order=True)
         secs = float(joined["run_seconds"][0])
         n_worlds = int(draws.group_by("preset").len()["len"].max())
@@ -753,7 +809,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         secs = time.perf_counter() - t0
         n_worlds, block = a.worlds, a.block
         rec_path.parent.mkdir(parents=True, exist_ok=True)
-        recs.join(draws, on=["preset", "seed"], how="left").with_columns(
+        # one row per score; a world that failed to simulate keeps one empty row
+        draws.join(recs, on=["preset", "seed"], how="left").with_columns(
             run_seconds=pl.lit(secs)
         ).write_parquet(rec_path)
     summary = summarise(recs)
