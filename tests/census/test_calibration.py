@@ -1,4 +1,4 @@
-"""Recovery of simulated truth over many small worlds (``make calibrate``).
+"""Recovery of simulated truth over many small worlds (``make calibrate-tests``).
 
 Each world is a ``small`` preset world at reduced ``scale`` (see ``SCALE``: the full
 ``small`` preset takes ~8 s per world here, too slow for 200 worlds within the

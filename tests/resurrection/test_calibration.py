@@ -1,4 +1,4 @@
-"""Acceptance of issue 6 on simulated worlds (``make calibrate``; prints figures).
+"""Acceptance of issue 6 on simulated worlds (``make calibrate-tests``; prints figures).
 
 Targets (issue 6): link precision >= 0.95 and recall >= 0.90 against the
 observable true predecessors (the simulator's ``Truth.observable_links``: the

@@ -2,7 +2,7 @@
 
 Every check compares an observed count with its expectation under the configured
 model and fails when they differ by more than ``Z_TOL`` standard errors. The default
-run checks the shared ``small_world``; ``make calibrate`` repeats the checks over
+run checks the shared ``small_world``; ``make calibrate-tests`` repeats the checks over
 several seeds and non-default configurations.
 """
 

@@ -10,6 +10,7 @@ import polars as pl
 from measure._results import Estimate
 from measure.census import _estimate as est
 from measure.census import _frame
+from measure.census._coders import GOLD
 from measure.census._model import LogisticModel, features, out_of_fold
 from measure.census._result import CensusResult
 from measure.census._sample import _check_metric
@@ -33,11 +34,17 @@ def resolve_labels(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     primary coder's reading wherever it exists. ``sample`` and ``inclusion_prob``
     are the first non-null values of the account's rows.
 
+    An adjudicated label (coder ``gold``, ``docs/data-contract.md``) is not a coder:
+    it ranks after every coder, so it gives the estimation label only to an account
+    that no coder read, and it never enters a double-coded pair (Cohen's kappa
+    measures agreement between coders; agreement with ``gold`` is accuracy).
+
     Returns
     -------
     (per_account, pairs)
-        ``account_id, label, sample, inclusion_prob`` and ``account_id, first,
-        second`` (labels of the two highest-ranked coders of double-coded accounts).
+        ``account_id, label, sample, inclusion_prob, n_coders`` (``n_coders``
+        excludes ``gold``) and ``account_id, first, second`` (labels of the two
+        highest-ranked coders of accounts read by at least two coders).
     """
     lab = labels
     if "coder" not in lab.columns:
@@ -46,8 +53,10 @@ def resolve_labels(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     for c, t in (("sample", pl.Utf8), ("inclusion_prob", pl.Float64)):
         if c not in lab.columns:
             lab = lab.with_columns(pl.lit(None, t).alias(c))
+    is_gold = pl.col("coder") == GOLD
     rank = (lab.group_by("coder").agg(pl.len().alias("k"))
-            .sort(["k", "coder"], descending=[True, False])
+            .with_columns(is_gold.alias("is_gold"))
+            .sort(["is_gold", "k", "coder"], descending=[False, True, False])
             .with_row_index("coder_rank"))
     lab = (lab.join(rank.select("coder", "coder_rank"), on="coder")
            .sort(["account_id", "coder_rank"]))
@@ -57,9 +66,9 @@ def resolve_labels(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col("label").first(),
         pl.col("sample").drop_nulls().first(),
         pl.col("inclusion_prob").drop_nulls().first(),
-        pl.len().alias("n_coders"),
+        (~is_gold).sum().alias("n_coders"),
     )
-    dbl = lab.group_by("account_id", maintain_order=True).agg(
+    dbl = lab.filter(~is_gold).group_by("account_id", maintain_order=True).agg(
         pl.col("label").head(2).alias("labs")).filter(pl.col("labs").list.len() >= 2)
     pairs = dbl.select("account_id", pl.col("labs").list.get(0).alias("first"),
                        pl.col("labs").list.get(1).alias("second"))

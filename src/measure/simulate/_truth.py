@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from measure.simulate._simulate import _World
 
 #: Bumped whenever the same seed and parameters give a different world (stored in
-#: truth.json; the demo simulates again when it differs). 2: session-3 profiles;
-#: 3: edited bios and changed languages on return.
+#: truth.json; the demo simulates again when it differs). 2: free-text bios and
+#: three-part display names; 3: edited bios and changed languages on return.
 SIMULATOR_VERSION = 3
 FOLLOWER_AGE_DAYS = 14.0
 RETURN_WINDOW_DAYS = 30.0
@@ -38,6 +38,9 @@ RATE_30D_OBSERVABLE_DEFINITION = (
     "suspension time AND is in the accounts table."
 )
 #: Exact definition of ``resurrection.rate_30d_in_data`` (also in truth.json).
+#: Background accounts count as not returning, including the spam accounts that
+#: return with ``resurrection.background_return_share`` (their successors are not
+#: supporter returns).
 RATE_30D_IN_DATA_DEFINITION = (
     "Among all accounts in the accounts table with at least one 'suspended' look-up "
     "in observations (supporters and background accounts; background accounts "
@@ -91,7 +94,15 @@ class Truth:
 
     @property
     def capture_population(self) -> int:
-        """The N that the capture-recapture detections sample from."""
+        """True number of supporter accounts alive at the census date.
+
+        ``truth.json["counts"]["capture_population"]``, equal to
+        :attr:`alive_at_census`: the population of the capture-recapture
+        estimand. With list windows (``capture.list_window_days``) or false
+        detections (``capture.false_detection_share``) the detections also reach
+        other accounts; ``truth.json["stress"]["capture"]`` records them
+        (``population_ever_alive_in_windows``, ``n_false_detections``).
+        """
         return int(self.json["counts"]["capture_population"])
 
     @property
@@ -550,6 +561,8 @@ def _truth_json(world: _World, st: pl.DataFrame) -> dict[str, Any]:
     returned_30 = np.zeros(sup.n, dtype=bool)
     returned_30[pred[delay <= 30.0]] = True
     elig = susp_first & (sup.susp >= 0.0) & (sup.susp <= te - 30.0)
+    # returns whose predecessor was suspended in the window, backups created
+    # before the suspension (``p_backup``, negative delay) included
     in_win = (sup.susp[pred] >= 0.0) & (sup.susp[pred] < te)
     f14 = st["followers_at_14d"].to_numpy()
     f_end = st["followers_at_end"].to_numpy().astype(float)
