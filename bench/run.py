@@ -18,7 +18,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ("simulate", "census", "capture", "churn", "resurrection", "describe")
+ORDER = (
+    "simulate",
+    "simulate_stress",
+    "census",
+    "capture",
+    "churn",
+    "resurrection",
+    "describe",
+)
 
 HEADER = """# Benchmarks
 
