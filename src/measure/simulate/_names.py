@@ -388,9 +388,11 @@ def supporter_bios(rng: np.random.Generator, n: int) -> pl.Series:
             .otherwise(pl.lit("")),
         ]
     )
-    return df.select(
-        pl.when(pl.col("empty")).then(pl.lit("")).otherwise(text).alias("d")
-    ).to_series().alias("description")
+    return (
+        df.select(pl.when(pl.col("empty")).then(pl.lit("")).otherwise(text).alias("d"))
+        .to_series()
+        .alias("description")
+    )
 
 
 def background_profiles(
@@ -481,7 +483,7 @@ def edit_bio(bio: str, op: int, k: int, ref: str, emoji: str) -> str:
         return prefix.format(k=k) + bio
     lo, hi = bio.rfind("("), bio.rfind(")")
     if 0 <= lo < hi and ":" in bio[lo:hi]:
-        return f"{bio[:lo]}({ref}){bio[hi + 1:]}"
+        return f"{bio[:lo]}({ref}){bio[hi + 1 :]}"
     return f"{bio} ({ref})"
 
 
@@ -529,13 +531,16 @@ def background_text(
 ) -> pl.DataFrame:
     """Profiles of the background accounts ``idx`` (only those the collection saw).
 
-    With identity stress mechanisms on (``ident``), default handles, renames,
-    spam-chain text and sparse profiles are applied (:meth:`Identities.background`).
+    ``rng`` (the text stream of the accounts) draws the plain profiles only. With
+    identity stress mechanisms on (``ident``), default handles, renames, spam-chain
+    text and sparse profiles are applied from their precomputed draws
+    (:meth:`Identities.background`), so the plain text of every account is the
+    same with them on or off.
     """
     df = background_profiles(
         rng, len(idx), cfg.resurrection.background_stem_share, bg.watcher[idx]
     )
-    return df if ident is None else ident.background(df, idx, rng)
+    return df if ident is None else ident.background(df, idx)
 
 
 # -- identity stress mechanisms ---------------------------------------------------
@@ -627,41 +632,94 @@ def default_handles(rng: np.random.Generator, n: int) -> np.ndarray:
     return (name + digits).to_numpy().astype(object)
 
 
-def renamed_handles(
-    rng: np.random.Generator, old: np.ndarray, fresh: np.ndarray
-) -> np.ndarray:
-    """Return handles after a rename: a fresh one or one small edit of the old one.
+@dataclass
+class RenameDraws:
+    """Random draws of renames, one row per account, made before the old handle.
 
-    Parameters
+    Attributes
     ----------
-    rng
-        Random stream.
-    old
-        Handles before the rename (object array).
     fresh
-        Fresh handles of the same kind (supporter- or background-style), one per
-        account; taken with probability :data:`RENAME_FRESH_P`.
-
-    Returns
-    -------
-    numpy.ndarray
-        Object array of new handles, each different from the old one.
+        Fresh handle of the account's kind (object array), taken when
+        ``use_fresh``.
+    use_fresh
+        Whether the rename takes the fresh handle (probability
+        :data:`RENAME_FRESH_P`), else one small edit of the old handle.
+    op, pos, letter
+        The small edit (:func:`small_edit`): operation 0-3, relative position in
+        ``[0, 1)`` and letter 0-25.
     """
-    n = len(old)
-    use_fresh = rng.random(n) < RENAME_FRESH_P
-    ops, pos, let = rng.integers(0, 4, n), rng.random(n), rng.integers(0, 26, n)
-    out = np.array(
-        [
-            str(f) if u else small_edit(str(o), int(op), float(p), int(lt))
-            for o, f, u, op, p, lt in zip(
-                old, fresh, use_fresh, ops, pos, let, strict=True
-            )
-        ],
-        dtype=object,
-    )
-    same = np.flatnonzero(out == old)
-    out[same] = [small_edit(str(old[i]), 3, 0.0, int(let[i])) for i in same]
-    return out
+
+    fresh: np.ndarray
+    use_fresh: np.ndarray
+    op: np.ndarray
+    pos: np.ndarray
+    letter: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, fresh: np.ndarray) -> RenameDraws:
+        """Draw the renames of ``len(fresh)`` accounts whose fresh handles are given."""
+        n = len(fresh)
+        use_fresh = rng.random(n) < RENAME_FRESH_P
+        op, pos, letter = rng.integers(0, 4, n), rng.random(n), rng.integers(0, 26, n)
+        return cls(np.asarray(fresh, dtype=object), use_fresh, op, pos, letter)
+
+    @classmethod
+    def empty(cls, n: int) -> RenameDraws:
+        """Return ``n`` rows without a rename (no fresh handle, no edit)."""
+        z = np.zeros(n, dtype=np.int64)
+        return cls(
+            np.full(n, None, dtype=object), np.zeros(n, bool), z, np.zeros(n), z.copy()
+        )
+
+    def take(self, rows: np.ndarray) -> RenameDraws:
+        """Return the draws of ``rows``."""
+        return RenameDraws(
+            self.fresh[rows],
+            self.use_fresh[rows],
+            self.op[rows],
+            self.pos[rows],
+            self.letter[rows],
+        )
+
+    def put(self, rows: np.ndarray, other: RenameDraws) -> None:
+        """Set the draws of ``rows`` to those of ``other`` (in place)."""
+        self.fresh[rows] = other.fresh
+        self.use_fresh[rows] = other.use_fresh
+        self.op[rows] = other.op
+        self.pos[rows] = other.pos
+        self.letter[rows] = other.letter
+
+    def apply(self, old: np.ndarray) -> np.ndarray:
+        """Return the handles after the renames of accounts whose handles were ``old``.
+
+        Parameters
+        ----------
+        old
+            Handles before the rename (object array, one per row).
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of new handles, each different from the old one.
+        """
+        out = np.array(
+            [
+                str(f) if u else small_edit(str(o), int(op), float(p), int(lt))
+                for o, f, u, op, p, lt in zip(
+                    old,
+                    self.fresh,
+                    self.use_fresh,
+                    self.op,
+                    self.pos,
+                    self.letter,
+                    strict=True,
+                )
+            ],
+            dtype=object,
+        )
+        same = np.flatnonzero(out == old)
+        out[same] = [small_edit(str(old[i]), 3, 0.0, int(self.letter[i])) for i in same]
+        return out
 
 
 def _fresh_supporter_handles(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -719,9 +777,17 @@ class Identities:
     default
         Fresh identities whose handle is a platform default
         (``default_handle_share``).
+    bg_default
+        Default handle of each background account (local index) that has one;
+        ``None`` elsewhere. Drawn once for every background account, so an
+        account's handle does not depend on which accounts are in the data.
     renamed_at
         Time (days) of the account's one rename, ``inf`` when it never renames
         (``p_rename``).
+    bg_rename
+        Draws of the rename of each background account (local index; rows of
+        accounts that never rename are empty), made once for every background
+        account; applied to the account's handle when its text is made.
     after
         Handle after the rename (object array; ``None`` when the account does not
         rename, or for a background account whose text was never made; members
@@ -738,32 +804,36 @@ class Identities:
     stem_share: float
     sparse: np.ndarray | None = None
     default: np.ndarray | None = None
+    bg_default: np.ndarray | None = None
     renamed_at: np.ndarray | None = None
+    bg_rename: RenameDraws | None = None
     after: np.ndarray | None = None
     chain_pos: np.ndarray | None = None
     chain: pl.DataFrame | None = None
 
-    def background(
-        self, df: pl.DataFrame, idx: np.ndarray, rng: np.random.Generator
-    ) -> pl.DataFrame:
+    def background(self, df: pl.DataFrame, idx: np.ndarray) -> pl.DataFrame:
         """Apply the identity mechanisms to fresh background profiles ``df``.
 
         ``idx`` are the local background indices of the rows. Default handles and
-        renames draw from ``rng`` (the text stream of the accounts); members of a
-        spam chain take their precomputed text. Handles after a rename are
-        recorded in :attr:`after`.
+        renames come from the draws made once per account (:attr:`bg_default`,
+        :attr:`bg_rename`); members of a spam chain take their precomputed text.
+        Handles after a rename are recorded in :attr:`after`. Nothing is drawn.
         """
-        g = np.asarray(idx, dtype=np.int64) + self.n_s
+        idx = np.asarray(idx, dtype=np.int64)
+        g = idx + self.n_s
         if self.default is not None or self.renamed_at is not None:
             h0 = df["screen_name"].to_numpy().astype(object)
-            if self.default is not None:
+            if self.default is not None and self.bg_default is not None:
                 m = np.flatnonzero(self.default[g])
-                h0[m] = default_handles(rng, len(m))
+                h0[m] = self.bg_default[idx[m]]
             df = df.with_columns(screen_name=pl.Series(h0.tolist(), dtype=pl.String))
-            if self.renamed_at is not None and self.after is not None:
+            if (
+                self.renamed_at is not None
+                and self.bg_rename is not None
+                and self.after is not None
+            ):
                 r = np.flatnonzero(np.isfinite(self.renamed_at[g]))
-                fresh = _fresh_background_handles(rng, len(r), self.stem_share)
-                self.after[g[r]] = renamed_handles(rng, h0[r], fresh)
+                self.after[g[r]] = self.bg_rename.take(idx[r]).apply(h0[r])
         if self.chain_pos is not None and self.chain is not None:
             pos = self.chain_pos[idx]
             rows = np.flatnonzero(pos >= 0)
@@ -859,53 +929,116 @@ def make_identities(
         actor = r.random(sup.n_actors) < res.sparse_profile_share
         own = r.random(bg.n) < res.sparse_profile_share
         ident.sparse = np.concatenate([actor[sup.actor], own[chain_roots(bpred)]])
+    # every draw below is made once per account (over all accounts, supporters
+    # first, then background accounts with spam successors last) from a stream of
+    # its own, so no mechanism shifts another's draws and no account's handle
+    # depends on which accounts are in the data or how they are written in parts
+    sup_default: np.ndarray | None = None
+    sup_renames: RenameDraws | None = None
     if res.default_handle_share != 0.0:
         r = rngs["default"]
+        r_sup, r_bg = r.spawn(2)
         fresh_s = (sup.inc == 1) | (sup.handle_change == "new")
         d_s = fresh_s & (r.random(ns) < res.default_handle_share)
         d_b = (bpred < 0) & (r.random(bg.n) < res.default_handle_share)
         ident.default = np.concatenate([d_s, d_b])
+        sup_default = _handles_of(d_s, default_handles(r_sup, int(d_s.sum())))
+        ident.bg_default = _handles_of(d_b, default_handles(r_bg, int(d_b.sum())))
     if res.p_rename != 0.0:
         r = rngs["rename"]
-        u, v = r.random(n), r.random(n)
+        r_sup, r_bg = r.spawn(2)
+        # one row (u, v) per account: appending spam successors keeps the others'
+        uv = r.random((n, 2))
         created = np.concatenate([sup.created, bg.created])
         stop = np.minimum(np.concatenate([sup.end, bg.end]), cal.end)
-        ren = (u < res.p_rename) & (stop > created)
-        ident.renamed_at = np.where(ren, created + v * (stop - created), np.inf)
+        ren = (uv[:, 0] < res.p_rename) & (stop > created)
+        ident.renamed_at = np.where(ren, created + uv[:, 1] * (stop - created), np.inf)
         ident.after = np.full(n, None, dtype=object)
+        sup_rows = np.flatnonzero(ren[:ns])
+        sup_renames = RenameDraws.empty(ns)
+        sup_renames.put(
+            sup_rows,
+            RenameDraws.draw(r_sup, _fresh_supporter_handles(r_sup, len(sup_rows))),
+        )
+        ident.bg_rename = _background_renames(
+            r_bg, ren[ns:], bpred < 0, res.background_stem_share
+        )
     if ident.default is not None or ident.renamed_at is not None:
-        _supporter_handles(sup, ident, rngs)
+        _supporter_handles(sup, ident, sup_default, sup_renames, rngs["derive"])
     if ident.sparse is not None:
         sup.profiles = null_sparse(sup.profiles, ident.sparse[:ns])
     return ident
 
 
+def _handles_of(mask: np.ndarray, handles: np.ndarray) -> np.ndarray:
+    """Object array over ``mask`` holding ``handles`` where it is set, else None."""
+    out = np.full(len(mask), None, dtype=object)
+    out[np.flatnonzero(mask)] = handles
+    return out
+
+
+def _background_renames(
+    rng: np.random.Generator,
+    renamed: np.ndarray,
+    original: np.ndarray,
+    stem_share: float,
+) -> RenameDraws:
+    """Draw the renames of every renamed background account, once per account.
+
+    Parameters
+    ----------
+    rng
+        Stream of the background renames.
+    renamed
+        Background accounts (local index) that rename.
+    original
+        Accounts that are not spam successors (successors come last); they draw
+        from a child stream of their own, so adding successors leaves their
+        draws unchanged.
+    stem_share
+        ``background_stem_share`` (style of the fresh handles).
+
+    Returns
+    -------
+    RenameDraws
+        One row per background account (empty rows where it does not rename).
+    """
+    out = RenameDraws.empty(len(renamed))
+    for block, r in zip((original, ~original), rng.spawn(2), strict=True):
+        rows = np.flatnonzero(renamed & block)
+        fresh = _fresh_background_handles(r, len(rows), stem_share)
+        out.put(rows, RenameDraws.draw(r, fresh))
+    return out
+
+
 def _supporter_handles(
-    sup: Supporters, ident: Identities, rngs: dict[str, np.random.Generator]
+    sup: Supporters,
+    ident: Identities,
+    default_h: np.ndarray | None,
+    renames: RenameDraws | None,
+    rd: np.random.Generator,
 ) -> None:
     """Default handles and renames of supporters; successors follow the new handles.
 
-    A successor whose handle was a suffix increment or a small edit of its
-    predecessor's is derived again from the predecessor's handle at the
-    successor's creation (the handle after a rename when the rename came first).
+    ``default_h`` holds the default handle of each supporter that has one and
+    ``renames`` the rename draws of each supporter (``None`` while the mechanism is
+    off); ``rd`` draws the small edits of derived handles. A successor whose
+    handle was a suffix increment or a small edit of its predecessor's is derived
+    again from the predecessor's handle at the successor's creation (the handle
+    after a rename when the rename came first).
     """
     ns = sup.n
     h_orig = sup.profiles["screen_name"].to_numpy().astype(object)
     h0 = h_orig.copy()
-    if ident.default is not None:
+    if ident.default is not None and default_h is not None:
         m = np.flatnonzero(ident.default[:ns])
-        h0[m] = default_handles(rngs["default"], len(m))
+        h0[m] = default_h[m]
     if ident.renamed_at is not None:
         ren_t = ident.renamed_at[:ns]
     else:
         ren_t = np.full(ns, np.inf)
     renamed = np.isfinite(ren_t)
-    rr = rngs["rename"]
     ren_idx = np.flatnonzero(renamed)
-    fresh = _fresh_supporter_handles(rr, len(ren_idx))
-    fresh_pos = np.full(ns, -1, dtype=np.int64)
-    fresh_pos[ren_idx] = np.arange(len(ren_idx))
-    rd = rngs["derive"]
     ops, pos, let = rd.integers(0, 4, ns), rd.random(ns), rd.integers(0, 26, ns)
     mode = sup.handle_change
     h1 = h0.copy()
@@ -931,7 +1064,8 @@ def _supporter_handles(
             ]
             h1[idx] = h0[idx]
         ri = idx[renamed[idx]]
-        h1[ri] = renamed_handles(rr, h0[ri], fresh[fresh_pos[ri]])
+        if renames is not None and len(ri):
+            h1[ri] = renames.take(ri).apply(h0[ri])
     sup.profiles = sup.profiles.with_columns(
         screen_name=pl.Series(h0.tolist(), dtype=pl.String)
     )

@@ -309,7 +309,7 @@ class _World:
             "recrawl",
             "recrawl_text",
             # streams of the stress mechanisms: spawned after the streams above,
-            # so a world with every mechanism off draws exactly what it always did
+            # so the streams above are the same whichever mechanisms are on
             *STRESS_STREAMS,
         )
         self.rng = {
@@ -464,14 +464,19 @@ class _World:
         lvl1 = lvl1[alive[lvl1]]
         self.level[lvl1] = 1
         core[lvl1] = True
-        # in-core counts of the seed lists need the final core set
-        self._count_core(src, dst, core)
-        self.core = core
         # level-1 lists, streamed in chunks of about edge_chunk_rows edges; a
         # sparse-profile account stays at level 1 but its list is never collected
         own1 = lvl1
+        # the in-network core N of the data: seeds and the accounts whose list was
+        # collected (an uncollected list is unknown, so a follow by a sparse
+        # level-1 account is not an in-network follow)
+        crawled = core
         if self.ident is not None and self.ident.sparse is not None:
             own1 = lvl1[~self.ident.sparse[lvl1]]
+            crawled = core & ~self.ident.sparse
+        # in-core counts of the seed lists need the final core set
+        self._count_core(src, dst, crawled)
+        self.core = core
         n_true = np.maximum(c.followers_at(own1, tc), 0)
         budget = cfg.output.edge_chunk_rows
         cum = np.cumsum(n_true)
@@ -485,13 +490,19 @@ class _World:
             self.seen = np.zeros(c.n, dtype=bool)
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             s_, d_ = self._crawl(own1[a:b], 1, core, rng)
-            self._count_core(s_, d_, core)
+            self._count_core(s_, d_, crawled)
         lvl2 = self.seen & ~core
         self.level[lvl2] = 2
         self.crawls = pl.concat(self.crawl_rows)
         self.stats["edges"] = self.w.rows.get("edges", 0)
 
     def _count_core(self, src: np.ndarray, dst: np.ndarray, core: np.ndarray) -> None:
+        """Add the collected edges ``src -> dst`` to the in-network counts.
+
+        ``core`` marks the accounts of the network core N whose follows count as
+        in-network follows (the seeds and the level-1 accounts whose list was
+        collected); ``in_friends`` counts the collected lists holding an account.
+        """
         n = self.ctx.n
         self.in_core_fol += np.bincount(dst[core[src]], minlength=n).astype(np.int32)
         self.in_friends += np.bincount(src, minlength=n).astype(np.int32)

@@ -26,13 +26,10 @@ import polars as pl
 from measure.simulate._names import (
     NAME_STREAMS,
     Identities,
-    _fresh_background_handles,
     background_profiles,
     chain_roots,
-    default_handles,
     identities_on,
     make_identities,
-    renamed_handles,
     suffix_increment,
 )
 from measure.simulate._world import HORIZON_DAYS, Background
@@ -155,9 +152,7 @@ def spam_returns(
     return dataclasses.replace(bg, **changes), facts
 
 
-def _latent(
-    rng: np.random.Generator, rate: float, created: np.ndarray
-) -> np.ndarray:
+def _latent(rng: np.random.Generator, rate: float, created: np.ndarray) -> np.ndarray:
     """Latent event times of constant ``rate`` after ``created`` (inf = never)."""
     if rate <= 0:
         return np.full(len(created), np.inf)
@@ -174,7 +169,10 @@ def spam_chain_text(
     the data: a successor's handle is the suffix-incremented handle of its
     predecessor at the successor's creation (after the predecessor's rename when
     that came first; a default handle's digits are incremented), its avatar the
-    predecessor's; the other fields are fresh.
+    predecessor's; the other fields are fresh (drawn from ``rng``). Default handles
+    and renames are the accounts' own draws (``ident.bg_default``,
+    ``ident.bg_rename``), so the chains' text drawn from ``rng`` is the same
+    whichever other identity mechanisms are on.
     """
     assert bg.pred is not None
     pred = bg.pred
@@ -188,20 +186,15 @@ def spam_chain_text(
     )
     g = members + ident.n_s
     h0 = df["screen_name"].to_numpy().astype(object)
-    if ident.default is not None:
+    if ident.default is not None and ident.bg_default is not None:
         d = np.flatnonzero(ident.default[g])
-        h0[d] = default_handles(rng, len(d))
+        h0[d] = ident.bg_default[members[d]]
     ren = (
         ident.renamed_at[g]
         if ident.renamed_at is not None
         else np.full(len(members), np.inf)
     )
     renamed = np.isfinite(ren)
-    fresh = _fresh_background_handles(
-        rng, int(renamed.sum()), cfg.resurrection.background_stem_share
-    )
-    fresh_pos = np.full(len(members), -1, dtype=np.int64)
-    fresh_pos[renamed] = np.arange(int(renamed.sum()))
     depth = np.zeros(len(members), dtype=np.int64)
     has = pred[members] >= 0
     rows_p = pos[pred[members[has]]]
@@ -223,7 +216,8 @@ def spam_chain_text(
             avatar[rows] = avatar[pr]
             h1[rows] = h0[rows]
         rr = rows[renamed[rows]]
-        h1[rr] = renamed_handles(rng, h0[rr], fresh[fresh_pos[rr]])
+        if ident.bg_rename is not None and len(rr):
+            h1[rr] = ident.bg_rename.take(members[rr]).apply(h0[rr])
     if ident.after is not None:
         ident.after[g[renamed]] = h1[renamed]
     ident.chain = df.with_columns(
