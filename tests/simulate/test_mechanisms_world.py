@@ -81,6 +81,29 @@ def _days(col: str, origin: str) -> pl.Expr:
     return (pl.col(col) - pl.col(origin)).dt.total_seconds() / 86400.0
 
 
+def _utc_day(iso: str) -> dt.datetime:
+    """Midnight UTC of an ISO date (the window and census dates of ``truth.json``)."""
+    return dt.datetime.fromisoformat(iso).replace(tzinfo=dt.UTC)
+
+
+def _lookup_summary(path: Path) -> pl.DataFrame:
+    """Per account of the dataset: its creation and what its look-ups showed.
+
+    ``created_at`` (``accounts``), ``first_suspended`` and ``first_not_found``
+    (first look-up with that status), ``last_active`` (last ``active`` look-up) and
+    ``last_lookup`` (``observations``).
+    """
+    return _sql(
+        path,
+        "SELECT a.account_id, a.created_at, "
+        "min(o.observed_at) FILTER (WHERE o.status = 'suspended') AS first_suspended, "
+        "min(o.observed_at) FILTER (WHERE o.status = 'not_found') AS first_not_found, "
+        "max(o.observed_at) FILTER (WHERE o.status = 'active') AS last_active, "
+        "max(o.observed_at) AS last_lookup "
+        "FROM accounts a JOIN observations o USING (account_id) GROUP BY 1, 2",
+    )
+
+
 def _lifetime_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Latent time to suspension of each predecessor and of its successor."""
     acc = load_truth(path).accounts.filter(pl.col("is_supporter"))
@@ -99,8 +122,8 @@ def test_actor_frailty_correlates_the_lifetimes_of_one_actors_accounts(
     world: Callable[..., Path],
 ) -> None:
     rho = {}
-    for w in (0.0, 1.0):
-        prev, new = _lifetime_pairs(world(frailty_actor_share=w))
+    for w, path in ((0.0, world()), (1.0, world(frailty_actor_share=1.0))):
+        prev, new = _lifetime_pairs(path)
         rho[w] = spearmanr(prev, new).statistic
     # measured: 0.201 with w = 1 (predecessors are selected on being suspended
     # inside the window, which attenuates the correlation), 0.063 with w = 0
@@ -108,6 +131,64 @@ def test_actor_frailty_correlates_the_lifetimes_of_one_actors_accounts(
     assert rho[1.0] > 0.15
     assert abs(rho[0.0]) < 0.12
     assert rho[1.0] - rho[0.0] > 0.1
+
+
+def _quick_suspensions(path: Path, days: float) -> dict[bool, tuple[float, int]]:
+    """Share of accounts seen suspended within ``days`` of their creation.
+
+    Over the supporter accounts of the dataset created in the window whose last
+    look-up came at least ``days`` after their creation: the share with a
+    ``suspended`` look-up at most ``days`` after ``accounts.created_at``, and their
+    number, for returns (key ``True``: incarnation > 1 in the truth) and for the
+    actors' first accounts (``False``).
+    """
+    t = load_truth(path)
+    df = (
+        _lookup_summary(path)
+        .join(t.supporters().select("account_id", "incarnation"), on="account_id")
+        .filter(
+            (pl.col("created_at") >= _utc_day(t.json["window"]["start"]))
+            & (_days("last_lookup", "created_at") >= days)
+        )
+        .select(
+            (pl.col("incarnation") > 1).alias("is_return"),
+            (_days("first_suspended", "created_at") <= days)
+            .fill_null(False)
+            .alias("quick"),
+        )
+    )
+    g = df.group_by("is_return").agg(pl.col("quick").mean(), pl.len())
+    return {r: (float(q), int(n)) for r, q, n in g.iter_rows()}
+
+
+def test_returns_inherit_the_frailty_that_got_their_predecessor_suspended(
+    world: Callable[..., Path],
+) -> None:
+    """Returns inherit the high frailty that got their predecessor suspended.
+
+    With the frailty shared by the actor, a return (the successor of a suspended
+    account) keeps the frailty that ended its predecessor, so the look-ups show
+    returns suspended soon after creation more often than first accounts created
+    in the same window; with a frailty per account it draws afresh and the two
+    shares agree. The rank correlation of the observed times from creation to the
+    first ``suspended`` look-up of a predecessor and its successor is too weak to
+    test here: about 100 such links per small world give -0.08 to 0.13 either
+    way (seeds 1-3), and at scale 6 (580-680 links) 0.09-0.13 with w = 1 against
+    0.04-0.07 with w = 0.
+    """
+    days = 30.0
+    gap = {}
+    for w, path in ((0.0, world()), (1.0, world(frailty_actor_share=1.0))):
+        s = _quick_suspensions(path, days)
+        (p_ret, n_ret), (p_first, n_first) = s[True], s[False]
+        assert n_ret > 300 and n_first > 300  # measured 414-578 (seeds 1-3)
+        gap[w] = p_ret - p_first
+    # returns minus first accounts, seeds 1-5 (se of a gap about 0.022):
+    # w = 1: 0.087 (0.167 vs 0.080), 0.113, 0.055, 0.078, 0.057
+    # w = 0: 0.018 (0.128 vs 0.110), -0.010, -0.012, 0.012, 0.008
+    assert gap[1.0] > 0.035
+    assert abs(gap[0.0]) < 0.035
+    assert gap[1.0] - gap[0.0] > 0.03
 
 
 def test_mixed_frailty_has_mean_one_over_actors() -> None:
@@ -170,56 +251,148 @@ def test_early_spike_follows_the_competing_hazard_formula(
     assert s_on["p_by_2d"] - s_off["p_by_2d"] > 0.1  # measured 0.268 -> 0.480
 
 
+def test_early_spike_keeps_new_accounts_out_of_the_data(
+    world: Callable[..., Path],
+) -> None:
+    """Accounts the spike suspends on their first day die before anyone finds them.
+
+    Accounts created after the census enter the data only when discovered alive
+    (days after their creation), so the spike shows in the ``accounts`` table as
+    missing new accounts rather than as ``suspended`` first look-ups.
+    """
+    spike = 0.6
+    share = {}
+    for name, path in (("on", world(early_spike=spike)), ("off", world())):
+        t = load_truth(path)
+        in_data = _sql(path, "SELECT account_id FROM accounts").with_columns(
+            in_accounts=pl.lit(True)
+        )
+        new = (
+            t.supporters()
+            .filter(
+                (pl.col("created_at") > _utc_day(t.census_date))
+                & (pl.col("created_at") < _utc_day(t.json["window"]["end"]))
+            )
+            .join(in_data, on="account_id", how="left")
+            .with_columns(pl.col("in_accounts").fill_null(False))
+        )
+        share[name] = new["in_accounts"].mean()
+        if name == "on":
+            hit = new.filter(pl.col("spike_suspension"))
+            spared = new.filter(~pl.col("spike_suspension"))
+            # measured 0.250 of 1734
+            assert hit.height / new.height == pytest.approx(0.25, abs=0.05)
+    # share of the new supporter accounts in the accounts table, seeds 1-3:
+    # off 0.470, 0.455, 0.475; on 0.364, 0.373, 0.354
+    assert share["off"] - share["on"] > 0.06
+    # accounts the spike suspended almost never reach the data (measured 0.014,
+    # 0.018, 0.018: discovered in the hours before their suspension) ...
+    assert hit["in_accounts"].mean() < 0.05
+    # ... the others as often as without a spike (measured 0.482 vs 0.470,
+    # +0.028 and -0.011 on seeds 2-3; se of the difference about 0.02)
+    assert spared["in_accounts"].mean() == pytest.approx(share["off"], abs=0.05)
+
+
 # -- crackdown sweeps --
-def test_sweep_multiplies_the_hazard_inside_its_window() -> None:
+#: (sweep_days, sweep_multiplier) pairs: the default of the tests, a shorter and a
+#: weaker sweep.
+SWEEPS = [(SWEEP_DAYS, SWEEP_MULT), (2.0, SWEEP_MULT), (SWEEP_DAYS, 3.0)]
+
+
+@pytest.mark.parametrize(("days", "mult"), SWEEPS)
+def test_sweep_multiplies_the_hazard_inside_its_window(
+    days: float, mult: float
+) -> None:
     base = SimConfig.preset("small")
     cfg = base.replace(
-        sweep_dates=(SWEEP_DATE,), sweep_days=SWEEP_DAYS, sweep_multiplier=SWEEP_MULT
+        sweep_dates=(SWEEP_DATE,), sweep_days=days, sweep_multiplier=mult
     )
     sup, cal = _latent(cfg)
     start = dt.date.fromisoformat(base.window.start)
     a = float((dt.date.fromisoformat(SWEEP_DATE) - start).days)
-    b = a + SWEEP_DAYS
+    b = a + days
     assert b < cal.crackdown_start
     k = cfg.suspension.weibull_shape
     lam = _lam(cfg, sup)
     # at risk: created before the sweep, latent suspension not before it
     risk = (sup.created < a) & (sup.susp >= a)
     dh = (b - sup.created[risk]) ** k - (a - sup.created[risk]) ** k
-    p_m = 1 - np.exp(-SWEEP_MULT * lam[risk] * dh)
+    p_m = 1 - np.exp(-mult * lam[risk] * dh)
     p_1 = 1 - np.exp(-lam[risk] * dh)
     obs = int(((sup.susp[risk] >= a) & (sup.susp[risk] < b)).sum())
     sd = np.sqrt((p_m * (1 - p_m)).sum())
-    assert abs(obs - p_m.sum()) < 3 * sd  # measured 167 vs 163.8 (sd 11.0)
-    # without the sweep the same accounts would expect a sixth of that
-    assert obs / p_1.sum() > 4.0  # measured 6.9 (frail accounts saturate)
+    # measured 167 vs 163.8 (sd 11.0) for 4 d x 8, 93 vs 96.3 (8.7) for 2 d x 8,
+    # 73 vs 72.3 (7.7) for 4 d x 3
+    assert abs(obs - p_m.sum()) < 3 * sd
+    # against the same accounts without the sweep: a bit less than the multiplier
+    # (frail accounts saturate), measured 6.9, 6.6 and 2.8
+    assert 0.7 * mult < obs / p_1.sum() < mult
     facts = sup.stress_facts["sweeps"][0]
     assert facts["date"] == SWEEP_DATE
-    assert facts["suspensions_per_day"] > 3 * facts["suspensions_per_day_7d_before"]
+    assert (facts["days"], facts["multiplier"]) == (days, mult)
+    # measured 6.1, 6.1 and 2.7 times the rate of the week before
+    per_day = facts["suspensions_per_day"]
+    assert per_day > 0.4 * mult * facts["suspensions_per_day_7d_before"]
+
+
+def _burst(path: Path) -> tuple[int, float]:
+    """Count the accounts first seen suspended just after the sweep and before it.
+
+    Returns
+    -------
+    tuple
+        The number on the look-up day after the sweep and the mean number on the
+        three weekly look-up days before it.
+    """
+    first = _sql(
+        path,
+        "SELECT account_id, min(observed_at) AS t FROM observations "
+        "WHERE status = 'suspended' GROUP BY 1",
+    )
+    per = first.group_by(pl.col("t").dt.date().alias("d")).len()
+    n = dict(zip(per["d"].to_list(), per["len"].to_list(), strict=True))
+    after = dt.date.fromisoformat(LOOKUP_AFTER_SWEEP)
+    before = [n.get(after - dt.timedelta(days=7 * i), 0) for i in (1, 2, 3)]
+    return n.get(after, 0), float(np.mean(before))
+
+
+def _sweep_world(world: Callable[..., Path], days: float, mult: float) -> Path:
+    """The cached world with one sweep of ``days`` x ``mult`` on ``SWEEP_DATE``."""
+    return world(sweep_dates=(SWEEP_DATE,), sweep_days=days, sweep_multiplier=mult)
 
 
 def test_sweep_shows_as_a_burst_of_suspended_lookups(
     world: Callable[..., Path],
 ) -> None:
-    on = world(
-        sweep_dates=(SWEEP_DATE,), sweep_days=SWEEP_DAYS, sweep_multiplier=SWEEP_MULT
-    )
     ratio = {}
-    for name, path in (("on", on), ("off", world())):
-        first = _sql(
-            path,
-            "SELECT account_id, min(observed_at) AS t FROM observations "
-            "WHERE status = 'suspended' GROUP BY 1",
-        )
-        per = first.group_by(pl.col("t").dt.date().alias("d")).len()
-        n = dict(zip(per["d"].to_list(), per["len"].to_list(), strict=True))
-        after = dt.date.fromisoformat(LOOKUP_AFTER_SWEEP)
-        before = [n.get(after - dt.timedelta(days=7 * i), 0) for i in (1, 2, 3)]
-        ratio[name] = n.get(after, 0) / np.mean(before)
+    for name, path in (
+        ("on", _sweep_world(world, SWEEP_DAYS, SWEEP_MULT)),
+        ("off", world()),
+    ):
+        n_after, n_before = _burst(path)
+        ratio[name] = n_after / n_before
     # hazard-scale prediction (3 + 4 * 8) / 7 = 5 for the week holding the sweep;
     # frail and new accounts saturate, measured 3.3 on and 0.96 off
     assert ratio["on"] > 2.5
     assert ratio["off"] < 1.6
+
+
+def test_longer_and_stronger_sweeps_leave_bigger_bursts(
+    world: Callable[..., Path],
+) -> None:
+    excess = {}
+    for days, mult in SWEEPS:
+        n_after, n_before = _burst(_sweep_world(world, days, mult))
+        excess[days, mult] = n_after - n_before
+    # extra first 'suspended' look-ups in the week holding the sweep, seeds 1-5
+    # (Poisson sd of one excess about 8):
+    # 4 d x 8: 53, 67, 70, 68, 55; 2 d x 8: 35, 34, 39, 41, 22;
+    # 4 d x 3: 17, 14, 4, 37, 21
+    assert excess[2.0, SWEEP_MULT] > 15
+    # sweep_days: twice the days, measured +18, +33, +31, +27, +33
+    assert excess[SWEEP_DAYS, SWEEP_MULT] - excess[2.0, SWEEP_MULT] > 10
+    # sweep_multiplier: 8 against 3, measured +36, +53, +66, +31, +34
+    assert excess[SWEEP_DAYS, SWEEP_MULT] - excess[SWEEP_DAYS, 3.0] > 15
 
 
 # -- deletion in anticipation of a suspension --
@@ -275,6 +448,48 @@ def test_anticipating_deletions_end_accounts_shortly_before_their_suspension(
     assert nf_share["on"] == pytest.approx(want, abs=0.07)  # 0.553 vs 0.574
 
 
+def test_anticipation_days_sets_how_early_an_account_goes(
+    world: Callable[..., Path],
+) -> None:
+    p, lookup_days = 0.3, 7.0
+    seen_early = {}
+    for days in (3.0, 10.0):
+        path = world(p_delete_before_suspension=p, anticipation_days=days)
+        t = load_truth(path)
+        ant = (
+            t.supporters()
+            .filter(pl.col("anticipated_deletion"))
+            .with_columns(
+                _days("suspended_at", "deleted_at").alias("lead"),
+                _days("suspended_at", "created_at").alias("age"),
+            )
+        )
+        assert ant.height > 1000  # measured 1449
+        # the deletion falls in the anticipation_days before the suspension (a
+        # lead below the truth's time resolution shows as 0) ...
+        assert ant["lead"].min() >= 0 and ant["lead"].max() <= days
+        # ... uniformly for accounts older than that (measured 1.47 and 4.86)
+        old = ant.filter(pl.col("age") > days)
+        assert old["lead"].mean() == pytest.approx(days / 2, rel=0.1)
+        # in the data the account is 'not_found' at the first weekly look-up
+        # after its deletion; that look-up comes before the suspension would
+        # have with probability about min(lead, 7) / 7
+        j = ant.join(
+            _lookup_summary(path).select("account_id", "first_not_found"),
+            on="account_id",
+        ).filter(pl.col("first_not_found").is_not_null())
+        assert j.height > 50  # measured 99 and 88
+        early = (j["first_not_found"] < j["suspended_at"]).to_numpy()
+        want = np.minimum(j["lead"].to_numpy(), lookup_days) / lookup_days
+        sd = np.sqrt((want * (1 - want)).sum())
+        # measured 21 vs 18.7 (sd 3.7) and 50 vs 51.7 (sd 3.0); seeds 2-3 within
+        # 1.7 sd
+        assert abs(early.sum() - want.sum()) < 3 * sd
+        seen_early[days] = early.mean()
+    # seeds 1-3: 0.21, 0.15, 0.26 with 3 days; 0.57, 0.56, 0.67 with 10 days
+    assert seen_early[10.0] - seen_early[3.0] > 0.2
+
+
 # -- backup accounts created before the suspension --
 def test_backup_successors_live_alongside_their_predecessor(
     world: Callable[..., Path],
@@ -321,6 +536,42 @@ def test_backup_successors_live_alongside_their_predecessor(
     # two accounts of one actor 'active' in the same look-up (measured 20)
     assert both_active["on"] >= 10
     assert both_active["off"] == 0
+
+
+def test_backup_lead_days_bounds_how_early_the_data_show_a_backup(
+    world: Callable[..., Path],
+) -> None:
+    p = 0.4
+    lead_latent, gap, n_early = {}, {}, {}
+    for lead in (5.0, 30.0):
+        path = world(p_backup=p, backup_lead_days=lead)
+        t = load_truth(path)
+        links = t.links().select("predecessor_id", "account_id", "delay_days")
+        early = -links.filter(pl.col("delay_days") < 0)["delay_days"]
+        assert early.max() <= lead
+        lead_latent[lead] = early.mean()
+        # in the data: successors created before their predecessor's last
+        # 'active' look-up, and by how many days
+        looks = _lookup_summary(path).select("account_id", "created_at", "last_active")
+        j = links.join(
+            looks.select(pl.col("account_id").alias("predecessor_id"), "last_active"),
+            on="predecessor_id",
+        ).join(looks.select("account_id", "created_at"), on="account_id")
+        g = j.select(_days("last_active", "created_at").alias("g")).filter(
+            pl.col("g") > 0
+        )["g"]
+        # the last active look-up precedes the suspension, so a backup shows at
+        # most backup_lead_days early
+        assert g.max() < lead
+        gap[lead], n_early[lead] = g.mean(), g.len()
+    # latent lead (suspension minus backup creation; capped by the predecessor's
+    # age): measured 1.44 and 5.40 days
+    assert lead_latent[30.0] > 2.5 * lead_latent[5.0]
+    # in the data, seeds 1-3: 8, 16, 20 backups seen early with mean 1.0, 1.5,
+    # 1.3 days (5 days); 28, 33, 45 with mean 11.7, 11.9, 12.8 days (30 days)
+    assert gap[5.0] < 3.0
+    assert gap[30.0] > 7.0
+    assert n_early[30.0] > n_early[5.0] + 5
 
 
 # -- evasion: attribute reuse correlated within an actor --
