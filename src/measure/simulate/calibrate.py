@@ -591,12 +591,17 @@ def by_mechanism(recs: pl.DataFrame, mech: pl.DataFrame) -> pl.DataFrame:
 
 
 def _ordered_heads(df: pl.DataFrame) -> list[tuple[str, str, str]]:
-    """(family, estimator, estimand) in the order of :data:`FAMILIES`."""
+    """(family, estimator, estimand) in the order of :data:`FAMILIES`.
+
+    Within a family, the headline comes first and estimands keep the order in
+    which the family reports them.
+    """
     heads = df.select("family", "estimator", "estimand").unique(maintain_order=True)
     order = {f: i for i, f in enumerate(FAMILIES)}
+    rows = list(heads.iter_rows())
     return sorted(
-        heads.iter_rows(),
-        key=lambda r: (order.get(r[0], 99), r[1] != "headline", r[2]),
+        rows,
+        key=lambda r: (order.get(r[0], 99), r[1] != "headline", rows.index(r)),
     )
 
 
