@@ -88,5 +88,8 @@ def test_stress_world_of_demo_size_passes_the_contract(tmp_path: Path) -> None:
     with measure.open(path, validate="full") as ds:
         assert ds.sql("SELECT count(*) AS n FROM accounts")["n"][0] > 0
     truth = json.loads((path / "truth.json").read_text())
-    assert set(truth["stress"]) == {"mechanisms", "capture", "coding", "observe",
-                                    "world"}
+    assert set(truth["stress"]) == {"version", "mechanisms", "capture", "coding",
+                                    "observe", "world"}
+    from measure.simulate._config import STRESS_VERSION
+
+    assert truth["stress"]["version"] == STRESS_VERSION

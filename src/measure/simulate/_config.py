@@ -904,6 +904,10 @@ def mechanisms() -> dict[str, dataclasses.Field[Any]]:
 
 #: Stream tag that separates the stress draws from the world's own streams.
 _STRESS_TAG = 0x57E55
+#: Version of the stress mechanisms: raised whenever a mechanism's behaviour or its
+#: draws change, so that stress worlds (and calibration records) say which
+#: mechanisms made them.
+STRESS_VERSION = 1
 
 
 def stress_draws(base: SimConfig, seed: int) -> dict[str, Any]:

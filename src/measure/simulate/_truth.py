@@ -539,7 +539,13 @@ def build_truth(world: _World) -> None:
             k: list(v) if isinstance(v, tuple) else v
             for k, v in world.cfg.mechanisms_on().items()
         }
-        tj["stress"] = {"mechanisms": on, **world.extra_truth}
+        from measure.simulate._config import STRESS_VERSION
+
+        tj["stress"] = {
+            "version": STRESS_VERSION,
+            "mechanisms": on,
+            **world.extra_truth,
+        }
     w.write_file("truth.json", json.dumps(tj, indent=2, sort_keys=True) + "\n")
     del growth
 

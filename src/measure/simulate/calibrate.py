@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from measure.simulate._config import SimConfig, mechanisms
+from measure.simulate._config import STRESS_VERSION, SimConfig, mechanisms
 from measure.simulate._truth import Truth
 
 #: Seeds of the calibration worlds that tests and development may use to choose
@@ -642,8 +642,13 @@ def render(
     block: int,
     seconds: float,
     mech_draws: pl.DataFrame,
+    *,
+    run_id: tuple[str, int] | None = None,
 ) -> str:
-    """Return ``docs/calibration.md``: the current calibration tables."""
+    """Return ``docs/calibration.md``: the current calibration tables.
+
+    ``run_id`` is the commit of the code that ran and the stress-mechanism version.
+    """
     first = {p: REPORTING_BASE[p] + block * BLOCK for p in REPORTING_BASE}
     lines = [
         "# Calibration",
@@ -756,12 +761,34 @@ def render(
             f"{p} {t:.1f} s ({k} failed to simulate)"
             for p, t, k in sim.sort("preset").iter_rows()
         )
+        + (
+            f"; code at commit `{run_id[0]}`, stress mechanisms version {run_id[1]}"
+            if run_id
+            else ""
+        )
         + ". Resurrection runs with its default 20 link draws and no bootstrap "
         "(which only serves the delay and follower-recovery intervals). Per-world "
         "records: `bench/results/calibration-records.parquet`.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _commit() -> str:
+    """Return the commit of the checkout that runs (``unknown`` outside git)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -799,6 +826,12 @@ def main(argv: Iterable[str] | None = None) -> int:
             "preset", "seed", "sim_seconds", "sim_error", *mechanisms()
         ).unique(subset=["preset", "seed"], maintain_order=True)
         secs = float(joined["run_seconds"][0])
+        run_id = (
+            str(joined["commit"][0]) if "commit" in joined.columns else "unknown",
+            int(joined["stress_version"][0])
+            if "stress_version" in joined.columns
+            else STRESS_VERSION,
+        )
         n_worlds = int(draws.group_by("preset").len()["len"].max())
         block = (int(draws["seed"].min()) % 1_000_000) // BLOCK
     else:
@@ -813,16 +846,19 @@ def main(argv: Iterable[str] | None = None) -> int:
         )
         secs = time.perf_counter() - t0
         n_worlds, block = a.worlds, a.block
+        run_id = (_commit(), STRESS_VERSION)
         rec_path.parent.mkdir(parents=True, exist_ok=True)
         # one row per score; a world that failed to simulate keeps one empty row
         draws.join(recs, on=["preset", "seed"], how="left").with_columns(
-            run_seconds=pl.lit(secs)
+            run_seconds=pl.lit(secs),
+            commit=pl.lit(_commit()),
+            stress_version=pl.lit(STRESS_VERSION),
         ).write_parquet(rec_path)
     summary = summarise(recs)
     mech = by_mechanism(recs, draws)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = render(summary, mech, n_worlds, block, secs, draws)
+    text = render(summary, mech, n_worlds, block, secs, draws, run_id=run_id)
     tmp = out.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(out)
