@@ -95,7 +95,7 @@ def test_one_world_is_scored_for_every_family() -> None:
 
 
 @pytest.mark.calibration
-def test_every_family_runs_on_plain_and_stress_reporting_worlds() -> None:
+def test_every_family_runs_on_plain_and_stress_tuning_worlds() -> None:
     """Every family's headline on tuning worlds of both presets; prints the table.
 
     The coverage targets of each family are asserted by that family's calibration
