@@ -1,6 +1,6 @@
-"""Acceptance of issue 6 on simulated worlds (``make calibrate-tests``; prints figures).
+"""Linker targets on simulated worlds (``make calibrate-tests``; prints figures).
 
-Targets (issue 6): link precision >= 0.95 and recall >= 0.90 against the
+Targets: link precision >= 0.95 and recall >= 0.90 against the
 observable true predecessors (the simulator's ``Truth.observable_links``: the
 actor's next account in the data) on the default ``small`` world and two harder
 variants (more unrelated-name returns: ``p_suffix=0.2, p_edit=0.15``; more stem

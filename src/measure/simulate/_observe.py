@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from measure.simulate._simulate import _choice, _nullable, _ts
-from measure.simulate._world import growth
+from measure.simulate._world import background_prominence, growth
 
 if TYPE_CHECKING:
     from measure.simulate._simulate import _World
@@ -227,10 +227,7 @@ def prominence(world: _World, g: np.ndarray) -> np.ndarray:
     s = g < c.n_s
     out = np.empty(len(g), dtype=np.float64)
     out[s] = c.sup.prom[g[s]]
-    f = c.bg.followers[g[~s] - c.n_s].astype(np.float64)
-    out[~s] = (
-        np.log(np.maximum(f, 0.5)) - np.log(net.background_followers_median)
-    ) / net.background_followers_sigma
+    out[~s] = background_prominence(c.bg.followers[g[~s] - c.n_s], net)
     return out
 
 

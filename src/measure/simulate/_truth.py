@@ -407,7 +407,7 @@ def _followers_listed(world: _World) -> np.ndarray:
 def build_truth(world: _World) -> None:
     """Write ``truth/accounts``, ``truth/actors`` and ``truth.json`` for ``world``."""
     from measure.simulate._simulate import _nullable, _ts
-    from measure.simulate._world import growth
+    from measure.simulate._world import background_prominence, growth
 
     cfg, cal, c, w = world.cfg, world.cal, world.ctx, world.w
     sup, bg = c.sup, c.bg
@@ -463,10 +463,7 @@ def build_truth(world: _World) -> None:
             actor = np.zeros(len(g), np.int64)
             inc = np.zeros(len(g), np.int64)
             pred = np.zeros(len(g), np.int64)
-            prom = (
-                np.log(np.maximum(bg.followers[b], 0.5))
-                - np.log(net.background_followers_median)
-            ) / net.background_followers_sigma
+            prom = background_prominence(bg.followers[b], net)
             act = bg.act[b]
             change = np.full(len(g), "", dtype=object)
             r_d = r_a = r_b = np.zeros(len(g), bool)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from measure.simulate._config import SimConfig, _date
+from measure.simulate._config import Network, SimConfig, _date
 from measure.simulate._names import (
     SUP_BIO_EMOJI,
     edit_bio,
@@ -767,6 +767,18 @@ def _supporter_names(
         ]
     profiles = pl.DataFrame({c: pl.Series(v, dtype=pl.String) for c, v in cols.items()})
     return profiles, change, reused
+
+
+def background_prominence(followers: np.ndarray, net: Network) -> np.ndarray:
+    """Prominence proxy of background accounts from their follower counts.
+
+    ``(log followers - log background_followers_median) /
+    background_followers_sigma``: the standard-normal score that drew the count
+    (counts below 1 are taken as 0.5).
+    """
+    return (
+        np.log(np.maximum(followers, 0.5)) - np.log(net.background_followers_median)
+    ) / net.background_followers_sigma
 
 
 @dataclass
