@@ -50,6 +50,11 @@ import pytest
 
 import measure
 from measure.churn import analyze
+from measure.simulate.calibrate import (
+    conditional_median,
+    conditional_survival,
+    supporter_lifetimes,
+)
 
 #: Issue 5 acceptance: the true curve inside the 95% band in >= 90% of 100 worlds.
 MIN_COVERAGE = 0.90
@@ -69,22 +74,7 @@ def _epoch_us(col: str) -> pl.Expr:
 def _truth_accounts(path: Path) -> pl.DataFrame:
     from measure.simulate import load_truth
 
-    acc = load_truth(path).accounts.filter(pl.col("is_supporter"))
-    return acc.with_columns(
-        ((pl.col("suspended_at") - pl.col("created_at")).dt.total_microseconds()
-         / 86_400e6).fill_null(np.inf).alias("t_susp"))
-
-
-def _true_survival(t_susp: np.ndarray, a0: float, days: np.ndarray) -> np.ndarray:
-    """``S(t) / S(a0)`` from latent times (the estimand, see module docstring)."""
-    alive = t_susp > a0
-    return np.array([(t_susp[alive] > d).mean() for d in days])
-
-
-def _true_median(t_susp: np.ndarray, a0: float) -> float:
-    """Conditional median: smallest t with S(t) / S(a0) <= 0.5."""
-    alive = np.sort(t_susp[t_susp > a0])
-    return float(alive[int(np.ceil(alive.size / 2)) - 1])
+    return supporter_lifetimes(load_truth(path))
 
 
 def recover(path: Path, *, population: str = "complete_followup",
@@ -116,7 +106,7 @@ def recover(path: Path, *, population: str = "complete_followup",
     a0 = res.overall.conditional_age
     days = np.asarray(CHECK_DAYS, dtype=float)
     t_susp = pop["t_susp"].to_numpy()
-    truth = _true_survival(t_susp, a0, days)
+    truth = conditional_survival(t_susp, a0, days)
     est = [e for e in res.overall.survival if int(e.term.split("_")[1][:-1])
            in CHECK_DAYS]
     hits = [e.valid and e.ci[0] <= s <= e.ci[1] for e, s in zip(est, truth,
@@ -125,7 +115,7 @@ def recover(path: Path, *, population: str = "complete_followup",
             "ci": [e.ci for e in est], "hits": hits,
             "median": res.overall.median.estimate,
             "median_ci": res.overall.median.ci,
-            "true_median": _true_median(t_susp, a0), "n": res.overall.n_accounts,
+            "true_median": conditional_median(t_susp, a0), "n": res.overall.n_accounts,
             "n_population": pop.height, "seconds": sec}
 
 

@@ -219,14 +219,36 @@ def _capture(path: Path, truth: Truth, seed: int) -> list[Score]:
     return out
 
 
+def supporter_lifetimes(truth: Truth) -> pl.DataFrame:
+    """Supporter accounts of the truth with ``t_susp``, the latent days to suspension.
+
+    ``t_susp`` is infinite for accounts never suspended (deletion does not end it:
+    deletion is a competing event that censors an estimate, not the estimand).
+    """
+    return truth.accounts.filter(pl.col("is_supporter")).with_columns(
+        ((pl.col("suspended_at") - pl.col("created_at")).dt.total_microseconds()
+         / 86_400e6).fill_null(np.inf).alias("t_susp"))
+
+
+def conditional_survival(t_susp: np.ndarray, a0: float,
+                         days: Sequence[float]) -> np.ndarray:
+    """``S(t) / S(a0)`` at each of ``days`` from latent times (the churn estimand)."""
+    alive = t_susp[t_susp > a0]
+    return np.array([(alive > d).mean() if len(alive) else math.nan for d in days])
+
+
+def conditional_median(t_susp: np.ndarray, a0: float) -> float:
+    """Smallest latent time with ``S(t) / S(a0) <= 0.5`` (NaN when none is left)."""
+    alive = np.sort(t_susp[t_susp > a0])
+    return float(alive[int(np.ceil(alive.size / 2)) - 1]) if len(alive) else math.nan
+
+
 def _churn(path: Path, truth: Truth, seed: int) -> list[Score]:
     import measure
     from measure.churn import analyze
     from measure.churn._analyze import FOLLOWUP_HORIZON_DAYS
 
-    sup = truth.accounts.filter(pl.col("is_supporter")).with_columns(
-        ((pl.col("suspended_at") - pl.col("created_at")).dt.total_microseconds()
-         / 86_400e6).fill_null(np.inf).alias("t_susp"))
+    sup = supporter_lifetimes(truth)
     with measure.open(path, validate="none") as ds:
         span = ds.sql("SELECT min(observed_at) AS p0, max(observed_at) AS p1 "
                       "FROM observations")
@@ -239,15 +261,14 @@ def _churn(path: Path, truth: Truth, seed: int) -> list[Score]:
                     cox=False)
     a0 = r.overall.conditional_age
     t = pop["t_susp"].to_numpy()
-    alive = np.sort(t[t > a0])
     out = []
     by_day = {int(e.term.split("_")[1][:-1]): e for e in r.overall.survival}
-    for d in CHURN_DAYS:
-        s = float((alive > d).mean()) if len(alive) else None
+    surv = conditional_survival(t, a0, CHURN_DAYS)
+    for d, s_d in zip(CHURN_DAYS, surv, strict=True):
         out.append(_score("churn", "headline",
                           f"S({d} d) given survival to a0, complete follow-up",
-                          "share", s, by_day.get(d)))
-    med = float(alive[int(np.ceil(alive.size / 2)) - 1]) if len(alive) else None
+                          "share", float(s_d), by_day.get(d)))
+    med = conditional_median(t, a0)
     out.append(_score("churn", "headline",
                       "median days given survival to a0, complete follow-up",
                       "days", med, r.overall.median))
