@@ -68,7 +68,7 @@ def test_gold_labels_an_account_no_coder_read() -> None:
     assert pairs.height == 20
 
 
-def test_gold_rows_leave_the_census_estimate_and_kappa_unchanged(
+def test_gold_rows_leave_the_uncorrected_estimate_and_kappa_unchanged(
     small_world: Path,
 ) -> None:
     ds = measure.open(small_world)
@@ -86,7 +86,11 @@ def test_gold_rows_leave_the_census_estimate_and_kappa_unchanged(
     )
     base = analyze(ds, labels=labels, model=False)
     with_gold = analyze(ds, labels=pl.concat([labels, gold]), model=False)
-    assert with_gold.estimate.estimate == base.estimate.estimate
-    assert with_gold.estimate.ci == base.estimate.ci
+    assert with_gold.uncorrected.estimate == base.uncorrected.estimate
+    assert with_gold.uncorrected.ci == base.uncorrected.ci
+    # the headline's error model reads them: adjudication that contradicts every
+    # coder leaves coders no better than chance, so error rates are not identified
+    assert with_gold.coder_error["n_adjudicated"] == gold.height
+    assert not with_gold.coder_error["identified"]
     assert with_gold.kappa.n == base.kappa.n > 0
     assert with_gold.kappa.estimate == base.kappa.estimate

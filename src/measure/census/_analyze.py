@@ -10,7 +10,13 @@ import polars as pl
 from measure._results import Estimate
 from measure.census import _estimate as est
 from measure.census import _frame
-from measure.census._coders import GOLD
+from measure.census._coders import (
+    GOLD,
+    CoderPosterior,
+    fit_coder_model,
+    sample_posterior,
+)
+from measure.census._coverage import frame_coverage
 from measure.census._model import LogisticModel, features, out_of_fold
 from measure.census._result import CensusResult
 from measure.census._sample import _check_metric
@@ -23,6 +29,9 @@ HIGH_PRECISION = 0.5
 MIN_CODED_FOR_MODEL = 20
 #: Bootstrap replicates for the classifier-corrected (E5) interval.
 BOOTSTRAP_REPS = 200
+#: Posterior draws (after burn-in) of the latent-class headline.
+POSTERIOR_DRAWS = 4000
+POSTERIOR_BURN = 1000
 TERM = "supporters_in_frame"
 
 
@@ -274,8 +283,8 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     if (n < 2).any():
         warns.append("a stratum has a single coded account; its variance is not "
                      "estimable (SE omits it; the Wilson limits still count it)")
-    estimate = Estimate(TERM, total.estimate, total.ci, level, total.std_error,
-                        method, int(n.sum()), base_assumptions, tuple(warns))
+    uncorrected = Estimate(f"{TERM}_uncorrected", total.estimate, total.ci, level,
+                           total.std_error, method, int(n.sum()), base_assumptions)
     lower = est.one_sided_total(N, n, x, side="lower", level=level, mask=high)
     lower_all = est.one_sided_total(N, n, x, side="lower", level=level)
     upper = est.one_sided_total(N, n, xu, side="upper", level=level)
@@ -297,7 +306,7 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
             f"{TERM}_corrected", c.estimate, c.ci, level, c.std_error,
             "Rogan-Gladen correction per stratum (Rogan & Gladen 1978), Wilson "
             "limits mapped through it and combined by MOVER",
-            int(n.sum()), base_assumptions[:-2] + (
+            int(n.sum()), tuple(assumptions) + (
                 f"coder sensitivity {sensitivity:g} and specificity "
                 f"{specificity:g}, known and the same in every stratum",),
         )
@@ -312,18 +321,25 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     else:
         kappa = Estimate.invalid("cohen_kappa", "no account was coded twice",
                                  method="Cohen's kappa")
-    if kappa.valid and kappa.ci[1] < 1 and corrected is None:
-        # Coders demonstrably disagree, so labels carry error. False positives in
-        # large low-precision strata are multiplied by N_h: the uncorrected total is
-        # then biased upward (often by far), and its interval does not cover it.
-        msg = (f"double-coded accounts disagree (Cohen's kappa {kappa.estimate:.2f}, "
-               f"CI up to {kappa.ci[1]:.2f}): labels carry coder error, which biases "
-               "this total (upward when large strata hold few supporters); supply "
-               "coder sensitivity/specificity from an audit (--sensitivity, "
-               "--specificity) for the corrected total, and see the "
-               "misclassification grid")
-        warns.append(msg)
-        estimate = replace(estimate, warnings=estimate.warnings + (msg,))
+    readings = _readings(labels, coded)
+    sizes_h = dict(zip(st["stratum"].to_list(), N.tolist(), strict=True))
+    latent, coder_error, posterior = _latent_class(
+        readings, sizes_h, N, n, x, level=level, seed=seed,
+        assumptions=tuple(assumptions), grid=grid)
+    if corrected is not None:
+        estimate = replace(corrected, term=TERM, warnings=tuple(warns))
+    else:
+        estimate = replace(latent, warnings=latent.warnings + tuple(warns))
+    warns = list(estimate.warnings)
+    med = np.median(posterior.stratum_totals, axis=0)
+    lo_q, hi_q = np.quantile(posterior.stratum_totals, [(1 - level) / 2,
+                                                       (1 + level) / 2], axis=0)
+    pos = {s_: i for i, s_ in enumerate(posterior.strata)}
+    order = [pos[s_] for s_ in st["stratum"].to_list()]
+    strata = strata.with_columns(
+        pl.Series("supporters_corrected", med[order]),
+        pl.Series("corrected_low", lo_q[order]),
+        pl.Series("corrected_high", hi_q[order]))
     # weights and metric values for the precision table
     w_map = dict(zip(st["stratum"].to_list(), (N / n).tolist(), strict=True))
     coded = coded.join(fr, on="account_id", how="left").with_columns(
@@ -331,15 +347,122 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     precision = _precision_bands(coded, metric, level)
     model_est, clf_est, population = _model_assisted(
         fr, coded, st, N, n, level, seed, frame_size, enabled=model)
+    coverage = None
+    if ds.has("detections"):
+        det = ds.sql("SELECT account_id, source FROM detections")
+        coverage = frame_coverage(det, fr["account_id"], estimate, labels=labels,
+                                  level=level)
     return CensusResult(
         estimate=estimate, lower_bound=lower_bound, upper_bound=upper_bound,
         lower_bound_all=lower_all, model_assisted=model_est, corrected=corrected,
         classifier_corrected=clf_est, kappa=kappa, strata=strata,
         frame_size=frame_size, frame_levels=levels, n_coded=int(n.sum()),
         metric=metric, design=desc, sensitivity_grid=grid, precision=precision,
-        population=population, assumptions=base_assumptions, warnings=tuple(warns),
-        frame_info=info.to_dict(),
+        population=population, assumptions=estimate.assumptions,
+        warnings=tuple(warns), frame_info=info.to_dict(), uncorrected=uncorrected,
+        coder_error=coder_error, frame_coverage=coverage, posterior=posterior,
     )
+
+
+def _primary_coder(readings: pl.DataFrame, coders: tuple[str, ...]) -> int:
+    """Index of the coder whose labels are estimated (most readings, then name)."""
+    k = (readings.filter(pl.col("coder").is_in(list(coders)))
+         .group_by("coder").agg(pl.len().alias("k"))
+         .sort(["k", "coder"], descending=[True, False]))
+    return coders.index(k["coder"][0])
+
+
+def _readings(labels: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
+    """Every reading of the coded accounts in the design.
+
+    Columns ``account_id, coder, label, stratum``.
+    """
+    lab = labels
+    if "coder" not in lab.columns:
+        lab = lab.with_columns(pl.lit("coder").alias("coder"))
+    lab = lab.with_columns(pl.col("coder").fill_null("coder"))
+    return lab.select("account_id", "coder", "label").join(
+        coded.select("account_id", "stratum"), on="account_id", how="inner")
+
+
+def _latent_class(readings: pl.DataFrame, sizes: dict[str, float], N: np.ndarray,
+                  n: np.ndarray, x: np.ndarray, *, level: float, seed: int,
+                  assumptions: tuple[str, ...], grid: pl.DataFrame
+                  ) -> tuple[Estimate, dict, CoderPosterior]:
+    """Headline total corrected for coder error estimated from the coded data.
+
+    The primary coder's error rates are drawn from the posterior of the
+    latent-class model; each draw corrects the stratified total of that coder's
+    labels (``N, n, x`` per stratum) by Rogan-Gladen without truncating strata,
+    with the sampling error added (:func:`corrected_total_draws`). Returns the
+    estimate, the ``coder_error`` summary (plain JSON) and the posterior draws.
+    """
+    fit = fit_coder_model(readings)
+    post = sample_posterior(readings, sizes, draws=POSTERIOR_DRAWS,
+                            burn=POSTERIOR_BURN, seed=seed)
+    primary = _primary_coder(readings, post.coders)
+    se = post.sensitivity[:, primary]
+    fp = 1.0 - post.specificity[:, primary] - post.unclear[:, primary, 0]
+    draws = est.corrected_total_draws(N, n, x, se, fp,
+                                      rng=np.random.default_rng(seed + 1))
+    a = (1 - level) / 2
+    lo, med, hi = (float(v) for v in np.quantile(draws, [a, 0.5, 1 - a]))
+    n_coded = int(post.n_accounts)
+    method = ("stratified total of the primary coder's labels corrected by "
+              "Rogan-Gladen (Rogan & Gladen 1978) with coder error estimated from "
+              "the coded data by a latent-class model (Hui & Walter 1980; Dawid & "
+              "Skene 1979; Gibbs sampling); median and equal-tailed interval over "
+              "the posterior of the error rates and the sampling error")
+    assume = assumptions + (
+        "coders decide independently given an account's true class",
+        "each coder's error rates are the same in every stratum",
+        "a coder is better than chance (wrong clear label below 50%)",
+        "priors of the error model: Jeffreys Beta(0.5, 0.5) per stratum share, "
+        "Beta(1, 5) per error rate",
+        "'unclear' counts as non-supporter",
+    )
+    warns: list[str] = []
+    if not fit.identified:
+        g_lo = float(grid["ci_low"].min()) if grid.height else 0.0
+        g_hi = float(grid["ci_high"].max()) if grid.height else float(
+            sum(sizes.values()))
+        lo, hi = min(lo, g_lo), max(hi, g_hi)
+        warns.append(
+            "coder error rates are not identified by the coded data ("
+            + "; ".join(fit.reasons) + "): the interval is widened to the bounds "
+            "over coder sensitivity 0.8-1 and specificity 0.9-1 (the "
+            "misclassification grid); double-code or adjudicate more accounts in "
+            "strata of different supporter shares (`measure census plan`)")
+        method += "; error rates not identified: interval = bounds"
+    e = Estimate(TERM, med, (lo, hi), level, float(np.std(draws, ddof=1)),
+                 method, n_coded, assume, tuple(warns))
+    coders = []
+    for j, name in enumerate(post.coders):
+        row: dict = {"coder": name}
+        for key, arr in (("sensitivity", post.sensitivity[:, j]),
+                         ("specificity", post.specificity[:, j]),
+                         ("unclear_non_supporters", post.unclear[:, j, 0]),
+                         ("unclear_supporters", post.unclear[:, j, 1])):
+            q = np.quantile(arr, [a, 0.5, 1 - a])
+            row[key] = {"estimate": float(q[1]), "ci": [float(q[0]), float(q[2])]}
+        coders.append(row)
+    coder_error = {
+        "method": "latent-class model of the coded labels (Hui & Walter 1980; "
+                  "Dawid & Skene 1979), Gibbs sampling; posterior medians and "
+                  "equal-tailed intervals",
+        "primary_coder": post.coders[primary],
+        "identified": bool(fit.identified),
+        "reasons": list(fit.reasons),
+        "coders": coders,
+        "n_coded": n_coded,
+        "n_multiply_coded": int(post.n_multi),
+        "n_adjudicated": int(post.n_gold),
+        "level": level,
+        "priors": {"prevalence": list(post.priors.prevalence),
+                   "error": list(post.priors.error),
+                   "unclear": list(post.priors.unclear)},
+    }
+    return e, coder_error, post
 
 
 def _model_assisted(fr: pl.DataFrame, coded: pl.DataFrame, st: pl.DataFrame,

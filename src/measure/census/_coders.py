@@ -372,3 +372,205 @@ def bootstrap_totals(codes: pl.DataFrame, sizes: Mapping[str, float],
                             tol=1e-8)
         out[r] = m.total(sizes)
     return out
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Prior distributions of the Bayesian latent-class model.
+
+    Attributes
+    ----------
+    prevalence
+        ``Beta(a, b)`` of each stratum's supporter share (Jeffreys by default).
+    error
+        ``Beta(a, b)`` of each coder's chance of a wrong clear label (a supporter
+        read as ``non_supporter``, or the reverse), truncated to ``(0, 0.5)``: a
+        coder is better than chance. The default, ``Beta(1, 5)``, weighs as much as
+        six readings and has its mean near 17%.
+    unclear
+        ``Beta(a, b)`` of each coder's chance of an ``unclear`` label, per class.
+    """
+
+    prevalence: tuple[float, float] = (0.5, 0.5)
+    error: tuple[float, float] = (1.0, 5.0)
+    unclear: tuple[float, float] = (0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class CoderPosterior:
+    """Posterior draws of the latent-class model and of the frame total.
+
+    Attributes
+    ----------
+    strata, coders
+        Names, in the order of the draws' columns (``coders`` are ``coder`` or
+        ``coder@group``; an adjudicated coder is not among them).
+    sizes
+        Accounts in each stratum (``N_h``).
+    totals
+        Draws of the number of supporters in the strata: coded accounts' classes
+        plus a binomial draw for the accounts not coded (finite population).
+    stratum_totals, prevalence
+        Draws per stratum: supporters, and the supporter share.
+    sensitivity, specificity
+        Draws per coder: P(``supporter`` | supporter) and P(``non_supporter`` |
+        not a supporter) (an ``unclear`` label is neither).
+    unclear
+        Draws per coder and class of P(``unclear``) (columns: not a supporter,
+        supporter).
+    n_accounts, n_multi, n_gold
+        Coded accounts, accounts read two or more times (adjudication included),
+        and adjudicated accounts.
+    priors
+        The priors used.
+    """
+
+    strata: tuple[str, ...]
+    coders: tuple[str, ...]
+    sizes: np.ndarray
+    totals: np.ndarray
+    stratum_totals: np.ndarray
+    prevalence: np.ndarray
+    sensitivity: np.ndarray
+    specificity: np.ndarray
+    unclear: np.ndarray
+    n_accounts: int
+    n_multi: int
+    n_gold: int
+    priors: Priors
+
+    def interval(self, draws: np.ndarray, level: float = 0.95
+                 ) -> tuple[float, float, float]:
+        """Posterior median and equal-tailed ``level`` interval of ``draws``."""
+        a = (1 - level) / 2
+        lo, med, hi = np.quantile(draws, [a, 0.5, 1 - a], axis=0)
+        return float(med), float(lo), float(hi)
+
+    def total(self, level: float = 0.95) -> tuple[float, float, float]:
+        """Median and interval of the number of supporters in the strata."""
+        return self.interval(self.totals, level)
+
+
+def _truncated_beta(rng: np.random.Generator, a: np.ndarray, b: np.ndarray,
+                    upper: float) -> np.ndarray:
+    """Draws of ``Beta(a, b)`` truncated to ``(0, upper)`` by inversion."""
+    from scipy import stats
+
+    top = stats.beta.cdf(upper, a, b)
+    u = rng.random(np.shape(a)) * top
+    x = stats.beta.ppf(np.maximum(u, 1e-300), a, b)
+    return np.clip(np.nan_to_num(x, nan=upper / 2), 1e-9, upper - 1e-9)
+
+
+def sample_posterior(codes: pl.DataFrame, sizes: Mapping[str, float], *,
+                     groups: Mapping[str, str] | None = None,
+                     gold: str | None = GOLD, draws: int = 2000, burn: int = 500,
+                     seed: int = 0, priors: Priors | None = None) -> CoderPosterior:
+    """Draw from the posterior of the latent-class model by Gibbs sampling.
+
+    Parameters
+    ----------
+    codes
+        One row per reading: ``account_id``, ``stratum``, ``coder``, ``label``.
+    sizes
+        ``{stratum: N_h}``: accounts in each stratum of the frame (every stratum of
+        ``codes`` needs one).
+    groups
+        Optional ``{stratum: group}``: error rates per coder and group.
+    gold
+        Coder value of adjudicated labels (taken as correct).
+    draws, burn
+        Draws kept, and draws discarded first.
+    seed
+        Seed of the sampler.
+    priors
+        :class:`Priors` (defaults documented there).
+
+    Returns
+    -------
+    CoderPosterior
+
+    Notes
+    -----
+    The model is the one of :func:`fit_coder_model`, written per coder as
+    P(``unclear`` | class) and, given a clear label, the chance of the wrong one;
+    data augmentation of each account's class makes every update conjugate
+    (Albert & Chib 1993 for the augmentation; Joseph, Gyorkos & Coupal 1995 for
+    the Bayesian treatment of tests without a gold standard). The accounts of a
+    stratum that were not coded enter through a binomial draw with the stratum's
+    share, so a fully coded stratum contributes its coded classes only.
+    """
+    pri = priors or Priors()
+    d = _prepare(codes, groups, gold)
+    missing = [s for s in d.strata if s not in sizes]
+    if missing:
+        raise ValueError(f"no stratum size for {missing}")
+    rng = np.random.default_rng(seed)
+    n_s, n_c, n = len(d.strata), len(d.coders), len(d.accounts)
+    big_n = np.array([float(sizes[s]) for s in d.strata])
+    ns = np.bincount(d.stratum, minlength=n_s).astype(float)
+    rest = np.maximum(np.round(big_n - ns), 0).astype(np.int64)
+    coded = d.coder >= 0
+    ra, rc, rl = d.acc[coded], d.coder[coded], d.label[coded]
+    is_unc = rl == 2
+    g = ~coded
+    gold_sup = d.acc[g][d.label[g] == 0]
+    gold_non = d.acc[g][d.label[g] == 1]
+    n_gold = len(np.unique(d.acc[g]))
+    # start: EM-like guesses (coders fairly good, shares of supporter labels)
+    first = np.zeros(n)
+    np.maximum.at(first, ra, (rl == 0).astype(float))
+    prev = np.clip(np.bincount(d.stratum, weights=first, minlength=n_s)
+                   / np.maximum(ns, 1), 0.02, 0.98)
+    unc = np.full((n_c, 2), 0.03)
+    err = np.full((n_c, 2), 0.1)  # [:, 0] false supporter, [:, 1] missed supporter
+    keep = np.arange(burn, burn + draws)
+    out_t = np.empty(draws)
+    out_th = np.empty((draws, n_s))
+    out_p = np.empty((draws, n_s))
+    out_se = np.empty((draws, n_c))
+    out_sp = np.empty((draws, n_c))
+    out_u = np.empty((draws, n_c, 2))
+    a_p, b_p = pri.prevalence
+    a_e, b_e = pri.error
+    a_u, b_u = pri.unclear
+    for it in range(burn + draws):
+        # P(label | class) per coder: columns supporter, non_supporter, unclear
+        conf = np.empty((n_c, 2, 3))
+        conf[:, :, 2] = unc
+        conf[:, 1, 0] = (1 - unc[:, 1]) * (1 - err[:, 1])
+        conf[:, 1, 1] = (1 - unc[:, 1]) * err[:, 1]
+        conf[:, 0, 1] = (1 - unc[:, 0]) * (1 - err[:, 0])
+        conf[:, 0, 0] = (1 - unc[:, 0]) * err[:, 0]
+        lr = np.log(conf[rc, 1, rl]) - np.log(conf[rc, 0, rl])
+        logit = (np.log(prev[d.stratum]) - np.log1p(-prev[d.stratum])
+                 + np.bincount(ra, weights=lr, minlength=n))
+        p1 = 1.0 / (1.0 + np.exp(-np.clip(logit, -700, 700)))
+        p1[gold_sup] = 1.0
+        p1[gold_non] = 0.0
+        z = rng.random(n) < p1
+        k = np.bincount(d.stratum, weights=z, minlength=n_s)
+        prev = np.clip(rng.beta(a_p + k, b_p + ns - k), 1e-12, 1 - 1e-12)
+        zr = z[ra].astype(np.int64)
+        cell = rc * 2 + zr
+        k_all = np.bincount(cell, minlength=2 * n_c).reshape(n_c, 2)
+        k_unc = np.bincount(cell[is_unc], minlength=2 * n_c).reshape(n_c, 2)
+        unc = rng.beta(a_u + k_unc, b_u + k_all - k_unc)
+        clear = ~is_unc
+        wrong = clear & (rl == zr)  # label 0 is "supporter", class 1 is one
+        k_clear = k_all - k_unc
+        k_wrong = np.bincount(cell[wrong], minlength=2 * n_c).reshape(n_c, 2)
+        err = _truncated_beta(rng, a_e + k_wrong, b_e + k_clear - k_wrong, 0.5)
+        if it >= burn:
+            i = it - burn
+            th = k + rng.binomial(rest, prev)
+            out_t[i] = th.sum()
+            out_th[i] = th
+            out_p[i] = prev
+            out_se[i] = conf[:, 1, 0]
+            out_sp[i] = conf[:, 0, 1]
+            out_u[i] = unc
+    del keep
+    multi = np.bincount(d.acc, minlength=n) >= 2
+    return CoderPosterior(d.strata, d.coders, big_n, out_t, out_th, out_p, out_se,
+                          out_sp, out_u, n, int(multi.sum()), n_gold, pri)

@@ -553,3 +553,54 @@ def allocate(N_h: ArrayLike, n: int, *, allocation: str = "proportional",
         for i in order[:left]:
             base[i] += 1
     return base
+
+
+def corrected_total_draws(N: ArrayLike, n: ArrayLike, x: ArrayLike,
+                          sensitivity: ArrayLike, false_positive: ArrayLike, *,
+                          rng: np.random.Generator) -> np.ndarray:
+    """Draws of the misclassification-corrected stratified total.
+
+    For each draw ``d`` of a coder's sensitivity ``se_d`` and false-positive rate
+    ``fp_d`` (P(``supporter`` label | not a supporter)), the Rogan-Gladen total
+    ``sum_h N_h (p_h - fp_d) / (se_d - fp_d)`` (Rogan & Gladen 1978), not truncated
+    per stratum, plus a normal draw of its sampling error with variance
+    ``sum_h N_h^2 a_h (1 - a_h) / n_h / (se_d - fp_d)^2``, ``a_h = max(p_h, fp_d)``
+    (the apparent share cannot be below the false-positive rate, so a stratum
+    where no account was coded a supporter keeps the binomial noise of its false
+    positives).
+
+    Parameters
+    ----------
+    N, n, x
+        Per stratum: accounts, coded accounts, accounts coded supporters.
+    sensitivity, false_positive
+        Draws (same length) of the coder's error rates, e.g. from the posterior of
+        :func:`measure.census._coders.sample_posterior`.
+    rng
+        Random generator of the sampling-error draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        One total per draw, truncated to ``[0, sum N_h]``; draws where
+        ``se_d <= fp_d`` are dropped.
+
+    Notes
+    -----
+    Truncating each stratum's corrected share at 0 would bias the total upward
+    where large strata hold few supporters (their apparent share scatters around
+    ``fp``); only the total is truncated. No finite-population correction is
+    applied: coder error is random even in a fully coded stratum.
+    """
+    N_, n_, x_ = _arrays(N, n, x)
+    se = np.asarray(sensitivity, dtype=float)
+    fp = np.asarray(false_positive, dtype=float)
+    ok = se > fp
+    se, fp = se[ok], fp[ok]
+    p = x_ / n_
+    j = se - fp
+    centre = (N_[None, :] * (p[None, :] - fp[:, None])).sum(axis=1)
+    a = np.maximum(p[None, :], fp[:, None])
+    var = (N_[None, :] ** 2 * a * (1 - a) / n_[None, :]).sum(axis=1)
+    t = (centre + rng.standard_normal(len(se)) * np.sqrt(var)) / j
+    return np.clip(t, 0.0, float(N_.sum()))

@@ -25,9 +25,14 @@ class CensusResult:
     Attributes
     ----------
     estimate
-        Stratified estimate of supporter accounts in the frame (``unclear`` counted
-        as non-supporter), interval from per-stratum Wilson limits combined by
-        MOVER.
+        The headline: supporter accounts in the frame, corrected for coder error
+        estimated from the coded data (latent-class model, posterior median and
+        interval); with coder sensitivity and specificity given, the Rogan-Gladen
+        corrected total instead. When the coded data do not identify coder error,
+        the interval is widened to bounds and a warning says so.
+    uncorrected
+        Stratified estimate taking every label as correct (``unclear`` counted as
+        non-supporter), interval from per-stratum Wilson limits combined by MOVER.
     lower_bound, upper_bound
         Brookings-style bounds: ``at least`` = sum over high-precision strata of
         ``N_h`` x one-sided lower Wilson bound of ``p_h``; ``at most`` = sum over all
@@ -58,6 +63,15 @@ class CensusResult:
     population
         ``account_id, level, p_supporter, predicted, label`` for every frame
         account (the classifier applied to the whole frame), or ``None``.
+    coder_error
+        Coder error estimated from the coded data (plain JSON: sensitivity,
+        specificity and ``unclear`` rates per coder with intervals, whether they are
+        identified and why not, counts of multiply coded and adjudicated accounts).
+    frame_coverage
+        Dual-system estimate of the supporters the frame misses, from the
+        ``detections`` lists (:class:`measure.census.FrameCoverage`), or ``None``.
+    posterior
+        Posterior draws of the latent-class model (``CoderPosterior``), or ``None``.
     frame_info
         What the frame used and left out (``measure.census.FrameInfo.to_dict()``:
         edges read/used/left out, crawled accounts unreachable from the seeds,
@@ -85,11 +99,15 @@ class CensusResult:
     warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     frame_info: dict[str, Any] | None = None
+    uncorrected: Estimate | None = None
+    coder_error: dict[str, Any] | None = None
+    frame_coverage: Any = None
+    posterior: Any = field(default=None, repr=False)
 
     # -- accessors reading the same numbers as the table ----------------------------
     @property
     def ci(self) -> tuple[float, float]:
-        """Interval of the stratified estimate."""
+        """Interval of the headline estimate."""
         return self.estimate.ci
 
     @property
@@ -99,8 +117,10 @@ class CensusResult:
 
     def estimates(self) -> list[Estimate]:
         """Every estimate held, headline first."""
-        out = [self.estimate, self.lower_bound, self.upper_bound,
-               self.model_assisted]
+        out = [self.estimate]
+        if self.uncorrected is not None:
+            out.append(self.uncorrected)
+        out += [self.lower_bound, self.upper_bound, self.model_assisted]
         if self.corrected is not None:
             out.append(self.corrected)
         out += [self.classifier_corrected, self.kappa]
@@ -117,7 +137,10 @@ class CensusResult:
              "n": r["n"], "supporters": r["supporters"], "unclear": r["unclear"],
              "p_hat": _clean(r["p_hat"]), "ci": [_clean(r["ci_low"]),
                                                  _clean(r["ci_high"])],
-             "high": r["high"]}
+             "high": r["high"],
+             "supporters_corrected": _clean(r.get("supporters_corrected")),
+             "supporters_corrected_ci": [_clean(r.get("corrected_low")),
+                                         _clean(r.get("corrected_high"))]}
             for r in self.strata.iter_rows(named=True)
         ]
         e = self.estimate
@@ -144,6 +167,11 @@ class CensusResult:
             "assumptions": list(self.assumptions),
             "warnings": list(self.warnings),
             "frame": self.frame_info,
+            "uncorrected": (None if self.uncorrected is None
+                            else self.uncorrected.to_dict()),
+            "coder_error": self.coder_error,
+            "frame_coverage": (None if self.frame_coverage is None
+                               else self.frame_coverage.to_dict()),
         }
 
     def summary(self) -> str:
@@ -155,6 +183,7 @@ class CensusResult:
             f"metric: {self.metric}",
             f"  estimate: {_fmt(e.estimate)} ({e.level:.0%} CI {_fmt(e.ci[0])} to "
             f"{_fmt(e.ci[1])}; SE {_fmt(e.std_error)})",
+            *self._uncorrected_lines(),
             f"  at least: {_fmt(self.lower_bound.estimate)} (high-precision strata); "
             f"at most: {_fmt(self.upper_bound.estimate)} (all strata, unclear as "
             "supporter)",
@@ -171,6 +200,11 @@ class CensusResult:
                 f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
         lines.append("  (* = counted in the 'at least' bound)")
         lines.append("")
+        lines += self._coder_lines()
+        lines += self._grid_lines()
+        if self.frame_coverage is not None:
+            lines.append("  " + self.frame_coverage.summary().replace("\n", "\n  "))
+            lines.append("")
         for est in (self.model_assisted, self.corrected, self.classifier_corrected,
                     self.kappa):
             if est is not None:
@@ -180,6 +214,48 @@ class CensusResult:
         for w in self.warnings:
             lines.append(f"  warning: {w}")
         return "\n".join(lines)
+
+    def _uncorrected_lines(self) -> list[str]:
+        u = self.uncorrected
+        if u is None:
+            return []
+        return [f"  uncorrected (every label taken as right): {_fmt(u.estimate)} "
+                f"({u.level:.0%} CI {_fmt(u.ci[0])} to {_fmt(u.ci[1])})"]
+
+    def _coder_lines(self) -> list[str]:
+        ce = self.coder_error
+        if not ce:
+            return []
+        state = "identified" if ce["identified"] else "NOT identified"
+        out = [f"  coder error estimated from the coded data ({state}; "
+               f"{ce['n_multiply_coded']} accounts read twice or more, "
+               f"{ce['n_adjudicated']} adjudicated):"]
+        for c in ce["coders"]:
+            se, sp = c["sensitivity"], c["specificity"]
+            out.append(
+                f"    {c['coder']:<20} sensitivity {se['estimate']:.3f} "
+                f"[{se['ci'][0]:.3f}, {se['ci'][1]:.3f}]  specificity "
+                f"{sp['estimate']:.3f} [{sp['ci'][0]:.3f}, {sp['ci'][1]:.3f}]")
+        out.append("")
+        return out
+
+    def _grid_lines(self) -> list[str]:
+        g = self.sensitivity_grid
+        if g.height == 0:
+            return []
+        sens = sorted(set(g["sensitivity"].to_list()))
+        specs = sorted(set(g["specificity"].to_list()))
+        val = {(r["sensitivity"], r["specificity"]): r["estimate"]
+               for r in g.iter_rows(named=True)}
+        out = ["  misclassification grid: corrected total if coders had this "
+               "sensitivity (rows) and specificity (columns)",
+               "    " + f"{'':>6}" + "".join(f"{sp:>10.2f}" for sp in specs)]
+        for se in sens:
+            out.append("    " + f"{se:>6.2f}" + "".join(
+                f"{_fmt(val[(se, sp)]):>10}" if (se, sp) in val else f"{'':>10}"
+                for sp in specs))
+        out.append("")
+        return out
 
     def _repr_html_(self) -> str:
         return "<pre>" + html.escape(self.summary()) + "</pre>"
