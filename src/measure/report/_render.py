@@ -139,11 +139,12 @@ def render_census(sec: Section, res: Any) -> None:
             "No coded account has a value of the sorting metric, so precision "
             "by metric cannot be drawn."
         )
-    rows: list[tuple[str, Any]] = [("stratified (headline)", e)]
+    _coder_error_text(sec, res)
+    rows: list[tuple[str, Any]] = [("corrected for coder error (headline)", e)]
     for label, est in (
+        ("labels taken as right (uncorrected)", getattr(res, "uncorrected", None)),
         ("model-assisted (GREG)", res.model_assisted),
         ("classifier, Rogan-Gladen", res.classifier_corrected),
-        ("coder-error corrected", res.corrected),
     ):
         if est is not None:
             rows.append((label, est))
@@ -188,7 +189,108 @@ def render_census(sec: Section, res: Any) -> None:
             res.strata.select(cols),
             "Strata of the coding sample (high = counted in the 'at least' bound)",
         )
+    _grid_figure(sec, res)
+    _frame_coverage_text(sec, res)
     sec.table(res.to_polars(), "All estimates")
+
+
+def _coder_error_text(sec: Section, res: Any) -> None:
+    """Say what the coded data tell about coder error."""
+    ce = getattr(res, "coder_error", None)
+    if not ce:
+        return
+    parts = []
+    for c in ce["coders"]:
+        se, sp = c["sensitivity"], c["specificity"]
+        parts.append(
+            f"{c['coder']}: sensitivity {se['estimate']:.2f} "
+            f"({se['ci'][0]:.2f} to {se['ci'][1]:.2f}), specificity "
+            f"{sp['estimate']:.2f} ({sp['ci'][0]:.2f} to {sp['ci'][1]:.2f})"
+        )
+    state = (
+        "identify"
+        if ce["identified"]
+        else "do not identify (" + "; ".join(ce["reasons"]) + ")"
+    )
+    sec.text(
+        "Coder error, estimated from the coded data: "
+        + "; ".join(parts)
+        + f". {ce['n_multiply_coded']:,} accounts were read twice or more and "
+        f"{ce['n_adjudicated']:,} adjudicated; these data {state} the error rates. "
+        "The headline corrects the primary coder's labels with these rates; in "
+        "large strata where supporters are rare, a few per cent of false "
+        "positives are most of what the uncorrected total counts."
+    )
+
+
+def _grid_figure(sec: Section, res: Any) -> None:
+    """Draw the misclassification grid with the estimated coder rates marked."""
+    g = res.sensitivity_grid
+    if not isinstance(g, pl.DataFrame) or g.height == 0:
+        return
+    sens = sorted(set(g["sensitivity"].to_list()))
+    specs = sorted(set(g["specificity"].to_list()))
+    val = {
+        (r["sensitivity"], r["specificity"]): r["estimate"]
+        for r in g.iter_rows(named=True)
+    }
+    z = np.array([[val.get((a, b), np.nan) for b in specs] for a in sens])
+    fig, ax = new_figure(figsize=(6.4, 3.6))
+
+    def draw() -> None:
+        im = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(specs)), [f"{b:.2f}" for b in specs])
+        ax.set_yticks(range(len(sens)), [f"{a:.2f}" for a in sens])
+        for i in range(len(sens)):
+            for j in range(len(specs)):
+                if np.isfinite(z[i, j]):
+                    ax.text(j, i, fmt_num(z[i, j]), ha="center", va="center",
+                            fontsize=7, color="white")
+        fig.colorbar(im, ax=ax, label="corrected total")
+        ce = getattr(res, "coder_error", None)
+        if ce and ce.get("coders"):
+            c = next((c for c in ce["coders"]
+                      if c["coder"] == ce.get("primary_coder")), ce["coders"][0])
+            x = np.interp(c["specificity"]["estimate"], specs, range(len(specs)))
+            y = np.interp(c["sensitivity"]["estimate"], sens, range(len(sens)))
+            ax.plot([x], [y], marker="x", color="red", ms=10, mew=2,
+                    label="estimated rates of " + c["coder"])
+            ax.legend(loc="lower left", fontsize=7)
+        finish(ax, title="Misclassification grid", xlabel="coder specificity",
+               ylabel="coder sensitivity", legend=False)
+
+    styled(draw)
+    sec.figure(
+        fig,
+        "Corrected total if the coders had this sensitivity (rows) and "
+        "specificity (columns), Rogan-Gladen; the cross marks the rates the "
+        "coded data estimate (clipped to the grid). Each row and column shows how "
+        "far the answer moves if coders miss or over-call supporters.",
+    )
+
+
+def _frame_coverage_text(sec: Section, res: Any) -> None:
+    """Report supporters on the platform and why census and capture differ."""
+    fc = getattr(res, "frame_coverage", None)
+    if fc is None:
+        return
+    on, miss, cov = fc.on_platform, fc.missed, fc.coverage
+    if not on.valid:
+        sec.note(f"Supporters on the platform: not estimable ({on.reason}).")
+        return
+    sec.text(
+        f"Supporters in the frame and on the platform. Of {fc.n_detected:,} "
+        f"accounts on the detection lists, {fc.n_detected_in_frame:,} are in the "
+        f"frame: the frame holds an estimated {fmt_ci(cov)} of the platform's "
+        f"supporters. A dual-system estimate (Wolter 1986) puts the supporters on "
+        f"the platform at {fmt_ci(on)}, of whom {fmt_ci(miss)} are missed by the "
+        "frame. This is why the census total (supporters in the frame) is smaller "
+        "than a capture-recapture total (supporters on the platform alive at the "
+        "census): the snowball reaches only the part of the network connected to "
+        "the seeds through collected lists. The dual-system estimate assumes that "
+        "being in the frame and being detected are independent among supporters; "
+        "prominent accounts are more likely to be both, which makes it too low."
+    )
 
 
 def render_capture(sec: Section, res: Any) -> None:
