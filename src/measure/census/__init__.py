@@ -8,10 +8,13 @@ Reproduces the procedure of Berger & Morgan (2015), *The ISIS Twitter Census*
    §3.6, App. A);
 2. :func:`draw_sample` / :func:`record_design` / :func:`import_codes` - a stratified
    coding sample (level x metric band) and its design, recorded in the dataset;
-3. :func:`analyze` - stratified estimate with FPC and a MOVER-Wilson interval,
+3. :func:`analyze` - the supporter total corrected for coder error estimated from
+   the coded data (:func:`sample_posterior`, :func:`fit_coder_model`), the
+   uncorrected stratified estimate with FPC and a MOVER-Wilson interval,
    Brookings-style "at least"/"at most" bounds, a model-assisted (difference)
-   estimate, a frame classifier (``population`` table), Cohen's kappa and a
-   misclassification (Rogan-Gladen) sensitivity analysis.
+   estimate, a frame classifier (``population`` table), Cohen's kappa, a
+   misclassification (Rogan-Gladen) sensitivity grid and the frame's coverage of
+   the platform's supporters (:func:`frame_coverage`).
 
 The estimator functions on stratum summaries live in :mod:`measure.census.estimators`.
 """
@@ -20,6 +23,14 @@ from pathlib import Path
 
 from measure.census import _estimate as estimators
 from measure.census._analyze import analyze, resolve_labels
+from measure.census._coders import (
+    CoderModel,
+    CoderPosterior,
+    Priors,
+    fit_coder_model,
+    sample_posterior,
+)
+from measure.census._coverage import FrameCoverage, frame_coverage
 from measure.census._frame import (
     FrameInfo,
     build_frame,
@@ -41,10 +52,11 @@ from measure.census._sql import METRICS
 from measure.dataset import Dataset
 
 __all__ = [
-    "METRICS", "CensusResult", "FrameInfo", "SampleDraw", "analyze", "build_frame",
-    "draw_sample", "estimators", "frame", "frame_counts", "frame_info", "import_codes",
-    "record_design", "resolve_labels", "stratify", "write_frame",
-    "write_population", "write_sheet",
+    "METRICS", "CensusResult", "CoderModel", "CoderPosterior", "FrameCoverage",
+    "FrameInfo", "Priors", "SampleDraw", "analyze", "build_frame", "draw_sample",
+    "estimators", "fit_coder_model", "frame", "frame_counts", "frame_coverage",
+    "frame_info", "import_codes", "record_design", "resolve_labels",
+    "sample_posterior", "stratify", "write_frame", "write_population", "write_sheet",
 ]
 
 
