@@ -62,7 +62,7 @@ REPORTING_BASE: dict[str, int] = {"plain": 1_000_000, "stress": 2_000_000}
 BLOCK = 10_000
 #: Reporting block in use (moved on whenever an estimator changes after its
 #: reporting figures were seen).
-CURRENT_BLOCK = 1
+CURRENT_BLOCK = 2
 #: Size of the calibration worlds (the ``small`` preset: ~1,600 supporter accounts
 #: alive at the census, a frame of ~40,000 accounts).
 SIZE = "small"
@@ -194,6 +194,7 @@ def _census(path: Path, truth: Truth, seed: int) -> list[Score]:
     est = "supporters in the frame"
     out = [
         _score("census", "headline", est, "count", target, r.estimate),
+        _score("census", "uncorrected", est, "count", target, r.uncorrected),
         _score("census", "model-assisted", est, "count", target, r.model_assisted),
     ]
     lb, ub = r.lower_bound.estimate, r.upper_bound.estimate
@@ -796,20 +797,27 @@ def render(
 
 
 def _commit() -> str:
-    """Return the commit of the checkout that runs (``unknown`` outside git)."""
+    """Return the commit of the checkout that runs (``unknown`` outside git).
+
+    A checkout whose package sources differ from the commit gets ``+modified``:
+    the figures then belong to code that no commit holds.
+    """
     import subprocess
 
+    here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
+            cwd=here, capture_output=True, text=True, check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", str(here.parent)],
+            cwd=here, capture_output=True, text=True, check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return out.stdout.strip() or "unknown"
+    commit = out.stdout.strip() or "unknown"
+    return commit + ("+modified" if dirty.stdout.strip() else "")
 
 
 def main(argv: Iterable[str] | None = None) -> int:
