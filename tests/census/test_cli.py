@@ -43,9 +43,17 @@ def test_cli_sample_import_estimate(medium_world, tmp_path: Path,
     assert res["n_coded"] == 120
     assert res["metric"] == "in_followers"
     assert res["corrected"]["estimate"] is not None
+    # given error rates override: the headline is the corrected total
+    assert res["estimate"] == res["corrected"]["estimate"]
+    assert res["uncorrected"]["estimate"] is not None
+    # one coder ("ann") cannot identify coder error: said so, with reasons
+    assert res["coder_error"]["identified"] is False
+    assert res["coder_error"]["reasons"]
+    assert "frame_coverage" in res
     assert main(["census", str(path), "--no-model"]) == 0
     text = capsys.readouterr().out
     assert "at least" in text and "stratum" in text
+    assert "misclassification grid" in text and "uncorrected" in text
 
 
 def test_cli_frame_and_help(tiny_world: Path, tmp_path: Path,
