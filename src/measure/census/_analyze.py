@@ -364,6 +364,33 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     )
 
 
+def headline_draws(post: CoderPosterior, readings: pl.DataFrame, *, seed: int,
+                   N: np.ndarray | None = None, n: np.ndarray | None = None,
+                   x: np.ndarray | None = None) -> np.ndarray:
+    """Draws of the headline total from the posterior of the coder-error model.
+
+    The primary coder's stratified total (``N, n, x`` per stratum; by default
+    counted from that coder's readings, in the order of ``post.strata``) corrected
+    by Rogan-Gladen for each posterior draw of the coder's sensitivity and
+    false-positive rate, with the sampling error added
+    (:func:`measure.census.estimators.corrected_total_draws`).
+    """
+    primary = _primary_coder(readings, post.coders)
+    if n is None or x is None or N is None:
+        mine = readings.filter(pl.col("coder") == post.coders[primary])
+        cnt = mine.group_by("stratum").agg(
+            pl.len().alias("n"), (pl.col("label") == "supporter").sum().alias("x"))
+        by = {r["stratum"]: (r["n"], r["x"]) for r in cnt.iter_rows(named=True)}
+        keep = [i for i, s_ in enumerate(post.strata) if s_ in by]
+        N = post.sizes[keep]
+        n = np.array([by[post.strata[i]][0] for i in keep], dtype=float)
+        x = np.array([by[post.strata[i]][1] for i in keep], dtype=float)
+    se = post.sensitivity[:, primary]
+    fp = 1.0 - post.specificity[:, primary] - post.unclear[:, primary, 0]
+    return est.corrected_total_draws(N, n, x, se, fp,
+                                     rng=np.random.default_rng(seed + 1))
+
+
 def _primary_coder(readings: pl.DataFrame, coders: tuple[str, ...]) -> int:
     """Index of the coder whose labels are estimated (most readings, then name)."""
     k = (readings.filter(pl.col("coder").is_in(list(coders)))
@@ -401,10 +428,7 @@ def _latent_class(readings: pl.DataFrame, sizes: dict[str, float], N: np.ndarray
     post = sample_posterior(readings, sizes, draws=POSTERIOR_DRAWS,
                             burn=POSTERIOR_BURN, seed=seed)
     primary = _primary_coder(readings, post.coders)
-    se = post.sensitivity[:, primary]
-    fp = 1.0 - post.specificity[:, primary] - post.unclear[:, primary, 0]
-    draws = est.corrected_total_draws(N, n, x, se, fp,
-                                      rng=np.random.default_rng(seed + 1))
+    draws = headline_draws(post, readings, N=N, n=n, x=x, seed=seed)
     a = (1 - level) / 2
     lo, med, hi = (float(v) for v in np.quantile(draws, [a, 0.5, 1 - a]))
     n_coded = int(post.n_accounts)

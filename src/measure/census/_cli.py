@@ -1,12 +1,14 @@
 """``measure census``: estimate, draw a coding sample, import codes, write the frame.
 
-One ``census`` command with four forms; the first word after ``census`` picks the
-form (``sample``, ``import-codes``, ``frame``), anything else is the dataset path::
+One ``census`` command with five forms; the first word after ``census`` picks the
+form (``sample``, ``import-codes``, ``frame``, ``plan``), anything else is the dataset
+path::
 
     measure census DATASET [--metric M] [--json]        # the estimate
     measure census sample DATASET --strata METRIC --n N --out SHEET.csv
     measure census import-codes DATASET SHEET.csv [--coder NAME]
     measure census frame DATASET --out FRAME.parquet
+    measure census plan DATASET --target-halfwidth X
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from measure._cli_util import add_json_flag, emit
 from measure.census._sql import METRICS
 
-SUBCOMMANDS = ("sample", "import-codes", "frame")
+SUBCOMMANDS = ("sample", "import-codes", "frame", "plan")
 
 DESCRIPTION = """\
 Count the supporter accounts in a snowball census frame (Berger & Morgan 2015),
@@ -36,20 +38,23 @@ Forms (the word after `census` picks one; otherwise it is the dataset path):
       read a coded sheet back into the dataset's labels (then re-pin)
   measure census frame DATASET [--out FRAME.parquet]
       build the frame with every in-network metric, ranks and percentiles
+  measure census plan DATASET --target-halfwidth X [--level L] [--seed S]
+      how many accounts to code per stratum, and how many to double-code, for
+      a target half-width of the interval, from the frame and the pilot codes
 
 Run `measure census sample --help` (etc.) for each form's options.
 Metrics: """ + ", ".join(METRICS) + "."
 
 
 def register(sub: Any) -> None:
-    """Add the ``census`` command (with its ``sample``/``import-codes``/``frame``)."""
+    """Add the ``census`` command (``sample``/``import-codes``/``frame``/``plan``)."""
     p = sub.add_parser(
         "census", help="number of supporter accounts in the frame (and coding "
         "samples)", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="measure census {DATASET | sample | import-codes | frame} ...")
+        usage="measure census {DATASET | sample | import-codes | frame | plan} ...")
     add_json_flag(p)
-    p.add_argument("target", metavar="DATASET|sample|import-codes|frame",
+    p.add_argument("target", metavar="DATASET|sample|import-codes|frame|plan",
                    help="dataset directory, or one of: " + ", ".join(SUBCOMMANDS))
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=run_census)
@@ -140,11 +145,33 @@ def _frame_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _plan_parser() -> argparse.ArgumentParser:
+    p = _form_parser(
+        "measure census plan",
+        "Plan the coding sample: accounts to code and to double-code per "
+        "stratum so that the interval of the number of supporters in the frame "
+        "reaches a target half-width, by pre-posterior simulation from the "
+        "pilot codes (the dataset's labels). Code the first batch, import it, "
+        "and run plan again before coding the rest.",
+        "dataset directory (with pilot labels)")
+    p.add_argument("--target-halfwidth", type=float, required=True, metavar="X",
+                   help="wanted half-width (high - low) / 2 of the interval")
+    p.add_argument("--level", type=float, default=0.95,
+                   help="level of the interval (default 0.95)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the simulation (default 0)")
+    p.add_argument("--replicates", type=int, default=12,
+                   help="simulated samples per candidate design (default 12)")
+    add_json_flag(p)
+    return p
+
+
 def run_census(args: argparse.Namespace) -> int:
     """Dispatch ``measure census`` to one of its forms."""
     forms = {"sample": (_sample_parser, _run_sample),
              "import-codes": (_import_parser, _run_import),
-             "frame": (_frame_parser, _run_frame)}
+             "frame": (_frame_parser, _run_frame),
+             "plan": (_plan_parser, _run_plan)}
     rest = list(args.rest)
     if args.target in forms:
         make, run = forms[args.target]
@@ -250,4 +277,15 @@ def _run_frame(args: argparse.Namespace) -> int:
         payload["path"] = str(out)
         lines.append(f"ranked frame written to {out}")
     emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    import measure
+    from measure.census._plan import plan
+
+    ds = measure.open(args.dataset, require=("census_estimate",))
+    res = plan(ds, target_halfwidth=args.target_halfwidth, level=args.level,
+               seed=args.seed, replicates=args.replicates)
+    emit(args, res.to_dict(), res.summary())
     return 0
