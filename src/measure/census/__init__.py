@@ -39,6 +39,7 @@ from measure.census._frame import (
     frame_info,
     write_frame,
 )
+from measure.census._plan import CodingPlan, plan, plan_codes
 from measure.census._result import CensusResult
 from measure.census._sample import (
     SampleDraw,
@@ -52,10 +53,12 @@ from measure.census._sql import METRICS
 from measure.dataset import Dataset
 
 __all__ = [
-    "METRICS", "CensusResult", "CoderModel", "CoderPosterior", "FrameCoverage",
+    "METRICS", "CensusResult", "CoderModel", "CoderPosterior", "CodingPlan",
+    "FrameCoverage",
     "FrameInfo", "Priors", "SampleDraw", "analyze", "build_frame", "draw_sample",
     "estimators", "fit_coder_model", "frame", "frame_counts", "frame_coverage",
-    "frame_info", "import_codes", "record_design", "resolve_labels",
+    "frame_info", "import_codes", "plan", "plan_codes", "record_design",
+    "resolve_labels",
     "sample_posterior", "stratify", "write_frame", "write_population", "write_sheet",
 ]
 
