@@ -22,18 +22,19 @@ random numbers (common random numbers), so candidates compare without simulation
 noise between them.
 
 Candidate designs scale a Neyman-type allocation (Neyman 1934; Cochran 1977,
-*Sampling Techniques*, §5.5): stratum ``h`` gets ``n_h`` proportional to
-``N_h S_h``, with ``S_h`` the per-account standard deviation implied by the pilot
-posterior of the stratum's supporter count; this favours large strata whose count
-is uncertain, i.e. large strata with apparent supporters. A share of the coded
-accounts of each stratum is read by a second coder; the share is chosen among a
-few values by comparing them at equal cost (one reading = one unit), then the
-allocation is scaled until the expected half-width reaches the target.
+*Sampling Techniques*, §5.5) of the headline's sampling variance: stratum ``h``
+gets ``n_h`` proportional to ``N_h sqrt(a_h (1 - a_h))``, with ``a_h`` the primary
+coder's share of ``supporter`` labels in the pilot (at least the coder's
+false-positive rate); this favours large strata with apparent supporters. Second
+readings, which pin down the coders' error rates, go to the same strata: a share
+of the accounts allocated there, chosen among a few values by comparing them at
+equal cost (one reading = one unit); then the allocation is scaled until the
+expected half-width reaches the target.
 
 The pilot's posterior is wide, and where in it the frame lies decides how fast the
 interval narrows, so one plan from the pilot misses the target by much in some
 frames. The plan therefore also gives a first batch, the design that reaches the
-target in the most favourable simulated sample, at most a third more readings than
+target in the most favourable simulated sample, at most as many readings again as
 those already made; coding it and planning again from the larger sample, until a
 plan adds nothing, lands near the target (an internal pilot, Wittes & Brittain
 1990, "The role of internal pilot studies in increasing the efficiency of clinical
@@ -83,7 +84,9 @@ FULL_REPLICATES = 4
 #: Quantile of the simulated half-widths that the first batch brings to the target.
 FIRST_QUANTILE = 0.0
 #: Largest first batch, as a share of the readings already made.
-MAX_BATCH_GROWTH = 1 / 3
+MAX_BATCH_GROWTH = 1.0
+#: Smallest first batch, as a share of the readings the plan adds.
+MIN_BATCH = 0.25
 #: Monte-Carlo error of the prediction (share of it) above which a warning is given.
 MAX_MC_ERROR = 0.1
 #: Name of the second coder when the pilot has a single coder.
@@ -323,9 +326,8 @@ class _Pilot:
 
         def index(c: str, s: str) -> int:
             for name in (c, self.primary):
-                key = f"{name}@{groups.get(s, 'all')}" if groups else name
-                if key in c_pos:
-                    return c_pos[key]
+                if self.cname(name, s) in c_pos:
+                    return c_pos[self.cname(name, s)]
             return 0
 
         self.cidx = {c: np.array([index(c, s) for s in self.strata])
@@ -341,6 +343,12 @@ class _Pilot:
             pil = {"z": rng.random(n_acc), "b": rng.random(n_acc),
                    "prio": rng.random(n_acc)}
             self.streams.append((pil, int(rng.integers(2**31))))
+
+    def cname(self, coder: str, stratum: str) -> str:
+        """Name of ``coder`` in the posterior for ``stratum`` (with its group)."""
+        if self.groups:
+            return f"{coder}@{self.groups.get(stratum, 'all')}"
+        return coder
 
     def _new(self, r: int, h: int, m: int) -> dict[str, np.ndarray]:
         """Uniforms of the first ``m`` added accounts of stratum ``h``, replicate ``r``.
@@ -450,12 +458,21 @@ class _Design:
 
     def __init__(self, pilot: _Pilot) -> None:
         self.p = pilot
-        var = pilot.post.stratum_totals.var(axis=0)
-        f = pilot.n_pilot / pilot.N
+        # Neyman weights of the headline's sampling variance: N_h sqrt(a_h (1 - a_h))
+        # with a_h the primary coder's share of supporter labels, at least the
+        # coder's false-positive rate (measure.census.estimators
+        # .corrected_total_draws)
+        j = pilot.cidx[pilot.primary]
+        fp = np.mean(1.0 - pilot.post.specificity[:, j]
+                     - pilot.post.unclear[:, j, 0], axis=0)
+        mine = ~pilot.read_gold & (pilot.read_coder == pilot.primary)
+        s_of = pilot.acc_stratum[pilot.read_acc[mine]]
+        n = np.bincount(s_of, minlength=len(pilot.strata)).astype(float)
+        x = np.bincount(s_of, weights=pilot.read_label[mine] == 0,
+                        minlength=len(pilot.strata))
+        a = np.maximum(x / np.maximum(n, 1.0), fp)
         open_ = pilot.cap > 0
-        w = np.zeros(len(pilot.strata))
-        w[open_] = np.sqrt(var[open_] * pilot.n_pilot[open_] / (1 - f[open_]))
-        self.w = w
+        self.w = np.where(open_, pilot.N * np.sqrt(a * (1 - a)), 0.0)
 
     def __call__(self, t: float, share: float) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
@@ -588,15 +605,15 @@ def plan_codes(codes: pl.DataFrame, sizes: Mapping[str, float], *,
         "pilot posterior of the latent-class model, the added accounts' classes and "
         f"labels simulated, the model refitted ({replicates} simulated samples per "
         "design, common random numbers); expected half-width of the "
-        f"{level:.0%} interval; Neyman-type allocation on the pilot's stratum "
-        "uncertainty, scaled to the target")
+        f"{level:.0%} interval; Neyman-type allocation on the headline's "
+        "sampling variance per stratum, scaled to the target")
     assumptions = (
         "the accounts to add are drawn at random from the stratum's accounts not "
         "yet coded; second readings go to random coded accounts with one reading",
         f"the primary coder ({pilot.primary}) codes the new accounts and "
         f"{pilot.second} gives the second readings, with the error rates the pilot "
         "shows (the primary coder's when the second has no pilot readings)",
-        "the latent-class model of the headline holds (coders independent given "
+        "the latent-class model behind the headline holds (coders independent given "
         "an account's class, error rates the same across strata)",
     )
     hw = best.halfwidths
@@ -727,27 +744,31 @@ class _Search:
                       full=q.full)
 
     def first_batch(self, best: _Point) -> _Point:
-        """Design that reaches the target if the frame is at the favourable end.
+        """Find the design that reaches the target if the frame is favourable.
 
-        The readings at which the lowest decile of the simulated half-widths
-        reaches the target, interpolated over the evaluated designs of the chosen
-        share; coding this batch first and planning again from it does not
-        overshoot the target unless the frame lies beyond that decile.
+        The readings at which the ``FIRST_QUANTILE`` quantile of the simulated
+        half-widths (by default the smallest) reaches the target, interpolated
+        over the evaluated designs of the chosen share, at least ``MIN_BATCH`` of
+        the plan's added readings but never more than ``MAX_BATCH_GROWTH`` times
+        the readings made so far; coding this batch first and planning again
+        from it overshoots the target only when the frame is more favourable than
+        every simulated sample.
         """
         series = sorted((q for q in self.series if q.share == best.share),
                         key=lambda q: q.readings)
-        # (readings, lowest decile) from the pilot (its own half-width) upwards
+        # (readings, low quantile) from the pilot (its own half-width) upwards
         low = [(self.pilot_reads, self.hw0)] + [
             (q.readings, float(np.quantile(q.halfwidths, FIRST_QUANTILE)))
-            for q in series]
+            for q in series if q.readings > self.pilot_reads]
         reads = best.readings
         for (x0, y0), (x1, y1) in zip(low, low[1:], strict=False):
-            if y0 > self.target >= y1:
+            if y0 > self.target >= y1 and x1 > x0:
                 b = np.log(y1 / y0) / np.log(x1 / x0)
                 reads = float(np.exp(np.log(x0) + np.log(self.target / y0) / b))
                 break
-        reads = min(reads, best.readings,
-                    self.pilot_reads * (1 + MAX_BATCH_GROWTH))
+        cap = self.pilot_reads * (1 + MAX_BATCH_GROWTH)
+        floor = self.pilot_reads + MIN_BATCH * (best.readings - self.pilot_reads)
+        reads = min(max(reads, floor), cap, best.readings)
         if reads <= self.pilot_reads:
             n, d = self.p.n_pilot, self.p.d_pilot
         else:
@@ -796,11 +817,8 @@ def plan(ds: Dataset, *, target_halfwidth: float, level: float = 0.95,
 
     Notes
     -----
-    Code the first batch (``n_first``, ``d_first``), re-run the planner with the
-    new codes, then code what the new plan asks: the pilot's posterior is wide,
-    and the half-width the planned sample reaches depends on where in it the frame
-    lies; a plan made from the larger sample is much closer to the mark (an
-    internal pilot, Wittes & Brittain 1990).
+    Code the first batch (``n_first``, ``d_first``), import its codes, and plan
+    again; repeat until the plan adds nothing (see :class:`CodingPlan`).
     """
     ds.require("census" if labels is not None else "census_estimate")
     fr = _frame.frame(ds, ranks=False)
