@@ -10,6 +10,7 @@ import polars as pl
 from measure._results import Estimate
 from measure.census import _estimate as est
 from measure.census import _frame
+from measure.census._assisted import assisted_totals
 from measure.census._coders import (
     GOLD,
     CoderPosterior,
@@ -17,7 +18,6 @@ from measure.census._coders import (
     sample_posterior,
 )
 from measure.census._coverage import frame_coverage
-from measure.census._model import LogisticModel, features, out_of_fold
 from measure.census._result import CensusResult
 from measure.census._sample import _check_metric
 from measure.dataset import Dataset
@@ -25,14 +25,13 @@ from measure.errors import EstimationError
 
 #: Strata whose coded precision reaches this count in the "at least" bound.
 HIGH_PRECISION = 0.5
-#: Fewest coded accounts (with both classes present) for the model-assisted fit.
-MIN_CODED_FOR_MODEL = 20
-#: Bootstrap replicates for the classifier-corrected (E5) interval.
-BOOTSTRAP_REPS = 200
 #: Posterior draws (after burn-in) of the latent-class headline.
 POSTERIOR_DRAWS = 4000
 POSTERIOR_BURN = 1000
 TERM = "supporters_in_frame"
+#: Coder (sensitivities, specificities) over which bounds are taken when error
+#: rates are not identified (the misclassification grid).
+GRID = ((0.8, 0.85, 0.9, 0.95, 1.0), (0.9, 0.95, 0.98, 0.99, 1.0))
 
 
 def resolve_labels(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -310,7 +309,8 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
                 f"coder sensitivity {sensitivity:g} and specificity "
                 f"{specificity:g}, known and the same in every stratum",),
         )
-    grid = pl.DataFrame(est.misclassification_grid(N, n, x, level=level))
+    grid = pl.DataFrame(est.misclassification_grid(
+        N, n, x, sensitivities=GRID[0], specificities=GRID[1], level=level))
     if pairs.height:
         k = est.cohen_kappa(pairs["first"].to_numpy(), pairs["second"].to_numpy(),
                             level=level)
@@ -345,8 +345,12 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     coded = coded.join(fr, on="account_id", how="left").with_columns(
         pl.col("stratum").replace_strict(w_map, return_dtype=pl.Float64).alias("w"))
     precision = _precision_bands(coded, metric, level)
-    model_est, clf_est, population = _model_assisted(
-        fr, coded, st, N, n, level, seed, frame_size, enabled=model)
+    rates, rates_note, bounds = _coder_rates(posterior, readings, coder_error,
+                                             sensitivity, specificity)
+    model_est, clf_est, population = assisted_totals(
+        fr, coded, sizes_h, rates=rates, rates_note=rates_note,
+        grid=GRID if bounds else None, level=level, seed=seed,
+        frame_size=frame_size, enabled=model)
     coverage = None
     if ds.has("detections"):
         det = ds.sql("SELECT account_id, source FROM detections")
@@ -489,98 +493,27 @@ def _latent_class(readings: pl.DataFrame, sizes: dict[str, float], N: np.ndarray
     return e, coder_error, post
 
 
-def _model_assisted(fr: pl.DataFrame, coded: pl.DataFrame, st: pl.DataFrame,
-                    N: np.ndarray, n: np.ndarray, level: float, seed: int,
-                    frame_size: int, *, enabled: bool
-                    ) -> tuple[Estimate, Estimate, pl.DataFrame | None]:
-    term_ma = f"{TERM}_model_assisted"
-    term_clf = f"{TERM}_classifier_corrected"
-    y = coded["y"].to_numpy().astype(float)
-    if not enabled:
-        r = "model disabled (model=False)"
-        return Estimate.invalid(term_ma, r), Estimate.invalid(term_clf, r), None
-    if len(y) < MIN_CODED_FOR_MODEL or y.min() == y.max():
-        r = (f"needs at least {MIN_CODED_FOR_MODEL} coded accounts with both "
-             f"supporters and non-supporters (have {len(y)}, {int(y.sum())} "
-             "supporters)")
-        return Estimate.invalid(term_ma, r), Estimate.invalid(term_clf, r), None
-    X_all, _names = features(fr)
-    pos = dict(zip(fr["account_id"].to_list(), range(fr.height), strict=True))
-    idx = np.array([pos[a] for a in coded["account_id"].to_list()])
-    Xs = X_all[idx]
-    mdl = LogisticModel().fit(Xs, y)
-    m_all = mdl.predict(X_all)
-    oof_p = out_of_fold(Xs, y.astype(int), seed=seed)
-    N_h = dict(zip(st["stratum"].to_list(), N.tolist(), strict=True))
-    d = est.difference_total(float(m_all.sum()), y, m_all[idx],
-                             coded["stratum"].to_numpy(), N_h, level=level,
-                             frame_size=float(frame_size), m_var=oof_p)
-    ma_notes: tuple[str, ...] = ()
-    if d.degenerate_strata:
-        ma_notes = (f"{len(d.degenerate_strata)} stratum/strata with a single coded "
-                    "class (" + ", ".join(d.degenerate_strata) + "): their part of "
-                    "the interval is the design's Jeffreys limits, not the model's "
-                    "residual spread",)
-    design_N = float(N.sum())
-    if abs(design_N - frame_size) > max(0.01 * frame_size, 1.0):
-        ma_notes += (f"the frame holds {frame_size:,} accounts but the design's "
-                     f"strata {design_N:,.0f}: the predicted total runs over the "
-                     "whole frame, so this estimate is not comparable with the "
-                     "stratified one and is biased for the design's population",)
-    ma = Estimate(
-        term_ma, d.estimate, d.ci, level, d.std_error,
-        "difference (GREG-type) estimator with a ridge logistic working model on "
-        "in-network metrics and profile features (Särndal et al. 1992, §6.5); "
-        "interval: per-stratum normal limits from out-of-fold residuals, Jeffreys "
-        "limits in strata with a single coded class, combined by MOVER",
-        int(len(y)),
-        ("the working model is fitted on the same coded sample (approximately "
-         "design-unbiased); variance from stratified 5-fold out-of-fold residuals",
-         "the frame's predicted total covers the design's population (the frame "
-         "and the design's strata hold the same accounts)"),
-        ma_notes)
-    pred = (m_all >= 0.5).astype(np.int64)
-    population = pl.DataFrame({
-        "account_id": fr["account_id"], "level": fr["level"],
-        "p_supporter": m_all, "predicted": pred.astype(bool),
-    }).join(coded.select("account_id", "label"), on="account_id", how="left")
-    # E5: classifier positives corrected by its out-of-fold sensitivity/specificity
-    oof = (oof_p >= 0.5).astype(float)
-    w = coded["w"].to_numpy()
-    strata_arr = coded["stratum"].to_numpy()
-    n_pos = float(pred.sum())
+def _coder_rates(post: CoderPosterior, readings: pl.DataFrame, coder_error: dict,
+                 sensitivity: float | None, specificity: float | None
+                 ) -> tuple[tuple[np.ndarray, np.ndarray] | None, str, bool]:
+    """Return the primary coder's error rates for the model-based totals.
 
-    def rg(sel: np.ndarray) -> float:
-        yy, pp, ww = y[sel], oof[sel], w[sel]
-        sens = np.sum(ww * yy * pp) / max(np.sum(ww * yy), 1e-12)
-        spec = np.sum(ww * (1 - yy) * (1 - pp)) / max(np.sum(ww * (1 - yy)), 1e-12)
-        if sens + spec <= 1:
-            return float("nan")
-        return est.rogan_gladen_total(frame_size, n_pos, sens, spec)
-
-    t_rg = rg(np.arange(len(y)))
-    rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(strata_arr == h) for h in np.unique(strata_arr)]
-    reps = []
-    for _ in range(BOOTSTRAP_REPS):
-        sel = np.concatenate([rng.choice(g, size=len(g), replace=True)
-                              for g in groups])
-        reps.append(rg(sel))
-    reps_a = np.array(reps)
-    reps_a = reps_a[np.isfinite(reps_a)]
-    if not np.isfinite(t_rg) or len(reps_a) < BOOTSTRAP_REPS // 2:
-        clf = Estimate.invalid(term_clf, "classifier no better than chance on "
-                               "held-out coded accounts (sensitivity + specificity "
-                               "<= 1)")
-    else:
-        a = (1 - level) / 2
-        clf = Estimate(
-            term_clf, t_rg,
-            (float(np.quantile(reps_a, a)), float(np.quantile(reps_a, 1 - a))),
-            level, float(reps_a.std(ddof=1)),
-            "frame classifier positives corrected by Rogan-Gladen with 5-fold "
-            "out-of-fold sensitivity/specificity; stratified bootstrap percentile "
-            "CI (methodology E5; Berger & Morgan 2015 §3.8)", int(len(y)),
-            ("sampling error of the coded sample only; the frame count of "
-             "predicted positives is fixed",))
-    return ma, clf, population
+    Returns ``(rates, note, bounds)``: the given rates when both are passed;
+    else posterior draws of the coder model when accounts were read twice or
+    adjudicated (``bounds`` true when its error rates are not identified); else
+    none, labels taken as right, with ``bounds`` true.
+    """
+    if sensitivity is not None and specificity is not None:
+        return (np.array([sensitivity]), np.array([1.0 - specificity])), (
+            f"coder sensitivity {sensitivity:g} and specificity {specificity:g}, "
+            "known and the same in every stratum"), False
+    if post.n_multi > 0:
+        j = _primary_coder(readings, post.coders)
+        se = post.sensitivity[:, j]
+        fp = 1.0 - post.specificity[:, j] - post.unclear[:, j, 0]
+        return (se, fp), (
+            "coder error rates from the posterior of the latent-class coder model "
+            "(coders independent given the class, error rates the same across "
+            "strata)"), not coder_error.get("identified", False)
+    return None, ("coder labels taken as right within the bounds of the "
+                  "misclassification grid (no account was read twice)"), True

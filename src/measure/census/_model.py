@@ -2,23 +2,26 @@
 
 Features are the in-network sorting metrics (log scale), level, tier, the public
 counts and a few profile fields (language, bio present, bio length); the model is a
-ridge-penalised logistic regression fitted with statsmodels (penalty keeps the fit
-finite under separation, which small coded samples often show). Berger & Morgan
+ridge-penalised logistic regression fitted by Newton's method (the penalty keeps the
+fit finite under separation, which small coded samples often show; the objective is
+the one of statsmodels' ``GLM.fit_regularized`` with ``L1_wt=0``). Labels may be
+probabilities (an account's chance of being a supporter given its readings), so the
+model can be fitted to labels corrected for coder error. Berger & Morgan
 (2015, §3.8) trained a classifier on coded Level-1 accounts and applied it to
 Level 2; here the same model also drives the difference (GREG-type) estimator.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import polars as pl
-import statsmodels.api as sm
 
 #: Ridge penalty (per observation, on standardised features); weak shrinkage that
 #: only matters when the coded sample separates the classes.
 RIDGE_ALPHA = 0.01
+#: Newton iterations and relative tolerance on the objective.
+NEWTON_MAX_ITER = 100
+NEWTON_TOL = 1e-12
 
 #: A feature missing for more than this share of the frame is not used: coded
 #: accounts are often looked up (profile counts known) while most of the frame is
@@ -86,20 +89,62 @@ class LogisticModel:
         Z = (X[:, self.keep] - self.mu) / self.sd
         return np.column_stack([np.ones(len(X)), Z])
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> LogisticModel:
-        """Fit on coded accounts (``y`` = 1 for supporters)."""
-        sd = X.std(axis=0)
+    def fit(self, X: np.ndarray, y: np.ndarray,
+            weights: np.ndarray | None = None) -> LogisticModel:
+        """Fit on coded accounts.
+
+        Parameters
+        ----------
+        X
+            Features of the coded accounts.
+        y
+            1 for supporters, 0 otherwise, or the probability of being one.
+        weights
+            Case weights (e.g. bootstrap multiplicities); default 1.
+
+        Notes
+        -----
+        Minimises ``-sum_i w_i l_i / sum_i w_i + alpha / 2 * |beta|^2`` (the
+        intercept not penalised) by Newton's method with step halving, ``l_i`` the
+        Bernoulli log-likelihood of ``y_i``.
+        """
+        w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+        mu = np.average(X, axis=0, weights=w) if len(y) else X.mean(axis=0)
+        sd = np.sqrt(np.average((X - mu) ** 2, axis=0, weights=w))
         self.keep = sd > 1e-12
-        self.mu = X[:, self.keep].mean(axis=0)
+        self.mu = mu[self.keep]
         self.sd = sd[self.keep]
         D = self._design(X)
-        alpha = np.full(D.shape[1], self.alpha)
-        alpha[0] = 0.0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = sm.GLM(y, D, family=sm.families.Binomial()).fit_regularized(
-                alpha=alpha, L1_wt=0.0, maxiter=200)
-        self.params = np.asarray(res.params)
+        y = np.asarray(y, dtype=float)
+        pen = np.full(D.shape[1], self.alpha)
+        pen[0] = 0.0
+        w = w / w.sum()
+
+        def objective(b: np.ndarray) -> float:
+            eta = D @ b
+            ll = y * eta - np.logaddexp(0.0, eta)
+            return float(-(w @ ll) + 0.5 * pen @ (b * b))
+
+        b = np.zeros(D.shape[1])
+        f = objective(b)
+        for _ in range(NEWTON_MAX_ITER):
+            p = 1.0 / (1.0 + np.exp(-np.clip(D @ b, -35, 35)))
+            grad = -D.T @ (w * (y - p)) + pen * b
+            hess = (D * (w * p * (1 - p))[:, None]).T @ D + np.diag(pen)
+            hess[0, 0] += 1e-12
+            step = np.linalg.solve(hess, grad)
+            t = 1.0
+            while True:
+                f_new = objective(b - t * step)
+                if f_new <= f + 1e-15 or t < 1e-8:
+                    break
+                t /= 2
+            b = b - t * step
+            done = f - f_new < NEWTON_TOL * (1 + abs(f))
+            f = f_new
+            if done:
+                break
+        self.params = b
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -109,8 +154,13 @@ class LogisticModel:
 
 
 def out_of_fold(X: np.ndarray, y: np.ndarray, *, folds: int = 5,
-                seed: int = 0) -> np.ndarray:
-    """Out-of-fold predictions (K-fold, folds balanced on ``y``) for coded accounts."""
+                seed: int = 0, y_fit: np.ndarray | None = None) -> np.ndarray:
+    """Out-of-fold predictions (K-fold, folds balanced on ``y``) for coded accounts.
+
+    ``y`` holds the 0/1 classes that balance the folds; the model is fitted to
+    ``y_fit`` (e.g. probabilities of being a supporter) when given, else to ``y``.
+    """
+    target = np.asarray(y if y_fit is None else y_fit, dtype=float)
     rng = np.random.default_rng(seed)
     fold = np.empty(len(y), dtype=int)
     for cls in (0, 1):
@@ -124,7 +174,7 @@ def out_of_fold(X: np.ndarray, y: np.ndarray, *, folds: int = 5,
         if test.sum() == 0:
             continue
         if len(np.unique(y[train])) < 2:
-            out[test] = y[train].mean()
+            out[test] = target[train].mean()
             continue
-        out[test] = LogisticModel().fit(X[train], y[train]).predict(X[test])
+        out[test] = LogisticModel().fit(X[train], target[train]).predict(X[test])
     return out

@@ -196,6 +196,8 @@ def _census(path: Path, truth: Truth, seed: int) -> list[Score]:
         _score("census", "headline", est, "count", target, r.estimate),
         _score("census", "uncorrected", est, "count", target, r.uncorrected),
         _score("census", "model-assisted", est, "count", target, r.model_assisted),
+        _score("census", "classifier-corrected", est, "count", target,
+               r.classifier_corrected),
     ]
     lb, ub = r.lower_bound.estimate, r.upper_bound.estimate
     out.append(Score("census", "bounds (at least, at most)", est, "count",
