@@ -69,7 +69,10 @@ def test_pattern_counts_from_sql_match_python(three_lists: Path) -> None:
 
 def test_analyze_independent_lists(three_lists: Path) -> None:
     res = analyze(measure.open(three_lists))
-    assert res.model in measure.capture.AUTO_POOL
+    assert res.model == "averaged"
+    assert res.best_model in measure.capture.AUTO_POOL
+    assert set(res.averaged.weights) <= set(measure.capture.AUTO_POOL)
+    assert sum(res.averaged.weights.values()) == pytest.approx(1.0)
     assert res.n_observed == int(res.patterns["count"].sum())
     lo, hi = res.estimate.ci
     assert res.n_observed <= lo < res.estimate.estimate < hi
@@ -162,9 +165,17 @@ def test_cli_json(
         == 0
     )
     out = json.loads(capsys.readouterr().out)
-    for key in ("estimate", "ci", "n_observed", "model", "models"):
+    for key in ("estimate", "ci", "n_observed", "model", "models", "averaged",
+                "latent_class", "goodness_of_fit", "graphical"):
         assert key in out
     assert out["criterion"] == "bic"
+    assert out["model"] == "averaged"
+    assert out["estimate"] == pytest.approx(out["averaged"]["estimate"])
+    assert sum(out["averaged"]["weights"].values()) == pytest.approx(1.0)
+    diag = out["latent_class"]["diagnostics"]
+    assert {"rhat", "ess", "converged", "chains"} <= set(diag)
+    gof = {g["model"]: g for g in out["goodness_of_fit"]}
+    assert {"deviance", "pearson", "df", "p_deviance", "p_pearson"} <= set(gof["Mt"])
     assert {"name", "estimate", "ci", "aic"} <= set(out["models"][0])
     assert png.stat().st_size > 0
     assert main(["capture", str(three_lists), "--model", "Mt"]) == 0

@@ -36,6 +36,19 @@ import polars as pl
 
 from measure._results import Estimate
 from measure.capture import _sql
+from measure.capture._averaging import (
+    GoodnessOfFit,
+    ModelAverage,
+    fit_warnings,
+    goodness_of_fit,
+    model_average,
+)
+from measure.capture._graphical import bma_estimate, bma_graphical
+from measure.capture._latent_class import (
+    LatentClassSettings,
+    fit_latent_class,
+    latent_class_estimate,
+)
 from measure.capture._loglinear import (
     LoglinearFit,
     ModelSpec,
@@ -85,12 +98,21 @@ CI_METHODS = ("profile", "lognormal", "none")
 __all__ = [
     "AUTO_POOL",
     "CaptureResult",
+    "GoodnessOfFit",
+    "LatentClassSettings",
     "LoglinearFit",
     "MODEL_NAMES",
+    "ModelAverage",
     "ModelSpec",
     "analyze",
     "analyze_counts",
     "analyze_histories",
+    "bma_estimate",
+    "bma_graphical",
+    "fit_latent_class",
+    "goodness_of_fit",
+    "latent_class_estimate",
+    "model_average",
     "cell_matrix",
     "chao_lower_bounds",
     "chapman",
@@ -259,6 +281,8 @@ def analyze_counts(
     ci: str = "profile",
     stepwise: bool = True,
     source_sizes: Sequence[int] | None = None,
+    latent_class: bool | LatentClassSettings = True,
+    graphical: bool = True,
 ) -> CaptureResult:
     """Estimate ``N`` from the observable pattern counts of ``K`` lists.
 
@@ -270,10 +294,11 @@ def analyze_counts(
     sources
         List names.
     model
-        ``None``/``"auto"`` (K = 2: Chapman; K >= 3: the model with the lowest
-        criterion among :data:`AUTO_POOL` whose MLE exists), a family
-        (``"independence"``, ``"two_way"``, ``"heterogeneity"``) or one of
-        :data:`MODEL_NAMES`.
+        ``None``/``"auto"`` (K = 2: Chapman; K >= 3: the average of the models of
+        :data:`AUTO_POOL` whose MLE exists, weighted by the criterion, with the
+        model-averaged interval), a family (``"independence"``, ``"two_way"``,
+        ``"heterogeneity"``) or one of :data:`MODEL_NAMES` (that model is
+        reported).
     criterion
         ``"aic"`` or ``"bic"``.
     level
@@ -286,6 +311,12 @@ def analyze_counts(
         interactions on ``criterion``; K >= 3).
     source_sizes
         Units per list (computed from ``y`` when omitted).
+    latent_class
+        Also fit the Bayesian latent-class model (Manrique-Vallier 2016;
+        ``True``: default :class:`LatentClassSettings`, or the settings to use).
+    graphical
+        Also average over decomposable graphical models (Madigan & York 1997;
+        3 to 5 lists).
 
     Returns
     -------
@@ -356,8 +387,33 @@ def analyze_counts(
             "chapman": chapman(n1, n2, m, level=level),
         }
     name, est, notes = _choose(fits, two, model, criterion, k_lists, level)
+    best = name
+    gof = tuple(goodness_of_fit(f, y) for f in fits)
+    averaged = None
+    if k_lists >= 3:
+        valid = [f for f in fits if f.valid and not f.lower_bound]
+        pool = [f for f in valid if f.name in AUTO_POOL] or valid
+        averaged = model_average(pool, criterion=criterion, level=level,
+                                 n_observed=n)
+        warnings += fit_warnings(gof, pool, averaged.weights)
+    if model is None and averaged is not None and averaged.estimate.valid:
+        name, est = "averaged", replace(averaged.estimate, term="population")
+        notes = [f"headline: {criterion.upper()}-weighted average of "
+                 f"{len(averaged.weights)} models (lowest {criterion.upper()}: "
+                 f"{best}); the interval includes model-selection uncertainty"]
     warnings += notes
     chosen = replace(est, method=f"{name}: {est.method}" if est.method else name)
+    lc = None
+    if latent_class is not False and k_lists >= 3:
+        settings = (latent_class if isinstance(latent_class, LatentClassSettings)
+                    else LatentClassSettings())
+        lc = latent_class_estimate(y, sources, level=level, settings=settings)
+    gr = None
+    if graphical and 3 <= k_lists <= 5:
+        try:
+            gr = bma_estimate(y, sources, level=level)
+        except EstimationError as exc:
+            gr = Estimate.invalid("N_bma_graphical", str(exc), level=level)
     masks = np.flatnonzero(y > 0) + 1
     patterns = pl.DataFrame(
         {s: ((masks >> j) & 1).astype(np.int8) for j, s in enumerate(sources)}
@@ -376,6 +432,11 @@ def analyze_counts(
         lower_bounds=chao_lower_bounds(y, k_lists, level=level),
         warnings=tuple(warnings),
         level=level,
+        best_model=best,
+        averaged=averaged,
+        latent_class=lc,
+        graphical=gr,
+        goodness_of_fit=gof,
     )
 
 
@@ -518,6 +579,8 @@ def analyze(
     sources: Sequence[str] | None = None,
     ci: str = "profile",
     stepwise: bool = True,
+    latent_class: bool | LatentClassSettings = True,
+    graphical: bool = True,
 ) -> CaptureResult:
     """Capture–recapture estimate of the population the ``detections`` sample.
 
@@ -525,7 +588,7 @@ def analyze(
     ----------
     ds
         A :class:`measure.Dataset` with a ``detections`` table.
-    model, criterion, level, ci, stepwise
+    model, criterion, level, ci, stepwise, latent_class, graphical
         See :func:`analyze_counts`.
     sources
         Sources to use (default: all, in name order).
@@ -546,4 +609,6 @@ def analyze(
         ci=ci,
         stepwise=stepwise,
         source_sizes=sizes,
+        latent_class=latent_class,
+        graphical=graphical,
     )

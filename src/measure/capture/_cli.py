@@ -19,14 +19,17 @@ def register(sub: Any) -> None:
         description="Estimate how many accounts the detection sources sample from: "
         "Lincoln-Petersen and Chapman for two sources; log-linear models (Mt, "
         "heterogeneity models Mh/Mth, two-list interactions) for three or more, "
-        "with existence checks, AIC/BIC choice, profile-likelihood intervals and "
-        "Chao's lower bound.",
+        "with existence checks, goodness of fit, profile-likelihood intervals, an "
+        "AIC/BIC-weighted model average as the headline, a Bayesian latent-class "
+        "model (LCMCR), graphical-model averaging (3-5 lists) and Chao's lower "
+        "bound.",
     )
     p.add_argument("dataset", help="dataset directory with a detections table")
     p.add_argument(
         "--model",
         default=None,
-        help="model to report: auto (default), independence, two_way, "
+        help="model to report: auto (default: the model average), independence, "
+        "two_way, "
         "heterogeneity, or one of " + ", ".join(MODEL_NAMES),
     )
     p.add_argument(
@@ -44,6 +47,11 @@ def register(sub: Any) -> None:
         default="profile",
         choices=("profile", "lognormal"),
         help="interval for the log-linear models (default profile)",
+    )
+    p.add_argument(
+        "--no-latent-class",
+        action="store_true",
+        help="skip the Bayesian latent-class model (its sampler takes seconds)",
     )
     p.add_argument(
         "--plot",
@@ -69,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         level=args.level,
         sources=sources,
         ci=args.ci,
+        latent_class=not args.no_latent_class,
     )
     if args.plot:
         import matplotlib

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from measure._results import Estimate, _fmt, estimates_to_polars
+from measure.capture._averaging import GoodnessOfFit, ModelAverage
 from measure.capture._loglinear import LoglinearFit
 
 
@@ -41,11 +42,12 @@ class CaptureResult:
     Attributes
     ----------
     estimate
-        The population size under the chosen model (term ``population``).
+        The headline population size (term ``population``): with three or more
+        lists and no model named, the model-averaged estimate.
     model
-        Name of the chosen model.
+        What the headline is: ``"averaged"`` or the name of the model reported.
     criterion
-        ``"aic"`` or ``"bic"``: how the model was chosen (when not given).
+        ``"aic"`` or ``"bic"``: how models were weighed (when not given).
     n_observed
         Distinct units on at least one list.
     sources, source_sizes
@@ -64,6 +66,19 @@ class CaptureResult:
         Diagnostics about the data or the choice.
     level
         Confidence level of every interval.
+    best_model
+        The single model with the lowest criterion (or the one named).
+    averaged
+        The model average over the identifiable heterogeneity models, with the
+        weights (three or more lists).
+    latent_class
+        The Bayesian latent-class estimate (Manrique-Vallier 2016) with its
+        convergence diagnostics in ``extra`` (``None`` when not fitted).
+    graphical
+        The average over decomposable graphical models (Madigan & York 1997; 3 to
+        5 lists; ``None`` when not fitted).
+    goodness_of_fit
+        Deviance and Pearson statistics of each log-linear model.
     """
 
     estimate: Estimate
@@ -78,6 +93,11 @@ class CaptureResult:
     lower_bounds: dict[str, Estimate] = field(default_factory=dict, compare=False)
     warnings: tuple[str, ...] = ()
     level: float = 0.95
+    best_model: str = ""
+    averaged: ModelAverage | None = field(default=None, compare=False)
+    latent_class: Estimate | None = field(default=None, compare=False)
+    graphical: Estimate | None = field(default=None, compare=False)
+    goodness_of_fit: tuple[GoodnessOfFit, ...] = field(default=(), compare=False)
 
     # -- accessors -----------------------------------------------------------------
     def fit(self, name: str) -> LoglinearFit:
@@ -183,6 +203,11 @@ class CaptureResult:
                 for s, n in zip(self.sources, self.source_sizes, strict=True)
             ],
             "models": models,
+            "best_model": self.best_model,
+            "averaged": self.averaged.to_dict() if self.averaged else None,
+            "latent_class": _latent_dict(self.latent_class),
+            "graphical": _graphical_dict(self.graphical),
+            "goodness_of_fit": [g.to_dict() for g in self.goodness_of_fit],
             "lower_bounds": {k: v.to_dict() for k, v in self.lower_bounds.items()},
             "heterogeneity_range": self.heterogeneity_range(),
             "patterns": self.patterns.to_dicts(),
@@ -197,12 +222,15 @@ class CaptureResult:
             f"Capture-recapture over {len(self.sources)} lists "
             f"({', '.join(f'{s}: {n}' for s, n in zip(self.sources, self.source_sizes, strict=True))}); "  # noqa: E501
             f"{self.n_observed} distinct units observed",
-            f"chosen model: {self.model}"
-            + (
-                f" (by {self.criterion.upper()})"
-                if any(w.startswith("model chosen by") for w in self.warnings)
-                else ""
-            ),
+            (f"headline: {self.criterion.upper()}-weighted model average "
+             f"(lowest {self.criterion.upper()}: {self.best_model})"
+             if self.model == "averaged" else
+             f"chosen model: {self.model}"
+             + (
+                 f" (by {self.criterion.upper()})"
+                 if any(w.startswith("model chosen by") for w in self.warnings)
+                 else ""
+             )),
             self.estimate.summary(),
             "",
             f"{'model':<22}{'N':>10}{'s.e.':>9}   {self.level:.0%} CI"
@@ -227,6 +255,26 @@ class CaptureResult:
                 )
             else:
                 lines.append(f"{k:<22}{'NA':>10}   ({e.reason})")
+        for label, e in (("model average", self.averaged.estimate
+                          if self.averaged else None),
+                         ("latent class (LCMCR)", self.latent_class),
+                         ("graphical models", self.graphical)):
+            if e is None:
+                continue
+            if e.valid:
+                lines.append(f"{label:<22}{_fmt(e.estimate):>10}"
+                             f"{_fmt(e.std_error, 3):>9}   "
+                             f"[{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]")
+            else:
+                lines.append(f"{label:<22}{'NA':>10}   ({e.reason})")
+        if self.averaged is not None and self.averaged.weights:
+            top = sorted(self.averaged.weights.items(), key=lambda kv: -kv[1])
+            lines.append("model weights: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in top if v >= 0.005))
+        poor = [g.model for g in self.goodness_of_fit if g.poor]
+        if poor:
+            lines.append("poor fit (deviance and Pearson p < 0.05): "
+                         + ", ".join(poor))
         hr = self.heterogeneity_range()
         if hr is not None:
             lines.append(
@@ -255,6 +303,35 @@ class CaptureResult:
         from measure.capture._plot import plot_models
 
         return plot_models(self, ax=ax)
+
+
+def _latent_dict(e: Estimate | None) -> dict[str, Any] | None:
+    """Return the latent-class estimate with its convergence diagnostics."""
+    if e is None:
+        return None
+    d = e.to_dict()
+    x = e.extra
+    d["diagnostics"] = {
+        "rhat": _clean(x.get("rhat")), "ess": _clean(x.get("ess")),
+        "converged": bool(x.get("converged", False)),
+        "mcse_median": _clean(x.get("mcse_median")),
+        "chains": getattr(x.get("settings"), "chains", None),
+        "draws": getattr(x.get("settings"), "draws", None),
+    }
+    return d
+
+
+def _graphical_dict(e: Estimate | None) -> dict[str, Any] | None:
+    """Return the graphical-model average with its most probable graphs."""
+    if e is None:
+        return None
+    d = e.to_dict()
+    bma = e.extra.get("bma")
+    if bma is not None:
+        top = bma.models.head(5)
+        d["models"] = [{k: (_clean(v) if isinstance(v, float) else v)
+                        for k, v in r.items()} for r in top.to_dicts()]
+    return d
 
 
 def _renamed(e: Estimate, term: str) -> Estimate:
