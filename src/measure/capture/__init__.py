@@ -62,6 +62,7 @@ from measure.capture._loglinear import (
 )
 from measure.capture._result import CaptureResult
 from measure.capture._two_source import chapman, lincoln_petersen, lognormal_interval
+from measure.capture._windows import Population, describe_population, window_bounds
 from measure.errors import ConfigError, DataContractError, EstimationError
 from measure.options import CAPTURE_MODELS, CaptureModel, Criterion, validate_option
 
@@ -104,6 +105,7 @@ __all__ = [
     "MODEL_NAMES",
     "ModelAverage",
     "ModelSpec",
+    "Population",
     "analyze",
     "analyze_counts",
     "analyze_histories",
@@ -535,9 +537,15 @@ def analyze_histories(
 
 
 def pattern_counts(
-    ds: Any, sources: Sequence[str] | None = None
+    ds: Any,
+    sources: Sequence[str] | None = None,
+    *,
+    start: Any = None,
+    end: Any = None,
 ) -> tuple[tuple[str, ...], np.ndarray, tuple[int, ...]]:
     """Pattern counts from a dataset's ``detections`` (SQL in DuckDB).
+
+    ``start``/``end`` (UTC datetimes) keep only detections made between them.
 
     Returns
     -------
@@ -563,11 +571,18 @@ def pattern_counts(
             f"detections hold {len(sources)} sources; at most {MAX_SOURCES} are "
             "supported: pass sources= with the ones to use, or merge similar ones"
         )
-    counts = ds.sql(_sql.PATTERN_COUNTS, {"sources": sources})
+    if start is None and end is None:
+        counts = ds.sql(_sql.PATTERN_COUNTS, {"sources": sources})
+    else:
+        counts = ds.sql(_sql.WINDOW_PATTERN_COUNTS,
+                        {"sources": sources, "start": start, "end": end})
     y = np.zeros(2 ** len(sources) - 1)
     y[counts["mask"].to_numpy() - 1] = counts["n"].to_numpy()
-    size_of = dict(zip(present, sizes["n"].to_list(), strict=True))
-    return tuple(sources), y, tuple(int(size_of[s]) for s in sources)
+    if start is None and end is None:
+        size_of = dict(zip(present, sizes["n"].to_list(), strict=True))
+        return tuple(sources), y, tuple(int(size_of[s]) for s in sources)
+    w = cell_matrix(len(sources))
+    return tuple(sources), y, tuple(int(v) for v in (w * y[:, None]).sum(axis=0))
 
 
 def analyze(
@@ -581,6 +596,8 @@ def analyze(
     stepwise: bool = True,
     latent_class: bool | LatentClassSettings = True,
     graphical: bool = True,
+    at: Any = None,
+    window: float | None = None,
 ) -> CaptureResult:
     """Capture–recapture estimate of the population the ``detections`` sample.
 
@@ -592,15 +609,33 @@ def analyze(
         See :func:`analyze_counts`.
     sources
         Sources to use (default: all, in name order).
+    at, window
+        Keep only detections within ``window`` days centred on the date ``at``
+        (ISO string or datetime, UTC): the estimate then refers to the accounts
+        alive in that window. Default: every detection.
 
     Returns
     -------
     CaptureResult
-        ``.estimate`` under the chosen model, every model's fit, Chao's lower
-        bounds, and Lincoln–Petersen/Chapman when there are two sources.
+        The headline estimate, every model's fit, the model average, the
+        latent-class and graphical-model estimates, Chao's lower bounds,
+        Lincoln–Petersen/Chapman when there are two sources, and
+        ``population``: which accounts, in time, the estimate refers to.
     """
-    srcs, y, sizes = pattern_counts(ds, sources)
-    return analyze_counts(
+    ds.require("capture")
+    start, end = window_bounds(at, window)
+    present = ds.sql(_sql.SOURCE_SIZES)["source"].to_list() if sources is None \
+        else list(dict.fromkeys(sources))
+    pop, pop_warnings = describe_population(ds, present, start, end)
+    if start is not None:
+        empty = [s for s in present if not pop.sources.get(s, {}).get("n")]
+        if empty:
+            pop_warnings.append(
+                "source(s) " + ", ".join(repr(s) for s in empty) + " detected "
+                "nobody in the window and were left out")
+            sources = [s for s in present if s not in empty]
+    srcs, y, sizes = pattern_counts(ds, sources, start=start, end=end)
+    res = analyze_counts(
         y,
         srcs,
         model=model,
@@ -612,3 +647,5 @@ def analyze(
         latent_class=latent_class,
         graphical=graphical,
     )
+    return replace(res, population=pop,
+                   warnings=tuple(pop_warnings) + res.warnings)

@@ -49,6 +49,17 @@ def register(sub: Any) -> None:
         help="interval for the log-linear models (default profile)",
     )
     p.add_argument(
+        "--at",
+        default=None,
+        metavar="DATE",
+        help="keep only detections within --window days centred on this date "
+        "(ISO, UTC): the estimate then refers to the accounts alive then",
+    )
+    p.add_argument(
+        "--window", type=float, default=None, metavar="DAYS",
+        help="width of the window around --at, in days",
+    )
+    p.add_argument(
         "--no-latent-class",
         action="store_true",
         help="skip the Bayesian latent-class model (its sampler takes seconds)",
@@ -78,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         sources=sources,
         ci=args.ci,
         latent_class=not args.no_latent_class,
+        at=args.at,
+        window=args.window,
     )
     if args.plot:
         import matplotlib

@@ -12,6 +12,7 @@ import polars as pl
 from measure._results import Estimate, _fmt, estimates_to_polars
 from measure.capture._averaging import GoodnessOfFit, ModelAverage
 from measure.capture._loglinear import LoglinearFit
+from measure.capture._windows import Population
 
 
 def _clean(v: float | None) -> float | None:
@@ -79,6 +80,9 @@ class CaptureResult:
         5 lists; ``None`` when not fitted).
     goodness_of_fit
         Deviance and Pearson statistics of each log-linear model.
+    population
+        Which accounts, in time, the estimate refers to (from a dataset's
+        detection times; ``None`` for counts given directly).
     """
 
     estimate: Estimate
@@ -98,6 +102,7 @@ class CaptureResult:
     latent_class: Estimate | None = field(default=None, compare=False)
     graphical: Estimate | None = field(default=None, compare=False)
     goodness_of_fit: tuple[GoodnessOfFit, ...] = field(default=(), compare=False)
+    population: Population | None = field(default=None, compare=False)
 
     # -- accessors -----------------------------------------------------------------
     def fit(self, name: str) -> LoglinearFit:
@@ -208,6 +213,7 @@ class CaptureResult:
             "latent_class": _latent_dict(self.latent_class),
             "graphical": _graphical_dict(self.graphical),
             "goodness_of_fit": [g.to_dict() for g in self.goodness_of_fit],
+            "population": self.population.to_dict() if self.population else None,
             "lower_bounds": {k: v.to_dict() for k, v in self.lower_bounds.items()},
             "heterogeneity_range": self.heterogeneity_range(),
             "patterns": self.patterns.to_dicts(),
@@ -232,6 +238,8 @@ class CaptureResult:
                  else ""
              )),
             self.estimate.summary(),
+            *([f"  refers to: {self.population.refers_to}"]
+              if self.population is not None else []),
             "",
             f"{'model':<22}{'N':>10}{'s.e.':>9}   {self.level:.0%} CI"
             f"{'':<21}{'AIC':>9}{'BIC':>9}",

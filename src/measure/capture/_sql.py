@@ -36,3 +36,65 @@ SELECT count(*) AS n
 FROM (SELECT account_id, source FROM detections
       GROUP BY account_id, source HAVING count(*) > 1)
 """
+
+# Detections kept for an analysis: every row, or only those detected between
+# $start and $end (inclusive; rows without detected_at are then left out).
+# $sources is the ordered list of source names to use.
+KEPT_DETECTIONS = """
+SELECT account_id, source, detected_at
+FROM detections
+WHERE list_contains($sources, source)
+  AND ($start IS NULL OR (detected_at IS NOT NULL AND detected_at >= $start))
+  AND ($end IS NULL OR (detected_at IS NOT NULL AND detected_at <= $end))
+"""
+
+# Capture-pattern counts of the kept detections (see PATTERN_COUNTS).
+WINDOW_PATTERN_COUNTS = """
+WITH kept AS (""" + KEPT_DETECTIONS + """),
+caught AS (
+  SELECT account_id,
+         bit_or(CAST(1 AS BIGINT) << (list_position($sources, source) - 1)) AS mask
+  FROM kept
+  GROUP BY account_id
+)
+SELECT mask, count(*) AS n
+FROM caught
+GROUP BY mask
+ORDER BY mask
+"""
+
+# When each source detected its accounts (kept detections only), and how many
+# rows have no detection time.
+DETECTION_SPAN = """
+WITH kept AS (""" + KEPT_DETECTIONS + """)
+SELECT source, min(detected_at) AS first, max(detected_at) AS last,
+       count(DISTINCT account_id) AS n,
+       count(*) FILTER (WHERE detected_at IS NULL) AS undated
+FROM kept
+GROUP BY source
+ORDER BY source
+"""
+
+# Turnover among the detected accounts during [$span_start, $span_end]: accounts
+# created after the span began, and accounts first seen suspended (or not found)
+# before it ended; from ``accounts.created_at`` and ``observations``.
+TURNOVER = """
+WITH kept AS (SELECT DISTINCT account_id FROM (""" + KEPT_DETECTIONS + """)),
+born AS (
+  SELECT k.account_id, a.created_at
+  FROM kept k LEFT JOIN accounts a USING (account_id)
+),
+gone AS (
+  SELECT account_id, min(observed_at) AS gone_at
+  FROM observations
+  WHERE status IN ('suspended', 'not_found', 'deactivated')
+    AND account_id IN (SELECT account_id FROM kept)
+  GROUP BY account_id
+)
+SELECT count(*) AS n,
+       count(*) FILTER (WHERE b.created_at > $span_start) AS created_during,
+       count(*) FILTER (WHERE g.gone_at < $span_end) AS gone_during,
+       count(*) FILTER (WHERE b.created_at > $span_start
+                         OR g.gone_at < $span_end) AS turned_over
+FROM born b LEFT JOIN gone g USING (account_id)
+"""

@@ -206,19 +206,36 @@ def _census(path: Path, truth: Truth, seed: int) -> list[Score]:
 
 
 def _capture(path: Path, truth: Truth, seed: int) -> list[Score]:
+    """Score the capture estimates against the population the result names.
+
+    Lists collected over windows (an open population) make the result refer to
+    the accounts alive at some time during the detections' span; the target is
+    then the truth's accounts ever alive in the lists' windows, and the accounts
+    alive at the census are reported beside it.
+    """
     import measure
     from measure.capture import analyze
 
     with measure.open(path, validate="none") as ds:
         r = analyze(ds)
-    out = [_score("capture", "headline", "supporter accounts alive at the census",
-                  "count", truth.capture_population, r.estimate)]
     windows = truth.config["capture"].get("list_window_days", 0.0)
+    alive = "supporter accounts alive at the census"
+    ever = "supporter accounts alive during the list windows"
     if windows:
-        ever = truth.json["stress"]["capture"]["population_ever_alive_in_windows"]
-        out.append(_score("capture", "headline",
-                          "supporter accounts alive during the list windows",
-                          "count", ever, r.estimate, target=False))
+        target = truth.json["stress"]["capture"]["population_ever_alive_in_windows"]
+        estimand = ever
+    else:
+        target, estimand = truth.capture_population, alive
+    out = [_score("capture", "headline", estimand, "count", target, r.estimate)]
+    for name, e in (("lowest-AIC model", r.fit(r.best_model).estimate
+                     if r.best_model in {m.name for m in r.models} else None),
+                    ("latent class", r.latent_class),
+                    ("graphical models", r.graphical)):
+        out.append(_score("capture", name, estimand, "count", target, e,
+                          target=False))
+    if windows:
+        out.append(_score("capture", "headline", alive, "count",
+                          truth.capture_population, r.estimate, target=False))
     return out
 
 
