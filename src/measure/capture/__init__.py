@@ -43,6 +43,13 @@ from measure.capture._averaging import (
     goodness_of_fit,
     model_average,
 )
+from measure.capture._false_detections import SHARES as FALSE_SHARES
+from measure.capture._false_detections import (
+    FalseDetections,
+    screened_estimate,
+    sensitivity_table,
+    supporter_probabilities,
+)
 from measure.capture._graphical import bma_estimate, bma_graphical
 from measure.capture._latent_class import (
     LatentClassSettings,
@@ -285,6 +292,7 @@ def analyze_counts(
     source_sizes: Sequence[int] | None = None,
     latent_class: bool | LatentClassSettings = True,
     graphical: bool = True,
+    false_detection_shares: Sequence[float] | None = FALSE_SHARES,
 ) -> CaptureResult:
     """Estimate ``N`` from the observable pattern counts of ``K`` lists.
 
@@ -319,6 +327,9 @@ def analyze_counts(
     graphical
         Also average over decomposable graphical models (Madigan & York 1997;
         3 to 5 lists).
+    false_detection_shares
+        Shares of each list's detections assumed false for the sensitivity table
+        (``CaptureResult.false_detections``; ``None`` skips it).
 
     Returns
     -------
@@ -410,6 +421,22 @@ def analyze_counts(
         settings = (latent_class if isinstance(latent_class, LatentClassSettings)
                     else LatentClassSettings())
         lc = latent_class_estimate(y, sources, level=level, settings=settings)
+    fd = None
+    if false_detection_shares is not None:
+        def headline(z: np.ndarray) -> Estimate:
+            return analyze_counts(
+                z, sources, model=model, criterion=criterion, level=level, ci=ci,
+                stepwise=stepwise, latent_class=False, graphical=False,
+                false_detection_shares=None).estimate
+
+        table = sensitivity_table(y, sizes, headline,
+                                  shares=[f for f in false_detection_shares if f])
+        first = pl.DataFrame([{"share": 0.0, "removed": 0,
+                               "estimate": chosen.estimate if chosen.valid else None,
+                               "ci_low": chosen.ci[0] if chosen.valid else None,
+                               "ci_high": chosen.ci[1] if chosen.valid else None}],
+                             schema=table.schema)
+        fd = FalseDetections(pl.concat([first, table]))
     gr = None
     if graphical and 3 <= k_lists <= 5:
         try:
@@ -439,6 +466,7 @@ def analyze_counts(
         latent_class=lc,
         graphical=gr,
         goodness_of_fit=gof,
+        false_detections=fd,
     )
 
 
@@ -647,5 +675,22 @@ def analyze(
         latent_class=latent_class,
         graphical=graphical,
     )
-    return replace(res, population=pop,
+    fd = res.false_detections
+    masks = ds.sql(_sql.ACCOUNT_MASKS, {"sources": list(srcs), "start": start,
+                                        "end": end})
+    probs = supporter_probabilities(ds, masks)
+    if probs is not None and fd is not None and len(srcs) >= 2:
+        p, missing = probs
+
+        def headline(z: np.ndarray) -> Estimate:
+            return analyze_counts(
+                z, srcs, model=model, criterion=criterion, level=level, ci=ci,
+                stepwise=stepwise, latent_class=False, graphical=False,
+                false_detection_shares=None).estimate
+
+        screened = screened_estimate(masks["mask"].to_numpy(), p, len(srcs),
+                                     headline, level=level)
+        fd = replace(fd, screened=screened, n_screened_out=float(np.sum(1 - p)),
+                     n_unclassified=missing)
+    return replace(res, population=pop, false_detections=fd,
                    warnings=tuple(pop_warnings) + res.warnings)

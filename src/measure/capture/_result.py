@@ -11,6 +11,7 @@ import polars as pl
 
 from measure._results import Estimate, _fmt, estimates_to_polars
 from measure.capture._averaging import GoodnessOfFit, ModelAverage
+from measure.capture._false_detections import FalseDetections
 from measure.capture._loglinear import LoglinearFit
 from measure.capture._windows import Population
 
@@ -83,6 +84,10 @@ class CaptureResult:
     population
         Which accounts, in time, the estimate refers to (from a dataset's
         detection times; ``None`` for counts given directly).
+    false_detections
+        The headline if a share of each list's detections were false (removed
+        from its singletons), and, when the census has classified the frame, the
+        estimate from detections screened by their supporter probability.
     """
 
     estimate: Estimate
@@ -103,6 +108,7 @@ class CaptureResult:
     graphical: Estimate | None = field(default=None, compare=False)
     goodness_of_fit: tuple[GoodnessOfFit, ...] = field(default=(), compare=False)
     population: Population | None = field(default=None, compare=False)
+    false_detections: FalseDetections | None = field(default=None, compare=False)
 
     # -- accessors -----------------------------------------------------------------
     def fit(self, name: str) -> LoglinearFit:
@@ -214,6 +220,8 @@ class CaptureResult:
             "graphical": _graphical_dict(self.graphical),
             "goodness_of_fit": [g.to_dict() for g in self.goodness_of_fit],
             "population": self.population.to_dict() if self.population else None,
+            "false_detections": (self.false_detections.to_dict()
+                                 if self.false_detections else None),
             "lower_bounds": {k: v.to_dict() for k, v in self.lower_bounds.items()},
             "heterogeneity_range": self.heterogeneity_range(),
             "patterns": self.patterns.to_dicts(),
@@ -279,6 +287,19 @@ class CaptureResult:
             top = sorted(self.averaged.weights.items(), key=lambda kv: -kv[1])
             lines.append("model weights: " + ", ".join(
                 f"{k} {v:.2f}" for k, v in top if v >= 0.005))
+        fd = self.false_detections
+        if fd is not None and fd.sensitivity.height > 1:
+            parts = [f"{r['share']:.0%}: {_fmt(r['estimate'])}"
+                     for r in fd.sensitivity.iter_rows(named=True)
+                     if r["estimate"] is not None]
+            lines.append("if this share of each list's detections were false: "
+                         + ", ".join(parts))
+        if fd is not None and fd.screened is not None:
+            e = fd.screened
+            lines.append(
+                f"{'screened (census)':<22}{_fmt(e.estimate):>10}"
+                f"{_fmt(e.std_error, 3):>9}   [{_fmt(e.ci[0])}, {_fmt(e.ci[1])}]"
+                if e.valid else f"{'screened (census)':<22}{'NA':>10}   ({e.reason})")
         poor = [g.model for g in self.goodness_of_fit if g.poor]
         if poor:
             lines.append("poor fit (deviance and Pearson p < 0.05): "

@@ -98,3 +98,13 @@ SELECT count(*) AS n,
                          OR g.gone_at < $span_end) AS turned_over
 FROM born b LEFT JOIN gone g USING (account_id)
 """
+
+# Capture pattern (bit mask) of each detected account (kept detections).
+ACCOUNT_MASKS = """
+WITH kept AS (""" + KEPT_DETECTIONS + """)
+SELECT account_id,
+       bit_or(CAST(1 AS BIGINT) << (list_position($sources, source) - 1)) AS mask
+FROM kept
+GROUP BY account_id
+ORDER BY account_id
+"""
