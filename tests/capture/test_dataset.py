@@ -71,7 +71,7 @@ def test_analyze_independent_lists(three_lists: Path) -> None:
     res = analyze(measure.open(three_lists))
     assert res.model == "averaged"
     assert res.best_model in measure.capture.AUTO_POOL
-    assert set(res.averaged.weights) <= set(measure.capture.AUTO_POOL)
+    assert set(res.averaged.weights) <= set(measure.capture.AVERAGE_POOL)
     assert sum(res.averaged.weights.values()) == pytest.approx(1.0)
     assert res.n_observed == int(res.patterns["count"].sum())
     lo, hi = res.estimate.ci

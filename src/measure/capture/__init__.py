@@ -101,10 +101,20 @@ MODEL_NAMES = tuple(
 #: heterogeneity spreads over all pairs). The calibration run
 #: (tests/capture/test_calibration.py) measures the coverage this choice gives.
 AUTO_POOL = ("Mth_darroch", "Mth_darroch_stepwise", "two_way", "Mth_normal")
+#: Models the headline averages over (K >= 3): every model that allows list
+#: effects and heterogeneous catchability. Besides :data:`AUTO_POOL`, the Poisson2
+#: and Gamma3.5 shapes: K lists fit them about as well and cannot tell the
+#: shapes apart (Link 2003), which is a reason to let their disagreement widen
+#: the interval rather than to pick one. On tuning worlds (50 plain, 88 stress
+#: without list windows) adding them raised the averaged interval's coverage on
+#: plain worlds from 0.90 to 0.94 and its median relative width from 0.42 to 0.58;
+#: stress coverage stayed 0.84.
+AVERAGE_POOL = AUTO_POOL + ("Mth_poisson2", "Mth_gamma3.5")
 CI_METHODS = ("profile", "lognormal", "none")
 
 __all__ = [
     "AUTO_POOL",
+    "AVERAGE_POOL",
     "CaptureResult",
     "GoodnessOfFit",
     "LatentClassSettings",
@@ -305,7 +315,7 @@ def analyze_counts(
         List names.
     model
         ``None``/``"auto"`` (K = 2: Chapman; K >= 3: the average of the models of
-        :data:`AUTO_POOL` whose MLE exists, weighted by the criterion, with the
+        :data:`AVERAGE_POOL` whose MLE exists, weighted by the criterion, with the
         model-averaged interval), a family (``"independence"``, ``"two_way"``,
         ``"heterogeneity"``) or one of :data:`MODEL_NAMES` (that model is
         reported).
@@ -405,7 +415,7 @@ def analyze_counts(
     averaged = None
     if k_lists >= 3:
         valid = [f for f in fits if f.valid and not f.lower_bound]
-        pool = [f for f in valid if f.name in AUTO_POOL] or valid
+        pool = [f for f in valid if f.name in AVERAGE_POOL] or valid
         averaged = model_average(pool, criterion=criterion, level=level,
                                  n_observed=n)
         warnings += fit_warnings(gof, pool, averaged.weights)

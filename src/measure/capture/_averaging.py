@@ -149,7 +149,9 @@ def model_average(fits: Sequence[LoglinearFit], *, criterion: str = "aic",
     Parameters
     ----------
     fits
-        Candidate fits; invalid ones and lower-bound models are left out.
+        Candidate fits; invalid ones and lower-bound models are left out, and a
+        fit identical to an earlier one (same criterion and estimate, e.g. a
+        stepwise search that added no term) is counted once.
     criterion
         ``"aic"`` or ``"bic"``.
     level
@@ -161,9 +163,17 @@ def model_average(fits: Sequence[LoglinearFit], *, criterion: str = "aic",
     -------
     ModelAverage
     """
-    pool = [f for f in fits if f.valid and not f.lower_bound
-            and math.isfinite(f.aic if criterion == "aic" else f.bic)
-            and f.estimate.estimate > 0]
+    pool: list[LoglinearFit] = []
+    for f in fits:
+        if not (f.valid and not f.lower_bound and f.estimate.estimate > 0
+                and math.isfinite(f.aic if criterion == "aic" else f.bic)):
+            continue
+        # a stepwise search that added nothing is its starting model: count once
+        if any(math.isclose(f.aic, g.aic, rel_tol=0, abs_tol=1e-8)
+               and math.isclose(f.estimate.estimate, g.estimate.estimate,
+                                rel_tol=1e-10) for g in pool):
+            continue
+        pool.append(f)
     if not pool:
         return ModelAverage(Estimate.invalid(
             "population_averaged", "no model has an MLE for N", level=level),
