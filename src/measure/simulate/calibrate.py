@@ -62,7 +62,7 @@ REPORTING_BASE: dict[str, int] = {"plain": 1_000_000, "stress": 2_000_000}
 BLOCK = 10_000
 #: Reporting block in use (moved on whenever an estimator changes after its
 #: reporting figures were seen).
-CURRENT_BLOCK = 2
+CURRENT_BLOCK = 3
 #: Size of the calibration worlds (the ``small`` preset: ~1,600 supporter accounts
 #: alive at the census, a frame of ~40,000 accounts).
 SIZE = "small"
