@@ -415,13 +415,20 @@ def analyze_counts(
     averaged = None
     if k_lists >= 3:
         valid = [f for f in fits if f.valid and not f.lower_bound]
-        pool = [f for f in valid if f.name in AVERAGE_POOL] or valid
+        pool = [f for f in valid if f.name in AVERAGE_POOL]
+        if not pool and valid:
+            pool = valid
+            warnings.append(
+                "no model with heterogeneous catchability has an MLE; the average "
+                "is over the remaining models, which may assume equal catchability "
+                "(N is then likely underestimated)")
         averaged = model_average(pool, criterion=criterion, level=level,
                                  n_observed=n)
         warnings += fit_warnings(gof, pool, averaged.weights)
     if model is None and averaged is not None and averaged.estimate.valid:
         name, est = "averaged", replace(averaged.estimate, term="population")
-        notes = [f"headline: {criterion.upper()}-weighted average of "
+        notes = [n for n in notes if not n.startswith("model chosen by")] + [
+                 f"headline: {criterion.upper()}-weighted average of "
                  f"{len(averaged.weights)} models (lowest {criterion.upper()}: "
                  f"{best}); the interval includes model-selection uncertainty"]
     warnings += notes

@@ -14,7 +14,7 @@ as many units never caught. Two remedies:
   imputations keeps every account with its probability, the headline estimator is
   refitted to the kept accounts' pattern counts, and the estimates are combined on
   the log scale (within-imputation variance from each interval, between-imputation
-  variance from their spread, Barnard & Rubin 1999 degrees of freedom).
+  variance from their spread, Rubin's 1987 degrees of freedom).
 * **Sensitivity** (always): the headline refitted after removing a share ``f`` of
   each list's detections from that list's singleton pattern, for a few ``f``; the
   table shows how far ``N`` moves if that share of detections were false.
@@ -187,7 +187,7 @@ def screened_estimate(masks: np.ndarray, p: np.ndarray, k_lists: int,
         level, est * math.sqrt(total),
         f"headline estimator refitted in {m} imputations that keep each detected "
         "account with its probability of being a supporter; combined on the log "
-        "scale by Rubin's rules (Rubin 1987; Barnard & Rubin 1999 df)",
+        "scale by Rubin's rules (Rubin 1987, with his degrees of freedom)",
         int(round(float(p.sum()))),
         ("supporter probabilities from coded labels and the census model are "
          "taken as right (the model's own uncertainty is not carried)",

@@ -443,6 +443,15 @@ def _rhat_basic(x: np.ndarray) -> float:
     return math.sqrt(var_plus / within)
 
 
+def _split_or_none(x: np.ndarray) -> np.ndarray | None:
+    """Split chains of ``x`` (chains, draws); ``None`` if too short or constant."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] < 4:
+        return None
+    s = _split_chains(x)
+    return None if np.ptp(s) == 0 else s
+
+
 def split_rhat(x: np.ndarray) -> float:
     """Rank-normalised split R-hat: the larger of the bulk and folded-tail values.
 
@@ -456,11 +465,8 @@ def split_rhat(x: np.ndarray) -> float:
     float
         ``nan`` with fewer than 4 draws per chain or constant draws.
     """
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or x.shape[1] < 4:
-        return math.nan
-    s = _split_chains(x)
-    if np.ptp(s) == 0:
+    s = _split_or_none(x)
+    if s is None:
         return math.nan
     bulk = _rhat_basic(_rank_normalise(s))
     folded = np.abs(s - np.median(s))
@@ -534,11 +540,8 @@ def bulk_ess(x: np.ndarray) -> float:
     float
         ``nan`` with fewer than 4 draws per chain or constant draws.
     """
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or x.shape[1] < 4:
-        return math.nan
-    s = _split_chains(x)
-    if np.ptp(s) == 0:
+    s = _split_or_none(x)
+    if s is None:
         return math.nan
     return _ess_chains(_rank_normalise(s))
 

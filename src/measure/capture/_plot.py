@@ -10,7 +10,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def plot_models(res: CaptureResult, ax: Any = None) -> Any:
-    """Forest plot: one row per model (estimate and interval), chosen one in bold.
+    """Forest plot of the headline, the other estimators and every model.
+
+    Rows: the model average, the latent-class and graphical estimates, then one
+    row per model; the headline in bold.
 
     A dashed line marks the number of units observed (no estimate can be below it).
     Models whose estimate does not exist are listed with "NA".
@@ -30,7 +33,14 @@ def plot_models(res: CaptureResult, ax: Any = None) -> Any:
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.35 * (len(res.models) + 4) + 1))
-    rows = [(m.name, m.estimate, m.lower_bound) for m in res.models]
+    rows = []
+    if res.averaged is not None:
+        rows.append(("averaged", res.averaged.estimate, False))
+    for name, e in (("latent class", res.latent_class),
+                    ("graphical models", res.graphical)):
+        if e is not None:
+            rows.append((name, e, False))
+    rows += [(m.name, m.estimate, m.lower_bound) for m in res.models]
     rows += [(k, e, False) for k, e in res.two_source.items()]
     rows += [(k, e, True) for k, e in res.lower_bounds.items()]
     labels = []
@@ -50,7 +60,7 @@ def plot_models(res: CaptureResult, ax: Any = None) -> Any:
     ax.set_yticks(range(len(rows), 0, -1), labels, fontsize=8)
     ax.set_xlabel(f"population size ({res.level:.0%} interval); dashed: observed")
     ax.set_title(
-        f"Capture-recapture, {len(res.sources)} lists (* chosen: {res.model})",
+        f"Capture-recapture, {len(res.sources)} lists (* headline: {res.model})",
         fontsize=9,
     )
     return ax

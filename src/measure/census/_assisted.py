@@ -125,6 +125,25 @@ def _widened(q: np.ndarray, bounds: tuple[float, float] | None,
     return max(lo, 0.0), min(hi, float(frame_size))
 
 
+def _percentile_estimate(term: str, point: float, reps: np.ndarray,
+                         bounds: tuple[float, float] | None, *, level: float,
+                         frame_size: int, invalid: str, method: str, n: int,
+                         assumptions: tuple[str, ...],
+                         warnings: tuple[str, ...] = ()) -> Estimate:
+    """Point estimate with the percentile interval of its bootstrap replicates.
+
+    Invalid (with ``invalid`` as the reason) when the point is not finite or
+    fewer than half the replicates are.
+    """
+    ok = reps[np.isfinite(reps)]
+    if not np.isfinite(point) or len(ok) < len(reps) // 2:
+        return Estimate.invalid(term, invalid)
+    a = (1 - level) / 2
+    lo, hi = _widened(np.quantile(ok, [a, 1 - a]), bounds, frame_size)
+    return Estimate(term, min(max(point, 0.0), float(frame_size)), (lo, hi), level,
+                    float(ok.std(ddof=1)), method, int(n), assumptions, warnings)
+
+
 def _oof_on(X: np.ndarray, y: np.ndarray, mult: np.ndarray, y_cls: np.ndarray,
             rng: np.random.Generator) -> np.ndarray:
     """Out-of-fold predictions of the accounts with ``mult > 0``.
@@ -306,42 +325,31 @@ def assisted_totals(fr: pl.DataFrame, coded: pl.DataFrame, N_h: dict[str, float]
     if grid is not None:
         boot += ("; coder error rates not identified: interval widened to the "
                  "bounds over the misclassification grid")
-    ok_ma = rep_ma[np.isfinite(rep_ma)]
-    if len(ok_ma) < reps // 2 or not np.isfinite(t_ma):
-        ma = Estimate.invalid(term_ma, "the model could not be refitted in most "
-                              "bootstrap replicates (one class only), or the "
-                              "coder's error rates leave no signal")
-    else:
-        lo, hi = _widened(np.quantile(ok_ma, [a, 1 - a]), bounds[0], frame_size)
-        ma = Estimate(
-            term_ma, min(max(t_ma, 0.0), float(frame_size)), (lo, hi), level,
-            float(ok_ma.std(ddof=1)),
-            "difference (GREG-type) estimator of the supporter labels with a ridge "
-            "logistic working model on in-network metrics and profile features "
-            f"(Särndal et al. 1992, §6.5){fix}; interval: {boot}",
-            int(n_acc),
-            ("the working model is fitted on the same coded sample (approximately "
-             "design-unbiased)", rates_note,
-             "the frame's predicted total covers the design's population (the "
-             "frame and the design's strata hold the same accounts)"),
-            notes)
-    ok_clf = rep_clf[np.isfinite(rep_clf)]
-    if not np.isfinite(t_clf) or len(ok_clf) < reps // 2:
-        clf = Estimate.invalid(term_clf, "classifier no better than chance on "
-                               "held-out coded accounts (sensitivity + specificity "
-                               "<= 1)")
-    else:
-        lo, hi = _widened(np.quantile(ok_clf, [a, 1 - a]), bounds[1], frame_size)
-        clf = Estimate(
-            term_clf, min(max(t_clf, 0.0), float(frame_size)), (lo, hi), level,
-            float(ok_clf.std(ddof=1)),
-            "frame classifier positives corrected by Rogan-Gladen with "
-            f"{FOLDS}-fold out-of-fold sensitivity/specificity against the coded "
-            f"labels{fix}; interval: {boot} (the classifier's error rates "
-            "refitted too; Berger & Morgan 2015 §3.8)", int(n_acc),
-            ("the frame count of predicted positives is a census of the "
-             "classifier's output; its uncertainty comes from the refitted model",
-             rates_note))
+    ma = _percentile_estimate(
+        term_ma, t_ma, rep_ma, bounds[0], level=level, frame_size=frame_size,
+        invalid="the model could not be refitted in most bootstrap replicates (one "
+                "class only), or the coder's error rates leave no signal",
+        method="difference (GREG-type) estimator of the supporter labels with a "
+               "ridge logistic working model on in-network metrics and profile "
+               f"features (Särndal et al. 1992, §6.5){fix}; interval: {boot}",
+        n=n_acc,
+        assumptions=("the working model is fitted on the same coded sample "
+                     "(approximately design-unbiased)", rates_note,
+                     "the frame's predicted total covers the design's population "
+                     "(the frame and the design's strata hold the same accounts)"),
+        warnings=notes)
+    clf = _percentile_estimate(
+        term_clf, t_clf, rep_clf, bounds[1], level=level, frame_size=frame_size,
+        invalid="classifier no better than chance on held-out coded accounts "
+                "(sensitivity + specificity <= 1)",
+        method="frame classifier positives corrected by Rogan-Gladen with "
+               f"{FOLDS}-fold out-of-fold sensitivity/specificity against the coded "
+               f"labels{fix}; interval: {boot} (the classifier's error rates "
+               "refitted too; Berger & Morgan 2015 §3.8)",
+        n=n_acc,
+        assumptions=("the frame count of predicted positives is a census of the "
+                     "classifier's output; its uncertainty comes from the refitted "
+                     "model", rates_note))
     pred = m_all >= THRESHOLD
     population = pl.DataFrame({
         "account_id": fr["account_id"], "level": fr["level"],
