@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time as _time
 import warnings
 from collections.abc import Sequence
@@ -33,6 +34,12 @@ from measure.churn._lifetimes import (
 from measure.churn._nelson_aalen import nelson_aalen
 from measure.churn._rates import calendar_rates
 from measure.churn._result import DAYS, ChurnResult, GroupResult
+from measure.churn._truncation import (
+    age_period_model,
+    lexis_split,
+    truncation_warning,
+    tsai_test,
+)
 from measure.churn._turnbull import TurnbullBand, collapse, turnbull, turnbull_band
 from measure.dataset import Dataset
 from measure.errors import ConfigError, EstimationError, StatisticalWarning
@@ -161,8 +168,8 @@ def conditioning_age(entry: np.ndarray, time: np.ndarray, min_at_risk: int
 def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
            do_turnbull: bool, resolution: float | None,
            min_at_risk: int, imputations: int, estimator: str = "km",
-           bootstrap: int | None = None, horizon: float | None = None
-           ) -> GroupResult:
+           bootstrap: int | None = None, horizon: float | None = None,
+           cluster: str | None = None) -> GroupResult:
     a0 = conditioning_age(fr["entry"].to_numpy(), fr["time"].to_numpy(),
                           min_at_risk)
     too_few = not np.isfinite(a0)
@@ -179,7 +186,9 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
         raise EstimationError("an account's entry is after its exit; the lifetimes "
                               "are inconsistent (report this as a bug)")
     ps = (np.sort(entry), np.sort(tm))
-    km = kaplan_meier(entry, tm, ev == SUSPENDED, level=level, presorted=ps)
+    cl = fr[cluster].to_numpy() if cluster else None
+    km = kaplan_meier(entry, tm, ev == SUSPENDED, level=level, presorted=ps,
+                      clusters=cl)
     na = nelson_aalen(entry, tm, ev == SUSPENDED, level=level, presorted=ps)
     cif_s = cumulative_incidence(entry, tm, ev, SUSPENDED, level=level, presorted=ps)
     cif_d = cumulative_incidence(entry, tm, ev, DELETED, level=level, presorted=ps)
@@ -196,7 +205,8 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                 km.time, np.linspace(0, 1, 4000))
             both = np.concatenate([days, grid])
             mi = km_imputed(entry, fr["left"].to_numpy(), right, ev == SUSPENDED,
-                            both, m=imputations, seed=IMPUTE_SEED, level=level)
+                            both, m=imputations, seed=IMPUTE_SEED, level=level,
+                            clusters=cl)
             k = days.size
             s, lo, hi = mi.estimate[:k], mi.ci_low[:k], mi.ci_high[:k]
             median_curve = SurvivalCurve(
@@ -291,13 +301,39 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                                   method=meth, level=level, n=fr.height)
     n_s = int((ev == SUSPENDED).sum())
     n_d = int((ev == DELETED).sum())
+    bounds = _deletion_bounds(entry, tm, ev, days, a0, level=level, ps=ps)
     return GroupResult(group=name, n_accounts=fr.height, n_suspended=n_s,
                        n_deleted=n_d, n_censored=fr.height - n_s - n_d, km=km,
                        nelson_aalen=na, cif_suspended=cif_s, cif_deleted=cif_d,
                        turnbull=tb, median=median, survival=surv, at_risk=at_risk,
                        turnbull_at=tb_at, deleted=deleted, conditional_age=a0,
                        n_exited_before=n_before, turnbull_band=band,
-                       estimator=estimator, curve=headline_curve)
+                       estimator=estimator, curve=headline_curve,
+                       deletion_bounds=bounds)
+
+
+def _deletion_bounds(entry: np.ndarray, tm: np.ndarray, ev: np.ndarray,
+                     days: np.ndarray, a0: float, *, level: float,
+                     ps: tuple[np.ndarray, np.ndarray]
+                     ) -> tuple[tuple[float, float], ...]:
+    """Survival at ``days`` with deletions as suspensions and as never suspended.
+
+    The independent-censoring curve assumes a deleted account would have been
+    suspended like the accounts still watched. Counting every deletion as a
+    suspension gives the lowest survival the data allow, keeping deleted accounts
+    at risk for ever (never suspended) the highest: together, bounds that hold
+    whatever deletion anticipates (Peterson 1976, "Bounds for a joint
+    distribution function with fixed sub-distribution functions", PNAS 73,
+    11-13). ``(nan, nan)`` below the conditioning age.
+    """
+    if not np.any(ev == DELETED):
+        return tuple((math.nan, math.nan) for _ in days)
+    low = kaplan_meier(entry, tm, ev != CENSORED, level=level,
+                       presorted=ps).value(days)[0]
+    keep = np.where(ev == DELETED, np.inf, tm)
+    high = kaplan_meier(entry, keep, ev == SUSPENDED, level=level).value(days)[0]
+    return tuple((float(lo), float(hi)) if d >= a0 else (math.nan, math.nan)
+                 for d, lo, hi in zip(days, low, high, strict=True))
 
 
 def _turnbull_estimates(band: TurnbullBand | None, *, a0: float,
@@ -392,6 +428,8 @@ def analyze(
     complete_followup: bool = False,
     cox: bool = True,
     cox_max_n: int | None = 2_000_000,
+    cluster: str | None = None,
+    age_period: str | None = "week",
 ) -> ChurnResult:
     """Survival of accounts from a status panel: how fast they are suspended.
 
@@ -516,6 +554,8 @@ def analyze(
     extra_cols = list(covs)
     if strata and strata not in extra_cols:
         extra_cols.append(strata)
+    if cluster and cluster not in extra_cols:
+        extra_cols.append(cluster)
     lt: Lifetimes = build_lifetimes(ds, origin=origin, cohort=cohort, where=where,
                                     by=by, covariates=extra_cols)
     timings["lifetimes"] = _time.perf_counter() - t0
@@ -555,7 +595,8 @@ def analyze(
     overall = _group("all", fr, deleted=deleted, level=level,
                      do_turnbull=turnbull_fit, resolution=turnbull_resolution,
                      min_at_risk=min_at_risk, imputations=imputations,
-                     estimator=estimator, bootstrap=bootstrap, horizon=horizon)
+                     estimator=estimator, bootstrap=bootstrap, horizon=horizon,
+                     cluster=cluster)
     groups: dict[str, GroupResult] = {}
     logrank = None
     if by is not None:
@@ -566,7 +607,7 @@ def analyze(
                                          min_at_risk=min_at_risk,
                                          imputations=imputations,
                                          estimator=estimator, bootstrap=bootstrap,
-                                         horizon=horizon)
+                                         horizon=horizon, cluster=cluster)
         logrank = _logrank(fr, level)
     timings["curves"] = _time.perf_counter() - t1
     t2 = _time.perf_counter()
@@ -579,12 +620,30 @@ def analyze(
                 cox_fr = fr.with_columns(pl.col("group").alias(by))
             cox_covs.append(by)
         if cox_covs:
-            cox_res = fit_cox(cox_fr, cox_covs, strata=strata, level=level,
-                              max_n=cox_max_n)
+            cox_res = fit_cox(cox_fr, cox_covs, strata=strata, cluster=cluster,
+                              level=level, max_n=cox_max_n)
     timings["cox"] = _time.perf_counter() - t2
     t3 = _time.perf_counter()
     rates = calendar_rates(fr, period=period, level=level)
     timings["rates"] = _time.perf_counter() - t3
+    t4 = _time.perf_counter()
+    truncation = None
+    if fr.height >= 2:
+        truncation = tsai_test(fr["entry"].to_numpy(), fr["time"].to_numpy(),
+                               fr["event"].to_numpy())
+        w = truncation_warning(truncation)
+        if w:
+            notes.append(w)
+    ap = None
+    if age_period is not None and int((fr["event"] == SUSPENDED).sum()) > 0:
+        table = lexis_split(fr["entry_at"], fr["exit_at"], fr["origin_at"],
+                            fr["event"], period=age_period)
+        ap = age_period_model(table, level=level)
+    timings["truncation_and_periods"] = _time.perf_counter() - t4
+    if cluster:
+        notes.append(f"standard errors of the curves and the Cox model are "
+                     f"clustered by {cluster!r} (accounts of one cluster may share "
+                     "their fate; Lin & Wei 1989, Williams 1995)")
     for g in [overall, *groups.values()]:
         if g.turnbull is not None and not g.turnbull.converged:
             notes.append(f"Turnbull EM for group {g.group!r} stopped after "
@@ -600,4 +659,5 @@ def analyze(
                        by=by, overall=overall, groups=groups, logrank=logrank,
                        cox=cox_res, rates=rates, excluded=excluded,
                        assumptions=assumptions, warnings=tuple(notes),
-                       timings=timings)
+                       timings=timings, truncation=truncation, age_period=ap,
+                       cluster=cluster)

@@ -75,6 +75,12 @@ def register(sub: Any) -> None:
     p.add_argument("--no-turnbull", action="store_true",
                    help="skip the Turnbull NPMLE (not with --estimator turnbull)")
     p.add_argument("--no-cox", action="store_true", help="skip the Cox model")
+    p.add_argument("--cluster", metavar="COL",
+                   help="accounts column of presumed actors: standard errors of the "
+                        "curves and the Cox model are clustered by it")
+    p.add_argument("--age-period", choices=("week", "month", "none"), default="week",
+                   help="calendar period of the age x period model of the "
+                        "suspension rate (default week; none skips it)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="write survival, cumulative incidence and rate plots")
     add_json_flag(p)
@@ -94,7 +100,10 @@ def run_churn(args: argparse.Namespace) -> int:
                       min_at_risk=args.min_at_risk,
                       turnbull_fit=not args.no_turnbull, cox=not args.no_cox,
                       estimator=args.estimator, bootstrap=args.bootstrap,
-                      complete_followup=args.complete_followup)
+                      complete_followup=args.complete_followup,
+                      cluster=args.cluster,
+                      age_period=None if args.age_period == "none"
+                      else args.age_period)
     if args.plot:
         from measure.churn._plot import save_figure
 

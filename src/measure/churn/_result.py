@@ -13,6 +13,7 @@ import polars as pl
 from measure._results import Estimate, estimates_to_polars
 from measure.churn._cox import CoxResult
 from measure.churn._km import SurvivalCurve
+from measure.churn._truncation import AgePeriodResult, TruncationTest
 from measure.churn._turnbull import TurnbullBand, TurnbullFit
 
 #: Days at which survival is reported.
@@ -72,6 +73,11 @@ class GroupResult:
         The Kaplan--Meier curve behind ``survival`` and ``median`` (over multiply
         imputed event times where those were used, else ``km``); ``None`` with
         ``deleted="compete"``. Plots draw this curve, so figure and headline agree.
+    deletion_bounds
+        ``(low, high)`` Kaplan--Meier survival (midpoint times) at each of
+        :data:`DAYS` counting every deletion as a suspension, and keeping deleted
+        accounts at risk as never suspended: bounds whatever deletion anticipates
+        (``nan`` without deletions).
     """
 
     group: str
@@ -94,6 +100,7 @@ class GroupResult:
     turnbull_band: TurnbullBand | None = None
     estimator: str = "km"
     curve: SurvivalCurve | None = None
+    deletion_bounds: tuple[tuple[float, float], ...] = ()
 
     def survival_rows(self) -> list[dict[str, Any]]:
         """Rows ``{day, survival, ci_low, ci_high, at_risk, turnbull_low/high}``."""
@@ -120,6 +127,9 @@ class GroupResult:
             "survival": self.survival_rows(),
             "conditional_on_age_days": _num(self.conditional_age),
             "estimator": self.estimator,
+            "deletion_bounds": [
+                {"days": d, "low": _num(lo), "high": _num(hi)}
+                for d, (lo, hi) in zip(DAYS, self.deletion_bounds, strict=False)],
         }
 
 
@@ -148,6 +158,14 @@ class ChurnResult:
         Accounts left out, by reason.
     assumptions, warnings
         What the figures rest on; diagnostics.
+    truncation
+        Tsai's (1990) test that the age at discovery and the time to suspension
+        are quasi-independent (delayed entry assumes they are).
+    age_period
+        Poisson age x calendar-period model of the suspension rate over every
+        account's exposure (a crackdown shows as a period effect), or ``None``.
+    cluster
+        Column the standard errors are clustered by, or ``None``.
     """
 
     dataset: str
@@ -164,6 +182,9 @@ class ChurnResult:
     assumptions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    truncation: TruncationTest | None = field(default=None, compare=False)
+    age_period: AgePeriodResult | None = field(default=None, compare=False)
+    cluster: str | None = None
 
     # -- accessors ---------------------------------------------------------------
     @property
@@ -247,7 +268,23 @@ class ChurnResult:
                                             self.cox.std_error,
                                             self.cox.ph_test["p_value"], strict=True)],
             "n": self.cox.n, "n_events": self.cox.n_events, "strata": self.cox.strata,
+            "cluster": self.cox.cluster, "n_clusters": self.cox.n_clusters,
+            "std_error_model": [_num(v) for v in self.cox.se_model],
             "warnings": list(self.cox.warnings)}
+        t = self.truncation
+        d["truncation_test"] = None if t is None else {
+            "statistic": _num(t.statistic), "z": _num(t.z),
+            "p_value": _num(t.p_value), "tau_conditional": _num(t.tau_conditional),
+            "n_comparable": t.n_comparable}
+        ap = self.age_period
+        d["age_period"] = None if ap is None else {
+            "lr_statistic": _num(ap.lr_statistic), "lr_df": ap.lr_df,
+            "lr_p_value": _num(ap.lr_p_value),
+            "rate_ratios": [{k: (_num(v) if isinstance(v, float) else
+                                 v.isoformat() if hasattr(v, "isoformat") else v)
+                             for k, v in r.items()}
+                            for r in ap.rate_ratios.to_dicts()]}
+        d["cluster"] = self.cluster
         d["assumptions"] = list(self.assumptions)
         d["warnings"] = list(self.warnings)
         return d

@@ -1,0 +1,65 @@
+"""Deletion bounds, the truncation test, the age-period model and clustering in
+``analyze`` (the statistics themselves are tested in their own files)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import measure
+from measure.churn import analyze
+
+
+def test_deletion_bounds_bracket_the_curve_and_the_truth(panel_factory) -> None:
+    """Suspension after Exp(60 d), deletion after Exp(100 d): at 7, 30 and 90 days
+    the independent-censoring Kaplan-Meier survival (midpoint times, as the
+    bounds) lies between the bound that counts deletions as suspensions and the
+    one that never suspends them, and so does the true latent survival
+    exp(-t / 60)."""
+    path = panel_factory(n=3000, seed=3, mean_del=100.0)
+    res = analyze(measure.open(path), cox=False, turnbull_fit=False, age_period=None)
+    g = res.overall
+    km = g.km.value(np.array([1.0, 7.0, 30.0, 90.0]))[0]
+    for d, (lo, hi), s in zip((1, 7, 30, 90), g.deletion_bounds, km, strict=True):
+        if d < g.conditional_age or math.isnan(lo):
+            continue
+        assert lo <= s <= hi
+        if d >= 7:
+            assert lo <= math.exp(-d / 60) <= hi
+            assert hi - lo > 0.01
+    rows = res.to_dict()["deletion_bounds"]
+    assert [r["days"] for r in rows] == [1, 7, 30, 90]
+
+
+def test_truncation_test_and_age_period_model_are_reported(panel_factory) -> None:
+    """The JSON carries Tsai's test and the age x week model; the model's events
+    are the suspensions at risk after the conditioning age."""
+    path = panel_factory(n=2000, seed=5)
+    res = analyze(measure.open(path), cox=False, turnbull_fit=False)
+    d = res.to_dict()
+    t = d["truncation_test"]
+    assert t["n_comparable"] > 0 and math.isfinite(t["z"])
+    assert 0 <= t["p_value"] <= 1
+    ap = d["age_period"]
+    assert ap["lr_df"] == len(ap["rate_ratios"]) - 1
+    n_events = sum(r["events"] for r in ap["rate_ratios"])
+    lt_events = res.overall.n_suspended
+    assert n_events >= lt_events
+    assert sum(r["reference"] for r in ap["rate_ratios"]) == 1
+
+
+def test_clustered_errors_are_wired_and_named(panel_factory) -> None:
+    """Clustering by a column with three levels: the Cox model says so and
+    warns that three clusters are too few; the KM band changes."""
+    path = panel_factory(n=2000, seed=7)
+    ds = measure.open(path)
+    plain = analyze(ds, turnbull_fit=False, age_period=None)
+    clus = analyze(ds, turnbull_fit=False, age_period=None, cluster="lang")
+    assert clus.cox.n_clusters == 3 and clus.to_dict()["cox"]["cluster"] == "lang"
+    assert any("clustered by 'lang'" in w for w in clus.warnings)
+    s0 = plain.overall.survival[2]
+    s1 = clus.overall.survival[2]
+    assert s0.estimate == pytest.approx(s1.estimate)
+    assert not np.isclose(s0.ci[0], s1.ci[0])
