@@ -6,6 +6,7 @@ import math
 import time as _time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -74,6 +75,8 @@ TURNBULL_EXACT_MAX = 20_000
 #: EM runs in seconds on millions of accounts; it is a conservative widening, and
 #: the midpoint curve beside it shows how much interval width matters.
 TURNBULL_RESOLUTION = 1.0
+#: A Turnbull range wider than this at a headline day widens that day's interval.
+RANGE_TOL = 0.01
 #: EM stopping rule inside ``analyze`` (largest change of a mass) and cap; the
 #: result records whether it converged.
 TURNBULL_TOL = 1e-8
@@ -295,6 +298,9 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
         if too_few:
             surv = tuple(Estimate.invalid(e.term, why, method=e.method, level=level,
                                           n=e.n) for e in surv)
+    if do_turnbull and estimator == "km" and deleted == "censor":
+        surv = tuple(_identified(e, d, lo_t, hi_t)
+                     for e, d, (lo_t, hi_t) in zip(surv, DAYS, tb_at, strict=True))
     if too_few:
         median = Estimate.invalid("median_days", f"never {min_at_risk} accounts at "
                                   "risk at the same age in this group",
@@ -310,6 +316,26 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                        n_exited_before=n_before, turnbull_band=band,
                        estimator=estimator, curve=headline_curve,
                        deletion_bounds=bounds)
+
+
+def _identified(e: Estimate, day: float, low: float, high: float) -> Estimate:
+    """Widen a survival estimate to the Turnbull range where look-ups leave it open.
+
+    Where the NPMLE is not unique at ``day`` (its mass sits in an interval that
+    contains the day: no look-up separates events before it from events after),
+    the survival there is identified only up to ``[low, high]``; the interval
+    then includes that range and a warning says so.
+    """
+    if not e.valid or not (np.isfinite(low) and np.isfinite(high)):
+        return e
+    if high - low <= RANGE_TOL:
+        return e
+    lo, hi = min(e.ci[0], low), max(e.ci[1], high)
+    why = (f"the look-ups do not identify survival at {day} d: the interval-censored "
+           f"NPMLE (Turnbull) allows anything in [{low:.3f}, {high:.3f}], and the "
+           "interval includes that range")
+    return replace(e, ci=(lo, hi), warnings=e.warnings + (why,),
+                   extra={**e.extra, "turnbull_range": (low, high)})
 
 
 def _deletion_bounds(entry: np.ndarray, tm: np.ndarray, ev: np.ndarray,
