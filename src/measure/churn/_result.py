@@ -309,8 +309,23 @@ class ChurnResult:
             lr = self.logrank
             lines.append(f"  log-rank test between groups: chi2={lr.estimate:.3f}, "
                          f"df={lr.extra.get('df')}, p={lr.extra.get('p_value'):.3g}")
+        b = [(d, lo, hi) for d, (lo, hi) in zip(DAYS, o.deletion_bounds, strict=False)
+             if not math.isnan(lo)]
+        if b:
+            lines.append("  survival if deletions were suspensions / never "
+                         "suspended: " + ", ".join(
+                             f"{d} d {lo:.3f} to {hi:.3f}" for d, lo, hi in b))
         if self.cox is not None:
             lines.append("  " + self.cox.summary().replace("\n", "\n  "))
+        t = self.truncation
+        if t is not None and math.isfinite(t.z):
+            lines.append(f"  Tsai's test of independent discovery: z={t.z:.2f}, "
+                         f"p={t.p_value:.3g} ({t.n_comparable} comparable pairs)")
+        ap = self.age_period
+        if ap is not None and math.isfinite(ap.lr_statistic):
+            lines.append(f"  period effect on the suspension rate (age x "
+                         f"period Poisson model): LR={ap.lr_statistic:.1f}, "
+                         f"df={ap.lr_df}, p={ap.lr_p_value:.3g}")
         if self.rates.height:
             lines.append("  period     susp   account-days   rate/1000d (CI)"
                          "            alive start -> end")
