@@ -28,7 +28,7 @@ from measure.capture import analyze
 #: One world: the chosen estimate must be within 50% of the truth (a loose check
 #: of the pipeline; coverage is what the calibration run measures).
 ONE_WORLD_REL_TOL = 0.5
-#: Acceptance (issue 4): the chosen model's interval covers the truth in >= 85% of
+#: Target: the chosen model's interval covers the truth in >= 85% of
 #: worlds with heterogeneous catchability.
 MIN_COVERAGE = 0.85
 #: Independently simulated worlds (override with CAPTURE_CAL_WORLDS for a quick

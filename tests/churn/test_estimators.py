@@ -146,7 +146,7 @@ def test_analyze_groups_compete_and_outputs(panel_factory, tmp_path) -> None:
 
 
 def test_cli_json_fields(panel_factory, capsys) -> None:
-    """`measure churn DATASET --json` prints the fields issue 5 lists."""
+    """`measure churn DATASET --json` prints the headline fields, rates and curves."""
     path = panel_factory(n=800, seed=6)
     assert main(["churn", str(path), "--json", "--by", "lang"]) == 0
     out = json.loads(capsys.readouterr().out)

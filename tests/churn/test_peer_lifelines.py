@@ -23,7 +23,7 @@ lifelines = pytest.importorskip("lifelines")
 
 pytestmark = pytest.mark.reference
 
-#: Agreement asked of the peer comparisons (issue 5). Both sides are exact
+#: Agreement asked of the peer comparisons. Both sides are exact
 #: closed-form computations on identical inputs, so only floating point separates
 #: them (KM, Nelson-Aalen, CIF) or the peer's convergence tolerance (Cox: lifelines
 #: is run with LIFELINES_NEWTON, tighter than its default; Turnbull: see below).

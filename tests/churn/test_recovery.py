@@ -1,4 +1,4 @@
-"""Recovery of the true suspension-time survival from simulated panels (issue 5).
+"""Recovery of the true suspension-time survival from simulated panels.
 
 Estimand (fixed before the calibration was run; see ``docs/churn.md``)
 ---------------------------------------------------------------------
@@ -56,7 +56,7 @@ from measure.simulate.calibrate import (
     supporter_lifetimes,
 )
 
-#: Issue 5 acceptance: the true curve inside the 95% band in >= 90% of 100 worlds.
+#: Target: the true curve inside the 95% band in >= 90% of 100 worlds.
 MIN_COVERAGE = 0.90
 N_WORLDS = 100
 CHECK_DAYS = (7, 30, 90)
