@@ -252,12 +252,7 @@ def _stratum_terms(entry: np.ndarray, time: np.ndarray, event: np.ndarray,
     rx = r[:, None] * x
     s0, s1 = risk(r), risk(rx)
     d0, d1 = tied(r), tied(rx)
-    # position l of each event inside its tie group (0..d-1)
-    order = np.argsort(grp, kind="stable")
-    first = np.concatenate([[0], np.cumsum(d)[:-1]])
-    pos = np.empty(ev.size, dtype=float)
-    pos[order] = np.arange(ev.size) - np.repeat(first, d)
-    frac = pos / d[grp]
+    frac = _tie_fraction(grp, d)
     s0l = s0[grp] - frac * d0[grp]
     s1l = s1[grp] - frac[:, None] * d1[grp]
     mean_l = s1l / s0l[:, None]
@@ -317,11 +312,7 @@ def _stratum_score_residuals(entry: np.ndarray, time: np.ndarray,
     rx = r[:, None] * x
     s0, s1 = risk(r), risk(rx)
     d0, d1 = per_group(r[ev]), per_group(rx[ev])
-    order = np.argsort(grp, kind="stable")
-    first = np.concatenate([[0], np.cumsum(d)[:-1]])
-    pos = np.empty(ev.size, dtype=float)
-    pos[order] = np.arange(ev.size) - np.repeat(first, d)
-    frac = pos / d[grp]
+    frac = _tie_fraction(grp, d)
     s0l = s0[grp] - frac * d0[grp]
     mean_l = (s1[grp] - frac[:, None] * d1[grp]) / s0l[:, None]
     inv = 1.0 / s0l
@@ -393,6 +384,19 @@ def _group_sum(codes: np.ndarray, v: np.ndarray, size: int) -> np.ndarray:
         return np.bincount(codes, weights=v, minlength=size)
     return np.column_stack([np.bincount(codes, weights=v[:, j], minlength=size)
                             for j in range(v.shape[1])]).reshape(size, v.shape[1])
+
+
+def _tie_fraction(grp: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Return Efron's ``l / d`` for each event.
+
+    ``l`` (0..d-1) is the event's position inside its group of ``d`` tied events
+    (``grp`` = each event's tie group).
+    """
+    order = np.argsort(grp, kind="stable")
+    first = np.concatenate([[0], np.cumsum(d)[:-1]])
+    pos = np.empty(grp.size, dtype=float)
+    pos[order] = np.arange(grp.size) - np.repeat(first, d)
+    return pos / d[grp]
 
 
 def coxph_efron(entry: np.ndarray, time: np.ndarray, event: np.ndarray,
