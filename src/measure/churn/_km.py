@@ -403,8 +403,8 @@ class ImputedSurvival:
 
 def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
                event: np.ndarray, times: np.ndarray, *, m: int = 20, seed: int = 0,
-               level: float = 0.95, clusters: np.ndarray | None = None
-               ) -> ImputedSurvival:
+               level: float = 0.95, clusters: np.ndarray | None = None,
+               condition_at: float | None = None) -> ImputedSurvival:
     """Kaplan--Meier with event times multiply imputed inside look-up intervals.
 
     Each suspension is known only to lie in ``(left, right]`` (the last alive and
@@ -437,6 +437,14 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     is the mean cluster-robust variance (:func:`clustered_log_variance`) instead
     of Greenwood's.
 
+    With ``condition_at = a0`` every imputed data set is conditioned on its own
+    draws: a subject whose imputed event falls at or before ``a0`` has left before
+    the curve starts and is dropped from that imputation, the others enter at
+    ``max(entry, a0)``. Pass every subject whose interval reaches past ``a0``
+    (``right > a0`` for events, exit ``> a0`` when censored) with its full
+    interval, so that the share of an interval before ``a0`` is drawn, not
+    assumed away.
+
     References
     ----------
     Rubin, D. B. (1987). Multiple Imputation for Nonresponse in Surveys. Wiley.
@@ -456,10 +464,19 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     g = np.empty((m, times.size))
     t = left.astype(float).copy()
     after = np.nextafter(entry, np.inf)
+    if condition_at is not None:
+        entry = np.maximum(entry, condition_at)
+        after = np.nextafter(entry, np.inf)
     for k in range(m):
         t[finite] = lo + width * rng.random(lo.size)
-        t = np.maximum(t, after)
-        c = kaplan_meier(entry, t, event, clusters=clusters)
+        if condition_at is None:
+            t = np.maximum(t, after)
+            c = kaplan_meier(entry, t, event, clusters=clusters)
+        else:
+            keep = t > condition_at
+            tk = np.maximum(t[keep], after[keep])
+            c = kaplan_meier(entry[keep], tk, event[keep],
+                             clusters=None if clusters is None else clusters[keep])
         s = c.value(times)[0]
         i = c.at(times)
         with np.errstate(divide="ignore"):
