@@ -91,3 +91,20 @@ def test_each_imputation_conditions_on_its_own_draws() -> None:
     s_mid = km_imputed(np.maximum(entry[mid], a0), np.maximum(left[mid], a0),
                        right[mid], ev[mid], np.array([7.0]), m=10).estimate
     assert s_mid[0] == pytest.approx(1.0)
+
+
+def test_interval_ph_fits_the_look_up_intervals(panel_factory) -> None:
+    """With ``interval_ph=True`` the PH model on the intervals themselves is
+    reported beside the midpoint Cox model, and the two coefficients of the
+    follower count agree within two standard errors."""
+    path = panel_factory(n=1500, seed=9)
+    res = analyze(measure.open(path), turnbull_fit=False, age_period=None,
+                  interval_ph=True, interval_ph_bootstrap=30)
+    ip = res.interval_ph
+    assert ip is not None and ip.converged
+    term = "followers_at_entry"
+    b_cox = res.cox.coef[res.cox.terms.index(term)]
+    se = max(ip.se[term], res.cox.std_error[res.cox.terms.index(term)])
+    assert abs(ip.coef[term] - b_cox) < 2 * se
+    d = res.to_dict()["interval_ph"]
+    assert d["terms"][0]["term"] == term and d["bootstrap"] == 30

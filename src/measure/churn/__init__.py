@@ -14,6 +14,7 @@ model of the suspension rate, and standard errors clustered by presumed actor.
 from measure.churn._analyze import analyze
 from measure.churn._cif import cumulative_incidence
 from measure.churn._cox import CoxResult, fit_cox
+from measure.churn._icph import ICPHResult, fit_ic_ph
 from measure.churn._km import SurvivalCurve, kaplan_meier, quantile
 from measure.churn._lifetimes import Lifetimes, build_lifetimes, parse_where
 from measure.churn._nelson_aalen import nelson_aalen
@@ -30,7 +31,8 @@ from measure.churn._truncation import (
 from measure.churn._turnbull import TurnbullFit, turnbull
 
 __all__ = [
-    "AgePeriodResult", "ChurnResult", "CoxResult", "GroupResult", "Lifetimes",
+    "AgePeriodResult", "ChurnResult", "CoxResult", "GroupResult", "ICPHResult",
+    "Lifetimes", "fit_ic_ph",
     "SurvivalCurve", "TruncationTest", "TurnbullFit", "age_period_model", "analyze",
     "build_lifetimes", "calendar_rates", "cumulative_incidence", "fit_cox",
     "kaplan_meier", "lexis_split", "nelson_aalen", "parse_where", "poisson_ci",

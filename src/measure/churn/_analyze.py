@@ -18,6 +18,7 @@ from measure._results import Estimate
 from measure.churn import _sql
 from measure.churn._cif import cumulative_incidence
 from measure.churn._cox import fit_cox
+from measure.churn._icph import ICPHResult, fit_ic_ph
 from measure.churn._km import (
     SurvivalCurve,
     imputation_variance,
@@ -326,6 +327,34 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                        deletion_bounds=bounds)
 
 
+def _interval_ph(fr: pl.DataFrame, covs: list[str], *, cluster: str | None,
+                 level: float, bootstrap: int, notes: list[str]) -> ICPHResult | None:
+    """Semiparametric PH on the look-up intervals themselves (no midpoints).
+
+    Numeric covariates only (others are named in a note); deletion censors at the
+    last alive look-up; delayed entry at the first.
+    """
+    num = [c for c in covs if fr[c].dtype.is_numeric()]
+    skipped = [c for c in covs if c not in num]
+    if skipped:
+        notes.append("interval-censored PH: non-numeric covariate(s) "
+                     + ", ".join(skipped) + " left out")
+    if not num:
+        return None
+    sub = fr.drop_nulls(num)
+    ev = sub["event"].to_numpy()
+    right = np.where(ev == SUSPENDED, sub["right"].to_numpy(), np.inf)
+    X = sub.select(num).to_numpy().astype(float)
+    clusters = sub[cluster].to_numpy() if cluster else None
+    try:
+        return fit_ic_ph(sub["left"].to_numpy(), right, X, num,
+                         entry=sub["entry"].to_numpy(), level=level,
+                         bootstrap=bootstrap, clusters=clusters)
+    except EstimationError as exc:
+        notes.append(f"interval-censored PH not fitted: {exc}")
+        return None
+
+
 def _identified(e: Estimate, day: float, low: float, high: float) -> Estimate:
     """Widen a survival estimate to the Turnbull range where look-ups leave it open.
 
@@ -464,6 +493,8 @@ def analyze(
     cox_max_n: int | None = 2_000_000,
     cluster: str | None = None,
     age_period: str | None = "week",
+    interval_ph: bool = False,
+    interval_ph_bootstrap: int = 200,
 ) -> ChurnResult:
     """Survival of accounts from a status panel: how fast they are suspended.
 
@@ -656,6 +687,10 @@ def analyze(
         if cox_covs:
             cox_res = fit_cox(cox_fr, cox_covs, strata=strata, cluster=cluster,
                               level=level, max_n=cox_max_n)
+    icph = None
+    if interval_ph and covs:
+        icph = _interval_ph(fr, covs, cluster=cluster, level=level,
+                            bootstrap=interval_ph_bootstrap, notes=notes)
     timings["cox"] = _time.perf_counter() - t2
     t3 = _time.perf_counter()
     rates = calendar_rates(fr, period=period, level=level)
@@ -694,4 +729,4 @@ def analyze(
                        cox=cox_res, rates=rates, excluded=excluded,
                        assumptions=assumptions, warnings=tuple(notes),
                        timings=timings, truncation=truncation, age_period=ap,
-                       cluster=cluster)
+                       cluster=cluster, interval_ph=icph)

@@ -75,6 +75,9 @@ def register(sub: Any) -> None:
     p.add_argument("--no-turnbull", action="store_true",
                    help="skip the Turnbull NPMLE (not with --estimator turnbull)")
     p.add_argument("--no-cox", action="store_true", help="skip the Cox model")
+    p.add_argument("--interval-ph", action="store_true",
+                   help="also fit the semiparametric PH model on the look-up "
+                        "intervals (no midpoints; bootstrap standard errors)")
     p.add_argument("--cluster", metavar="COL",
                    help="accounts column of presumed actors: standard errors of the "
                         "curves and the Cox model are clustered by it")
@@ -101,7 +104,7 @@ def run_churn(args: argparse.Namespace) -> int:
                       turnbull_fit=not args.no_turnbull, cox=not args.no_cox,
                       estimator=args.estimator, bootstrap=args.bootstrap,
                       complete_followup=args.complete_followup,
-                      cluster=args.cluster,
+                      cluster=args.cluster, interval_ph=args.interval_ph,
                       age_period=None if args.age_period == "none"
                       else args.age_period)
     if args.plot:

@@ -12,6 +12,7 @@ import polars as pl
 
 from measure._results import Estimate, estimates_to_polars
 from measure.churn._cox import CoxResult
+from measure.churn._icph import ICPHResult
 from measure.churn._km import SurvivalCurve
 from measure.churn._truncation import AgePeriodResult, TruncationTest
 from measure.churn._turnbull import TurnbullBand, TurnbullFit
@@ -166,6 +167,9 @@ class ChurnResult:
         account's exposure (a crackdown shows as a period effect), or ``None``.
     cluster
         Column the standard errors are clustered by, or ``None``.
+    interval_ph
+        Semiparametric proportional-hazards fit on the look-up intervals
+        (Finkelstein 1986; ``interval_ph=True``), or ``None``.
     """
 
     dataset: str
@@ -185,6 +189,7 @@ class ChurnResult:
     truncation: TruncationTest | None = field(default=None, compare=False)
     age_period: AgePeriodResult | None = field(default=None, compare=False)
     cluster: str | None = None
+    interval_ph: ICPHResult | None = field(default=None, compare=False)
 
     # -- accessors ---------------------------------------------------------------
     @property
@@ -285,6 +290,13 @@ class ChurnResult:
                              for k, v in r.items()}
                             for r in ap.rate_ratios.to_dicts()]}
         d["cluster"] = self.cluster
+        ip = self.interval_ph
+        d["interval_ph"] = None if ip is None else {
+            "terms": [{"term": k, "coef": _num(ip.coef[k]), "std_error": _num(ip.se[k]),
+                       "ci": [_num(ip.ci[k][0]), _num(ip.ci[k][1])],
+                       "hazard_ratio": _num(math.exp(ip.coef[k]))} for k in ip.coef],
+            "n": ip.n, "loglik": _num(ip.loglik), "bootstrap": ip.bootstrap,
+            "converged": ip.converged, "notes": list(ip.notes)}
         d["assumptions"] = list(self.assumptions)
         d["warnings"] = list(self.warnings)
         return d
