@@ -427,10 +427,12 @@ def analyze_counts(
         warnings += fit_warnings(gof, pool, averaged.weights)
     if model is None and averaged is not None and averaged.estimate.valid:
         name, est = "averaged", replace(averaged.estimate, term="population")
+        top = max(averaged.weights, key=averaged.weights.get)
         notes = [n for n in notes if not n.startswith("model chosen by")] + [
                  f"headline: {criterion.upper()}-weighted average of "
-                 f"{len(averaged.weights)} models (lowest {criterion.upper()}: "
-                 f"{best}); the interval includes model-selection uncertainty"]
+                 f"{len(averaged.weights)} models (largest weight: {top}, "
+                 f"{averaged.weights[top]:.2f}); the interval includes "
+                 "model-selection uncertainty"]
     warnings += notes
     chosen = replace(est, method=f"{name}: {est.method}" if est.method else name)
     lc = None

@@ -237,7 +237,8 @@ class CaptureResult:
             f"({', '.join(f'{s}: {n}' for s, n in zip(self.sources, self.source_sizes, strict=True))}); "  # noqa: E501
             f"{self.n_observed} distinct units observed",
             (f"headline: {self.criterion.upper()}-weighted model average "
-             f"(lowest {self.criterion.upper()}: {self.best_model})"
+             f"(lowest {self.criterion.upper()} among the automatic choice's "
+             f"models: {self.best_model})"
              if self.model == "averaged" else
              f"chosen model: {self.model}"
              + (
