@@ -34,6 +34,41 @@ TERM = "supporters_in_frame"
 GRID = ((0.8, 0.85, 0.9, 0.95, 1.0), (0.9, 0.95, 0.98, 0.99, 1.0))
 
 
+def coded_sample(ds: Dataset, labels: pl.DataFrame | None, fr: pl.DataFrame
+                 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame,
+                            str, list[str], list[str]]:
+    """Return the coded accounts of the frame and the design they were drawn under.
+
+    Reads the ``labels`` table unless ``labels`` are given, resolves one label per
+    account (:func:`resolve_labels`) and the design (strata, sizes, weights).
+    Coded accounts outside the frame are left out with a warning.
+
+    Returns
+    -------
+    (labels, pairs, coded, sizes, design, assumptions, warnings)
+
+    Raises
+    ------
+    EstimationError
+        When no account is coded, or none of the coded accounts is in the frame.
+    """
+    if labels is None:
+        labels = ds.sql("SELECT * FROM labels")
+    if labels.height == 0:
+        raise EstimationError("the labels table is empty; code a sample first "
+                              "(`measure census sample`, then `import-codes`)")
+    per, pairs = resolve_labels(labels)
+    coded, sizes, desc, assumptions, warns = _design(ds, per, fr.height)
+    in_frame = coded.join(fr.select("account_id"), on="account_id", how="semi")
+    if in_frame.height < coded.height:
+        warns.append(f"{coded.height - in_frame.height} coded account(s) are not in "
+                     "the frame and were left out")
+    if in_frame.height == 0:
+        raise EstimationError("no coded account is in the frame; check that labels "
+                              "refer to the dataset's account ids")
+    return labels, pairs, in_frame, sizes, desc, list(assumptions), warns
+
+
 def resolve_labels(labels: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One label per coded account, and the pairs of double-coded accounts.
 
@@ -219,26 +254,13 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     info = _frame.frame_info(ds)
     levels = fr.group_by("level", "tier").agg(pl.len().alias("n")).sort(
         "level", "tier")
-    if labels is None:
-        labels = ds.sql("SELECT * FROM labels")
-    if labels.height == 0:
-        raise EstimationError("the labels table is empty; code a sample first "
-                              "(`measure census sample`, then `import-codes`)")
-    per, pairs = resolve_labels(labels)
-    coded, sizes, desc, assumptions, warns = _design(ds, per, frame_size)
+    labels, pairs, coded, sizes, desc, assumptions, warns = coded_sample(
+        ds, labels, fr)
     if info.excluded_snowball_accounts:
         warns.append(f"{info.excluded_snowball_accounts} account(s) crawled at a "
                      "snowball level are unreachable from the seeds through the "
                      "collected lists and were left out of the frame (check the "
                      "seeds and crawls tables)")
-    in_frame = coded.join(fr.select("account_id"), on="account_id", how="semi")
-    if in_frame.height < coded.height:
-        warns.append(f"{coded.height - in_frame.height} coded account(s) are not in "
-                     "the frame and were left out")
-    coded = in_frame
-    if coded.height == 0:
-        raise EstimationError("no coded account is in the frame; check that labels "
-                              "refer to the dataset's account ids")
     coded = coded.with_columns(
         (pl.col("label") == "supporter").cast(pl.Int64).alias("y"),
         (pl.col("label") == "unclear").cast(pl.Int64).alias("u"))
@@ -345,8 +367,8 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     coded = coded.join(fr, on="account_id", how="left").with_columns(
         pl.col("stratum").replace_strict(w_map, return_dtype=pl.Float64).alias("w"))
     precision = _precision_bands(coded, metric, level)
-    rates, rates_note, bounds = _coder_rates(posterior, readings, coder_error,
-                                             sensitivity, specificity)
+    rates, rates_note, bounds = _coder_rates(posterior, coder_error, sensitivity,
+                                             specificity)
     model_est, clf_est, population = assisted_totals(
         fr, coded, sizes_h, rates=rates, rates_note=rates_note,
         grid=GRID if bounds else None, level=level, seed=seed,
@@ -390,7 +412,7 @@ def headline_draws(post: CoderPosterior, readings: pl.DataFrame, *, seed: int,
         n = np.array([by[post.strata[i]][0] for i in keep], dtype=float)
         x = np.array([by[post.strata[i]][1] for i in keep], dtype=float)
     se = post.sensitivity[:, primary]
-    fp = 1.0 - post.specificity[:, primary] - post.unclear[:, primary, 0]
+    fp = post.false_positive[:, primary]
     return est.corrected_total_draws(N, n, x, se, fp,
                                      rng=np.random.default_rng(seed + 1))
 
@@ -493,7 +515,7 @@ def _latent_class(readings: pl.DataFrame, sizes: dict[str, float], N: np.ndarray
     return e, coder_error, post
 
 
-def _coder_rates(post: CoderPosterior, readings: pl.DataFrame, coder_error: dict,
+def _coder_rates(post: CoderPosterior, coder_error: dict,
                  sensitivity: float | None, specificity: float | None
                  ) -> tuple[tuple[np.ndarray, np.ndarray] | None, str, bool]:
     """Return the primary coder's error rates for the model-based totals.
@@ -508,10 +530,8 @@ def _coder_rates(post: CoderPosterior, readings: pl.DataFrame, coder_error: dict
             f"coder sensitivity {sensitivity:g} and specificity {specificity:g}, "
             "known and the same in every stratum"), False
     if post.n_multi > 0:
-        j = _primary_coder(readings, post.coders)
-        se = post.sensitivity[:, j]
-        fp = 1.0 - post.specificity[:, j] - post.unclear[:, j, 0]
-        return (se, fp), (
+        j = post.coders.index(coder_error["primary_coder"])
+        return (post.sensitivity[:, j], post.false_positive[:, j]), (
             "coder error rates from the posterior of the latent-class coder model "
             "(coders independent given the class, error rates the same across "
             "strata)"), not coder_error.get("identified", False)

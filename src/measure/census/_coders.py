@@ -439,6 +439,15 @@ class CoderPosterior:
     n_gold: int
     priors: Priors
 
+    @property
+    def false_positive(self) -> np.ndarray:
+        """Draws per coder of P(``supporter`` | not a supporter).
+
+        ``1 - specificity - unclear`` of the non-supporters: the rate at which a
+        coder's supporter labels count accounts that are not supporters.
+        """
+        return 1.0 - self.specificity - self.unclear[:, :, 0]
+
     def interval(self, draws: np.ndarray, level: float = 0.95
                  ) -> tuple[float, float, float]:
         """Posterior median and equal-tailed ``level`` interval of ``draws``."""

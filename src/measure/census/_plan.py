@@ -54,12 +54,7 @@ import numpy as np
 import polars as pl
 
 from measure.census import _frame
-from measure.census._analyze import (
-    _design,
-    _readings,
-    headline_draws,
-    resolve_labels,
-)
+from measure.census._analyze import _readings, coded_sample, headline_draws
 from measure.census._coders import GOLD, LABELS, Priors, sample_posterior
 from measure.dataset import Dataset
 from measure.errors import EstimationError
@@ -313,7 +308,7 @@ class _Pilot:
         conf[:, :, 1, 1] = 1 - post.sensitivity - post.unclear[:, :, 1]
         conf[:, :, 0, 1] = post.specificity
         conf[:, :, 0, 2] = post.unclear[:, :, 0]
-        conf[:, :, 0, 0] = 1 - post.specificity - post.unclear[:, :, 0]
+        conf[:, :, 0, 0] = post.false_positive
         self.conf = np.clip(conf, 1e-12, 1.0)
         # posterior draws at evenly spaced quantiles of the pilot's total: the
         # replicates spread over the plausible totals (stratified sampling)
@@ -463,8 +458,7 @@ class _Design:
         # coder's false-positive rate (measure.census.estimators
         # .corrected_total_draws)
         j = pilot.cidx[pilot.primary]
-        fp = np.mean(1.0 - pilot.post.specificity[:, j]
-                     - pilot.post.unclear[:, j, 0], axis=0)
+        fp = np.mean(pilot.post.false_positive[:, j], axis=0)
         mine = ~pilot.read_gold & (pilot.read_coder == pilot.primary)
         s_of = pilot.acc_stratum[pilot.read_acc[mine]]
         n = np.bincount(s_of, minlength=len(pilot.strata)).astype(float)
@@ -822,17 +816,8 @@ def plan(ds: Dataset, *, target_halfwidth: float, level: float = 0.95,
     """
     ds.require("census" if labels is not None else "census_estimate")
     fr = _frame.frame(ds, ranks=False)
-    if labels is None:
-        labels = ds.sql("SELECT * FROM labels")
-    if labels.height == 0:
-        raise EstimationError("the labels table is empty; code a pilot sample first "
-                              "(`measure census sample`, then `import-codes`)")
-    per, _pairs = resolve_labels(labels)
-    coded, sizes, _desc, _assume, warns = _design(ds, per, fr.height)
-    coded = coded.join(fr.select("account_id"), on="account_id", how="semi")
-    if coded.height == 0:
-        raise EstimationError("no coded account is in the frame; check that labels "
-                              "refer to the dataset's account ids")
+    labels, _pairs, coded, sizes, _desc, _assume, warns = coded_sample(
+        ds, labels, fr)
     readings = _readings(labels, coded)
     size_of = {str(s): float(n) for s, n in sizes.iter_rows()}
     missing = sorted({str(s) for s in coded["stratum"].to_list()} - set(size_of))
