@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -46,6 +46,7 @@ from measure.capture._averaging import (
 from measure.capture._false_detections import SHARES as FALSE_SHARES
 from measure.capture._false_detections import (
     FalseDetections,
+    can_screen,
     screened_estimate,
     sensitivity_table,
     supporter_probabilities,
@@ -290,6 +291,20 @@ def _choose(
     return best.name, best.estimate, notes
 
 
+def _headline_of(sources: Sequence[str], **options: Any
+                 ) -> Callable[[np.ndarray], Estimate]:
+    """Return the headline estimator of :func:`analyze_counts` for other counts.
+
+    The same lists and options, without the latent-class, graphical and
+    false-detection extras.
+    """
+    def headline(z: np.ndarray) -> Estimate:
+        return analyze_counts(z, sources, latent_class=False, graphical=False,
+                              false_detection_shares=None, **options).estimate
+
+    return headline
+
+
 def analyze_counts(
     y: Sequence[float] | np.ndarray,
     sources: Sequence[str],
@@ -442,12 +457,8 @@ def analyze_counts(
         lc = latent_class_estimate(y, sources, level=level, settings=settings)
     fd = None
     if false_detection_shares is not None:
-        def headline(z: np.ndarray) -> Estimate:
-            return analyze_counts(
-                z, sources, model=model, criterion=criterion, level=level, ci=ci,
-                stepwise=stepwise, latent_class=False, graphical=False,
-                false_detection_shares=None).estimate
-
+        headline = _headline_of(sources, model=model, criterion=criterion,
+                                level=level, ci=ci, stepwise=stepwise)
         table = sensitivity_table(y, sizes, headline,
                                   shares=[f for f in false_detection_shares if f])
         first = pl.DataFrame([{"share": 0.0, "removed": 0,
@@ -695,18 +706,12 @@ def analyze(
         graphical=graphical,
     )
     fd = res.false_detections
-    masks = ds.sql(_sql.ACCOUNT_MASKS, {"sources": list(srcs), "start": start,
-                                        "end": end})
-    probs = supporter_probabilities(ds, masks)
-    if probs is not None and fd is not None and len(srcs) >= 2:
-        p, missing = probs
-
-        def headline(z: np.ndarray) -> Estimate:
-            return analyze_counts(
-                z, srcs, model=model, criterion=criterion, level=level, ci=ci,
-                stepwise=stepwise, latent_class=False, graphical=False,
-                false_detection_shares=None).estimate
-
+    if fd is not None and len(srcs) >= 2 and can_screen(ds):
+        masks = ds.sql(_sql.ACCOUNT_MASKS, {"sources": list(srcs), "start": start,
+                                            "end": end})
+        p, missing = supporter_probabilities(ds, masks)
+        headline = _headline_of(srcs, model=model, criterion=criterion,
+                                level=level, ci=ci, stepwise=stepwise)
         screened = screened_estimate(masks["mask"].to_numpy(), p, len(srcs),
                                      headline, level=level)
         fd = replace(fd, screened=screened, n_screened_out=float(np.sum(1 - p)),

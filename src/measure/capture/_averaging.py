@@ -35,7 +35,7 @@ from scipy.optimize import brentq
 from scipy.stats import chi2, norm
 
 from measure._results import Estimate
-from measure.capture._loglinear import LoglinearFit
+from measure.capture._loglinear import LoglinearFit, criterion_value
 
 #: A model fits poorly when both goodness-of-fit p-values are below this.
 POOR_FIT_P = 0.05
@@ -166,7 +166,7 @@ def model_average(fits: Sequence[LoglinearFit], *, criterion: str = "aic",
     pool: list[LoglinearFit] = []
     for f in fits:
         if not (f.valid and not f.lower_bound and f.estimate.estimate > 0
-                and math.isfinite(f.aic if criterion == "aic" else f.bic)):
+                and math.isfinite(criterion_value(f, criterion))):
             continue
         # a stepwise search that added nothing is its starting model: count once
         if any(math.isclose(f.aic, g.aic, rel_tol=0, abs_tol=1e-8)
@@ -178,7 +178,7 @@ def model_average(fits: Sequence[LoglinearFit], *, criterion: str = "aic",
         return ModelAverage(Estimate.invalid(
             "population_averaged", "no model has an MLE for N", level=level),
             criterion=criterion)
-    ic = np.array([f.aic if criterion == "aic" else f.bic for f in pool])
+    ic = np.array([criterion_value(f, criterion) for f in pool])
     w = np.exp(-(ic - ic.min()) / 2)
     w /= w.sum()
     z = float(norm.ppf(0.5 + level / 2))

@@ -105,6 +105,11 @@ def sensitivity_table(y: np.ndarray, source_sizes: Sequence[int],
                                       "ci_low": pl.Float64, "ci_high": pl.Float64})
 
 
+def can_screen(ds: Any) -> bool:
+    """Whether the census has classified the frame (a ``population`` table)."""
+    return ds.has("population") and ds.has_column("population", "p_supporter")
+
+
 def supporter_probabilities(ds: Any, accounts: pl.DataFrame
                             ) -> tuple[np.ndarray, int] | None:
     """Probability that each of ``accounts`` (column ``account_id``) is a supporter.
@@ -114,10 +119,9 @@ def supporter_probabilities(ds: Any, accounts: pl.DataFrame
     0); ``None`` without a ``population`` table. Returns the probabilities and how
     many accounts had no classification (given 1).
     """
-    has_pop = ds.has("population") and ds.has_column("population", "p_supporter")
-    has_lab = ds.has("labels")
-    if not has_pop:
+    if not can_screen(ds):
         return None
+    has_lab = ds.has("labels")
     df = accounts.select("account_id")
     if has_lab:
         lab = ds.sql("SELECT account_id, coder, label FROM labels")

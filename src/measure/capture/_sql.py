@@ -48,21 +48,6 @@ WHERE list_contains($sources, source)
   AND ($end IS NULL OR (detected_at IS NOT NULL AND detected_at <= $end))
 """
 
-# Capture-pattern counts of the kept detections (see PATTERN_COUNTS).
-WINDOW_PATTERN_COUNTS = """
-WITH kept AS (""" + KEPT_DETECTIONS + """),
-caught AS (
-  SELECT account_id,
-         bit_or(CAST(1 AS BIGINT) << (list_position($sources, source) - 1)) AS mask
-  FROM kept
-  GROUP BY account_id
-)
-SELECT mask, count(*) AS n
-FROM caught
-GROUP BY mask
-ORDER BY mask
-"""
-
 # When each source detected its accounts (kept detections only), and how many
 # rows have no detection time.
 DETECTION_SPAN = """
@@ -107,4 +92,12 @@ SELECT account_id,
 FROM kept
 GROUP BY account_id
 ORDER BY account_id
+"""
+
+# Capture-pattern counts of the kept detections (see PATTERN_COUNTS).
+WINDOW_PATTERN_COUNTS = """
+SELECT mask, count(*) AS n
+FROM (""" + ACCOUNT_MASKS + """)
+GROUP BY mask
+ORDER BY mask
 """
