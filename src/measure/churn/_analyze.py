@@ -180,11 +180,7 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
     if too_few:  # never min_at_risk at once: curves from the earliest entry, flagged
         a0 = float(fr["entry"].min()) if fr.height else 0.0
     n_before = int((fr["time"] <= a0).sum())
-    # every account whose look-up interval reaches past a0, interval unclipped:
-    # each imputation draws its event and conditions on surviving to a0 itself
-    reach = fr.filter(pl.when(pl.col("event") == SUSPENDED)
-                      .then(pl.col("right") > a0)
-                      .otherwise(pl.col("time") > a0))
+    unconditioned = fr
     fr = fr.filter(pl.col("time") > a0).with_columns(
         pl.max_horizontal("entry", pl.lit(a0)).alias("entry"),
         pl.max_horizontal("left", pl.lit(a0)).alias("left"))
@@ -209,6 +205,12 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
         median_curve = km
         if imputations > 1 and km.time.size and fr.height <= IMPUTE_EXACT_MAX:
             # Rubin's rules over uniform imputations inside each look-up interval
+            # every account whose look-up interval reaches past a0, interval
+            # unclipped: each imputation draws its event and conditions on
+            # surviving to a0 itself
+            reach = unconditioned.filter(
+                pl.when(pl.col("event") == SUSPENDED).then(pl.col("right") > a0)
+                .otherwise(pl.col("time") > a0))
             r_ev = reach["event"].to_numpy()
             right = np.where(r_ev == SUSPENDED, reach["right"].to_numpy(), np.inf)
             grid = km.time if km.time.size <= 4000 else np.quantile(
