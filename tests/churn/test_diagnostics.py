@@ -108,3 +108,16 @@ def test_interval_ph_fits_the_look_up_intervals(panel_factory) -> None:
     assert abs(ip.coef[term] - b_cox) < 2 * se
     d = res.to_dict()["interval_ph"]
     assert d["terms"][0]["term"] == term and d["bootstrap"] == 30
+
+
+def test_age_period_model_samples_large_selections(panel_factory, monkeypatch) -> None:
+    """Above ``AGE_PERIOD_MAX_N`` accounts the age x period model runs on a random
+    sample of that many, and the result says so."""
+    import measure.churn._analyze as an
+
+    monkeypatch.setattr(an, "AGE_PERIOD_MAX_N", 500)
+    path = panel_factory(n=2000, seed=5)
+    res = analyze(measure.open(path), cox=False, turnbull_fit=False)
+    assert any("random sample of 500" in w for w in res.warnings)
+    events = int(res.age_period.rate_ratios["events"].sum())
+    assert 0 < events <= 500

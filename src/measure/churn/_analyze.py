@@ -78,6 +78,11 @@ TURNBULL_EXACT_MAX = 20_000
 TURNBULL_RESOLUTION = 1.0
 #: A Turnbull range wider than this at a headline day widens that day's interval.
 RANGE_TOL = 0.01
+#: Above this many accounts the age x period model is fitted on a random sample
+#: of them: splitting every account's exposure into age x week cells costs about
+#: 8 s per million accounts on the reference machine, and the rate ratios need
+#: far fewer.
+AGE_PERIOD_MAX_N = 1_000_000
 #: EM stopping rule inside ``analyze`` (largest change of a mass) and cap; the
 #: result records whether it converged.
 TURNBULL_TOL = 1e-8
@@ -707,8 +712,15 @@ def analyze(
             notes.append(w)
     ap = None
     if age_period is not None and int((fr["event"] == SUSPENDED).sum()) > 0:
-        table = lexis_split(fr["entry_at"], fr["exit_at"], fr["origin_at"],
-                            fr["event"], period=age_period)
+        lex = fr
+        if fr.height > AGE_PERIOD_MAX_N:
+            lex = fr.sample(n=AGE_PERIOD_MAX_N, seed=IMPUTE_SEED)
+            notes.append(f"the age x period model is fitted on a random sample of "
+                         f"{AGE_PERIOD_MAX_N:,} of the {fr.height:,} accounts (rate "
+                         "ratios keep their meaning; their intervals describe the "
+                         "sample)")
+        table = lexis_split(lex["entry_at"], lex["exit_at"], lex["origin_at"],
+                            lex["event"], period=age_period)
         ap = age_period_model(table, level=level)
     timings["truncation_and_periods"] = _time.perf_counter() - t4
     if cluster:
