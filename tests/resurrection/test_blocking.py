@@ -8,20 +8,36 @@ import pytest
 
 import measure
 from measure.resurrection import _sql as Q
-from measure.resurrection import analyze
+from measure.resurrection import analyze, suspension_events
 from measure.resurrection._features import account_keys
 from tests.resurrection.conftest import TS, day, tiny_tables, write
 
 
 def test_suspension_events_interval(tiny) -> None:
     ds = measure.open(tiny)
-    ds.con.execute(Q.SUSPENSION_EVENTS)
-    ev = ds.sql("SELECT * FROM _rs_events ORDER BY account_id")
+    ev = suspension_events(ds).suspended
     assert ev["account_id"].to_list() == [1, 2, 4]
     assert ev["last_active"].to_list() == [day(14), day(42), day(21)]
     assert ev["first_suspended"].to_list() == [day(21), day(49), day(28)]
     # follower count at the last active look-up: 100 * id + day
     assert ev["followers_at_suspension"].to_list() == [114, 242, 421]
+    # the search window opens at the last active look-up, closes 60 days after
+    # the first suspended one
+    assert ev["lower_t"].to_list() == [day(14), day(42), day(21)]
+    assert ev["upper_t"].to_list() == [day(81), day(109), day(88)]
+
+
+def test_suspension_events_standalone_statement(tiny) -> None:
+    """``SUSPENSION_EVENTS`` (one statement making ``_rs_events``) gives the
+    events of the ``EVENTS`` step."""
+    with measure.open(tiny) as ds:
+        ds.con.execute(Q.SUSPENSION_EVENTS)
+        ev = ds.sql("SELECT * FROM _rs_events ORDER BY account_id")
+        ds.con.execute("DROP TABLE _rs_events")
+        want = suspension_events(ds).suspended
+    assert ev["account_id"].to_list() == want["account_id"].to_list()
+    assert ev["followers_at_suspension"].to_list() == want[
+        "followers_at_suspension"].to_list()
 
 
 def test_keys_nfkc_casefold_and_stem() -> None:
@@ -117,25 +133,32 @@ def test_follower_block_jaccard_leaves_hubs_out() -> None:
     the 20. Over non-hub followers 2 scores 20/20 and 3 12/20; had the hubs
     stayed in the sizes only, 2 would score 20/180 and lose to 3 (12/100).
     """
-    from measure.resurrection._analyze import _PERIOD_S
+    from measure._steps import StepRunner
+    from measure.resurrection._blocking import PERIOD_S
 
-    con = duckdb.connect()
     d = 86400
-    con.execute(f"""CREATE TEMP TABLE _rs_susp AS SELECT 1::BIGINT AS account_id,
-        to_timestamp({100 * d}) AS lower_t, to_timestamp({130 * d}) AS upper_t,
-        to_timestamp({100 * d}) AS first_suspended""")
-    con.execute(f"""CREATE TEMP TABLE _rs_keys AS SELECT account_id::BIGINT AS
-        account_id, to_timestamp(t) AS t_new,
-        CAST(floor(t / {_PERIOD_S}) AS BIGINT) AS bk FROM (VALUES (1, {50 * d}),
-        (2, {101 * d}), (3, {102 * d}), (4, {103 * d}), (5, {104 * d}))
-        v(account_id, t)""")
+    susp = pl.DataFrame({"account_id": [1], "lower_t": [100 * d],
+                         "upper_t": [130 * d], "first_suspended": [100 * d]}
+                        ).with_columns(pl.from_epoch(c, "s").dt.replace_time_zone("UTC")
+                                       for c in ("lower_t", "upper_t",
+                                                 "first_suspended"))
+    created = {1: 50, 2: 101, 3: 102, 4: 103, 5: 104}
+    keys = pl.DataFrame({"account_id": list(created),
+                         "t": [v * d for v in created.values()]}).select(
+        "account_id", pl.from_epoch("t", "s").dt.replace_time_zone("UTC")
+        .alias("t_new"), (pl.col("t") // PERIOD_S).alias("bk"))
     rows = [(h, a) for h in range(100, 180) for a in (1, 2, 4, 5)]
     rows += [(f, a) for f in range(200, 220) for a in (1, 2)]
     rows += [(f, 3) for f in range(200, 212)]
-    con.execute("CREATE TEMP TABLE _rs_follows(src BIGINT, dst BIGINT)")
-    con.executemany("INSERT INTO _rs_follows VALUES (?, ?)", rows)
-    got = con.execute(Q.BLOCK_FOLLOWERS, {"per_key": 1, "min_shared": 2, "max_hub": 2,
-                                          "bucket": _PERIOD_S}).fetchall()
+    follows = pl.DataFrame(rows, schema=["src", "dst"], orient="row")
+    con = duckdb.connect()
+    with StepRunner(con) as run:
+        for name, frame in (("susp", susp), ("keys", keys), ("follows", follows)):
+            run.register(name, frame)
+        run.run(Q.BLOCKS_TABLE)
+        run.run(Q.BLOCK_FOLLOWERS, {"per_key": 1, "min_shared": 2, "max_hub": 2,
+                                    "bucket": PERIOD_S})
+        got = con.execute(f"SELECT * FROM {run.name('blocks')}").fetchall()
     con.close()
     assert got == [(1, 2, 16)]
 
@@ -195,9 +218,9 @@ def test_edit_join_in_slices_gives_the_same_pairs(synth, synth_result,
                                                   monkeypatch) -> None:
     """The one-deletion join run per slice of suspended accounts (to bound its
     memory) keeps the same candidates as one pass: the cap is per account."""
-    from measure.resurrection import _analyze
+    from measure.resurrection import _blocking
 
-    monkeypatch.setattr(_analyze, "EDIT_SLICE", 60)  # 400 suspended: 7 slices
+    monkeypatch.setattr(_blocking, "EDIT_SLICE", 60)  # 400 suspended: 7 slices
     with measure.open(synth[0]) as ds:
         res = analyze(ds, n_boot=50)
     key = ["previous", "new", "keys"]
@@ -267,12 +290,12 @@ def test_common_one_deletion_cell_per_period(tmp_path, days, edit_blocks,
 def test_cell_codes_agree_with_sql() -> None:
     import numpy as np
 
-    from measure.resurrection._analyze import PERIOD_OFFSET, _cell_codes
+    from measure.resurrection._blocking import PERIOD_OFFSET, cell_codes
 
     dkeys = np.array([0, 1, 2**63, 2**64 - 1, 0x9E3779B97F4A7C15], dtype=np.uint64)
     periods = np.array([-1_000_000, -5, -1, 0, 700], dtype=np.int64)
     dk, bk = (x.ravel() for x in np.meshgrid(dkeys, periods))
-    want = _cell_codes(dk, bk)
+    want = cell_codes(dk, bk)
     con = duckdb.connect()
     con.register("c", pl.DataFrame({"dkey": pl.Series(dk, dtype=pl.UInt64),
                                     "bk": bk}).to_arrow())

@@ -42,7 +42,7 @@ def _pairs(accounts: dict[str, list], pairs: list[tuple[int, int]]):
 
     import polars as pl
 
-    from measure.resurrection._analyze import _gather_frame
+    from measure.resurrection._blocking import gather_frame
     from measure.resurrection._features import account_keys, compare
 
     t0 = dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
@@ -60,7 +60,7 @@ def _pairs(accounts: dict[str, list], pairs: list[tuple[int, int]]):
         "created_new": [t0 + dt.timedelta(days=b) for _, b in pairs],
         "n_followers_prev": [0] * len(pairs), "n_followers_new": [0] * len(pairs),
         "n_shared": [0] * len(pairs)})
-    return keys, compare(_gather_frame(keys, num))
+    return keys, compare(gather_frame(keys, num))
 
 
 def _by_pair(f, col: str) -> dict[tuple[int, int], int]:

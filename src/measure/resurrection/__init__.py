@@ -16,6 +16,18 @@
    observation, pooled over link draws by Rubin's rules; median delay; follower
    recovery by incarnation; accounts per presumed actor.
 
+Each step is also a public stage with a frozen output, so that it can be run,
+inspected and tested on its own::
+
+    events = suspension_events(ds, window=60)
+    candidates = block(ds, events, LinkageSettings())
+    scores = score(candidates)
+    links = assign(scores, events)
+    returns = measure_returns(ds, events, scores, links)
+
+The blocking and model knobs live in :class:`LinkageSettings` (frozen, JSON
+round-trip); ``analyze(ds, settings=...)`` takes one.
+
 The result's ``links`` table has ``new, previous, probability, delay_days`` and
 ``lineages`` has ``actor_id, accounts`` (ordered).
 
@@ -30,5 +42,21 @@ from __future__ import annotations
 from measure.resurrection._analyze import analyze
 from measure.resurrection._audit import LinkAudit, audit_links, draw_audit
 from measure.resurrection._result import ResurrectionResult
+from measure.resurrection._settings import LinkageSettings
+from measure.resurrection._stages import (
+    Candidates,
+    Links,
+    ReturnMeasures,
+    Scores,
+    SuspensionEvents,
+    assign,
+    block,
+    measure_returns,
+    score,
+    suspension_events,
+)
 
-__all__ = ["LinkAudit", "ResurrectionResult", "analyze", "audit_links", "draw_audit"]
+__all__ = ["Candidates", "LinkAudit", "LinkageSettings", "Links", "ResurrectionResult",
+           "ReturnMeasures", "Scores", "SuspensionEvents", "analyze", "assign",
+           "audit_links", "block", "draw_audit", "measure_returns", "score",
+           "suspension_events"]

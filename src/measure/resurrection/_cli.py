@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the analysis and print text or JSON."""
     from measure.dataset import open_dataset
     from measure.resurrection import analyze
-    from measure.resurrection._analyze import _accounts_frame
+    from measure.resurrection._blocking import accounts_frame
 
     # the coded sheet is read (and checked, errors naming its file and row) once,
     # for the recalibration and for the audit report
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                       target_precision=args.target_precision, cohort=args.cohort,
                       n_imputations=args.imputations, seed=args.seed,
                       audit=coded)
-        accounts = _accounts_frame(ds) if args.audit_out else None
+        accounts = accounts_frame(ds) if args.audit_out else None
     payload = res.to_dict()
     text = res.summary()
     if args.audit_out:

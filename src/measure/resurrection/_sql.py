@@ -1,35 +1,49 @@
-"""Named DuckDB steps of successor linking (each a constant; parameters are bound).
+"""Named DuckDB steps of successor linking (each a :class:`~measure._steps.Step`).
 
-The steps run on the dataset's connection (``ds.con``) and keep their intermediate
-results in temporary tables prefixed ``_rs_``:
+Every step is a value: ``print(step)`` shows its SQL, the pipeline tables it
+reads (written ``{name}``), the table it makes and its bound parameters
+(``$name``). The stages of :mod:`measure.resurrection._stages` run them with a
+:class:`~measure._steps.StepRunner`, which gives each table a temporary name of
+its own and drops it when the stage ends.
 
-1. ``SUSPENSION_EVENTS`` -> ``_rs_events``: per account seen suspended, the last
-   ``active`` look-up before the first ``suspended`` one (the suspension time lies in
-   between: interval censoring), and the follower count at that last active look-up.
-2. ``KEYS_TABLE`` -> ``_rs_keys``: blocking keys per account, computed in Python
-   (Unicode NFKC, case folding) and loaded, as 64-bit hashes, from a registered
-   frame ``_rs_keys_df``, with ``bk``, the 30-day period of the account's creation.
-3. ``SUSPENDED`` -> ``_rs_susp``: events joined with keys and the search window
-   ``(lower_t, upper_t]`` for successors, restricted to the cohort when one is given.
-4. ``BLOCK_*`` -> ``_rs_blocks``: candidate (previous, new) pairs sharing a key
-   (handle stem, one-edit handle keys, display name, avatar, whole bio, bio letters,
-   shared followers), each capped to the ``$per_key`` candidates nearest in time
-   per suspended account (shared followers: the largest follower-set Jaccard;
-   one-deletion handle keys: ``EDIT_JOIN``, capped in polars); a key value
-   held by more than ``$max_key_freq`` accounts created in one period does not
-   block in that period.
-5. ``PAIRS`` -> ``_rs_pairs``: one row per pair with the bit mask of keys that matched.
-6. ``FOLLOWS_*``, ``SHARED_FOLLOWERS``: follower sets from ``edges`` (src follows dst)
-   and the number of followers a candidate pair shares.
-7. ``PAIR_FRAME``: the numbers the comparison step needs, one row per pair, with
-   row positions ``kx_prev, kx_new`` into the keys frame (strings are gathered
-   there, in polars).
+Suspension events (stage ``suspension_events``):
 
-Print any constant to see the exact SQL; ``tests/resurrection/test_blocking.py``
-runs the steps on a hand-built dataset.
+1. :data:`EVENTS` -> ``events``: per account seen suspended, the last ``active``
+   look-up before the first ``suspended`` one (the suspension time lies in
+   between: interval censoring), and the follower count at that look-up.
+2. :data:`SUSPENDED`: the events of the cohort joined with the accounts'
+   creation times (registered frame ``accounts``) and the search window
+   ``(lower_t, upper_t]`` for successors.
+
+Blocking (stage ``block``):
+
+3. :data:`KEYS_TABLE` -> ``keys``: blocking keys per account, computed in
+   Python (Unicode NFKC, case folding) and registered, as 64-bit hashes, as
+   ``keys_df``, with ``bk``, the 30-day period of the account's creation;
+   :data:`SUSP_TABLE` -> ``susp``: the suspended accounts' windows and keys.
+4. ``BLOCK_*`` -> ``blocks``: candidate (previous, new) pairs sharing a key
+   (handle stem, one-edit handle keys, display name, avatar, whole bio, bio
+   letters, shared followers), each capped to the ``$per_key`` candidates
+   nearest in time per suspended account (shared followers: the largest
+   follower-set Jaccard; one-deletion handle keys: :data:`EDIT_JOIN`, capped in
+   polars); a key value held by more than ``$max_key_freq`` accounts created in
+   one period does not block in that period.
+5. :data:`PAIRS` -> ``pairs``: one row per pair with the bit mask of keys.
+6. ``FOLLOWS_*``, :data:`FOLLOWER_COUNTS`, :data:`SHARED_FOLLOWERS`: follower
+   sets from ``edges`` (src follows dst) and the followers a pair shares.
+7. :data:`PAIR_FRAME`: the numbers the comparison step needs, one row per pair,
+   with row positions ``kx_prev, kx_new`` into the keys frame (strings are
+   gathered there, in polars). The random pairs that estimate the non-match
+   probabilities go through the same steps (``step.renamed(pairs=...)``).
+
+Measures (stage ``measure_returns``): :data:`FOLLOWERS_AT_AGE`.
+
+``tests/resurrection/test_blocking.py`` runs the steps on hand-built datasets.
 """
 
 from __future__ import annotations
+
+from measure._steps import Step
 
 # Column projection of ``accounts`` (optional columns are filled with NULL by the
 # caller from this fixed list, never from user input).
@@ -38,8 +52,8 @@ ACCOUNT_COLUMNS = ("account_id", "screen_name", "display_name", "description",
 _TIME_COLUMNS = ("created_at", "first_seen")
 
 
-def accounts_select(present: set[str]) -> str:
-    """``SELECT`` of :data:`ACCOUNT_COLUMNS` from ``accounts``, NULL where absent.
+def accounts_select(present: set[str]) -> Step:
+    """Step selecting :data:`ACCOUNT_COLUMNS` from ``accounts``, NULL where absent.
 
     ``present`` is the set of columns the table has; only names from the fixed
     :data:`ACCOUNT_COLUMNS` list enter the query (never user input).
@@ -52,15 +66,15 @@ def accounts_select(present: set[str]) -> str:
             cols.append(f"CAST(NULL AS TIMESTAMPTZ) AS {c}")
         else:
             cols.append(f"CAST(NULL AS VARCHAR) AS {c}")
-    return "SELECT " + ", ".join(cols) + " FROM accounts"
+    return Step("accounts", "SELECT " + ", ".join(cols) + " FROM accounts")
 
-DATA_END = """
+
+DATA_END = Step("data_end", """
 SELECT max(observed_at) AS data_end, min(observed_at) AS data_start
 FROM observations
-"""
+""")
 
-SUSPENSION_EVENTS = """
-CREATE OR REPLACE TEMP TABLE _rs_events AS
+_EVENTS_SQL = """
 WITH fs AS (
     SELECT account_id, min(observed_at) AS first_suspended
     FROM observations
@@ -78,33 +92,45 @@ WITH fs AS (
 SELECT fs.account_id, la.last_active, fs.first_suspended, la.followers_at_suspension
 FROM fs LEFT JOIN la USING (account_id)
 """
+EVENTS = Step("suspension_events", _EVENTS_SQL, output="events")
+
+# The events step as one statement that makes the table ``_rs_events`` on the
+# connection it runs on (for scripts that read the events with their own SQL,
+# such as bench/bench_resurrection_splink.py; drop the table afterwards).
+SUSPENSION_EVENTS = "CREATE OR REPLACE TEMP TABLE _rs_events AS" + _EVENTS_SQL
+
+# The cohort's events with the accounts' creation times (``accounts``: account_id,
+# t_new = created else first seen, first_seen) and the search window
+# ``(lower_t, upper_t]``: from the last time the account was known alive to
+# $window days after the first suspended look-up.
+SUSPENDED = Step("suspended", """
+SELECT e.account_id, e.last_active, e.first_suspended, e.followers_at_suspension,
+       k.t_new AS created, coalesce(k.first_seen, k.t_new) AS first_seen,
+       coalesce(e.last_active, k.t_new, e.first_suspended - INTERVAL 7 DAY) AS lower_t,
+       e.first_suspended + to_days(CAST($window AS INTEGER)) AS upper_t
+FROM {events} e LEFT JOIN {accounts} k USING (account_id)
+WHERE NOT $use_cohort OR e.account_id IN (SELECT account_id FROM {cohort})
+ORDER BY e.account_id
+""", inputs=("events", "accounts", "cohort"), params=("window", "use_cohort"))
 
 # Keys plus how many accounts hold each key value (term frequency): agreeing on a
 # value that thousands share ("Proud Muslim", a default avatar) says little.
 # (the counts stem_n, name_n, avatar_n, bio_n are computed in polars beforehand).
 # ``bk``: the account's period of creation, $bucket seconds long (the unit in which
 # blocking counts how common a key is, see ``_BLOCK``).
-KEYS_TABLE = """
-CREATE OR REPLACE TEMP TABLE _rs_keys AS
-SELECT *, CAST(floor(epoch(t_new) / $bucket) AS BIGINT) AS bk FROM _rs_keys_df
-"""
+KEYS_TABLE = Step("keys", """
+SELECT *, CAST(floor(epoch(t_new) / $bucket) AS BIGINT) AS bk FROM {keys_df}
+""", inputs=("keys_df",), output="keys", params=("bucket",))
 
-COHORT_TABLE = """
-CREATE OR REPLACE TEMP TABLE _rs_cohort AS
-SELECT DISTINCT account_id FROM _rs_cohort_df
-"""
-
-SUSPENDED = """
-CREATE OR REPLACE TEMP TABLE _rs_susp AS
-SELECT e.account_id, e.last_active, e.first_suspended, e.followers_at_suspension,
-       coalesce(e.last_active, k.t_new, e.first_suspended - INTERVAL 7 DAY) AS lower_t,
-       e.first_suspended + to_days(CAST($window AS INTEGER)) AS upper_t,
+# The suspended accounts (registered ``suspended_df``, from ``SUSPENDED``) with
+# their blocking keys.
+SUSP_TABLE = Step("susp", """
+SELECT s.account_id, s.last_active, s.first_suspended, s.lower_t, s.upper_t,
        k.stem, k.name_key, k.avatar, k.bio_fp, k.bio_lfp
-FROM _rs_events e LEFT JOIN _rs_keys k USING (account_id)
-WHERE NOT $use_cohort OR e.account_id IN (SELECT account_id FROM _rs_cohort)
-"""
+FROM {suspended_df} s LEFT JOIN {keys} k USING (account_id)
+""", inputs=("suspended_df", "keys"), output="susp")
 
-# Candidate successors of one key kind. The key column name is fixed per constant.
+# Candidate successors of one key kind. The key column name is fixed per step.
 # A key value held by more than $max_key_freq accounts created in one period
 # (``bk``, $bucket seconds: default avatars, empty bios, very common names in that
 # period) is not used to block in that period: it says nothing and the join on it
@@ -132,114 +158,132 @@ def _window_periods(table: str, alias: str) -> str:
     """
     return f"""unnest(range(
            greatest(CAST(floor(epoch({table}lower_t) / $bucket) AS BIGINT),
-                    (SELECT min(bk) FROM _rs_keys)),
+                    (SELECT min(bk) FROM {{keys}})),
            least(CAST(floor(epoch({table}upper_t) / $bucket) AS BIGINT),
-                 (SELECT max(bk) FROM _rs_keys)) + 1)) AS {alias}"""
+                 (SELECT max(bk) FROM {{keys}})) + 1)) AS {alias}"""
 
 
 _BLOCK = """
 WITH common AS (
-    SELECT {key} AS k, bk FROM _rs_keys
-    WHERE {key} IS NOT NULL
-    GROUP BY {key}, bk HAVING count(*) > $max_key_freq
+    SELECT @key@ AS k, bk FROM {keys}
+    WHERE @key@ IS NOT NULL
+    GROUP BY @key@, bk HAVING count(*) > $max_key_freq
 ), aw AS (
-    SELECT account_id, lower_t, upper_t, first_suspended, {key} AS k,
+    SELECT account_id, lower_t, upper_t, first_suspended, @key@ AS k,
            """ + _window_periods("", "bk") + """
-    FROM _rs_susp
-    WHERE {key} IS NOT NULL
+    FROM {susp}
+    WHERE @key@ IS NOT NULL
 ), a AS (
     SELECT * FROM aw ANTI JOIN common USING (k, bk)
 )
-SELECT a.account_id AS previous, b.account_id AS new, {bit} AS bit
-FROM a JOIN _rs_keys b ON a.k = b.{key} AND a.bk = b.bk
+SELECT a.account_id AS previous, b.account_id AS new, @bit@ AS bit
+FROM a JOIN {keys} b ON a.k = b.@key@ AND a.bk = b.bk
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
   AND b.account_id <> a.account_id
 """ + _NEAREST
 
-BLOCK_STEM = _BLOCK.format(bit=1, key="stem")
+
+def _block(kind: str, key: str, bit: int) -> Step:
+    return Step(f"block_{kind}", _BLOCK.replace("@key@", key).replace("@bit@",
+                                                                        str(bit)),
+                inputs=("keys", "susp"), output="blocks", kind="append",
+                params=("bucket", "max_key_freq", "per_key"))
+
+
+# Empty table of candidate pairs (previous, new, bit); the blocks append to it.
+BLOCKS_TABLE = Step("blocks", """
+SELECT account_id AS previous, account_id AS new, 0 AS bit FROM {keys} WHERE false
+""", inputs=("keys",), output="blocks")
+
+BLOCK_STEM = _block("stem", "stem", 1)
+BLOCK_NAME = _block("display_name", "name_key", 2)
+BLOCK_AVATAR = _block("avatar", "avatar", 4)
+BLOCK_BIO = _block("bio", "bio_fp", 8)
+# the bio's letters only (bit 128): still blocks a copied bio whose emoji or verse
+# number was changed
+BLOCK_BIO_LETTERS = _block("bio_letters", "bio_lfp", 128)
+#: exact-key blocks by key kind (a kind's cap is ``$per_key``)
+KEY_BLOCKS = (("stem", BLOCK_STEM), ("display_name", BLOCK_NAME),
+              ("avatar", BLOCK_AVATAR), ("bio", BLOCK_BIO),
+              ("bio_letters", BLOCK_BIO_LETTERS))
 
 # Handles one edit apart (one-deletion neighbourhood keys of the stem, from
-# ``_rs_dkeys(account_id, dkey)``); bit 32.
-DKEYS_TABLE = """
-CREATE OR REPLACE TEMP TABLE _rs_dkeys AS
-SELECT account_id, dkey, t_new, bk FROM _rs_dkeys_df
-"""
-
-DKEYS_INSERT = """
-INSERT INTO _rs_dkeys SELECT account_id, dkey, t_new, bk FROM _rs_dkeys_df
-"""
+# registered chunks ``dkeys_df(account_id, dkey, t_new, bk)``); bit 32.
+DKEYS_TABLE = Step("dkeys", """
+SELECT account_id, dkey, t_new, bk FROM {dkeys_df}
+""", inputs=("dkeys_df",), output="dkeys")
+DKEYS_INSERT = Step("dkeys_append", """
+SELECT account_id, dkey, t_new, bk FROM {dkeys_df}
+""", inputs=("dkeys_df",), output="dkeys", kind="append")
 
 # (key, period) cells held by more than $max_key_freq accounts are not used, as in
 # ``_BLOCK``; counted in Python on the sorted cell codes ``xor(dkey, bk + $offset)``
-# (``_analyze._cell_codes``) and registered as ``_rs_bigd_df(code)``.
-BIG_DKEYS = """
-CREATE OR REPLACE TEMP TABLE _rs_bigdkeys AS SELECT code FROM _rs_bigd_df
-"""
+# (``_blocking.cell_codes``) and registered as ``bigd_df(code)``.
+BIG_DKEYS = Step("big_dkeys", "SELECT code FROM {bigd_df}", inputs=("bigd_df",),
+                 output="bigdkeys")
 
 # One row per (suspended, window-eligible account, shared key) with the time
 # from the suspension, for the suspended accounts of slice $slice of $n_slices
 # (by hash of the id); the per_key nearest distinct accounts are then kept in
-# polars (``_analyze._nearest_distinct``: ``_NEAREST`` then DISTINCT pairs).
-EDIT_JOIN = """
+# polars (``_blocking.nearest_distinct``: ``_NEAREST`` then DISTINCT pairs).
+EDIT_JOIN = Step("edit_join", """
 WITH aw AS (
     SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey,
            """ + _window_periods("s.", "wbk") + """
-    FROM _rs_susp s JOIN _rs_dkeys d USING (account_id)
+    FROM {susp} s JOIN {dkeys} d USING (account_id)
     WHERE hash(s.account_id) % $n_slices = $slice
 ), a AS (
     SELECT * FROM aw
     WHERE xor(dkey, CAST(wbk + $offset AS UBIGINT))
-          NOT IN (SELECT code FROM _rs_bigdkeys)
+          NOT IN (SELECT code FROM {bigdkeys})
 )
 SELECT a.account_id AS previous, b.account_id AS new,
        abs(epoch(b.t_new) - epoch(a.first_suspended)) AS dist
-FROM a JOIN _rs_dkeys b ON a.dkey = b.dkey AND a.wbk = b.bk
+FROM a JOIN {dkeys} b ON a.dkey = b.dkey AND a.wbk = b.bk
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
-"""
+""", inputs=("susp", "dkeys", "bigdkeys", "keys"),
+    params=("bucket", "n_slices", "slice", "offset"))
+
+# the one-deletion block's candidates, chosen in polars (registered ``edit_df``)
+BLOCK_EDIT_INSERT = Step("block_handle_edit", """
+SELECT previous, new, 32 AS bit FROM {edit_df}
+""", inputs=("edit_df",), output="blocks", kind="append")
 
 # The $per_key accounts created nearest in time to the suspension, whatever they
 # share (bit 64): candidates without any agreeing key. Under the model they get
 # little probability each, but together they carry the returns that left no
 # profile or follower trace, so the expected number of returns is not
 # understated (they matter for the rate, never pass a link threshold).
-BLOCK_TIME = """
+BLOCK_TIME = Step("block_time", """
 SELECT a.account_id AS previous, b.account_id AS new, 64 AS bit
-FROM _rs_susp a JOIN _rs_keys b
+FROM {susp} a JOIN {keys} b
   ON b.t_new > a.lower_t AND b.t_new <= a.upper_t
 WHERE b.account_id <> a.account_id
-""" + _NEAREST
-BLOCK_NAME = _BLOCK.format(bit=2, key="name_key")
-BLOCK_AVATAR = _BLOCK.format(bit=4, key="avatar")
-BLOCK_BIO = _BLOCK.format(bit=8, key="bio_fp")
-# the bio's letters only (bit 128): still blocks a copied bio whose emoji or verse
-# number was changed
-BLOCK_BIO_LETTERS = _BLOCK.format(bit=128, key="bio_lfp")
+""" + _NEAREST, inputs=("susp", "keys"), output="blocks", kind="append",
+    params=("per_key",))
 
 # Follows (src follows dst) restricted to the relation 'follows' when the column
 # exists; deduplicated. Only lists that a later step can read are kept: those of
 # suspended accounts and of accounts created after the earliest search window
 # opens (every candidate successor is one), not the whole background.
-FOLLOWS_WITH_RELATION = """
-CREATE OR REPLACE TEMP TABLE _rs_follows AS
+FOLLOWS_WITH_RELATION = Step("follows", """
 SELECT DISTINCT src, dst FROM edges
 WHERE (relation IS NULL OR relation = 'follows')
-  AND (dst IN (SELECT account_id FROM _rs_susp)
-       OR dst IN (SELECT account_id FROM _rs_keys
-                  WHERE t_new > (SELECT min(lower_t) FROM _rs_susp)))
-"""
+  AND (dst IN (SELECT account_id FROM {susp})
+       OR dst IN (SELECT account_id FROM {keys}
+                  WHERE t_new > (SELECT min(lower_t) FROM {susp})))
+""", inputs=("susp", "keys"), output="follows")
 
-FOLLOWS_NO_RELATION = """
-CREATE OR REPLACE TEMP TABLE _rs_follows AS
+FOLLOWS_NO_RELATION = Step("follows", """
 SELECT DISTINCT src, dst FROM edges
-WHERE dst IN (SELECT account_id FROM _rs_susp)
-   OR dst IN (SELECT account_id FROM _rs_keys
-              WHERE t_new > (SELECT min(lower_t) FROM _rs_susp))
-"""
+WHERE dst IN (SELECT account_id FROM {susp})
+   OR dst IN (SELECT account_id FROM {keys}
+              WHERE t_new > (SELECT min(lower_t) FROM {susp}))
+""", inputs=("susp", "keys"), output="follows")
 
-FOLLOWS_EMPTY = """
-CREATE OR REPLACE TEMP TABLE _rs_follows AS
-SELECT account_id AS src, account_id AS dst FROM _rs_keys WHERE false
-"""
+FOLLOWS_EMPTY = Step("follows", """
+SELECT account_id AS src, account_id AS dst FROM {keys} WHERE false
+""", inputs=("keys",), output="follows")
 
 # Large follower overlap: pairs (suspended a, window-eligible b) sharing at least
 # $min_shared followers. Followers that follow more than $max_hub suspended or new
@@ -249,21 +293,21 @@ SELECT account_id AS src, account_id AS dst FROM _rs_keys WHERE false
 # followers): by raw counts, prominent supporters sharing a few in-network
 # followers with everyone crowd out a small new account that holds mostly the
 # old one's followers.
-BLOCK_FOLLOWERS = """
+BLOCK_FOLLOWERS = Step("block_followers", """
 WITH sw AS (
     -- each suspended account's window as 30-day time buckets ($bucket seconds), so
     -- that the join on a shared follower only pairs accounts close in time
     SELECT account_id AS previous,
            """ + _window_periods("", "bk") + """
-    FROM _rs_susp
+    FROM {susp}
 ), fa AS (
-    SELECT f.src, f.dst AS previous FROM _rs_follows f
-    JOIN _rs_susp s ON f.dst = s.account_id
+    SELECT f.src, f.dst AS previous FROM {follows} f
+    JOIN {susp} s ON f.dst = s.account_id
 ), fb AS (
     SELECT f.src, f.dst AS new, k.bk
-    FROM _rs_follows f
-    JOIN _rs_keys k ON f.dst = k.account_id
-    WHERE k.t_new > (SELECT min(lower_t) FROM _rs_susp)
+    FROM {follows} f
+    JOIN {keys} k ON f.dst = k.account_id
+    WHERE k.t_new > (SELECT min(lower_t) FROM {susp})
 ), hubs AS (
     SELECT src FROM fa GROUP BY src HAVING count(*) > $max_hub
     UNION
@@ -292,8 +336,8 @@ WITH sw AS (
 )
 SELECT sh.previous, sh.new, 16 AS bit
 FROM shared sh
-JOIN _rs_susp a ON a.account_id = sh.previous
-JOIN _rs_keys b ON b.account_id = sh.new
+JOIN {susp} a ON a.account_id = sh.previous
+JOIN {keys} b ON b.account_id = sh.new
 JOIN nfa na ON na.account_id = sh.previous
 JOIN nfb nb ON nb.account_id = sh.new
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t
@@ -301,116 +345,81 @@ QUALIFY row_number() OVER (
     PARTITION BY sh.previous
     ORDER BY sh.n_shared / (na.n + nb.n - sh.n_shared) DESC, sh.n_shared DESC,
              sh.new) <= $per_key
-"""
+""", inputs=("susp", "follows", "keys"), output="blocks", kind="append",
+    params=("bucket", "max_hub", "min_shared", "per_key"))
 
-BLOCKS_TABLE = """
-CREATE OR REPLACE TEMP TABLE _rs_blocks AS
-SELECT account_id AS previous, account_id AS new, 0 AS bit FROM _rs_keys WHERE false
-"""
-
-# the one-deletion block's candidates, chosen in polars (registered ``_rs_edit_df``)
-BLOCK_EDIT_INSERT = (
-    "INSERT INTO _rs_blocks SELECT previous, new, 32 AS bit FROM _rs_edit_df"
-)
 # candidate pairs per blocking key (bit)
-BLOCK_COUNTS = "SELECT bit, count(*) AS n FROM _rs_blocks GROUP BY bit"
-# suspended accounts, and the earliest start of their successor windows
-SUSPENDED_IDS = "SELECT account_id FROM _rs_susp"
-SUSPENDED_MIN_LOWER = "SELECT min(lower_t) FROM _rs_susp"
-# random pairs (registered ``_rs_rand_df``) in place of the candidate pairs
-RANDOM_PAIRS_TABLE = (
-    "CREATE OR REPLACE TEMP TABLE _rs_pairs AS SELECT * FROM _rs_rand_df"
-)
+BLOCK_COUNTS = Step("block_counts",
+                    "SELECT bit, count(*) AS n FROM {blocks} GROUP BY bit",
+                    inputs=("blocks",))
 
-PAIRS = """
-CREATE OR REPLACE TEMP TABLE _rs_pairs AS
+# random pairs (registered ``random_df``) go through the pair steps as ``pairs``
+RANDOM_PAIRS = Step("random_pairs", "SELECT * FROM {random_df}",
+                    inputs=("random_df",), output="pairs")
+
+PAIRS = Step("pairs", """
 SELECT previous, new, bit_or(bit) AS keys
-FROM _rs_blocks
+FROM {blocks}
 GROUP BY previous, new
-"""
+""", inputs=("blocks",), output="pairs")
 
 # Follower-set sizes of every account in a pair, and shared followers per pair.
-FOLLOWER_COUNTS = """
-CREATE OR REPLACE TEMP TABLE _rs_nfol AS
+FOLLOWER_COUNTS = Step("follower_counts", """
 SELECT dst AS account_id, count(*) AS n_followers
-FROM _rs_follows
-WHERE dst IN (SELECT previous FROM _rs_pairs) OR dst IN (SELECT new FROM _rs_pairs)
+FROM {follows}
+WHERE dst IN (SELECT previous FROM {pairs}) OR dst IN (SELECT new FROM {pairs})
 GROUP BY dst
-"""
+""", inputs=("follows", "pairs"), output="nfol")
 
-SHARED_FOLLOWERS = """
-CREATE OR REPLACE TEMP TABLE _rs_shared AS
+SHARED_FOLLOWERS = Step("shared_followers", """
 WITH fa AS (
-    SELECT f.src, f.dst FROM _rs_follows f
-    WHERE f.dst IN (SELECT previous FROM _rs_pairs)
+    SELECT f.src, f.dst FROM {follows} f
+    WHERE f.dst IN (SELECT previous FROM {pairs})
 ), fb AS (
-    SELECT f.src, f.dst FROM _rs_follows f
-    WHERE f.dst IN (SELECT new FROM _rs_pairs)
+    SELECT f.src, f.dst FROM {follows} f
+    WHERE f.dst IN (SELECT new FROM {pairs})
 )
 SELECT p.previous, p.new, count(*) AS n_shared
-FROM _rs_pairs p
+FROM {pairs} p
 JOIN fa ON fa.dst = p.previous
 JOIN fb ON fb.dst = p.new AND fb.src = fa.src
 GROUP BY p.previous, p.new
-"""
+""", inputs=("follows", "pairs"), output="shared")
 
 # The same pairs with numbers only: the strings are gathered in polars from the
-# keys frame by row position (``kx``, the row index of ``_rs_keys_df``) batch by
+# keys frame by row position (``kx``, the row index of the keys frame) batch by
 # batch, so DuckDB never joins, stores or converts the strings of all pairs.
-PAIR_FRAME = """
+PAIR_FRAME = Step("pair_frame", """
 SELECT p.previous, p.new, p.keys,
        a.kx AS kx_prev, b.kx AS kx_new,
        s.last_active, s.first_suspended, b.t_new AS created_new,
        coalesce(na.n_followers, 0) AS n_followers_prev,
        coalesce(nb.n_followers, 0) AS n_followers_new,
        coalesce(sh.n_shared, 0) AS n_shared
-FROM _rs_pairs p
-JOIN _rs_susp s ON s.account_id = p.previous
-LEFT JOIN _rs_keys a ON a.account_id = p.previous
-JOIN _rs_keys b ON b.account_id = p.new
-LEFT JOIN _rs_nfol na ON na.account_id = p.previous
-LEFT JOIN _rs_nfol nb ON nb.account_id = p.new
-LEFT JOIN _rs_shared sh ON sh.previous = p.previous AND sh.new = p.new
-"""
+FROM {pairs} p
+JOIN {susp} s ON s.account_id = p.previous
+LEFT JOIN {keys} a ON a.account_id = p.previous
+JOIN {keys} b ON b.account_id = p.new
+LEFT JOIN {nfol} na ON na.account_id = p.previous
+LEFT JOIN {nfol} nb ON nb.account_id = p.new
+LEFT JOIN {shared} sh ON sh.previous = p.previous AND sh.new = p.new
+""", inputs=("pairs", "susp", "keys", "nfol", "shared"))
 
-SUSPENDED_WINDOWS = """
-SELECT account_id, lower_t, upper_t FROM _rs_susp
-WHERE lower_t IS NOT NULL AND upper_t IS NOT NULL
-ORDER BY account_id
-"""
-
-SUSPENDED_FRAME = """
-SELECT s.account_id, s.last_active, s.first_suspended, s.followers_at_suspension,
-       k.t_new AS created, coalesce(k.first_seen, k.t_new) AS first_seen
-FROM _rs_susp s LEFT JOIN _rs_keys k USING (account_id)
-ORDER BY s.account_id
-"""
-
-# Followers of each account about $age_days after its creation: the active look-up
-# nearest to created + age within $tol_days (null when none is that close).
-FOLLOWERS_AT_AGE = """
+# Followers of each linked new account (registered ``age_ids``: account_id,
+# t_new) about $age_days after its creation: the active look-up nearest to
+# created + age within $tol_days (null when none is that close).
+FOLLOWERS_AT_AGE = Step("followers_at_age", """
 SELECT o.account_id,
        arg_min(o.followers_count,
                abs(epoch(o.observed_at) - epoch(k.t_new) - $age_days * 86400.0))
            AS followers_at_age
 FROM observations o
-JOIN _rs_keys k USING (account_id)
+JOIN {age_ids} k USING (account_id)
 WHERE o.status = 'active' AND o.followers_count IS NOT NULL
   AND abs(epoch(o.observed_at) - epoch(k.t_new) - $age_days * 86400.0)
       <= $tol_days * 86400.0
-  AND o.account_id IN (SELECT account_id FROM _rs_age_ids)
 GROUP BY o.account_id
-"""
-
-AGE_IDS = """
-CREATE OR REPLACE TEMP TABLE _rs_age_ids AS
-SELECT DISTINCT account_id FROM _rs_age_ids_df
-"""
-
-CLEANUP = (
-    "_rs_events", "_rs_keys", "_rs_cohort", "_rs_susp", "_rs_follows",
-    "_rs_blocks", "_rs_pairs", "_rs_nfol", "_rs_shared", "_rs_age_ids", "_rs_dkeys",
-    "_rs_bigdkeys",
-)
-# table names come from the fixed names of this module, never from user input
-DROP_TABLE = "DROP TABLE IF EXISTS {}"
+""", inputs=("age_ids",), params=("age_days", "tol_days"))
+# the pair frame's columns without rows (when there is no candidate pair)
+PAIR_FRAME_EMPTY = Step("pair_frame_empty", PAIR_FRAME.sql + "LIMIT 0",
+                        inputs=PAIR_FRAME.inputs)

@@ -1,0 +1,832 @@
+"""The stages of successor linking, each a public function with a frozen output.
+
+``analyze`` is the composition::
+
+    events = suspension_events(ds, window=60, cohort=None)
+    candidates = block(ds, events, settings, seed=0)
+    scores = score(candidates, settings, labels=None)
+    links = assign(scores, events, threshold=None, target_precision=0.95)
+    returns = measure_returns(ds, events, scores, links, ...)
+
+Each stage runs its SQL steps (:mod:`measure.resurrection._sql`) with its own
+:class:`~measure._steps.StepRunner` and drops every table it made before it
+returns: nothing is left on the dataset's connection between stages, and the
+outputs (polars frames, numpy arrays, the fitted model) are all a later stage
+reads. Each output carries the :class:`~measure._steps.StepLog` (time and rows
+per SQL step) and the stage's wall time.
+
+Methods: Fellegi, I. P. & Sunter, A. B. (1969). A theory for record linkage.
+*JASA* 64, 1183-1210 (model); Kaplan, E. L. & Meier, P. (1958). *JASA* 53,
+457-481 and Rubin, D. B. (1987). *Multiple Imputation for Nonresponse in
+Surveys* (rates under linkage uncertainty); Berger, J. M. & Perez, H. (2016).
+*The Islamic State's Diminishing Returns on Twitter* (follower recovery).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from measure._results import Estimate
+from measure._steps import StepLog, StepRunner
+from measure.errors import ConfigError, EstimationError
+from measure.resurrection import _blocking as B
+from measure.resurrection import _sql as Q
+from measure.resurrection._assign import (
+    LinkSampler,
+    exclusive_probability,
+    incarnation_numbers,
+    lineages,
+    threshold_for_precision,
+)
+from measure.resurrection._assign import assign as greedy_links
+from measure.resurrection._features import FEATURES, account_keys, compare
+from measure.resurrection._fellegi_sunter import (
+    fit_em,
+    fit_em_grouped,
+    fit_logit,
+    predict_em,
+    predict_grouped,
+    predict_logit,
+    u_from_random_pairs,
+)
+from measure.resurrection._measures import (
+    DAY,
+    _days,
+    conditional_median,
+    horizon_times,
+    kaplan_meier,
+    ratio_by_incarnation,
+    recovery_ratios,
+    return_times_np,
+    rubin_rate,
+)
+from measure.resurrection._settings import KEY_BITS, LinkageSettings
+
+# comparisons whose non-match distribution comes from random pairs (the time gap
+# and follower overlap of random pairs say nothing about blocked non-matches)
+RANDOM_U = ("handle", "display_name", "bio", "avatar", "lang")
+
+# added to the rate's assumptions when the link probabilities are the EM model's
+# own (no audit, no labels); figures in docs/resurrection.md
+UNAUDITED = (
+    "the link probabilities are not audited: returns that left little trace (an "
+    "incarnation the collection never found, no shared key) are undercounted, so "
+    "the rate tends to be low and its interval too narrow (on simulated worlds it "
+    "covered the observable rate in about 3 of 4; with a 200-pair audit in all but "
+    "a few); draw an audit sheet (draw_audit, --audit-out), code it and pass it "
+    "back (audit=, --audit) to recalibrate them"
+)
+
+RATE_ASSUMPTIONS = (
+    "the d-day rate is the share of the suspended accounts observed for at least "
+    "d days (plus the discovery lag) after their last active look-up whose actor "
+    "returned within d days; the curve over all accounts assumes the end of "
+    "observation (censoring) is independent of when actors return",
+    "suspension happened at the midpoint between the last time the account was "
+    "known alive (last active look-up, else first seen) and the first suspended "
+    "look-up",
+    "only returns whose new account the collection discovered are counted "
+    "(rate of observable returns)",
+    "links are correct with their model probability (Fellegi-Sunter conditional "
+    "independence, or the supervised model's calibration)",
+)
+
+
+# -- outputs --------------------------------------------------------------------
+@dataclass(frozen=True)
+class SuspensionEvents:
+    """Output of :func:`suspension_events`.
+
+    Attributes
+    ----------
+    suspended
+        One row per suspended account of the cohort, sorted by id:
+        ``account_id, last_active, first_suspended, followers_at_suspension,
+        created, first_seen`` and the successor search window ``lower_t,
+        upper_t`` (times UTC).
+    accounts
+        Every account's blocking keys and comparison strings
+        (:func:`~measure.resurrection._features.account_keys`) with ``kx``, its
+        row number: the pool of candidate successors.
+    data_end, data_start
+        Last and first look-up.
+    window
+        Days after the first suspended look-up within which a successor is
+        sought.
+    """
+
+    suspended: pl.DataFrame = field(repr=False)
+    accounts: pl.DataFrame = field(repr=False)
+    data_end: Any
+    data_start: Any
+    window: float
+    warnings: tuple[str, ...] = ()
+    log: StepLog = field(default_factory=StepLog, repr=False, compare=False)
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def n_suspended(self) -> int:
+        """Suspended accounts in the cohort."""
+        return self.suspended.height
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Output of :func:`block`: candidate pairs with their comparison levels.
+
+    Attributes
+    ----------
+    pairs
+        One row per candidate (previous, new) pair, sorted by ``previous, new``:
+        ``keys`` (bit mask of the blocking keys shared, see
+        :data:`~measure.resurrection._settings.KEY_BITS`), the raw and binned
+        comparisons of :func:`~measure.resurrection._features.compare`,
+        ``created_new`` and ``first_suspended``.
+    random_pairs
+        The same comparisons for random (suspended, account created in its
+        window) pairs, sorted by ``previous, new`` (``None`` when
+        ``u_random_pairs`` is 0 or no account is suspended).
+    window_sizes
+        ``previous, n_window``: accounts created in each suspended account's
+        search window.
+    n_window_pairs
+        Sum of ``n_window``: the population the random pairs are drawn from.
+    pairs_by_key
+        Candidate rows contributed by each key kind (before pairs are merged).
+    timings
+        Seconds spent on ``blocking`` (SQL and pair tables) and on ``features``
+        (comparisons of the candidate and the random pairs).
+    """
+
+    pairs: pl.DataFrame = field(repr=False)
+    random_pairs: pl.DataFrame | None = field(repr=False)
+    window_sizes: pl.DataFrame = field(repr=False)
+    n_window_pairs: float
+    pairs_by_key: dict[str, int]
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+    log: StepLog = field(default_factory=StepLog, repr=False, compare=False)
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of candidate pairs."""
+        return self.pairs.height
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Output of :func:`score`: match probabilities of the candidate pairs.
+
+    Attributes
+    ----------
+    pairs
+        The candidate pairs with ``p_pair`` (the model's probability) and
+        ``probability`` (one-to-one: normalised among rival candidates).
+    model
+        The fitted ``FSModel`` (EM) or ``LogitModel`` (labels); ``None`` when
+        there was no candidate pair.
+    supervised
+        Whether labelled pairs (a logistic model) replaced EM.
+    """
+
+    pairs: pl.DataFrame = field(repr=False)
+    model: Any = field(repr=False)
+    supervised: bool = False
+    warnings: tuple[str, ...] = ()
+    seconds: float = field(default=0.0, compare=False)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Output of :func:`assign`: accepted one-to-one links and lineages.
+
+    Attributes
+    ----------
+    links
+        ``new, previous, probability, delay_days, created_new`` (delay from the
+        midpoint suspension time).
+    lineages
+        ``actor_id, accounts`` (in time order), ``n_accounts``; every suspended
+        account is in exactly one.
+    threshold
+        The probability threshold used.
+    expected_precision
+        Mean probability of the accepted links (nan with none).
+    """
+
+    links: pl.DataFrame = field(repr=False)
+    lineages: pl.DataFrame = field(repr=False)
+    threshold: float
+    expected_precision: float
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def n_linked(self) -> int:
+        """Number of accepted links."""
+        return self.links.height
+
+
+@dataclass(frozen=True)
+class ReturnMeasures:
+    """Output of :func:`measure_returns`.
+
+    Attributes
+    ----------
+    rates
+        Return rate within ``d`` days (an ``Estimate`` per horizon).
+    rate_days
+        The headline horizon.
+    curve
+        ``day, rate, ci_low, ci_high``: the time-to-return curve (all accounts).
+    median_delay
+        Median return delay among returns within the window.
+    follower_recovery
+        Follower ratio by incarnation number of the new account.
+    incarnations
+        Number of presumed actors by count of accounts in their lineage.
+    method
+        How the rates were computed (model, draws, recalibration).
+    """
+
+    rates: dict[float, Estimate]
+    rate_days: float
+    curve: pl.DataFrame = field(repr=False)
+    median_delay: Estimate
+    follower_recovery: dict[int, Estimate]
+    incarnations: dict[int, int]
+    method: str
+    seconds: float = field(default=0.0, compare=False)
+    log: StepLog = field(default_factory=StepLog, repr=False, compare=False)
+
+
+# -- stage 1 --------------------------------------------------------------------
+def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None
+                      ) -> SuspensionEvents:
+    """Suspended accounts, their suspension intervals and successor windows.
+
+    Parameters
+    ----------
+    ds
+        A :class:`measure.Dataset` with ``accounts`` and ``observations``.
+    window
+        Days after the first ``suspended`` look-up within which a successor
+        must be created.
+    cohort
+        Restrict the suspended accounts studied (path, ids, or frame with
+        ``account_id``).
+
+    Returns
+    -------
+    SuspensionEvents
+
+    Notes
+    -----
+    The suspension lies between the last ``active`` look-up and the first
+    ``suspended`` one (interval censoring); a successor is sought among the
+    accounts created after the last time the account was known alive (its last
+    active look-up, else its creation) and at most ``window`` days after the
+    first suspended look-up.
+    """
+    if not window > 0:
+        raise ConfigError(f"option 'window' must be positive days, got {window!r}")
+    ds.require("resurrection")
+    t0 = time.perf_counter()
+    warnings: list[str] = []
+    with StepRunner(ds.con) as run:
+        data_end, data_start = run.run(Q.DATA_END, fetch="rows")[0]
+        if data_end is None:
+            raise EstimationError("table 'observations' is empty: no look-ups, no "
+                                  "suspensions to study")
+        run.run(Q.EVENTS)
+        acc = B.accounts_frame(ds, run)
+        if not ds.has_column("accounts", "lang"):
+            warnings.append("no 'lang' column: language comparison not used")
+        id_dtype = acc.schema["account_id"]
+        keys = account_keys(acc).with_row_index("kx")
+        del acc
+        run.register("accounts", keys.select("account_id", "t_new", "first_seen"))
+        cdf = B.read_cohort(cohort)
+        cdf = (B.cast_ids(cdf, id_dtype) if cdf is not None
+               else pl.DataFrame({"account_id": pl.Series([], dtype=id_dtype)}))
+        run.register("cohort", cdf)
+        susp = B.utc(run.run(Q.SUSPENDED, {"window": int(math.ceil(window)),
+                                           "use_cohort": cohort is not None}))
+    return SuspensionEvents(suspended=susp, accounts=keys, data_end=data_end,
+                            data_start=data_start, window=float(window),
+                            warnings=tuple(warnings), log=run.log,
+                            seconds=time.perf_counter() - t0)
+
+
+# -- stage 2 --------------------------------------------------------------------
+def block(ds: Any, events: SuspensionEvents, settings: LinkageSettings | None = None,
+          *, seed: int = 0) -> Candidates:
+    """Candidate successors of the suspended accounts, with comparison levels.
+
+    Parameters
+    ----------
+    ds
+        The dataset of ``events`` (``edges`` adds the follower block and the
+        follower-overlap comparison).
+    events
+        Output of :func:`suspension_events`.
+    settings
+        Blocking knobs (:class:`LinkageSettings`; defaults when ``None``).
+    seed
+        The random pairs are drawn with ``seed + 7919``.
+
+    Returns
+    -------
+    Candidates
+
+    Notes
+    -----
+    A candidate is created in the suspended account's window and shares a key
+    with it (handle stem, one-edit handle keys, display name, avatar, bio,
+    bio letters, shared followers), among the ``per_key`` nearest per key kind;
+    see :mod:`measure.resurrection._sql`. Blocking bounds recall: a successor
+    that shares no key is never scored.
+    """
+    settings = settings or LinkageSettings()
+    t1 = time.perf_counter()
+    keys, susp = events.accounts, events.suspended
+    warnings: list[str] = []
+    with StepRunner(ds.con) as run:
+        run.register("keys_df", B.key_codes(keys))
+        run.run(Q.KEYS_TABLE, {"bucket": B.PERIOD_S})
+        run.drop("keys_df")
+        run.register("suspended_df", susp.select(
+            "account_id", "last_active", "first_suspended", "lower_t", "upper_t"))
+        run.run(Q.SUSP_TABLE)
+        run.drop("suspended_df")
+        run.run(Q.BLOCKS_TABLE)
+        for kind, step in Q.KEY_BLOCKS:
+            run.run(step, {"per_key": settings.cap(kind), "bucket": B.PERIOD_S,
+                           "max_key_freq": settings.max_key_freq})
+        if ds.has("edges"):
+            run.run(Q.FOLLOWS_WITH_RELATION if ds.has_column("edges", "relation")
+                    else Q.FOLLOWS_NO_RELATION)
+        else:
+            run.run(Q.FOLLOWS_EMPTY)
+            warnings.append("no 'edges' table: follower overlap is not used")
+        if settings.fuzzy_handles:
+            B.edit_block(run, keys, susp, settings.cap("handle_edit"),
+                         settings.max_key_freq)
+        if settings.time_candidates:
+            run.run(Q.BLOCK_TIME, {"per_key": settings.time_candidates})
+        run.run(Q.BLOCK_FOLLOWERS, {
+            "per_key": settings.cap("followers"), "bucket": B.PERIOD_S,
+            "min_shared": settings.min_shared_followers, "max_hub": settings.max_hub})
+        n_by_bit = dict(run.run(Q.BLOCK_COUNTS, fetch="rows"))
+        by_key = {k: int(n_by_bit.get(bit, 0)) for k, bit in KEY_BITS.items()}
+        win, acc, lo, hi = B.windows(susp, keys)
+        # random pairs (suspended x window account) for the non-match u; the same
+        # pair steps compute their fields
+        rand = None
+        t_rand = 0.0  # comparing the random pairs counts as features
+        if settings.u_random_pairs and susp.height:
+            run.register("random_df", B.random_pairs(
+                win, acc, lo, hi, settings.u_random_pairs,
+                seed + B.RANDOM_PAIRS_SEED_OFFSET))
+            run.run(Q.RANDOM_PAIRS)
+            run.run(Q.FOLLOWER_COUNTS)
+            run.run(Q.SHARED_FOLLOWERS)
+            frame = B.utc(B.gather_frame(keys, run.run(Q.PAIR_FRAME)))
+            t_rand = time.perf_counter()
+            rand = compare(frame).sort("previous", "new")
+            t_rand = time.perf_counter() - t_rand
+            del frame
+            run.drop("random_df", "pairs", "nfol", "shared")
+        run.run(Q.PAIRS)
+        run.run(Q.FOLLOWER_COUNTS)
+        run.run(Q.SHARED_FOLLOWERS)
+        run.drop("blocks", "follows")  # give DuckDB's memory to the features
+        t2 = time.perf_counter()
+        feats = _features(run, keys)
+    sizes = pl.DataFrame({"previous": win["account_id"],
+                          "n_window": (hi - lo).astype(np.float64)})
+    return Candidates(pairs=feats, random_pairs=rand, window_sizes=sizes,
+                      n_window_pairs=float((hi - lo).sum()), pairs_by_key=by_key,
+                      warnings=tuple(warnings), log=run.log,
+                      timings={"blocking": t2 - t1 - t_rand,
+                               "features": time.perf_counter() - t2 + t_rand})
+
+
+def _features(run: StepRunner, keys: pl.DataFrame) -> pl.DataFrame:
+    """Comparison features of the ``pairs`` table, batch by batch.
+
+    Only ids, numbers and levels are kept, never the strings of millions of
+    pairs at once; sorted by ``previous, new`` (DuckDB's parallel joins do not
+    fix row order, and the candidates of a suspended account must be runs).
+    """
+    parts = []
+    for batch in run.stream(Q.PAIR_FRAME, batch_size=B.FEATURE_BATCH):
+        fr = B.utc(B.gather_frame(keys, batch))
+        parts.append(compare(fr).with_columns(fr["created_new"],
+                                              fr["first_suspended"]))
+    if not parts:
+        fr = B.utc(B.gather_frame(keys, run.run(Q.PAIR_FRAME_EMPTY)))
+        parts.append(compare(fr).with_columns(fr["created_new"], fr["first_suspended"]))
+    return pl.concat(parts).sort("previous", "new")
+
+
+# -- stage 3 --------------------------------------------------------------------
+def score(candidates: Candidates, settings: LinkageSettings | None = None, *,
+          labels: pl.DataFrame | None = None) -> Scores:
+    """Match probabilities of the candidate pairs.
+
+    Parameters
+    ----------
+    candidates
+        Output of :func:`block`.
+    settings
+        Model knobs (``grouped``; ``u_random_pairs`` acts through the random
+        pairs of ``candidates``).
+    labels
+        Optional labelled pairs ``previous, new, match``: a supervised logistic
+        model replaces EM.
+
+    Returns
+    -------
+    Scores
+
+    Notes
+    -----
+    Fellegi-Sunter by EM assumes the comparisons independent given match
+    status; the grouped model (default) allows at most one successor per
+    suspended account, with ``u`` from the candidates and the random window
+    pairs (two strata). See :mod:`measure.resurrection._fellegi_sunter`.
+    """
+    settings = settings or LinkageSettings()
+    t0 = time.perf_counter()
+    feats = candidates.pairs
+    warnings: list[str] = []
+    bins = feats.select([f"bin_{f}" for f in FEATURES]).to_numpy().astype(np.int64)
+    model: Any
+    if labels is not None:
+        id_dtype = feats.schema["previous"]
+        lab = labels.select("previous", "new", pl.col("match").cast(pl.Int8))
+        lab = lab.with_columns(pl.col("previous").cast(id_dtype),
+                               pl.col("new").cast(id_dtype))
+        joined = feats.select("previous", "new").with_row_index("_i").join(
+            lab, on=["previous", "new"], how="inner")
+        n_missing = lab.height - joined.height
+        if n_missing:
+            warnings.append(f"{n_missing} labelled pair(s) are not among the "
+                            "candidate pairs (blocking missed them or they fall "
+                            "outside the window)")
+        idx = joined["_i"].to_numpy()
+        model = fit_logit(bins[idx], joined["match"].to_numpy())
+        p_pair = predict_logit(model, bins)
+    elif feats.height:
+        model, p_pair = _fit_em(feats, bins, candidates, settings.grouped)
+        if not model.converged:
+            warnings.append(f"EM did not converge in {model.n_iter} iterations")
+    else:
+        model = None
+        p_pair = np.zeros(0)
+    scored = feats.with_columns(pl.Series("p_pair", p_pair, dtype=pl.Float64))
+    scored = scored.with_columns(pl.Series("probability", exclusive_probability(
+        scored, rows=not (settings.grouped and labels is None)), dtype=pl.Float64))
+    return Scores(pairs=scored, model=model, supervised=labels is not None,
+                  warnings=tuple(warnings), seconds=time.perf_counter() - t0)
+
+
+def _fit_em(feats: pl.DataFrame, bins: np.ndarray, candidates: Candidates,
+            grouped: bool) -> tuple[Any, np.ndarray]:
+    """Fit the Fellegi-Sunter model by EM; return it and the pair probabilities."""
+    fixed_u = None
+    rand_bins = rand_idx = None
+    cu = candidates.random_pairs
+    if cu is not None and cu.height:
+        rand_bins = cu.select([f"bin_{f}" for f in FEATURES]).to_numpy().astype(
+            np.int64)
+        u_all = u_from_random_pairs(rand_bins)
+        fixed_u = {k: u_all[k] for k in RANDOM_U}
+        # random pairs that are also candidates: their row in feats
+        rand_idx = cu.select("previous", "new").join(
+            feats.select("previous", "new").with_row_index("_i").filter(
+                pl.col("previous").is_in(cu["previous"].unique().implode())),
+            on=["previous", "new"], how="left", maintain_order="left")[
+            "_i"].fill_null(-1).to_numpy().astype(np.int64)
+    if not grouped:
+        model = fit_em(bins, fixed_u=fixed_u)
+        return model, predict_em(model, bins)
+    # feats is sorted by previous: group codes are the runs (a dense rank)
+    starts = B.run_starts(feats["previous"])
+    group = B.run_codes(starts, feats.height)
+    n_cand = n_window_pairs = None
+    if rand_bins is not None:
+        # with u from all pairs, the prior of each pair is 1 over all accounts
+        # in the window, not over the blocked candidates
+        first = feats.select("previous")[starts]
+        n_cand = first.join(candidates.window_sizes, on="previous", how="left")[
+            "n_window"].fill_null(1.0).to_numpy()
+        n_window_pairs = candidates.n_window_pairs
+    model = fit_em_grouped(bins, group, n_cand=n_cand, random_bins=rand_bins,
+                           random_idx=rand_idx, n_window_pairs=n_window_pairs)
+    return model, predict_grouped(model, bins, group)
+
+
+# -- stage 4 --------------------------------------------------------------------
+def assign(scores: Scores, events: SuspensionEvents, *,
+           threshold: float | None = None, target_precision: float = 0.95) -> Links:
+    """One-to-one links above a threshold, their delays, and lineages.
+
+    Parameters
+    ----------
+    scores
+        Output of :func:`score`.
+    events
+        Output of :func:`suspension_events` (suspension intervals, cohort).
+    threshold
+        Keep links with one-to-one probability at or above this; ``None`` picks
+        the lowest threshold (>= 0.5) whose kept links have mean probability
+        (expected precision) ``target_precision``.
+    target_precision
+        See ``threshold``.
+
+    Returns
+    -------
+    Links
+
+    Notes
+    -----
+    Links are taken greedily, highest probability first, each account used at
+    most once on each side (:func:`measure.resurrection._assign.assign`).
+    """
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise ConfigError(f"option 'threshold' must be a probability in [0, 1], got "
+                          f"{threshold!r}")
+    if not 0 < target_precision < 1:
+        raise ConfigError("option 'target_precision' must be in (0, 1)")
+    t0 = time.perf_counter()
+    scored, susp = scores.pairs, events.suspended
+    thr = (threshold if threshold is not None
+           else threshold_for_precision(scored["probability"].to_numpy(),
+                                        target_precision))
+    accepted = greedy_links(scored, thr)
+    expected_precision = (float(accepted["probability"].mean())
+                          if accepted.height else float("nan"))
+    # delay from the midpoint suspension time (as in the rate)
+    mid = susp.select(
+        pl.col("account_id").alias("previous"), "last_active", "first_suspended")
+    links = accepted.select("previous", "new", "probability", "created_new").join(
+        mid, on="previous", how="left")
+    upper = pl.min_horizontal("first_suspended", "created_new")
+    upper = pl.max_horizontal(upper, pl.col("last_active").fill_null(upper))
+    lower = pl.col("last_active").fill_null(upper)
+    links = links.with_columns(
+        ((pl.col("created_new") - (lower + (upper - lower) / 2))
+         .dt.total_seconds() / DAY).clip(lower_bound=0.0).alias("delay_days"),
+    ).select("new", "previous", "probability", "delay_days", "created_new")
+    lin = lineages(links, susp["account_id"])
+    return Links(links=links, lineages=lin, threshold=float(thr),
+                 expected_precision=expected_precision,
+                 seconds=time.perf_counter() - t0)
+
+
+# -- stage 5 --------------------------------------------------------------------
+def measure_returns(ds: Any, events: SuspensionEvents, scores: Scores, links: Links,
+                    *, audit: Any = None, horizons: tuple[float, ...] = (7, 30, 60),
+                    rate_days: float = 30, discovery_lag_days: float = 0.0,
+                    n_imputations: int = 20, n_boot: int = 200, level: float = 0.95,
+                    follower_age_days: float = 14, follower_age_tol_days: float = 7,
+                    seed: int = 0) -> ReturnMeasures:
+    """Return rates, curve, median delay and follower recovery.
+
+    Parameters
+    ----------
+    ds
+        The dataset (follower counts of the new accounts from ``observations``).
+    events, scores, links
+        Outputs of :func:`suspension_events`, :func:`score` and :func:`assign`.
+    audit
+        Optional coded audit sheet: the link draws use probabilities
+        recalibrated on it.
+    horizons, rate_days, discovery_lag_days, n_imputations, n_boot, level,
+    follower_age_days, follower_age_tol_days, seed
+        As in :func:`measure.resurrection.analyze`.
+
+    Returns
+    -------
+    ReturnMeasures
+
+    Notes
+    -----
+    The ``d``-day rate is a Kaplan-Meier estimate over the suspended accounts
+    with ``d`` + lag days of follow-up, pooled over ``n_imputations`` link sets
+    drawn from the one-to-one probabilities by Rubin's rules; the suspension is
+    at the midpoint of its look-up interval (see
+    :mod:`measure.resurrection._measures`).
+    """
+    if not rate_days > 0:
+        raise ConfigError(f"option 'rate_days' must be positive days, got "
+                          f"{rate_days!r}")
+    if not 0 < level < 1:
+        raise ConfigError("option 'level' must be in (0, 1)")
+    if n_imputations < 2:
+        raise ConfigError("option 'n_imputations' must be at least 2")
+    t0 = time.perf_counter()
+    susp, scored, window = events.suspended, scores.pairs, events.window
+    rng = np.random.default_rng(seed)
+    draws = _LinkDraws(events, scored, audit, discovery_lag_days)
+    created = [draws.created(rng) for _ in range(n_imputations)]
+    kms = [kaplan_meier(*draws.times(c)) for c in created]
+    model = scores.model
+    method = ("Kaplan-Meier of return delay over the suspended accounts with "
+              "d + lag days of follow-up after their last active look-up; "
+              f"Greenwood log-log CI pooled over {n_imputations} link draws "
+              "(Rubin's rules)")
+    if model is not None:
+        method = f"{model.method} links; " + method
+    rate_assumptions = RATE_ASSUMPTIONS
+    recal = draws.recal
+    if recal is None and not scores.supervised:
+        rate_assumptions = RATE_ASSUMPTIONS + (UNAUDITED,)
+    if recal is not None:
+        method += (f"; link probabilities recalibrated on a hand audit of "
+                   f"{recal.n_coded} pairs (logit p' = {recal.a:.3f} + "
+                   f"{recal.b:.3f} logit p, refitted on a stratified bootstrap "
+                   "of the audit in each draw)")
+        rate_assumptions = RATE_ASSUMPTIONS + (
+            "the audit's recalibration of the link probabilities holds for all "
+            "candidate pairs, including those below the audit's floor",)
+    days = sorted({float(d) for d in horizons} | {float(rate_days)})
+    rates = {d: _rate(draws, created, kms, d, level, method, rate_assumptions)
+             for d in days}
+    curve = pl.DataFrame(
+        [(float(d), p.estimate, p.ci[0], p.ci[1]) for d in
+         np.arange(0, int(window) + 1, dtype=np.float64)
+         for p in (rubin_rate(kms, float(d), level),)],
+        schema=["day", "rate", "ci_low", "ci_high"], orient="row")
+    median = _median_delay(draws, kms, rng, window, n_boot, level, links.n_linked)
+    with StepRunner(ds.con) as run:
+        run.register("age_ids", links.links.select(
+            pl.col("new").alias("account_id"), pl.col("created_new").alias("t_new")))
+        fa = run.run(Q.FOLLOWERS_AT_AGE, {"age_days": follower_age_days,
+                                          "tol_days": follower_age_tol_days})
+    f_susp = dict(zip(susp["account_id"].to_list(),
+                      susp["followers_at_suspension"].to_list(), strict=True))
+    f_age = dict(zip(fa["account_id"].to_list(), fa["followers_at_age"].to_list(),
+                     strict=True))
+    recovery = _follower_recovery(links.links, f_susp, f_age, rng, n_boot, level,
+                                  follower_age_days)
+    incarnations = {int(k): int(v) for k, v in links.lineages.group_by(
+        "n_accounts").len().sort("n_accounts").iter_rows()}
+    return ReturnMeasures(rates=rates, rate_days=float(rate_days), curve=curve,
+                   median_delay=median, follower_recovery=recovery,
+                   incarnations=incarnations, method=method, log=run.log,
+                   seconds=time.perf_counter() - t0)
+
+
+class _LinkDraws:
+    """Draws of one-to-one link sets and the return times they imply (numpy)."""
+
+    def __init__(self, events: SuspensionEvents, scored: pl.DataFrame, audit: Any,
+                 lag_days: float) -> None:
+        susp = events.suspended
+        self.n = susp.height
+        self.lag = lag_days
+        if scored["previous"].dtype.is_integer():
+            # suspended is sorted by account id and holds every previous
+            self.prow = np.searchsorted(susp["account_id"].to_numpy(),
+                                        scored["previous"].to_numpy()).astype(np.int64)
+        else:
+            row_of = susp.select(pl.col("account_id").alias("previous")
+                                 ).with_row_index("_row")
+            self.prow = scored.select("previous").join(
+                row_of, on="previous", how="left", maintain_order="left")[
+                "_row"].to_numpy().astype(np.int64)
+        # codes of the new accounts (only their equality matters to the draws)
+        new_codes = (scored["new"].to_numpy().astype(np.int64)
+                     if scored["new"].dtype.is_integer()
+                     else scored["new"].rank("dense").to_numpy().astype(np.int64))
+        self.prob = scored["probability"].to_numpy()
+        self.sampler = LinkSampler(self.prow, new_codes, self.prob)
+        self.recal = None
+        if audit is not None:
+            from measure.resurrection._audit import recalibration
+
+            self.recal = recalibration(audit, scored)
+        self.cnew = _days(scored["created_new"])
+        self.fs = _days(susp["first_suspended"])
+        # last time known alive: the last active look-up, else first seen (or
+        # created) when that was before the first suspended look-up
+        seen = _days(susp["first_seen"])
+        seen = np.where(seen < self.fs, seen, np.nan)
+        la = _days(susp["last_active"])
+        self.la = np.where(np.isnan(la), seen, la)
+        self.end = _days(pl.Series([events.data_end]).cast(
+            pl.Datetime("us", "UTC")))[0]
+
+    def created(self, rng: np.random.Generator) -> np.ndarray:
+        """Creation day of each suspended account's drawn successor (nan: none)."""
+        if self.recal is None:
+            chosen = self.sampler.draw(rng)
+        else:
+            chosen = self.sampler.reweighted(
+                self.recal.draw(rng, self.prob, self.prow)).draw(rng)
+        created = np.full(self.n, np.nan)
+        created[self.prow[chosen]] = self.cnew[chosen]
+        return created
+
+    def times(self, created: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return time and event per suspended account (censored at the end)."""
+        return return_times_np(self.la, self.fs, created, self.end, self.lag)
+
+    def horizon(self, created: np.ndarray, d: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return times of the accounts with ``d`` + lag days of follow-up."""
+        return horizon_times(self.la, self.fs, created, self.end, d, self.lag)
+
+
+def _rate(draws: _LinkDraws, created: list[np.ndarray], kms: list[Any], d: float,
+          level: float, method: str, assumptions: tuple[str, ...]) -> Estimate:
+    """Pool the ``d``-day rate over the link draws (Rubin's rules)."""
+    kms_d = [kaplan_meier(*draws.horizon(c, d)) for c in created]
+    pooled = rubin_rate(kms_d, d, level)
+    km_all = rubin_rate(kms, d, level)
+    n_d = kms_d[0].n
+    w = () if n_d else (f"no suspended account is followed up for {d:g} days "
+                        f"(+ {draws.lag:g} days discovery lag)",)
+    return Estimate(
+        term=f"rate_{d:g}d", estimate=pooled.estimate if n_d else math.nan,
+        ci=pooled.ci if n_d else (math.nan, math.nan),
+        level=level, std_error=pooled.std_error, method=method, n=n_d,
+        assumptions=assumptions, warnings=w,
+        extra={"within_var": pooled.within, "between_var": pooled.between,
+               "df": pooled.df, "m": pooled.m,
+               "km_all_accounts": km_all.estimate,
+               "km_all_accounts_ci": km_all.ci})
+
+
+def _median_delay(draws: _LinkDraws, kms: list[Any], rng: np.random.Generator,
+                  window: float, n_boot: int, level: float, n_links: int
+                  ) -> Estimate:
+    """Median delay among returns within the window; bootstrap with link draws."""
+    meds = [conditional_median(k, window) for k in kms]
+    meds = [v for v in meds if math.isfinite(v)]
+    med_pt = float(np.median(meds)) if meds else math.nan
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, draws.n, draws.n)
+        t, e = draws.times(draws.created(rng))
+        boots.append(conditional_median(kaplan_meier(t[idx], e[idx]), window))
+    boots_a = np.asarray(boots)
+    boots_a = boots_a[np.isfinite(boots_a)]
+    a = (1 - level) / 2
+    if math.isfinite(med_pt) and boots_a.size > 10:
+        return Estimate(
+            term="median_delay_days", estimate=med_pt,
+            ci=(float(np.quantile(boots_a, a)), float(np.quantile(boots_a, 1 - a))),
+            level=level, std_error=float(boots_a.std(ddof=1)),
+            method=(f"median of the Kaplan-Meier return-delay distribution "
+                    f"among returns within {window:g} days; percentile "
+                    f"bootstrap ({n_boot}) with a link draw per replicate"),
+            n=n_links, assumptions=RATE_ASSUMPTIONS)
+    return Estimate.invalid(
+        "median_delay_days",
+        "no returns were linked" if not math.isfinite(med_pt) else
+        f"too few bootstrap replicates for a CI (n_boot={n_boot})", level=level)
+
+
+def _follower_recovery(links: pl.DataFrame, f_susp: dict, f_age: dict,
+                       rng: np.random.Generator, n_boot: int, level: float,
+                       age_days: float) -> dict[int, Estimate]:
+    """Follower ratio by incarnation on accepted links; bootstrap over links."""
+    rr = recovery_ratios(links, incarnation_numbers(links), f_susp, f_age)
+    point = ratio_by_incarnation(rr)
+    out: dict[int, Estimate] = {}
+    if not rr.height:
+        return out
+    a = (1 - level) / 2
+    bs: dict[int, list[float]] = {k: [] for k in point}
+    for _ in range(n_boot):
+        sample = rr[rng.integers(0, rr.height, rr.height)]
+        for k, (v, _n) in ratio_by_incarnation(sample).items():
+            if k in bs:
+                bs[k].append(v)
+    for k, (v, n) in point.items():
+        arr = np.asarray(bs[k])
+        ci = ((float(np.quantile(arr, a)), float(np.quantile(arr, 1 - a)))
+              if arr.size > 10 else (float("nan"), float("nan")))
+        out[k] = Estimate(
+            term=f"follower_recovery_{k}", estimate=v, ci=ci, level=level,
+            std_error=float(arr.std(ddof=1)) if arr.size > 2 else math.nan,
+            method=(f"sum of followers of incarnation {k} accounts "
+                    f"{age_days:g} days after creation over their "
+                    "predecessors' at suspension; percentile bootstrap over "
+                    "links"),
+            n=n,
+            assumptions=("links are correct", "the look-up nearest to "
+                         f"{age_days:g} days of age stands for it"))
+    return out
+
+
+__all__ = ["Candidates", "Links", "ReturnMeasures", "Scores", "SuspensionEvents",
+           "assign", "block", "measure_returns", "score", "suspension_events"]

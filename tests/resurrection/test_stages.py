@@ -1,0 +1,432 @@
+"""The public stages on small hand-made inputs, and the composed analysis.
+
+Stages: ``suspension_events`` -> ``block`` -> ``score`` -> ``assign`` ->
+``measure_returns``; ``analyze`` composes them. The tiny dataset
+(``conftest.tiny_tables``) has two actors: A ``1 -> 2 -> 3`` and B ``4 -> 5``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+import measure
+from measure.resurrection import (
+    Candidates,
+    LinkageSettings,
+    Links,
+    Scores,
+    analyze,
+    assign,
+    block,
+    measure_returns,
+    score,
+    suspension_events,
+)
+from measure.resurrection import _blocking as B
+from measure.resurrection._features import FEATURES
+from tests.resurrection.conftest import TS, day
+
+
+def _catalog(con) -> tuple[list, list]:
+    tables = con.execute("SELECT database_name, schema_name, table_name FROM "
+                         "duckdb_tables() ORDER BY ALL").fetchall()
+    views = con.execute("SELECT database_name, schema_name, view_name FROM "
+                        "duckdb_views() WHERE NOT internal ORDER BY ALL").fetchall()
+    return tables, views
+
+
+# -- suspension events and blocking ---------------------------------------------
+def test_block_finds_the_known_successors_of_the_tiny_world(tiny) -> None:
+    """Recall of the known pairs: 1 -> 2, 2 -> 3 (actor A), 4 -> 5 (actor B).
+
+    1 -> 3 shares A's stem (a later incarnation); 2 -> 6 (``abu_x77``, created
+    day 100) shares the stem and name inside 2's window (day 49 + 60) but not
+    1's (day 21 + 60); 7 shares nothing.
+    """
+    with measure.open(tiny) as ds:
+        events = suspension_events(ds)
+        cands = block(ds, events, LinkageSettings())
+    pairs = set(cands.pairs.select("previous", "new").iter_rows())
+    known = {(1, 2), (2, 3), (4, 5)}
+    assert known <= pairs  # recall 1
+    assert pairs == known | {(1, 3), (2, 6)}
+    assert cands.pairs["previous"].is_sorted()
+    assert cands.pairs_by_key["followers"] == 1 and cands.pairs_by_key["time"] == 0
+    # every candidate has its comparison levels
+    assert set(f"bin_{f}" for f in FEATURES) <= set(cands.pairs.columns)
+    # the window sizes: accounts created in (lower_t, upper_t]
+    sizes = dict(cands.window_sizes.iter_rows())
+    # 1 (day 14, 81]: 2, 3, 5, 7; 2 (42, 109]: 3, 6; 4 (21, 88]: 2, 3, 5, 7
+    assert sizes == {1: 4.0, 2: 2.0, 4: 4.0}
+    assert cands.n_window_pairs == 10.0
+
+
+def test_block_respects_per_key_settings(tiny) -> None:
+    with measure.open(tiny) as ds:
+        events = suspension_events(ds)
+        cands = block(ds, events, LinkageSettings(per_key=1, u_random_pairs=0))
+    assert cands.random_pairs is None
+    # one candidate per key kind: on the stem 1 keeps 2 (nearest) and drops 3
+    assert set(cands.pairs.select("previous", "new").iter_rows()) == {
+        (1, 2), (2, 3), (2, 6), (4, 5)}
+
+
+def test_suspension_events_cohort_and_window(tiny) -> None:
+    with measure.open(tiny) as ds:
+        ev = suspension_events(ds, window=30, cohort=[4, 99])
+    assert ev.n_suspended == 1 and ev.window == 30.0
+    row = ev.suspended.row(0, named=True)
+    assert row["account_id"] == 4
+    assert row["upper_t"] == day(28 + 30)
+    assert ev.accounts.height == 7  # every account is a possible successor
+
+
+# -- scoring ------------------------------------------------------------------------
+# A known two-component mixture on four comparisons (the other three missing,
+# hence uninformative): level probabilities among matches (M) and non-matches (U).
+MIX_M = {"bio": [0.05, 0.10, 0.15, 0.30, 0.40], "avatar": [0.3, 0.7],
+         "followers": [0.05, 0.05, 0.10, 0.15, 0.25, 0.40],
+         "time_gap": [0.05, 0.10, 0.15, 0.30, 0.40]}
+MIX_U = {"bio": [0.70, 0.15, 0.10, 0.03, 0.02], "avatar": [0.95, 0.05],
+         "followers": [0.50, 0.30, 0.10, 0.05, 0.03, 0.02],
+         "time_gap": [0.40, 0.25, 0.15, 0.12, 0.08]}
+# About five standard errors of the estimates with these sample sizes (20,000
+# pairs, 20% matches: a level probability of m is known to about 0.008, of u to
+# about 0.004, lambda to 0.003; the grouped design: rho to 0.007). Over seeds
+# 0-4 the largest errors were 0.018 (m), 0.011 (u), 0.005 (lambda) and 0.007
+# (rho).
+TOL_M, TOL_U, TOL_LAM = 0.04, 0.02, 0.015
+
+
+def _mixture_candidates(z: np.ndarray, previous: np.ndarray, seed: int
+                        ) -> Candidates:
+    rng = np.random.default_rng(seed)
+    n = z.size
+    cols = {}
+    for f in FEATURES:
+        if f in MIX_M:
+            lm = rng.choice(len(MIX_M[f]), n, p=MIX_M[f])
+            lu = rng.choice(len(MIX_U[f]), n, p=MIX_U[f])
+            cols[f"bin_{f}"] = np.where(z, lm, lu).astype(np.int8)
+        else:
+            cols[f"bin_{f}"] = np.full(n, -1, dtype=np.int8)
+    pairs = pl.DataFrame({"previous": previous, "new": np.arange(n) + n, **cols})
+    return Candidates(pairs=pairs, random_pairs=None,
+                      window_sizes=pl.DataFrame({"previous": [], "n_window": []}),
+                      n_window_pairs=0.0, pairs_by_key={})
+
+
+def _assert_recovers(model) -> None:
+    for f in MIX_M:
+        np.testing.assert_allclose(model.m[f], MIX_M[f], atol=TOL_M, err_msg=f)
+        np.testing.assert_allclose(model.u[f], MIX_U[f], atol=TOL_U, err_msg=f)
+
+
+def test_score_em_recovers_a_known_mixture() -> None:
+    """Pairwise Fellegi-Sunter EM (Winkler 1988) on 20,000 pairs, lambda = 0.2."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    z = rng.random(n) < 0.2
+    cands = _mixture_candidates(z, np.arange(n), seed=1)
+    s = score(cands, LinkageSettings(grouped=False, u_random_pairs=0))
+    assert s.model.converged
+    assert abs(s.model.lam - 0.2) < TOL_LAM
+    _assert_recovers(s.model)
+    # the posterior separates the classes
+    p = s.pairs["p_pair"].to_numpy()
+    assert p[z].mean() > 0.85 and p[~z].mean() < 0.05
+
+
+def test_score_grouped_em_recovers_share_with_a_successor() -> None:
+    """One successor at most per suspended account: 5,000 accounts with 4
+    candidates each, 60% of them with the successor among the candidates."""
+    rng = np.random.default_rng(2)
+    g, k = 5000, 4
+    previous = np.repeat(np.arange(g), k)
+    has = rng.random(g) < 0.6
+    which = rng.integers(0, k, g)
+    z = has[previous] & (np.tile(np.arange(k), g) == which[previous])
+    s = score(_mixture_candidates(z, previous, seed=3),
+              LinkageSettings(u_random_pairs=0))
+    assert s.model.converged
+    assert abs(s.model.lam - 0.6) < 0.03  # rho: about 4 standard errors
+    _assert_recovers(s.model)
+    # exclusive probabilities: each suspended account's candidates sum to <= 1
+    tot = s.pairs.group_by("previous").agg(pl.col("probability").sum())
+    assert tot["probability"].max() <= 1 + 1e-12
+
+
+# -- assignment ---------------------------------------------------------------------
+def _events(rows: list[tuple[int, float | None, float]]) -> object:
+    """Suspension events by hand: (account, last active day, first suspended day)."""
+    susp = pl.DataFrame(
+        {"account_id": [r[0] for r in rows],
+         "last_active": [day(r[1]) if r[1] is not None else None for r in rows],
+         "first_suspended": [day(r[2]) for r in rows]},
+        schema_overrides={"last_active": TS, "first_suspended": TS})
+    return dataclasses.replace(_EMPTY_EVENTS, suspended=susp)
+
+
+_EMPTY_EVENTS = measure.resurrection.SuspensionEvents(
+    suspended=pl.DataFrame(), accounts=pl.DataFrame(), data_end=day(100),
+    data_start=day(0), window=60.0)
+
+
+def _scores(rows: list[tuple[int, int, float, float]]) -> Scores:
+    """Scored pairs by hand: (previous, new, probability, created day)."""
+    pairs = pl.DataFrame({"previous": [r[0] for r in rows], "new": [r[1] for r in rows],
+                          "probability": [r[2] for r in rows],
+                          "created_new": [day(r[3]) for r in rows]},
+                         schema_overrides={"created_new": TS})
+    return Scores(pairs=pairs, model=None)
+
+
+def test_assign_gives_a_contested_successor_to_the_likelier_predecessor() -> None:
+    """Two rival predecessors (10 and 11) for one successor (20): 20 goes to 10
+    (0.9 > 0.8); 11 keeps its other candidate 21 (0.7); 12's only candidate is
+    below the threshold."""
+    events = _events([(10, 10, 14), (11, 12, 16), (12, None, 18)])
+    scores = _scores([(10, 20, 0.9, 20), (11, 20, 0.8, 20), (11, 21, 0.7, 25),
+                      (12, 22, 0.4, 19)])
+    out = assign(scores, events, threshold=0.5)
+    got = {(a, b): p for a, b, p in out.links.select(
+        "previous", "new", "probability").iter_rows()}
+    assert got == {(10, 20): 0.9, (11, 21): 0.7}
+    assert out.threshold == 0.5
+    assert out.expected_precision == pytest.approx((0.9 + 0.7) / 2, rel=1e-12)
+    # delay from the midpoint of (last active, first suspended): 20 - 12 = 8 days
+    # for 10; 25 - 14 = 11 days for 11
+    delay = dict(out.links.select("previous", "delay_days").iter_rows())
+    assert delay == {10: pytest.approx(8.0), 11: pytest.approx(11.0)}
+    # lineages: 10 -> 20, 11 -> 21, 12 alone
+    chains = sorted(out.lineages["accounts"].to_list())
+    assert chains == [[10, 20], [11, 21], [12]]
+    # without a threshold: the lowest >= 0.5 with mean probability >= 0.95 is
+    # 0.9 (only the first link)
+    assert assign(scores, events).links["new"].to_list() == [20]
+
+
+def test_stage_outputs_are_frozen() -> None:
+    out = Links(links=pl.DataFrame(), lineages=pl.DataFrame(), threshold=0.5,
+                expected_precision=math.nan)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.threshold = 0.6  # type: ignore[misc]
+
+
+# -- measures -----------------------------------------------------------------------
+def test_measure_returns_rate_on_hand_made_links(tiny) -> None:
+    """Links 1 -> 2 (created day 23) and 4 -> 5 (day 30), both certain, on the tiny
+    world (data end day 112).
+
+    Suspension midpoints: 1 at (14 + 21) / 2 = 17.5, 4 at (21 + 28) / 2 = 24.5:
+    both return after 5.5 days; 2 does not return. All three have 30 days of
+    follow-up, so the 30-day rate is 2/3 (Kaplan-Meier: one step of 2 events
+    among 3 at risk). Greenwood: d / (n (n - d)) = 2/3; the log-log interval
+    is theta +- 1.96 se with theta = log(-log S), se^2 = (2/3) / log(S)^2.
+    Followers 14 days after creation (look-up nearest within 7 days): account 2
+    has 235 (day 35), account 5 542 (day 42); predecessors 114 and 421 at
+    suspension: recovery (235 + 542) / (114 + 421).
+    """
+    with measure.open(tiny) as ds:
+        events = suspension_events(ds)
+        scores = _scores([(1, 2, 1.0, 23), (4, 5, 1.0, 30)])
+        links = assign(scores, events, threshold=0.5)
+        out = measure_returns(ds, events, scores, links, horizons=(5, 30),
+                              n_imputations=3, n_boot=20, level=0.95)
+        assert _catalog(ds.con)[0] == []  # no table left
+    r30 = out.rates[30.0]
+    assert r30.n == 3
+    assert r30.estimate == pytest.approx(2 / 3, rel=1e-12)
+    ls = math.log(1 / 3)
+    theta, se = math.log(-ls), math.sqrt((2 / 3) / ls**2)
+    z = 1.959963984540054
+    want = (1 - math.exp(-math.exp(theta - z * se)),
+            1 - math.exp(-math.exp(theta + z * se)))
+    assert r30.ci == pytest.approx(want, rel=1e-9)
+    assert out.rates[5.0].estimate == 0.0  # nobody returns within 5 days
+    assert out.median_delay.estimate == pytest.approx(5.5)
+    assert out.follower_recovery[2].estimate == pytest.approx(777 / 535, rel=1e-12)
+    assert out.incarnations == {2: 2}  # two actors: 1 -> 2 and 4 -> 5
+    assert out.curve["rate"][0] == 0.0 and out.curve["rate"][6] == pytest.approx(2 / 3)
+
+
+# -- composition and the connection -------------------------------------------------
+def test_analyze_is_the_composition_of_the_stages(tiny) -> None:
+    with measure.open(tiny) as ds:
+        res = analyze(ds, n_boot=20, n_imputations=4, seed=5)
+        ev = suspension_events(ds)
+        sc = score(block(ds, ev, seed=5))
+        ln = assign(sc, ev)
+        ret = measure_returns(ds, ev, sc, ln, n_boot=20, n_imputations=4, seed=5)
+    assert res.pairs.equals(sc.pairs)
+    assert res.links.equals(ln.links)
+    assert res.rate_30d.estimate == ret.rates[30.0].estimate
+    assert res.median_delay.ci == ret.median_delay.ci
+
+
+def test_analyze_leaves_the_connection_as_found(tiny) -> None:
+    with measure.open(tiny) as ds:
+        before = _catalog(ds.con)
+        assert before[1]  # the dataset's own views (accounts, observations, ...)
+        analyze(ds, n_boot=5, n_imputations=2)
+        assert _catalog(ds.con) == before
+
+
+@pytest.mark.parametrize("where", ["nearest_distinct", "gather_frame"])
+def test_failing_stage_leaves_the_connection_as_found(tiny, monkeypatch,
+                                                      where) -> None:
+    """A failure in the middle of blocking (after the keys, windows and blocks
+    tables are made) still drops every table and frame."""
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(B, where, boom)
+    with measure.open(tiny) as ds:
+        before = _catalog(ds.con)
+        with pytest.raises(RuntimeError, match="injected"):
+            analyze(ds, n_boot=5, n_imputations=2)
+        assert _catalog(ds.con) == before
+
+
+def test_stage_logs_time_and_count_the_sql_steps(tiny) -> None:
+    with measure.open(tiny) as ds:
+        ev = suspension_events(ds)
+        cands = block(ds, ev)
+    rows = {r.name: r.rows for r in ev.log.records}
+    assert rows["suspended"] == 3 and rows["suspension_events"] == 3
+    steps = cands.log.to_polars()
+    assert {"keys", "susp", "block_stem", "pairs", "pair_frame"} <= set(
+        steps["step"].to_list())
+    assert steps.filter(pl.col("step") == "pairs")["rows"].to_list() == [5]
+    assert (steps["seconds"] >= 0).all()
+
+
+# -- regression: today's numbers ----------------------------------------------------
+def _links_digest(links: pl.DataFrame) -> str:
+    lines = "\n".join(f"{a},{b}" for a, b in sorted(
+        links.select("previous", "new").iter_rows()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+REL = 1e-9  # the stages must reproduce the composed pipeline's floats
+
+# Outputs of `analyze` on the small simulated world, seed 1 (conftest
+# `small_world`), computed with the same pipeline before it was split into
+# stages; `links_sha256` is the SHA-256 of the sorted "previous,new" lines.
+PINNED = {
+    "default": dict(
+        options=dict(n_boot=50),
+        n_suspended=453, n_pairs=6979, n_linked=138, threshold=0.5,
+        pairs_by_key={"stem": 318, "display_name": 205, "avatar": 69, "bio": 165,
+                      "followers": 5907, "handle_edit": 400, "time": 0,
+                      "bio_letters": 677},
+        expected_precision=0.978931860861971,
+        rates={7.0: (0.19579646017699057, 0.16072445795539791, 0.2372326714323566,
+                     452),
+               30.0: (0.34755351681957264, 0.2958878145807311, 0.4051819413498231,
+                      327),
+               60.0: (0.3761083743842361, 0.31016540773697054, 0.45064498886749704,
+                      203)},
+        median=(5.524392361110586, 4.355694444444088, 7.116898148145992),
+        recovery={2: 0.35075456142237516, 3: 0.5238372093023256,
+                  4: 0.21428571428571427},
+        incarnations={1: 292, 2: 123, 3: 6, 4: 1},
+        lam=0.33857606169522153, n_iter=20,
+        links_sha256="dd2bc2f66a9cd9a60712ae1ab0b7c3429433aab9a5b3c2db0d296e071949f2b9",
+        sum_link_p=135.092596798952, sum_pair_p=143.43991845335128,
+        sum_delay=868.2309490740739),
+    "pairwise": dict(
+        options=dict(grouped=False, u_random_pairs=0, n_boot=20, n_imputations=5,
+                     seed=4),
+        n_suspended=453, n_pairs=6979, n_linked=137, threshold=0.5,
+        pairs_by_key={"stem": 318, "display_name": 205, "avatar": 69, "bio": 165,
+                      "followers": 5907, "handle_edit": 400, "time": 0,
+                      "bio_letters": 677},
+        expected_precision=0.9601015618371732,
+        rates={7.0: (0.19380530973451265, 0.15962404988258083, 0.2341785929864817,
+                     452),
+               30.0: (0.35045871559633096, 0.29958761715442106, 0.40709486086118374,
+                      327),
+               60.0: (0.3812807881773395, 0.3146936890293134, 0.4564462308619327,
+                      203)},
+        median=(5.235162037035479, 4.422511574073724, 7.710571759258983),
+        recovery={2: 0.33930811973471947, 3: 0.5044052863436124,
+                  4: 0.21428571428571427},
+        incarnations={1: 294, 2: 120, 3: 7, 4: 1},
+        lam=0.022591916703264058, n_iter=132,
+        links_sha256="8d82cad154203a449bb0738dbc40243716b5fb5612c010f368826a7b0e0418cc",
+        sum_link_p=131.53391397169273, sum_pair_p=142.6856790804252,
+        sum_delay=885.8697569444444),
+    "cohort": dict(
+        options=dict(time_candidates=10, fuzzy_handles=False, per_key_by={},
+                     n_boot=20, n_imputations=4, threshold=0.6,
+                     discovery_lag_days=5, horizons=(3, 14), rate_days=14,
+                     level=0.9, seed=11),
+        n_suspended=60, n_pairs=1474, n_linked=15, threshold=0.6,
+        pairs_by_key={"stem": 41, "display_name": 22, "avatar": 6, "bio": 15,
+                      "followers": 828, "handle_edit": 0, "time": 600,
+                      "bio_letters": 57},
+        expected_precision=0.9856089492852536,
+        rates={3.0: (0.08928571428571441, 0.043818279128644555, 0.17734345467905255,
+                     56),
+               14.0: (0.2352941176470591, 0.153479099285455, 0.35073435515273366,
+                      51)},
+        median=(5.009467592590227, 2.4838532986104838, 6.521527777778829),
+        recovery={2: 0.22384665367121506},
+        incarnations={1: 45, 2: 15},
+        lam=0.25640670182034303, n_iter=19,
+        links_sha256="7befcc6eb6391220ee495e4476f111d91c981a274aa35d979ec10bdc81e319bb",
+        sum_link_p=14.784134239278803, sum_pair_p=15.382032929201348,
+        sum_delay=93.02865740740741),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PINNED))
+def test_analyze_reproduces_pinned_outputs_on_small_world(small_world, case) -> None:
+    want = PINNED[case]
+    opts = dict(want["options"])
+    with measure.open(small_world) as ds:
+        if case == "cohort":  # the 60 smallest ids of accounts seen suspended
+            opts["cohort"] = ds.sql(
+                "SELECT DISTINCT account_id FROM observations WHERE status = "
+                "'suspended' ORDER BY account_id LIMIT 60")["account_id"].to_list()
+        res = analyze(ds, **opts)
+    assert (res.n_suspended, res.n_pairs, res.n_linked) == (
+        want["n_suspended"], want["n_pairs"], want["n_linked"])
+    assert res.pairs_by_key == want["pairs_by_key"]
+    assert res.threshold == want["threshold"]
+    assert _links_digest(res.links) == want["links_sha256"]
+    assert res.expected_precision == pytest.approx(want["expected_precision"], rel=REL)
+    assert set(res.rates) == set(want["rates"])
+    for d, (est, lo, hi, n) in want["rates"].items():
+        r = res.rates[d]
+        assert r.n == n
+        assert (r.estimate, *r.ci) == pytest.approx((est, lo, hi), rel=REL)
+    m = res.median_delay
+    assert (m.estimate, *m.ci) == pytest.approx(want["median"], rel=REL)
+    assert {k: v.estimate for k, v in res.follower_recovery.items()} == pytest.approx(
+        want["recovery"], rel=REL)
+    assert res.incarnations == want["incarnations"]
+    assert res.model.lam == pytest.approx(want["lam"], rel=REL)
+    assert res.model.n_iter == want["n_iter"]
+    assert res.links["probability"].sum() == pytest.approx(want["sum_link_p"], rel=REL)
+    assert res.pairs["probability"].sum() == pytest.approx(want["sum_pair_p"], rel=REL)
+    assert res.links["delay_days"].sum() == pytest.approx(want["sum_delay"], rel=REL)
+
+
+def test_stages_on_an_empty_cohort_give_empty_outputs(tiny) -> None:
+    with measure.open(tiny) as ds:
+        ev = suspension_events(ds, cohort=[999])
+        cands = block(ds, ev)
+        assert _catalog(ds.con)[0] == []
+    sc = score(cands)
+    out = assign(sc, ev)
+    assert (ev.n_suspended, cands.n_pairs, out.n_linked) == (0, 0, 0)
+    assert cands.random_pairs is None and sc.model is None
+    assert set(cands.pairs_by_key.values()) == {0}
