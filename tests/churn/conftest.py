@@ -26,11 +26,18 @@ T0 = datetime(2014, 9, 1, tzinfo=UTC)
 def make_panel(path: Path, *, n: int = 2000, seed: int = 0, mean_susp: float = 60.0,
                mean_del: float = 400.0, look_every: float = 7.0,
                study_days: float = 200.0, created_before: float = 150.0,
-               find_delay: float = 5.0, reinstated: int = 0) -> Path:
-    """Write a synthetic panel to ``path`` and return it (see module docstring)."""
+               find_delay: float = 5.0, reinstated: int = 0,
+               shape: float = 1.0) -> Path:
+    """Write a synthetic panel to ``path`` and return it (see module docstring).
+
+    ``shape != 1`` draws Weibull suspension times instead, ``S(t) = exp(-(t /
+    mean_susp) ** shape)`` (``mean_susp`` is then the scale): ``shape < 1`` is a
+    hazard that falls with age, steepest in the first days.
+    """
     rng = np.random.default_rng(seed)
     created = rng.uniform(-created_before, study_days * 0.8, n)  # days since T0
-    ts = rng.exponential(mean_susp, n)
+    ts = (rng.exponential(mean_susp, n) if shape == 1.0
+          else mean_susp * rng.weibull(shape, n))
     td = rng.exponential(mean_del, n)
     found = np.maximum(created, 0.0) + rng.exponential(find_delay, n)
     lang = rng.choice(["ar", "en", "fr"], n, p=[0.6, 0.3, 0.1])

@@ -19,6 +19,7 @@ from measure.churn import _sql
 from measure.churn._cif import cumulative_incidence
 from measure.churn._cox import fit_cox
 from measure.churn._icph import ICPHResult, fit_ic_ph
+from measure.churn._imputation import Imputation
 from measure.churn._km import (
     SurvivalCurve,
     imputation_variance,
@@ -54,10 +55,12 @@ Estimator = Literal["km", "turnbull"]
 
 ASSUMPTIONS = (
     "suspension happened between the last 'active' and the first 'suspended' "
-    "look-up (interval censoring); the Kaplan-Meier figures draw it uniformly "
-    "inside that interval in each of several imputations (a locally constant event "
-    "density between look-ups; the midpoint above 200,000 accounts per group), the "
-    "Turnbull NPMLE uses only the interval",
+    "look-up (interval censoring); the Kaplan-Meier figures draw it inside that "
+    "interval in each of several imputations, from a smooth (piecewise-constant, "
+    "penalised) hazard fitted to all intervals, or uniformly with "
+    "imputation='uniform' (the midpoint above 200,000 accounts per group); the "
+    "Turnbull NPMLE uses only the interval; a day the look-ups do not resolve is "
+    "reported as a range",
     "accounts enter the risk set at their first alive look-up (left truncation): "
     "the panel says nothing about accounts suspended before the collection found "
     "them, and the curve is conditional on surviving to the earliest entry age",
@@ -76,8 +79,12 @@ TURNBULL_EXACT_MAX = 20_000
 #: EM runs in seconds on millions of accounts; it is a conservative widening, and
 #: the midpoint curve beside it shows how much interval width matters.
 TURNBULL_RESOLUTION = 1.0
-#: A Turnbull range wider than this at a headline day widens that day's interval.
+#: A Turnbull range wider than this at a headline day makes that day a range.
 RANGE_TOL = 0.01
+#: A headline day is reported as a range when fewer than this share of the
+#: suspensions imputed between the conditioning age and the day lie in look-up
+#: intervals that close by the day (see ``_identified``).
+IDENTIFIED_SHARE = 0.5
 #: Above this many accounts the age x period model is fitted on a random sample
 #: of them: splitting every account's exposure into age x week cells costs about
 #: 8 s per million accounts on the reference machine, and the rate ratios need
@@ -178,7 +185,8 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
            do_turnbull: bool, resolution: float | None,
            min_at_risk: int, imputations: int, estimator: str = "km",
            bootstrap: int | None = None, horizon: float | None = None,
-           cluster: str | None = None) -> GroupResult:
+           cluster: str | None = None,
+           imputation: Imputation = "density") -> GroupResult:
     a0 = conditioning_age(fr["entry"].to_numpy(), fr["time"].to_numpy(),
                           min_at_risk)
     too_few = not np.isfinite(a0)
@@ -204,12 +212,15 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
     cif_d = cumulative_incidence(entry, tm, ev, DELETED, level=level, presorted=ps)
     days = np.asarray(DAYS, dtype=float)
     at_risk = tuple(int(x) for x in km.n_at_risk(days))
+    closed: np.ndarray | None = None
+    sched: np.ndarray | None = None
+    se = np.full(days.size, np.nan)
     if deleted == "censor":
         s, lo, hi = km.value(days)
         meth = km.method
         median_curve = km
         if imputations > 1 and km.time.size and fr.height <= IMPUTE_EXACT_MAX:
-            # Rubin's rules over uniform imputations inside each look-up interval
+            # Rubin's rules over imputations inside each look-up interval:
             # every account whose look-up interval reaches past a0, interval
             # unclipped: each imputation draws its event and conditions on
             # surviving to a0 itself
@@ -225,24 +236,29 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                             right, r_ev == SUSPENDED, both, m=imputations,
                             seed=IMPUTE_SEED, level=level,
                             clusters=reach[cluster].to_numpy() if cluster else None,
-                            condition_at=a0)
+                            condition_at=a0, imputation=imputation)
             k = days.size
             s, lo, hi = mi.estimate[:k], mi.ci_low[:k], mi.ci_high[:k]
+            # delta method: se(S) = S sd(H), Rubin's total variance of H
+            se = s * np.sqrt(mi.within[:k] + (1 + 1 / mi.m) * mi.between[:k])
+            closed = mi.closed_share[:k] if mi.closed_share is not None else None
+            if mi.early is not None and mi.late is not None:
+                sched = np.column_stack([mi.early[:k], mi.late[:k]])
             median_curve = SurvivalCurve(
                 time=grid, estimate=mi.estimate[k:], ci_low=mi.ci_low[k:],
                 ci_high=mi.ci_high[k:], at_risk=km.n_at_risk(grid),
                 events=np.zeros(grid.size), var=mi.within[k:], level=level,
                 entry=km.entry, exit=km.exit, method=km.method)
             meth = ("Kaplan-Meier (delayed entry) over multiply imputed event times "
-                    f"({imputations} uniform draws inside each look-up interval, "
-                    "Rubin's rules on the cumulative-hazard scale, log CI with "
-                    "Rubin's t)")
+                    f"({imputations} {_draws(mi.imputation)}, Rubin's rules on the "
+                    "cumulative-hazard scale, log CI with Rubin's t)")
         elif imputations > 1 and km.time.size:
             # widen the midpoint band by the look-up spacing (multiple imputation
             # on a subsample, see imputation_variance)
             right = np.where(ev == CENSORED, np.inf, fr["right"].to_numpy())
             b = imputation_variance(entry, fr["left"].to_numpy(), right,
-                                    ev == SUSPENDED, days, m=imputations)
+                                    ev == SUSPENDED, days, m=imputations,
+                                    imputation=imputation)
             idx = km.at(days)
             g = np.where(idx >= 0, km.var[np.maximum(idx, 0)], 0.0)
             z = stats.norm.ppf(0.5 + level / 2)
@@ -252,7 +268,8 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                 lo = np.where(inside, s ** np.exp(z * sd), lo)
                 hi = np.where(inside, s ** np.exp(-z * sd), hi)
             meth += (f"; band widened for the look-up spacing ({imputations} "
-                     "uniform imputations inside each interval, Rubin's rule)")
+                     f"imputations, {_draws(imputation)}, on a subsample, "
+                     "Rubin's rule)")
         median = _median(median_curve, cumulative=False, n=fr.height, level=level,
                          method=meth, horizon=horizon)
         headline_curve: SurvivalCurve | None = median_curve
@@ -267,11 +284,12 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
         meth += f"; conditional on surviving to age {a0:.2f} days"
     surv = tuple(
         Estimate(term=f"survival_{d}d", estimate=float(a), ci=(float(b), float(c)),
-                 level=level, method=meth, n=int(r)) if d >= a0 else
+                 level=level, method=meth, n=int(r), std_error=float(sd_))
+        if d >= a0 else
         Estimate.invalid(f"survival_{d}d", f"age {d} d is below the conditioning "
                          f"age {a0:.2f} d: fewer than {min_at_risk} accounts were "
                          "watched that young", method=meth, level=level, n=int(r))
-        for d, a, b, c, r in zip(DAYS, s, lo, hi, at_risk, strict=True))
+        for d, a, b, c, r, sd_ in zip(DAYS, s, lo, hi, at_risk, se, strict=True))
     if too_few:
         why = (f"never {min_at_risk} accounts at risk at the same age in this group "
                f"({fr.height} accounts): too few for a survival estimate")
@@ -314,9 +332,14 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
         if too_few:
             surv = tuple(Estimate.invalid(e.term, why, method=e.method, level=level,
                                           n=e.n) for e in surv)
-    if do_turnbull and estimator == "km" and deleted == "censor":
-        surv = tuple(_identified(e, d, lo_t, hi_t)
-                     for e, d, (lo_t, hi_t) in zip(surv, DAYS, tb_at, strict=True))
+    if estimator == "km" and deleted == "censor":
+        surv = tuple(
+            _identified(e, d, lo_t, hi_t,
+                        closed_share=None if closed is None else float(closed[j]),
+                        schedule=None if sched is None else (
+                            float(sched[j, 0]), float(sched[j, 1])))
+            for j, (e, d, (lo_t, hi_t)) in enumerate(zip(surv, DAYS, tb_at,
+                                                         strict=True)))
     if too_few:
         median = Estimate.invalid("median_days", f"never {min_at_risk} accounts at "
                                   "risk at the same age in this group",
@@ -362,24 +385,68 @@ def _interval_ph(fr: pl.DataFrame, covs: list[str], *, cluster: str | None,
         return None
 
 
-def _identified(e: Estimate, day: float, low: float, high: float) -> Estimate:
-    """Widen a survival estimate to the Turnbull range where look-ups leave it open.
+def _draws(imputation: str) -> str:
+    """How the imputed times were drawn, for the method text."""
+    if imputation == "density":
+        return ("draws from a piecewise-constant hazard fitted to the look-up "
+                "intervals, with a parameter draw per imputation (Pan 2000)")
+    return "uniform draws inside each look-up interval"
 
-    Where the NPMLE is not unique at ``day`` (its mass sits in an interval that
-    contains the day: no look-up separates events before it from events after),
-    the survival there is identified only up to ``[low, high]``; the interval
-    then includes that range and a warning says so.
+
+def _identified(e: Estimate, day: float, low: float, high: float, *,
+                closed_share: float | None = None,
+                schedule: tuple[float, float] | None = None) -> Estimate:
+    """Report a range instead of a number where the look-ups leave ``day`` open.
+
+    Two signs that the look-up schedule does not identify survival at ``day``:
+
+    * fewer than :data:`IDENTIFIED_SHARE` of the suspensions the imputations
+      place between the conditioning age and ``day`` lie in look-up intervals
+      that close by ``day`` (``closed_share``): the rest straddle the day, and
+      only the imputation model decides on which side they fall -- e.g. when
+      accounts are found at ages of a few days and looked up weekly, no
+      interval closes before day 7;
+    * Turnbull's NPMLE is not unique at ``day`` by more than :data:`RANGE_TOL`
+      (its mass sits in an innermost interval that contains the day).
+
+    Then the estimate is ``nan`` (no number is presented), the interval is the
+    union of the imputation interval and the Turnbull range ``[low, high]``, a
+    warning says why, and ``extra`` keeps the imputation estimate
+    (``model_estimate``) and interval. ``extra`` always carries
+    ``closed_share``, the Turnbull range and the ``schedule_range`` (survival
+    with every suspension at the start or at the end of its interval).
     """
-    if not e.valid or not (np.isfinite(low) and np.isfinite(high)):
+    if not e.valid:
         return e
-    if high - low <= RANGE_TOL:
-        return e
-    lo, hi = min(e.ci[0], low), max(e.ci[1], high)
-    why = (f"the look-ups do not identify survival at {day} d: the interval-censored "
-           f"NPMLE (Turnbull) allows anything in [{low:.3f}, {high:.3f}], and the "
-           "interval includes that range")
-    return replace(e, ci=(lo, hi), warnings=e.warnings + (why,),
-                   extra={**e.extra, "turnbull_range": (low, high)})
+    extra = dict(e.extra)
+    if closed_share is not None:
+        extra["closed_share"] = closed_share
+    if schedule is not None:
+        extra["schedule_range"] = (min(schedule), max(schedule))
+    has_tb = bool(np.isfinite(low) and np.isfinite(high))
+    if has_tb:
+        extra["turnbull_range"] = (low, high)
+    tb_open = has_tb and high - low > RANGE_TOL
+    sched_open = closed_share is not None and closed_share < IDENTIFIED_SHARE
+    if not (tb_open or sched_open):
+        return replace(e, extra=extra)
+    lo, hi = e.ci
+    if has_tb:
+        lo, hi = min(lo, low), max(hi, high)
+    why = []
+    if sched_open:
+        why.append(f"only {closed_share:.0%} of the suspensions counted by day "
+                   f"{day} were seen to happen by then (the others lie in look-up "
+                   "intervals that straddle the day)")
+    if tb_open:
+        why.append(f"the interval-censored NPMLE (Turnbull) allows anything in "
+                   f"[{low:.3f}, {high:.3f}]")
+    msg = (f"the look-ups do not identify survival at {day} d: " + "; ".join(why)
+           + f". Reported as a range [{lo:.3f}, {hi:.3f}] without a point "
+           f"estimate (the imputation model alone would say {e.estimate:.3f})")
+    extra.update(identified=False, model_estimate=e.estimate, imputed_ci=e.ci)
+    return replace(e, estimate=math.nan, ci=(lo, hi),
+                   warnings=e.warnings + (msg,), extra=extra)
 
 
 def _deletion_bounds(entry: np.ndarray, tm: np.ndarray, ev: np.ndarray,
@@ -491,6 +558,7 @@ def analyze(
     level: float = 0.95,
     min_at_risk: int = 25,
     imputations: int = 20,
+    imputation: Imputation = "density",
     turnbull_fit: bool = True,
     turnbull_resolution: float | None = None,
     estimator: Estimator = "km",
@@ -551,13 +619,22 @@ def analyze(
         survival at younger ages is reported as not estimable. ``1`` conditions on
         the earliest entry only.
     imputations
-        Uniform imputations of the event time inside each look-up interval. Up to
+        Imputations of the event time inside each look-up interval. Up to
         200,000 accounts per group the headline Kaplan--Meier survival, band and
         median combine the imputed fits by Rubin's rules (see
         :func:`measure.churn._km.km_imputed`); above that the midpoint curve's band
         is widened by a subsample's between-imputation variance
         (:func:`measure.churn._km.imputation_variance`). ``0`` or ``1``: the plain
         midpoint curve with its Greenwood band.
+    imputation
+        How each imputation draws the event time inside its look-up interval:
+        ``"density"`` (default) from a piecewise-constant hazard fitted by
+        maximum (penalised) likelihood to all intervals with delayed entry,
+        drawing the hazard's parameters anew for each imputation (proper
+        multiple imputation, Pan 2000; :mod:`measure.churn._imputation`), or
+        ``"uniform"`` (a flat event density between two look-ups). Headline
+        days that the look-up schedule does not identify (see ``docs/churn.md``)
+        are reported as a range with no point estimate and a warning.
     turnbull_fit, turnbull_resolution
         Fit the Turnbull NPMLE; grid in days for its endpoints (default: exact up
         to 20,000 accounts per group, else one day).
@@ -608,6 +685,7 @@ def analyze(
     if not 0 < level < 1:
         raise ConfigError(f"level must be between 0 and 1, got {level!r}")
     validate_option("estimator", estimator, Estimator)
+    validate_option("imputation", imputation, Imputation)
     if estimator == "turnbull":
         if deleted != "censor":
             raise ConfigError(
@@ -668,7 +746,7 @@ def analyze(
                      do_turnbull=turnbull_fit, resolution=turnbull_resolution,
                      min_at_risk=min_at_risk, imputations=imputations,
                      estimator=estimator, bootstrap=bootstrap, horizon=horizon,
-                     cluster=cluster)
+                     cluster=cluster, imputation=imputation)
     groups: dict[str, GroupResult] = {}
     logrank = None
     if by is not None:
@@ -679,7 +757,8 @@ def analyze(
                                          min_at_risk=min_at_risk,
                                          imputations=imputations,
                                          estimator=estimator, bootstrap=bootstrap,
-                                         horizon=horizon, cluster=cluster)
+                                         horizon=horizon, cluster=cluster,
+                                         imputation=imputation)
         logrank = _logrank(fr, level)
     timings["curves"] = _time.perf_counter() - t1
     t2 = _time.perf_counter()
@@ -732,6 +811,16 @@ def analyze(
             notes.append(f"Turnbull EM for group {g.group!r} stopped after "
                          f"{g.turnbull.iterations} iterations before reaching its "
                          "tolerance: read its column as approximate")
+    for g in [overall, *groups.values()]:
+        days_open = [e.term.split("_")[1] for e in g.survival
+                     if e.valid and e.extra.get("identified") is False]
+        if days_open:
+            where = "" if g is overall else f" in group {g.group!r}"
+            notes.append(
+                f"survival at {', '.join(days_open)}{where} is not identified by "
+                "the look-up schedule (no or too few look-up intervals close "
+                "between the conditioning age and that day): reported as a range "
+                "without a point estimate (see the survival rows' warnings)")
     if overall.conditional_age > 0:
         notes.append(
             f"accounts were found at age {overall.conditional_age:.2f} days or "

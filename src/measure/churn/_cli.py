@@ -17,6 +17,12 @@ confidence intervals, a Cox model with a proportional-hazards check, monthly
 suspension rates (suspensions per account-day, exact Poisson CI) and a
 stock-and-flow table.
 
+The Kaplan-Meier figures draw each suspension inside its look-up interval from a
+hazard fitted to all intervals (--imputation density, the default) or uniformly
+(--imputation uniform). A day that the look-up schedule cannot resolve (e.g. day
+7 when accounts are found a few days old and looked up weekly) is reported as a
+range without a point estimate, with a warning.
+
 For "what share of accounts is suspended within N days of creation", analyse a
 complete-follow-up cohort (accounts created between the first look-up and 90 days
 before the last, so the end of the panel censors none of them before day 90) with
@@ -66,9 +72,14 @@ def register(sub: Any) -> None:
                    "and 90 days before its last (each can be followed to day 90; "
                    "see docs/churn.md)")
     p.add_argument("--estimator", choices=("km", "turnbull"), default="km",
-                   help="headline survival and median: Kaplan-Meier on midpoint "
-                   "times (default) or Turnbull's interval-censored NPMLE with a "
-                   "bootstrap band")
+                   help="headline survival and median: Kaplan-Meier over multiply "
+                   "imputed suspension times (default) or Turnbull's "
+                   "interval-censored NPMLE with a bootstrap band")
+    p.add_argument("--imputation", choices=("density", "uniform"), default="density",
+                   help="how the Kaplan-Meier imputations place each suspension "
+                   "inside its look-up interval: drawn from a hazard fitted to all "
+                   "intervals, with its parameter uncertainty (default), or "
+                   "uniformly")
     p.add_argument("--bootstrap", type=int, metavar="B",
                    help="bootstrap resamples for the Turnbull band (default 200 "
                    "with --estimator turnbull up to 20,000 accounts; 0 for none)")
@@ -103,6 +114,7 @@ def run_churn(args: argparse.Namespace) -> int:
                       min_at_risk=args.min_at_risk,
                       turnbull_fit=not args.no_turnbull, cox=not args.no_cox,
                       estimator=args.estimator, bootstrap=args.bootstrap,
+                      imputation=args.imputation,
                       complete_followup=args.complete_followup,
                       cluster=args.cluster, interval_ph=args.interval_ph,
                       age_period=None if args.age_period == "none"

@@ -44,6 +44,14 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from measure.churn._imputation import (
+    Imputation,
+    PiecewiseHazard,
+    draw_times,
+    fit_piecewise_hazard,
+)
+from measure.errors import EstimationError
+
 
 @dataclass(frozen=True)
 class SurvivalCurve:
@@ -323,7 +331,8 @@ def quantile(curve: SurvivalCurve, p: float = 0.5) -> tuple[float, float, float]
 
 def imputation_variance(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
                         event: np.ndarray, times: np.ndarray, *, m: int = 10,
-                        seed: int = 0, max_n: int = 200_000) -> np.ndarray:
+                        seed: int = 0, max_n: int = 200_000,
+                        imputation: Imputation = "uniform") -> np.ndarray:
     """Between-imputation variance of ``log(-log S(t))`` from the look-up spacing.
 
     The midpoint puts each event at the centre of its look-up interval
@@ -338,6 +347,10 @@ def imputation_variance(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     Above ``max_n`` subjects the spread is computed on a simple random subsample
     of ``max_n`` and scaled by ``max_n / n`` (the variance of a product-limit
     estimate scales as ``1 / n``).
+
+    With ``imputation="density"`` the times are drawn instead from the hazard
+    fitted to the (subsampled) intervals, with a parameter draw per imputation
+    (as in :func:`km_imputed`).
 
     Returns the variance at each of ``times`` (0 where ``S`` is 0 or 1).
 
@@ -356,10 +369,21 @@ def imputation_variance(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     finite = np.isfinite(right)
     lo = left[finite]
     width = right[finite] - lo
+    fit = None
+    if imputation == "density" and np.any(finite & event):
+        try:
+            fit = fit_piecewise_hazard(entry, left, right, event)
+        except EstimationError:
+            fit = None
+    lo_d = np.maximum(lo, entry[finite])
     vals = np.empty((m, times.size))
     t = left.copy()
     for k in range(m):
-        t[finite] = lo + width * rng.random(lo.size)
+        if fit is None:
+            t[finite] = lo + width * rng.random(lo.size)
+        else:
+            t[finite] = draw_times(fit, lo_d, right[finite], rng,
+                                   fit.draw_log_rates(rng))
         t = np.maximum(t, np.nextafter(entry, np.inf))
         c = kaplan_meier(entry, t, event)
         s = c.value(times)[0]
@@ -388,6 +412,21 @@ class ImputedSurvival:
         Rubin's degrees of freedom of the total variance at each time.
     m
         Number of imputations.
+    imputation
+        ``"density"`` or ``"uniform"``: how the event times were drawn.
+    closed_share
+        Share of the imputed suspensions in ``(start, t]`` (``start`` the
+        conditioning age, else the earliest entry) whose look-up interval closes
+        by ``t``: the share the look-ups themselves place before ``t``. The rest
+        lie in intervals that straddle ``t`` and are counted before ``t`` only
+        by the imputation model. ``1`` where nothing is imputed by ``t``.
+    early, late
+        Survival with every suspension placed at the start (just after
+        ``max(left, entry)``) or at the end (``right``) of its interval: the
+        range that the intervals allow without any assumption on where inside
+        them the events fall.
+    hazard
+        The fitted hazard behind density draws (else ``None``).
     """
 
     times: np.ndarray
@@ -399,21 +438,27 @@ class ImputedSurvival:
     between: np.ndarray
     df: np.ndarray
     m: int
+    imputation: str = "uniform"
+    closed_share: np.ndarray | None = None
+    early: np.ndarray | None = None
+    late: np.ndarray | None = None
+    hazard: PiecewiseHazard | None = None
 
 
 def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
                event: np.ndarray, times: np.ndarray, *, m: int = 20, seed: int = 0,
                level: float = 0.95, clusters: np.ndarray | None = None,
-               condition_at: float | None = None) -> ImputedSurvival:
+               condition_at: float | None = None,
+               imputation: Imputation = "density",
+               hazard: PiecewiseHazard | None = None) -> ImputedSurvival:
     """Kaplan--Meier with event times multiply imputed inside look-up intervals.
 
     Each suspension is known only to lie in ``(left, right]`` (the last alive and
     the first suspended look-up). Each of ``m`` imputations draws every event time
-    uniformly inside its interval (a locally constant event density between two
-    look-ups: the working assumption that replaces the midpoint), refits the
-    Kaplan--Meier curve with delayed entry, and the fits are combined by Rubin's
-    rules on the cumulative-hazard scale ``H = -log S``: the point estimate is the
-    mean ``Hbar``, the total variance ``T = W + (1 + 1/m) B`` (``W`` the mean
+    inside its interval, refits the Kaplan--Meier curve with delayed entry, and
+    the fits are combined by Rubin's rules on the cumulative-hazard scale ``H =
+    -log S``: the point estimate is the mean ``Hbar``, the total variance ``T = W
+    + (1 + 1/m) B`` (``W`` the mean
     Greenwood variance, ``B`` the between-imputation variance), and the interval
     is formed on that scale, ``S = exp(-(Hbar +- t_nu sqrt(T)))`` (upper end
     capped at 1; the "log" interval, R ``survfit``'s default), with Rubin's
@@ -429,6 +474,17 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     put some events before a reported day whenever an interval straddles it, so
     survival just after the earliest entries is not set to exactly 1 with a
     zero-width band when no midpoint falls there.
+
+    How the times are drawn (``imputation``):
+
+    * ``"density"`` (default): from a piecewise-constant hazard fitted to all
+      intervals with delayed entry, restricted to ``(max(left, entry), right]``;
+      each imputation first draws the hazard's parameters from the normal
+      approximation of their posterior, so that the imputation is proper (Pan
+      2000; see :mod:`measure.churn._imputation`). ``hazard`` passes a fit
+      already made on the same subjects.
+    * ``"uniform"``: uniformly inside each interval (a locally constant event
+      density between two look-ups).
 
     Rows with ``right = inf`` (right-censored) keep ``left`` as their exit. An
     imputed exit is kept just after ``entry``.
@@ -455,34 +511,69 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     (1992). Effects of mid-point imputation on the analysis of doubly censored
     data. Statistics in Medicine 11, 1569-1578.
     """
+    if imputation not in ("density", "uniform"):
+        raise ValueError(f"invalid value {imputation!r} for option 'imputation'; "
+                         "valid values are: 'density', 'uniform'")
     rng = np.random.default_rng(seed)
     times = np.asarray(times, dtype=float)
+    entry = np.asarray(entry, dtype=float)
+    left = np.asarray(left, dtype=float)
+    right = np.asarray(right, dtype=float)
+    event = np.asarray(event, dtype=bool)
     finite = np.isfinite(right) & event
     lo = left[finite]
     width = right[finite] - lo
+    fit = None
+    if imputation == "density" and np.any(finite):
+        try:
+            fit = hazard if hazard is not None else fit_piecewise_hazard(
+                entry, left, right, event)
+        except EstimationError:
+            fit = None
+    lo_d = np.maximum(lo, entry[finite])
+    r_fin = right[finite]
     h = np.empty((m, times.size))
     g = np.empty((m, times.size))
+    n_all = np.zeros(times.size)
+    n_closed = np.zeros(times.size)
     t = left.astype(float).copy()
     after = np.nextafter(entry, np.inf)
     if condition_at is not None:
         entry = np.maximum(entry, condition_at)
         after = np.nextafter(entry, np.inf)
-    for k in range(m):
-        t[finite] = lo + width * rng.random(lo.size)
+
+    def refit(tt: np.ndarray) -> SurvivalCurve:
         if condition_at is None:
-            t = np.maximum(t, after)
-            c = kaplan_meier(entry, t, event, clusters=clusters)
+            return kaplan_meier(entry, np.maximum(tt, after), event,
+                                clusters=clusters)
+        keep = tt > condition_at
+        return kaplan_meier(entry[keep], np.maximum(tt[keep], after[keep]),
+                            event[keep],
+                            clusters=None if clusters is None else clusters[keep])
+
+    start = -np.inf if condition_at is None else condition_at
+    for k in range(m):
+        if fit is None:
+            t[finite] = lo + width * rng.random(lo.size)
         else:
-            keep = t > condition_at
-            tk = np.maximum(t[keep], after[keep])
-            c = kaplan_meier(entry[keep], tk, event[keep],
-                             clusters=None if clusters is None else clusters[keep])
+            t[finite] = draw_times(fit, lo_d, r_fin, rng, fit.draw_log_rates(rng))
+        c = refit(t)
         s = c.value(times)[0]
         i = c.at(times)
         with np.errstate(divide="ignore"):
             h[k] = -np.log(s)
         g[k] = np.where(i >= 0, c.var[np.maximum(i, 0)] if c.time.size else 0.0,
                         0.0)
+        kept = t[finite] > start
+        n_all += np.searchsorted(np.sort(t[finite][kept]), times, side="right")
+        n_closed += np.searchsorted(np.sort(r_fin[kept]), times, side="right")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        closed = np.where(n_all > 0, n_closed / n_all, 1.0)
+    t_early, t_late = left.astype(float).copy(), left.astype(float).copy()
+    t_early[finite] = np.nextafter(lo_d, np.inf)
+    t_late[finite] = r_fin
+    early = refit(t_early).value(times)[0]
+    late = refit(t_late).value(times)[0]
     hbar = h.mean(axis=0)
     w = g.mean(axis=0)
     with np.errstate(invalid="ignore"):  # S = 0 in some imputation: H = inf
@@ -508,7 +599,9 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
             n_min, 1)), 0.0)
         hi_[zero] = 1.0
     return ImputedSurvival(times=times, estimate=est, ci_low=lo_, ci_high=hi_,
-                           cumhaz=hbar, within=w, between=b, df=nu, m=m)
+                           cumhaz=hbar, within=w, between=b, df=nu, m=m,
+                           imputation="uniform" if fit is None else "density",
+                           closed_share=closed, early=early, late=late, hazard=fit)
 
 
 def _min_at_risk(entry: np.ndarray, exit_: np.ndarray, times: np.ndarray
