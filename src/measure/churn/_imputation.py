@@ -75,6 +75,7 @@ data. Journal of Computational and Graphical Statistics 1, 301-328. Rubin, D. B.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -305,3 +306,59 @@ def draw_times(fit: PiecewiseHazard, lo: np.ndarray, hi: np.ndarray,
     t = inverse_cumhaz(h_lo + e, fit.breaks, lam)
     t = np.where(np.isfinite(t), t, hi)
     return np.clip(t, lo, hi)
+
+
+def interval_sampler(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
+                     event: np.ndarray, rows: np.ndarray, *,
+                     imputation: Imputation,
+                     hazard: PiecewiseHazard | None = None,
+                     ) -> tuple[Callable[[np.random.Generator], np.ndarray],
+                                PiecewiseHazard | None]:
+    """Build a sampler of event times for the look-up intervals of ``rows``.
+
+    Each call draws one imputation: with ``imputation="density"``, first the
+    hazard's parameters (:meth:`PiecewiseHazard.draw_log_rates`), then one time
+    per interval ``(max(left, entry), right]`` from the fitted density
+    (:func:`draw_times`); with ``"uniform"``, or when the hazard cannot be fitted
+    (no event among ``rows``, or :class:`~measure.errors.EstimationError`),
+    uniformly inside ``(left, right]``.
+
+    Parameters
+    ----------
+    entry, left, right, event
+        All subjects (the hazard is fitted to all of them).
+    rows
+        Boolean mask of the subjects whose times are drawn (finite intervals).
+    imputation
+        ``"density"`` or ``"uniform"``.
+    hazard
+        A fit already made on the same subjects.
+
+    Returns
+    -------
+    (draw, hazard)
+        ``draw(rng)`` returns the times of ``rows`` in order; ``hazard`` is the
+        fit used (``None`` for uniform draws).
+    """
+    lo, hi = left[rows], right[rows]
+    fit = None
+    if imputation == "density" and np.any(rows & event):
+        try:
+            fit = hazard if hazard is not None else fit_piecewise_hazard(
+                entry, left, right, event)
+        except EstimationError:
+            fit = None
+    if fit is None:
+        width = hi - lo
+
+        def uniform(rng: np.random.Generator) -> np.ndarray:
+            return lo + width * rng.random(lo.size)
+
+        return uniform, None
+    lo_d = np.maximum(lo, entry[rows])
+    model = fit
+
+    def density(rng: np.random.Generator) -> np.ndarray:
+        return draw_times(model, lo_d, hi, rng, model.draw_log_rates(rng))
+
+    return density, fit

@@ -47,10 +47,8 @@ from scipy import stats
 from measure.churn._imputation import (
     Imputation,
     PiecewiseHazard,
-    draw_times,
-    fit_piecewise_hazard,
+    interval_sampler,
 )
-from measure.errors import EstimationError
 
 
 @dataclass(frozen=True)
@@ -367,23 +365,12 @@ def imputation_variance(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
         scale = max_n / entry.size
         entry, left, right, event = entry[pick], left[pick], right[pick], event[pick]
     finite = np.isfinite(right)
-    lo = left[finite]
-    width = right[finite] - lo
-    fit = None
-    if imputation == "density" and np.any(finite & event):
-        try:
-            fit = fit_piecewise_hazard(entry, left, right, event)
-        except EstimationError:
-            fit = None
-    lo_d = np.maximum(lo, entry[finite])
+    draw, _ = interval_sampler(entry, left, right, event, finite,
+                               imputation=imputation)
     vals = np.empty((m, times.size))
     t = left.copy()
     for k in range(m):
-        if fit is None:
-            t[finite] = lo + width * rng.random(lo.size)
-        else:
-            t[finite] = draw_times(fit, lo_d, right[finite], rng,
-                                   fit.draw_log_rates(rng))
+        t[finite] = draw(rng)
         t = np.maximum(t, np.nextafter(entry, np.inf))
         c = kaplan_meier(entry, t, event)
         s = c.value(times)[0]
@@ -521,16 +508,9 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     right = np.asarray(right, dtype=float)
     event = np.asarray(event, dtype=bool)
     finite = np.isfinite(right) & event
-    lo = left[finite]
-    width = right[finite] - lo
-    fit = None
-    if imputation == "density" and np.any(finite):
-        try:
-            fit = hazard if hazard is not None else fit_piecewise_hazard(
-                entry, left, right, event)
-        except EstimationError:
-            fit = None
-    lo_d = np.maximum(lo, entry[finite])
+    draw, fit = interval_sampler(entry, left, right, event, finite,
+                                 imputation=imputation, hazard=hazard)
+    lo_d = np.maximum(left[finite], entry[finite])
     r_fin = right[finite]
     h = np.empty((m, times.size))
     g = np.empty((m, times.size))
@@ -553,10 +533,7 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
 
     start = -np.inf if condition_at is None else condition_at
     for k in range(m):
-        if fit is None:
-            t[finite] = lo + width * rng.random(lo.size)
-        else:
-            t[finite] = draw_times(fit, lo_d, r_fin, rng, fit.draw_log_rates(rng))
+        t[finite] = draw(rng)
         c = refit(t)
         s = c.value(times)[0]
         i = c.at(times)
