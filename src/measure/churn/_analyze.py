@@ -16,6 +16,7 @@ from scipy import stats
 
 from measure._results import Estimate
 from measure.churn import _sql
+from measure.churn._actors import ACTOR_COLUMN, actor_table, join_actors
 from measure.churn._cif import cumulative_incidence
 from measure.churn._cox import fit_cox
 from measure.churn._icph import ICPHResult, fit_ic_ph
@@ -567,6 +568,7 @@ def analyze(
     cox: bool = True,
     cox_max_n: int | None = 2_000_000,
     cluster: str | None = None,
+    actors: Any = None,
     age_period: str | None = "week",
     interval_ph: bool = False,
     interval_ph_bootstrap: int = 200,
@@ -658,6 +660,16 @@ def analyze(
         (see ``docs/churn.md``).
     cox, cox_max_n
         Fit the Cox model; subsample size cap (``None``: all accounts).
+    cluster
+        ``accounts`` column of presumed actors: the standard errors of the curves
+        (Williams 1995) and of the Cox model (Lin & Wei 1989) are clustered by it.
+        Accounts with no value are clusters of their own.
+    actors
+        Presumed actors from resurrection links instead of a column: a
+        resurrection result, its links table (``previous``, ``new``; a chain of
+        links is one actor), a table with ``account_id`` and ``actor``, or a path
+        to a Parquet/CSV file of either (``measure resurrection --links-out``).
+        Accounts in no link are clusters of their own. Not with ``cluster``.
 
     Returns
     -------
@@ -704,12 +716,20 @@ def analyze(
     extra_cols = list(covs)
     if strata and strata not in extra_cols:
         extra_cols.append(strata)
+    if cluster and actors is not None:
+        raise ConfigError("give presumed actors either as a column (cluster) or as "
+                          "resurrection links (actors), not both")
     if cluster and cluster not in extra_cols:
         extra_cols.append(cluster)
     lt: Lifetimes = build_lifetimes(ds, origin=origin, cohort=cohort, where=where,
                                     by=by, covariates=extra_cols)
     timings["lifetimes"] = _time.perf_counter() - t0
     fr = lt.frame
+    actors_note = None
+    if actors is not None:
+        table, actors_note = actor_table(actors)
+        fr = join_actors(fr, table)
+        cluster = ACTOR_COLUMN
     # an account looked up alive only once and never again has no follow-up
     no_follow = (fr["event"] == 0) & (fr["time"] <= fr["entry"])
     excluded = dict(lt.excluded)
@@ -803,8 +823,10 @@ def analyze(
         ap = age_period_model(table, level=level)
     timings["truncation_and_periods"] = _time.perf_counter() - t4
     if cluster:
+        by_what = (f"presumed actors: {actors_note}" if actors_note
+                   else repr(cluster))
         notes.append(f"standard errors of the curves and the Cox model are "
-                     f"clustered by {cluster!r} (accounts of one cluster may share "
+                     f"clustered by {by_what} (accounts of one cluster may share "
                      "their fate; Lin & Wei 1989, Williams 1995)")
     for g in [overall, *groups.values()]:
         if g.turnbull is not None and not g.turnbull.converged:

@@ -92,6 +92,11 @@ def register(sub: Any) -> None:
     p.add_argument("--cluster", metavar="COL",
                    help="accounts column of presumed actors: standard errors of the "
                         "curves and the Cox model are clustered by it")
+    p.add_argument("--actors", metavar="LINKS",
+                   help="presumed actors from resurrection links (the Parquet file "
+                        "of `measure resurrection --links-out`, or a Parquet/CSV "
+                        "table with account_id and actor): standard errors are "
+                        "clustered by chains of links; not with --cluster")
     p.add_argument("--age-period", choices=("week", "month", "none"), default="week",
                    help="calendar period of the age x period model of the "
                         "suspension rate (default week; none skips it)")
@@ -116,7 +121,8 @@ def run_churn(args: argparse.Namespace) -> int:
                       estimator=args.estimator, bootstrap=args.bootstrap,
                       imputation=args.imputation,
                       complete_followup=args.complete_followup,
-                      cluster=args.cluster, interval_ph=args.interval_ph,
+                      cluster=args.cluster, actors=args.actors,
+                      interval_ph=args.interval_ph,
                       age_period=None if args.age_period == "none"
                       else args.age_period)
     if args.plot:
