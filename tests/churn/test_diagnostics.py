@@ -33,6 +33,32 @@ def test_deletion_bounds_bracket_the_curve_and_the_truth(panel_factory) -> None:
     assert [r["days"] for r in rows] == [1, 7, 30, 90]
 
 
+def test_deletion_range_is_attached_and_flagged_where_it_matters(
+        panel_factory) -> None:
+    """Heavy deletion (Exp(100 d) against suspension Exp(60 d)) makes the bounds
+    wider than the interval at 30 and 90 days: those rows warn and carry the
+    range, which contains the point bounds and the true exp(-t / 60). With rare
+    deletion (Exp(20,000 d)) no row is flagged."""
+    heavy = analyze(measure.open(panel_factory(n=3000, seed=3, mean_del=100.0)),
+                    cox=False, turnbull_fit=False, age_period=None)
+    for e, d in zip(heavy.overall.survival, (1, 7, 30, 90), strict=True):
+        if d < 30:
+            continue
+        assert e.extra["deletion_material"] is True
+        assert any("deletion could move survival" in w for w in e.warnings)
+        (blo, bhi), (rlo, rhi) = e.extra["deletion_bounds"], e.extra["deletion_range"]
+        assert rlo < blo < bhi < rhi
+        assert rlo <= math.exp(-d / 60) <= rhi
+    assert any("deletion could move survival at 30d, 90d" in w
+               for w in heavy.warnings)
+    rows = heavy.to_dict()["deletion_bounds"]
+    assert rows[3]["material"] and rows[3]["range_low"] < rows[3]["low"]
+    rare = analyze(measure.open(panel_factory(n=3000, seed=3, mean_del=20_000.0)),
+                   cox=False, turnbull_fit=False, age_period=None)
+    assert rare.overall.n_deleted > 0
+    assert not any(e.extra.get("deletion_material") for e in rare.overall.survival)
+
+
 def test_truncation_test_and_age_period_model_are_reported(panel_factory) -> None:
     """The JSON carries Tsai's test and the age x week model; the model's events
     are the suspensions at risk after the conditioning age."""

@@ -65,8 +65,10 @@ ASSUMPTIONS = (
     "accounts enter the risk set at their first alive look-up (left truncation): "
     "the panel says nothing about accounts suspended before the collection found "
     "them, and the curve is conditional on surviving to the earliest entry age",
-    "look-up times, entry and the end of follow-up are unrelated to the "
-    "suspension hazard (independent censoring, quasi-independent truncation)",
+    "look-up times, entry, deletion and the end of follow-up are unrelated to "
+    "the suspension hazard (independent censoring, quasi-independent "
+    "truncation); the deletion bounds (deletions counted as suspensions, or as "
+    "never suspended) hold without the assumption about deletion",
     "the hazard depends on account age, not on calendar time: with crackdowns or a "
     "changing mix of accounts, accounts created late in the panel are censored "
     "young and the pooled curve is biased at older ages; --complete-followup "
@@ -347,7 +349,11 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                                   method=meth, level=level, n=fr.height)
     n_s = int((ev == SUSPENDED).sum())
     n_d = int((ev == DELETED).sum())
-    bounds = _deletion_bounds(entry, tm, ev, days, a0, level=level, ps=ps)
+    bounds, widened = _deletion_bounds(entry, tm, ev, days, a0, level=level,
+                                       ps=ps)
+    if deleted == "censor":
+        surv = tuple(_deletion_range(e, d, b, w, n_d) for e, d, b, w in
+                     zip(surv, DAYS, bounds, widened, strict=True))
     return GroupResult(group=name, n_accounts=fr.height, n_suspended=n_s,
                        n_deleted=n_d, n_censored=fr.height - n_s - n_d, km=km,
                        nelson_aalen=na, cif_suspended=cif_s, cif_deleted=cif_d,
@@ -453,7 +459,8 @@ def _identified(e: Estimate, day: float, low: float, high: float, *,
 def _deletion_bounds(entry: np.ndarray, tm: np.ndarray, ev: np.ndarray,
                      days: np.ndarray, a0: float, *, level: float,
                      ps: tuple[np.ndarray, np.ndarray]
-                     ) -> tuple[tuple[float, float], ...]:
+                     ) -> tuple[tuple[tuple[float, float], ...],
+                                tuple[tuple[float, float], ...]]:
     """Survival at ``days`` with deletions as suspensions and as never suspended.
 
     The independent-censoring curve assumes a deleted account would have been
@@ -463,15 +470,56 @@ def _deletion_bounds(entry: np.ndarray, tm: np.ndarray, ev: np.ndarray,
     whatever deletion anticipates (Peterson 1976, "Bounds for a joint
     distribution function with fixed sub-distribution functions", PNAS 73,
     11-13). ``(nan, nan)`` below the conditioning age.
+
+    Returns
+    -------
+    (bounds, range)
+        ``bounds``: the two curves at ``days``; ``range``: the lower confidence
+        limit of the lower curve and the upper one of the upper curve (each at
+        ``level``), a confidence region for the identified set that also allows
+        for sampling error.
     """
+    nan2 = tuple((math.nan, math.nan) for _ in days)
     if not np.any(ev == DELETED):
-        return tuple((math.nan, math.nan) for _ in days)
-    low = kaplan_meier(entry, tm, ev != CENSORED, level=level,
-                       presorted=ps).value(days)[0]
+        return nan2, nan2
+    low, low_lo, _ = kaplan_meier(entry, tm, ev != CENSORED, level=level,
+                                  presorted=ps).value(days)
     keep = np.where(ev == DELETED, np.inf, tm)
-    high = kaplan_meier(entry, keep, ev == SUSPENDED, level=level).value(days)[0]
-    return tuple((float(lo), float(hi)) if d >= a0 else (math.nan, math.nan)
-                 for d, lo, hi in zip(days, low, high, strict=True))
+    high, _, high_hi = kaplan_meier(entry, keep, ev == SUSPENDED,
+                                    level=level).value(days)
+    ok = days >= a0
+    bounds = tuple((float(lo), float(hi)) if k else (math.nan, math.nan)
+                   for k, lo, hi in zip(ok, low, high, strict=True))
+    widened = tuple((float(lo), float(hi)) if k else (math.nan, math.nan)
+                    for k, lo, hi in zip(ok, low_lo, high_hi, strict=True))
+    return bounds, widened
+
+
+def _deletion_range(e: Estimate, day: float, bounds: tuple[float, float],
+                    widened: tuple[float, float], n_deleted: int) -> Estimate:
+    """Attach the deletion bounds to a survival row; warn where they matter.
+
+    ``extra`` gets ``deletion_bounds`` (the two curves) and ``deletion_range``
+    (the same with their sampling error). When the bounds are wider than the
+    row's confidence interval, how deletion relates to suspension moves survival
+    at ``day`` by more than sampling error does, and the data alone identify only
+    the range: a warning says so and ``deletion_material`` is set.
+    """
+    if not e.valid or not all(np.isfinite(bounds)):
+        return e
+    extra = dict(e.extra, deletion_bounds=bounds, deletion_range=widened)
+    width = bounds[1] - bounds[0]
+    lo, hi = e.ci
+    material = bool(np.isfinite(lo) and np.isfinite(hi) and width > hi - lo)
+    extra["deletion_material"] = material
+    if not material:
+        return replace(e, extra=extra)
+    msg = (f"deletion could move survival at {day} d by more than its interval: "
+           f"counting the {n_deleted} deleted accounts as suspended, or as never "
+           f"suspended, gives [{bounds[0]:.3f}, {bounds[1]:.3f}] "
+           f"([{widened[0]:.3f}, {widened[1]:.3f}] with sampling error); the "
+           "estimate assumes deletion is unrelated to suspension")
+    return replace(e, warnings=e.warnings + (msg,), extra=extra)
 
 
 def _turnbull_estimates(band: TurnbullBand | None, *, a0: float,
@@ -843,6 +891,16 @@ def analyze(
                 "the look-up schedule (no or too few look-up intervals close "
                 "between the conditioning age and that day): reported as a range "
                 "without a point estimate (see the survival rows' warnings)")
+    for g in [overall, *groups.values()]:
+        days_del = [e.term.split("_")[1] for e in g.survival
+                    if e.valid and e.extra.get("deletion_material")]
+        if days_del:
+            where = "" if g is overall else f" in group {g.group!r}"
+            notes.append(
+                f"deletion could move survival at {', '.join(days_del)}{where} by "
+                "more than its interval; if deleted accounts were about to be "
+                "suspended (or never would be), the data allow only the deletion "
+                "bounds (see the survival rows' warnings and deletion_bounds)")
     if overall.conditional_age > 0:
         notes.append(
             f"accounts were found at age {overall.conditional_age:.2f} days or "

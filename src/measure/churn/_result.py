@@ -129,8 +129,13 @@ class GroupResult:
             "conditional_on_age_days": _num(self.conditional_age),
             "estimator": self.estimator,
             "deletion_bounds": [
-                {"days": d, "low": _num(lo), "high": _num(hi)}
-                for d, (lo, hi) in zip(DAYS, self.deletion_bounds, strict=False)],
+                {"days": d, "low": _num(lo), "high": _num(hi),
+                 "range_low": _num(e.extra.get("deletion_range", (math.nan,))[0]),
+                 "range_high": _num(e.extra.get("deletion_range",
+                                                (math.nan, math.nan))[1]),
+                 "material": bool(e.extra.get("deletion_material", False))}
+                for d, (lo, hi), e in zip(DAYS, self.deletion_bounds, self.survival,
+                                          strict=False)],
         }
 
 
