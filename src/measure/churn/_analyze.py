@@ -349,8 +349,9 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
                                   method=meth, level=level, n=fr.height)
     n_s = int((ev == SUSPENDED).sum())
     n_d = int((ev == DELETED).sum())
-    bounds, widened = _deletion_bounds(entry, tm, ev, days, a0, level=level,
-                                       ps=ps)
+    bounds, widened = _deletion_bounds(entry, fr["left"].to_numpy(),
+                                       fr["right"].to_numpy(), tm, ev, days, a0,
+                                       level=level)
     if deleted == "censor":
         surv = tuple(_deletion_range(e, d, b, w, n_d) for e, d, b, w in
                      zip(surv, DAYS, bounds, widened, strict=True))
@@ -456,9 +457,9 @@ def _identified(e: Estimate, day: float, low: float, high: float, *,
                    warnings=e.warnings + (msg,), extra=extra)
 
 
-def _deletion_bounds(entry: np.ndarray, tm: np.ndarray, ev: np.ndarray,
-                     days: np.ndarray, a0: float, *, level: float,
-                     ps: tuple[np.ndarray, np.ndarray]
+def _deletion_bounds(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
+                     tm: np.ndarray, ev: np.ndarray, days: np.ndarray, a0: float,
+                     *, level: float
                      ) -> tuple[tuple[tuple[float, float], ...],
                                 tuple[tuple[float, float], ...]]:
     """Survival at ``days`` with deletions as suspensions and as never suspended.
@@ -474,19 +475,27 @@ def _deletion_bounds(entry: np.ndarray, tm: np.ndarray, ev: np.ndarray,
     Returns
     -------
     (bounds, range)
-        ``bounds``: the two curves at ``days``; ``range``: the lower confidence
-        limit of the lower curve and the upper one of the upper curve (each at
-        ``level``), a confidence region for the identified set that also allows
-        for sampling error.
+        ``bounds``: the two curves at ``days`` with events at the midpoints of
+        their look-up intervals (what deletion alone can move); ``range``: the
+        same two curves with every event at the start of its interval (lower)
+        and every suspension at its end (upper), and their lower and upper
+        confidence limits at ``level`` -- a confidence region for survival that
+        assumes nothing about deletion nor about where in its interval an event
+        happened.
     """
     nan2 = tuple((math.nan, math.nan) for _ in days)
     if not np.any(ev == DELETED):
         return nan2, nan2
-    low, low_lo, _ = kaplan_meier(entry, tm, ev != CENSORED, level=level,
-                                  presorted=ps).value(days)
+    ended = ev != CENSORED
     keep = np.where(ev == DELETED, np.inf, tm)
-    high, _, high_hi = kaplan_meier(entry, keep, ev == SUSPENDED,
-                                    level=level).value(days)
+    low = kaplan_meier(entry, tm, ended, level=level).value(days)[0]
+    high = kaplan_meier(entry, keep, ev == SUSPENDED, level=level).value(days)[0]
+    # earliest: just after the last alive look-up (and after entry); latest: the
+    # first look-up that found the account suspended
+    early = np.where(ended, np.nextafter(np.maximum(left, entry), np.inf), tm)
+    low_lo = kaplan_meier(entry, early, ended, level=level).value(days)[1]
+    late = np.where(ev == SUSPENDED, np.maximum(right, tm), keep)
+    high_hi = kaplan_meier(entry, late, ev == SUSPENDED, level=level).value(days)[2]
     ok = days >= a0
     bounds = tuple((float(lo), float(hi)) if k else (math.nan, math.nan)
                    for k, lo, hi in zip(ok, low, high, strict=True))
@@ -499,8 +508,8 @@ def _deletion_range(e: Estimate, day: float, bounds: tuple[float, float],
                     widened: tuple[float, float], n_deleted: int) -> Estimate:
     """Attach the deletion bounds to a survival row; warn where they matter.
 
-    ``extra`` gets ``deletion_bounds`` (the two curves) and ``deletion_range``
-    (the same with their sampling error). When the bounds are wider than the
+    ``extra`` gets ``deletion_bounds`` and ``deletion_range`` (see
+    :func:`_deletion_bounds`). When the bounds are wider than the
     row's confidence interval, how deletion relates to suspension moves survival
     at ``day`` by more than sampling error does, and the data alone identify only
     the range: a warning says so and ``deletion_material`` is set.
@@ -516,9 +525,11 @@ def _deletion_range(e: Estimate, day: float, bounds: tuple[float, float],
         return replace(e, extra=extra)
     msg = (f"deletion could move survival at {day} d by more than its interval: "
            f"counting the {n_deleted} deleted accounts as suspended, or as never "
-           f"suspended, gives [{bounds[0]:.3f}, {bounds[1]:.3f}] "
-           f"([{widened[0]:.3f}, {widened[1]:.3f}] with sampling error); the "
-           "estimate assumes deletion is unrelated to suspension")
+           f"suspended, gives [{bounds[0]:.3f}, {bounds[1]:.3f}]; with no "
+           "assumption about deletion nor about where in its look-up interval an "
+           f"event happened, and with sampling error, [{widened[0]:.3f}, "
+           f"{widened[1]:.3f}]. The estimate assumes deletion is unrelated to "
+           "suspension")
     return replace(e, warnings=e.warnings + (msg,), extra=extra)
 
 

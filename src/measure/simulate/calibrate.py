@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from measure.errors import MeasureError
 from measure.simulate._config import STRESS_VERSION, SimConfig, mechanisms
 from measure.simulate._truth import Truth
 
@@ -62,7 +63,7 @@ REPORTING_BASE: dict[str, int] = {"plain": 1_000_000, "stress": 2_000_000}
 BLOCK = 10_000
 #: Reporting block in use (moved on whenever an estimator changes after its
 #: reporting figures were seen).
-CURRENT_BLOCK = 3
+CURRENT_BLOCK = 4
 #: Size of the calibration worlds (the ``small`` preset: ~1,600 supporter accounts
 #: alive at the census, a frame of ~40,000 accounts).
 SIZE = "small"
@@ -263,12 +264,28 @@ def conditional_median(t_susp: np.ndarray, a0: float) -> float:
     return float(alive[int(np.ceil(alive.size / 2)) - 1]) if len(alive) else math.nan
 
 
+def _with_deletion_range(est: Any) -> Any:
+    """Return the interval a reader is given.
+
+    That is the headline interval, widened to the deletion range where the result
+    flags deletion as material.
+    """
+    if est is None or not est.valid or not est.extra.get("deletion_material"):
+        return est
+    lo, hi = est.extra["deletion_range"]
+    return dataclasses.replace(est, ci=(min(est.ci[0], lo), max(est.ci[1], hi)))
+
+
 def _churn(path: Path, truth: Truth, seed: int) -> list[Score]:
     import measure
     from measure.churn import analyze
     from measure.churn._analyze import FOLLOWUP_HORIZON_DAYS
+    from measure.resurrection import analyze as resurrection
 
     sup = supporter_lifetimes(truth)
+    true_actors = sup.select("account_id", pl.col("actor_id").alias("actor"))
+    kw: dict[str, Any] = {"cohort": sup.select("account_id"),
+                          "complete_followup": True, "cox": False}
     with measure.open(path, validate="none") as ds:
         span = ds.sql("SELECT min(observed_at) AS p0, max(observed_at) AS p1 "
                       "FROM observations")
@@ -277,17 +294,39 @@ def _churn(path: Path, truth: Truth, seed: int) -> list[Score]:
         created_us = pl.col("created_at").dt.epoch("us")
         pop = sup.filter((created_us >= round(p0.timestamp() * 1e6))
                          & (created_us <= round(stop.timestamp() * 1e6)))
-        r = analyze(ds, cohort=sup.select("account_id"), complete_followup=True,
-                    cox=False)
+        # presumed actors as a user has them: chains of resurrection links
+        try:
+            links: Any = resurrection(ds, n_boot=0,
+                                      n_imputations=RESURRECTION_IMPUTATIONS,
+                                      seed=seed)
+        except MeasureError:  # nothing to link: every account is its own actor
+            links = None
+        runs = {"headline": analyze(ds, actors=links, **kw),
+                "accounts independent": analyze(ds, **kw),
+                "clustered by the true actors": analyze(ds, actors=true_actors,
+                                                        **kw)}
+    r = runs["headline"]
     a0 = r.overall.conditional_age
     t = pop["t_susp"].to_numpy()
     out = []
-    by_day = {int(e.term.split("_")[1][:-1]): e for e in r.overall.survival}
     surv = conditional_survival(t, a0, CHURN_DAYS)
-    for d, s_d in zip(CHURN_DAYS, surv, strict=True):
-        out.append(_score("churn", "headline",
-                          f"S({d} d) given survival to a0, complete follow-up",
-                          "share", float(s_d), by_day.get(d)))
+    for name, res in runs.items():
+        by_day = {int(e.term.split("_")[1][:-1]): e for e in res.overall.survival}
+        for d, s_d in zip(CHURN_DAYS, surv, strict=True):
+            what = f"S({d} d) given survival to a0, complete follow-up"
+            out.append(_score("churn", name, what, "share", float(s_d),
+                              by_day.get(d)))
+            if name != "headline":
+                continue
+            out.append(_score("churn", "headline, or the deletion range it flags",
+                              what, "share", float(s_d),
+                              _with_deletion_range(by_day.get(d))))
+            e = by_day.get(d)
+            rng = (e.extra.get("deletion_range", (math.nan, math.nan))
+                   if e is not None and e.valid else (math.nan, math.nan))
+            out.append(Score("churn", "bounds (deletions as suspensions, as never "
+                             "suspended; with sampling error)", what, "share",
+                             float(s_d), math.nan, float(rng[0]), float(rng[1])))
     med = conditional_median(t, a0)
     out.append(_score("churn", "headline",
                       "median days given survival to a0, complete follow-up",
@@ -581,7 +620,7 @@ def by_mechanism(recs: pl.DataFrame, mech: pl.DataFrame) -> pl.DataFrame:
             (pl.col("preset") == "stress")
             & (pl.col("estimand") != "(failed)")
             & pl.col("target")
-            & ~pl.col("estimator").str.starts_with("bounds")
+            & (pl.col("estimator") == "headline")
         )
     ).filter(pl.col("ok"))
     m = mech.filter(pl.col("preset") == "stress")
