@@ -1,7 +1,7 @@
 """Recovery of the true suspension-time survival from simulated panels.
 
-Estimand (fixed before the calibration was run; see ``docs/churn.md``)
----------------------------------------------------------------------
+Estimand (see ``docs/churn.md``)
+--------------------------------
 The simulator draws a LATENT suspension time for every account
 (``truth/accounts.parquet``: ``suspended_at``, even when the account is deleted
 first or lives past the window) and an independent latent deletion time. With
