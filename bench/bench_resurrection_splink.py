@@ -145,18 +145,17 @@ def splink_settings(use_followers: bool = True):
 
 def splink_inputs(ds, pairs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Left (suspended) and right (every account) records for Splink."""
-    from measure.resurrection import _sql as Q
-    from measure.resurrection._analyze import _accounts_frame
-    from measure.resurrection._features import account_keys
+    from measure.resurrection._stages import suspension_events
 
-    keys = account_keys(_accounts_frame(ds)).with_columns(
+    # every suspended account (no cohort) and every account's normalised fields
+    # (``account_keys`` of the accounts table), as measure's own stage reads them
+    events = suspension_events(ds, window=WINDOW_DAYS)
+    keys = events.accounts.drop("kx").with_columns(
         pl.col("t_new").dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         .cast(TS))
     keys = keys.with_columns(
         pl.col("bio_norm").str.split(" ").list.unique().alias("bio_tokens"))
-    ds.con.execute(Q.SUSPENSION_EVENTS)
-    ev = ds.sql("SELECT account_id, last_active, first_suspended FROM _rs_events")
-    ds.con.execute("DROP TABLE IF EXISTS _rs_events")
+    ev = events.suspended.select("account_id", "last_active", "first_suspended")
     ev = ev.with_columns(
         pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None).cast(TS)
         for c in ("last_active", "first_suspended"))
@@ -366,9 +365,9 @@ def run_world(preset: str, seed: int, out: Path) -> dict[str, object]:
     pr_raw, rr_raw = precision_recall(raw, true_links)
 
     # byte vs character levels on the candidate pairs
-    from measure.resurrection._analyze import _accounts_frame
+    from measure.resurrection._blocking import accounts_frame
     from measure.resurrection._features import account_keys
-    keys = account_keys(_accounts_frame(ds)).select(
+    keys = account_keys(accounts_frame(ds)).select(
         "account_id", "stem", "handle", "name_norm")
     fr = pairs.select("previous", "new").join(
         keys.rename({"account_id": "previous", "stem": "stem_prev",

@@ -150,7 +150,7 @@ def test_audit_of_sheet_with_other_cuts(synth, synth_result) -> None:
 def test_audit_of_sheet_with_one_band_or_odd_cuts(synth, synth_result) -> None:
     """A sheet with a single band (``cuts=()``) is matched as that band, not as
     the default cuts; an unknown band is warned about; odd cut points read back
-    exactly from the band names. (Review of session 5.)"""
+    exactly from the band names."""
     res = synth_result
     truth = _truth_pairs(synth[1])
 
@@ -258,7 +258,7 @@ def test_audit_coverage_on_simulated_worlds(tmp_path) -> None:
         assert cov[k] >= MIN_AUDIT_COVERAGE, k
 
 
-# issue 6: the true 30-day rate inside the 95% CI in >= 90% of 100 small worlds
+# target: the true 30-day rate inside the 95% CI in >= 90% of 100 small worlds
 MIN_RATE_COVERAGE = 0.90
 N_RATE_WORLDS = 100
 AUDIT_N = 200  # coded pairs per world

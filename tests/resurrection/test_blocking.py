@@ -7,8 +7,10 @@ import polars as pl
 import pytest
 
 import measure
+from measure._steps import Step, StepRunner
 from measure.resurrection import _sql as Q
 from measure.resurrection import analyze, suspension_events
+from measure.resurrection._blocking import utc
 from measure.resurrection._features import account_keys
 from tests.resurrection.conftest import TS, day, tiny_tables, write
 
@@ -27,17 +29,24 @@ def test_suspension_events_interval(tiny) -> None:
     assert ev["upper_t"].to_list() == [day(81), day(109), day(88)]
 
 
-def test_suspension_events_standalone_statement(tiny) -> None:
-    """``SUSPENSION_EVENTS`` (one statement making ``_rs_events``) gives the
-    events of the ``EVENTS`` step."""
+def test_events_step_alone_gives_the_stage_events(tiny) -> None:
+    """The ``EVENTS`` step run by itself on a ``StepRunner`` gives the events of
+    the ``suspension_events`` stage (no cohort), and its table is dropped when
+    the runner closes."""
     with measure.open(tiny) as ds:
-        ds.con.execute(Q.SUSPENSION_EVENTS)
-        ev = ds.sql("SELECT * FROM _rs_events ORDER BY account_id")
-        ds.con.execute("DROP TABLE _rs_events")
+        with StepRunner(ds.con) as run:
+            run.run(Q.EVENTS)
+            ev = utc(run.run(Step("read_events",
+                                  "SELECT * FROM {events} ORDER BY account_id",
+                                  inputs=("events",))))
+        left = ds.sql("SELECT count(*) AS n FROM duckdb_tables() WHERE temporary")
         want = suspension_events(ds).suspended
     assert ev["account_id"].to_list() == want["account_id"].to_list()
+    assert ev["last_active"].to_list() == want["last_active"].to_list()
+    assert ev["first_suspended"].to_list() == want["first_suspended"].to_list()
     assert ev["followers_at_suspension"].to_list() == want[
         "followers_at_suspension"].to_list()
+    assert left["n"][0] == 0
 
 
 def test_keys_nfkc_casefold_and_stem() -> None:
@@ -278,7 +287,7 @@ def test_common_one_deletion_cell_per_period(tmp_path, days, edit_blocks,
     """The one-deletion block drops a (key, period) cell held by more than
     ``max_key_freq`` accounts, counted over every account of the period (also
     those created before the earliest window opens), as the exact-key blocks do.
-    (Review of session 5; the Python and SQL cell codes must agree for it.)"""
+    (The Python and SQL cell codes must agree for it.)"""
     with measure.open(write(tmp_path / "w", _dawla_tables(days, before_epoch))) as ds:
         pairs = analyze(ds, max_key_freq=5, n_boot=0, n_imputations=2).pairs
     k = pairs.filter((pl.col("previous") == 1) & (pl.col("new") == 2))["keys"]

@@ -16,7 +16,7 @@ regression on the true labels of the same candidate pairs and comparison levels,
 in-sample, with the one-to-one assignment, and reports the best recall it reaches
 at precision >= 0.95 over thresholds chosen with the truth. When the oracle cannot
 reach the targets, the data (not the unsupervised model) is the limit; the figures
-go to ``docs/resurrection.md`` and the final report of issue 6. It also trains the
+are reported in ``docs/resurrection.md``. It also trains the
 tool's supervised model (``fit_logit``) on the true links of three *other* worlds
 (seeds 1-3) and scores the held-out worlds with it (threshold chosen with the
 truth): what hand-labelled links would buy. EM must stay within
@@ -41,7 +41,7 @@ from tests.resurrection._links import precision_recall, true_links
 
 MIN_PRECISION = 0.95
 MIN_RECALL = 0.90
-MIN_COVERAGE = 0.90  # nominal 0.95; issue 6 asks for >= 0.90 over 100 worlds
+MIN_COVERAGE = 0.90  # nominal 0.95; the target is >= 0.90 over 100 worlds
 N_WORLDS = int(os.environ.get("MEASURE_RS_WORLDS", "100"))
 VARIANTS = {
     "default": {},

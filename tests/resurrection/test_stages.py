@@ -307,18 +307,19 @@ def test_stage_logs_time_and_count_the_sql_steps(tiny) -> None:
     assert (steps["seconds"] >= 0).all()
 
 
-# -- regression: today's numbers ----------------------------------------------------
+# -- regression: pinned outputs -----------------------------------------------------
 def _links_digest(links: pl.DataFrame) -> str:
     lines = "\n".join(f"{a},{b}" for a, b in sorted(
         links.select("previous", "new").iter_rows()))
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-REL = 1e-9  # the stages must reproduce the composed pipeline's floats
+REL = 1e-9  # relative tolerance of the pinned floats (float rounding only)
 
-# Outputs of `analyze` on the small simulated world, seed 1 (conftest
-# `small_world`), computed with the same pipeline before it was split into
-# stages; `links_sha256` is the SHA-256 of the sorted "previous,new" lines.
+# Outputs of this pipeline (`analyze`) on the small simulated world, seed 1
+# (conftest `small_world`), pinned: a change in blocking, model, assignment or
+# measures shows here. `links_sha256` is the SHA-256 of the sorted
+# "previous,new" lines.
 PINNED = {
     "default": dict(
         options=dict(n_boot=50),

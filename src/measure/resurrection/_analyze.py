@@ -16,9 +16,6 @@ from typing import Any
 import polars as pl
 
 from measure.errors import ConfigError, EstimationError
-
-# the accounts frame as analyze reads it (also imported by bench/ scripts)
-from measure.resurrection._blocking import accounts_frame as _accounts_frame  # noqa: F401
 from measure.resurrection._result import ResurrectionResult
 from measure.resurrection._settings import PER_KEY_BY, LinkageSettings
 from measure.resurrection._stages import (

@@ -35,7 +35,8 @@ KEY_BITS: dict[str, int] = {"stem": 1, "display_name": 2, "avatar": 4, "bio": 8,
 # by many unrelated accounts (common names), and its candidates are the
 # nearest in time: the 5 nearest keep every true link the 20 nearest keep on the
 # simulator's small worlds (default and both harder variants, seeds 1-3), and
-# halve the candidate pairs of the 1M x 2M benchmark.
+# cut the display-name candidate pairs of the 1M x 2M benchmark to a third
+# (bench/results/resurrection.md).
 PER_KEY_BY: dict[str, int] = {"display_name": 5}
 
 

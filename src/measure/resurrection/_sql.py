@@ -74,7 +74,7 @@ SELECT max(observed_at) AS data_end, min(observed_at) AS data_start
 FROM observations
 """)
 
-_EVENTS_SQL = """
+EVENTS = Step("suspension_events", """
 WITH fs AS (
     SELECT account_id, min(observed_at) AS first_suspended
     FROM observations
@@ -91,13 +91,7 @@ WITH fs AS (
 )
 SELECT fs.account_id, la.last_active, fs.first_suspended, la.followers_at_suspension
 FROM fs LEFT JOIN la USING (account_id)
-"""
-EVENTS = Step("suspension_events", _EVENTS_SQL, output="events")
-
-# The events step as one statement that makes the table ``_rs_events`` on the
-# connection it runs on (for scripts that read the events with their own SQL,
-# such as bench/bench_resurrection_splink.py; drop the table afterwards).
-SUSPENSION_EVENTS = "CREATE OR REPLACE TEMP TABLE _rs_events AS" + _EVENTS_SQL
+""", output="events")
 
 # The cohort's events with the accounts' creation times (``accounts``: account_id,
 # t_new = created else first seen, first_seen) and the search window
