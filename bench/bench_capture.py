@@ -4,7 +4,8 @@
 a straightforward pandas implementation (read, drop duplicates, pivot to 0/1 columns,
 mask, count), both in fresh subprocesses (peak memory = their max RSS), plus the
 time of the log-linear model fits on the resulting counts (independent of the data
-size). Writes ``bench/results/capture.md``.
+size). Writes ``bench/results/capture.md``, the section of BENCHMARKS.md for this
+workload.
 
     python bench/bench_capture.py [--accounts 2000000] [--sources 6]
 """
@@ -15,7 +16,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -126,6 +126,7 @@ def main() -> int:
     ap.add_argument("--accounts", type=int, default=2_000_000)
     ap.add_argument("--sources", type=int, default=6)
     args = ap.parse_args()
+    started, load_start = dt.datetime.now(dt.UTC), os.getloadavg()[0]
     import numpy as np
 
     from measure.capture import analyze_counts
@@ -142,15 +143,19 @@ def main() -> int:
     fit = analyze_counts(y, [f"source_{j}" for j in range(args.sources)])
     fit_s = time.perf_counter() - t
     base = res["pandas"]["seconds"]
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from run import run_line
+
     lines = [
-        "## capture: pattern counts from detections",
+        "## Capture: pattern counts from detections (`bench/bench_capture.py`)",
         "",
         f"{args.accounts:,} accounts, {rows:,} detection rows over {args.sources} "
-        f"sources (data generated in {gen:.0f} s); `python bench/bench_capture.py "
-        f"--accounts {args.accounts} --sources {args.sources}`, {now}, "
-        f"{platform.machine()}, each run in a fresh subprocess (peak memory = its "
-        "max RSS).",
+        f"sources (data generated in {gen:.0f} s). "
+        "`measure.capture.pattern_counts` (one DuckDB aggregation over the Parquet) "
+        "against the **baseline**, a straightforward pandas implementation (read, "
+        "drop duplicates, pivot to 0/1 columns, mask, count); each in a fresh "
+        "subprocess (peak memory = its max RSS).",
+        "",
+        run_line(started, load_start),
         "",
         "| run | seconds | of which opening the dataset | ratio to pandas "
         "| peak memory (MiB) | units observed |",

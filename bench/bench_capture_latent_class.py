@@ -12,7 +12,8 @@ catchability, as in ``bench_capture.py``) for a population sized so that about
   thin iterations), chains in this process (``workers=1``) and in 2 worker
   processes (``workers=2``, same draws).
 
-Writes ``bench/results/capture_latent_class.md`` (or ``--out``).
+Writes ``bench/results/capture_latent_class.md`` (or ``--out``), the section of
+BENCHMARKS.md for this workload.
 
     python bench/bench_capture_latent_class.py [--detected 2000000] [--lists 6]
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -56,6 +56,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results" /
                     "capture_latent_class.md")
     args = ap.parse_args()
+    started, load_start = dt.datetime.now(dt.UTC), os.getloadavg()[0]
 
     from measure.capture import ModelSpec, fit_model
     from measure.capture._latent_class import LatentClassSettings, fit_latent_class
@@ -78,15 +79,24 @@ def main() -> int:
     np.testing.assert_array_equal(runs[1][1].draws_N, runs[2][1].draws_N)
     fit = runs[1][1]
 
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from run import run_line
+
     lines = [
-        "## capture: Bayesian latent-class estimator (LCMCR model)",
+        "## Capture: Bayesian latent-class estimator, LCMCR model "
+        "(`bench/bench_capture_latent_class.py`)",
         "",
-        f"{args.lists} lists, {n:,} detected accounts of a simulated population of "
-        f"{pop:,} ({2**args.lists - 1} pattern counts); "
-        f"`python bench/bench_capture_latent_class.py --detected {args.detected} "
-        f"--lists {args.lists}`, {now}, {platform.machine()}, load average "
-        f"{os.getloadavg()[0]:.1f}.",
+        "Pattern counts simulated with numpy (logit-normal catchability, as in the "
+        "pattern-count benchmark) for a population sized so that about "
+        f"{args.detected:,} accounts are detected: {args.lists} lists, {n:,} "
+        f"detected accounts of a simulated population of {pop:,} "
+        f"({2**args.lists - 1} pattern counts). **Baseline:** the log-linear "
+        'independence model (`fit_model(ModelSpec("Mt"), ...)`) with its '
+        "profile-likelihood interval on the same counts, what a user runs without "
+        "the latent-class model. `fit_latent_class` runs with its default settings, "
+        "the chains in this process (`workers=1`) and in 2 worker processes "
+        "(`workers=2`, same draws).",
+        "",
+        run_line(started, load_start),
         "",
         "| run | seconds | ratio to baseline | iterations | µs per iteration |",
         "|---|---:|---:|---:|---:|",

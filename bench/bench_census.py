@@ -7,7 +7,7 @@ memory is that process's maximum resident set size (``resource.getrusage``), CPU
 its user + system time. Compared in one run:
 
 * ``duckdb GROUP BY dst`` - bare ``CREATE TEMP TABLE AS SELECT dst, count(*) ...
-  GROUP BY dst`` over the same Parquet (the issue's baseline);
+  GROUP BY dst`` over the same Parquet;
 * ``duckdb GROUP BY src`` - the same with ``src`` (the grouping of the per-account
   metrics: one group per follower);
 * ``duckdb GROUP BY src, build_frame's settings`` - the same ``GROUP BY src`` on the
@@ -31,6 +31,7 @@ With ``--repeat R`` (default 3) every DuckDB and measure row at the first scale 
 run R times, interleaved (dst, src, src tuned, measure, dst, ...), and the run with
 the smallest wall time is shown (the least disturbed by other load on a shared
 machine; peak RSS is the largest over the runs). Larger scales and pandas run once.
+Writes ``bench/results/census.md``, the section of BENCHMARKS.md for this workload.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -321,21 +321,47 @@ def main() -> int:
     if args.worker:
         _worker(args)
         return 0
-    started = dt.datetime.now(dt.UTC)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
-                            capture_output=True, text=True).stdout.strip() or "?"
+    started, load_start = dt.datetime.now(dt.UTC), os.getloadavg()[0]
+    repeats = (
+        f" At the first scale every DuckDB and measure row is run {args.repeat} "
+        "times, interleaved, and the fastest run is shown (peak RSS is the largest "
+        "over the runs); the other scales and pandas run once."
+        if args.repeat > 1
+        else " Every row runs once."
+    )
     lines = [
-        "## census: frame metrics over the simulator's large preset", "",
-        f"Run {started:%Y-%m-%d %H:%M} UTC at commit `{commit}` on "
-        f"{platform.node()} ({os.cpu_count()} "
-        f"cores, {_ram_gib():.0f} GiB RAM), `python bench/bench_census.py --scales "
-        f"{' '.join(str(s) for s in args.scales)}`; data from `measure simulate "
-        "--preset large --scale S --seed 1` (generation not timed). Each row is a "
-        "fresh process (DuckDB default threads = cores; at the first scale the "
-        f"fastest of {args.repeat} interleaved runs); memory is its peak RSS, "
-        "CPU its user+system time; `load` is the 1-minute load average during the "
-        "row (other sessions share the machine, so wall times are inflated by "
-        "about load/cores; the CPU column is less sensitive to that).", ""]
+        "## Census: frame metrics over the simulator's large preset "
+        "(`bench/bench_census.py`)",
+        "",
+        "Data: `measure simulate --preset large --scale S --seed 1` (generation not "
+        "timed). Each row is a fresh process (DuckDB default threads = cores); "
+        "memory is its peak RSS, CPU its user + system time; `load` is the 1-minute "
+        "load average during the row (wall times are inflated by about load/cores; "
+        "the CPU column is less sensitive to that)." + repeats,
+        "",
+        "**Baselines**, in the same run:",
+        "",
+        "- bare DuckDB `GROUP BY dst`: `CREATE TEMP TABLE AS SELECT dst, count(*) "
+        "... GROUP BY dst`",
+        "  over the same Parquet;",
+        "- bare DuckDB `GROUP BY src`: the same grouping as the per-account metrics "
+        "(one",
+        "  group per follower);",
+        "- DuckDB `GROUP BY src` with the DuckDB settings `build_frame` uses",
+        "  (`perfect_ht_threshold`, `preserve_insertion_order = false`): how much of",
+        "  measure's speed comes from those settings rather than from the plan;",
+    ]
+    if not args.no_pandas:
+        lines += [
+            "- a straightforward pandas implementation of the same metrics",
+            "  (`drop_duplicates` of the edges, reachability by repeated `isin`, "
+            "`groupby`",
+            "  and `merge`), at the first scale only; its frame size and metric "
+            "totals are",
+            "  checked against measure's.",
+        ]
+    lines.append("")
+    run_at = len(lines)  # the run line goes here once the run has ended
     verdicts = []
     for i, scale in enumerate(args.scales):
         path = Path(args.data_dir) / f"large_{scale:g}"
@@ -366,8 +392,8 @@ def main() -> int:
         lines.append("")
         reps = [(n, r) for n, r in rows if r.get("runs", 1) > 1]
         if reps:
-            lines.append(f"Fastest of {reps[0][1]['runs']} interleaved runs shown; "
-                         "every run, wall s / CPU s: " + "; ".join(
+            lines.append(f"Every one of the {reps[0][1]['runs']} interleaved runs, "
+                         "wall s / CPU s: " + "; ".join(
                              f"{n}: " + ", ".join(
                                  f"{w:.1f}/{c:.1f}" for w, c in zip(
                                      r["all_seconds"], r["all_cpu"], strict=True))
@@ -414,6 +440,9 @@ def main() -> int:
                                 f"RSS: {gib:.1f} GiB "
                                 f"({'met' if gib <= 16 else 'not met'}).")
     lines += ["### Targets", ""] + verdicts + [""] + NOTES
+    from run import run_line
+
+    lines[run_at:run_at] = [run_line(started, load_start), ""]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
@@ -429,15 +458,12 @@ NOTES = [
     "  edge held by a followers list of the core N by follower (`GROUP BY src`",
     "  joined to `census_fl`, the used followers lists; one group per frame",
     "  account, DuckDB perfect-hash aggregation for this statement only) with two",
-    "  aggregates only: the count and the first (lowest-rank) list; a third one",
-    "  (`seeds_followed`) made the per-account states outgrow the cache. Pass 2",
+    "  aggregates only: the count and the first (lowest-rank) list. Pass 2",
     "  keeps the edges whose follower is in N (and, only in seeds' lists, the",
     "  followers outside N that pass 1 found there) as one packed key",
     "  `follower rank << b | followed rank` (a 4-byte INTEGER when N has fewer",
     "  than 2**15 accounts), collected in a materialized CTE before it is",
-    "  written (appending the join's small chunks one by one to a table cost",
-    "  about a second at 98M edges) and run without DuckDB's statistics",
-    "  propagation (its range filter on every edge pruned nothing). Then",
+    "  written and run without DuckDB's statistics propagation. Then",
     "  `seeds_followed`, the per-followed-account counts, reciprocity (a",
     "  semi-join of the a<b half against the a>b half on those keys),",
     "  reachability from the seeds (first-reacher pointers, a full search only",
@@ -457,10 +483,6 @@ NOTES = [
     "  `build_frame(ds, exact=True)` deduplicates every edge instead (slower).",
     "",
 ]
-
-
-def _ram_gib() -> float:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
 if __name__ == "__main__":

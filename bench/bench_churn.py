@@ -14,6 +14,8 @@ Then, each in a fresh subprocess (peak memory = that process's max RSS):
 3. Kaplan--Meier with delayed entry on those lifetimes: ``measure.churn.kaplan_meier``
    and the baseline ``lifelines.KaplanMeierFitter().fit(time, event, entry=entry)``.
 
+Writes ``bench/results/churn.md``, the section of BENCHMARKS.md for this workload.
+
 Usage::
 
     python bench/bench_churn.py                 # 10 M accounts x 25 look-ups
@@ -25,11 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +151,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--no-lifelines", action="store_true")
     args = ap.parse_args()
+    started = datetime.now(UTC)
     n = args.accounts
     data = Path(args.data) / f"churn_{n}"
     t = time.perf_counter()
@@ -171,24 +174,29 @@ def main() -> int:
         ("Kaplan-Meier, measure (same lifetimes)", res["km_measure"]),
     ]
     if "km_lifelines" in res:
-        rows.append(("Kaplan-Meier, lifelines 0.30 (same lifetimes)",
+        try:
+            lifelines = f"lifelines {version('lifelines')}"
+        except PackageNotFoundError:
+            lifelines = "lifelines"
+        rows.append((f"Kaplan-Meier, {lifelines} (same lifetimes)",
                      res["km_lifelines"]))
 
     def cell(r: dict, k: str, fmt: str) -> str:
         return format(r[k], fmt) if k in r else r.get("error", "n/a")
+
+    from run import run_line
 
     lines = [
         "## churn",
         "",
         f"Synthetic panel: {n:,} accounts x {LOOKS} weekly look-ups = "
         f"{n * LOOKS:,} observation rows ({size:.2f} GiB of Parquet, zstd)"
-        + (f", generated in {gen_s:.0f} s" if made else "") + ". "
-        f"Machine: {os.cpu_count()} cores (shared; 1-minute load average "
-        f"{load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end), "
-        f"Python {platform.python_version()}; "
-        f"run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
-        "`python bench/bench_churn.py"
-        + (f" --accounts {n}" if n != 10_000_000 else "") + "`.",
+        + (f", generated in {gen_s:.0f} s" if made else ", reused from an existing "
+           "copy") + ". Each step runs in a fresh subprocess (peak RSS = its own); "
+        "**baseline:** lifelines' Kaplan-Meier with delayed entry on the same "
+        "lifetimes.",
+        "",
+        run_line(started, load0),
         "",
         "| step | wall time (s) | fit only (s) | peak RSS (GiB) |",
         "|---|---:|---:|---:|",

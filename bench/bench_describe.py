@@ -19,6 +19,7 @@ work's own:
   replicate of one median is measured on a 10-replicate run and reported
   separately (labelled as an extrapolation when multiplied out).
 
+Writes ``bench/results/describe.md``, the section of BENCHMARKS.md for this workload.
 Usage::
 
     python bench/bench_describe.py               # 10,000,000 accounts
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
 import resource
 import subprocess
 import sys
@@ -234,13 +235,14 @@ def main() -> int:
         print(json.dumps(out))
         return 0
     sys.path.insert(0, str(ROOT / "src"))
+    started, load_start = datetime.now(UTC), os.getloadavg()[0]
     path = ROOT / "data" / "bench" / f"describe_{args.n}"
     t = time.perf_counter()
     if args.regenerate or not (path / "manifest.json").is_file():
         generate(path, args.n)
         gen = f"generated in {time.perf_counter() - t:.0f} s"
     else:
-        gen = "reused from an earlier run"
+        gen = "an existing copy reused"
     size_mb = sum(f.stat().st_size for f in path.rglob("*.parquet")) / 2**20
     runs = {
         "measure.describe.analyze (full result)": _child("measure", str(path),
@@ -251,13 +253,22 @@ def main() -> int:
             "pandas", str(path), "10"),
     }
     base = runs["pandas baseline (point values + analytic intervals)"]
+    from run import run_line
+
     lines = [
-        "## describe: population profile from Parquet",
+        "## Describe: population profile from Parquet (`bench/bench_describe.py`)",
         "",
-        f"{args.n:,} accounts, {2 * args.n:,} look-ups ({size_mb:,.0f} MiB of "
-        f"Parquet; data {gen}); `python bench/bench_describe.py --n {args.n}`, "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-        "each run in a fresh subprocess (peak memory = its max RSS).",
+        "A synthetic dataset of accounts with two weekly look-ups each, written with "
+        "`measure.DatasetWriter` under `data/bench/describe_<N>` (reused when "
+        f"present): {args.n:,} accounts, {2 * args.n:,} look-ups ({size_mb:,.0f} "
+        f"MiB of Parquet; {gen}). Each run in a fresh subprocess (peak memory = its "
+        "max RSS). **Baseline:** a straightforward pandas implementation of the "
+        "profile's point values and analytic intervals (latest active look-up per "
+        "account by sort + groupby, quantiles and means, normal and order-statistic "
+        "intervals, language shares with Wilson intervals, location counts after "
+        "normalisation, creation months, name tokens, lifetime tweets per day).",
+        "",
+        run_line(started, load_start),
         "",
         "| run | seconds | ratio to pandas | peak memory (MiB) | median followers |"
         " mean followers |",
@@ -268,6 +279,17 @@ def main() -> int:
                      f"{r['seconds'] / base['seconds']:.2f} | "
                      f"{r['peak_rss_mib']:,.0f} | {r['median_followers']:,.0f} | "
                      f"{r['mean_followers']:,.1f} |")
+    lines += [
+        "",
+        "What each run computes: the full result adds hyperactive accounts "
+        "(look-up deltas, half-volume bootstrap), activity before suspension "
+        "(two groups, bootstrap replicates), the per-day size series and the "
+        "cohort resolution; 'profile only' is the same work as the pandas "
+        "baseline plus histograms, Wilson shares for every category and the "
+        "in-network and activity columns. The pandas baseline computes less than "
+        "either measure row (no bootstrap, no hyperactive or before-suspension "
+        "sections, no size series).",
+    ]
     per = base.get("boot_seconds_per_rep")
     if per:
         lines += [
@@ -279,13 +301,6 @@ def main() -> int:
             "no resampling) and draws bootstrap replicates of quantiles from their "
             "exact binomial bootstrap distribution; means get a bootstrap-t "
             "interval up to 20,000 accounts and the normal interval above.",
-            "",
-            "What each run computes: the full result adds hyperactive accounts "
-            "(look-up deltas, half-volume bootstrap), activity before suspension "
-            "(two groups, bootstrap replicates), the per-day size series and the "
-            "cohort resolution; 'profile only' is the same work as the pandas "
-            "baseline plus histograms, Wilson shares for every category and the "
-            "in-network and activity columns.",
         ]
     text = "\n".join(lines) + "\n"
     (HERE / "results").mkdir(exist_ok=True)

@@ -3,7 +3,7 @@
 Generates synthetic linkage data (``measure.resurrection._synthetic``: suspended
 accounts, their successors and unrelated new accounts, with colliding handle stems,
 Arabic display names, avatars, bios, follower edges and look-ups), writes it under
-``/tmp`` (never committed), then times ``measure.resurrection.analyze`` in a
+``/tmp`` (outside the repository), then times ``measure.resurrection.analyze`` in a
 subprocess. Peak memory is the child's ``ru_maxrss`` and, independently, the peak
 of the child's RSS sampled by the parent (psutil, every 0.5 s), which also gives a
 figure when the child is stopped at ``--timeout``. The baseline is all-pairs
@@ -15,7 +15,8 @@ measured in the same run.
 seconds and the peak RSS reached during the step (sampled), plus the functions
 with the largest cumulative and own time.
 
-Usage::
+Writes ``bench/results/resurrection.md`` (or ``--results``), the section of
+BENCHMARKS.md for this workload. Usage::
 
     python bench/bench_resurrection.py [--suspended 1000000] [--new 2000000]
         [--profile] [--timeout 1200] [--results bench/results/resurrection.md]
@@ -24,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -119,30 +121,13 @@ print(json.dumps({"seconds": el, "n_suspended": r.n_suspended, "n_pairs": r.n_pa
 """
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
-                              capture_output=True, check=True,
-                              cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-
-
-def _package_dirty() -> bool:
-    root = Path(__file__).resolve().parent.parent
-    child = subprocess.run(
-        [sys.executable, "-c", "import measure; print(measure.__file__)"],
-        capture_output=True, text=True).stdout.strip()
-    if child and not Path(child).resolve().is_relative_to(root / "src"):
-        return False  # the package comes from elsewhere (PYTHONPATH): see --note
-    try:
-        out = subprocess.run(["git", "status", "--porcelain", "--",
-                              "src/measure/resurrection"], text=True,
-                             capture_output=True, check=True,
-                             cwd=Path(__file__).parent.parent).stdout
-        return bool(out.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return False
+def _short(n: int) -> str:
+    """``1000000`` -> ``1M``, ``200000`` -> ``200k`` (for the section heading)."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g}M"
+    if n >= 1_000:
+        return f"{n / 1_000:g}k"
+    return str(n)
 
 
 LOADS: list[float] = []  # 1-minute load averages sampled while the linker runs
@@ -221,9 +206,7 @@ def main() -> None:
 
     from measure.resurrection._synthetic import make_synthetic, write_synthetic
 
-    load0 = os.getloadavg()
-    commit = _git_commit()
-    dirty = _package_dirty()
+    started, load0 = dt.datetime.now(dt.UTC), os.getloadavg()
     t = time.perf_counter()
     p_return = 0.5
     n_bg = max(0, args.new - int(p_return * args.suspended * 0.97))
@@ -274,20 +257,43 @@ def main() -> None:
     load2 = os.getloadavg()
 
     gib = 2**30
+    from run import run_line
+
+    opts = f"{', ' + args.analyze_opts if args.analyze_opts else ''}"
     lines = [
-        "# Resurrection linking benchmark",
+        f"## Resurrection linking: {_short(args.suspended)} suspended x "
+        f"{_short(args.new)} new accounts (`bench/bench_resurrection.py`)",
+        "",
+        "Synthetic linkage data (`measure.resurrection._synthetic`, seed 1): "
+        "suspended accounts, their successors (half of the suspended accounts "
+        "return) and unrelated new accounts, with colliding handle stems, Arabic "
+        "display names, avatars, bios, follower edges and look-ups, written under "
+        f"`/tmp`. The script runs `measure.resurrection.analyze(ds, "
+        f"n_imputations=10, n_boot=50{opts})` (dataset opened with "
+        '`memory_limit="6GB"`) in a child process. '
+        "Peak memory is the child's "
+        "`ru_maxrss` and, independently, the peak of its RSS sampled by the parent "
+        "every 0.5 s; the per-step peak comes from samples taken inside the child. "
+        "Precision and recall are counted against the generator's true "
+        "predecessors.",
+        "",
+        "**Baseline:** all-pairs rapidfuzz (`process.cdist` of suspended handles "
+        "against every new handle, handles only) on a subset of the suspended "
+        "accounts, measured in the same run and extrapolated per suspended account "
+        "to the full size.",
+        "",
+        "**Targets:** under 300 s and under 8 GiB peak RSS at 1M x 2M.",
+        "",
+        run_line(started, load0[0])
+        + (" The child ran under cProfile (adds overhead)." if args.profile else "")
+        + (f" {args.note}." if args.note else ""),
         "",
         f"Synthetic data: {args.suspended:,} suspended accounts, {n_new:,} new "
         f"accounts, {n_edges:,} follower edges (generated in {gen_s:.0f} s). "
-        f"Machine: {os.cpu_count()} CPU cores, shared with other agents; "
-        f"load average (1, 5, 15 min) before {load0[0]:.1f}/{load0[1]:.1f}/"
+        f"Load average (1, 5, 15 min) before {load0[0]:.1f}/{load0[1]:.1f}/"
         f"{load0[2]:.1f}, after the linker {load1[0]:.1f}/{load1[1]:.1f}/"
         f"{load1[2]:.1f}, after the baseline {load2[0]:.1f}/{load2[1]:.1f}/"
-        f"{load2[2]:.1f}{load_run}. Package at commit {commit}"
-        f"{' with uncommitted changes in src/measure/resurrection' if dirty else ''}"
-        f"{'; run under cProfile (adds overhead)' if args.profile else ''}"
-        f"{'; analyze options ' + args.analyze_opts if args.analyze_opts else ''}"
-        f"{'; ' + args.note if args.note else ''}.",
+        f"{load2[2]:.1f}{load_run}.",
         "",
     ]
     if res is None:
@@ -349,6 +355,12 @@ def main() -> None:
                      f"**{base_full / secs:.1f}x** in wall time, "
                      f"{base_cpu * args.suspended / len(sus) / max(cpu, 1e-9):.1f}x "
                      "in CPU time.")
+        if args.suspended >= 1_000_000 and args.new >= 2_000_000:
+            met = [secs < 300, rss / gib < 8]
+            verdict = ("both met" if all(met) else "neither met" if not any(met)
+                       else "wall time met" if met[0] else "memory met")
+            lines += ["", f"**Targets:** {secs:.1f} s wall and {rss / gib:.2f} GiB "
+                      f"peak RSS: {verdict}."]
     else:
         lines.append(f"Ratio (all-pairs extrapolated / measure): less than "
                      f"{base_full / wall:.1f}x (measure stopped).")
@@ -357,14 +369,19 @@ def main() -> None:
         for name, s in res["sql_times"]:
             agg.setdefault(name, []).append(s)
         top = sorted(agg.items(), key=lambda kv: -sum(kv[1]))[:15]
-        lines += ["", "## SQL statements by time (top 15)", "",
+        lines += ["", "### SQL statements by time (top 15)", "",
+                  "The statement column gives the first words of each statement as "
+                  "the run logged them, with the pipeline's tables named "
+                  "`_rs_<name>`; the step executor (`measure._steps`) names them "
+                  "`_ms_<token>_<name>`.", "",
                   "| statement (first words) | calls | seconds |", "|---|---|---|"]
         lines += [f"| `{k}` | {len(v)} | {sum(v):.2f} |" for k, v in top]
     if res is not None and res.get("profile"):
-        lines += ["", "## cProfile (cumulative, top 25)", "", "```",
+        lines += ["", "### cProfile (cumulative, top 25)", "", "```",
                   res["profile"]["cumulative"].strip(), "```", "",
-                  "## cProfile (own time, top 25)", "", "```",
+                  "### cProfile (own time, top 25)", "", "```",
                   res["profile"]["tottime"].strip(), "```"]
+    lines += REPRODUCE
     text = "\n".join(lines) + "\n"
     print(text)
     if args.results != "-":
@@ -372,6 +389,26 @@ def main() -> None:
             Path(__file__).parent / "results" / "resurrection.md")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
+
+
+REPRODUCE = [
+    "",
+    "### Reproduce",
+    "",
+    "```",
+    "python bench/bench_resurrection.py                                     "
+    "# 1M x 2M, data under /tmp/measure_bench_resurrection",
+    "python bench/bench_resurrection.py --out /tmp/rsperf_1m --reuse        "
+    "# reuse the data written at --out",
+    "python bench/bench_resurrection.py --suspended 200000 --new 400000 --profile   "
+    "# smaller; cProfile and per-step peak RSS",
+    "```",
+    "",
+    "`--baseline-suspended` sets the size of the all-pairs subset (default 2,000),",
+    "`--analyze-opts` passes JSON options to `analyze`, and `--timeout` /",
+    "`--max-rss-gib` stop the linker at a time or memory limit (defaults 1,200 s and",
+    "14 GiB).",
+]
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ It also measures how often DuckDB's byte-based string functions (which Splink
 uses) put a pair in another level than character-based ones (rapidfuzz) would.
 
 Usage: ``python bench/bench_resurrection_splink.py [--presets small demo]``
-(writes ``bench/results/resurrection_splink.md``).
+(writes ``bench/results/resurrection_splink.md``, the section of BENCHMARKS.md for
+this workload).
 """
 
 from __future__ import annotations
@@ -408,36 +409,36 @@ def main() -> None:
     logging.getLogger("splink").setLevel(logging.ERROR)
     import splink
 
-    load0 = os.getloadavg()
-    import subprocess
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
-    import measure
-
-    # the working tree's state matters only when the package is imported from it
-    dirty = (Path(measure.__file__).resolve().is_relative_to(ROOT / "src")
-             and bool(subprocess.run(
-                 ["git", "status", "--porcelain", "--", "src/measure/resurrection"],
-                 cwd=ROOT, capture_output=True, text=True).stdout.strip()))
+    started, load0 = dt.datetime.now(dt.UTC), os.getloadavg()
     worlds = [run_world(p, args.seed, Path(args.out)) for p in args.presets]
     load1 = os.getloadavg()
+    from run import run_line
+
+    presets = " and ".join(f"`{p}`" for p in args.presets)
     lines = [
-        "# Resurrection linking: measure vs Splink on the same candidate pairs",
+        "## Resurrection linking: measure vs Splink on the same candidate pairs "
+        "(`bench/bench_resurrection_splink.py`)",
         "",
-        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; splink "
-        f"{splink.__version__}, duckdb {duckdb.__version__}; {os.cpu_count()} CPU "
-        f"cores shared with other agents (load average 1/5/15 min before "
-        f"{load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f}, after "
-        f"{load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}); package at commit {commit}"
-        f"{' with uncommitted changes in src/measure/resurrection' if dirty else ''}"
-        f"{'; ' + args.note if args.note else ''}. Simulated worlds "
-        f"(`measure.simulate`, seed {args.seed}); truth: the observable true "
-        "predecessors (`Truth.observable_links` via "
-        "`tests/resurrection/_links.py`, as in the calibration tests); recall "
-        "over true links created within the 60-day window. Both "
-        "methods score measure's candidate pairs and use the same threshold rule "
-        f"(one-to-one probability, lowest threshold >= 0.5 with expected precision "
-        f">= {TARGET_PRECISION}, greedy one-to-one assignment).",
+        f"Simulated worlds (`measure.simulate` presets {presets}, seed "
+        f"{args.seed}); truth: the observable true predecessors "
+        "(`Truth.observable_links` via `tests/resurrection/_links.py`, as in the "
+        f"calibration tests); recall over true links created within the "
+        f"{WINDOW_DAYS}-day window. `measure.resurrection.analyze` runs once and its "
+        "candidate pairs are the pairs both methods score. **Baseline:** Splink "
+        "(DuckDB backend, `link_only`) with comparisons mirroring measure's "
+        "(handle, display name, bio, avatar, follower overlap, time gap), `u` from "
+        "random sampling, `m` from EM on window-restricted blocks, the prior from "
+        "deterministic rules, predicting exactly measure's candidate pairs. Both "
+        "methods use the same threshold rule (one-to-one probability, lowest "
+        f"threshold >= 0.5 with expected precision >= {TARGET_PRECISION}, greedy "
+        "one-to-one assignment).",
+        "",
+        run_line(started, load0[0])
+        + f" Versions: splink {splink.__version__}, duckdb {duckdb.__version__}; "
+        f"load average 1/5/15 min before {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f}, "
+        f"after {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}"
+        + (f"; {args.note}" if args.note else "")
+        + ".",
         "",
         "| world | accounts | suspended | candidate pairs | true links in pairs / "
         "linkable | method | links | threshold | precision | recall | seconds |",
@@ -472,7 +473,7 @@ def main() -> None:
             + ", ".join(f"{k} {v:.1f}" for k, v in w["measure"]["timings"].items()))
     lines += [
         "",
-        "## Byte-based (DuckDB, used by Splink) vs character-based (rapidfuzz) "
+        "### Byte-based (DuckDB, used by Splink) vs character-based (rapidfuzz) "
         "string levels",
         "",
         "Examples:",
