@@ -147,3 +147,19 @@ def test_age_period_model_samples_large_selections(panel_factory, monkeypatch) -
     assert any("random sample of 500" in w for w in res.warnings)
     events = int(res.age_period.rate_ratios["events"].sum())
     assert 0 < events <= 500
+
+
+def test_median_not_reached_is_a_one_sided_limit(panel_factory) -> None:
+    """Suspension after Exp(400 d), complete follow-up to day 90: the curve
+    never reaches 0.5, so the median has no point estimate and no upper limit;
+    its lower limit lies below the true median 400 log 2 = 277 days and the text
+    says "after"."""
+    res = analyze(measure.open(panel_factory(n=2000, seed=4, mean_susp=400.0)),
+                  cox=False, turnbull_fit=False, age_period=None,
+                  complete_followup=True)
+    m = res.median
+    assert m.valid and math.isnan(m.estimate) and m.ci[1] == math.inf
+    assert 0 < m.ci[0] <= 400 * math.log(2)
+    assert any("median not reached" in w for w in m.warnings)
+    assert "not reached; after" in res.summary()
+    assert res.to_dict()["median_ci"][1] is None

@@ -606,3 +606,14 @@ def test_tsai_rejects_when_a_crackdown_is_a_calendar_effect() -> None:
         z.append(tsai_test(age[0], age[1], ev).z)
     assert sum(v > stats.norm.ppf(0.975) for v in z) >= 3
 
+
+
+def test_rate_ratio_limits_of_a_nearly_empty_period_are_zero_and_infinite() -> None:
+    """A period whose log rate ratio has a standard error in the hundreds (one or
+    two events) gets limits 0 and infinity instead of an overflow."""
+    from measure.churn._truncation import _effects
+
+    out = _effects(["a", "b"], np.array([50, 1]), np.array([1e4, 10.0]),
+                   {1: (2.0, 400.0)}, 0, np.array([np.inf, np.inf]), 1.96)
+    assert out["rate_ratio"][1] == pytest.approx(math.exp(2.0))
+    assert out["ci_low"][1] == 0.0 and out["ci_high"][1] == math.inf

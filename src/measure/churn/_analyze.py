@@ -152,14 +152,27 @@ def _median(curve: SurvivalCurve, *, cumulative: bool, n: int, level: float,
     if np.isnan(est):
         reached = (1 - curve.estimate[-1] if cumulative else curve.estimate[-1]
                    ) if curve.time.size else 1.0
-        return Estimate.invalid(
-            "median_days",
-            f"median not reached: the curve ends at {reached:.3f} after "
-            f"{curve.time[-1] if curve.time.size else 0:.1f} days", method=method,
-            level=level, n=n)
-    return Estimate(term="median_days", estimate=est, ci=(lo, hi), level=level,
-                    method=method + "; CI by inverting the pointwise band "
-                    "(Brookmeyer & Crowley 1982)", n=n)
+        end = float(curve.time[-1]) if curve.time.size else 0.0
+        if not curve.time.size or reached >= 1.0:
+            return Estimate.invalid(
+                "median_days",
+                f"median not reached: the curve ends at {reached:.3f} after "
+                f"{end:.1f} days", method=method, level=level, n=n)
+        # not reached: still a one-sided statement -- the median is after the
+        # first time the lower band reaches 0.5, or after the end of the curve
+        low = lo if np.isfinite(lo) else end
+        return Estimate(
+            term="median_days", estimate=math.nan, ci=(low, math.inf), level=level,
+            method=method + "; CI by inverting the pointwise band (Brookmeyer & "
+            "Crowley 1982)", n=n,
+            warnings=(f"median not reached: the curve ends at {reached:.3f} after "
+                      f"{end:.1f} days; the data place the median after "
+                      f"{low:.1f} days (no upper limit)",),
+            extra={"reached": False})
+    return Estimate(term="median_days", estimate=est, ci=(lo, hi if np.isfinite(hi)
+                                                          else math.inf),
+                    level=level, method=method + "; CI by inverting the pointwise "
+                    "band (Brookmeyer & Crowley 1982)", n=n)
 
 
 def conditioning_age(entry: np.ndarray, time: np.ndarray, min_at_risk: int

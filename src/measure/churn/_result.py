@@ -394,8 +394,14 @@ def _curve_rows(c: SurvivalCurve) -> list[dict[str, Any]]:
 
 def _group_lines(g: GroupResult, level: float) -> list[str]:
     m = g.median
-    med = (f"{m.estimate:.1f} days ({level:.0%} CI {_f(m.ci[0])} to {_f(m.ci[1])})"
-           if m.valid else f"not reached ({m.reason})")
+    if not m.valid:
+        med = f"not reached ({m.reason})"
+    elif math.isnan(m.estimate):
+        med = (f"not reached; after {_f(m.ci[0])} days ({level:.0%} lower "
+               "confidence limit, no upper limit)")
+    else:
+        hi = "no upper limit" if math.isinf(m.ci[1]) else f"to {_f(m.ci[1])}"
+        med = f"{m.estimate:.1f} days ({level:.0%} CI {_f(m.ci[0])} {hi})"
     out = [f"  median time to suspension: {med}"]
     if g.conditional_age > 0:
         out.append(f"  (conditional on surviving to age {g.conditional_age:.2f} days, "

@@ -704,6 +704,11 @@ def _dummies(codes: np.ndarray, n_levels: int, ref: int) -> np.ndarray:
     return (codes[:, None] == np.asarray(cols)[None, :]).astype(float)
 
 
+def _exp(x: float) -> float:
+    """``exp(x)``, infinite past the largest float instead of raising."""
+    return math.exp(x) if x < 709.0 else math.inf
+
+
 def _effects(labels: list[str], events: np.ndarray, pdays: np.ndarray,
              coef: dict[int, tuple[float, float]], ref: int, upper0: np.ndarray,
              z: float) -> dict[str, Any]:
@@ -722,9 +727,11 @@ def _effects(labels: list[str], events: np.ndarray, pdays: np.ndarray,
             continue
         lrr.append(b)
         se.append(s)
-        rr.append(math.exp(b))
-        lo.append(math.exp(b - z * s))
-        hi.append(math.exp(b + z * s))
+        # a period with very few events can have a standard error of hundreds on
+        # the log scale: its limits are then 0 and infinity, not an overflow
+        rr.append(_exp(b))
+        lo.append(_exp(b - z * s))
+        hi.append(_exp(b + z * s))
     return {"events": events, "person_days": pdays, "rate_ratio": rr,
             "ci_low": lo, "ci_high": hi, "log_rr": lrr, "std_error": se,
             "reference": [k == ref for k in range(len(labels))]}

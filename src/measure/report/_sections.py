@@ -134,6 +134,8 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
     """Format a number for prose: thousands separators, ``digits`` significant."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "NA"
+    if isinstance(x, float) and math.isinf(x):
+        return "∞" if x > 0 else "-∞"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     if float(x).is_integer():
@@ -154,6 +156,11 @@ def fmt_ci(e: Any, pct: bool = False) -> str:
     if not getattr(e, "valid", True):
         return f"not available ({e.reason})"
     lo, hi = e.ci
+    if isinstance(e.estimate, float) and math.isnan(e.estimate):
+        # no point estimate: the data give a range (or a one-sided limit)
+        if math.isinf(hi):
+            return f"more than {f(lo)} ({e.level:.0%} lower limit)"
+        return f"between {f(lo)} and {f(hi)} ({e.level:.0%} range, no point estimate)"
     return f"{f(e.estimate)} ({e.level:.0%} CI {f(lo)} to {f(hi)})"
 
 

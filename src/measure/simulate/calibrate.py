@@ -552,8 +552,11 @@ def summarise(recs: pl.DataFrame, by: Sequence[str] = ("preset",)) -> pl.DataFra
         rmse=(pl.col("err").filter(pl.col("estimate").is_not_nan()) ** 2)
         .mean()
         .sqrt(),
-        width=(pl.col("hi_s") - pl.col("lo_s")).filter(pl.col("ok")).mean(),
-        interval_score=pl.col("iscore").filter(pl.col("ok")).mean(),
+        # one-sided intervals (no upper limit) count for coverage only
+        width=(pl.col("hi_s") - pl.col("lo_s"))
+        .filter(pl.col("ok") & pl.col("hi_s").is_finite()).mean(),
+        interval_score=pl.col("iscore")
+        .filter(pl.col("ok") & pl.col("hi_s").is_finite()).mean(),
         truth_mean=pl.col("truth").filter(pl.col("truth").is_not_nan()).mean(),
     )
     if failed.height:
@@ -835,7 +838,9 @@ def render(
         "* **Bias, RMSE, width, interval score**: counts relative to the truth "
         "(0.10 = 10% of the true count); shares in share points; days in days. "
         "The interval score (Gneiting & Raftery 2007) is width plus 40× the "
-        "distance by which the truth falls outside; smaller is better.",
+        "distance by which the truth falls outside; smaller is better. A "
+        "one-sided interval (a median reported as \"after N days\", no upper "
+        "limit) counts for coverage; width and score average the bounded ones.",
         "* **Worlds scored** = worlds with an interval and a truth, plus worlds "
         "where the estimator failed (an error; counted as not covering). "
         "**No interval**: the estimator reported that the quantity does not apply "
