@@ -67,7 +67,7 @@ COX_WORLDS = 400
 BLOCK = 10_000
 #: Reporting block in use (moved on whenever an estimator changes after its
 #: reporting figures were seen).
-CURRENT_BLOCK = 4
+CURRENT_BLOCK = 5
 #: Size of the calibration worlds (the ``small`` preset: ~1,600 supporter accounts
 #: alive at the census, a frame of ~40,000 accounts).
 SIZE = "small"
