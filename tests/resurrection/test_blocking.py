@@ -8,8 +8,8 @@ import pytest
 
 import measure
 from measure._steps import Step, StepRunner
+from measure.resurrection import LinkageSettings, analyze, suspension_events
 from measure.resurrection import _sql as Q
-from measure.resurrection import analyze, suspension_events
 from measure.resurrection._blocking import utc
 from measure.resurrection._features import account_keys
 from tests.resurrection.conftest import TS, day, tiny_tables, write
@@ -23,10 +23,14 @@ def test_suspension_events_interval(tiny) -> None:
     assert ev["first_suspended"].to_list() == [day(21), day(49), day(28)]
     # follower count at the last active look-up: 100 * id + day
     assert ev["followers_at_suspension"].to_list() == [114, 242, 421]
-    # the search window opens at the last active look-up, closes 60 days after
-    # the first suspended one
-    assert ev["lower_t"].to_list() == [day(14), day(42), day(21)]
+    # the search window closes 60 days after the first suspended look-up; it
+    # opens at the later of the account's creation and 60 days (backup_days)
+    # before that look-up, here the creation (see test_backup.py), and at the
+    # last active look-up with backup_days 0
+    assert ev["lower_t"].to_list() == [day(0), day(23), day(0)]
     assert ev["upper_t"].to_list() == [day(81), day(109), day(88)]
+    ev0 = suspension_events(ds, settings=LinkageSettings(backup_days=0)).suspended
+    assert ev0["lower_t"].to_list() == [day(14), day(42), day(21)]
 
 
 def test_events_step_alone_gives_the_stage_events(tiny) -> None:

@@ -27,10 +27,14 @@ def test_defaults_are_those_of_analyze() -> None:
 def test_round_trip_through_dict_and_json() -> None:
     s = LinkageSettings(per_key=7, per_key_by={"followers": 3, "stem": 9},
                         max_key_freq=12, u_random_pairs=0, grouped=False,
-                        fuzzy_handles=False, time_candidates=4)
+                        fuzzy_handles=False, time_candidates=4, backup_days=12.5)
     assert LinkageSettings.from_dict(s.to_dict()) == s
     assert LinkageSettings.from_json(s.to_json()) == s
     d = json.loads(s.to_json())
+    assert d["backup_days"] == 12.5
+    assert LinkageSettings.from_json(LinkageSettings(backup_days=0).to_json()
+                                     ).backup_days == 0
+    assert LinkageSettings().backup_days == 60
     assert d["per_key_by"] == {"followers": 3, "stem": 9}
     assert s.cap("followers") == 3 and s.cap("avatar") == 7
     # hashable and frozen
@@ -50,6 +54,13 @@ def test_every_invalid_value_is_listed_in_one_error() -> None:
     assert "cap of 'stem' must be a positive integer, got -1" in msg
     assert "'u_random_pairs' must be an integer >= 0, got -5" in msg
     assert "'grouped' must be true or false, got 'yes'" in msg
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), True, "60"])
+def test_backup_days_must_be_a_finite_number_of_days(bad) -> None:
+    with pytest.raises(ConfigError, match="'backup_days' must be a number of days "
+                                          ">= 0"):
+        LinkageSettings(backup_days=bad)
 
 
 def test_unknown_setting_names_the_valid_ones() -> None:

@@ -7,7 +7,8 @@
    suspended);
 2. candidate successors by blocking in DuckDB (handle stem after NFKC and case
    folding, display name, avatar hash, bio fingerprint, shared followers), created
-   within ``window`` days of the suspension;
+   within ``window`` days after the suspension or up to ``backup_days`` before it
+   (backups: accounts opened while the old one was still alive);
 3. comparison features on characters (rapidfuzz) and a Fellegi-Sunter model fitted
    by EM (or a supervised logit when labelled pairs are given);
 4. one-to-one links in time order above a threshold, forming lineages
@@ -19,8 +20,9 @@
 Each step is also a public stage with a frozen output, so that it can be run,
 inspected and tested on its own::
 
-    events = suspension_events(ds, window=60)
-    candidates = block(ds, events, LinkageSettings())
+    settings = LinkageSettings()
+    events = suspension_events(ds, window=60, settings=settings)
+    candidates = block(ds, events, settings)
     scores = score(candidates)
     links = assign(scores, events)
     returns = measure_returns(ds, events, scores, links)
@@ -28,8 +30,9 @@ inspected and tested on its own::
 The blocking and model knobs live in :class:`LinkageSettings` (frozen, JSON
 round-trip); ``analyze(ds, settings=...)`` takes one.
 
-The result's ``links`` table has ``new, previous, probability, delay_days`` and
-``lineages`` has ``actor_id, accounts`` (ordered).
+The result's ``links`` table has ``new, previous, probability, delay_days,
+created_new, backup`` (a backup was created before the suspension; its delay is
+0) and ``lineages`` has ``actor_id, accounts`` (ordered).
 
 A hand audit checks the links: ``result.draw_audit(n)`` (CLI ``--audit-out``)
 draws a stratified sample of candidate pairs to code, ``result.audit(sheet)``

@@ -53,6 +53,7 @@ def analyze(
     time_candidates: int = 0,
     grouped: bool = True,
     fuzzy_handles: bool = True,
+    backup_days: float = 60,
     seed: int = 0,
     settings: LinkageSettings | None = None,
 ) -> ResurrectionResult:
@@ -65,7 +66,8 @@ def analyze(
         adds the follower-overlap comparison).
     window
         Days after the first ``suspended`` look-up within which a successor must be
-        created (or first seen when ``created_at`` is absent).
+        created (or first seen when ``created_at`` is absent). The window opens
+        at the last ``active`` look-up, or ``backup_days`` earlier (see there).
     threshold
         Keep links with one-to-one probability at or above this; ``None`` picks the
         lowest threshold (>= 0.5) whose kept links have expected precision
@@ -113,9 +115,10 @@ def analyze(
         follower sets, hubs left out); a key value held by more than
         ``max_key_freq`` accounts created in one 30-day
         period is not used to block in that period (common there: weak
-        evidence, costly joins; the default 30 is about 100 over a search
-        window, which touches 3 or 4 periods, and keeps the 1M x 2M benchmark
-        under 8 GiB); minimum shared
+        evidence, costly joins; the default 30 is about 100 over the 60 days
+        after a suspension, which touch 3 or 4 periods (a window opened 60
+        backup days earlier touches 4 or 5), and kept the 1M x 2M benchmark
+        under 8 GiB with ``backup_days=0``); minimum shared
         followers for the follower-overlap block; followers of more than
         ``max_hub`` accounts are ignored when blocking.
     per_key_by
@@ -145,10 +148,17 @@ def analyze(
     grouped
         Fit EM with at most one successor per suspended account (default); else
         the classic pairwise Fellegi-Sunter mixture.
+    backup_days
+        Also seek successors created up to this many days before the first
+        ``suspended`` look-up (never before the suspended account itself):
+        *backups* an actor opens while the old account is still alive. Such a
+        link counts as a return at delay 0, and the time-gap comparison has a
+        level of its own for "created before the last active look-up". 0 opens
+        the window at the last active look-up (no backups).
     seed
         Seed of the link draws, the random pairs and the bootstrap.
     settings
-        The blocking and model knobs (``per_key`` ... ``fuzzy_handles``) as one
+        The blocking and model knobs (``per_key`` ... ``backup_days``) as one
         :class:`LinkageSettings`; give either this or the keywords (a keyword
         left at its default is ignored when ``settings`` is given).
 
@@ -183,7 +193,7 @@ def analyze(
         per_key=per_key, per_key_by=per_key_by, max_key_freq=max_key_freq,
         min_shared_followers=min_shared_followers, max_hub=max_hub,
         u_random_pairs=u_random_pairs, time_candidates=time_candidates,
-        grouped=grouped, fuzzy_handles=fuzzy_handles)
+        grouped=grouped, fuzzy_handles=fuzzy_handles, backup_days=backup_days)
     if settings is None:
         settings = knobs
     elif knobs != LinkageSettings():
@@ -192,7 +202,7 @@ def analyze(
         raise ConfigError(f"give the linkage knobs either as settings= or as "
                           f"keywords, not both (keywords given: {', '.join(given)})")
     t0 = time.perf_counter()
-    events = suspension_events(ds, window=window, cohort=cohort)
+    events = suspension_events(ds, window=window, cohort=cohort, settings=settings)
     if events.n_suspended == 0:
         raise EstimationError(
             "no account in the cohort was ever seen 'suspended' in "
@@ -217,6 +227,7 @@ def analyze(
     return ResurrectionResult(
         n_suspended=events.n_suspended, n_pairs=cands.n_pairs,
         pairs_by_key=cands.pairs_by_key, n_linked=links.n_linked,
+        n_backup=links.n_backup, backup_days=events.backup_days,
         threshold=links.threshold, expected_precision=links.expected_precision,
         rates=returns.rates, rate_days=returns.rate_days,
         median_delay=returns.median_delay,

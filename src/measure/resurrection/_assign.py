@@ -10,8 +10,9 @@ equally likely), then the same among the predecessors competing for ``b``.
 :func:`assign` then links greedily by that probability (highest first; ties broken
 by time, earlier successor first), each account used at most once on each side, and
 keeps links at or above the threshold. Because a successor is always created after
-its predecessor's last active look-up, the links form chains ``a1 -> a2 -> a3``
-(lineages) and never cycles.
+its predecessor (the search window never opens before the suspended account's
+creation, also when it reaches back for backups), the links form chains
+``a1 -> a2 -> a3`` (lineages) and never cycles.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
     p.add_argument("dataset", help="dataset directory")
     p.add_argument("--window", type=float, default=60.0,
                    help="days after suspension within which a successor is sought")
+    p.add_argument("--backup-days", type=float, default=60.0,
+                   help="also seek successors created up to this many days before "
+                        "the suspension (backups; 0: none)")
     p.add_argument("--threshold", type=float, default=None,
                    help="link probability threshold (default: chosen for expected "
                         "precision --target-precision)")
@@ -34,7 +37,7 @@ def register(sub: Any) -> None:
                         "account_id, or one id per line)")
     p.add_argument("--links-out", default=None,
                    help="write the links table (new, previous, probability, "
-                        "delay_days) to this Parquet file")
+                        "delay_days, created_new, backup) to this Parquet file")
     p.add_argument("--imputations", type=int, default=20,
                    help="link draws for multiple imputation")
     p.add_argument("--seed", type=int, default=0, help="seed of the link draws")
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         res = analyze(ds, window=args.window, threshold=args.threshold,
                       target_precision=args.target_precision, cohort=args.cohort,
                       n_imputations=args.imputations, seed=args.seed,
+                      backup_days=args.backup_days,
                       audit=coded)
         accounts = accounts_frame(ds) if args.audit_out else None
     payload = res.to_dict()

@@ -269,6 +269,10 @@ class Comparison:
     # group of each level when the comparison is conditional on another one: the
     # level probabilities sum to 1 within each group (P(level | group, class))
     groups: tuple[int, ...] | None = None
+    # levels that only some analyses can produce (a backup level needs a window
+    # opened before the last active look-up): the model leaves such a level out
+    # when no pair takes it, so that it is then the model without the level
+    optional: tuple[int, ...] = ()
 
 
 COMPARISONS: tuple[Comparison, ...] = (
@@ -295,7 +299,20 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("followers", ("none shared, smaller list >= 10",
                              "none shared, smaller list < 10", "overlap<0.2",
                              "overlap 0.2-0.4", "overlap 0.4-0.6", "overlap>=0.6")),
-    Comparison("time_gap", (">30 d", "14-30 d", "7-14 d", "2-7 d", "<=2 d")),
+    # the time from the first suspended look-up to the new account's creation;
+    # an account created at or before the last active look-up (a backup, made
+    # while the old account was known alive) has a level of its own, so that EM
+    # learns how often true successors and look-alikes are created before the
+    # suspension. The boundary is the last active look-up, not the first
+    # suspended one: only then is "before the suspension" a fact. An account
+    # created between the two may be a quick return after the suspension (the
+    # suspension lies somewhere in between) and stays in "<=2 d" with the other
+    # returns within days; and with the window opened at the last active
+    # look-up (``backup_days=0``) no pair takes the level, so the model is the
+    # one without it (an optional level)
+    Comparison("time_gap", (">30 d", "14-30 d", "7-14 d", "2-7 d", "<=2 d",
+                            "created before the last active look-up"),
+               optional=(5,)),
     # the account's language setting: kept by a returning user (same device and
     # client settings); weak when equal (a few languages), strong when not. It is
     # compared jointly with the display name: a name in Arabic script mostly comes
@@ -306,6 +323,8 @@ COMPARISONS: tuple[Comparison, ...] = (
         for lvl in ("different", "equal")), groups=(0, 0, 1, 1)),
 )
 FEATURES = tuple(c.name for c in COMPARISONS)
+#: time-gap level of a successor created at or before the last active look-up
+BACKUP_LEVEL = 5
 
 
 def _todo(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -421,6 +440,13 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
         name_sim, bio_sim, avatar_equal, jaccard, overlap`` (shared followers over
         the smaller list), ``n_shared, gap_days``; binned
         ``bin_<feature>`` (int8, -1 = missing) for each of :data:`FEATURES`.
+
+    Notes
+    -----
+    ``gap_days`` is the time from the first suspended look-up to the new
+    account's creation (negative when it was created before); the time-gap
+    level is :data:`BACKUP_LEVEL` when ``frame`` has ``last_active`` and the
+    new account was created at or before it.
     """
     handle_sim = _sim(frame["handle_prev"], frame["handle_new"], fuzz.ratio)
     name_sim = _sim(frame["name_prev"], frame["name_new"], fuzz.token_sort_ratio)
@@ -494,6 +520,9 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     gap_days = gap.to_numpy().astype(np.float64) / 86400.0
     g = (4 - np.searchsorted(np.array([2.0, 7.0, 14.0, 30.0]), gap_days,
                              side="left")).astype(np.int8)
+    if "last_active" in frame.columns:
+        before = (frame["created_new"] <= frame["last_active"]).fill_null(False)
+        g = np.where(before.to_numpy(), BACKUP_LEVEL, g).astype(np.int8)
 
     if "lang_prev" in frame.columns:
         names_alike = np.isin(n, (2, 3, 6, 7))  # sim >= 0.85 or equal

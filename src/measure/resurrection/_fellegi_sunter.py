@@ -17,6 +17,13 @@ assignment step re-normalises it among competing candidates.
 EM runs on the distinct comparison patterns weighted by their counts, so its cost
 does not grow with the number of pairs beyond one ``np.unique``.
 
+Every level gets a pseudo-count of ``PSEUDO / L`` (``L`` levels) in each class.
+An *optional* level (``Comparison.optional``: the time gap's "created before
+the last active look-up", which only a window opened before that look-up can
+produce) that no pair takes is left out: ``m = u = 0``, no pseudo-count, and
+its likelihood ratio is 1 (as missing), so the fitted model is exactly the one
+without that level.
+
 Supervised model
 ----------------
 With labelled pairs (``previous, new, match``), a logistic regression of ``match`` on
@@ -74,15 +81,47 @@ class FSModel:
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     def weights(self) -> pl.DataFrame:
-        """Table of ``comparison, level, label, m, u, weight`` (log2 m/u)."""
+        """Table of ``comparison, level, label, m, u, weight`` (log2 m/u).
+
+        A level left out of the model (an optional level no pair took) has
+        ``m = u = 0`` and weight 0.
+        """
         rows = []
         for c in COMPARISONS:
             for lvl, lab in enumerate(c.levels):
                 m = float(self.m[c.name][lvl])
                 u = float(self.u[c.name][lvl])
-                rows.append((c.name, lvl, lab, m, u, float(np.log2(m / u))))
+                # a level left out of the model (no pair took it) weighs 0
+                w = float(np.log2(m / u)) if m > 0 and u > 0 else 0.0
+                rows.append((c.name, lvl, lab, m, u, w))
         return pl.DataFrame(rows, schema=["comparison", "level", "label", "m", "u",
                                           "weight"], orient="row")
+
+
+def _levels_in_model(*bins: np.ndarray | None) -> list[np.ndarray]:
+    """Per comparison, which levels the model has (bool mask).
+
+    Every level, except an optional level (``Comparison.optional``) that no row
+    of any of ``bins`` takes.
+    """
+    out = []
+    for k, c in enumerate(COMPARISONS):
+        mask = np.ones(len(c.levels), dtype=bool)
+        for lvl in getattr(c, "optional", ()):
+            mask[lvl] = any(b is not None and bool(np.any(b[:, k] == lvl))
+                            for b in bins)
+        out.append(mask)
+    return out
+
+
+def _pseudo(mask: np.ndarray) -> np.ndarray:
+    """Pseudo-counts ``PSEUDO / L`` on the ``L`` levels in the model, 0 elsewhere."""
+    return np.where(mask, PSEUDO / mask.sum(), 0.0)
+
+
+def _start(c: object, mask: np.ndarray, sign: float) -> np.ndarray:
+    """Start level probabilities at ``2**(sign * level)`` over the levels in use."""
+    return _normalise(c, np.where(mask, 2.0 ** (sign * np.arange(mask.size)), 0.0))
 
 
 def _normalise(c: object, x: np.ndarray) -> np.ndarray:
@@ -118,11 +157,14 @@ def _pattern_codes(bins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _log_lr(pats: np.ndarray, m: list[np.ndarray], u: list[np.ndarray]) -> np.ndarray:
+    """Log likelihood ratio of each row; a level left out of the model adds 0."""
     out = np.zeros(pats.shape[0])
     for k in range(pats.shape[1]):
         lvl = pats[:, k]
         ok = lvl >= 0
-        lr = np.log(m[k]) - np.log(u[k])
+        used = (m[k] > 0) & (u[k] > 0)
+        lr = np.zeros(m[k].size)
+        lr[used] = np.log(m[k][used]) - np.log(u[k][used])
         out[ok] += lr[lvl[ok]]
     return out
 
@@ -135,11 +177,12 @@ def u_from_random_pairs(bins: np.ndarray) -> dict[str, np.ndarray]:
     is confounded with the blocking; random pairs are not.
     """
     out = {}
+    used = _levels_in_model(bins)
     for k, c in enumerate(COMPARISONS):
         lvl = bins[:, k]
         lvl = lvl[lvl >= 0]
         L = len(c.levels)
-        cnt = np.bincount(lvl, minlength=L).astype(np.float64) + PSEUDO / L
+        cnt = np.bincount(lvl, minlength=L).astype(np.float64) + _pseudo(used[k])
         out[c.name] = _normalise(c, cnt)
     return out
 
@@ -175,8 +218,10 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
                               "the window or check the accounts table")
     nlev = [len(c.levels) for c in COMPARISONS]
     pats, _, counts = _patterns(bins)
-    m = [_normalise(c, 2.0 ** np.arange(len(c.levels))) for c in COMPARISONS]
-    u = [_normalise(c, 2.0 ** -np.arange(len(c.levels))) for c in COMPARISONS]
+    used = _levels_in_model(bins)
+    pseudo = [_pseudo(x) for x in used]
+    m = [_start(c, used[k], 1.0) for k, c in enumerate(COMPARISONS)]
+    u = [_start(c, used[k], -1.0) for k, c in enumerate(COMPARISONS)]
     fixed_u = fixed_u or {}
     fixed = [c.name in fixed_u for c in COMPARISONS]
     for k, c in enumerate(COMPARISONS):
@@ -202,8 +247,8 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
         for k, L in enumerate(nlev):
             lvl = pats[:, k]
             ok = lvl >= 0
-            mk = np.bincount(lvl[ok], weights=gm[ok], minlength=L) + PSEUDO / L
-            uk = np.bincount(lvl[ok], weights=gu[ok], minlength=L) + PSEUDO / L
+            mk = np.bincount(lvl[ok], weights=gm[ok], minlength=L) + pseudo[k]
+            uk = np.bincount(lvl[ok], weights=gu[ok], minlength=L) + pseudo[k]
             m[k] = _normalise(COMPARISONS[k], mk)
             if not fixed[k]:
                 u[k] = _normalise(COMPARISONS[k], uk)
@@ -379,14 +424,18 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
         k = np.maximum(np.asarray(n_cand, dtype=np.float64), k)
     k[k == 0] = 1.0
     nlev = [len(c.levels) for c in COMPARISONS]
-    m = [_normalise(c, 2.0 ** np.arange(len(c.levels))) for c in COMPARISONS]
-    u = [_normalise(c, 2.0 ** -np.arange(len(c.levels))) for c in COMPARISONS]
-    fixed_u = fixed_u or {}
     if random_bins is not None:
         random_bins = np.asarray(random_bins, dtype=np.int64)
+    used = _levels_in_model(bins, random_bins)
+    pseudo = [_pseudo(x) for x in used]
+    m = [_start(c, used[kk], 1.0) for kk, c in enumerate(COMPARISONS)]
+    u = [_start(c, used[kk], -1.0) for kk, c in enumerate(COMPARISONS)]
+    fixed_u = fixed_u or {}
+    if random_bins is not None:
         random_idx = (np.full(random_bins.shape[0], -1, dtype=np.int64)
                       if random_idx is None else np.asarray(random_idx, np.int64))
-        fixed_u = {c.name: np.ones(len(c.levels)) for c in COMPARISONS}
+        fixed_u = {c.name: used[kk].astype(np.float64)
+                   for kk, c in enumerate(COMPARISONS)}
     fixed = [c.name in fixed_u for c in COMPARISONS]
     for kk, c in enumerate(COMPARISONS):
         if fixed[kk]:
@@ -423,7 +472,7 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
                 ok = lvl >= 0
                 out.append(_normalise(c, np.bincount(lvl[ok], weights=nonmatch[ok],
                                                      minlength=L)
-                                      + outside_w * outside_counts[kk] + PSEUDO / L))
+                                      + outside_w * outside_counts[kk] + pseudo[kk]))
             return out
 
         u = strata_u(n_pat)
@@ -432,7 +481,7 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
             lvl = random_bins[:, kk]
             L = len(c.levels)
             u[kk] = _normalise(c, np.bincount(lvl[lvl >= 0], minlength=L)
-                               + PSEUDO / L)
+                               + pseudo[kk])
     for it in range(1, max_iter + 1):  # noqa: B007 - used after the loop
         llr = _log_lr(pats, m, u)[inv]
         g = _group_posterior(llr, group, k, rho)
@@ -440,11 +489,11 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
         for kk, L in enumerate(nlev):
             lvl = pats[:, kk]
             ok = lvl >= 0
-            mk = np.bincount(lvl[ok], weights=g_pat[ok], minlength=L) + PSEUDO / L
+            mk = np.bincount(lvl[ok], weights=g_pat[ok], minlength=L) + pseudo[kk]
             m[kk] = _normalise(COMPARISONS[kk], mk)
             if not fixed[kk]:
                 uk = (np.bincount(lvl[ok], weights=n_pat[ok] - g_pat[ok], minlength=L)
-                      + PSEUDO / L)
+                      + pseudo[kk])
                 u[kk] = _normalise(COMPARISONS[kk], uk)
         ret = np.bincount(group, weights=g, minlength=G)
         rho = float(np.clip(ret[np.bincount(group, minlength=G) > 0].mean(),
@@ -464,7 +513,7 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
                 lvl = random_bins[:, kk]
                 ok = lvl >= 0
                 L = len(c.levels)
-                uk = np.bincount(lvl[ok], weights=w_r[ok], minlength=L) + PSEUDO / L
+                uk = np.bincount(lvl[ok], weights=w_r[ok], minlength=L) + pseudo[kk]
                 u[kk] = _normalise(c, uk)
         change = abs(rho - prev)
         if change < tol:

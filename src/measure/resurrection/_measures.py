@@ -6,7 +6,13 @@ For a suspended account ``a`` the suspension time is interval-censored between i
 last ``active`` and first ``suspended`` look-up; we take the midpoint (and, when a
 successor ``b`` was created inside the interval, the midpoint of
 ``(last active, created_b)``: the actor returns after the suspension). The return
-delay is ``created_b - t_susp`` (0 if negative). Follow-up ends at the end of
+delay is ``created_b - t_susp`` (0 if negative). A *backup*, a successor created
+at or before the last active look-up (the actor opened it while the old account
+was alive), has ``t_susp`` at the last active look-up and delay 0: the actor is
+present again at the suspension, so it counts as a return within ``d`` days
+for every ``d >= 0``. The ``d``-day rate keeps its meaning, "returned within
+``d`` days of the suspension"; the delay is clipped at 0 rather than negative
+so that the return curve starts at the suspension. Follow-up ends at the end of
 observation minus an allowance for the discovery lag (a successor created just
 before the data end is usually not yet found): ``c = data_end - lag - t_susp``. An
 account with a successor created within ``c`` has an event at the delay, any other

@@ -31,6 +31,10 @@ class ResurrectionResult:
     n_linked, threshold, expected_precision
         Accepted one-to-one links, the probability threshold used and the mean
         link probability of the accepted links.
+    n_backup
+        Accepted links whose successor was created before the suspension (at
+        or before the predecessor's last active look-up): backups, counted as
+        returns at delay 0.
     rates
         Return rate within ``d`` days (``Estimate`` per horizon).
     median_delay
@@ -41,13 +45,16 @@ class ResurrectionResult:
     incarnations
         Number of presumed actors by count of accounts in their lineage.
     links
-        ``new, previous, probability, delay_days, created_new``.
+        ``new, previous, probability, delay_days, created_new, backup``.
     lineages
         ``actor_id, accounts (ordered), n_accounts``.
     pairs
         Every scored candidate pair with its features and probabilities.
     curve
         ``day, rate, ci_low, ci_high``: the time-to-return curve.
+    window, backup_days
+        The successor search window: from ``backup_days`` before to ``window``
+        days after the first suspended look-up.
     """
 
     n_suspended: int
@@ -68,6 +75,8 @@ class ResurrectionResult:
     model: Any = field(repr=False)
     curve: pl.DataFrame = field(repr=False)
     window: float = 60.0
+    n_backup: int = 0
+    backup_days: float = 0.0
     data_end: Any = None
     level: float = 0.95
     warnings: tuple[str, ...] = ()
@@ -108,6 +117,7 @@ class ResurrectionResult:
             "pairs_per_suspended": _num(self.pairs_per_suspended),
             "pairs_by_key": self.pairs_by_key,
             "n_linked": self.n_linked,
+            "n_backup_links": self.n_backup,
             "threshold": self.threshold,
             "expected_precision": _num(self.expected_precision),
             "rate_30d": _num(r.estimate),
@@ -122,6 +132,7 @@ class ResurrectionResult:
                                          sorted(self.follower_recovery.items())},
             "incarnations": {str(k): v for k, v in sorted(self.incarnations.items())},
             "window_days": self.window,
+            "backup_days": self.backup_days,
             "level": self.level,
             "data_end": self.data_end,
             "method": self.method,
@@ -136,6 +147,11 @@ class ResurrectionResult:
             f"{self.n_pairs} ({self.pairs_per_suspended:.2f} per suspended)",
             f"  links: {self.n_linked} at threshold {self.threshold:.3g} "
             f"(expected precision {self.expected_precision:.3f})",
+            (f"  backups (successor created before the suspension, sought up to "
+             f"{self.backup_days:g} days before it): {self.n_backup} of the links"
+             if self.backup_days > 0 else
+             "  backups (successors created before the suspension): not sought "
+             "(backup_days 0)"),
         ]
         for e in self.estimates():
             lines.extend("  " + x for x in e.summary().splitlines()

@@ -17,6 +17,7 @@ for record linkage. *JASA* 64, 1183-1210; the settings object follows splink's
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
@@ -99,6 +100,18 @@ class LinkageSettings:
         classic pairwise Fellegi-Sunter mixture.
     fuzzy_handles
         Also block on handles one edit apart (one-deletion keys of the stem).
+    backup_days
+        How many days before its first ``suspended`` look-up a suspended
+        account's successor may have been created (a *backup*: an account the
+        actor opened while the old one was still alive). The search window
+        opens at the earlier of the last time the account was known alive (its
+        last ``active`` look-up) and the later of its creation (first sighting
+        when the creation is unknown) and ``backup_days`` before the first
+        suspended look-up. 0 opens the window at the last active look-up: no
+        account created before the suspension can be a candidate. Read by
+        :func:`~measure.resurrection.suspension_events`, which draws the
+        windows; :func:`~measure.resurrection.block` checks that it was given
+        the same value.
 
     Raises
     ------
@@ -122,6 +135,7 @@ class LinkageSettings:
     time_candidates: int = 0
     grouped: bool = True
     fuzzy_handles: bool = True
+    backup_days: float = 60
 
     def __post_init__(self) -> None:
         errors: list[str] = []
@@ -148,6 +162,10 @@ class LinkageSettings:
             v = getattr(self, name)
             if not _is_int(v) or v < low:
                 errors.append(f"'{name}' must be an integer >= {low}, got {v!r}")
+        b = self.backup_days
+        if (isinstance(b, bool) or not isinstance(b, int | float)
+                or not math.isfinite(b) or b < 0):
+            errors.append(f"'backup_days' must be a number of days >= 0, got {b!r}")
         for name in ("grouped", "fuzzy_handles"):
             v = getattr(self, name)
             if not isinstance(v, bool):

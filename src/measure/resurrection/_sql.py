@@ -13,7 +13,11 @@ Suspension events (stage ``suspension_events``):
    between: interval censoring), and the follower count at that look-up.
 2. :data:`SUSPENDED`: the events of the cohort joined with the accounts'
    creation times (registered frame ``accounts``) and the search window
-   ``(lower_t, upper_t]`` for successors.
+   ``(lower_t, upper_t]`` for successors, opened up to ``$backup_days`` before
+   the first suspended look-up for successors created before the suspension.
+   Every later step restricts candidates to this window (the key blocks, the
+   one-edit handle block, the time-nearest block, the follower block and the
+   random pairs), so a wider window reaches all of them.
 
 Blocking (stage ``block``):
 
@@ -95,17 +99,33 @@ FROM fs LEFT JOIN la USING (account_id)
 
 # The cohort's events with the accounts' creation times (``accounts``: account_id,
 # t_new = created else first seen, first_seen) and the search window
-# ``(lower_t, upper_t]``: from the last time the account was known alive to
-# $window days after the first suspended look-up.
+# ``(lower_t, upper_t]``. It closes $window days after the first suspended
+# look-up. It opens at the last time the account was known alive (its last
+# active look-up, else its creation, else a week before the first suspended
+# look-up) or, when that is later, at the later of the account's creation and
+# $backup_days before the first suspended look-up: a successor the actor
+# created while the old account was still alive (a backup) is then a candidate.
+# With $backup_days = 0 the window opens at the last time known alive.
 SUSPENDED = Step("suspended", """
-SELECT e.account_id, e.last_active, e.first_suspended, e.followers_at_suspension,
-       k.t_new AS created, coalesce(k.first_seen, k.t_new) AS first_seen,
-       coalesce(e.last_active, k.t_new, e.first_suspended - INTERVAL 7 DAY) AS lower_t,
-       e.first_suspended + to_days(CAST($window AS INTEGER)) AS upper_t
-FROM {events} e LEFT JOIN {accounts} k USING (account_id)
-WHERE NOT $use_cohort OR e.account_id IN (SELECT account_id FROM {cohort})
-ORDER BY e.account_id
-""", inputs=("events", "accounts", "cohort"), params=("window", "use_cohort"))
+WITH w AS (
+    SELECT e.*, k.t_new, coalesce(k.first_seen, k.t_new) AS seen,
+           coalesce(e.last_active, k.t_new,
+                    e.first_suspended - INTERVAL 7 DAY) AS alive_t,
+           e.first_suspended - to_microseconds(
+               CAST(round($backup_days * 86400000000.0) AS BIGINT)) AS backup_t
+    FROM {events} e LEFT JOIN {accounts} k USING (account_id)
+)
+SELECT account_id, last_active, first_suspended, followers_at_suspension,
+       t_new AS created, seen AS first_seen,
+       CASE WHEN $backup_days > 0 AND t_new IS NOT NULL
+            THEN least(alive_t, greatest(t_new, backup_t))
+            ELSE alive_t END AS lower_t,
+       first_suspended + to_days(CAST($window AS INTEGER)) AS upper_t
+FROM w
+WHERE NOT $use_cohort OR account_id IN (SELECT account_id FROM {cohort})
+ORDER BY account_id
+""", inputs=("events", "accounts", "cohort"),
+    params=("window", "use_cohort", "backup_days"))
 
 # Keys plus how many accounts hold each key value (term frequency): agreeing on a
 # value that thousands share ("Proud Muslim", a default avatar) says little.

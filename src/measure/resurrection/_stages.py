@@ -2,7 +2,7 @@
 
 ``analyze`` is the composition::
 
-    events = suspension_events(ds, window=60, cohort=None)
+    events = suspension_events(ds, window=60, cohort=None, settings=settings)
     candidates = block(ds, events, settings, seed=0)
     scores = score(candidates, settings, labels=None)
     links = assign(scores, events, threshold=None, target_precision=0.95)
@@ -90,7 +90,8 @@ RATE_ASSUMPTIONS = (
     "observation (censoring) is independent of when actors return",
     "suspension happened at the midpoint between the last time the account was "
     "known alive (last active look-up, else first seen) and the first suspended "
-    "look-up",
+    "look-up; a successor created before the suspension (a backup, made at or "
+    "before the last active look-up) returns at delay 0",
     "only returns whose new account the collection discovered are counted "
     "(rate of observable returns)",
     "links are correct with their model probability (Fellegi-Sunter conditional "
@@ -109,7 +110,7 @@ class SuspensionEvents:
         One row per suspended account of the cohort, sorted by id:
         ``account_id, last_active, first_suspended, followers_at_suspension,
         created, first_seen`` and the successor search window ``lower_t,
-        upper_t`` (times UTC).
+        upper_t`` (times UTC), opened ``backup_days`` back for backups.
     accounts
         Every account's blocking keys and comparison strings
         (:func:`~measure.resurrection._features.account_keys`) with ``kx``, its
@@ -119,6 +120,10 @@ class SuspensionEvents:
     window
         Days after the first suspended look-up within which a successor is
         sought.
+    backup_days
+        Days before the first suspended look-up from which a successor is
+        sought (``LinkageSettings.backup_days``; 0: from the last active
+        look-up).
     """
 
     suspended: pl.DataFrame = field(repr=False)
@@ -126,6 +131,7 @@ class SuspensionEvents:
     data_end: Any
     data_start: Any
     window: float
+    backup_days: float = 0.0
     warnings: tuple[str, ...] = ()
     log: StepLog = field(default_factory=StepLog, repr=False, compare=False)
     seconds: float = field(default=0.0, compare=False)
@@ -209,8 +215,10 @@ class Links:
     Attributes
     ----------
     links
-        ``new, previous, probability, delay_days, created_new`` (delay from the
-        midpoint suspension time).
+        ``new, previous, probability, delay_days, created_new, backup`` (delay
+        from the midpoint suspension time; ``backup``: the successor was created
+        at or before the predecessor's last active look-up, so before the
+        suspension; its delay is 0).
     lineages
         ``actor_id, accounts`` (in time order), ``n_accounts``; every suspended
         account is in exactly one.
@@ -230,6 +238,13 @@ class Links:
     def n_linked(self) -> int:
         """Number of accepted links."""
         return self.links.height
+
+    @property
+    def n_backup(self) -> int:
+        """Accepted links to a successor created before the suspension."""
+        if "backup" not in self.links.columns:
+            return 0
+        return int(self.links["backup"].sum())
 
 
 @dataclass(frozen=True)
@@ -266,8 +281,8 @@ class ReturnMeasures:
 
 
 # -- stage 1 --------------------------------------------------------------------
-def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None
-                      ) -> SuspensionEvents:
+def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None,
+                      settings: LinkageSettings | None = None) -> SuspensionEvents:
     """Suspended accounts, their suspension intervals and successor windows.
 
     Parameters
@@ -280,6 +295,9 @@ def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None
     cohort
         Restrict the suspended accounts studied (path, ids, or frame with
         ``account_id``).
+    settings
+        Linkage settings; their ``backup_days`` opens the windows (defaults
+        when ``None``). Give :func:`block` the same settings.
 
     Returns
     -------
@@ -288,13 +306,18 @@ def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None
     Notes
     -----
     The suspension lies between the last ``active`` look-up and the first
-    ``suspended`` one (interval censoring); a successor is sought among the
-    accounts created after the last time the account was known alive (its last
-    active look-up, else its creation) and at most ``window`` days after the
-    first suspended look-up.
+    ``suspended`` one (interval censoring). A successor is sought among the
+    accounts created at most ``window`` days after the first suspended look-up
+    and after the window opens: at the last time the account was known alive
+    (its last active look-up, else its creation), or earlier, at the later of
+    its creation (first sighting when the creation is unknown) and
+    ``settings.backup_days`` before the first suspended look-up. The earlier
+    opening admits *backups*, accounts an actor creates before the old one is
+    suspended, so that it is present again at once.
     """
     if not window > 0:
         raise ConfigError(f"option 'window' must be positive days, got {window!r}")
+    settings = settings or LinkageSettings()
     ds.require("resurrection")
     t0 = time.perf_counter()
     warnings: list[str] = []
@@ -315,10 +338,12 @@ def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None
         cdf = (B.cast_ids(cdf, id_dtype) if cdf is not None
                else pl.DataFrame({"account_id": pl.Series([], dtype=id_dtype)}))
         run.register("cohort", cdf)
-        susp = B.utc(run.run(Q.SUSPENDED, {"window": int(math.ceil(window)),
-                                           "use_cohort": cohort is not None}))
+        susp = B.utc(run.run(Q.SUSPENDED, {
+            "window": int(math.ceil(window)), "use_cohort": cohort is not None,
+            "backup_days": float(settings.backup_days)}))
     return SuspensionEvents(suspended=susp, accounts=keys, data_end=data_end,
                             data_start=data_start, window=float(window),
+                            backup_days=float(settings.backup_days),
                             warnings=tuple(warnings), log=run.log,
                             seconds=time.perf_counter() - t0)
 
@@ -336,7 +361,8 @@ def block(ds: Any, events: SuspensionEvents, settings: LinkageSettings | None = 
     events
         Output of :func:`suspension_events`.
     settings
-        Blocking knobs (:class:`LinkageSettings`; defaults when ``None``).
+        Blocking knobs (:class:`LinkageSettings`; when ``None``, the defaults
+        with the ``backup_days`` of ``events``).
     seed
         The random pairs are drawn with ``seed + 7919``.
 
@@ -350,9 +376,24 @@ def block(ds: Any, events: SuspensionEvents, settings: LinkageSettings | None = 
     with it (handle stem, one-edit handle keys, display name, avatar, bio,
     bio letters, shared followers), among the ``per_key`` nearest per key kind;
     see :mod:`measure.resurrection._sql`. Blocking bounds recall: a successor
-    that shares no key is never scored.
+    that shares no key is never scored. The window is that of ``events``
+    (opened ``backup_days`` before the first suspended look-up): every block,
+    the random pairs and the window sizes use it.
+
+    Raises
+    ------
+    ConfigError
+        When ``settings.backup_days`` is not the value ``events`` were made
+        with (the windows are drawn by :func:`suspension_events`).
     """
-    settings = settings or LinkageSettings()
+    if settings is None:
+        settings = LinkageSettings(backup_days=events.backup_days)
+    elif float(settings.backup_days) != events.backup_days:
+        raise ConfigError(
+            f"the suspension events were made with backup_days="
+            f"{events.backup_days:g} but the settings say "
+            f"{settings.backup_days:g}; give suspension_events and block the "
+            "same settings")
     t1 = time.perf_counter()
     keys, susp = events.accounts, events.suspended
     warnings: list[str] = []
@@ -558,7 +599,11 @@ def assign(scores: Scores, events: SuspensionEvents, *,
     Notes
     -----
     Links are taken greedily, highest probability first, each account used at
-    most once on each side (:func:`measure.resurrection._assign.assign`).
+    most once on each side (:func:`measure.resurrection._assign.assign`). A
+    link whose successor was created at or before the predecessor's last
+    active look-up is a *backup* (``backup`` column): the actor opened it
+    before the suspension; its delay is 0 (a return at the suspension), as in
+    the rate.
     """
     if threshold is not None and not 0 <= threshold <= 1:
         raise ConfigError(f"option 'threshold' must be a probability in [0, 1], got "
@@ -584,7 +629,10 @@ def assign(scores: Scores, events: SuspensionEvents, *,
     links = links.with_columns(
         ((pl.col("created_new") - (lower + (upper - lower) / 2))
          .dt.total_seconds() / DAY).clip(lower_bound=0.0).alias("delay_days"),
-    ).select("new", "previous", "probability", "delay_days", "created_new")
+        (pl.col("created_new") <= pl.col("last_active")).fill_null(False)
+        .alias("backup"),
+    ).select("new", "previous", "probability", "delay_days", "created_new",
+             "backup")
     lin = lineages(links, susp["account_id"])
     return Links(links=links, lineages=lin, threshold=float(thr),
                  expected_precision=expected_precision,
