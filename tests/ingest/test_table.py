@@ -144,3 +144,21 @@ def test_invalid_utf8_is_reported(tmp_path):
     rep = ingest(raw / "u.csv", "table", tmp_path / "o", raw / "u.toml")
     assert rep.rows_written["seeds"] == 2
     assert any("not valid UTF-8" in n for n in rep.notes)
+
+
+def test_unknown_target_column_is_an_error_and_extra_columns_are_kept(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "d.csv").write_text("id,src,note\n5,snowball,first\n")
+    (raw / "typo.toml").write_text('table = "detections"\n[columns]\n'
+                                   'account_id = "id"\nsorce = "src"\n')
+    with pytest.raises(IngestError, match=r"typo\.toml'.*\[columns\] sorce: 'sorce' "
+                       r"is not a column of table 'detections'.*\[extra\]"):
+        ingest(raw / "d.csv", "table", tmp_path / "o", raw / "typo.toml")
+    (raw / "ok.toml").write_text('table = "detections"\n[columns]\n'
+                                 'account_id = "id"\nsource = "src"\n'
+                                 '[extra]\nremark = "note"\n')
+    ingest(raw / "d.csv", "table", tmp_path / "o", raw / "ok.toml")
+    with measure.open(tmp_path / "o") as ds:
+        row = ds.sql("SELECT account_id, source, remark FROM detections").row(0)
+    assert row == (5, "snowball", "first")

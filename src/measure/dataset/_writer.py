@@ -78,6 +78,33 @@ class DatasetWriter:
         n = self._write(chunk, folder / f"part-{i:05d}.parquet")
         self.rows[name] = self.rows.get(name, 0) + n
 
+    def write_parquet(self, relpath: str,
+                      table: pl.DataFrame | pl.LazyFrame | pa.Table) -> int:
+        """Write one Parquet file at ``relpath`` inside the dataset; return its rows.
+
+        ``relpath`` names the file (``edges.parquet``, ``edges/part-00003.parquet``);
+        a :class:`polars.LazyFrame` is streamed to disk without being collected.
+        """
+        dest = safe_relpath(self.tmp, relpath)
+        if isinstance(table, pl.LazyFrame):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            table.sink_parquet(dest, compression=self.compression, statistics=True)
+            return int(pq.ParquetFile(dest).metadata.num_rows)
+        return self._write(table, dest)
+
+    def copy_file(self, relpath: str, src: str | os.PathLike[str]) -> None:
+        """Put an existing file at ``relpath`` inside the dataset, byte for byte.
+
+        The file is hard-linked when the file system allows it (no data is copied;
+        datasets never modify a file in place) and copied otherwise.
+        """
+        dest = safe_relpath(self.tmp, relpath)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copy2(src, dest)
+
     def write_file(self, relpath: str, data: bytes | str) -> None:
         """Write an extra file (e.g. ``truth.json``) inside the dataset."""
         dest = safe_relpath(self.tmp, relpath)

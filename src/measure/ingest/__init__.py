@@ -3,16 +3,23 @@
 ``measure.ingest.ingest(source, format, out)`` reads raw files (never modifying them),
 writes a dataset with :class:`measure.DatasetWriter` whose manifest lists each raw
 file's SHA-256, validates it with :func:`measure.open`, and returns an
-:class:`IngestReport`. Formats: ``twitter-v1``, ``twitter-v2``, ``fifthtribe``,
-``table`` (see ``docs/ingest.md``).
+:class:`IngestReport`. ``ingest(source, format, into=dataset)`` adds the tables a
+source yields to a dataset instead, writing a new complete version atomically and
+skipping raw files it already holds. Formats: ``twitter-v1``, ``twitter-v2``,
+``fifthtribe``, ``table`` (see ``docs/ingest.md``).
 
 Records that cannot be read go to the dataset's ``quarantine`` table (file, line,
-column, reason, raw text); duplicates of the same key are collapsed to the last in
-file order. For every record table::
+column, reason, raw text); rows with the same key are collapsed to the last in file
+order (and to the later ingest). For every table::
 
     rows read = rows written + rows quarantined + rows collapsed
 
 and a difference raises :class:`measure.errors.IngestError` before anything is written.
+
+A format plugs in as a ``parse(files, ...) -> Parsed`` function: ``Parsed.tables``
+holds every table the source yields (several contract tables from one source are
+fine), ``record_tables`` / ``file_tables`` say which hold one row per record or per
+file, and ``keys`` says how each table merges into an existing dataset.
 """
 
 from __future__ import annotations
@@ -20,10 +27,19 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shlex
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal, get_args
 
 from measure.errors import IngestError
-from measure.ingest._common import IngestReport, image_url_hash, parse_iso, stable_id
+from measure.ingest._common import (
+    IngestReport,
+    Parsed,
+    RawFile,
+    image_url_hash,
+    parse_iso,
+    stable_id,
+)
 from measure.ingest._fifthtribe import handle_id
 from measure.options import validate_option
 
@@ -32,34 +48,42 @@ FORMATS: tuple[str, ...] = get_args(Format)
 
 
 def ingest(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     format: Format,  # noqa: A002 - the documented argument name
-    out: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
     mapping: str | os.PathLike[str] | None = None,
     *,
+    into: str | os.PathLike[str] | None = None,
     name: str | None = None,
     overwrite: bool = False,
     observed_at: str | dt.datetime | None = None,
     strict: bool = False,
     command: str | None = None,
 ) -> IngestReport:
-    """Ingest raw files into a canonical dataset.
+    """Ingest raw files into a new dataset (``out``) or add them to one (``into``).
 
     Parameters
     ----------
     source
-        A raw file, or a directory searched recursively for files of the format
-        (``.jsonl``/``.json``/``.ndjson`` and their ``.gz``; ``.csv``; ``.parquet``).
-        Files are read in sorted path order; they are never modified.
+        A raw file, a directory searched recursively for files of the format
+        (``.jsonl``/``.json``/``.ndjson`` and their ``.gz``; ``.csv``; ``.parquet``),
+        or a list of them. Files are read in the order given, a directory's files in
+        sorted path order; they are never modified.
     format
         ``"twitter-v1"``, ``"twitter-v2"``, ``"fifthtribe"`` or ``"table"``.
     out
         The dataset directory to write (normally under ``data/processed/``). It must
-        not lie inside ``source``.
+        not lie inside ``source``. Give ``out`` or ``into``, not both.
     mapping
         TOML mapping file; required for ``format="table"`` only.
+    into
+        A dataset to add the source's tables to, created when absent. Each call
+        writes a new complete version atomically; rows whose key is already in the
+        dataset are collapsed into it (the later ingest wins) and raw files already
+        ingested with the same format, mapping and options are skipped (see
+        ``docs/ingest.md``).
     name
-        Dataset name in the manifest (default: the directory name of ``out``).
+        Dataset name in the manifest (default: the directory name).
     overwrite
         Replace an existing dataset at ``out`` (atomically).
     observed_at
@@ -74,22 +98,39 @@ def ingest(
     Returns
     -------
     IngestReport
-        Rows read, written per table, quarantined (per reason) and collapsed, the
-        dataset id and the raw inputs' hashes.
+        Per table: rows read, written, quarantined (per reason) and collapsed; the
+        dataset id (and, with ``into``, the version it was appended to) and the raw
+        inputs' hashes. ``changed`` is false when every input was already ingested.
 
     Raises
     ------
     IngestError
         Unreadable source or mapping, a raw file changed during the ingest, the
-        accounting identity fails, or (``strict``) a record is unreadable; the
-        message names the file, line and column.
+        accounting identity fails, (``strict``) a record is unreadable, or (``into``)
+        the dataset differs from its manifest or the addition would break the data
+        contract; the message names the file, line and column. Nothing is written.
     """
-    from measure.ingest import _common, _fifthtribe, _table, _twitter_v1, _twitter_v2
+    from measure.ingest import _common, _into
 
     validate_option("format", format, Format)
-    _common.check_out_outside(source, out)
+    sources = ([source] if isinstance(source, str | os.PathLike) else list(source))
+    if not sources:
+        raise IngestError("no source given; name a raw file or directory")
+    if (out is None) == (into is None):
+        raise IngestError("give either out= (--out, write a new dataset) or into= "
+                          "(--into, add to a dataset), not both or neither")
+    if into is not None and overwrite:
+        raise IngestError("--overwrite applies to --out only; --into adds to the "
+                          "dataset (drop --overwrite)")
+    dest = out if out is not None else into
+    assert dest is not None
+    for s in sources:
+        _common.check_out_outside(s, dest)
     if command is None:
-        args = [repr(str(source)), repr(format), repr(str(out))]
+        src = repr(str(sources[0])) if len(sources) == 1 else repr(
+            [str(s) for s in sources])
+        args = [src, repr(format)]
+        args.append(repr(str(out)) if out is not None else f"into={str(into)!r}")
         if mapping is not None:
             args.append(f"mapping={str(mapping)!r}")
         command = f"measure.ingest.ingest({', '.join(args)})"
@@ -103,26 +144,69 @@ def ingest(
     if format != "table" and mapping is not None:
         raise IngestError(f"a mapping file is only used with format 'table', not "
                           f"{format!r}; drop --mapping")
+    if format == "table" and mapping is None:
+        raise IngestError("format 'table' needs a mapping file (--mapping "
+                          "FILE.toml) naming the target tables and columns; see "
+                          "docs/ingest.md")
+    options = {"observed_at": t0.isoformat()} if t0 is not None else {}
+    labels = [str(s) for s in sources]
+    if into is None:
+        assert out is not None
+        files = _list_files(sources, format)
+        parsed = _parse(files, format, mapping, t0)
+        return _common.write_ingest(parsed, fmt=format, source=" ".join(labels),
+                                    files=files, out=out, name=name,
+                                    command=command, overwrite=overwrite,
+                                    strict=strict, sources=labels, options=options)
+    with _into.locked(into):
+        target = _into.read_target(into, name)
+        files = _list_files(sources, format)
+        msha = None
+        if mapping is not None:
+            from measure.ingest._table import Mapping, mapping_raw
+
+            Mapping.load(mapping)  # a broken mapping fails before anything else
+            msha = mapping_raw(mapping).sha256
+        todo, skipped = target.split(files, format, msha, options)
+        if not todo:
+            return _into.noop_report(target, fmt=format, source=" ".join(labels),
+                                     skipped=skipped)
+        parsed = _parse(todo, format, mapping, t0)
+        return _into.write_into(parsed, target, fmt=format, sources=labels,
+                                files=todo, command=command, strict=strict,
+                                options=options, skipped=skipped)
+
+
+def _list_files(sources: Sequence[str | os.PathLike[str]],
+                format: str) -> list[RawFile]:  # noqa: A002
+    from measure.ingest import _common, _fifthtribe, _table, _twitter_v1, _twitter_v2
+
+    suffixes = {"twitter-v1": _twitter_v1.SUFFIXES, "twitter-v2": _twitter_v2.SUFFIXES,
+                "fifthtribe": _fifthtribe.SUFFIXES, "table": _table.SUFFIXES}[format]
+    files: list[RawFile] = []
+    seen: set[Path] = set()
+    for s in sources:
+        for f in _common.list_raw_files(s, suffixes):
+            if f.path.resolve() not in seen:
+                seen.add(f.path.resolve())
+                files.append(f)
+    return files
+
+
+def _parse(files: list[RawFile], format: str,  # noqa: A002
+           mapping: str | os.PathLike[str] | None,
+           t0: dt.datetime | None) -> Parsed:
+    from measure.ingest import _fifthtribe, _table, _twitter_v1, _twitter_v2
+
     if format == "twitter-v1":
-        files = _common.list_raw_files(source, _twitter_v1.SUFFIXES)
-        parsed = _twitter_v1.parse(files, observed_at=t0)
-    elif format == "twitter-v2":
-        files = _common.list_raw_files(source, _twitter_v2.SUFFIXES)
-        parsed = _twitter_v2.parse(files, observed_at=t0)
-    elif format == "fifthtribe":
-        files = _common.list_raw_files(source, _fifthtribe.SUFFIXES)
-        parsed = _fifthtribe.parse(files)
-    else:
-        if mapping is None:
-            raise IngestError("format 'table' needs a mapping file (--mapping "
-                              "FILE.toml) naming the target table and columns; see "
-                              "docs/ingest.md")
-        m = _table.Mapping.load(mapping)
-        files = _common.list_raw_files(source, _table.SUFFIXES)
-        parsed = _table.parse(files, m, _table.mapping_raw(mapping))
-    return _common.write_ingest(parsed, fmt=format, source=source, files=files,
-                                out=out, name=name, command=command,
-                                overwrite=overwrite, strict=strict)
+        return _twitter_v1.parse(files, observed_at=t0)
+    if format == "twitter-v2":
+        return _twitter_v2.parse(files, observed_at=t0)
+    if format == "fifthtribe":
+        return _fifthtribe.parse(files)
+    assert mapping is not None
+    m = _table.Mapping.load(mapping)
+    return _table.parse(files, m, _table.mapping_raw(mapping))
 
 
 def _parse_observed_at(value: str) -> dt.datetime:

@@ -17,9 +17,17 @@ examples:
   measure ingest data/raw/checks.csv --format table --mapping data/raw/checks.toml \\
       --out data/processed/checks
 
+one dataset from several sources (created when absent, one new version per ingest):
+  measure ingest data/raw/seeds.csv --format table --mapping seeds.toml \\
+      --into data/processed/census
+  measure ingest data/raw/followers/ --format table --mapping follows.toml \\
+      --into data/processed/census
+
 Rows that cannot be read go to the dataset's 'quarantine' table; the command prints
-rows read = rows written + rows quarantined + rows collapsed and fails if it does
-not balance. Formats and mapping files are described in docs/ingest.md.
+rows read = rows written + rows quarantined + rows collapsed for every table and
+fails if it does not balance. Files already ingested into the --into dataset (same
+SHA-256, format and mapping) are skipped. Formats and mapping files are described
+in docs/ingest.md.
 """
 
 
@@ -29,18 +37,24 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "ingest", help="turn raw files into a canonical dataset",
-        description="Read SOURCE (a raw file or a directory of raw files, never "
-        "modified) and write a dataset on the data contract to --out, with a "
-        "manifest listing the raw files' SHA-256.",
+        description="Read SOURCE (raw files or directories of raw files, never "
+        "modified) and write a dataset on the data contract to --out, or add the "
+        "tables they yield to the dataset --into, with a manifest listing the raw "
+        "files' SHA-256.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", help="raw file or directory (normally under data/raw/)")
+    p.add_argument("source", nargs="+",
+                   help="raw file(s) or directories (normally under data/raw/)")
     p.add_argument("--format", required=True, choices=FORMATS,
                    help="input format")
-    p.add_argument("--out", required=True,
-                   help="dataset directory to write (e.g. data/processed/NAME)")
+    dest = p.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out", help="new dataset directory to write (e.g. "
+                      "data/processed/NAME)")
+    dest.add_argument("--into", metavar="DATASET",
+                      help="dataset to add the source's tables to (created when "
+                      "absent; each ingest writes a new version atomically)")
     p.add_argument("--mapping", metavar="FILE.toml",
                    help="column mapping (required for --format table)")
-    p.add_argument("--name", help="dataset name (default: the --out directory name)")
+    p.add_argument("--name", help="dataset name (default: the directory name)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing dataset at --out")
     p.add_argument("--observed-at", metavar="ISO",
@@ -54,8 +68,10 @@ def register(sub: Any) -> None:
 
 
 def _argv(args: argparse.Namespace) -> list[str]:
-    argv = ["measure", "ingest", str(args.source), "--format", args.format,
-            "--out", str(args.out)]
+    argv = ["measure", "ingest", *[str(s) for s in args.source], "--format",
+            args.format]
+    argv += ["--out", str(args.out)] if args.out is not None else [
+        "--into", str(args.into)]
     for flag, value in (("--mapping", args.mapping), ("--name", args.name),
                         ("--observed-at", args.observed_at)):
         if value is not None:
@@ -70,7 +86,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     """Run an ingest and print its report."""
     from measure.ingest import ingest
 
-    report = ingest(args.source, args.format, args.out, args.mapping,
+    source = args.source[0] if len(args.source) == 1 else args.source
+    report = ingest(source, args.format, args.out, args.mapping, into=args.into,
                     name=args.name, overwrite=args.overwrite,
                     observed_at=args.observed_at, strict=args.strict,
                     command=shlex.join(_argv(args)))

@@ -509,38 +509,74 @@ def twitter_tables(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
 
 
 # -- report --------------------------------------------------------------------------
+#: How a table's rows relate to what was read: one row per record read, one row per
+#: raw file, or derived from the records (accounts, mentions edges, ...).
+RECORD, PER_FILE, DERIVED = "record", "file", "derived"
+
+
+def table_balanced(d: dict[str, Any]) -> bool:
+    """Whether one table's accounting holds.
+
+    ``read = written + quarantined + collapsed``, and for an append to an existing
+    dataset also ``after = before + written - existing_duplicates``.
+    """
+    ok = d["read"] == d["written"] + d["quarantined"] + d["collapsed"]
+    if "before" in d:
+        ok = ok and d["after"] == (d["before"] + d["written"]
+                                   - d.get("existing_duplicates", 0))
+    return bool(ok)
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What an ingest read, wrote, quarantined and collapsed.
 
-    The accounting identity, checked for each record table ``t`` before writing::
+    The accounting identity, checked for each table ``t`` before writing::
 
-        rows_read = rows_written[t] + rows_quarantined + rows_collapsed[t]
+        read[t] = written[t] + quarantined[t] + collapsed[t]
+
+    ``read`` counts records for a record table, raw files for a table with one row
+    per file, and the rows the ingest derived for a derived table (which has no
+    quarantine). ``collapsed`` counts rows that share the table's key with a later
+    row of the same ingest or with a row already in the dataset (``--into``).
+    Appending to a dataset also checks ``after = before + written``.
 
     Attributes
     ----------
     format, source, out
-        The input format, raw source and output dataset.
+        The input format, raw source(s) and the dataset written.
     dataset_id
         ``name@sha256:<digest>`` of the written dataset.
     rows_read
         Records read from the raw files (non-blank lines or records; see
         ``docs/ingest.md`` for each format's unit).
     rows_written
-        Rows per written table (record tables and derived tables).
+        Rows added per table (record tables, derived tables and ``quarantine``).
     record_tables
-        The tables that hold one row per record read (the identity applies to them).
+        The tables that hold one row per record read.
     rows_quarantined
         Records written to the ``quarantine`` table.
     rows_collapsed
-        Duplicate records removed per record table (same key, an earlier one in
-        file order).
+        Rows collapsed per record table and per-file table.
     reasons
         Quarantined records per reason code.
     inputs
         The raw files with their SHA-256 (as in the manifest).
     assumptions
         Assumptions the ingest made (also written to the manifest).
+    notes
+        Remarks that need no action (unused source columns, replaced bytes, ...).
+    tables
+        Per table: ``kind`` (``record``, ``file`` or ``derived``), ``read``,
+        ``written``, ``quarantined``, ``collapsed`` and, when appending, ``before``
+        and ``after`` (the table's rows in the previous and the new version).
+    previous_id
+        The dataset version an ``--into`` ingest appended to, if any.
+    changed
+        False when nothing was written (every input was already in the dataset).
+    skipped
+        Raw files left out because the dataset already holds them (same SHA-256,
+        format and mapping).
     """
 
     format: str
@@ -557,32 +593,63 @@ class IngestReport:
     inputs: tuple[dict[str, Any], ...] = ()
     assumptions: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    previous_id: str | None = None
+    changed: bool = True
+    skipped: tuple[dict[str, Any], ...] = ()
 
     @property
     def balanced(self) -> bool:
-        """Whether the accounting identity holds for every record table."""
+        """Whether the accounting identity holds for every table."""
         return all(
             self.rows_read == self.rows_written.get(t, 0) + self.rows_quarantined
             + self.rows_collapsed.get(t, 0)
-            for t in self.record_tables
-        )
+            for t in self.record_tables if t not in self.tables
+        ) and all(table_balanced(d) for d in self.tables.values())
 
     def identity_lines(self) -> list[str]:
-        """Return ``rows read = written + quarantined + collapsed`` per record table."""
+        """Return ``read = written + quarantined + collapsed`` per table."""
         out = []
         for t in self.record_tables:
+            if t in self.tables:
+                continue
             w, c = self.rows_written.get(t, 0), self.rows_collapsed.get(t, 0)
             ok = self.rows_read == w + self.rows_quarantined + c
             out.append(
                 f"{t}: rows read {self.rows_read:,} = rows written {w:,} + rows "
                 f"quarantined {self.rows_quarantined:,} + rows collapsed {c:,}"
                 + ("" if ok else "  <-- DOES NOT BALANCE"))
+        for t, d in self.tables.items():
+            if d["kind"] == DERIVED and "before" not in d:
+                continue  # a new derived table: all its rows are written
+            head = {RECORD: f"{t}: rows read", PER_FILE: f"{t} (one row per file): "
+                    "files read", DERIVED: f"{t} (derived): rows derived"}[d["kind"]]
+            line = (f"{head} {d['read']:,} = rows written {d['written']:,} + rows "
+                    f"quarantined {d['quarantined']:,} + rows collapsed "
+                    f"{d['collapsed']:,}")
+            if "before" in d:
+                line += f"; table rows {d['before']:,} -> {d['after']:,}"
+                if d.get("existing_duplicates"):
+                    line += (f" ({d['existing_duplicates']:,} earlier duplicate row(s) "
+                             "of the dataset merged)")
+            out.append(line + ("" if table_balanced(d) else "  <-- DOES NOT BALANCE"))
         return out
 
     def summary(self) -> str:
         """Return a plain-text summary."""
-        lines = [f"ingest {self.format}: {self.source} -> {self.out}",
-                 f"  dataset {self.dataset_id}"]
+        lines = [f"ingest {self.format}: {self.source} -> {self.out}"]
+        if not self.changed:
+            lines += ["  nothing to ingest: every input is already in the dataset "
+                      "(same SHA-256, format and mapping); the dataset is unchanged",
+                      f"  dataset {self.dataset_id}"]
+            lines += [f"  skipped {s['path']} (in ingest {s['ingest']})"
+                      for s in self.skipped]
+            return "\n".join(lines)
+        lines.append(f"  dataset {self.dataset_id}")
+        if self.previous_id:
+            lines.append(f"  appended to {self.previous_id}; lock files that pin that "
+                         "id fail `measure verify` until you pin the new version "
+                         "(measure pin DATASET --lock LOCKFILE)")
         lines += [f"  {s}" for s in self.identity_lines()]
         lines.append("  tables: " + ", ".join(f"{t} {n:,}"
                                               for t, n in self.rows_written.items()))
@@ -590,6 +657,9 @@ class IngestReport:
             lines.append("  quarantined by reason: " + ", ".join(
                 f"{k} {v:,}" for k, v in self.reasons.items())
                 + " (see the 'quarantine' table)")
+        for s in self.skipped:
+            lines.append(f"  skipped {s['path']}: already in the dataset (ingest "
+                         f"{s['ingest']})")
         for a in self.assumptions:
             lines.append(f"  assumption: {a}")
         for n in self.notes:
@@ -608,6 +678,9 @@ class IngestReport:
             "reasons": dict(self.reasons), "balanced": self.balanced,
             "inputs": [dict(i) for i in self.inputs],
             "assumptions": list(self.assumptions), "notes": list(self.notes),
+            "tables": {t: dict(d) for t, d in self.tables.items()},
+            "previous_id": self.previous_id, "changed": self.changed,
+            "skipped": [dict(s) for s in self.skipped],
         }
 
     def _repr_html_(self) -> str:
@@ -621,7 +694,30 @@ class IngestReport:
 
 @dataclass
 class Parsed:
-    """What an adapter hands to :func:`write_ingest`."""
+    """What an adapter hands to :func:`write_ingest` (or an ``--into`` append).
+
+    Attributes
+    ----------
+    tables
+        The tables the source yields, by name (contract tables and extra ones).
+    record_tables
+        Tables with one row per record read (after quarantine and collapse).
+    rows_read
+        Records read.
+    collapsed
+        Rows collapsed within this ingest, per record table and per-file table.
+    quarantine
+        The unreadable records.
+    file_tables
+        Tables with one row per raw file (e.g. a ``crawls`` row per follower list).
+    files_read
+        Raw files read (the ``read`` count of the per-file tables).
+    keys
+        Per table, the key that identifies a row when the table is appended to an
+        existing dataset (rows with a key already present are merged, the later one
+        winning); ``()`` appends every row; ``None`` marks a table that cannot be
+        merged into an existing one. Tables not listed use :data:`DEFAULT_KEYS`.
+    """
 
     tables: dict[str, pl.DataFrame]
     record_tables: tuple[str, ...]
@@ -631,32 +727,95 @@ class Parsed:
     assumptions: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     extra_inputs: tuple[RawFile, ...] = ()
+    file_tables: tuple[str, ...] = ()
+    files_read: int = 0
+    keys: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
+
+    def kind(self, table: str) -> str:
+        """``record``, ``file`` or ``derived``."""
+        if table in self.record_tables:
+            return RECORD
+        return PER_FILE if table in self.file_tables else DERIVED
+
+    def key(self, table: str) -> tuple[str, ...] | None:
+        """Return the key of ``table`` (see ``keys``)."""
+        if table in self.keys:
+            return self.keys[table]
+        return DEFAULT_KEYS.get(table, ())
+
+    def accounting(self) -> dict[str, dict[str, Any]]:
+        """Per table ``kind, read, written, quarantined, collapsed`` of this ingest."""
+        out: dict[str, dict[str, Any]] = {}
+        for t, df in self.tables.items():
+            kind = self.kind(t)
+            c = self.collapsed.get(t, 0) if kind != DERIVED else 0
+            read = {RECORD: self.rows_read, PER_FILE: self.files_read,
+                    DERIVED: df.height}[kind]
+            out[t] = {"kind": kind, "read": read, "written": df.height,
+                      "quarantined": len(self.quarantine) if kind == RECORD else 0,
+                      "collapsed": c}
+        return out
 
 
-def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
-                 files: Sequence[RawFile], out: str | os.PathLike[str],
-                 name: str | None, command: str | None, overwrite: bool,
-                 strict: bool = False) -> IngestReport:
-    """Check the accounting, write the dataset atomically, validate it, report.
+#: Rows with the same key are one row: the later one wins (within an ingest: last in
+#: file order; across ``--into`` ingests: the later ingest).
+DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
+    "accounts": ("account_id",),
+    "observations": ("account_id", "observed_at"),
+    "tweets": ("tweet_id",),
+    "seeds": ("account_id",),
+    "crawls": ("account_id", "list", "collected_at"),
+    "detections": ("account_id", "source", "detected_at"),
+    "labels": ("account_id", "coder", "sample"),
+    "edges": ("src", "dst", "relation", "observed_at"),
+}
+
+
+_KIND_DTYPE: dict[str, Any] = {"str": pl.Utf8, "int": pl.Int64, "float": pl.Float64,
+                               "bool": pl.Boolean, "timestamp": TS}
+
+
+def with_contract_columns(table: str, frame: pl.DataFrame | pl.LazyFrame
+                          ) -> pl.DataFrame | pl.LazyFrame:
+    """Add the contract's optional columns a table lacks, as typed nulls.
+
+    Analyses may select any contract column of a table; a column the source does not
+    have is written as all-null rather than left out. Tables outside the contract
+    and required columns are left as they are.
+    """
+    from measure.dataset._contract import TABLES
+
+    spec = TABLES.get(table)
+    if spec is None:
+        return frame
+    have = (frame.collect_schema().names() if isinstance(frame, pl.LazyFrame)
+            else frame.columns)
+    add = [pl.lit(None, _KIND_DTYPE[c.kind]).alias(c.name) for c in spec.columns
+           if c.name not in have and not c.required and c.kind in _KIND_DTYPE]
+    return frame.with_columns(add) if add else frame
+
+
+def check_parsed(parsed: Parsed, *, fmt: str, files: Sequence[RawFile],
+                 strict: bool) -> None:
+    """Check the accounting, ``strict`` and that no raw file changed.
 
     Raises
     ------
     IngestError
-        The identity does not balance, ``strict`` and a record was quarantined, a raw
-        file changed during the ingest, or the output breaks the data contract.
+        The identity does not balance (nothing is written), ``strict`` and a record
+        was quarantined, or a raw file changed during the ingest.
     """
-    from measure import open as open_dataset
-    from measure.dataset import DatasetWriter
-    from measure.errors import DataContractError
-
     q = parsed.quarantine
-    for t in parsed.record_tables:
+    for t in parsed.record_tables + parsed.file_tables:
         w = parsed.tables[t].height
         c = parsed.collapsed.get(t, 0)
-        if parsed.rows_read != w + len(q) + c:
+        read, nq, what = ((parsed.rows_read, len(q), "rows read")
+                          if t in parsed.record_tables
+                          else (parsed.files_read, 0, "files read"))
+        if read != w + nq + c:
             raise IngestError(
-                f"accounting does not balance for table '{t}': rows read "
-                f"{parsed.rows_read} != rows written {w} + rows quarantined {len(q)} "
+                f"accounting does not balance for table '{t}': {what} "
+                f"{read} != rows written {w} + rows quarantined {nq} "
                 f"+ rows collapsed {c}; nothing was written. This is a bug in the "
                 f"'{fmt}' adapter: please report it with the input file")
     if strict and len(q):
@@ -668,19 +827,68 @@ def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
             "'quarantine' table)")
     check_unchanged(files)
     check_unchanged(parsed.extra_inputs)
-    inputs = [f.to_input() for f in files] + [
+
+
+def manifest_inputs(parsed: Parsed, files: Sequence[RawFile]) -> list[dict[str, Any]]:
+    """Return the manifest ``inputs`` of one ingest (raw files, then the mapping)."""
+    return [f.to_input() for f in files] + [
         {**f.to_input(), "role": "mapping"} for f in parsed.extra_inputs]
+
+
+def ingest_entry(parsed: Parsed, *, fmt: str, sources: Sequence[str],
+                 files: Sequence[RawFile], command: str | None,
+                 options: dict[str, Any] | None,
+                 tables: dict[str, dict[str, Any]], previous: str | None,
+                 skipped: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """One element of the manifest's ``ingests`` list."""
+    return {
+        "format": fmt, "command": command,
+        "at": dt.datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources": list(sources), "inputs": manifest_inputs(parsed, files),
+        "options": dict(options or {}), "previous": previous,
+        "rows_read": parsed.rows_read, "rows_quarantined": len(parsed.quarantine),
+        "reasons": parsed.quarantine.counts(),
+        "tables": {t: dict(d) for t, d in tables.items()},
+        "assumptions": list(parsed.assumptions), "notes": list(parsed.notes),
+        "skipped": [dict(s) for s in skipped],
+    }
+
+
+def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
+                 files: Sequence[RawFile], out: str | os.PathLike[str],
+                 name: str | None, command: str | None, overwrite: bool,
+                 strict: bool = False, sources: Sequence[str] | None = None,
+                 options: dict[str, Any] | None = None) -> IngestReport:
+    """Check the accounting, write a new dataset atomically, validate it, report.
+
+    Raises
+    ------
+    IngestError
+        The identity does not balance, ``strict`` and a record was quarantined, a raw
+        file changed during the ingest, or the output breaks the data contract.
+    """
+    from measure import open as open_dataset
+    from measure.dataset import DatasetWriter
+    from measure.errors import DataContractError
+
+    check_parsed(parsed, fmt=fmt, files=files, strict=strict)
+    q = parsed.quarantine
+    inputs = manifest_inputs(parsed, files)
     qdf = q.frame()
+    tables = parsed.accounting()
+    entry = ingest_entry(parsed, fmt=fmt, sources=sources or [str(source)],
+                         files=files, command=command, options=options,
+                         tables=tables, previous=None)
     extra = {"ingest": {
         "format": fmt, "rows_read": parsed.rows_read,
         "rows_quarantined": len(q), "rows_collapsed": dict(parsed.collapsed),
         "record_tables": list(parsed.record_tables),
         "assumptions": list(parsed.assumptions),
-    }}
+    }, "ingests": [entry]}
     with DatasetWriter(out, name=name, command=command, inputs=inputs, extra=extra,
                        overwrite=overwrite) as w:
         for t, df in parsed.tables.items():
-            w.write_table(t, df)
+            w.write_table(t, with_contract_columns(t, df))  # type: ignore[arg-type]
         w.write_table("quarantine", qdf)
         try:
             open_dataset(w.tmp).close()
@@ -696,7 +904,7 @@ def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
         rows_written=written, record_tables=parsed.record_tables,
         rows_quarantined=len(q), rows_collapsed=dict(parsed.collapsed),
         reasons=q.counts(), inputs=tuple(inputs),
-        assumptions=parsed.assumptions, notes=parsed.notes,
+        assumptions=parsed.assumptions, notes=parsed.notes, tables=tables,
     )
 
 

@@ -167,7 +167,10 @@ def parse(files: list[RawFile]) -> Parsed:
                 "edges": edges, "handles": handles},
         record_tables=("tweets", "observations"), rows_read=read,
         collapsed={"tweets": n_tw, "observations": n_obs}, quarantine=q,
-        assumptions=ASSUMPTIONS, notes=tuple(notes))
+        assumptions=ASSUMPTIONS, notes=tuple(notes),
+        # one mentions edge per tweet and mentioned account; `handles` counts
+        # mentions over the whole ingest and cannot be merged row by row
+        keys={"edges": ("tweet_id", "dst"), "handles": None})
 
 
 def _mentions(tweets: pl.DataFrame, accounts: pl.DataFrame
