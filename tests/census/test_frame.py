@@ -331,3 +331,20 @@ def test_packed_key_width_does_not_change_the_frame(
     ref = frame(measure.open(path))
     monkeypatch.setattr(_sql, "PACKED_KEYS", widths)
     assert frame(measure.open(path)).equals(ref)
+
+
+def test_profile_of_accounts_without_optional_columns_is_null(
+        tmp_path: Path, census_helpers: dict) -> None:
+    """``display_name``, ``description`` and ``lang`` are optional in the contract:
+    a dataset whose accounts lack them gives a profile with those columns null."""
+    tables = census_helpers["tiny_tables"]()
+    keep = [c for c in tables["accounts"].columns
+            if c not in ("display_name", "description", "lang")]
+    tables["accounts"] = tables["accounts"].select(keep)
+    path = census_helpers["write_dataset"](tmp_path / "bare", tables)
+    with measure.open(path) as ds:
+        fr = frame(ds, profile=True)
+    assert fr.height > 0
+    for c in ("display_name", "description", "lang"):
+        assert fr[c].null_count() == fr.height
+    assert fr["screen_name"].null_count() < fr.height

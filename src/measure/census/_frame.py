@@ -553,7 +553,9 @@ def frame(ds: Dataset, *, ranks: bool = True, profile: bool = False) -> pl.DataF
     """
     table = build_frame(ds, ranks=ranks)
     if profile:
-        q = _sql.FRAME_PROFILE.replace("census_frame", table)
+        cols = ", ".join(f"a.{c}" if ds.has_column("accounts", c)
+                         else f"NULL::VARCHAR AS {c}" for c in _sql.PROFILE_COLUMNS)
+        q = _sql.FRAME_PROFILE.format(profile=cols).replace("census_frame", table)
         return ds.sql(q).sort("account_id")
     return ds.sql(f"SELECT * FROM {table} ORDER BY account_id")
 

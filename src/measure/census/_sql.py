@@ -707,10 +707,13 @@ LEFT JOIN h_reciprocal_in ON f.reciprocal_in = h_reciprocal_in.v
 
 #: Frame joined with profile fields, for coding sheets and model features.
 FRAME_PROFILE = """
-SELECT f.*, a.screen_name, a.display_name, a.description, a.lang
+SELECT f.*, {profile}
 FROM census_frame f
 LEFT JOIN accounts a ON f.account_id = a.account_id
 """
+#: ``accounts`` columns the profile adds (optional in the contract: a missing one
+#: is a column of nulls).
+PROFILE_COLUMNS = ("screen_name", "display_name", "description", "lang")
 
 #: Frame size by level and tier.
 FRAME_COUNTS = """
