@@ -6,7 +6,7 @@ file's SHA-256, validates it with :func:`measure.open`, and returns an
 :class:`IngestReport`. ``ingest(source, format, into=dataset)`` adds the tables a
 source yields to a dataset instead, writing a new complete version atomically and
 skipping raw files it already holds. Formats: ``twitter-v1``, ``twitter-v2``,
-``fifthtribe``, ``table`` (see ``docs/ingest.md``).
+``twarc2-follows``, ``bluesky``, ``fifthtribe``, ``table`` (see ``docs/ingest.md``).
 
 Records that cannot be read go to the dataset's ``quarantine`` table (file, line,
 column, reason, raw text); rows with the same key are collapsed to the last in file
@@ -43,7 +43,8 @@ from measure.ingest._common import (
 from measure.ingest._fifthtribe import handle_id
 from measure.options import validate_option
 
-Format = Literal["twitter-v1", "twitter-v2", "fifthtribe", "table"]
+Format = Literal["twitter-v1", "twitter-v2", "twarc2-follows", "bluesky",
+                 "fifthtribe", "table"]
 FORMATS: tuple[str, ...] = get_args(Format)
 
 
@@ -59,6 +60,7 @@ def ingest(
     observed_at: str | dt.datetime | None = None,
     strict: bool = False,
     command: str | None = None,
+    level: int | None = None,
 ) -> IngestReport:
     """Ingest raw files into a new dataset (``out``) or add them to one (``into``).
 
@@ -70,7 +72,8 @@ def ingest(
         or a list of them. Files are read in the order given, a directory's files in
         sorted path order; they are never modified.
     format
-        ``"twitter-v1"``, ``"twitter-v2"``, ``"fifthtribe"`` or ``"table"``.
+        ``"twitter-v1"``, ``"twitter-v2"``, ``"twarc2-follows"``, ``"bluesky"``,
+        ``"fifthtribe"`` or ``"table"``.
     out
         The dataset directory to write (normally under ``data/processed/``). It must
         not lie inside ``source``. Give ``out`` or ``into``, not both.
@@ -94,6 +97,11 @@ def ingest(
     command
         The producing command recorded in the manifest (the CLI passes its command
         line; by default a Python call is recorded).
+    level
+        Snowball level of the follow lists in the source (``crawls.level``: 0 for
+        the seeds' lists, 1 for lists of accounts found in them, ...). Required for
+        ``twarc2-follows``, and for ``bluesky`` sources holding getFollowers or
+        getFollows pages; not used by other formats.
 
     Returns
     -------
@@ -141,6 +149,17 @@ def ingest(
     if t0 is not None and format not in ("twitter-v1", "twitter-v2"):
         raise IngestError(f"--observed-at is only used with the Twitter formats, not "
                           f"{format!r}; drop it")
+    if level is not None and format not in ("twarc2-follows", "bluesky"):
+        raise IngestError(f"--level is only used with the follow-list formats "
+                          f"(twarc2-follows, bluesky), not {format!r}; drop it")
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int)
+                              or level < 0):
+        raise IngestError(f"--level must be a whole number >= 0 (0 for the seeds' "
+                          f"lists), got {level!r}")
+    if format == "twarc2-follows" and level is None:
+        raise IngestError("format 'twarc2-follows' needs the snowball level of the "
+                          "lists it reads: pass --level N (level=N), 0 for the seeds' "
+                          "lists, 1 for lists of accounts found in them, ...")
     if format != "table" and mapping is not None:
         raise IngestError(f"a mapping file is only used with format 'table', not "
                           f"{format!r}; drop --mapping")
@@ -148,12 +167,16 @@ def ingest(
         raise IngestError("format 'table' needs a mapping file (--mapping "
                           "FILE.toml) naming the target tables and columns; see "
                           "docs/ingest.md")
-    options = {"observed_at": t0.isoformat()} if t0 is not None else {}
+    options: dict[str, object] = {}
+    if t0 is not None:
+        options["observed_at"] = t0.isoformat()
+    if level is not None:
+        options["level"] = level
     labels = [str(s) for s in sources]
     if into is None:
         assert out is not None
         files = _list_files(sources, format)
-        parsed = _parse(files, format, mapping, t0)
+        parsed = _parse(files, format, mapping, t0, level)
         return _common.write_ingest(parsed, fmt=format, source=" ".join(labels),
                                     files=files, out=out, name=name,
                                     command=command, overwrite=overwrite,
@@ -171,7 +194,7 @@ def ingest(
         if not todo:
             return _into.noop_report(target, fmt=format, source=" ".join(labels),
                                      skipped=skipped)
-        parsed = _parse(todo, format, mapping, t0)
+        parsed = _parse(todo, format, mapping, t0, level)
         return _into.write_into(parsed, target, fmt=format, sources=labels,
                                 files=todo, command=command, strict=strict,
                                 options=options, skipped=skipped)
@@ -179,9 +202,19 @@ def ingest(
 
 def _list_files(sources: Sequence[str | os.PathLike[str]],
                 format: str) -> list[RawFile]:  # noqa: A002
-    from measure.ingest import _common, _fifthtribe, _table, _twitter_v1, _twitter_v2
+    from measure.ingest import (
+        _bluesky,
+        _common,
+        _fifthtribe,
+        _table,
+        _twarc2_follows,
+        _twitter_v1,
+        _twitter_v2,
+    )
 
     suffixes = {"twitter-v1": _twitter_v1.SUFFIXES, "twitter-v2": _twitter_v2.SUFFIXES,
+                "twarc2-follows": _twarc2_follows.SUFFIXES,
+                "bluesky": _bluesky.SUFFIXES,
                 "fifthtribe": _fifthtribe.SUFFIXES, "table": _table.SUFFIXES}[format]
     files: list[RawFile] = []
     seen: set[Path] = set()
@@ -195,9 +228,21 @@ def _list_files(sources: Sequence[str | os.PathLike[str]],
 
 def _parse(files: list[RawFile], format: str,  # noqa: A002
            mapping: str | os.PathLike[str] | None,
-           t0: dt.datetime | None) -> Parsed:
-    from measure.ingest import _fifthtribe, _table, _twitter_v1, _twitter_v2
+           t0: dt.datetime | None, level: int | None = None) -> Parsed:
+    from measure.ingest import (
+        _bluesky,
+        _fifthtribe,
+        _table,
+        _twarc2_follows,
+        _twitter_v1,
+        _twitter_v2,
+    )
 
+    if format == "twarc2-follows":
+        assert level is not None
+        return _twarc2_follows.parse(files, level=level)
+    if format == "bluesky":
+        return _bluesky.parse(files, level=level)
     if format == "twitter-v1":
         return _twitter_v1.parse(files, observed_at=t0)
     if format == "twitter-v2":

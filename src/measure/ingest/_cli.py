@@ -12,6 +12,10 @@ EPILOG = """\
 examples:
   measure ingest data/raw/lookups/ --format twitter-v1 --out data/processed/lookups
   measure ingest data/raw/twarc2.jsonl --format twitter-v2 --out data/processed/v2
+  measure ingest data/raw/followers/level0/ --format twarc2-follows --level 0 \\
+      --into data/processed/census
+  measure ingest data/raw/jetstream/ data/raw/appview/ --format bluesky --level 0 \\
+      --out data/processed/bluesky
   measure ingest ../shared/reference-data/fifth-tribe/tweets.csv --format fifthtribe \\
       --out data/processed/fifthtribe
   measure ingest data/raw/checks.csv --format table --mapping data/raw/checks.toml \\
@@ -60,6 +64,10 @@ def register(sub: Any) -> None:
     p.add_argument("--observed-at", metavar="ISO",
                    help="collection time for Twitter records that carry none, e.g. "
                    "2024-05-01T12:00:00Z")
+    p.add_argument("--level", type=int, metavar="N",
+                   help="snowball level of the follow lists read (twarc2-follows, "
+                   "bluesky getFollowers/getFollows pages): 0 for the seeds' lists, "
+                   "1 for lists of accounts found in them, ...")
     p.add_argument("--strict", action="store_true",
                    help="fail on the first unreadable record instead of "
                    "quarantining it")
@@ -73,7 +81,8 @@ def _argv(args: argparse.Namespace) -> list[str]:
     argv += ["--out", str(args.out)] if args.out is not None else [
         "--into", str(args.into)]
     for flag, value in (("--mapping", args.mapping), ("--name", args.name),
-                        ("--observed-at", args.observed_at)):
+                        ("--observed-at", args.observed_at),
+                        ("--level", args.level)):
         if value is not None:
             argv += [flag, str(value)]
     for flag, on in (("--overwrite", args.overwrite), ("--strict", args.strict)):
@@ -90,6 +99,6 @@ def run_ingest(args: argparse.Namespace) -> int:
     report = ingest(source, args.format, args.out, args.mapping, into=args.into,
                     name=args.name, overwrite=args.overwrite,
                     observed_at=args.observed_at, strict=args.strict,
-                    command=shlex.join(_argv(args)))
+                    command=shlex.join(_argv(args)), level=args.level)
     emit(args, report.to_dict(), report.summary())
     return 0 if report.balanced else 1
