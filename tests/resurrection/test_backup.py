@@ -197,12 +197,14 @@ def _five_level_time_gap() -> tuple:
         c.name, c.levels[:BACKUP_LEVEL]) for c in COMPARISONS)
 
 
-@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("grouped", [False, True, "window_u"])
 def test_model_without_backups_is_the_model_without_the_level(monkeypatch,
                                                               grouped) -> None:
     """An optional level no pair takes is left out: the fit equals, to the last
     bit, a fit whose time gap has no such level (EM on 3,000 pairs drawn from
-    fixed level probabilities, no pair at the backup level)."""
+    fixed level probabilities, no pair at the backup level; ``window_u``: the
+    grouped model with each window's own time-gap shares, windows of 40
+    accounts none of which is at the backup level)."""
     rng = np.random.default_rng(11)
     n = 3000
     y = rng.random(n) < 0.3
@@ -215,7 +217,16 @@ def test_model_without_backups_is_the_model_without_the_level(monkeypatch,
     bins = np.column_stack(cols).astype(np.int64)
     group = np.repeat(np.arange(n // 3), 3)
 
+    counts = np.zeros((n // 3, 6))
+    np.add.at(counts, (group, bins[:, FEATURES.index("time_gap")]), 1)
+    counts[:, :BACKUP_LEVEL] += rng.integers(0, 7, (n // 3, BACKUP_LEVEL))
+    counts[:, 0] += 40 - counts.sum(axis=1)  # at most 3 + 5 * 6 before: >= 7 added
+
     def fit():
+        if grouped == "window_u":
+            L = len(FS.COMPARISONS[FEATURES.index("time_gap")].levels)
+            return FS.fit_em_grouped(bins, group, n_cand=np.full(n // 3, 40.0),
+                                     window_counts={"time_gap": counts[:, :L]})
         if grouped:
             return FS.fit_em_grouped(bins, group)
         return FS.fit_em(bins)

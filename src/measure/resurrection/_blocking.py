@@ -218,11 +218,12 @@ def windows(suspended: pl.DataFrame, keys: pl.DataFrame
     """Suspended accounts' windows and the accounts (by ``t_new``) inside each.
 
     Returns ``(win, acc, lo, hi)``: the windows ``account_id, lower_t, upper_t``
-    (sorted by id), the accounts ``account_id, t_new`` sorted by time, and per
-    window the slice ``acc[lo:hi]`` of accounts created in ``(lower_t,
-    upper_t]``.
+    (with ``first_suspended, last_active`` when ``suspended`` has them; sorted
+    by id), the accounts ``account_id, t_new`` sorted by time, and per window
+    the slice ``acc[lo:hi]`` of accounts created in ``(lower_t, upper_t]``.
     """
-    win = suspended.select("account_id", "lower_t", "upper_t").drop_nulls(
+    extra = [c for c in ("first_suspended", "last_active") if c in suspended.columns]
+    win = suspended.select("account_id", "lower_t", "upper_t", *extra).drop_nulls(
         ["lower_t", "upper_t"]).sort("account_id")
     acc = keys.select("account_id", "t_new").drop_nulls().sort("t_new")
     t_acc = acc["t_new"].dt.epoch("us").to_numpy()

@@ -325,6 +325,98 @@ COMPARISONS: tuple[Comparison, ...] = (
 FEATURES = tuple(c.name for c in COMPARISONS)
 #: time-gap level of a successor created at or before the last active look-up
 BACKUP_LEVEL = 5
+#: upper ends (days after the first suspended look-up, inclusive) of the time-gap
+#: levels 4 ("<=2 d"), 3, 2 and 1; later creations are level 0 (">30 d")
+TIME_GAP_DAYS = (2, 7, 14, 30)
+_DAY_US = 86_400_000_000
+_GAP_EDGES_US = np.array([d * _DAY_US for d in TIME_GAP_DAYS], dtype=np.int64)
+
+
+def time_gap_levels(created_us: np.ndarray, first_suspended_us: np.ndarray,
+                    last_active_us: np.ndarray | None = None) -> np.ndarray:
+    """Time-gap level of accounts created at ``created_us``.
+
+    Parameters
+    ----------
+    created_us, first_suspended_us
+        Creation time of the new account and first suspended look-up of the
+        suspended one, microseconds since the epoch (int64).
+    last_active_us
+        Last active look-up of the suspended account (float, nan when there
+        is none); an account created at or before it is at
+        :data:`BACKUP_LEVEL`.
+
+    Returns
+    -------
+    numpy.ndarray
+        int8 levels: 4 when created at most 2 days after the first suspended
+        look-up (or before it), 3 up to 7 days, 2 up to 14, 1 up to 30, 0 later.
+        The same integer arithmetic as :func:`window_time_gap_counts`, so that
+        every window account is counted at the level its pair gets.
+    """
+    gap = np.asarray(created_us, dtype=np.int64) - np.asarray(first_suspended_us,
+                                                                dtype=np.int64)
+    g = (4 - np.searchsorted(_GAP_EDGES_US, gap, side="left")).astype(np.int8)
+    if last_active_us is not None:
+        la = np.asarray(last_active_us, dtype=np.float64)
+        before = ~np.isnan(la) & (np.asarray(created_us, dtype=np.float64) <= la)
+        g = np.where(before, BACKUP_LEVEL, g).astype(np.int8)
+    return g
+
+
+def window_time_gap_counts(t_sorted_us: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                           first_suspended_us: np.ndarray,
+                           last_active_us: np.ndarray) -> np.ndarray:
+    """Accounts of each search window at each time-gap level.
+
+    Parameters
+    ----------
+    t_sorted_us
+        Creation times of all accounts, sorted, microseconds since the epoch.
+    lo, hi
+        Per window, the slice ``t_sorted_us[lo:hi]`` of the accounts created in
+        it (as from :func:`measure.resurrection._blocking.windows`).
+    first_suspended_us
+        Per window, the suspended account's first suspended look-up (int64 us).
+    last_active_us
+        Per window, its last active look-up (float us, nan when none).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_windows, 6)`` counts; row ``a`` sums to ``hi[a] - lo[a]`` and
+        column ``l`` is the number of window accounts whose pair with ``a``
+        gets time-gap level ``l`` (:func:`time_gap_levels`). Computed from the
+        sorted creation times by binary search at the level boundaries, in
+        ``O(n_windows log n_accounts)``.
+    """
+    t = np.asarray(t_sorted_us, dtype=np.int64)
+    lo = np.asarray(lo, dtype=np.int64)
+    hi = np.asarray(hi, dtype=np.int64)
+    fs = np.asarray(first_suspended_us, dtype=np.int64)
+    la = np.asarray(last_active_us, dtype=np.float64)
+
+    def upto(x: np.ndarray) -> np.ndarray:
+        """Window accounts created at or before ``x``."""
+        return np.clip(np.searchsorted(t, x, side="right"), lo, hi) - lo
+
+    # the backup level: created in the window at or before the last active
+    # look-up (the largest whole microsecond <= it; times are whole microseconds)
+    n_before = np.zeros(lo.size, dtype=np.int64)
+    has_la = ~np.isnan(la)
+    if has_la.any():
+        x = np.floor(la[has_la]).astype(np.int64)
+        n_before[has_la] = (np.clip(np.searchsorted(t, x, side="right"),
+                                    lo[has_la], hi[has_la]) - lo[has_la])
+    cum = [n_before] + [np.maximum(upto(fs + e), n_before) for e in _GAP_EDGES_US]
+    cum.append(hi - lo)
+    out = np.zeros((lo.size, len(COMPARISONS[FEATURES.index("time_gap")].levels)),
+                   dtype=np.int64)
+    out[:, BACKUP_LEVEL] = n_before
+    # cum[1] - cum[0]: "<=2 d" (level 4), ..., cum[5] - cum[4]: ">30 d" (level 0)
+    for i in range(5):
+        out[:, 4 - i] = cum[i + 1] - cum[i]
+    return out
 
 
 def _todo(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -445,8 +537,9 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     -----
     ``gap_days`` is the time from the first suspended look-up to the new
     account's creation (negative when it was created before); the time-gap
-    level is :data:`BACKUP_LEVEL` when ``frame`` has ``last_active`` and the
-    new account was created at or before it.
+    level (:func:`time_gap_levels`, in whole microseconds) is
+    :data:`BACKUP_LEVEL` when ``frame`` has ``last_active`` and the new account
+    was created at or before it, missing (``-1``) when a time is null.
     """
     handle_sim = _sim(frame["handle_prev"], frame["handle_new"], fuzz.ratio)
     name_sim = _sim(frame["name_prev"], frame["name_new"], fuzz.token_sort_ratio)
@@ -516,13 +609,16 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     f = np.where(f > 0, f + 1, f)
     f = np.where((f == 0) & (np.minimum(nf_p, nf_n) < SMALL_LIST), 1, f).astype(np.int8)
 
-    gap = (frame["created_new"] - frame["first_suspended"]).dt.total_seconds()
-    gap_days = gap.to_numpy().astype(np.float64) / 86400.0
-    g = (4 - np.searchsorted(np.array([2.0, 7.0, 14.0, 30.0]), gap_days,
-                             side="left")).astype(np.int8)
-    if "last_active" in frame.columns:
-        before = (frame["created_new"] <= frame["last_active"]).fill_null(False)
-        g = np.where(before.to_numpy(), BACKUP_LEVEL, g).astype(np.int8)
+    c_us = frame["created_new"].dt.epoch("us")
+    f_us = frame["first_suspended"].dt.epoch("us")
+    no_time = (c_us.is_null() | f_us.is_null()).to_numpy()
+    c_us, f_us = c_us.fill_null(0).to_numpy(), f_us.fill_null(0).to_numpy()
+    gap_days = (c_us - f_us).astype(np.float64) / _DAY_US
+    gap_days[no_time] = np.nan
+    la_us = (frame["last_active"].dt.epoch("us").cast(pl.Float64).fill_null(np.nan)
+             .to_numpy() if "last_active" in frame.columns else None)
+    g = time_gap_levels(c_us, f_us, la_us)
+    g[no_time] = -1
 
     if "lang_prev" in frame.columns:
         names_alike = np.isin(n, (2, 3, 6, 7))  # sim >= 0.85 or equal

@@ -24,6 +24,40 @@ produce) that no pair takes is left out: ``m = u = 0``, no pseudo-count, and
 its likelihood ratio is 1 (as missing), so the fitted model is exactly the one
 without that level.
 
+Per-window u of the time gap
+----------------------------
+In the grouped model (:func:`fit_em_grouped`) the prior of each account ``j``
+of suspended account ``a``'s window is ``P(Z_a = j) = rho / k_a``, ``k_a`` the
+window size: a priori the successor is any one of the window's accounts. The
+time gap of a window account is fixed by its creation time, so what the time gap
+says about ``j`` depends on how many of *that* window's accounts share its
+level. Say the successor's level ``l`` is drawn from ``m`` and the successor is
+then one of the ``n_a(l)`` window accounts at that level, each as likely: then
+``P(Z_a = j | Z_a != none) = m(l_j) / n_a(l_j) = (1/k_a) m(l_j) / u_a(l_j)``
+with ``u_a(l) = n_a(l) / k_a``, the share of *all* the window's accounts (not
+only the blocked candidates) at level ``l``. So with the prior ``rho / k_a``
+the time gap's likelihood ratio is ``m(l) / u_a(l)`` and the window size
+cancels (``rho m(l) / n_a(l)``): a non-successor of the window, uniform over
+its accounts, has the window's level distribution ``u_a``. ``n_a(l)`` counts
+the successor too, so at a level its window holds only ``n`` accounts of, the
+successor's odds are ``(n - 1) / n`` of what a count of the other accounts
+would give; with windows of hundreds of accounts this is small, and it keeps
+``u_a`` of a candidate's level above 0 (a count of the others alone would let
+EM make a candidate alone at its level certain). One ``u`` pooled over the
+windows is right only when all windows have the same level shares: a window
+opened long before the suspension holds mostly accounts at the backup level,
+one opened at a recent creation none, and with a pooled ``u`` the candidates of
+the second kind gain odds they do not have. ``window_counts`` gives ``n_a(l)``
+(counted by :func:`measure.resurrection._features.window_time_gap_counts` from
+the sorted creation times); the other comparisons keep the two-stratum ``u``
+(their levels are not a function of the window). This is a record-specific
+``u``, as in frequency-based matching (Winkler 1989), where agreeing on a name
+has the ``u`` of that name's frequency, and in Splink's term-frequency
+adjustments (Linacre et al. 2022), which set ``u`` of an exact match to the
+frequency of the value. ``predict_grouped`` uses the same ``u_a``, so the
+link probabilities, the assignment and the rate's link draws do too. The
+pairwise model (:func:`fit_em`) has no window prior and keeps one ``u``.
+
 Supervised model
 ----------------
 With labelled pairs (``previous, new, match``), a logistic regression of ``match`` on
@@ -37,7 +71,12 @@ References
 Fellegi, I. P. & Sunter, A. B. (1969). A theory for record linkage. *JASA* 64,
 1183-1210. Winkler, W. E. (1988). Using the EM algorithm for weight computation in
 the Fellegi-Sunter model of record linkage. *Proc. Section on Survey Research
-Methods, ASA*, 667-671.
+Methods, ASA*, 667-671. Winkler, W. E. (1989). Frequency-based matching in
+Fellegi-Sunter model of record linkage. *Proc. Section on Survey Research
+Methods, ASA*, 778-783. Linacre, R., Lindsay, S., Manassis, T., Slade, Z.,
+Hepworth, T., Kennedy, R. & Bond, A. (2022). Splink: Free software for
+probabilistic record linkage at scale. *International Journal of Population
+Data Science* 7(3) (term-frequency adjustments).
 """
 
 from __future__ import annotations
@@ -48,11 +87,12 @@ import numpy as np
 import polars as pl
 
 from measure.errors import EstimationError
-from measure.resurrection._features import COMPARISONS
+from measure.resurrection._features import BACKUP_LEVEL, COMPARISONS
 
 PSEUDO = 0.5  # pseudo-count per level (Jeffreys-like) keeps m, u off 0 and 1
 MAX_ITER = 500
 TOL = 1e-8
+WINDOW_CHUNK = 1_000_000  # pairs per chunk of the per-window u's pair arrays
 
 
 @dataclass(frozen=True)
@@ -84,7 +124,9 @@ class FSModel:
         """Table of ``comparison, level, label, m, u, weight`` (log2 m/u).
 
         A level left out of the model (an optional level no pair took) has
-        ``m = u = 0`` and weight 0.
+        ``m = u = 0`` and weight 0. A comparison with a per-window ``u``
+        (``extra["window_u"]``, the grouped model's time gap) is shown with its
+        ``u`` pooled over all window pairs; each window's own weight differs.
         """
         rows = []
         for c in COMPARISONS:
@@ -368,13 +410,93 @@ def _group_posterior(llr: np.ndarray, group: np.ndarray, k: np.ndarray,
     return ea / denom[group]
 
 
+def _window_u(counts: dict[str, np.ndarray] | None, bins: np.ndarray,
+              group: np.ndarray, G: int, used: list[np.ndarray]
+              ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Per suspended account level probabilities ``u_a`` of window comparisons.
+
+    ``counts[name]`` is ``(G, L)``: the accounts of each window at each level.
+    A candidate is one of its window's accounts, so each count is raised to at
+    least the candidates at that level (it is already, when the counts and the
+    levels come from the same window). When the time gap's backup level is left
+    out of the model (no pair takes it), the window accounts created before the
+    last active look-up count at "<=2 d", the level their pairs have without
+    it. Returns ``{comparison index: (G, L) u_a}`` and ``{comparison index:
+    pooled u}`` (``sum_a counts[a] / sum_a k_a``).
+    """
+    per: dict[int, np.ndarray] = {}
+    pooled: dict[int, np.ndarray] = {}
+    names = [c.name for c in COMPARISONS]
+    for name, raw in (counts or {}).items():
+        kk = names.index(name)
+        c = COMPARISONS[kk]
+        L = len(c.levels)
+        if getattr(c, "groups", None) is not None:
+            raise ValueError(f"a per-window u of the conditional comparison "
+                             f"'{name}' is not supported")
+        cnt = np.array(raw, dtype=np.float64)
+        if cnt.shape != (G, L):
+            raise ValueError(f"window level counts of '{name}' must be "
+                             f"({G}, {L}), got {cnt.shape}")
+        if name == "time_gap" and L > BACKUP_LEVEL and not used[kk][BACKUP_LEVEL]:
+            cnt[:, BACKUP_LEVEL - 1] += cnt[:, BACKUP_LEVEL]
+            cnt[:, BACKUP_LEVEL] = 0.0
+        cand = np.zeros(G * L)
+        for a in range(0, bins.shape[0], WINDOW_CHUNK):
+            lvl = bins[a:a + WINDOW_CHUNK, kk]
+            ok = lvl >= 0
+            cand += np.bincount(group[a:a + WINDOW_CHUNK][ok] * L + lvl[ok],
+                                minlength=G * L)
+        cnt = np.maximum(cnt, cand.reshape(G, L)) * used[kk]
+        tot = cnt.sum(axis=1, keepdims=True)
+        per[kk] = np.divide(cnt, tot, out=np.zeros_like(cnt), where=tot > 0)
+        all_ = cnt.sum(axis=0)
+        pooled[kk] = all_ / all_.sum() if all_.sum() > 0 else all_
+    return per, pooled
+
+
+def _window_offset(bins: np.ndarray, group: np.ndarray,
+                   wu: dict[int, np.ndarray]) -> np.ndarray:
+    """Per pair: ``-sum_k log u_{a,k}(l)`` over the window comparisons ``wu``.
+
+    Fixed during EM (the ``u_a`` are not re-estimated), so it is computed once;
+    the ``log m_k(l)`` part depends on the comparison pattern only and is added
+    with the other comparisons (:func:`_log_lr` with ``u = 1``). A missing
+    level, or a level left out of the model (``u_a = 0`` and ``m = 0``), adds 0.
+    Kept as float32 (4 bytes a pair, computed in chunks of
+    :data:`WINDOW_CHUNK` pairs): the log of a share of a window's accounts to
+    seven digits.
+    """
+    out = np.zeros(bins.shape[0], dtype=np.float32)
+    logs = {kk: np.log(np.where(ua > 0, ua, 1.0)) for kk, ua in wu.items()}
+    for a in range(0, bins.shape[0], WINDOW_CHUNK):
+        b = min(a + WINDOW_CHUNK, bins.shape[0])
+        grp = group[a:b]
+        acc = np.zeros(b - a)
+        for kk, lu in logs.items():
+            lvl = bins[a:b, kk]
+            ok = lvl >= 0
+            acc[ok] -= lu[grp[ok], lvl[ok]]
+        out[a:b] = acc
+    return out
+
+
+def _with_unit_u(u: list[np.ndarray], wu: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """``u`` with the window comparisons' set to 1.
+
+    Their ``u_a`` enters through the pair offset (:func:`_window_offset`).
+    """
+    return [np.ones_like(x) if kk in wu else x for kk, x in enumerate(u)]
+
+
 def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
                    max_iter: int = MAX_ITER, tol: float = 1e-7,
                    fixed_u: dict[str, np.ndarray] | None = None,
                    n_cand: np.ndarray | None = None,
                    random_bins: np.ndarray | None = None,
                    random_idx: np.ndarray | None = None,
-                   n_window_pairs: float | None = None) -> FSModel:
+                   n_window_pairs: float | None = None,
+                   window_counts: dict[str, np.ndarray] | None = None) -> FSModel:
     """Fellegi-Sunter EM with at most one successor per suspended account.
 
     Each suspended account ``a`` (``group``) has candidates ``j = 1..k_a`` and a
@@ -413,6 +535,16 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
         two random-pair seeds on the demo world (links 585-698, precision
         0.92-1.00). Without it, ``u`` comes from the random pairs alone (those
         that are candidates weighted by ``1 - g``).
+    window_counts
+        ``{comparison: (G, L) counts}``: for each suspended account, how many
+        accounts of its window are at each level of that comparison (all of
+        them, not only the candidates; ``n_cand`` must then be the window
+        sizes). That comparison's ``u`` is then the account's own
+        ``u_a(l) = counts[a, l] / sum_l counts[a, l]`` (the window size
+        ``k_a``) instead of one ``u`` for all windows (see the module notes,
+        "Per-window u of the time gap"); ``model.u`` reports the pooled
+        ``sum_a counts[a] / sum_a k_a`` and ``model.extra["window_u"]`` holds
+        the ``u_a``.
     """
     if bins.shape[0] == 0:
         raise EstimationError("no candidate pairs to fit the linkage model on; widen "
@@ -444,6 +576,8 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
     prev = np.inf
     converged = False
     it = 0
+    wu, pooled_wu = _window_u(window_counts, bins, group, G, used)
+    offset = _window_offset(bins, group, wu) if wu else None
     # comparison patterns: likelihood ratios and M-step counts per distinct
     # pattern (a few thousand) instead of per pair (millions)
     pats, inv, n_pat = _pattern_codes(bins)
@@ -483,7 +617,9 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
             u[kk] = _normalise(c, np.bincount(lvl[lvl >= 0], minlength=L)
                                + pseudo[kk])
     for it in range(1, max_iter + 1):  # noqa: B007 - used after the loop
-        llr = _log_lr(pats, m, u)[inv]
+        llr = _log_lr(pats, m, _with_unit_u(u, wu))[inv]
+        if offset is not None:
+            llr += offset
         g = _group_posterior(llr, group, k, rho)
         g_pat = np.bincount(inv, weights=g, minlength=pats.shape[0])
         for kk, L in enumerate(nlev):
@@ -521,25 +657,37 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
             break
         prev = rho
     names = [c.name for c in COMPARISONS]
+    for kk, pu in pooled_wu.items():
+        u[kk] = pu
+    method = ("Fellegi-Sunter EM, one successor per suspended account"
+              + (" (u from candidate and random window pairs)" if two_strata
+                 else " (u from random pairs)" if fixed_u else ""))
+    if wu:
+        method += "; " + ", ".join(names[kk] for kk in wu) + " u of each window"
     return FSModel(lam=rho, m=dict(zip(names, m, strict=True)),
                    u=dict(zip(names, u, strict=True)), n_iter=it,
-                   converged=converged, loglik=float("nan"),
-                   method="Fellegi-Sunter EM, one successor per suspended account"
-                   + (" (u from candidate and random window pairs)" if two_strata
-                      else " (u from random pairs)" if fixed_u else ""),
-                   extra={"k": k})
+                   converged=converged, loglik=float("nan"), method=method,
+                   extra={"k": k, "window_u": {names[kk]: v for kk, v in wu.items()}})
 
 
 def predict_grouped(model: FSModel, bins: np.ndarray,
                     group: np.ndarray) -> np.ndarray:
     """``P(pair is the suspended account's successor)`` under the grouped model."""
     names = [c.name for c in COMPARISONS]
+    group = np.asarray(group, dtype=np.int64)
+    G = int(group.max(initial=-1)) + 1
+    window_u = model.extra.get("window_u") or {}
+    wu = {names.index(n): np.asarray(v) for n, v in window_u.items()}
+    if any(v.shape[0] != G for v in wu.values()):
+        raise ValueError("the model's per-window u is for another set of "
+                         "suspended accounts than 'group'")
     pats, inv, _ = _pattern_codes(bins)
     llr = _log_lr(pats, [model.m[n] for n in names],
-                  [model.u[n] for n in names])[inv]
-    group = np.asarray(group, dtype=np.int64)
+                  _with_unit_u([model.u[n] for n in names], wu))[inv]
+    if wu:
+        llr += _window_offset(np.asarray(bins, dtype=np.int64), group, wu)
     k = model.extra.get("k")
-    if k is None or len(k) != int(group.max(initial=-1)) + 1:
+    if k is None or len(k) != G:
         k = np.bincount(group).astype(np.float64)
         k[k == 0] = 1.0
     return _group_posterior(llr, group, np.asarray(k), model.lam)

@@ -45,7 +45,13 @@ from measure.resurrection._assign import (
     threshold_for_precision,
 )
 from measure.resurrection._assign import assign as greedy_links
-from measure.resurrection._features import FEATURES, account_keys, compare
+from measure.resurrection._features import (
+    COMPARISONS,
+    FEATURES,
+    account_keys,
+    compare,
+    window_time_gap_counts,
+)
 from measure.resurrection._fellegi_sunter import (
     fit_em,
     fit_em_grouped,
@@ -71,6 +77,12 @@ from measure.resurrection._settings import KEY_BITS, LinkageSettings
 # comparisons whose non-match distribution comes from random pairs (the time gap
 # and follower overlap of random pairs say nothing about blocked non-matches)
 RANDOM_U = ("handle", "display_name", "bio", "avatar", "lang")
+
+# columns of ``Candidates.window_sizes``: accounts of the window at each time-gap
+# level
+TIME_GAP_COLUMNS = tuple(
+    f"n_time_gap_{lvl}"
+    for lvl in range(len(COMPARISONS[FEATURES.index("time_gap")].levels)))
 
 # added to the rate's assumptions when the link probabilities are the EM model's
 # own (no audit, no labels); figures in docs/resurrection.md
@@ -160,7 +172,9 @@ class Candidates:
         ``u_random_pairs`` is 0 or no account is suspended).
     window_sizes
         ``previous, n_window``: accounts created in each suspended account's
-        search window.
+        search window, and ``n_time_gap_0`` ... ``n_time_gap_5``: how many of
+        them are at each time-gap level (their pair with the suspended account
+        would get that level); the grouped model's per-window time-gap ``u``.
     n_window_pairs
         Sum of ``n_window``: the population the random pairs are drawn from.
     pairs_by_key
@@ -451,6 +465,15 @@ def block(ds: Any, events: SuspensionEvents, settings: LinkageSettings | None = 
         feats = _features(run, keys)
     sizes = pl.DataFrame({"previous": win["account_id"],
                           "n_window": (hi - lo).astype(np.float64)})
+    if win.height:
+        counts = window_time_gap_counts(
+            acc["t_new"].dt.epoch("us").to_numpy(), lo, hi,
+            win["first_suspended"].dt.epoch("us").to_numpy(),
+            win["last_active"].dt.epoch("us").cast(pl.Float64).to_numpy())
+    else:
+        counts = np.zeros((0, len(TIME_GAP_COLUMNS)), dtype=np.int64)
+    sizes = sizes.with_columns(pl.Series(c, counts[:, lvl], dtype=pl.Int64)
+                               for lvl, c in enumerate(TIME_GAP_COLUMNS))
     return Candidates(pairs=feats, random_pairs=rand, window_sizes=sizes,
                       n_window_pairs=float((hi - lo).sum()), pairs_by_key=by_key,
                       warnings=tuple(warnings), log=run.log,
@@ -501,7 +524,9 @@ def score(candidates: Candidates, settings: LinkageSettings | None = None, *,
     Fellegi-Sunter by EM assumes the comparisons independent given match
     status; the grouped model (default) allows at most one successor per
     suspended account, with ``u`` from the candidates and the random window
-    pairs (two strata). See :mod:`measure.resurrection._fellegi_sunter`.
+    pairs (two strata), except the time gap's: the level shares of each
+    suspended account's own window (``candidates.window_sizes``). See
+    :mod:`measure.resurrection._fellegi_sunter`.
     """
     settings = settings or LinkageSettings()
     t0 = time.perf_counter()
@@ -561,16 +586,23 @@ def _fit_em(feats: pl.DataFrame, bins: np.ndarray, candidates: Candidates,
     # feats is sorted by previous: group codes are the runs (a dense rank)
     starts = B.run_starts(feats["previous"])
     group = B.run_codes(starts, feats.height)
-    n_cand = n_window_pairs = None
+    n_cand = n_window_pairs = window_counts = None
     if rand_bins is not None:
         # with u from all pairs, the prior of each pair is 1 over all accounts
         # in the window, not over the blocked candidates
         first = feats.select("previous")[starts]
-        n_cand = first.join(candidates.window_sizes, on="previous", how="left")[
-            "n_window"].fill_null(1.0).to_numpy()
+        win = first.join(candidates.window_sizes, on="previous", how="left",
+                         maintain_order="left")
+        n_cand = win["n_window"].fill_null(1.0).to_numpy()
         n_window_pairs = candidates.n_window_pairs
+        if set(TIME_GAP_COLUMNS) <= set(win.columns):
+            # the time gap's u: each suspended account's own window (all its
+            # accounts, at the level their pair with it would get)
+            window_counts = {"time_gap": win.select(TIME_GAP_COLUMNS).fill_null(0)
+                             .to_numpy().astype(np.float64)}
     model = fit_em_grouped(bins, group, n_cand=n_cand, random_bins=rand_bins,
-                           random_idx=rand_idx, n_window_pairs=n_window_pairs)
+                           random_idx=rand_idx, n_window_pairs=n_window_pairs,
+                           window_counts=window_counts)
     return model, predict_grouped(model, bins, group)
 
 
