@@ -517,3 +517,21 @@ def test_stages_on_an_empty_cohort_give_empty_outputs(tiny) -> None:
     assert (ev.n_suspended, cands.n_pairs, out.n_linked) == (0, 0, 0)
     assert cands.random_pairs is None and sc.model is None
     assert set(cands.pairs_by_key.values()) == {0}
+
+
+def test_unknown_look_ups_do_not_extend_the_data(tmp_path) -> None:
+    """A look-up with status ``unknown`` (the platform said nothing usable) after
+    every other one leaves the data's end, and so the follow-up, unchanged: the
+    end stays the last informative look-up (day 112 of the tiny world)."""
+    from measure.resurrection._stages import suspension_events
+    from tests.resurrection.conftest import tiny_tables, write
+
+    tables = tiny_tables()
+    base = suspension_events(measure.open(write(tmp_path / "a", tables)))
+    late = pl.DataFrame({"account_id": [7], "observed_at": [day(400)],
+                         "status": ["unknown"], "followers_count": [None]},
+                        schema=tables["observations"].schema)
+    tables["observations"] = pl.concat([tables["observations"], late])
+    more = suspension_events(measure.open(write(tmp_path / "b", tables)))
+    assert more.data_end == base.data_end
+    assert more.data_end.timestamp() == day(112).timestamp()

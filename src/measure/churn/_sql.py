@@ -8,7 +8,8 @@ names checked against the ``accounts`` table's own columns (see
 
 Statuses: ``active`` and ``protected`` mean the account exists (at risk);
 ``suspended`` is the event of interest; ``not_found`` and ``deactivated`` mean the
-owner removed (or renamed away) the account -- the competing event.
+owner removed (or renamed away) the account -- the competing event. ``unknown``
+look-ups say nothing about the account and are left out, as if never made.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SELECT
         AS first_gone
 FROM observations AS o
 {cohort}
+WHERE o.status <> 'unknown'
 GROUP BY o.account_id
 """
 
@@ -80,6 +82,7 @@ GROUP BY o.account_id
 PANEL_SPAN = """
 SELECT min(o.observed_at) AS first_look, max(o.observed_at) AS last_look
 FROM observations AS o
+WHERE o.status <> 'unknown'
 """
 
 #: Step 3: account attributes for the accounts in the summary.

@@ -12,6 +12,15 @@ from measure.options import CRAWL_LISTS, LABELS, RELATIONS, STATUSES
 
 SCHEMA_VERSION = 1
 
+#: ``observations.status``: the statuses of :data:`measure.options.STATUSES` and
+#: ``unknown``, a look-up whose answer does not say whether the account is alive,
+#: suspended or gone (e.g. Telegram's ``ChannelPrivateError``: private, or the
+#: collector was banned). Estimators treat an ``unknown`` look-up as missing.
+OBSERVATION_STATUSES: tuple[str, ...] = tuple(dict.fromkeys((*STATUSES, "unknown")))
+#: ``edges.relation``: the relations of :data:`measure.options.RELATIONS` and
+#: ``forwards`` (src forwarded a message of dst: Telegram's retweet).
+EDGE_RELATIONS: tuple[str, ...] = tuple(dict.fromkeys((*RELATIONS, "forwards")))
+
 # Type classes. ``id`` is BIGINT or VARCHAR and must agree across tables.
 ID, STR, INT, FLOAT, BOOL, TS = "id", "str", "int", "float", "bool", "timestamp"
 
@@ -73,7 +82,8 @@ TABLES: dict[str, TableSpec] = {
             (
                 Column("account_id", ID, True, not_null=True),
                 Column("observed_at", TS, True, not_null=True),
-                Column("status", STR, True, allowed=STATUSES, not_null=True),
+                Column("status", STR, True, allowed=OBSERVATION_STATUSES,
+                       not_null=True),
                 Column("followers_count", INT),
                 Column("friends_count", INT),
                 Column("statuses_count", INT),
@@ -85,7 +95,7 @@ TABLES: dict[str, TableSpec] = {
             (
                 Column("src", ID, True, not_null=True),
                 Column("dst", ID, True, not_null=True),
-                Column("relation", STR, allowed=RELATIONS),
+                Column("relation", STR, allowed=EDGE_RELATIONS),
                 Column("observed_at", TS),
             ),
         ),
@@ -118,6 +128,15 @@ TABLES: dict[str, TableSpec] = {
                 Column("account_id", ID, True, not_null=True),
                 Column("source", STR, True, not_null=True),
                 Column("detected_at", TS),
+            ),
+        ),
+        TableSpec(
+            "successors",
+            (
+                Column("account_id", ID, True, not_null=True),
+                Column("successor_id", ID, True, not_null=True),
+                Column("observed_at", TS),
+                Column("source", STR),
             ),
         ),
         TableSpec(

@@ -51,8 +51,10 @@ WHERE o.status = 'active' AND (f.suspended_at IS NULL OR o.observed_at < f.suspe
 GROUP BY o.account_id
 """
 
-# Latest observation time in the dataset (reference date for "active in N days").
-REFERENCE_TIME_OBS = "SELECT max(observed_at) AS t FROM observations"
+# Latest observation time in the dataset (reference date for "active in N days");
+# ``unknown`` look-ups (no information about the account) are left out.
+REFERENCE_TIME_OBS = ("SELECT max(observed_at) AS t FROM observations "
+                      "WHERE status <> 'unknown'")
 REFERENCE_TIME_TWEETS = "SELECT max(created_at) AS t FROM tweets"
 
 # Per-account tweet counts, span and burst score (max tweets in a window of
@@ -119,12 +121,14 @@ GROUP BY l.account_id, l.complete
 IN_NETWORK_NO_RELATION = IN_NETWORK.replace(
     "WHERE coalesce(relation, 'follows') = 'follows'", "")
 
-# Network-size series per look-up day for the cohort (E11).
+# Network-size series per look-up day for the cohort (E11); ``unknown`` look-ups
+# are left out, as if never made.
 SIZE_SERIES = """
 WITH o AS (
   SELECT o.account_id, date_trunc('day', o.observed_at) AS day, o.status,
          o.followers_count
   FROM observations o JOIN _describe_cohort c ON c.account_id = o.account_id
+  WHERE o.status <> 'unknown'
 ), first_seen AS (
   SELECT account_id, min(day) AS day0 FROM o GROUP BY account_id
 ), first_susp AS (

@@ -6,7 +6,8 @@ file's SHA-256, validates it with :func:`measure.open`, and returns an
 :class:`IngestReport`. ``ingest(source, format, into=dataset)`` adds the tables a
 source yields to a dataset instead, writing a new complete version atomically and
 skipping raw files it already holds. Formats: ``twitter-v1``, ``twitter-v2``,
-``twarc2-follows``, ``bluesky``, ``fifthtribe``, ``table`` (see ``docs/ingest.md``).
+``twarc2-follows``, ``bluesky``, ``mastodon``, ``telegram``, ``fifthtribe``,
+``table`` (see ``docs/ingest.md``).
 
 Records that cannot be read go to the dataset's ``quarantine`` table (file, line,
 column, reason, raw text); rows with the same key are collapsed to the last in file
@@ -44,7 +45,7 @@ from measure.ingest._fifthtribe import handle_id
 from measure.options import validate_option
 
 Format = Literal["twitter-v1", "twitter-v2", "twarc2-follows", "bluesky",
-                 "fifthtribe", "table"]
+                 "mastodon", "telegram", "fifthtribe", "table"]
 FORMATS: tuple[str, ...] = get_args(Format)
 
 
@@ -73,7 +74,7 @@ def ingest(
         sorted path order; they are never modified.
     format
         ``"twitter-v1"``, ``"twitter-v2"``, ``"twarc2-follows"``, ``"bluesky"``,
-        ``"fifthtribe"`` or ``"table"``.
+        ``"mastodon"``, ``"telegram"``, ``"fifthtribe"`` or ``"table"``.
     out
         The dataset directory to write (normally under ``data/processed/``). It must
         not lie inside ``source``. Give ``out`` or ``into``, not both.
@@ -100,8 +101,9 @@ def ingest(
     level
         Snowball level of the follow lists in the source (``crawls.level``: 0 for
         the seeds' lists, 1 for lists of accounts found in them, ...). Required for
-        ``twarc2-follows``, and for ``bluesky`` sources holding getFollowers or
-        getFollows pages; not used by other formats.
+        ``twarc2-follows``, for ``bluesky`` sources holding getFollowers or
+        getFollows pages and for ``mastodon`` sources holding followers/following
+        pages; not used by other formats.
 
     Returns
     -------
@@ -149,9 +151,11 @@ def ingest(
     if t0 is not None and format not in ("twitter-v1", "twitter-v2"):
         raise IngestError(f"--observed-at is only used with the Twitter formats, not "
                           f"{format!r}; drop it")
-    if level is not None and format not in ("twarc2-follows", "bluesky"):
+    if level is not None and format not in ("twarc2-follows", "bluesky",
+                                            "mastodon"):
         raise IngestError(f"--level is only used with the follow-list formats "
-                          f"(twarc2-follows, bluesky), not {format!r}; drop it")
+                          f"(twarc2-follows, bluesky, mastodon), not {format!r}; "
+                          "drop it")
     if level is not None and (isinstance(level, bool) or not isinstance(level, int)
                               or level < 0):
         raise IngestError(f"--level must be a whole number >= 0 (0 for the seeds' "
@@ -206,7 +210,9 @@ def _list_files(sources: Sequence[str | os.PathLike[str]],
         _bluesky,
         _common,
         _fifthtribe,
+        _mastodon,
         _table,
+        _telegram,
         _twarc2_follows,
         _twitter_v1,
         _twitter_v2,
@@ -214,7 +220,8 @@ def _list_files(sources: Sequence[str | os.PathLike[str]],
 
     suffixes = {"twitter-v1": _twitter_v1.SUFFIXES, "twitter-v2": _twitter_v2.SUFFIXES,
                 "twarc2-follows": _twarc2_follows.SUFFIXES,
-                "bluesky": _bluesky.SUFFIXES,
+                "bluesky": _bluesky.SUFFIXES, "mastodon": _mastodon.SUFFIXES,
+                "telegram": _telegram.SUFFIXES,
                 "fifthtribe": _fifthtribe.SUFFIXES, "table": _table.SUFFIXES}[format]
     files: list[RawFile] = []
     seen: set[Path] = set()
@@ -232,7 +239,9 @@ def _parse(files: list[RawFile], format: str,  # noqa: A002
     from measure.ingest import (
         _bluesky,
         _fifthtribe,
+        _mastodon,
         _table,
+        _telegram,
         _twarc2_follows,
         _twitter_v1,
         _twitter_v2,
@@ -243,6 +252,10 @@ def _parse(files: list[RawFile], format: str,  # noqa: A002
         return _twarc2_follows.parse(files, level=level)
     if format == "bluesky":
         return _bluesky.parse(files, level=level)
+    if format == "mastodon":
+        return _mastodon.parse(files, level=level)
+    if format == "telegram":
+        return _telegram.parse(files)
     if format == "twitter-v1":
         return _twitter_v1.parse(files, observed_at=t0)
     if format == "twitter-v2":

@@ -16,6 +16,9 @@ examples:
       --into data/processed/census
   measure ingest data/raw/jetstream/ data/raw/appview/ --format bluesky --level 0 \\
       --out data/processed/bluesky
+  measure ingest data/raw/mastodon/ --format mastodon --level 0 \\
+      --out data/processed/mastodon
+  measure ingest data/raw/telethon/ --format telegram --out data/processed/telegram
   measure ingest ../shared/reference-data/fifth-tribe/tweets.csv --format fifthtribe \\
       --out data/processed/fifthtribe
   measure ingest data/raw/checks.csv --format table --mapping data/raw/checks.toml \\
@@ -66,8 +69,9 @@ def register(sub: Any) -> None:
                    "2024-05-01T12:00:00Z")
     p.add_argument("--level", type=int, metavar="N",
                    help="snowball level of the follow lists read (twarc2-follows, "
-                   "bluesky getFollowers/getFollows pages): 0 for the seeds' lists, "
-                   "1 for lists of accounts found in them, ...")
+                   "bluesky getFollowers/getFollows pages, mastodon followers/"
+                   "following pages): 0 for the seeds' lists, 1 for lists of "
+                   "accounts found in them, ...")
     p.add_argument("--strict", action="store_true",
                    help="fail on the first unreadable record instead of "
                    "quarantining it")

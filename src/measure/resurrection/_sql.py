@@ -76,6 +76,7 @@ def accounts_select(present: set[str]) -> Step:
 DATA_END = Step("data_end", """
 SELECT max(observed_at) AS data_end, min(observed_at) AS data_start
 FROM observations
+WHERE status <> 'unknown'  -- a look-up that learned nothing follows up no one
 """)
 
 EVENTS = Step("suspension_events", """
