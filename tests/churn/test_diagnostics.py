@@ -163,3 +163,20 @@ def test_median_not_reached_is_a_one_sided_limit(panel_factory) -> None:
     assert any("median not reached" in w for w in m.warnings)
     assert "not reached; after" in res.summary()
     assert res.to_dict()["median_ci"][1] is None
+
+
+def test_a_cox_model_that_cannot_be_fitted_is_reported_not_raised(
+        panel_factory, monkeypatch) -> None:
+    """A singular information matrix (too few accounts for the covariates) leaves
+    the survival figures and says why there is no Cox model."""
+    import measure.churn._cox as cox_mod
+
+    def singular(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(cox_mod, "coxph_efron", singular)
+    res = analyze(measure.open(panel_factory(n=800, seed=6)), turnbull_fit=False,
+                  age_period=None)
+    assert res.cox is None
+    assert any("Cox model could not be fitted" in w for w in res.warnings)
+    assert res.overall.survival[2].valid

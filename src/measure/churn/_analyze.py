@@ -863,8 +863,15 @@ def analyze(
                 cox_fr = fr.with_columns(pl.col("group").alias(by))
             cox_covs.append(by)
         if cox_covs:
-            cox_res = fit_cox(cox_fr, cox_covs, strata=strata, cluster=cluster,
-                              level=level, max_n=cox_max_n)
+            try:
+                cox_res = fit_cox(cox_fr, cox_covs, strata=strata, cluster=cluster,
+                                  level=level, max_n=cox_max_n)
+            except np.linalg.LinAlgError as e:
+                # e.g. a handful of accounts, or covariates that do not vary among
+                # the suspended: the survival figures stand without the model
+                notes.append(f"the Cox model could not be fitted ({e}: too few "
+                             "accounts or events for its covariates "
+                             f"{', '.join(cox_covs)}); no hazard ratios reported")
     icph = None
     if interval_ph and covs:
         icph = _interval_ph(fr, covs, cluster=cluster, level=level,
