@@ -1,4 +1,4 @@
-"""``measure pin``, ``measure verify``, ``measure lock`` and ``measure info``."""
+"""``measure pin``, ``verify``, ``info``, ``export`` and ``purge``."""
 
 from __future__ import annotations
 
@@ -33,6 +33,63 @@ def register(sub: Any) -> None:
     i.add_argument("dataset")
     add_json_flag(i)
     i.set_defaults(func=run_info)
+
+    e = sub.add_parser(
+        "export", help="write a pseudonymised, pinned copy of a dataset to share",
+        description="Write a copy of DATASET in which every account id, handle and "
+        "avatar hash is replaced by a keyed hash (HMAC-SHA256 with the key in "
+        "--key-file, which stays outside both datasets) and free text is dropped. "
+        "The copy is written atomically and pinned; its manifest records a "
+        "fingerprint of the key, never the key. See docs/sharing.md for what "
+        "still identifies people.")
+    e.add_argument("dataset")
+    e.add_argument("--pseudonymise", "--pseudonymize", action="store_true",
+                   dest="pseudonymise",
+                   help="required: the only kind of export measure writes")
+    e.add_argument("--key-file", required=True, metavar="F",
+                   help="file holding the secret key (at least 16 bytes; e.g. "
+                   "the output of `python -c \"import secrets; "
+                   "print(secrets.token_hex(32))\"`)")
+    e.add_argument("--out", required=True, metavar="DIR",
+                   help="directory of the export (outside DATASET)")
+    e.add_argument("--id-mode", choices=("ordered", "hmac"), default="ordered",
+                   help="ordered (default): HMAC pseudonyms assigned in the order "
+                   "of the original ids, so every analysis gives the original's "
+                   "numbers; hmac: each id's own HMAC, the same in every export "
+                   "with this key (numbers that draw random numbers differ by "
+                   "Monte Carlo error)")
+    e.add_argument("--handles", choices=("hash", "substitute"), default="hash",
+                   help="hash (default): equality only; substitute: a keyed letter "
+                   "substitution that keeps edit distances and numeric suffixes, "
+                   "so successor linking sees the same handle evidence (a "
+                   "substitution cipher: weaker)")
+    e.add_argument("--keep-text", nargs="?", const="all", default=None,
+                   metavar="COLUMNS",
+                   help="keep free text as written: all of it, or the columns "
+                   "named (comma-separated, e.g. display_name,description, which "
+                   "successor linking and the census's bio features read)")
+    e.add_argument("--name", help="name of the export (default: <name>-pseudonymised)")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace an existing export at --out")
+    add_json_flag(e)
+    e.set_defaults(func=run_export)
+
+    g = sub.add_parser(
+        "purge", help="remove accounts and every row naming them; re-pin",
+        description="Remove the accounts listed in --ids and every row that names "
+        "one of them in any account-id column of any table, write the result as a "
+        "new version of DATASET atomically and pin it. The manifest records the "
+        "date and how many accounts and rows were removed, not which. Running it "
+        "again with the same list changes nothing.")
+    g.add_argument("dataset")
+    g.add_argument("--ids", required=True, metavar="FILE",
+                   help="text file with one account id per line, or a CSV/Parquet "
+                   "file with an account_id column")
+    g.add_argument("--key-file", metavar="F",
+                   help="for an export made with --id-mode hmac: the export's key; "
+                   "--ids then lists original ids")
+    add_json_flag(g)
+    g.set_defaults(func=run_purge)
 
 
 def run_pin(args: argparse.Namespace) -> int:
@@ -76,4 +133,36 @@ def run_info(args: argparse.Namespace) -> int:
                       f"digest: {payload['digest'] or 'not pinned'}"]
                      + [f"  {t:<14}{n:>14,} rows" for t, n in counts.items()])
     emit(args, payload, text)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Write a pseudonymised export."""
+    from measure.dataset._export import export_pseudonymised, read_key
+    from measure.errors import ConfigError
+
+    if not args.pseudonymise:
+        raise ConfigError("measure export writes pseudonymised exports only; add "
+                          "--pseudonymise to say that this is what you want")
+    keep: bool | list[str] = False
+    if args.keep_text == "all":
+        keep = True
+    elif args.keep_text:
+        keep = [c.strip() for c in args.keep_text.split(",") if c.strip()]
+    rep = export_pseudonymised(
+        args.dataset, args.out, key=read_key(args.key_file), id_mode=args.id_mode,
+        handle_mode=args.handles, keep_text=keep, name=args.name,
+        overwrite=args.overwrite, key_path=args.key_file)
+    emit(args, rep.to_dict(), rep.summary())
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    """Purge accounts from a dataset."""
+    from measure.dataset._export import read_key
+    from measure.dataset._purge import purge
+
+    key = read_key(args.key_file) if args.key_file else None
+    rep = purge(args.dataset, args.ids, key=key)
+    emit(args, rep.to_dict(), rep.summary())
     return 0

@@ -20,6 +20,9 @@ from typing import Any
 from measure.report._notebook import notebook_dataset, notebook_truth, repo_root
 from measure.report._style import apply_style, at_risk_table, ci_band, style
 
+#: Smallest count shown in the tables of a report on a pseudonymised export.
+EXPORT_MIN_CELL = 5
+
 
 def build_report(
     dataset_path: str | os.PathLike[str],
@@ -29,6 +32,7 @@ def build_report(
     ignore: tuple[str, ...] = (),
     keep_figures: bool = False,
     strict: bool = False,
+    min_cell: int | None = None,
 ) -> Any:
     """Run the analyses on a dataset and assemble the report (not yet rendered).
 
@@ -49,6 +53,9 @@ def build_report(
     strict
         Re-raise an analysis's or a figure's unexpected error (a bug) instead of
         reporting it in its section; tests use this.
+    min_cell
+        Show count cells of the tables below this as ``<N``. Default: 5 for a
+        pseudonymised export (``measure export``), no suppression otherwise.
 
     Returns
     -------
@@ -56,6 +63,8 @@ def build_report(
     """
     from measure import __version__
     from measure.dataset import open_dataset
+    from measure.dataset._export import is_export
+    from measure.errors import ConfigError
     from measure.report import _render
     from measure.report._sections import (
         FAMILIES,
@@ -65,9 +74,15 @@ def build_report(
         dataset_section,
     )
 
+    if min_cell is not None and min_cell < 0:
+        raise ConfigError(
+            f"min_cell must be 0 (no suppression) or a positive count, not {min_cell}"
+        )
     path = Path(dataset_path)
     results = dict(results or {})
     with open_dataset(path) as ds:
+        if min_cell is None:
+            min_cell = EXPORT_MIN_CELL if is_export(ds.manifest) else 0
         sections = [dataset_section(ds, verify=verify, ignore=ignore)]
         computed: dict[str, Any] = {}
         for name in FAMILIES:
@@ -96,6 +111,7 @@ def build_report(
             dataset_arg=str(path),
             sections=sections,
             results=computed,
+            min_cell=min_cell,
         )
 
 
@@ -107,6 +123,7 @@ def write_report(
     results: dict[str, Any] | None = None,
     verify: bool = True,
     strict: bool = False,
+    min_cell: int | None = None,
 ) -> Path:
     """Write the census report of a dataset as one self-contained HTML file.
 
@@ -126,6 +143,9 @@ def write_report(
     strict
         Re-raise unexpected errors (bugs) of an analysis instead of reporting them
         in its section.
+    min_cell
+        Show count cells of the tables below this as ``<N`` (default: 5 for a
+        pseudonymised export, no suppression otherwise).
 
     Returns
     -------
@@ -155,6 +175,7 @@ def write_report(
         ignore=tuple(ignore),
         keep_figures=pdf,
         strict=strict,
+        min_cell=min_cell,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, render(report))

@@ -35,6 +35,14 @@ def register(sub: Any) -> None:
         action="store_true",
         help="do not re-hash the dataset against its manifest",
     )
+    p.add_argument(
+        "--min-cell",
+        type=int,
+        default=None,
+        metavar="N",
+        help="show counts below N in the report's tables as <N (default: 5 for "
+        "a pseudonymised export, no suppression otherwise; 0 turns it off)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -43,7 +51,13 @@ def run(args: argparse.Namespace) -> int:
     """Write the report and print its path."""
     from measure.report import write_report
 
-    out = write_report(args.dataset, args.out, pdf=args.pdf, verify=not args.no_verify)
+    out = write_report(
+        args.dataset,
+        args.out,
+        pdf=args.pdf,
+        verify=not args.no_verify,
+        min_cell=args.min_cell,
+    )
     payload = {
         "report": str(out),
         "pdf": str(out.with_suffix(".pdf")) if args.pdf else None,

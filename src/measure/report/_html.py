@@ -22,6 +22,15 @@ if TYPE_CHECKING:
 ROUND_TO_ZERO = 1e-12
 #: Largest number of rows shown for one table (the rest is summarised).
 MAX_TABLE_ROWS = 40
+#: Columns of the report's tables that count accounts, rows or events: with a
+#: minimum cell size (``measure report --min-cell N``) a value below N in one of
+#: them is shown as ``<N``. Other columns (estimates, rates, levels, days,
+#: incarnation numbers) are never suppressed.
+COUNT_COLUMNS = frozenset({
+    "rows", "N", "n", "supporters", "unclear", "accounts", "count",
+    "alive_start", "new", "suspensions", "deleted", "censored", "alive_end",
+    "presumed_actors",
+})
 
 CSS = """
 :root { --ink: #1a1a1a; --muted: #5f6368; --rule: #d9d9d9; --accent: #0072B2;
@@ -118,12 +127,35 @@ def fmt_value(v: object) -> str:
     return str(v)
 
 
+def small_cell(v: object, min_cell: int) -> str | None:
+    """Return ``"<N"`` when count ``v`` is below ``min_cell``, else ``None``.
+
+    Statistical disclosure control of tables: a count of fewer than N accounts
+    could single people out (the threshold rule for frequency tables; Hundepool
+    et al. 2012, *Statistical Disclosure Control*, Wiley).
+    """
+    if min_cell <= 0 or v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, int | float) and not math.isnan(v) and v < min_cell:
+        return f"<{min_cell}"
+    return None
+
+
 def table_html(
-    df: pl.DataFrame, *, caption: str | None = None, max_rows: int = MAX_TABLE_ROWS
+    df: pl.DataFrame,
+    *,
+    caption: str | None = None,
+    max_rows: int = MAX_TABLE_ROWS,
+    min_cell: int = 0,
 ) -> str:
-    """Render a polars DataFrame as an HTML table (numbers right-aligned)."""
+    """Render a polars DataFrame as an HTML table (numbers right-aligned).
+
+    With ``min_cell`` N > 0, a value below N in a count column
+    (:data:`COUNT_COLUMNS`) is shown as ``<N``.
+    """
     shown = df.head(max_rows)
     numeric = {c for c, t in zip(df.columns, df.dtypes, strict=True) if t.is_numeric()}
+    counts = numeric & COUNT_COLUMNS if min_cell > 0 else set()
     out = ["<div class='tbl'><table>"]
     if caption:
         out.append(f"<caption>{esc(caption)}</caption>")
@@ -136,7 +168,8 @@ def table_html(
         cells = []
         for c, v in zip(df.columns, row, strict=True):
             cls = ' class="num"' if c in numeric else ""
-            cells.append(f"<td{cls}>{esc(fmt_value(v))}</td>")
+            text = (small_cell(v, min_cell) if c in counts else None) or fmt_value(v)
+            cells.append(f"<td{cls}>{esc(text)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     if df.height > max_rows:
@@ -152,8 +185,8 @@ def meta_table(rows: list[tuple[str, str]]) -> str:
     return f"<table class='meta'><tbody>{body}</tbody></table>"
 
 
-def section_html(section: Section) -> str:
-    """Render one report section."""
+def section_html(section: Section, *, min_cell: int = 0) -> str:
+    """Render one report section (count cells below ``min_cell`` as ``<N``)."""
     out = [f"<section id='{esc(section.key)}'><h2>{esc(section.title)}</h2>"]
     if section.missing:
         out.append(
@@ -180,7 +213,7 @@ def section_html(section: Section) -> str:
             caption, df = payload
             if caption:
                 out.append(f"<h3>{esc(caption)}</h3>")
-            out.append(table_html(df))
+            out.append(table_html(df, min_cell=min_cell))
         elif kind == "figure":
             caption, b64 = payload
             out.append(
@@ -199,14 +232,18 @@ def render(report: Report) -> str:
     nav = "".join(
         f"<li><a href='#{esc(s.key)}'>{esc(s.title)}</a></li>" for s in report.sections
     )
-    body = "".join(section_html(s) for s in report.sections)
+    body = "".join(section_html(s, min_cell=report.min_cell)
+                   for s in report.sections)
+    suppressed = (
+        f"<p class='src'>Counts below {report.min_cell} are shown as "
+        f"&lt;{report.min_cell} in the tables.</p>" if report.min_cell > 0 else "")
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<meta name='generator' content='measure {esc(report.version)}'>"
         f"<title>{esc(report.title)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{esc(report.title)}</h1>"
-        f"<p class='subtitle'>{esc(report.subtitle)}</p></header>"
+        f"<p class='subtitle'>{esc(report.subtitle)}</p>{suppressed}</header>"
         f"<nav><h3>Contents</h3><ol>{nav}</ol></nav>{body}"
         f"<footer>Written by measure {esc(report.version)}. Every figure and number "
         "above was computed from the dataset named at the top; re-run "

@@ -127,6 +127,8 @@ class Report:
     dataset_arg: str
     sections: list[Section]
     results: dict[str, Any] = field(default_factory=dict)
+    #: count cells below this are shown as ``<N`` (0: no suppression)
+    min_cell: int = 0
 
 
 # -- helpers -------------------------------------------------------------------------
