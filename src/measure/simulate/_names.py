@@ -182,8 +182,8 @@ SUP_BIO_FRAGMENTS = (
 )
 # Free-text bios are composed of one or two slogans, an optional verse reference
 # and an optional emoji: common slogans recur, but two different people rarely
-# write the same whole bio (a 15-string pool made a chance match ~8% likely and
-# drowned the signal of a reused bio; session 3).
+# write the same whole bio (with a pool of 15 whole bios a chance match would be
+# ~8% likely and would drown the signal of a reused bio).
 SUP_BIO_EMOJI = ("", "", "", "☝", "🏴", "⚔", "🌙", "🦁", "🕋", "💚")
 SUP_BIO_EMPTY_P = 0.12  # assumption (no source): share of supporters without a bio
 SUP_BIO_TWO_P = 0.5  # assumption: bios with a second slogan
