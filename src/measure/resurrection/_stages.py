@@ -496,7 +496,23 @@ def _features(run: StepRunner, keys: pl.DataFrame) -> pl.DataFrame:
     if not parts:
         fr = B.utc(B.gather_frame(keys, run.run(Q.PAIR_FRAME_EMPTY)))
         parts.append(compare(fr).with_columns(fr["created_new"], fr["first_suspended"]))
-    return pl.concat(parts).sort("previous", "new")
+    return _sorted_by_pair(pl.concat(parts, rechunk=False))
+
+
+def _sorted_by_pair(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by ``previous, new``, one column at a time.
+
+    A frame sort copies every column at once; gathering column by column and
+    dropping each source column as it goes keeps the peak at the frame plus one
+    column (tens of millions of pairs carry a dozen numeric columns).
+    """
+    order = frame.select(pl.arg_sort_by("previous", "new")).to_series()
+    cols = frame.get_columns()
+    del frame
+    out = []
+    while cols:
+        out.append(cols.pop(0).gather(order))
+    return pl.DataFrame(out)
 
 
 # -- stage 3 --------------------------------------------------------------------
