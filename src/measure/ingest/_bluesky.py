@@ -70,10 +70,9 @@ from measure.ingest._common import (
     OBSERVATIONS_SCHEMA,
     TS,
     BadValue,
+    LineState,
     Parsed,
-    Quarantine,
     RawFile,
-    RecordBuffer,
     as_count,
     collapse,
     iter_json,
@@ -267,14 +266,11 @@ def error_status(obj: dict[str, Any]) -> str:
 
 
 # -- the parser ----------------------------------------------------------------------
-class _State:
+class _State(LineState):
     """What the lines of one ingest add up to."""
 
     def __init__(self) -> None:
-        self.q = Quarantine()
-        self.read = [0]
-        self.order = 0
-        self.records = RecordBuffer(RECORD_SCHEMA)
+        super().__init__(RECORD_SCHEMA)
         self.profiles: list[dict[str, Any]] = []
         self.identities: list[dict[str, Any]] = []
         self.follows: list[dict[str, Any]] = []
@@ -283,19 +279,9 @@ class _State:
         self.members: list[tuple[int, str]] = []
         self.other_commits: Counter[str] = Counter()
 
-    def next(self) -> int:
-        self.order += 1
-        return self.order
-
-    def bad(self, f: RawFile, line: int, e: BadValue, raw: str, n: int = 1) -> None:
-        self.read[0] += n
-        for _ in range(n):
-            self.q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
-
     def observe(self, rec: dict[str, Any]) -> None:
         rec.setdefault("_profile", False)
-        rec["_order"] = self.next()
-        self.records.append(rec)
+        self.stamp(rec)
 
 
 def _jetstream(st: _State, f: RawFile, line: int, obj: dict[str, Any],

@@ -1001,6 +1001,38 @@ def csv_text(values: Sequence[Any]) -> str:
 TIME_KEYS = ("collected_at", "observed_at", "retrieved_at")
 
 
+class LineState:
+    """What the lines of one JSON-lines ingest add up to.
+
+    The quarantine, the count of records read (a one-element list, as
+    :func:`iter_json` takes it) and the record buffer, each record stamped with
+    its reading order (``_order``). A format subclasses it with its own tables.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.q = Quarantine()
+        self.read = [0]
+        self.order = 0
+        self.records = RecordBuffer(schema)
+
+    def next(self) -> int:
+        """Return the next reading-order number."""
+        self.order += 1
+        return self.order
+
+    def bad(self, f: RawFile, line: int, e: BadValue, raw: str, n: int = 1) -> None:
+        """Count ``n`` records of ``line`` as read and quarantine them for ``e``."""
+        self.read[0] += n
+        for _ in range(n):
+            self.q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
+
+    def stamp(self, rec: dict[str, Any]) -> int:
+        """Give ``rec`` the next order number, buffer it and return the number."""
+        rec["_order"] = self.next()
+        self.records.append(rec)
+        return self.order
+
+
 def iter_json(files: Sequence[RawFile], q: Quarantine, counter: list[int]
               ) -> Iterator[tuple[RawFile, int, Any, str]]:
     """Yield ``(file, line, object, text)`` for each JSON line of ``files``.

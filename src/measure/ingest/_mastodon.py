@@ -67,10 +67,9 @@ from measure.ingest._common import (
     OBSERVATIONS_SCHEMA,
     TS,
     BadValue,
+    LineState,
     Parsed,
-    Quarantine,
     RawFile,
-    RecordBuffer,
     as_count,
     collapse,
     image_url_hash,
@@ -309,33 +308,23 @@ def page_position(url: Any, nxt: Any) -> tuple[bool | None, str | None, str | No
 
 
 # -- the parser ----------------------------------------------------------------------
-class _State:
+class _State(LineState):
     """What the lines of one ingest add up to."""
 
     def __init__(self) -> None:
-        self.q = Quarantine()
-        self.read = [0]
-        self.order = 0
-        self.records = RecordBuffer(RECORD_SCHEMA)
+        super().__init__(RECORD_SCHEMA)
         self.embedded: list[dict[str, Any]] = []
         self.chains = CrawlChains()
         self.members: list[tuple[int, str]] = []
         self.unpaged: set[int] = set()
         self.hides: set[str] = set()
 
-    def bad(self, f: RawFile, line: int, e: BadValue, raw: str, n: int = 1) -> None:
-        self.read[0] += n
-        for _ in range(n):
-            self.q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
-
     def observe(self, rec: dict[str, Any], new: dict[str, Any] | None,
                 acc: dict[str, Any]) -> None:
         self.read[0] += 1
-        self.order += 1
-        rec["_order"] = self.order
-        self.records.append(rec)
+        order = self.stamp(rec)
         if new is not None:
-            self.embedded.append({**new, "_order": self.order})
+            self.embedded.append({**new, "_order": order})
         if acc.get("hide_collections") is True:
             self.hides.add(rec["account_id"])
 

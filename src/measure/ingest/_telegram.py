@@ -69,10 +69,9 @@ from measure.ingest._common import (
     OBSERVATIONS_SCHEMA,
     TS,
     BadValue,
+    LineState,
     Parsed,
-    Quarantine,
     RawFile,
-    RecordBuffer,
     as_count,
     collapse,
     iter_json,
@@ -348,30 +347,20 @@ def message_parts(msg: Any, column: str = "message"
 
 
 # -- the parser ----------------------------------------------------------------------
-class _State:
+class _State(LineState):
     """What the lines of one ingest add up to."""
 
     def __init__(self) -> None:
-        self.q = Quarantine()
-        self.read = [0]
-        self.order = 0
-        self.records = RecordBuffer(RECORD_SCHEMA)
+        super().__init__(RECORD_SCHEMA)
         self.pending: list[tuple[dict[str, Any], str, int, str]] = []
         self.tweets: list[dict[str, Any]] = []
         self.edges: list[dict[str, Any]] = []
         self.restricted_other = 0
         self.hidden_forwards = 0
 
-    def bad(self, f: RawFile, line: int, e: BadValue, raw: str) -> None:
-        self.read[0] += 1
-        self.q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
-
     def observe(self, rec: dict[str, Any]) -> int:
         self.read[0] += 1
-        self.order += 1
-        rec["_order"] = self.order
-        self.records.append(rec)
-        return self.order
+        return self.stamp(rec)
 
 
 def _line(st: _State, f: RawFile, line: int, obj: Any, text: str) -> None:
@@ -394,8 +383,7 @@ def _line(st: _State, f: RawFile, line: int, obj: Any, text: str) -> None:
                    "screen_name": username, "_profile": False}
             if aid is None:
                 st.read[0] += 1
-                st.order += 1
-                rec["_order"] = st.order
+                rec["_order"] = st.next()
                 st.pending.append((rec, f.label, line, text))
             else:
                 st.observe(rec)
