@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1031,6 +1031,60 @@ class LineState:
         rec["_order"] = self.next()
         self.records.append(rec)
         return self.order
+
+
+def page_records(st: LineState, f: RawFile, line: int, text: str,
+                 items: Sequence[tuple[Any, bool]], t: dt.datetime | None,
+                 make: Callable[[dict[str, Any], bool, dt.datetime],
+                                dict[str, Any]],
+                 pending: list[tuple[dict[str, Any], str, int, str]], *,
+                 refuse: Callable[[dict[str, Any], bool],
+                                  tuple[str, str, str] | None] | None = None,
+                 ) -> list[tuple[dict[str, Any], bool]]:
+    """Read the items of one Twitter API v2 page (users and errors) into records.
+
+    Each item counts as one record read and takes the next reading-order number.
+    An item that is not an object, or that ``t`` (the page's time) is missing
+    for, or that ``make(item, is_error, t)`` refuses with :class:`BadValue`, is
+    quarantined with the page's line, as is an item for which
+    ``refuse(item, is_error)`` returns ``(kind, reason, column)``. A record
+    without ``account_id`` (an error about a user name) goes to ``pending`` with
+    its file, line and raw text, to be resolved by :func:`resolve_by_name`; the
+    others are buffered in ``st.records``.
+
+    Returns
+    -------
+    list
+        ``(record, is_error)`` for each buffered record, in reading order.
+    """
+    taken: list[tuple[dict[str, Any], bool]] = []
+    for item, is_error in items:
+        st.read[0] += 1
+        order = st.next()
+        raw = text if len(items) == 1 else raw_json(item)
+        if not isinstance(item, dict):
+            st.q.add(f.label, line, "bad_shape",
+                     f"expected an object, got {raw[:40]!r}", raw)
+            continue
+        why = None if refuse is None else refuse(item, is_error)
+        if why is not None:
+            st.q.add(f.label, line, why[0], why[1], raw, why[2])
+            continue
+        if t is None:
+            st.q.add(f.label, line, "no_observed_at", no_time_reason(), raw)
+            continue
+        try:
+            rec = make(item, is_error, t)
+        except BadValue as e:
+            st.q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
+            continue
+        rec["_order"] = order
+        if rec["account_id"] is None:
+            pending.append((rec, f.label, line, raw))
+            continue
+        st.records.append(rec)
+        taken.append((rec, is_error))
+    return taken
 
 
 def iter_json(files: Sequence[RawFile], q: Quarantine, counter: list[int]

@@ -62,12 +62,11 @@ from measure.ingest._common import (
     TS,
     TWITTER_SCHEMA,
     BadValue,
+    LineState,
     Parsed,
-    Quarantine,
     RawFile,
-    RecordBuffer,
     iter_json,
-    raw_json,
+    page_records,
     resolve_by_name,
     twitter_tables,
     wrapper_time,
@@ -257,6 +256,21 @@ def _about_user(e: Any) -> bool:
     return not isinstance(e, dict) or e.get("resource_type") in (None, "user")
 
 
+def _not_about_a_user(e: dict[str, Any], is_error: bool
+                      ) -> tuple[str, str, str] | None:
+    """Quarantine entry for an error element about something else than a user."""
+    if not is_error or _about_user(e):
+        return None
+    return ("not_about_a_user",
+            f"error about a {e.get('resource_type')} ({e.get('parameter')}), not an "
+            "account: it says nothing about an account or the list", "resource_type")
+
+
+def _record(item: dict[str, Any], is_error: bool, t: dt.datetime) -> dict[str, Any]:
+    """Read a listed user or an error at time ``t`` (``make`` of page_records)."""
+    return _error_record(item, t) if is_error else _twitter_v2.user_record(item, t)
+
+
 def _items(obj: dict[str, Any]) -> list[tuple[Any, bool]]:
     data, errors = obj.get("data"), obj.get("errors")
     if data is not None and not isinstance(data, list):
@@ -284,13 +298,11 @@ def parse(files: list[RawFile], *, level: int) -> Parsed:
     level
         Snowball level written to every ``crawls`` row (0 for the seeds' lists).
     """
-    q = Quarantine()
-    read = [0]
-    records = RecordBuffer(TWITTER_SCHEMA)
+    st = LineState(TWITTER_SCHEMA)
+    q, read = st.q, st.read
     pending: list[tuple[dict[str, Any], str, int, str]] = []
     chains = CrawlChains()
     members: list[tuple[int, int]] = []
-    order = 0
     for f, line, obj, text in iter_json(files, q, read):
         if not isinstance(obj, dict):
             read[0] += 1
@@ -317,10 +329,7 @@ def parse(files: list[RawFile], *, level: int) -> Parsed:
             nxt = _next_token(obj)
             items = _items(obj)
         except BadValue as e:
-            n = _n_records(obj)
-            read[0] += n
-            for _ in range(n):
-                q.add(f.label, line, e.kind, f"{e.column}: {e}", text, e.column)
+            st.bad(f, line, e, text, _n_records(obj))
             continue
         if t is None:
             n = _n_records(obj)
@@ -333,34 +342,12 @@ def parse(files: list[RawFile], *, level: int) -> Parsed:
         ci = chains.add(Page(owner, lst, t, first, token, nxt,
                              failed=any(is_err and _about_user(item)
                                         for item, is_err in items)))
-        for item, is_error in items:
-            read[0] += 1
-            order += 1
-            raw = text if len(items) == 1 else raw_json(item)
-            if not isinstance(item, dict):
-                q.add(f.label, line, "bad_shape",
-                      f"expected an object, got {raw[:40]!r}", raw)
-                continue
-            if is_error and not _about_user(item):
-                q.add(f.label, line, "not_about_a_user",
-                      f"error about a {item.get('resource_type')} "
-                      f"({item.get('parameter')}), not an account: it says nothing "
-                      "about an account or the list", raw, "resource_type")
-                continue
-            try:
-                rec = (_error_record(item, t) if is_error
-                       else _twitter_v2.user_record(item, t))
-            except BadValue as e:
-                q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
-                continue
-            rec["_order"] = order
-            if rec["account_id"] is None:
-                pending.append((rec, f.label, line, raw))
-                continue
-            records.append(rec)
+        for rec, is_error in page_records(st, f, line, text, items, t, _record,
+                                          pending, refuse=_not_about_a_user):
             if not is_error:
                 members.append((ci, rec["account_id"]))
-    acc, obs, collapsed = twitter_tables(resolve_by_name(records.frame(), pending, q))
+    acc, obs, collapsed = twitter_tables(
+        resolve_by_name(st.records.frame(), pending, q))
     crawls = chains.frame(level, pl.Int64)
     edges, dup = edges_frame(members, chains, pl.Int64)
     acc = with_owners(acc, crawls, "twitter")

@@ -25,18 +25,16 @@ from typing import Any
 from measure.ingest._common import (
     TWITTER_SCHEMA,
     BadValue,
+    LineState,
     Parsed,
-    Quarantine,
     RawFile,
-    RecordBuffer,
     as_count,
     as_twitter_id,
     image_url_hash,
     iter_json,
-    no_time_reason,
     opt_str,
+    page_records,
     parse_iso,
-    raw_json,
     resolve_by_name,
     twitter_tables,
     wrapper_time,
@@ -112,11 +110,9 @@ def _page_size(obj: dict[str, Any]) -> int:
 
 def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Parsed:
     """Parse twarc2 JSON lines into ``accounts`` and ``observations``."""
-    q = Quarantine()
-    read = [0]
-    records = RecordBuffer(TWITTER_SCHEMA)
+    st = LineState(TWITTER_SCHEMA)
+    q, read = st.q, st.read
     pending: list[tuple[dict[str, Any], str, int, str]] = []
-    order = 0
     for f, line, obj, text in iter_json(files, q, read):
         if not isinstance(obj, dict):
             read[0] += 1
@@ -126,10 +122,7 @@ def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Pa
         try:
             t, _ = wrapper_time(obj, observed_at)
         except BadValue as e:
-            n = _page_size(obj)
-            read[0] += n
-            for _ in range(n):
-                q.add(f.label, line, e.kind, f"{e.column}: {e}", text, e.column)
+            st.bad(f, line, e, text, _page_size(obj))
             continue
         if "data" in obj or "errors" in obj:
             data, errors = obj.get("data") or [], obj.get("errors") or []
@@ -148,28 +141,14 @@ def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Pa
                 continue
         else:
             items = [(obj, False)]
-        for item, is_error in items:
-            read[0] += 1
-            order += 1
-            raw = text if len(items) == 1 else raw_json(item)
-            if not isinstance(item, dict):
-                q.add(f.label, line, "bad_shape",
-                      f"expected an object, got {raw[:40]!r}", raw)
-                continue
-            if t is None:
-                q.add(f.label, line, "no_observed_at", no_time_reason(), raw)
-                continue
-            try:
-                rec = error_record(item, t) if is_error else user_record(item, t)
-            except BadValue as e:
-                q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
-                continue
-            rec["_order"] = order
-            if rec["account_id"] is None:
-                pending.append((rec, f.label, line, raw))
-            else:
-                records.append(rec)
-    acc, obs, collapsed = twitter_tables(resolve_by_name(records.frame(), pending, q))
+        page_records(st, f, line, text, items, t, _record, pending)
+    acc, obs, collapsed = twitter_tables(resolve_by_name(st.records.frame(), pending,
+                                                         q))
     return Parsed(tables={"accounts": acc, "observations": obs},
                   record_tables=("observations",), rows_read=read[0],
                   collapsed={"observations": collapsed}, quarantine=q)
+
+
+def _record(item: dict[str, Any], is_error: bool, t: dt.datetime) -> dict[str, Any]:
+    """Read a user or an error at time ``t`` (``make`` of :func:`page_records`)."""
+    return error_record(item, t) if is_error else user_record(item, t)
