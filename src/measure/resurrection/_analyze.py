@@ -25,6 +25,11 @@ from measure.resurrection._stages import (
     score,
     suspension_events,
 )
+from measure.resurrection._successors import (
+    check_mode,
+    successor_agreement,
+    successor_sheet,
+)
 
 
 def analyze(
@@ -36,6 +41,7 @@ def analyze(
     cohort: Any = None,
     labels: pl.DataFrame | None = None,
     audit: Any = None,
+    successors: str | None = "report",
     horizons: tuple[float, ...] = (7, 30, 60),
     rate_days: float = 30,
     discovery_lag_days: float = 0.0,
@@ -87,6 +93,23 @@ def analyze(
         recalibrated on it (``logit p' = a + b logit p``, design-weighted, refitted
         on a stratified bootstrap of the audit in each draw); the accepted links
         are unchanged.
+    successors
+        What to do with the dataset's optional ``successors`` table (links the
+        platform itself reported, such as Mastodon's ``moved``): ``"report"``
+        (default) scores the accepted links against its labelled pairs
+        (``result.successors``: precision, recall and the labelled pairs outside
+        the suspension events, counted by reason); ``"audit"`` also uses the
+        labelled predecessors' candidate pairs as a coded audit sample to
+        recalibrate the link probabilities behind the measures, as ``audit=``
+        does with a hand audit (give one or the other); ``"ignore"`` (or
+        ``None``) skips the table. The estimand stays about suspensions: an
+        account that moved (``deactivated``) is not a suspension event, so its
+        pair is counted as outside the linker's scope. ``"audit"`` is valid only
+        when carrying a platform label is unrelated to whether a candidate pair
+        matches, given the model's probability (the audit's missing-at-random
+        assumption); announced moves usually leave stronger traces than covert
+        returns, which makes recalibration on them alone optimistic (see
+        :mod:`measure.resurrection._successors`).
     horizons
         Days at which the return rate is reported (``rate_days`` is always added).
     rate_days
@@ -189,6 +212,7 @@ def analyze(
         raise ConfigError("option 'level' must be in (0, 1)")
     if n_imputations < 2:
         raise ConfigError("option 'n_imputations' must be at least 2")
+    mode = check_mode(successors, audit)
     knobs = LinkageSettings(
         per_key=per_key, per_key_by=per_key_by, max_key_freq=max_key_freq,
         min_shared_followers=min_shared_followers, max_hub=max_hub,
@@ -211,6 +235,13 @@ def analyze(
     scores = score(cands, settings, labels=labels)
     links = assign(scores, events, threshold=threshold,
                    target_precision=target_precision)
+    agreement = (None if mode == "ignore" else successor_agreement(
+        ds, events, scores, links, level=level, recalibrated=mode == "audit"))
+    if mode == "audit":
+        if agreement is None:
+            raise ConfigError("successors='audit' needs a 'successors' table; the "
+                              "dataset has none")
+        audit = successor_sheet(agreement, scores, links)
     returns = measure_returns(
         ds, events, scores, links, audit=audit, horizons=horizons,
         rate_days=rate_days, discovery_lag_days=discovery_lag_days,
@@ -232,8 +263,11 @@ def analyze(
         rates=returns.rates, rate_days=returns.rate_days,
         median_delay=returns.median_delay,
         follower_recovery=returns.follower_recovery,
-        incarnations=returns.incarnations, method=returns.method,
+        incarnations=returns.incarnations,
+        method=(returns.method.replace(
+            "a hand audit of", "the successors table's labelled pairs, as an "
+            "audit of") if mode == "audit" else returns.method),
         links=links.links, lineages=links.lineages, pairs=scores.pairs,
         model=scores.model, curve=returns.curve, window=float(window),
         data_end=events.data_end, level=level, warnings=tuple(warnings),
-        timings=timings)
+        successors=agreement, timings=timings)

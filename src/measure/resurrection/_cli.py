@@ -54,6 +54,13 @@ def register(sub: Any) -> None:
                         "options, 'match' filled in with 1/0): estimate link "
                         "precision and recall among candidate pairs, and "
                         "recalibrate the link probabilities behind the rates")
+    p.add_argument("--successors", choices=("report", "audit", "ignore"),
+                   default="report",
+                   help="the dataset's 'successors' table (links the platform "
+                        "reported, e.g. Mastodon's moved): report the links' "
+                        "precision and recall against it, also use it as an audit "
+                        "to recalibrate the link probabilities (valid only when "
+                        "labelled accounts are like the others), or ignore it")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -76,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                       target_precision=args.target_precision, cohort=args.cohort,
                       n_imputations=args.imputations, seed=args.seed,
                       backup_days=args.backup_days,
-                      audit=coded)
+                      audit=coded, successors=args.successors)
         accounts = accounts_frame(ds) if args.audit_out else None
     payload = res.to_dict()
     text = res.summary()

@@ -55,6 +55,10 @@ class ResurrectionResult:
     window, backup_days
         The successor search window: from ``backup_days`` before to ``window``
         days after the first suspended look-up.
+    successors
+        Agreement of the links with the platform's ``successors`` table (a
+        :class:`~measure.resurrection._successors.SuccessorAgreement`), or
+        ``None`` when the dataset has none or ``successors="ignore"``.
     """
 
     n_suspended: int
@@ -80,6 +84,7 @@ class ResurrectionResult:
     data_end: Any = None
     level: float = 0.95
     warnings: tuple[str, ...] = ()
+    successors: Any = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -136,6 +141,8 @@ class ResurrectionResult:
             "level": self.level,
             "data_end": self.data_end,
             "method": self.method,
+            "successors": (None if self.successors is None
+                           else self.successors.to_dict()),
             "warnings": list(self.warnings),
         }
 
@@ -158,6 +165,8 @@ class ResurrectionResult:
                          if not x.strip().startswith("assumes"))
         inc = ", ".join(f"{k}: {v}" for k, v in sorted(self.incarnations.items()))
         lines.append(f"  accounts per presumed actor: {inc}")
+        if self.successors is not None:
+            lines.extend("  " + x for x in self.successors.summary_lines())
         if self.rate.assumptions:
             lines.append("  the rate assumes:")
             lines.extend(f"    - {a}" for a in self.rate.assumptions)
