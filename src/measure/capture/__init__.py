@@ -70,7 +70,13 @@ from measure.capture._loglinear import (
 )
 from measure.capture._result import CaptureResult
 from measure.capture._two_source import chapman, lincoln_petersen, lognormal_interval
-from measure.capture._windows import Population, describe_population, window_bounds
+from measure.capture._windows import (
+    Population,
+    alive_weights,
+    describe_population,
+    parse_date,
+    window_bounds,
+)
 from measure.errors import ConfigError, DataContractError, EstimationError
 from measure.options import CAPTURE_MODELS, CaptureModel, Criterion, validate_option
 
@@ -643,6 +649,86 @@ def pattern_counts(
     return tuple(sources), y, tuple(int(v) for v in (w * y[:, None]).sum(axis=0))
 
 
+def _evidence(ds: Any, sources: Sequence[str], start: Any, end: Any
+              ) -> pl.DataFrame:
+    """Per detected account: pattern, creation, last sign of life, first gone."""
+    step = (_sql.ACCOUNT_EVIDENCE if ds.has("observations")
+            else _sql.ACCOUNT_EVIDENCE_NO_LOOKUPS)
+    return ds.sql(step, {"sources": list(sources), "start": start, "end": end})
+
+
+def _alive_on_date(ds: Any, sources: tuple[str, ...], start: Any, end: Any,
+                   pop: Population
+                   ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray,
+                              Population, list[str]]:
+    """Classify the detected accounts as alive on ``pop.reference_date`` or not.
+
+    Sources that detected none of the accounts alive then are left out (their
+    bits are removed from the masks).
+    """
+    ev = _evidence(ds, sources, start, end)
+    alive, uncertain, excluded = alive_weights(ev, pop.reference_date)
+    masks = ev["mask"].to_numpy().astype(np.int64)
+    warns: list[str] = []
+    keep = [j for j in range(len(sources)) if ((masks[alive] >> j) & 1).any()]
+    if len(keep) < len(sources):
+        gone = [sources[j] for j in range(len(sources)) if j not in keep]
+        warns.append("source(s) " + ", ".join(repr(s) for s in gone) + " detected "
+                     "none of the accounts alive on the reference date and were "
+                     "left out")
+        masks = sum(((masks >> j) & 1) << i for i, j in enumerate(keep))
+        masks = np.asarray(masks, dtype=np.int64)
+        sources = tuple(sources[j] for j in keep)
+        alive = alive & (masks > 0)
+    pop = replace(pop, n_alive=int(alive.sum()), n_not_alive=int(excluded.sum()),
+                  n_uncertain=int(uncertain.sum()))
+    return sources, masks, alive, uncertain, pop, warns
+
+
+def _alive_range(pop: Population, masks: np.ndarray, alive: np.ndarray,
+                 uncertain: np.ndarray, sources: tuple[str, ...],
+                 headline: Estimate, options: dict[str, Any]
+                 ) -> tuple[Population, Estimate, list[str]]:
+    """Headline with every uncertain account left out and with every one kept.
+
+    When either lies outside the headline's interval, the interval is widened
+    to the union of the three intervals (the model's own is kept in
+    ``extra["model_ci"]``): the data do not say which reading is right.
+    """
+    if not uncertain.any() or len(sources) < 2 or not headline.valid:
+        return pop, headline, []
+    fn = _headline_of(sources, **options)
+    k = 2 ** len(sources)
+    ends: list[Estimate | None] = []
+    for keep in (alive & ~uncertain, (alive | uncertain) & (masks > 0)):
+        y = np.bincount(masks[keep], minlength=k)[1:].astype(float)
+        e = fn(y) if y.sum() else None
+        ends.append(e if e is not None and e.valid else None)
+    lo, hi = (e.estimate if e is not None else math.nan for e in ends)
+    pop = replace(pop, alive_range=(lo, hi))
+    a, b = headline.ci
+    if not (lo < a or hi > b):
+        return pop, headline, []
+    lims = [a, b] + [x for e in ends if e is not None for x in e.ci]
+    ci = (min(lims), max(lims))
+    n_unc = int(uncertain.sum())
+    widened = replace(
+        headline, ci=ci,
+        method=f"{headline.method}; interval widened to the estimates with the "
+        f"{n_unc} uncertain account(s) all left out and all kept",
+        assumptions=headline.assumptions + (
+            "accounts whose state on the reference date is uncertain are "
+            "bounded, not modelled",),
+        extra=dict(headline.extra or {}) | {"model_ci": (a, b)})
+    warn = (f"{n_unc} detected account(s) were last known alive before "
+            f"{pop.reference_date:%Y-%m-%d} and not found gone by then; leaving "
+            f"them all out or keeping them all gives {lo:,.0f} to {hi:,.0f}, "
+            f"beyond the model's interval ({a:,.0f}-{b:,.0f}): the interval is "
+            f"widened to {ci[0]:,.0f}-{ci[1]:,.0f}. Look-ups of the detected "
+            "accounts near that date narrow it")
+    return pop, widened, [warn]
+
+
 def analyze(
     ds: Any,
     *,
@@ -667,10 +753,16 @@ def analyze(
         See :func:`analyze_counts`.
     sources
         Sources to use (default: all, in name order).
-    at, window
-        Keep only detections within ``window`` days centred on the date ``at``
-        (ISO string or datetime, UTC): the estimate then refers to the accounts
-        alive in that window. Default: every detection.
+    at
+        Count the accounts alive on this date (ISO string or datetime, UTC).
+        Default: when the detections span more than a day and
+        ``accounts.created_at`` is present, the middle of their span. Detected
+        accounts created after the date or found gone before it are left out;
+        see :mod:`measure.capture._windows` for the rule and the range reported
+        for accounts whose state on the date is uncertain.
+    window
+        Also keep only the detections within ``window`` days centred on ``at``.
+        Default: every detection.
 
     Returns
     -------
@@ -681,10 +773,11 @@ def analyze(
         ``population``: which accounts, in time, the estimate refers to.
     """
     ds.require("capture")
-    start, end = window_bounds(at, window)
+    ref = parse_date(at)
+    start, end = window_bounds(ref, window)
     present = ds.sql(_sql.SOURCE_SIZES)["source"].to_list() if sources is None \
         else list(dict.fromkeys(sources))
-    pop, pop_warnings = describe_population(ds, present, start, end)
+    pop, pop_warnings = describe_population(ds, present, start, end, ref)
     if start is not None:
         empty = [s for s in present if not pop.sources.get(s, {}).get("n")]
         if empty:
@@ -692,27 +785,43 @@ def analyze(
                 "source(s) " + ", ".join(repr(s) for s in empty) + " detected "
                 "nobody in the window and were left out")
             sources = [s for s in present if s not in empty]
-    srcs, y, sizes = pattern_counts(ds, sources, start=start, end=end)
+    options = {"model": model, "criterion": criterion, "level": level, "ci": ci,
+               "stepwise": stepwise}
+    alive = uncertain = None
+    if pop.reference_date is None:
+        srcs, y, sizes = pattern_counts(ds, sources, start=start, end=end)
+        masks = None
+    else:
+        srcs = tuple(sources) if sources is not None else tuple(present)
+        srcs, masks, alive, uncertain, pop, more = _alive_on_date(
+            ds, srcs, start, end, pop)
+        pop_warnings += more
+        y = np.bincount(masks[alive], minlength=2 ** len(srcs))[1:].astype(float)
+        sizes = tuple(int(((masks[alive] >> j) & 1).sum()) for j in range(len(srcs)))
     res = analyze_counts(
         y,
         srcs,
-        model=model,
-        criterion=criterion,
-        level=level,
-        ci=ci,
-        stepwise=stepwise,
-        source_sizes=sizes,
         latent_class=latent_class,
         graphical=graphical,
+        source_sizes=sizes,
+        **options,
     )
+    if alive is not None and masks is not None and uncertain is not None:
+        pop, headline, more = _alive_range(pop, masks, alive, uncertain, srcs,
+                                           res.estimate, options)
+        res = replace(res, estimate=headline)
+        pop_warnings += more
     fd = res.false_detections
     if fd is not None and len(srcs) >= 2 and can_screen(ds):
-        masks = ds.sql(_sql.ACCOUNT_MASKS, {"sources": list(srcs), "start": start,
-                                            "end": end})
-        p, missing = supporter_probabilities(ds, masks)
-        headline = _headline_of(srcs, model=model, criterion=criterion,
-                                level=level, ci=ci, stepwise=stepwise)
-        screened = screened_estimate(masks["mask"].to_numpy(), p, len(srcs),
+        kept = ds.sql(_sql.ACCOUNT_MASKS, {"sources": list(srcs), "start": start,
+                                           "end": end})
+        if alive is not None:
+            kept = (_evidence(ds, srcs, start, end).select("account_id")
+                    .with_columns(mask=pl.Series(masks))
+                    .filter(pl.Series(alive)))
+        p, missing = supporter_probabilities(ds, kept)
+        headline = _headline_of(srcs, **options)
+        screened = screened_estimate(kept["mask"].to_numpy(), p, len(srcs),
                                      headline, level=level)
         fd = replace(fd, screened=screened, n_screened_out=float(np.sum(1 - p)),
                      n_unclassified=missing)

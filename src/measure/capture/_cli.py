@@ -6,15 +6,14 @@ import argparse
 from typing import Any
 
 from measure._cli_util import add_json_flag, emit
+from measure.options import CAPTURE_MODELS
 
 
 def register(sub: Any) -> None:
     """Add the ``capture`` subcommand."""
-    from measure.capture import MODEL_NAMES
-
     p = sub.add_parser(
         "capture",
-        help="capture-recapture estimate of the population size from "
+        help="Capture-recapture estimate of the population size from "
         "the detections table",
         description="Estimate how many accounts the detection sources sample from: "
         "Lincoln-Petersen and Chapman for two sources; log-linear models (Mt, "
@@ -24,51 +23,52 @@ def register(sub: Any) -> None:
         "model (LCMCR), graphical-model averaging (3-5 lists) and Chao's lower "
         "bound.",
     )
-    p.add_argument("dataset", help="dataset directory with a detections table")
+    p.add_argument("dataset", help="Dataset directory with a detections table")
     p.add_argument(
         "--model",
         default=None,
-        help="model to report: auto (default: the model average), independence, "
-        "two_way, "
-        "heterogeneity, or one of " + ", ".join(MODEL_NAMES),
+        help="Model to report: auto, the model average, or one of "
+        + ", ".join(CAPTURE_MODELS) + " (default auto)",
     )
     p.add_argument(
         "--criterion",
         default="aic",
         choices=("aic", "bic"),
-        help="model-choice criterion (default aic)",
+        help="Model-choice criterion (default aic)",
     )
     p.add_argument(
-        "--sources", default=None, help="comma-separated sources to use (default all)"
+        "--sources", default=None, help="Comma-separated sources to use (default all)"
     )
-    p.add_argument("--level", type=float, default=0.95, help="confidence level")
+    p.add_argument(
+        "--level", type=float, default=0.95, help="Confidence level (default 0.95)"
+    )
     p.add_argument(
         "--ci",
         default="profile",
         choices=("profile", "lognormal"),
-        help="interval for the log-linear models (default profile)",
+        help="Interval for the log-linear models (default profile)",
     )
     p.add_argument(
         "--at",
         default=None,
         metavar="DATE",
-        help="keep only detections within --window days centred on this date "
-        "(ISO, UTC): the estimate then refers to the accounts alive then",
+        help="Count the accounts alive on this date, ISO, UTC (default the "
+        "middle of the detections' span when it is longer than a day)",
     )
     p.add_argument(
         "--window", type=float, default=None, metavar="DAYS",
-        help="width of the window around --at, in days",
+        help="Also keep only the detections within this many days centred on --at",
     )
     p.add_argument(
         "--no-latent-class",
         action="store_true",
-        help="skip the Bayesian latent-class model (its sampler takes seconds)",
+        help="Skip the Bayesian latent-class model (its sampler takes seconds)",
     )
     p.add_argument(
         "--plot",
         default=None,
         metavar="PNG",
-        help="also write the model comparison figure to this file",
+        help="Also write the model comparison figure to this file",
     )
     add_json_flag(p)
     p.set_defaults(func=run)

@@ -101,3 +101,55 @@ FROM (""" + ACCOUNT_MASKS + """)
 GROUP BY mask
 ORDER BY mask
 """
+
+# What each detected account (kept detections) tells about when it was alive: its
+# capture pattern, its creation time, the last time it was known alive (its last
+# detection or active look-up) and the first look-up finding it gone after that.
+# $sources as in PATTERN_COUNTS.
+ACCOUNT_EVIDENCE = """
+WITH kept AS (""" + KEPT_DETECTIONS + """),
+det AS (
+  SELECT account_id,
+         bit_or(CAST(1 AS BIGINT) << (list_position($sources, source) - 1)) AS mask,
+         max(detected_at) AS last_detected
+  FROM kept
+  GROUP BY account_id
+),
+active AS (
+  SELECT account_id, max(observed_at) AS last_active
+  FROM observations
+  WHERE status = 'active' AND account_id IN (SELECT account_id FROM det)
+  GROUP BY account_id
+),
+alive AS (
+  SELECT d.account_id, d.mask,
+         CASE WHEN a.last_active IS NULL OR a.last_active < d.last_detected
+              THEN d.last_detected ELSE a.last_active END AS last_alive
+  FROM det d LEFT JOIN active a USING (account_id)
+),
+gone AS (
+  SELECT o.account_id, min(o.observed_at) AS first_gone
+  FROM observations o JOIN alive v USING (account_id)
+  WHERE o.status IN ('suspended', 'not_found', 'deactivated')
+    AND (v.last_alive IS NULL OR o.observed_at > v.last_alive)
+  GROUP BY o.account_id
+)
+SELECT v.account_id, v.mask, c.created_at, v.last_alive, g.first_gone
+FROM alive v
+LEFT JOIN accounts c USING (account_id)
+LEFT JOIN gone g USING (account_id)
+ORDER BY v.account_id
+"""
+
+# The same without look-ups (no ``observations`` table).
+ACCOUNT_EVIDENCE_NO_LOOKUPS = """
+WITH kept AS (""" + KEPT_DETECTIONS + """)
+SELECT k.account_id,
+       bit_or(CAST(1 AS BIGINT) << (list_position($sources, k.source) - 1)) AS mask,
+       any_value(c.created_at) AS created_at,
+       max(k.detected_at) AS last_alive,
+       CAST(NULL AS TIMESTAMPTZ) AS first_gone
+FROM kept k LEFT JOIN accounts c USING (account_id)
+GROUP BY k.account_id
+ORDER BY k.account_id
+"""

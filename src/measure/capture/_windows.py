@@ -15,6 +15,23 @@ This module states the estimand from ``detections.detected_at``, measures the
 turnover among detected accounts during the span (``accounts.created_at`` and the
 first suspended/not-found ``observations``), and restricts the detections to a
 window around a date on request.
+
+When the lists span more than a day and the accounts' creation times are known,
+the estimate counts the accounts **alive on a reference date** (``at``; by default
+the middle of the detections' span): detected accounts created after it, or found
+gone before it, are left out, and the remaining accounts keep every detection they
+have. "Ever alive during the windows" is not estimated: it includes accounts that
+lived hours inside the windows, whom no list could catch, so any figure for it
+rests on extrapolation the lists cannot check. Accounts alive on a date are
+length-biased towards long lives and exposed to most lists.
+
+Whether a detected account was alive on the date is read from its creation time,
+the last time it is known alive (its last detection or active look-up) and the
+first look-up after that finding it gone. An account last known alive before the
+date and not found gone by then is *uncertain*: it counts as alive when its end,
+spread evenly between those two times, more likely falls after the date (or when
+it was never found gone). The estimates with every uncertain account left out and
+with every one kept are reported as the range this reading spans.
 """
 
 from __future__ import annotations
@@ -23,6 +40,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import numpy as np
+import polars as pl
 
 from measure.capture import _sql
 from measure.errors import ConfigError
@@ -47,11 +67,24 @@ class Population:
         Per source: first and last detection and accounts detected.
     n_detected
         Distinct accounts detected (kept detections).
-    created_during, gone_during
-        Detected accounts created after the span began, and first seen suspended,
-        not found or deactivated before it ended (``None`` without the tables).
+    created_during, gone_during, turned_over
+        Detected accounts created after the span began, first seen suspended,
+        not found or deactivated before it ended, and either (``None`` without
+        the tables).
     undated
         Detection rows without ``detected_at`` (left out when restricted).
+    reference_date
+        The date whose living accounts the estimate counts (``None``: the lists
+        are taken to describe one date, or the accounts' creation times are
+        unknown).
+    n_alive, n_not_alive, n_uncertain
+        Detected accounts counted as alive on ``reference_date``, left out
+        (created after it or found gone before it), and uncertain (see the module
+        notes; counted among ``n_alive`` when their end more likely falls after
+        the date).
+    alive_range
+        Headline estimates with every uncertain account left out and with every
+        one kept.
     """
 
     refers_to: str
@@ -64,6 +97,11 @@ class Population:
     gone_during: int | None = None
     turned_over: int | None = None
     undated: int = 0
+    reference_date: datetime | None = None
+    n_alive: int | None = None
+    n_not_alive: int | None = None
+    n_uncertain: int | None = None
+    alive_range: tuple[float, float] | None = None
 
     @property
     def span_days(self) -> float | None:
@@ -95,53 +133,92 @@ class Population:
             "gone_during": self.gone_during,
             "turnover_share": None if share is None or math.isnan(share) else share,
             "undated_detections": self.undated,
+            "reference_date": iso(self.reference_date),
+            "n_alive": self.n_alive, "n_not_alive": self.n_not_alive,
+            "n_uncertain": self.n_uncertain,
+            "alive_range": None if self.alive_range is None
+            else list(self.alive_range),
         }
 
 
-def window_bounds(at: datetime | str | None, window: float | None
-                  ) -> tuple[datetime | None, datetime | None]:
-    """``[at - window/2, at + window/2]`` (UTC), or no bounds when ``at`` is None.
+def parse_date(at: datetime | str | None) -> datetime | None:
+    """``at`` as a UTC datetime (``None`` stays ``None``).
 
     Raises
     ------
     ConfigError
-        ``window`` without ``at``, ``at`` without ``window``, a non-positive
-        window or an unreadable date.
+        An unreadable date.
     """
-    if at is None and window is None:
-        return None, None
-    if at is None or window is None:
-        raise ConfigError("give both 'at' (a date) and 'window' (days around it) "
-                          "to restrict the detections in time")
-    if not (isinstance(window, int | float) and math.isfinite(window)
-            and window > 0):
-        raise ConfigError(f"invalid value {window!r} for option 'window'; give a "
-                          "positive number of days, e.g. 14")
+    if at is None:
+        return None
     if isinstance(at, str):
         try:
             at = datetime.fromisoformat(at)
         except ValueError as exc:
             raise ConfigError(f"invalid value {at!r} for option 'at'; give an ISO "
                               "date such as 2014-11-01") from exc
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
+    if not isinstance(at, datetime):
+        raise ConfigError(f"invalid value {at!r} for option 'at'; give an ISO "
+                          "date such as 2014-11-01")
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def window_bounds(at: datetime | str | None, window: float | None
+                  ) -> tuple[datetime | None, datetime | None]:
+    """``[at - window/2, at + window/2]`` (UTC); no bounds without ``window``.
+
+    Raises
+    ------
+    ConfigError
+        ``window`` without ``at``, a non-positive window or an unreadable date.
+    """
+    at = parse_date(at)
+    if window is None:
+        return None, None
+    if at is None:
+        raise ConfigError("'window' needs 'at': give the date (at=) the window "
+                          "of detections is centred on")
+    if not (isinstance(window, int | float) and math.isfinite(window)
+            and window > 0):
+        raise ConfigError(f"invalid value {window!r} for option 'window'; give a "
+                          "positive number of days, e.g. 14")
     half = timedelta(days=window / 2)
     return at - half, at + half
 
 
 def describe_population(ds: Any, sources: list[str], start: datetime | None,
-                        end: datetime | None) -> tuple[Population, list[str]]:
+                        end: datetime | None, at: datetime | None = None
+                        ) -> tuple[Population, list[str]]:
     """State the estimand of the kept detections and warn about an open population.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    sources
+        Sources used.
+    start, end
+        Detections kept (``None``: all).
+    at
+        Reference date asked for. Without it, lists spanning more than a day
+        get the middle of their span when ``accounts.created_at`` is present.
 
     Returns
     -------
     (Population, warnings)
+        ``Population.reference_date`` is set when the estimate is to count the
+        accounts alive on a date (the caller classifies the detected accounts).
+
+    Raises
+    ------
+    ConfigError
+        ``at`` without detection times or without ``accounts.created_at``.
     """
     params = {"sources": sources, "start": start, "end": end}
     if not ds.has_column("detections", "detected_at"):
-        if start is not None:
+        if start is not None or at is not None:
             raise ConfigError("detections has no detected_at column: the lists "
-                              "cannot be restricted to a time window")
+                              "cannot be restricted to a time window or a date")
         return Population("the accounts the lists sample (no detection time "
                           "recorded: the lists are taken to describe one date)",
                           None, None, False), []
@@ -163,7 +240,20 @@ def describe_population(ds: Any, sources: list[str], start: datetime | None,
             n_det, created, gone, turned = (int(t[c][0]) for c in (
                 "n", "created_during", "gone_during", "turned_over"))
     days = (s1 - s0).total_seconds() / 86400 if s0 and s1 else None
-    if restricted:
+    dated = ds.has("accounts") and ds.has_column("accounts", "created_at")
+    if at is not None and not dated:
+        raise ConfigError("counting the accounts alive on a date (at=) needs "
+                          "accounts.created_at for the detected accounts")
+    ref = at
+    if ref is None and dated and days is not None and days > 1:
+        ref = s0 + (s1 - s0) / 2
+    if ref is not None:
+        span = (f"detections from {s0:%Y-%m-%d} to {s1:%Y-%m-%d}"
+                if s0 and s1 else "no dated detection")
+        refers = (f"accounts alive on {ref:%Y-%m-%d %H:%M} UTC ({span}"
+                  + ("; restricted to the window asked for" if restricted else "")
+                  + ")")
+    elif restricted:
         refers = (f"accounts alive at some time between {start:%Y-%m-%d} "
                   f"and {end:%Y-%m-%d} (detections restricted to that window)")
     elif days is None:
@@ -175,9 +265,17 @@ def describe_population(ds: Any, sources: list[str], start: datetime | None,
         refers = (f"accounts alive at some time between {s0:%Y-%m-%d} and "
                   f"{s1:%Y-%m-%d} ({days:,.0f} days of detections), not on one date")
     pop = Population(refers, s0, s1, restricted, per, n_det or 0, created, gone,
-                     turned, undated)
+                     turned, undated, reference_date=ref)
     share = pop.turnover_share
-    if share is not None and share > MAX_TURNOVER:
+    if share is not None and share > MAX_TURNOVER and ref is not None:
+        warns.append(
+            f"the population is open: {share:.1%} of the detected accounts were "
+            f"created or suspended during the {days:,.0f} days of detections; the "
+            f"estimate counts the accounts alive on {ref:%Y-%m-%d} (detected "
+            "accounts created after it or found gone before it are left out) and "
+            "rests on catch models that take the lists' differing reach of "
+            "short-lived accounts as heterogeneous catchability")
+    elif share is not None and share > MAX_TURNOVER:
         warns.append(
             f"the population is open: {share:.1%} of the detected accounts were "
             f"created or suspended during the {days:,.0f} days of detections; a "
@@ -199,3 +297,46 @@ def describe_population(ds: Any, sources: list[str], start: datetime | None,
         warns.append(f"{undated} detection row(s) without detected_at were left "
                      "out by the time window")
     return pop, warns
+
+
+def alive_weights(evidence: pl.DataFrame, at: datetime
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each detected account was alive on ``at``.
+
+    Parameters
+    ----------
+    evidence
+        One row per detected account with ``created_at``, ``last_alive`` and
+        ``first_gone`` (the ``ACCOUNT_EVIDENCE`` step).
+    at
+        The reference date.
+
+    Returns
+    -------
+    (alive, uncertain, excluded)
+        Boolean arrays: counted as alive on ``at``; of those and the others, the
+        uncertain ones (last known alive before ``at`` and not found gone by
+        then, or of unknown creation time); left out because created after
+        ``at`` or found gone on or before it.
+    """
+    def secs(col: str) -> np.ndarray:
+        s = evidence[col]
+        if s.dtype == pl.Null:
+            return np.full(evidence.height, np.nan)
+        v = s.dt.epoch("us").cast(pl.Float64) / 1e6
+        return v.fill_null(np.nan).to_numpy()
+
+    t = at.timestamp()
+    created, last, gone = secs("created_at"), secs("last_alive"), secs("first_gone")
+    born_after = created > t
+    known_alive = (created <= t) & (last >= t)
+    gone_before = ~known_alive & (gone <= t)
+    excluded = born_after | gone_before
+    uncertain = ~excluded & ~known_alive
+    # the end spread evenly between the last sign of life and the first look-up
+    # finding the account gone: alive on `at` with chance (gone - at) / (gone - last)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(np.isnan(gone), 1.0, (gone - t) / (gone - last))
+    later = np.where(np.isnan(last), True, share >= 0.5)
+    alive = known_alive | (uncertain & later)
+    return alive, uncertain, excluded
