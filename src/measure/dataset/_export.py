@@ -116,6 +116,12 @@ ACCOUNT_ID_NAMES = frozenset({"account_id", "src", "dst", "previous", "new",
 #: Column names that are ids in a table outside the contract (as is any name
 #: ending in ``_id``: an export hashes them all).
 ID_NAMES = ACCOUNT_ID_NAMES | {"tweet_id"}
+#: Columns that copy collected records or name raw files rather than hold text
+#: people wrote: the ingest's quarantine keeps each unreadable record as read
+#: (``raw``), its reason (which quotes the offending value: an id, a handle) and
+#: the raw file's path. They are dropped even with ``keep_text=True``.
+NEVER_KEPT = frozenset({("quarantine", "raw"), ("quarantine", "reason"),
+                        ("quarantine", "source_file")})
 
 
 class ExportError(MeasureError):
@@ -484,7 +490,7 @@ def _plan(ds: Any, keep_text: bool | Sequence[str]) -> _Plan:
                                                            strict=True)}
         roles[t] = {c: column_role(t, c, k) for c, k in kinds[t].items()}
     text = {(t, c) for t, r in roles.items() for c, role in r.items()
-            if role == "text"}
+            if role == "text" and (t, c) not in NEVER_KEPT}
     if isinstance(keep_text, str):
         keep_text = [c.strip() for c in keep_text.split(",") if c.strip()]
     if keep_text is True:
@@ -564,7 +570,8 @@ def export_pseudonymised(
         Keep free text as written: ``True`` for every free-text column, or the
         column names to keep (``["display_name", "description"]`` or
         ``"display_name,description"``: what successor linking and the census's
-        bio features read).
+        bio features read). The columns of :data:`NEVER_KEPT` (the quarantine's
+        raw records, reasons and file paths) are dropped in any case.
     name
         The export's name (default: the original's, with ``-pseudonymised``).
     overwrite
