@@ -4,27 +4,18 @@ Open a dataset on the data contract with :func:`measure.open`, pin it with
 :func:`measure.pin`, and run the estimators of each method family:
 ``measure.census``, ``measure.capture``, ``measure.churn``, ``measure.resurrection``,
 ``measure.describe``; ``measure.simulate`` builds worlds with known truth.
+
+``import measure`` is cheap: the names that need numpy, polars or DuckDB
+(:func:`measure.open`, :class:`measure.Dataset`, :class:`measure.Estimate`, ...),
+the method families and ``__version__`` are imported on first use (PEP 562 module
+``__getattr__``), so the command line starts quickly.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
+from typing import TYPE_CHECKING
 
-try:
-    __version__ = version("measure")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
-
-from measure._results import Estimate, estimates_to_polars
-from measure.dataset import (
-    Dataset,
-    DatasetWriter,
-    lock_dataset,
-    verify,
-    verify_dataset,
-    write_manifest,
-)
-from measure.dataset import open_dataset as open  # noqa: A001 - the public name
 from measure.errors import (
     ConfigError,
     DataContractError,
@@ -36,24 +27,96 @@ from measure.errors import (
     UnsafePathError,
 )
 
+if TYPE_CHECKING:
+    __version__: str
+
+    from measure._results import Estimate, estimates_to_polars
+    from measure.dataset import (
+        Dataset,
+        DatasetWriter,
+        lock_dataset,
+        verify,
+        verify_dataset,
+        write_manifest,
+    )
+    from measure.dataset import open_dataset as open  # noqa: A001 - the public name
+
+
+#: Public names imported on first use: name -> (module, attribute in it).
+_LAZY: dict[str, tuple[str, str]] = {
+    "Estimate": ("measure._results", "Estimate"),
+    "estimates_to_polars": ("measure._results", "estimates_to_polars"),
+    "Dataset": ("measure.dataset", "Dataset"),
+    "DatasetWriter": ("measure.dataset", "DatasetWriter"),
+    "lock_dataset": ("measure.dataset", "lock_dataset"),
+    "open": ("measure.dataset", "open_dataset"),
+    "verify": ("measure.dataset", "verify"),
+    "verify_dataset": ("measure.dataset", "verify_dataset"),
+    "write_manifest": ("measure.dataset", "write_manifest"),
+}
+
+#: Subpackages and modules reachable as attributes after ``import measure``.
+_SUBMODULES = frozenset({"census", "capture", "churn", "resurrection", "describe",
+                         "simulate", "ingest", "report", "demo", "dataset",
+                         "options"})
+
 
 def pin(path: str, *, name: str | None = None, command: str | None = None) -> str:
-    """Write the dataset's manifest and return its id ``name@sha256:<digest>``."""
+    """Write the dataset's manifest and return its id ``name@sha256:<digest>``.
+
+    Parameters
+    ----------
+    path
+        Dataset directory.
+    name
+        Dataset name (default: the directory name).
+    command
+        Command line recorded in the manifest.
+
+    Returns
+    -------
+    str
+        The dataset id ``name@sha256:<digest>``.
+    """
+    from measure.dataset import write_manifest
+
     m = write_manifest(path, name=name, command=command)
     return f"{m['name']}@sha256:{m['digest']}"
 
 
-_FAMILIES = frozenset({"census", "capture", "churn", "resurrection", "describe",
-                       "simulate", "ingest", "report", "demo"})
-
-
 def __getattr__(name: str) -> object:
-    """Import method families lazily (``measure.churn`` after ``import measure``)."""
-    if name in _FAMILIES:
-        import importlib
+    """Import public names and method families on first use.
 
-        return importlib.import_module(f"measure.{name}")
-    raise AttributeError(f"module 'measure' has no attribute {name!r}")
+    ``measure.open`` imports :mod:`measure.dataset` (DuckDB, polars) the first
+    time it is read; ``measure.churn`` imports the churn family. The value is then
+    kept in the module, so later reads cost nothing.
+    """
+    if name == "__version__":
+        value = _version()
+    elif name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"measure.{name}")
+    else:
+        raise AttributeError(f"module 'measure' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def _version() -> str:
+    """Read the installed package's version (``importlib.metadata`` is slow to load)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("measure")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+unknown"
+
+
+def __dir__() -> list[str]:
+    """List the module's attributes, including the names imported on first use."""
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES | {"__version__"})
 
 
 __all__ = [

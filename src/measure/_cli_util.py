@@ -45,4 +45,4 @@ def progress(it: Iterable[T], *, total: int | None = None, desc: str = "",
 def add_json_flag(parser: Any) -> None:
     """Add the standard ``--json`` flag to a subcommand parser."""
     parser.add_argument("--json", action="store_true",
-                        help="print one JSON object instead of text")
+                        help="Print one JSON object instead of text")

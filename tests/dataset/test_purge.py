@@ -172,3 +172,28 @@ def test_cli_purge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     key = tmp_path / "k"
     key.write_bytes(KEY)
     assert read_key(key) == KEY
+
+
+def test_purge_removes_quarantined_records_that_name_the_account(
+        tmp_path: Path) -> None:
+    """Unreadable records kept in the quarantine go when their raw text names a
+    purged account by id or by its handle, as a whole token; records naming
+    other accounts (an id or handle that merely contains it) stay."""
+    tiny = _tiny(tmp_path / "tiny")
+    raw = ['{"id": 12, "followers_count": "x"}',   # the id
+           '{"id_str": "12", "name": null',         # the id as text, truncated
+           "user ABU_X2 not found",                 # the handle, other case
+           '{"id": 112}',                           # another id containing 12
+           "abu_x2_fan posted",                     # another handle containing it
+           '{"id": 13}']
+    with measure.DatasetWriter(tiny, name="tiny", overwrite=True) as w:
+        w.copy_file("accounts.parquet", tiny / "accounts.parquet")
+        w.copy_file("edges.parquet", tiny / "edges.parquet")
+        w.write_table("quarantine", pl.DataFrame({
+            "source_file": ["in.jsonl"] * len(raw), "line": list(range(1, 7)),
+            "reason": ["bad"] * len(raw), "raw": raw}))
+    rep = purge(tiny, [12])
+    assert rep.rows_removed == {"accounts": 1, "edges": 2, "quarantine": 3}
+    kept = pl.read_parquet(tiny / "quarantine.parquet")["raw"].to_list()
+    assert kept == raw[3:]
+    assert verify_dataset(tiny).ok

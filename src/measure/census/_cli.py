@@ -14,12 +14,18 @@ path::
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any
 
 from measure._cli_util import add_json_flag, emit
-from measure.census._sql import METRICS
+from measure.cli import Parser
 
 SUBCOMMANDS = ("sample", "import-codes", "frame", "plan")
+#: The frame's metrics, as ``measure.census.METRICS`` (a test checks that they
+#: agree); listed here so that building the parser does not import the census.
+METRICS: tuple[str, ...] = ("in_friends", "in_followers", "seeds_followed",
+                            "seed_followers", "reciprocal_in", "n_lists_seen",
+                            "in_follower_share", "in_friend_share")
 
 DESCRIPTION = """\
 Count the supporter accounts in a snowball census frame (Berger & Morgan 2015),
@@ -43,54 +49,53 @@ Forms (the word after `census` picks one; otherwise it is the dataset path):
       a target half-width of the interval, from the frame and the pilot codes
 
 Run `measure census sample --help` (etc.) for each form's options.
-Metrics: """ + ", ".join(METRICS) + "."
+""" + textwrap.fill("Metrics: " + ", ".join(METRICS) + ".", 79)
 
 
 def register(sub: Any) -> None:
     """Add the ``census`` command (``sample``/``import-codes``/``frame``/``plan``)."""
     p = sub.add_parser(
-        "census", help="number of supporter accounts in the frame (and coding "
+        "census", help="Number of supporter accounts in the frame (and coding "
         "samples)", description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="measure census {DATASET | sample | import-codes | frame | plan} ...")
     add_json_flag(p)
     p.add_argument("target", metavar="DATASET|sample|import-codes|frame|plan",
-                   help="dataset directory, or one of: " + ", ".join(SUBCOMMANDS))
+                   help="Dataset directory, or one of: " + ", ".join(SUBCOMMANDS))
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(func=run_census)
 
 
 def _form_parser(prog: str, description: str,
-                 dataset_help: str = "dataset directory") -> argparse.ArgumentParser:
+                 dataset_help: str = "Dataset directory") -> argparse.ArgumentParser:
     """Parser of one ``census`` form: its name, description and the dataset."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = Parser(prog=prog, description=description)
     p.add_argument("dataset", help=dataset_help)
     return p
 
 
 def _estimate_parser() -> argparse.ArgumentParser:
     p = _form_parser("measure census DATASET", "Estimate the number of supporter "
-                     "accounts in the frame.", "dataset directory (with labels)")
+                     "accounts in the frame.", "Dataset directory (with labels)")
     p.add_argument("--metric", default="in_friends", choices=METRICS,
-                   help="sorting metric for the precision table (default "
+                   help="Sorting metric for the precision table (default "
                    "in_friends)")
     p.add_argument("--level", type=float, default=0.95,
-                   help="confidence level (default 0.95)")
+                   help="Confidence level (default 0.95)")
     p.add_argument("--high-precision", type=float, default=0.5,
-                   help="strata with coded precision >= this enter the 'at least' "
+                   help="Strata with coded precision >= this enter the 'at least' "
                    "bound (default 0.5)")
     p.add_argument("--sensitivity", type=float,
-                   help="coder sensitivity, for a Rogan-Gladen corrected estimate")
+                   help="Coder sensitivity, for a Rogan-Gladen corrected estimate")
     p.add_argument("--specificity", type=float,
-                   help="coder specificity, for a Rogan-Gladen corrected estimate")
+                   help="Coder specificity, for a Rogan-Gladen corrected estimate")
     p.add_argument("--no-model", action="store_true",
-                   help="skip the logistic model (model-assisted estimate, "
+                   help="Skip the logistic model (model-assisted estimate, "
                    "classifier, population table)")
     p.add_argument("--write-population", action="store_true",
-                   help="write population.parquet (classifier over the frame) into "
+                   help="Write population.parquet (classifier over the frame) into "
                    "the dataset; re-pin afterwards")
     p.add_argument("--plot", metavar="FILE.png",
-                   help="save the precision-by-metric figure")
+                   help="Save the precision-by-metric figure")
     add_json_flag(p)
     return p
 
@@ -104,18 +109,19 @@ def _sample_parser() -> argparse.ArgumentParser:
         "(tables design and design_sample) in the dataset. The dataset changes: "
         "re-pin it with `measure pin DATASET`.")
     p.add_argument("--strata", required=True, choices=METRICS, metavar="METRIC",
-                   help="metric whose bands define strata: " + ", ".join(METRICS))
-    p.add_argument("--n", type=int, required=True, help="accounts to code")
+                   help="Metric whose bands define strata: " + ", ".join(METRICS))
+    p.add_argument("--n", type=int, required=True, help="Accounts to code")
     p.add_argument("--allocation", default="proportional",
                    choices=["proportional", "equal", "neyman"],
-                   help="how n is split over strata (default proportional; neyman "
-                   "uses existing labels for stratum SDs)")
+                   help="How n is split over strata; neyman uses existing labels "
+                   "for stratum SDs (default proportional)")
     p.add_argument("--seed", type=int, default=20141101,
-                   help="seed of the draw (default 20141101); recorded in the design")
+                   help="Seed of the draw, recorded in the design (default "
+                   "20141101)")
     p.add_argument("--bands", type=int, default=3,
-                   help="metric bands per level (default 3)")
+                   help="Metric bands per level (default 3)")
     p.add_argument("--out", required=True, metavar="SHEET.csv",
-                   help="where to write the coding sheet")
+                   help="Where to write the coding sheet")
     add_json_flag(p)
     return p
 
@@ -127,8 +133,8 @@ def _import_parser() -> argparse.ArgumentParser:
         "non_supporter / unclear, optional coder) into the dataset's labels, with "
         "each account's stratum and inclusion probability from the design. The "
         "dataset changes: re-pin it with `measure pin DATASET`.")
-    p.add_argument("sheet", help="coded CSV sheet")
-    p.add_argument("--coder", help="coder name for rows without one (default: the "
+    p.add_argument("sheet", help="Coded CSV sheet")
+    p.add_argument("--coder", help="Coder name for rows without one (default the "
                    "sheet's file name)")
     add_json_flag(p)
     return p
@@ -140,7 +146,7 @@ def _frame_parser() -> argparse.ArgumentParser:
         "Build the census frame (level, tier, reached_via, in-network "
         "metrics, lower-bound flags, ranks and percentiles).")
     p.add_argument("--out", metavar="FRAME.parquet",
-                   help="write the ranked frame to this Parquet file")
+                   help="Write the ranked frame to this Parquet file")
     add_json_flag(p)
     return p
 
@@ -153,17 +159,24 @@ def _plan_parser() -> argparse.ArgumentParser:
         "reaches a target half-width, by pre-posterior simulation from the "
         "pilot codes (the dataset's labels). Code the first batch, import it, "
         "and run plan again before coding the rest.",
-        "dataset directory (with pilot labels)")
+        "Dataset directory (with pilot labels)")
     p.add_argument("--target-halfwidth", type=float, required=True, metavar="X",
-                   help="wanted half-width (high - low) / 2 of the interval")
+                   help="Wanted half-width (high - low) / 2 of the interval")
     p.add_argument("--level", type=float, default=0.95,
-                   help="level of the interval (default 0.95)")
+                   help="Level of the interval (default 0.95)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the simulation (default 0)")
+                   help="Seed of the simulation (default 0)")
     p.add_argument("--replicates", type=int, default=12,
-                   help="simulated samples per candidate design (default 12)")
+                   help="Simulated samples per candidate design (default 12)")
     add_json_flag(p)
     return p
+
+
+def form_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Build each ``census`` form's parser, by form (``estimate``: the estimate)."""
+    return {"estimate": _estimate_parser(), "sample": _sample_parser(),
+            "import-codes": _import_parser(), "frame": _frame_parser(),
+            "plan": _plan_parser()}
 
 
 def run_census(args: argparse.Namespace) -> int:

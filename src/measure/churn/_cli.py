@@ -38,70 +38,69 @@ Examples:
 
 def register(sub: Any) -> None:
     """Add the ``churn`` subcommand."""
-    p = sub.add_parser("churn", help="survival of accounts: time to suspension",
-                       description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset", help="dataset directory (accounts + observations)")
+    p = sub.add_parser("churn", help="Survival of accounts: time to suspension",
+                       description=DESCRIPTION)
+    p.add_argument("dataset", help="Dataset directory (accounts + observations)")
     p.add_argument("--cohort", metavar="FILE",
                    help="CSV or Parquet file with an account_id column: analyse only "
                    "these accounts")
     p.add_argument("--where", action="append", metavar="EXPR",
-                   help="filter on accounts columns: COL=VALUE, COL!=VALUE, "
+                   help="Filter on accounts columns: COL=VALUE, COL!=VALUE, "
                    "'COL in A,B', COL>VALUE ... (repeatable; values are bound, not "
                    "pasted into SQL)")
-    p.add_argument("--by", metavar="COL", help="accounts column to compare groups by")
+    p.add_argument("--by", metavar="COL", help="Accounts column to compare groups by")
     p.add_argument("--origin", choices=("created", "first_seen"), default="created",
-                   help="clock starts at account creation (default) or at first "
-                   "sighting")
+                   help="Clock start: account creation (created) or first sighting "
+                   "(first_seen) (default created)")
     p.add_argument("--deleted", choices=("censor", "compete"), default="censor",
-                   help="treat not_found (owner deletion) as censoring (default) or "
-                   "as a competing risk")
+                   help="Treat not_found (owner deletion) as censoring (censor) or "
+                   "as a competing risk (compete) (default censor)")
     p.add_argument("--covariate", action="append", metavar="COL",
                    help="Cox covariate (accounts column, or followers_at_entry / "
                    "statuses_at_entry); repeatable")
     p.add_argument("--strata", metavar="COL", help="Cox baseline strata column")
     p.add_argument("--period", choices=("month", "week"), default="month",
-                   help="calendar period of the rates (default month)")
+                   help="Calendar period of the rates (default month)")
     p.add_argument("--level", type=float, default=0.95,
-                   help="confidence level (default 0.95)")
+                   help="Confidence level (default 0.95)")
     p.add_argument("--min-at-risk", type=int, default=25, metavar="N",
-                   help="curves start at the youngest age with N accounts at risk "
-                   "(conditional on surviving to it; default 25)")
+                   help="Curves start at the youngest age with N accounts at risk "
+                   "(conditional on surviving to it) (default 25)")
     p.add_argument("--complete-followup", action="store_true",
-                   help="only accounts created between the panel's first look-up "
+                   help="Only accounts created between the panel's first look-up "
                    "and 90 days before its last (each can be followed to day 90; "
                    "see docs/churn.md)")
     p.add_argument("--estimator", choices=("km", "turnbull"), default="km",
-                   help="headline survival and median: Kaplan-Meier over multiply "
-                   "imputed suspension times (default) or Turnbull's "
-                   "interval-censored NPMLE with a bootstrap band")
+                   help="Headline survival and median: Kaplan-Meier over multiply "
+                   "imputed suspension times (km) or Turnbull's interval-censored "
+                   "NPMLE with a bootstrap band (turnbull) (default km)")
     p.add_argument("--imputation", choices=("density", "uniform"), default="density",
-                   help="how the Kaplan-Meier imputations place each suspension "
+                   help="How the Kaplan-Meier imputations place each suspension "
                    "inside its look-up interval: drawn from a hazard fitted to all "
-                   "intervals, with its parameter uncertainty (default), or "
-                   "uniformly")
+                   "intervals, with its parameter uncertainty (density), or "
+                   "uniformly (uniform) (default density)")
     p.add_argument("--bootstrap", type=int, metavar="B",
-                   help="bootstrap resamples for the Turnbull band (default 200 "
-                   "with --estimator turnbull up to 20,000 accounts; 0 for none)")
+                   help="Bootstrap resamples for the Turnbull band; 0 for none "
+                   "(default 200 with --estimator turnbull up to 20,000 accounts)")
     p.add_argument("--no-turnbull", action="store_true",
-                   help="skip the Turnbull NPMLE (not with --estimator turnbull)")
-    p.add_argument("--no-cox", action="store_true", help="skip the Cox model")
+                   help="Skip the Turnbull NPMLE (not with --estimator turnbull)")
+    p.add_argument("--no-cox", action="store_true", help="Skip the Cox model")
     p.add_argument("--interval-ph", action="store_true",
-                   help="also fit the semiparametric PH model on the look-up "
+                   help="Also fit the semiparametric PH model on the look-up "
                         "intervals (no midpoints; bootstrap standard errors)")
     p.add_argument("--cluster", metavar="COL",
-                   help="accounts column of presumed actors: standard errors of the "
+                   help="Accounts column of presumed actors: standard errors of the "
                         "curves and the Cox model are clustered by it")
     p.add_argument("--actors", metavar="LINKS",
-                   help="presumed actors from resurrection links (the Parquet file "
+                   help="Presumed actors from resurrection links (the Parquet file "
                         "of `measure resurrection --links-out`, or a Parquet/CSV "
                         "table with account_id and actor): standard errors are "
                         "clustered by chains of links; not with --cluster")
     p.add_argument("--age-period", choices=("week", "month", "none"), default="week",
-                   help="calendar period of the age x period model of the "
-                        "suspension rate (default week; none skips it)")
+                   help="Calendar period of the age x period model of the "
+                        "suspension rate; none skips it (default week)")
     p.add_argument("--plot", metavar="FILE.png",
-                   help="write survival, cumulative incidence and rate plots")
+                   help="Write survival, cumulative incidence and rate plots")
     add_json_flag(p)
     p.set_defaults(func=run_churn)
 

@@ -10,83 +10,93 @@ from measure._cli_util import add_json_flag, emit
 
 def register(sub: Any) -> None:
     """Add the dataset subcommands."""
-    p = sub.add_parser("pin", help="write a dataset's manifest.json and print its id",
+    p = sub.add_parser("pin", help="Write a dataset's manifest.json and print its id",
                        description="Hash every file of DATASET into manifest.json "
                        "and print name@sha256:<digest>. Add --lock to record the id "
                        "in a lock file for a paper.")
-    p.add_argument("dataset")
-    p.add_argument("--name", help="dataset name (default: directory name)")
+    p.add_argument("dataset", help="Dataset directory")
+    p.add_argument("--name", help="Dataset name (default the directory name)")
     p.add_argument("--lock", metavar="LOCKFILE",
-                   help="also add the dataset to this lock file (e.g. measure.lock)")
+                   help="Also add the dataset to this lock file (e.g. measure.lock)")
     add_json_flag(p)
     p.set_defaults(func=run_pin)
 
-    v = sub.add_parser("verify", help="re-hash a lock file's datasets (or one dataset)",
+    v = sub.add_parser("verify", help="Re-hash a lock file's datasets (or one dataset)",
                        description="Re-hash every file and report each changed, "
                        "missing or unexpected file as expected versus got. Exit "
                        "status 1 on any difference.")
-    v.add_argument("target", help="a lock file (measure.lock) or a dataset directory")
+    v.add_argument("target", help="A lock file (measure.lock) or a dataset directory")
     add_json_flag(v)
     v.set_defaults(func=run_verify)
 
-    i = sub.add_parser("info", help="validate a dataset and list its tables")
-    i.add_argument("dataset")
+    i = sub.add_parser("info", help="Validate a dataset and list its tables",
+                       description="Validate DATASET against the data contract and "
+                       "list its tables with their numbers of rows.")
+    i.add_argument("dataset", help="Dataset directory")
     add_json_flag(i)
     i.set_defaults(func=run_info)
 
     e = sub.add_parser(
-        "export", help="write a pseudonymised, pinned copy of a dataset to share",
+        "export", help="Write a pseudonymised, pinned copy of a dataset to share",
         description="Write a copy of DATASET in which every account id, handle and "
         "avatar hash is replaced by a keyed hash (HMAC-SHA256 with the key in "
         "--key-file, which stays outside both datasets) and free text is dropped. "
         "The copy is written atomically and pinned; its manifest records a "
         "fingerprint of the key, never the key. See docs/sharing.md for what "
-        "still identifies people.")
-    e.add_argument("dataset")
+        "still identifies people.",
+        epilog="What an export reproduces (tolerance 0; docs/sharing.md): the "
+        "default (--id-mode ordered --handles hash, no text) keeps churn and the "
+        "census headline, not the census's model-assisted totals nor "
+        "resurrection; --handles substitute --keep-text display_name,description "
+        "keeps census, churn and resurrection; --id-mode hmac keeps counts, and "
+        "estimates that draw random numbers differ by Monte Carlo error")
+    e.add_argument("dataset", help="Dataset directory")
     e.add_argument("--pseudonymise", "--pseudonymize", action="store_true",
                    dest="pseudonymise",
-                   help="required: the only kind of export measure writes")
+                   help="Required: the only kind of export measure writes")
     e.add_argument("--key-file", required=True, metavar="F",
-                   help="file holding the secret key (at least 16 bytes; e.g. "
+                   help="File holding the secret key (at least 16 bytes; e.g. "
                    "the output of `python -c \"import secrets; "
                    "print(secrets.token_hex(32))\"`)")
     e.add_argument("--out", required=True, metavar="DIR",
-                   help="directory of the export (outside DATASET)")
+                   help="Directory of the export (outside DATASET)")
     e.add_argument("--id-mode", choices=("ordered", "hmac"), default="ordered",
-                   help="ordered (default): HMAC pseudonyms assigned in the order "
-                   "of the original ids, so every analysis gives the original's "
-                   "numbers; hmac: each id's own HMAC, the same in every export "
-                   "with this key (numbers that draw random numbers differ by "
-                   "Monte Carlo error)")
+                   help="How ids are replaced: ordered, HMAC pseudonyms assigned in "
+                   "the order of the original ids, so analyses that draw random "
+                   "numbers give the original's numbers (resurrection also needs "
+                   "--handles substitute --keep-text display_name,description); "
+                   "hmac, each id's own HMAC, the same in every "
+                   "export with this key (numbers that draw random numbers differ "
+                   "by Monte Carlo error) (default ordered)")
     e.add_argument("--handles", choices=("hash", "substitute"), default="hash",
-                   help="hash (default): equality only; substitute: a keyed letter "
-                   "substitution that keeps edit distances and numeric suffixes, "
-                   "so successor linking sees the same handle evidence (a "
-                   "substitution cipher: weaker)")
+                   help="How handles are replaced: hash, equality only; substitute, "
+                   "a keyed letter substitution that keeps edit distances and "
+                   "numeric suffixes, so successor linking sees the same handle "
+                   "evidence (a substitution cipher: weaker) (default hash)")
     e.add_argument("--keep-text", nargs="?", const="all", default=None,
                    metavar="COLUMNS",
-                   help="keep free text as written: all of it, or the columns "
+                   help="Keep free text as written: all of it, or the columns "
                    "named (comma-separated, e.g. display_name,description, which "
                    "successor linking and the census's bio features read)")
-    e.add_argument("--name", help="name of the export (default: <name>-pseudonymised)")
+    e.add_argument("--name", help="Name of the export (default <name>-pseudonymised)")
     e.add_argument("--overwrite", action="store_true",
-                   help="replace an existing export at --out")
+                   help="Replace an existing export at --out")
     add_json_flag(e)
     e.set_defaults(func=run_export)
 
     g = sub.add_parser(
-        "purge", help="remove accounts and every row naming them; re-pin",
+        "purge", help="Remove accounts and every row naming them; re-pin",
         description="Remove the accounts listed in --ids and every row that names "
         "one of them in any account-id column of any table, write the result as a "
         "new version of DATASET atomically and pin it. The manifest records the "
         "date and how many accounts and rows were removed, not which. Running it "
         "again with the same list changes nothing.")
-    g.add_argument("dataset")
+    g.add_argument("dataset", help="Dataset directory")
     g.add_argument("--ids", required=True, metavar="FILE",
-                   help="text file with one account id per line, or a CSV/Parquet "
+                   help="Text file with one account id per line, or a CSV/Parquet "
                    "file with an account_id column")
     g.add_argument("--key-file", metavar="F",
-                   help="for an export made with --id-mode hmac: the export's key; "
+                   help="For an export made with --id-mode hmac: the export's key; "
                    "--ids then lists original ids")
     add_json_flag(g)
     g.set_defaults(func=run_purge)

@@ -12,6 +12,11 @@ result as a new version of the dataset atomically and pins it. The manifest
 records the date and how many accounts and rows were removed, never which. A
 second purge with the same list finds nothing and changes nothing.
 
+The ingest's ``quarantine`` keeps each unreadable record as it was read (``raw``):
+a quarantined row whose raw text names a purged account, by its id or by a handle
+the dataset knows for it (``accounts.screen_name``, ``observations.screen_name``),
+as a whole token, case-insensitively, is removed too.
+
 Files that are not Parquet tables are kept as they are, except the reports that
 ``measure report`` writes into a dataset (``report.html``, ``report.pdf``), which
 were computed from the removed rows and are deleted.
@@ -189,9 +194,59 @@ def _hive_hit(rel: str, table: str, idtext: set[str]) -> bool:
     return False
 
 
-def _filter_file(src: Path, dest: Path | None, table: str, ids: list[Any]
-                 ) -> int:
+#: Quarantine columns searched for the purged accounts' ids and handles.
+RAW_COLUMNS = ("raw",)
+#: Tokens per regular expression when searching raw text.
+_TOKENS_PER_PATTERN = 500
+
+
+def _mention_patterns(tokens: Iterable[str]) -> list[str]:
+    """Case-insensitive RE2 patterns matching any token as a whole word."""
+    import re
+
+    toks = sorted({t for t in tokens if t})
+    return ["(?i)(^|[^\\w])(" + "|".join(re.escape(t) for t in
+                                         toks[i:i + _TOKENS_PER_PATTERN])
+            + ")([^\\w]|$)" for i in range(0, len(toks), _TOKENS_PER_PATTERN)]
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    """Whether an Arrow type holds strings."""
+    return (pa.types.is_string(typ) or pa.types.is_large_string(typ)
+            or pa.types.is_string_view(typ))
+
+
+def _handles_of(root: Path, files: list[str], ids: list[Any]) -> set[str]:
+    """Return the handles the dataset records for the purged accounts."""
+    out: set[str] = set()
+    for rel in files:
+        t = _table_of(rel)
+        if t not in ("accounts", "observations") or not rel.endswith(".parquet"):
+            continue
+        pf = pq.ParquetFile(root / rel)
+        names = pf.schema_arrow.names
+        if "screen_name" not in names or "account_id" not in names:
+            continue
+        vals = _value_set(ids, pf.schema_arrow.field("account_id").type)
+        if vals is None:
+            continue
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS,
+                                     columns=["account_id", "screen_name"]):
+            hit = pc.fill_null(pc.is_in(batch.column(0), value_set=vals), False)
+            out.update(str(v) for v in
+                       batch.column(1).filter(hit).to_pylist() if v)
+    return out
+
+
+def _filter_file(src: Path, dest: Path | None, table: str, ids: list[Any],
+                 mentions: list[str] | None = None) -> int:
     """Count (and, with ``dest``, write) the rows of ``src`` that name no id.
+
+    Parameters
+    ----------
+    mentions
+        Patterns (:func:`_mention_patterns`) searched in the raw text of a
+        ``quarantine`` table.
 
     Returns the number of rows removed; ``dest`` is written with the same schema
     only when some row is removed.
@@ -200,7 +255,10 @@ def _filter_file(src: Path, dest: Path | None, table: str, ids: list[Any]
     cols = _account_columns(table, pf.schema_arrow)
     sets = {c: _value_set(ids, pf.schema_arrow.field(c).type) for c in cols}
     sets = {c: s for c, s in sets.items() if s is not None}
-    if not sets:
+    raw = [c for c in RAW_COLUMNS if table == "quarantine" and mentions
+           and c in pf.schema_arrow.names
+           and _is_text(pf.schema_arrow.field(c).type)]
+    if not sets and not raw:
         return 0
     removed = 0
     writer: pq.ParquetWriter | None = None
@@ -210,6 +268,11 @@ def _filter_file(src: Path, dest: Path | None, table: str, ids: list[Any]
             for c, s in sets.items():
                 m = pc.fill_null(pc.is_in(batch.column(c), value_set=s), False)
                 hit = m if hit is None else pc.or_(hit, m)
+            for c in raw:
+                for pat in mentions or ():
+                    text = batch.column(c).cast(pa.large_string())
+                    m = pc.fill_null(pc.match_substring_regex(text, pat), False)
+                    hit = m if hit is None else pc.or_(hit, m)
             assert hit is not None
             n_hit = int(pc.sum(hit).as_py() or 0)
             removed += n_hit
@@ -293,6 +356,7 @@ def purge(
                                   as_int=info.get("id_type") == "int64")
     idtext = {str(v) for v in wanted}
     files = dataset_files(root)
+    mentions = _mention_patterns(idtext | _handles_of(root, files, wanted))
     when = (date or dt.datetime.now(dt.UTC).date()).isoformat()
     # first pass: count what would go (nothing written)
     rows: dict[str, int] = {}
@@ -306,7 +370,7 @@ def purge(
             hive_drop.append(rel)
             rows[t] = rows.get(t, 0) + pq.ParquetFile(root / rel).metadata.num_rows
             continue
-        n = _filter_file(root / rel, None, t, wanted)
+        n = _filter_file(root / rel, None, t, wanted, mentions)
         if n:
             affected.add(rel)
             rows[t] = rows.get(t, 0) + n
@@ -331,7 +395,7 @@ def purge(
             if rel in affected:
                 dest = w.tmp / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                _filter_file(root / rel, dest, _table_of(rel), wanted)
+                _filter_file(root / rel, dest, _table_of(rel), wanted, mentions)
             else:
                 w.copy_file(rel, root / rel)
     m = w.manifest or {}

@@ -8,19 +8,25 @@ from typing import Any
 
 from measure._cli_util import add_json_flag, emit
 
+#: Where the demo world is written and its seed, as ``measure.demo.DEMO_PATH`` and
+#: ``DEMO_SEED`` (a test checks that they agree); listed here so that building
+#: the parser does not import the simulator.
+DEMO_PATH = "data/processed/demo"
+DEMO_SEED = 20141101
+
 
 def register(sub: Any) -> None:
     """Add the ``demo`` subcommand."""
-    from measure.demo._run import DEMO_PATH, DEMO_SEED
-
     p = sub.add_parser(
-        "demo", help="simulate the demo world and run every analysis on it",
+        "demo", help="Simulate the demo world and run every analysis on it",
         description="Simulate the embedded default world (the `demo` preset) into "
         "data/processed/demo, unless it is already there and intact, then run every "
         "analysis and write the HTML report.")
-    p.add_argument("--path", default=str(DEMO_PATH), help="dataset directory")
-    p.add_argument("--seed", type=int, default=DEMO_SEED)
-    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--path", default=DEMO_PATH,
+                   help=f"Dataset directory (default {DEMO_PATH})")
+    p.add_argument("--seed", type=int, default=DEMO_SEED,
+                   help=f"Seed of the demo world (default {DEMO_SEED})")
+    p.add_argument("--no-report", action="store_true", help="Skip the HTML report")
     add_json_flag(p)
     p.set_defaults(func=run)
 

@@ -11,7 +11,7 @@ from measure._cli_util import add_json_flag, emit
 def register(sub: Any) -> None:
     """Add the ``describe`` subcommand."""
     p = sub.add_parser(
-        "describe", help="profile a cohort of accounts (followers, languages, "
+        "describe", help="Profile a cohort of accounts (followers, languages, "
         "hyperactive users, control comparison, size series)",
         description="Profile a cohort: distributions of followers, friends, "
         "statuses, account age and tweets per day; language and location shares; "
@@ -19,28 +19,32 @@ def register(sub: Any) -> None:
         "follower share; hyperactive accounts; comparison with a control group; "
         "network size per look-up day. Every statistic has an interval and its "
         "cohort size.")
-    p.add_argument("dataset", help="dataset directory")
+    p.add_argument("dataset", help="Dataset directory")
     p.add_argument("--cohort", default=None,
-                   help="population | labelled | all | a file of account ids "
-                   "(Parquet/CSV with account_id, or one id per line); default: the "
-                   "census population table, else labelled supporters, else all")
+                   help="Cohort: population, labelled, all, or a file of account "
+                   "ids (Parquet/CSV with account_id, or one id per line) (default "
+                   "the census population table, else labelled supporters, else "
+                   "all)")
     p.add_argument("--control", default=None,
-                   help="control group: a second dataset directory (all its accounts) "
+                   help="Control group: a second dataset directory (all its accounts) "
                    "or a file of account ids in this dataset")
     p.add_argument("--network", default=None,
-                   help="accounts counted as in-network for the in-network follower "
-                   "share (same forms as --cohort; default the cohort)")
+                   help="Accounts counted as in-network for the in-network follower "
+                   "share, in the same forms as --cohort (default the cohort)")
     p.add_argument("--active-days", type=int, default=30,
                    help="N of 'share active in the last N days' (default 30)")
     p.add_argument("--burst-hours", type=int, default=24,
-                   help="window of the burst score in hours (default 24)")
+                   help="Window of the burst score in hours (default 24)")
     p.add_argument("--hyperactive", type=float, default=50.0,
-                   help="tweets per day above which an account is hyperactive")
-    p.add_argument("--level", type=float, default=0.95, help="confidence level")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+                   help="Tweets per day above which an account is hyperactive "
+                   "(default 50)")
+    p.add_argument("--level", type=float, default=0.95,
+                   help="Confidence level (default 0.95)")
+    p.add_argument("--n-boot", type=int, default=1000,
+                   help="Bootstrap replicates (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="Bootstrap seed (default 0)")
     p.add_argument("--plot", default=None, metavar="PNG",
-                   help="also write a figure with every panel to this file")
+                   help="Also write a figure with every panel to this file")
     add_json_flag(p)
     p.set_defaults(func=run)
 

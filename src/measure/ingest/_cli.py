@@ -8,6 +8,11 @@ from typing import Any
 
 from measure._cli_util import add_json_flag, emit
 
+#: The input formats, as ``measure.ingest.FORMATS`` (a test checks that they
+#: agree); listed here so that building the parser does not import the readers.
+FORMATS: tuple[str, ...] = ("twitter-v1", "twitter-v2", "twarc2-follows", "bluesky",
+                            "mastodon", "telegram", "fifthtribe", "table")
+
 EPILOG = """\
 examples:
   measure ingest data/raw/lookups/ --format twitter-v1 --out data/processed/lookups
@@ -40,40 +45,38 @@ in docs/ingest.md.
 
 def register(sub: Any) -> None:
     """Add the ``ingest`` subcommand."""
-    from measure.ingest import FORMATS
-
     p = sub.add_parser(
-        "ingest", help="turn raw files into a canonical dataset",
+        "ingest", help="Turn raw files into a canonical dataset",
         description="Read SOURCE (raw files or directories of raw files, never "
         "modified) and write a dataset on the data contract to --out, or add the "
         "tables they yield to the dataset --into, with a manifest listing the raw "
         "files' SHA-256.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     p.add_argument("source", nargs="+",
-                   help="raw file(s) or directories (normally under data/raw/)")
+                   help="Raw file(s) or directories (normally under data/raw/)")
     p.add_argument("--format", required=True, choices=FORMATS,
-                   help="input format")
+                   help="Input format")
     dest = p.add_mutually_exclusive_group(required=True)
-    dest.add_argument("--out", help="new dataset directory to write (e.g. "
+    dest.add_argument("--out", help="New dataset directory to write (e.g. "
                       "data/processed/NAME)")
     dest.add_argument("--into", metavar="DATASET",
-                      help="dataset to add the source's tables to (created when "
+                      help="Dataset to add the source's tables to (created when "
                       "absent; each ingest writes a new version atomically)")
     p.add_argument("--mapping", metavar="FILE.toml",
-                   help="column mapping (required for --format table)")
-    p.add_argument("--name", help="dataset name (default: the directory name)")
+                   help="Column mapping (required for --format table)")
+    p.add_argument("--name", help="Dataset name (default the directory name)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing dataset at --out")
+                   help="Replace an existing dataset at --out")
     p.add_argument("--observed-at", metavar="ISO",
-                   help="collection time for Twitter records that carry none, e.g. "
+                   help="Collection time for Twitter records that carry none, e.g. "
                    "2024-05-01T12:00:00Z")
     p.add_argument("--level", type=int, metavar="N",
-                   help="snowball level of the follow lists read (twarc2-follows, "
+                   help="Snowball level of the follow lists read (twarc2-follows, "
                    "bluesky getFollowers/getFollows pages, mastodon followers/"
                    "following pages): 0 for the seeds' lists, 1 for lists of "
-                   "accounts found in them, ...")
+                   "accounts found in them, and so on")
     p.add_argument("--strict", action="store_true",
-                   help="fail on the first unreadable record instead of "
+                   help="Fail on the first unreadable record instead of "
                    "quarantining it")
     add_json_flag(p)
     p.set_defaults(func=run_ingest)

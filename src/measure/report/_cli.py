@@ -12,7 +12,7 @@ def register(sub: Any) -> None:
     """Add the ``report`` subcommand."""
     p = sub.add_parser(
         "report",
-        help="write a self-contained HTML report of every analysis",
+        help="Write a self-contained HTML report of every analysis",
         description="Run every available analysis on DATASET and write one "
         "self-contained HTML file (figures embedded, no network): dataset name and "
         "digest, population estimate with bounds, precision by metric, survival "
@@ -20,28 +20,28 @@ def register(sub: Any) -> None:
         "capture-recapture and a list of assumptions and caveats. Sections whose "
         "inputs are missing say so.",
     )
-    p.add_argument("dataset", help="dataset directory")
+    p.add_argument("dataset", help="Dataset directory")
     p.add_argument(
-        "--out", default="report.html", help="HTML file to write (default: report.html)"
+        "--out", default="report.html", help="HTML file to write (default report.html)"
     )
     p.add_argument(
         "--pdf",
         action="store_true",
-        help="also write the figures and headline numbers to a PDF "
+        help="Also write the figures and headline numbers to a PDF "
         "next to --out (matplotlib; no browser needed)",
     )
     p.add_argument(
         "--no-verify",
         action="store_true",
-        help="do not re-hash the dataset against its manifest",
+        help="Do not re-hash the dataset against its manifest",
     )
     p.add_argument(
         "--min-cell",
         type=int,
         default=None,
         metavar="N",
-        help="show counts below N in the report's tables as <N (default: 5 for "
-        "a pseudonymised export, no suppression otherwise; 0 turns it off)",
+        help="Show counts below N in the report's tables as <N; 0 turns it off "
+        "(default 5 for a pseudonymised export, no suppression otherwise)",
     )
     add_json_flag(p)
     p.set_defaults(func=run)

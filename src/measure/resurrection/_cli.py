@@ -12,55 +12,58 @@ def register(sub: Any) -> None:
     """Add the ``resurrection`` subcommand."""
     p = sub.add_parser(
         "resurrection",
-        help="link new accounts to suspended ones; return rate, delay, followers",
+        help="Link new accounts to suspended ones; return rate, delay, followers",
         description=(
             "Find candidate successors of every suspended account (blocking on "
             "handle stem, display name, avatar, bio and follower overlap), score "
             "them with a Fellegi-Sunter model fitted by EM, link one-to-one in time "
             "order, and estimate the return rate (Kaplan-Meier, censored at the end "
             "of observation, linkage uncertainty by multiple imputation)."),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("dataset", help="dataset directory")
+    p.add_argument("dataset", help="Dataset directory")
     p.add_argument("--window", type=float, default=60.0,
-                   help="days after suspension within which a successor is sought")
+                   help="Days after suspension within which a successor is sought "
+                        "(default 60)")
     p.add_argument("--backup-days", type=float, default=60.0,
-                   help="also seek successors created up to this many days before "
-                        "the suspension (backups; 0: none)")
+                   help="Also seek successors created up to this many days before "
+                        "the suspension (backups); 0 for none (default 60)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="link probability threshold (default: chosen for expected "
+                   help="Link probability threshold (default chosen for expected "
                         "precision --target-precision)")
     p.add_argument("--target-precision", type=float, default=0.95,
-                   help="expected precision that picks the threshold")
+                   help="Expected precision that picks the threshold (default "
+                        "0.95)")
     p.add_argument("--cohort", default=None,
-                   help="file of suspended account ids to study (Parquet/CSV with "
+                   help="File of suspended account ids to study (Parquet/CSV with "
                         "account_id, or one id per line)")
     p.add_argument("--links-out", default=None,
-                   help="write the links table (new, previous, probability, "
+                   help="Write the links table (new, previous, probability, "
                         "delay_days, created_new, backup) to this Parquet file")
     p.add_argument("--imputations", type=int, default=20,
-                   help="link draws for multiple imputation")
-    p.add_argument("--seed", type=int, default=0, help="seed of the link draws")
+                   help="Link draws for multiple imputation (default 20)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="Seed of the link draws (default 0)")
     p.add_argument("--audit-out", default=None,
-                   help="write a coding sheet (CSV) of a stratified random sample "
+                   help="Write a coding sheet (CSV) of a stratified random sample "
                         "of candidate pairs for a hand audit of the links")
     p.add_argument("--audit-n", type=int, default=200,
-                   help="pairs in the audit sample (split equally over the accepted "
-                        "links and bands of model probability)")
+                   help="Pairs in the audit sample, split equally over the accepted "
+                        "links and bands of model probability (default 200)")
     p.add_argument("--audit-seed", type=int, default=0,
-                   help="seed of the audit sample")
+                   help="Seed of the audit sample (default 0)")
     p.add_argument("--audit", default=None,
-                   help="a coded audit sheet (from --audit-out with the same "
+                   help="A coded audit sheet (from --audit-out with the same "
                         "options, 'match' filled in with 1/0): estimate link "
                         "precision and recall among candidate pairs, and "
                         "recalibrate the link probabilities behind the rates")
     p.add_argument("--successors", choices=("report", "audit", "ignore"),
                    default="report",
-                   help="the dataset's 'successors' table (links the platform "
-                        "reported, e.g. Mastodon's moved): report the links' "
-                        "precision and recall against it, also use it as an audit "
-                        "to recalibrate the link probabilities (valid only when "
-                        "labelled accounts are like the others), or ignore it")
+                   help="What to do with the dataset's 'successors' table (links "
+                        "the platform reported, e.g. Mastodon's moved): report the "
+                        "links' precision and recall against it, also use it as an "
+                        "audit to recalibrate the link probabilities (valid only "
+                        "when labelled accounts are like the others), or ignore it "
+                        "(default report)")
     add_json_flag(p)
     p.set_defaults(func=run)
 

@@ -14,31 +14,32 @@ def register(sub: Any) -> None:
     """Add the ``simulate`` subcommand."""
     p = sub.add_parser(
         "simulate",
-        help="simulate a world with known truth (dataset + truth.json)",
+        help="Simulate a world with known truth (dataset + truth.json)",
         description="Simulate a platform with a hidden supporter network and the "
         "way researchers observe it; writes a dataset on the data contract plus "
         "truth.json and truth/ (see docs/simulation.md).",
     )
-    p.add_argument("out", help="output dataset directory")
-    p.add_argument("--seed", type=int, required=True, help="random seed")
+    p.add_argument("out", help="Output dataset directory")
+    p.add_argument("--seed", type=int, required=True, help="Random seed")
     p.add_argument(
         "--preset",
         default="demo",
         choices=["small", "demo", "large", "stress"],
-        help="preset world (default: demo); 'stress' switches every stress "
-        "mechanism on with values drawn for the seed (see docs/simulation.md)",
+        help="Preset world; 'stress' switches every stress mechanism on with "
+        "values drawn for the seed, see docs/simulation.md (default demo)",
     )
     p.add_argument(
         "--stress-size",
         default="demo",
         choices=["small", "demo"],
-        help="sizes of a stress world (default: demo)",
+        help="Sizes of a stress world (default demo)",
     )
     p.add_argument(
         "--scale",
         type=float,
         default=1.0,
-        help="multiply the preset's sizes (e.g. --preset large --scale 0.01)",
+        help="Multiply the preset's sizes, e.g. --preset large --scale 0.01 "
+        "(default 1)",
     )
     p.add_argument(
         "--config",
@@ -46,7 +47,7 @@ def register(sub: Any) -> None:
         help="TOML or JSON file of parameter overrides (sections or field names)",
     )
     p.add_argument(
-        "--overwrite", action="store_true", help="replace an existing dataset at OUT"
+        "--overwrite", action="store_true", help="Replace an existing dataset at OUT"
     )
     add_json_flag(p)
     p.set_defaults(func=run_simulate)
