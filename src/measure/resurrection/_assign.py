@@ -59,6 +59,31 @@ def exclusive_probability(pairs: pl.DataFrame, col: str = "p_pair",
     return df["p"].to_numpy()
 
 
+def exclusive_probability_codes(p_pair: np.ndarray, previous: np.ndarray,
+                                new: np.ndarray, rows: bool = True) -> np.ndarray:
+    """:func:`exclusive_probability` on integer codes (numpy).
+
+    Parameters
+    ----------
+    p_pair
+        Pairwise (or, with ``rows=False``, already row-exclusive) probability.
+    previous, new
+        Non-negative integer codes of the pair's accounts (dense is best: the
+        sums are ``bincount`` over them).
+    rows
+        As in :func:`exclusive_probability`.
+    """
+    if p_pair.size == 0:
+        return np.zeros(0)
+    if rows:
+        o = _odds(p_pair)
+        q = o / (1 + np.bincount(previous, weights=o)[previous])
+    else:
+        q = p_pair
+    o2 = _odds(q)
+    return o2 / (1 + np.bincount(new, weights=o2)[new])
+
+
 def threshold_for_precision(p: np.ndarray, target: float) -> float:
     """Lowest threshold whose accepted links have expected precision >= ``target``.
 
@@ -167,33 +192,72 @@ def incarnation_numbers(links: pl.DataFrame) -> dict:
 class LinkSampler:
     """Draw one-to-one link sets from exclusive link probabilities (numpy, fast).
 
-    Each suspended account draws its successor (or none) from its candidates'
-    probabilities (the remaining mass is "no successor"); when two accounts draw the
-    same successor, one of them, chosen at random, keeps it. Used for multiple
-    imputation of the linkage and for the bootstrap.
+    Each suspended account ``a`` first draws whether it has a successor (with
+    probability ``r_a``, the sum of its candidates' probabilities; the rest is
+    its "no successor" mass) and which candidate, from the candidates'
+    probabilities. When several accounts draw the same new account, one keeps
+    it, chosen with probability proportional to its pair's probability (a race
+    of exponential clocks, Efraimidis & Spirakis 2006); each of the others
+    redraws among its candidates that are not yet taken, with their
+    probabilities renormalised over those candidates. Its "no successor" mass
+    is not renormalised into the redraw: the account stays linked, so that
+    conflicts do not lower the number of links below the sum of the
+    probabilities. Rounds repeat until no two accounts hold the same new
+    account; an account whose candidates are all taken is left without a link
+    (the only way a conflict removes a link). Every round shrinks the losers'
+    candidate sets, so the rounds end.
+
+    With ``redraw=False`` a loser gets no link (one draw per account; the
+    keeper is chosen as above).
+
+    Used for multiple imputation of the linkage and for the bootstrap.
 
     Parameters
     ----------
     previous, new
-        Integer codes of the pair's accounts (any hashable ids mapped to ints).
+        Integer codes of the pair's accounts (any integers; only equality
+        matters).
     probability
         Exclusive link probability per pair (row sums at most 1).
+    redraw
+        Whether losers of a conflict redraw (default) or go without a link.
+
+    References
+    ----------
+    Efraimidis, P. S. & Spirakis, P. G. (2006). Weighted random sampling with
+    a reservoir. *Information Processing Letters* 97(5), 181-185.
     """
 
     def __init__(self, previous: np.ndarray, new: np.ndarray,
-                 probability: np.ndarray) -> None:
+                 probability: np.ndarray, *, redraw: bool = True) -> None:
+        previous = np.asarray(previous)
         order = np.argsort(previous, kind="stable")
         self.order = order
         prev = previous[order]
-        self.new = new[order]
-        starts = np.flatnonzero(np.r_[True, prev[1:] != prev[:-1]]) if prev.size else \
-            np.zeros(0, dtype=np.int64)
-        self.starts = starts
+        # codes of the new accounts in 0 .. n_new - 1 for the taken mask: the
+        # ids less their minimum when they are compact, else a dense rank
+        new = np.asarray(new)[order].astype(np.int64)
+        lo = int(new.min()) if new.size else 0
+        if new.size and int(new.max()) - lo < 8 * new.size:
+            self.new = new - lo
+            self.n_new = int(self.new.max()) + 1
+        elif new.size:
+            uniq, code = np.unique(new, return_inverse=True)
+            self.new = code.reshape(-1).astype(np.int64)
+            self.n_new = int(uniq.size)
+        else:
+            self.new = new
+            self.n_new = 0
+        starts = (np.flatnonzero(np.r_[True, prev[1:] != prev[:-1]]) if prev.size
+                  else np.zeros(0, dtype=np.int64))
+        self.starts = starts.astype(np.int64)
         self.ends = np.r_[starts[1:], prev.size].astype(np.int64)
+        self.redraw = redraw
         self._set_probability(probability)
 
     def _set_probability(self, probability: np.ndarray) -> None:
-        p = np.clip(probability[self.order].astype(np.float64), 0, 1)
+        p = np.clip(np.asarray(probability)[self.order].astype(np.float64), 0, 1)
+        self.p = p
         self.cum = np.cumsum(p)
         self.base = (np.where(self.starts > 0, self.cum[self.starts - 1], 0.0)
                      if self.starts.size else np.zeros(0))
@@ -214,12 +278,58 @@ class LinkSampler:
         u = rng.random(self.starts.size)
         pos = np.searchsorted(self.cum, self.base + u, side="right")
         ok = pos < self.ends
+        grp = np.flatnonzero(ok)
         pos = pos[ok]
-        # resolve two previous accounts drawing the same new one: random keeper
-        perm = rng.permutation(pos.size)
-        pos = pos[perm]
-        _, first = np.unique(self.new[pos], return_index=True)
-        return self.order[np.sort(pos[first])]
+        taken = np.zeros(self.n_new, dtype=bool)
+        chosen = []
+        while pos.size:
+            win, lose = self._resolve(pos, rng)
+            chosen.append(pos[win])
+            taken[self.new[pos[win]]] = True
+            if lose.size == 0 or not self.redraw:
+                break
+            grp, pos = self._redraw(grp[lose], taken, rng)
+        out = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+        return self.order[np.sort(out)]
+
+    def _resolve(self, pos: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Split claims ``pos`` into keepers (one per new account) and losers.
+
+        The keeper of a new account is the claim with the smallest
+        ``E / p`` (``E`` standard exponential): chosen with probability
+        proportional to its pair's probability.
+        """
+        nc = self.new[pos]
+        key = rng.standard_exponential(pos.size) / np.maximum(self.p[pos], EPS)
+        o = np.lexsort((key, nc))
+        first = np.r_[True, nc[o][1:] != nc[o][:-1]]
+        return o[first], o[~first]
+
+    def _redraw(self, grp: np.ndarray, taken: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw new claims of the accounts ``grp`` among their free candidates.
+
+        Returns the accounts that found a free candidate and their claims.
+        """
+        lo, hi = self.starts[grp], self.ends[grp]
+        lens = hi - lo
+        seg_end = np.cumsum(lens)
+        seg_start = seg_end - lens
+        rows = np.repeat(lo - seg_start, lens) + np.arange(int(seg_end[-1]))
+        w = np.where(taken[self.new[rows]], 0.0, self.p[rows])
+        cw = np.cumsum(w)
+        before = np.where(seg_start > 0, cw[seg_start - 1], 0.0)
+        total = cw[seg_end - 1] - before
+        has = total > EPS
+        target = before + rng.random(grp.size) * total
+        j = np.minimum(np.searchsorted(cw, target, side="right"), seg_end - 1)
+        # rounding can land on a taken (zero-weight) candidate at a segment's
+        # end: take the segment's last free candidate instead
+        for i in np.flatnonzero(has & (w[j] == 0)):
+            free = np.flatnonzero(w[seg_start[i]:seg_end[i]] > 0)
+            j[i] = seg_start[i] + free[-1]
+        return grp[has], rows[j[has]]
 
 
 def sample_links(pairs: pl.DataFrame, rng: np.random.Generator,

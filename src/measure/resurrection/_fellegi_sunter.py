@@ -211,26 +211,30 @@ def _log_lr(pats: np.ndarray, m: list[np.ndarray], u: list[np.ndarray]) -> np.nd
     return out
 
 
-def u_from_random_pairs(bins: np.ndarray) -> dict[str, np.ndarray]:
+def u_from_random_pairs(bins: np.ndarray, weights: np.ndarray | None = None
+                        ) -> dict[str, np.ndarray]:
     """Non-match level probabilities from random pairs (almost all non-matches).
 
     As in splink's ``estimate_u_using_random_sampling``: among candidate pairs every
     non-match agrees on at least one blocking key, so ``u`` estimated there by EM
-    is confounded with the blocking; random pairs are not.
+    is confounded with the blocking; random pairs are not. ``weights``: each
+    pair's count (a bootstrap resample), 1 when ``None``.
     """
     out = {}
     used = _levels_in_model(bins)
+    w = np.ones(bins.shape[0]) if weights is None else np.asarray(weights, float)
     for k, c in enumerate(COMPARISONS):
-        lvl = bins[:, k]
-        lvl = lvl[lvl >= 0]
+        ok = bins[:, k] >= 0
         L = len(c.levels)
-        cnt = np.bincount(lvl, minlength=L).astype(np.float64) + _pseudo(used[k])
+        cnt = (np.bincount(bins[ok, k], weights=w[ok], minlength=L)
+               + _pseudo(used[k]))
         out[c.name] = _normalise(c, cnt)
     return out
 
 
 def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
-           tol: float = TOL, fixed_u: dict[str, np.ndarray] | None = None
+           tol: float = TOL, fixed_u: dict[str, np.ndarray] | None = None,
+           weights: np.ndarray | None = None, init: FSModel | None = None
            ) -> FSModel:
     """Estimate ``lambda, m, u`` by EM on binned comparisons.
 
@@ -244,6 +248,10 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
     fixed_u
         ``u`` of some comparisons held fixed (e.g. from random pairs); the others
         are estimated.
+    weights
+        Each pair's count (a bootstrap resample); 1 when ``None``.
+    init
+        Start from these parameters (a warm start) instead of the default start.
 
     Returns
     -------
@@ -259,7 +267,10 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
         raise EstimationError("no candidate pairs to fit the linkage model on; widen "
                               "the window or check the accounts table")
     nlev = [len(c.levels) for c in COMPARISONS]
-    pats, _, counts = _patterns(bins)
+    pats, inv, counts = _patterns(bins)
+    if weights is not None:
+        counts = np.bincount(inv, weights=np.asarray(weights, dtype=np.float64),
+                             minlength=pats.shape[0])
     used = _levels_in_model(bins)
     pseudo = [_pseudo(x) for x in used]
     m = [_start(c, used[k], 1.0) for k, c in enumerate(COMPARISONS)]
@@ -270,6 +281,11 @@ def fit_em(bins: np.ndarray, *, lam0: float = 0.1, max_iter: int = MAX_ITER,
         if fixed[k]:
             u[k] = np.asarray(fixed_u[c.name], dtype=np.float64)
     lam = lam0
+    if init is not None:
+        m = [np.array(init.m[c.name], dtype=np.float64) for c in COMPARISONS]
+        u = [u[k] if fixed[k] else np.array(init.u[c.name], dtype=np.float64)
+             for k, c in enumerate(COMPARISONS)]
+        lam = float(init.lam)
     prev = -np.inf
     converged = False
     it = 0
@@ -398,12 +414,20 @@ def predict_logit(model: LogitModel, bins: np.ndarray) -> np.ndarray:
 
 
 def _group_posterior(llr: np.ndarray, group: np.ndarray, k: np.ndarray,
-                     rho: float) -> np.ndarray:
-    """``P(Z_a = j | data)`` for each pair ``j`` of suspended account ``a``."""
+                     rho: float, starts: np.ndarray | None = None) -> np.ndarray:
+    """``P(Z_a = j | data)`` for each pair ``j`` of suspended account ``a``.
+
+    ``starts``: where each account's run begins when ``group`` is sorted (its
+    maximum is then a ``reduceat``, much faster than ``maximum.at``).
+    """
     # log of (rho / k_a) * LR_j, and of (1 - rho) for "no successor"
     a = np.log(rho) - np.log(k[group]) + llr
     gmax = np.full(k.size, np.log1p(-rho))
-    np.maximum.at(gmax, group, a)
+    if starts is not None and starts.size:
+        runs = group[starts]
+        gmax[runs] = np.maximum(gmax[runs], np.maximum.reduceat(a, starts))
+    else:
+        np.maximum.at(gmax, group, a)
     ea = np.exp(a - gmax[group])
     denom = np.exp(np.log1p(-rho) - gmax) + np.bincount(group, weights=ea,
                                                          minlength=k.size)
@@ -545,129 +569,251 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
         "Per-window u of the time gap"); ``model.u`` reports the pooled
         ``sum_a counts[a] / sum_a k_a`` and ``model.extra["window_u"]`` holds
         the ``u_a``.
+
+    See Also
+    --------
+    GroupedEM : the same fit on prepared inputs, also on bootstrap weights.
     """
-    if bins.shape[0] == 0:
-        raise EstimationError("no candidate pairs to fit the linkage model on; widen "
-                              "the window or check the accounts table")
-    group = np.asarray(group, dtype=np.int64)
-    G = int(group.max()) + 1
-    k = np.bincount(group, minlength=G).astype(np.float64)
-    if n_cand is not None:
-        k = np.maximum(np.asarray(n_cand, dtype=np.float64), k)
-    k[k == 0] = 1.0
-    nlev = [len(c.levels) for c in COMPARISONS]
-    if random_bins is not None:
-        random_bins = np.asarray(random_bins, dtype=np.int64)
-    used = _levels_in_model(bins, random_bins)
-    pseudo = [_pseudo(x) for x in used]
-    m = [_start(c, used[kk], 1.0) for kk, c in enumerate(COMPARISONS)]
-    u = [_start(c, used[kk], -1.0) for kk, c in enumerate(COMPARISONS)]
-    fixed_u = fixed_u or {}
-    if random_bins is not None:
-        random_idx = (np.full(random_bins.shape[0], -1, dtype=np.int64)
-                      if random_idx is None else np.asarray(random_idx, np.int64))
-        fixed_u = {c.name: used[kk].astype(np.float64)
-                   for kk, c in enumerate(COMPARISONS)}
-    fixed = [c.name in fixed_u for c in COMPARISONS]
-    for kk, c in enumerate(COMPARISONS):
-        if fixed[kk]:
-            u[kk] = _normalise(c, np.asarray(fixed_u[c.name], dtype=np.float64))
-    rho = rho0
-    prev = np.inf
-    converged = False
-    it = 0
-    wu, pooled_wu = _window_u(window_counts, bins, group, G, used)
-    offset = _window_offset(bins, group, wu) if wu else None
-    # comparison patterns: likelihood ratios and M-step counts per distinct
-    # pattern (a few thousand) instead of per pair (millions)
-    pats, inv, n_pat = _pattern_codes(bins)
-    two_strata = random_bins is not None and n_window_pairs is not None
-    if two_strata:
-        outside = random_bins[random_idx < 0]
-        if outside.shape[0] == 0:
-            raise EstimationError(
-                "no random pair fell outside the candidate pairs: cannot estimate "
-                "the non-match levels of the window pairs; raise u_random_pairs")
-        outside_w = max(float(n_window_pairs) - bins.shape[0], 0.0) / outside.shape[0]
-        outside_counts = [np.bincount(outside[:, kk][outside[:, kk] >= 0],
-                                      minlength=len(c.levels)).astype(np.float64)
-                          for kk, c in enumerate(COMPARISONS)]
+    em = GroupedEM(bins, group, fixed_u=fixed_u, n_cand=n_cand,
+                   random_bins=random_bins, random_idx=random_idx,
+                   n_window_pairs=n_window_pairs, window_counts=window_counts)
+    return em.fit(rho0=rho0, max_iter=max_iter, tol=tol)
 
-        def strata_u(nonmatch: np.ndarray) -> list[np.ndarray]:
-            """Estimate u over the window pairs from both strata.
 
-            The candidates count with ``nonmatch`` (weight per pattern), the
-            random pairs outside them weighted up to the other window pairs.
-            """
-            out = []
-            for kk, c in enumerate(COMPARISONS):
-                L = len(c.levels)
-                lvl = pats[:, kk]
-                ok = lvl >= 0
-                out.append(_normalise(c, np.bincount(lvl[ok], weights=nonmatch[ok],
-                                                     minlength=L)
-                                      + outside_w * outside_counts[kk] + pseudo[kk]))
-            return out
+class GroupedEM:
+    """Prepared inputs of the grouped EM (:func:`fit_em_grouped`).
 
-        u = strata_u(n_pat)
-    elif random_bins is not None:
+    Holds what every EM iteration reads (the distinct comparison patterns and
+    each pair's pattern, the per-window ``u`` offset, the random pairs), so that
+    the model can be refitted many times without redoing that work: on the data
+    (:meth:`fit`) and on bootstrap resamples of the suspended accounts, given
+    as integer weights (a suspended account drawn twice counts twice; its
+    pairs' E-step is the same in both copies, so weighting the M-step is the
+    same as fitting on the resample). The posterior of every pair under any
+    fitted parameters is :meth:`predict`.
+
+    Parameters
+    ----------
+    bins, group, fixed_u, n_cand, random_bins, random_idx, n_window_pairs, \
+window_counts
+        As in :func:`fit_em_grouped`.
+    """
+
+    def __init__(self, bins: np.ndarray, group: np.ndarray, *,
+                 fixed_u: dict[str, np.ndarray] | None = None,
+                 n_cand: np.ndarray | None = None,
+                 random_bins: np.ndarray | None = None,
+                 random_idx: np.ndarray | None = None,
+                 n_window_pairs: float | None = None,
+                 window_counts: dict[str, np.ndarray] | None = None) -> None:
+        if bins.shape[0] == 0:
+            raise EstimationError("no candidate pairs to fit the linkage model on; "
+                                  "widen the window or check the accounts table")
+        group = np.asarray(group, dtype=np.int64)
+        self.group = group
+        self.G = G = int(group.max()) + 1
+        self.n_pairs = int(bins.shape[0])
+        counts = np.bincount(group, minlength=G)
+        self.has_pairs = counts > 0
+        k = counts.astype(np.float64)
+        if n_cand is not None:
+            k = np.maximum(np.asarray(n_cand, dtype=np.float64), k)
+        k[k == 0] = 1.0
+        self.k = k
+        # runs of a sorted group vector make the per-account maximum a reduceat
+        self.starts = (np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+                       if bool(np.all(group[1:] >= group[:-1])) else None)
+        if random_bins is not None:
+            random_bins = np.asarray(random_bins, dtype=np.int64)
+        self.used = used = _levels_in_model(bins, random_bins)
+        self.pseudo = [_pseudo(x) for x in used]
+        self.random_bins = random_bins
+        self.fixed_u = dict(fixed_u or {})
+        if random_bins is not None:
+            self.random_idx = (np.full(random_bins.shape[0], -1, dtype=np.int64)
+                               if random_idx is None
+                               else np.asarray(random_idx, np.int64))
+            self.fixed_u = {c.name: used[kk].astype(np.float64)
+                            for kk, c in enumerate(COMPARISONS)}
+        self.fixed = [c.name in self.fixed_u for c in COMPARISONS]
+        self.wu, self.pooled_wu = _window_u(window_counts, bins, group, G, used)
+        self.offset = _window_offset(bins, group, self.wu) if self.wu else None
+        # comparison patterns: likelihood ratios and M-step counts per distinct
+        # pattern (a few thousand) instead of per pair (millions)
+        self.pats, inv, self.n_pat = _pattern_codes(bins)
+        self.inv = inv.astype(np.int32 if self.pats.shape[0] < 2**31 else np.int64)
+        self.n_window_pairs = n_window_pairs
+        self.two_strata = random_bins is not None and n_window_pairs is not None
+        if self.two_strata:
+            assert random_bins is not None
+            self.outside = self.random_idx < 0
+            if not self.outside.any():
+                raise EstimationError(
+                    "no random pair fell outside the candidate pairs: cannot "
+                    "estimate the non-match levels of the window pairs; raise "
+                    "u_random_pairs")
+
+    def _strata_u(self, nonmatch: np.ndarray, outside_w: float,
+                  outside_counts: list[np.ndarray]) -> list[np.ndarray]:
+        """Estimate u over the window pairs from both strata.
+
+        The candidates count with ``nonmatch`` (weight per pattern), the random
+        pairs outside them weighted up to the other window pairs.
+        """
+        out = []
         for kk, c in enumerate(COMPARISONS):
-            lvl = random_bins[:, kk]
-            L = len(c.levels)
-            u[kk] = _normalise(c, np.bincount(lvl[lvl >= 0], minlength=L)
-                               + pseudo[kk])
-    for it in range(1, max_iter + 1):  # noqa: B007 - used after the loop
-        llr = _log_lr(pats, m, _with_unit_u(u, wu))[inv]
-        if offset is not None:
-            llr += offset
-        g = _group_posterior(llr, group, k, rho)
-        g_pat = np.bincount(inv, weights=g, minlength=pats.shape[0])
-        for kk, L in enumerate(nlev):
-            lvl = pats[:, kk]
+            lvl = self.pats[:, kk]
             ok = lvl >= 0
-            mk = np.bincount(lvl[ok], weights=g_pat[ok], minlength=L) + pseudo[kk]
-            m[kk] = _normalise(COMPARISONS[kk], mk)
-            if not fixed[kk]:
-                uk = (np.bincount(lvl[ok], weights=n_pat[ok] - g_pat[ok], minlength=L)
-                      + pseudo[kk])
-                u[kk] = _normalise(COMPARISONS[kk], uk)
-        ret = np.bincount(group, weights=g, minlength=G)
-        rho = float(np.clip(ret[np.bincount(group, minlength=G) > 0].mean(),
-                            1e-6, 1 - 1e-6))
-        if two_strata:
-            # candidates counted with their non-match posterior
-            u = strata_u(n_pat - g_pat)
-        elif random_bins is not None:
-            # u from random pairs, each weighted by its probability of being a
-            # non-match: a random pair that is also a candidate pair gets its
-            # current posterior (a window of a few hundred accounts holds the
-            # successor often enough to bias u otherwise)
-            w_r = np.ones(random_bins.shape[0])
-            hit = random_idx >= 0
-            w_r[hit] = 1.0 - g[random_idx[hit]]
+            out.append(_normalise(c, np.bincount(lvl[ok], weights=nonmatch[ok],
+                                                 minlength=len(c.levels))
+                                  + outside_w * outside_counts[kk]
+                                  + self.pseudo[kk]))
+        return out
+
+    def _llr(self, m: list[np.ndarray], u: list[np.ndarray]) -> np.ndarray:
+        """Log likelihood ratio of every pair (with the per-window offset)."""
+        llr = _log_lr(self.pats, m, _with_unit_u(u, self.wu))[self.inv]
+        if self.offset is not None:
+            llr += self.offset
+        return llr
+
+    def fit(self, *, rho0: float = 0.3, max_iter: int = MAX_ITER, tol: float = 1e-7,
+            weights: np.ndarray | None = None,
+            random_weights: np.ndarray | None = None,
+            n_window_pairs: float | None = None,
+            init: FSModel | None = None) -> FSModel:
+        """Fit ``rho, m, u`` by EM.
+
+        Parameters
+        ----------
+        rho0, max_iter, tol
+            Start of ``rho``, iteration cap, and tolerance on the change of
+            ``rho``.
+        weights
+            Per suspended account (``G``), its count in a bootstrap resample
+            (``None``: 1 each).
+        random_weights
+            Per random pair, the count of its suspended account in the resample.
+        n_window_pairs
+            Window pairs of the resample (``None``: those of the data).
+        init
+            Start from these parameters (a fit on the data: a warm start)
+            instead of the default start.
+
+        Returns
+        -------
+        FSModel
+        """
+        G, nlev = self.G, [len(c.levels) for c in COMPARISONS]
+        used, pseudo, fixed, wu = self.used, self.pseudo, self.fixed, self.wu
+        names = [c.name for c in COMPARISONS]
+        w_pair = None if weights is None else np.asarray(weights, np.float64)[
+            self.group]
+        n_pat = (self.n_pat if w_pair is None else
+                 np.bincount(self.inv, weights=w_pair, minlength=self.pats.shape[0]))
+        w_grp = (np.ones(G) if weights is None
+                 else np.asarray(weights, dtype=np.float64)) * self.has_pairs
+        m = [_start(c, used[kk], 1.0) for kk, c in enumerate(COMPARISONS)]
+        u = [_start(c, used[kk], -1.0) for kk, c in enumerate(COMPARISONS)]
+        for kk, c in enumerate(COMPARISONS):
+            if fixed[kk]:
+                u[kk] = _normalise(c, np.asarray(self.fixed_u[c.name],
+                                                 dtype=np.float64))
+        rho = rho0
+        rb = self.random_bins
+        r_w = (None if rb is None else np.ones(rb.shape[0]) if random_weights is None
+               else np.asarray(random_weights, dtype=np.float64))
+        if self.two_strata:
+            assert rb is not None and r_w is not None
+            nwp = float(self.n_window_pairs if n_window_pairs is None
+                        else n_window_pairs)
+            out_lv, out_w = rb[self.outside], r_w[self.outside]
+            n_out = float(out_w.sum())
+            n_cand_pairs = float(self.n_pairs if w_pair is None else w_pair.sum())
+            outside_w = max(nwp - n_cand_pairs, 0.0) / max(n_out, 1e-300)
+            outside_counts = [np.bincount(out_lv[:, kk][out_lv[:, kk] >= 0],
+                                          weights=out_w[out_lv[:, kk] >= 0],
+                                          minlength=L).astype(np.float64)
+                              for kk, L in enumerate(nlev)]
+            u = self._strata_u(n_pat, outside_w, outside_counts)
+        elif rb is not None:
             for kk, c in enumerate(COMPARISONS):
-                lvl = random_bins[:, kk]
+                lvl = rb[:, kk]
                 ok = lvl >= 0
-                L = len(c.levels)
-                uk = np.bincount(lvl[ok], weights=w_r[ok], minlength=L) + pseudo[kk]
-                u[kk] = _normalise(c, uk)
-        change = abs(rho - prev)
-        if change < tol:
-            converged = True
-            break
-        prev = rho
-    names = [c.name for c in COMPARISONS]
-    for kk, pu in pooled_wu.items():
-        u[kk] = pu
-    method = ("Fellegi-Sunter EM, one successor per suspended account"
-              + (" (u from candidate and random window pairs)" if two_strata
-                 else " (u from random pairs)" if fixed_u else ""))
-    if wu:
-        method += "; " + ", ".join(names[kk] for kk in wu) + " u of each window"
-    return FSModel(lam=rho, m=dict(zip(names, m, strict=True)),
-                   u=dict(zip(names, u, strict=True)), n_iter=it,
-                   converged=converged, loglik=float("nan"), method=method,
-                   extra={"k": k, "window_u": {names[kk]: v for kk, v in wu.items()}})
+                u[kk] = _normalise(c, np.bincount(lvl[ok], weights=r_w[ok],
+                                                  minlength=nlev[kk])
+                                   + pseudo[kk])
+        if init is not None:
+            m = [np.array(init.m[n], dtype=np.float64) for n in names]
+            u = [u[kk] if (kk in wu or (fixed[kk] and rb is None))
+                 else np.array(init.u[names[kk]], dtype=np.float64)
+                 for kk in range(len(names))]
+            rho = float(init.lam)
+        prev = np.inf
+        converged = False
+        it = 0
+        for it in range(1, max_iter + 1):  # noqa: B007 - used after the loop
+            g = _group_posterior(self._llr(m, u), self.group, self.k, rho,
+                                 self.starts)
+            g_pat = np.bincount(self.inv, weights=g if w_pair is None else g * w_pair,
+                                minlength=self.pats.shape[0])
+            for kk, L in enumerate(nlev):
+                lvl = self.pats[:, kk]
+                ok = lvl >= 0
+                mk = np.bincount(lvl[ok], weights=g_pat[ok], minlength=L) + pseudo[kk]
+                m[kk] = _normalise(COMPARISONS[kk], mk)
+                if not fixed[kk]:
+                    uk = (np.bincount(lvl[ok], weights=n_pat[ok] - g_pat[ok],
+                                      minlength=L) + pseudo[kk])
+                    u[kk] = _normalise(COMPARISONS[kk], uk)
+            ret = np.bincount(self.group, weights=g, minlength=G)
+            rho = float(np.clip(np.sum(w_grp * ret) / max(w_grp.sum(), 1e-300),
+                                1e-6, 1 - 1e-6))
+            if self.two_strata:
+                # candidates counted with their non-match posterior
+                u = self._strata_u(n_pat - g_pat, outside_w, outside_counts)
+            elif rb is not None:
+                # u from random pairs, each weighted by its probability of being
+                # a non-match: a random pair that is also a candidate pair gets
+                # its current posterior (a window of a few hundred accounts
+                # holds the successor often enough to bias u otherwise)
+                assert r_w is not None
+                w_r = r_w.copy()
+                hit = self.random_idx >= 0
+                w_r[hit] *= 1.0 - g[self.random_idx[hit]]
+                for kk, c in enumerate(COMPARISONS):
+                    lvl = rb[:, kk]
+                    ok = lvl >= 0
+                    uk = (np.bincount(lvl[ok], weights=w_r[ok], minlength=nlev[kk])
+                          + pseudo[kk])
+                    u[kk] = _normalise(c, uk)
+            change = abs(rho - prev)
+            if change < tol:
+                converged = True
+                break
+            prev = rho
+        for kk, pu in self.pooled_wu.items():
+            u[kk] = pu
+        method = ("Fellegi-Sunter EM, one successor per suspended account"
+                  + (" (u from candidate and random window pairs)" if self.two_strata
+                     else " (u from random pairs)" if self.fixed_u else ""))
+        if wu:
+            method += "; " + ", ".join(names[kk] for kk in wu) + " u of each window"
+        return FSModel(lam=rho, m=dict(zip(names, m, strict=True)),
+                       u=dict(zip(names, u, strict=True)), n_iter=it,
+                       converged=converged, loglik=float("nan"), method=method,
+                       extra={"k": self.k,
+                              "window_u": {names[kk]: v for kk, v in wu.items()}})
+
+    def predict(self, model: FSModel) -> np.ndarray:
+        """``P(pair is the suspended account's successor)`` of every pair.
+
+        The same as :func:`predict_grouped` on the prepared pairs (the per-window
+        ``u`` are the prepared ones).
+        """
+        names = [c.name for c in COMPARISONS]
+        llr = self._llr([model.m[n] for n in names], [model.u[n] for n in names])
+        return _group_posterior(llr, self.group, self.k, model.lam, self.starts)
 
 
 def predict_grouped(model: FSModel, bins: np.ndarray,

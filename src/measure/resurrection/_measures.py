@@ -220,7 +220,9 @@ def rubin_rate(kms: list[KM], d: float, level: float) -> Pooled:
     t = ubar + (1 + 1 / m) * b
     if b > 0 and m > 1:
         r = (1 + 1 / m) * b / max(ubar, 1e-300)
-        dof = (m - 1) * (1 + 1 / r) ** 2
+        # r is 0 when the within variance is infinite (Greenwood's sum at a
+        # time where every account at risk returns): the t is a normal then
+        dof = (m - 1) * (1 + 1 / r) ** 2 if r > 0 else float("inf")
         crit = float(stats.t.ppf(0.5 + level / 2, dof))
     else:
         dof = float("inf")
