@@ -62,6 +62,8 @@ def analyze(
     backup_days: float = 60,
     seed: int = 0,
     settings: LinkageSettings | None = None,
+    decoys: bool = False,
+    n_decoys: int = 3,
 ) -> ResurrectionResult:
     """Link returning accounts to suspended ones and measure resurrection.
 
@@ -184,6 +186,15 @@ def analyze(
         The blocking and model knobs (``per_key`` ... ``backup_days``) as one
         :class:`LinkageSettings`; give either this or the keywords (a keyword
         left at its default is ignored when ``settings`` is given).
+    decoys
+        Also run the decoy check (:mod:`measure.resurrection._decoys`): each
+        suspended account is blocked and scored against another suspended
+        account's window, with the model fitted on the data, to estimate the
+        false links per probability band without labels and an upper bound
+        for the rates (``result.diagnostics``). Each decoy set costs about
+        one more blocking of the data, hence off by default.
+    n_decoys
+        Decoy sets (independent draws of partner windows) when ``decoys``.
 
     Returns
     -------
@@ -212,6 +223,8 @@ def analyze(
         raise ConfigError("option 'level' must be in (0, 1)")
     if n_imputations < 2:
         raise ConfigError("option 'n_imputations' must be at least 2")
+    if decoys and n_decoys < 1:
+        raise ConfigError("option 'n_decoys' must be at least 1")
     mode = check_mode(successors, audit)
     knobs = LinkageSettings(
         per_key=per_key, per_key_by=per_key_by, max_key_freq=max_key_freq,
@@ -248,13 +261,23 @@ def analyze(
         n_imputations=n_imputations, n_boot=n_boot, level=level,
         follower_age_days=follower_age_days,
         follower_age_tol_days=follower_age_tol_days, seed=seed)
+    diagnostics = None
+    t_dec = 0.0
+    if decoys and cands.n_pairs:
+        from measure.resurrection._decoys import decoy_diagnostics
+
+        diagnostics = decoy_diagnostics(
+            ds, events, cands, scores, links, settings, rates=returns.rates,
+            n_decoys=n_decoys, discovery_lag_days=discovery_lag_days, seed=seed)
+        t_dec = diagnostics.seconds
     warnings = [*events.warnings, *cands.warnings, *scores.warnings]
     if cands.n_pairs == 0:
         warnings.append("no candidate successors were found for any suspended "
                         "account")
     timings = {"events_keys": events.seconds, **cands.timings,
                "model": scores.seconds, "assign": links.seconds,
-               "measures": returns.seconds, "total": time.perf_counter() - t0}
+               "measures": returns.seconds, "decoys": t_dec,
+               "total": time.perf_counter() - t0}
     return ResurrectionResult(
         n_suspended=events.n_suspended, n_pairs=cands.n_pairs,
         pairs_by_key=cands.pairs_by_key, n_linked=links.n_linked,
@@ -270,4 +293,4 @@ def analyze(
         links=links.links, lineages=links.lineages, pairs=scores.pairs,
         model=scores.model, curve=returns.curve, window=float(window),
         data_end=events.data_end, level=level, warnings=tuple(warnings),
-        successors=agreement, timings=timings)
+        successors=agreement, diagnostics=diagnostics, timings=timings)

@@ -64,6 +64,15 @@ def register(sub: Any) -> None:
                         "audit to recalibrate the link probabilities (valid only "
                         "when labelled accounts are like the others), or ignore it "
                         "(default report)")
+    p.add_argument("--decoys", dest="decoys", action="store_true", default=False,
+                   help="Check the link probabilities against decoy pairs (each "
+                        "suspended account against another one's window): false "
+                        "links by probability band and bounds for the rates; "
+                        "costs about one more blocking per decoy set")
+    p.add_argument("--no-decoys", dest="decoys", action="store_false",
+                   help="Skip the decoy check (default)")
+    p.add_argument("--n-decoys", type=int, default=3,
+                   help="Decoy sets for --decoys (default 3)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -86,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
                       target_precision=args.target_precision, cohort=args.cohort,
                       n_imputations=args.imputations, seed=args.seed,
                       backup_days=args.backup_days,
-                      audit=coded, successors=args.successors)
+                      audit=coded, successors=args.successors,
+                      decoys=args.decoys, n_decoys=args.n_decoys)
         accounts = accounts_frame(ds) if args.audit_out else None
     payload = res.to_dict()
     text = res.summary()

@@ -59,6 +59,12 @@ class ResurrectionResult:
         Agreement of the links with the platform's ``successors`` table (a
         :class:`~measure.resurrection._successors.SuccessorAgreement`), or
         ``None`` when the dataset has none or ``successors="ignore"``.
+    diagnostics
+        Label-free checks from decoy pairs (a
+        :class:`~measure.resurrection._decoys.DecoyDiagnostics`: ``bands``,
+        the model's and the decoys' false links by probability band, and
+        ``rate_bounds``, lower and upper bounds of the rates), or ``None``
+        when run with ``decoys=False``.
     """
 
     n_suspended: int
@@ -85,6 +91,7 @@ class ResurrectionResult:
     level: float = 0.95
     warnings: tuple[str, ...] = ()
     successors: Any = field(default=None, repr=False)
+    diagnostics: Any = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -143,6 +150,8 @@ class ResurrectionResult:
             "method": self.method,
             "successors": (None if self.successors is None
                            else self.successors.to_dict()),
+            "decoys": (None if self.diagnostics is None
+                       else self.diagnostics.to_dict()),
             "warnings": list(self.warnings),
         }
 
@@ -167,6 +176,8 @@ class ResurrectionResult:
         lines.append(f"  accounts per presumed actor: {inc}")
         if self.successors is not None:
             lines.extend("  " + x for x in self.successors.summary_lines())
+        if self.diagnostics is not None:
+            lines.extend("  " + x for x in self.diagnostics.summary_lines())
         if self.rate.assumptions:
             lines.append("  the rate assumes:")
             lines.extend(f"    - {a}" for a in self.rate.assumptions)
