@@ -6,10 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test calibrate calibrate-tests bench lint lock clean-data help
+.PHONY: demo test calibrate calibrate-tests bench lint lock docs docs-serve clean-data help
 
 help:
-	@echo "make demo | make test | make calibrate | make calibrate-tests | make bench | make lint | make lock"
+	@echo "make demo | make test | make calibrate | make calibrate-tests | make bench | make lint | make lock | make docs"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,17 @@ lint: $(STAMP)
 
 # Re-resolve the lock file (needs network; maintainers only).
 lock:
-	uv pip compile pyproject.toml --extra dev --extra splink --python-version 3.11 \
+	uv pip compile pyproject.toml --extra dev --extra splink --extra docs --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements.lock
+
+# The documentation site (mkdocs.yml) into site/, warnings as errors; the CLI
+# reference page is regenerated first from the argparse parsers.
+docs: $(STAMP)
+	$(BIN)/python tools/docs_cli.py
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve
 
 clean-data:
 	rm -rf data/processed/* data/raw/*
