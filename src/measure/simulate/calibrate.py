@@ -597,6 +597,60 @@ def _high_worlds(m: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series]:
     return eligible, strong
 
 
+def capture_by_mechanism(recs: pl.DataFrame, mech: pl.DataFrame) -> pl.DataFrame:
+    """Capture headline per stress mechanism, strong and weak: the full summary.
+
+    Coverage, bias, width and interval score (:func:`summarise`) of the capture
+    headline in the stress worlds where each capture mechanism is strong and
+    where it is weak (:func:`_high_worlds`).
+    """
+    cap = recs.filter((pl.col("preset") == "stress") & (pl.col("family") == "capture")
+                      & (pl.col("estimator") == "headline"))
+    m = mech.filter(pl.col("preset") == "stress")
+    if not cap.height or not m.height:
+        return pl.DataFrame()
+    parts = []
+    for name in mechanisms():
+        if not name.startswith("capture."):
+            continue
+        eligible, strong = _high_worlds(m, name)
+        for half, mask in (("strong", eligible & strong), ("weak", eligible & ~strong)):
+            seeds = m.filter(mask)["seed"]
+            sub = cap.filter(pl.col("seed").is_in(seeds.implode()))
+            if sub.height:
+                parts.append(summarise(sub.with_columns(
+                    mechanism=pl.lit(name), half=pl.lit(half)),
+                    by=("preset", "mechanism", "half")))
+    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+
+def _capture_detail(detail: pl.DataFrame | None) -> list[str]:
+    """Markdown section of :func:`capture_by_mechanism` (empty without rows)."""
+    if detail is None or not detail.height:
+        return []
+    lines = [
+        "",
+        "## Capture headline by stress mechanism",
+        "",
+        "The capture headline in the stress worlds where each capture mechanism is "
+        "strong / weak (as above), with bias, width and interval score relative to "
+        "the truth.",
+        "",
+        "| mechanism | half | estimand | worlds | coverage | bias | width | "
+        "interval score |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    rows = detail.filter(pl.col("target")).sort(
+        "mechanism", "half", "estimand", maintain_order=True)
+    for r in rows.iter_rows(named=True):
+        lines.append(
+            f"| `{r['mechanism']}` | {r['half']} | {r['estimand']} | {r['n_scored']} | "
+            f"{_f(r['coverage'], '.2f')} ± {_f(r['mc_se'], '.2f')} | "
+            f"{_f(r['bias'], '+.3f')} | {_f(r['width'], '.3f')} | "
+            f"{_f(r['interval_score'], '.3f')} |")
+    return lines
+
+
 def _off_value(f: dataclasses.Field[Any]) -> float:
     """Return the off value of a mechanism as the records hold it (lists: a count)."""
     return float(len(f.default)) if isinstance(f.default, tuple) else float(f.default)
@@ -798,6 +852,7 @@ def render(
     *,
     run_id: tuple[str, int] | None = None,
     cox: pl.DataFrame | None = None,
+    capture_detail: pl.DataFrame | None = None,
 ) -> str:
     """Return ``docs/calibration.md``: the current calibration tables.
 
@@ -805,6 +860,8 @@ def render(
     ``cox`` the table of :func:`cox_coverage`.
     """
     first = {p: REPORTING_BASE[p] + block * BLOCK for p in REPORTING_BASE}
+    per = {p: mech_draws.filter(pl.col("preset") == p).height if mech_draws.height
+           else n_worlds for p in first}
     lines = [
         "# Calibration",
         "",
@@ -815,12 +872,14 @@ def render(
         "",
         "## How to read it",
         "",
-        f"* **Worlds.** {n_worlds} `plain` worlds (the `{SIZE}` preset, no stress "
-        f"mechanism) and {n_worlds} `stress` worlds (the `{SIZE}` preset with the "
-        "stress mechanisms drawn per world from their documented ranges).",
+        f"* **Worlds.** Up to {per['plain']} `plain` worlds (the `{SIZE}` preset, "
+        f"no stress mechanism) and up to {per['stress']} `stress` worlds (the "
+        f"`{SIZE}` preset with the stress mechanisms drawn per world from their "
+        "documented ranges); each row says on how many worlds its family ran.",
         "* **Seeds.** Reporting block "
         f"{block}: "
-        + ", ".join(f"`{p}` {first[p]}–{first[p] + n_worlds - 1}" for p in first)
+        + ", ".join(f"`{p}` {first[p]}–{first[p] + per[p] - 1}" for p in first
+                    if per[p])
         + ". Tests and estimator development use tuning seeds "
         f"(below {TUNING_SEEDS['plain'].stop:,}); the test suite cannot simulate a "
         "reporting world.",
@@ -909,6 +968,7 @@ def render(
     sim = mech_draws.group_by("preset").agg(
         pl.col("sim_seconds").mean(), pl.col("sim_error").is_not_null().sum()
     )
+    lines += _capture_detail(capture_detail)
     lines += [
         "",
         "## Run",
@@ -920,13 +980,13 @@ def render(
             for p, t, k in sim.sort("preset").iter_rows()
         )
         + (
-            f"; code at commit `{run_id[0]}`, stress mechanisms version {run_id[1]}"
+            f"; stress mechanisms version {run_id[1]}"
             if run_id
             else ""
         )
         + ". Resurrection runs with its default 20 link draws and no bootstrap "
         "(which only serves the delay and follower-recovery intervals). Per-world "
-        "records: `bench/results/calibration-records.parquet`.",
+        "records, with the code's commit: `bench/results/calibration-records.parquet`.",
         "",
     ]
     return "\n".join(lines)
@@ -1026,7 +1086,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     cox = (cox_coverage(block) if "churn" in set(recs["family"].drop_nulls())
            else None)
     text = render(summary, mech, n_worlds, block, secs, draws, run_id=run_id,
-                  cox=cox)
+                  cox=cox, capture_detail=capture_by_mechanism(recs, draws))
     tmp = out.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(out)
