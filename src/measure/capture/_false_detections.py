@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.stats import norm, t
+from scipy.stats import norm
 
 from measure._results import Estimate
+from measure._stats import rubin_pool
 
 #: False-detection shares of the sensitivity table.
 SHARES = (0.0, 0.01, 0.02, 0.05)
@@ -125,7 +126,7 @@ def supporter_probabilities(ds: Any, accounts: pl.DataFrame
     df = accounts.select("account_id")
     if has_lab:
         lab = ds.sql("SELECT account_id, coder, label FROM labels")
-        from measure.census._analyze import resolve_labels
+        from measure.census import resolve_labels
 
         per, _ = resolve_labels(lab)
         df = df.join(per.select("account_id", "label"), on="account_id",
@@ -179,12 +180,10 @@ def screened_estimate(masks: np.ndarray, p: np.ndarray, k_lists: int,
         return Estimate.invalid("population_screened", "the headline estimator "
                                 "gave no bounded interval in most imputations",
                                 level=level)
-    qbar, w, b = float(np.mean(q)), float(np.mean(u)), float(np.var(q, ddof=1))
-    total = w + (1 + 1 / m) * b
-    r = (1 + 1 / m) * b / w if w > 0 else math.inf
-    df = (m - 1) * (1 + 1 / r) ** 2 if r > 0 else math.inf
-    crit = float(t.ppf(0.5 + level / 2, df)) if math.isfinite(df) else zq
-    half = crit * math.sqrt(total)
+    pooled = rubin_pool(q, u)
+    qbar, w, b = float(pooled.estimate), float(pooled.within), float(pooled.between)
+    total = float(pooled.total)
+    half = float(pooled.quantile(level)) * math.sqrt(total)
     est = math.exp(qbar)
     return Estimate(
         "population_screened", est, (math.exp(qbar - half), math.exp(qbar + half)),

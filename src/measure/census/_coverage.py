@@ -87,7 +87,7 @@ import numpy as np
 import polars as pl
 
 from measure._results import Estimate, _fmt
-from measure.census._estimate import _z, wilson_interval
+from measure._stats import mover_product, mover_sum, normal_quantile, wilson_interval
 
 TERM_ON_PLATFORM = "supporters_on_platform"
 TERM_MISSED = "supporters_missed_by_frame"
@@ -248,20 +248,6 @@ def _log(x: float) -> float:
         return float(np.log(x)) if x > 0 else -math.inf
 
 
-def _mover_log(point: float, parts: Sequence[tuple[float, float, float]]
-               ) -> tuple[float, float]:
-    """MOVER limits of ``exp(sum log a_j)`` from each ``(a_j, low_j, high_j)``."""
-    lp = math.log(point)
-    down = up = 0.0
-    for a, lo, hi in parts:
-        la = math.log(a)
-        down += (la - _log(lo)) ** 2
-        up += (_log(hi) - la) ** 2 if math.isfinite(hi) else math.inf
-    low = math.exp(lp - math.sqrt(down)) if math.isfinite(down) else 0.0
-    high = math.exp(lp + math.sqrt(up)) if math.isfinite(up) else math.inf
-    return low, high
-
-
 def _census_parts(t: Estimate, level: float) -> tuple[float, float, float, float, str]:
     """``(T, T_low, T_high, se(log T), note)`` of the census total.
 
@@ -273,7 +259,7 @@ def _census_parts(t: Estimate, level: float) -> tuple[float, float, float, float
     note = ""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         if math.isfinite(se):
-            z = _z(level)
+            z = normal_quantile(level)
             lo, hi = max(est - z * se, 0.0), est + z * se
         else:
             lo = hi = est
@@ -282,7 +268,7 @@ def _census_parts(t: Estimate, level: float) -> tuple[float, float, float, float
                     "the detection sampling only")
     lo, hi = min(lo, est), max(hi, est)
     if not math.isfinite(se):
-        se = (hi - lo) / (2 * _z(level))
+        se = (hi - lo) / (2 * normal_quantile(level))
     return est, lo, hi, (se / est if est > 0 else math.nan), note
 
 
@@ -318,9 +304,9 @@ def _dse(t: float, t_lo: float, t_hi: float, rse_t: float, n2: int, m: int,
     lo, hi = wilson_interval(m, n2, N=big_n, level=level)
     c_lo, c_hi = float(lo), float(hi)
     c_se = math.sqrt(c * (1 - c) * (1 - f) / n2)
-    n_lo, n_hi = _mover_log(n_hat, [(t, t_lo, t_hi), (1 / c, 1 / c_hi,
-                                                      1 / c_lo if c_lo > 0
-                                                      else math.inf)])
+    n_lo, n_hi = mover_product(n_hat, [(t, t_lo, t_hi), (1 / c, 1 / c_hi,
+                                                         1 / c_lo if c_lo > 0
+                                                         else math.inf)])
     n_se = n_hat * math.sqrt(rse_t**2 + (1 - c) * (1 - f) / m)
     u = n2 - m
     miss = t * u / m
@@ -328,7 +314,7 @@ def _dse(t: float, t_lo: float, t_hi: float, rse_t: float, n2: int, m: int,
         odds = u / m
         o_lo = (1 - c_hi) / c_hi
         o_hi = (1 - c_lo) / c_lo if c_lo > 0 else math.inf
-        m_lo, m_hi = _mover_log(miss, [(t, t_lo, t_hi), (odds, o_lo, o_hi)])
+        m_lo, m_hi = mover_product(miss, [(t, t_lo, t_hi), (odds, o_lo, o_hi)])
         m_se = miss * math.sqrt(rse_t**2 + (1 - f) * (1 / u + 1 / m))
     else:
         # nothing detected outside the frame: 0 missed, upper limit from the
@@ -385,21 +371,19 @@ def _bound(t: float, t_lo: float, t_hi: float, rse_t: float, d: _Dse, n2: int,
     lc_lo = math.log(d.c_low / (1 - d.c_low)) if d.c_low > 0 else -math.inf
     lc_hi = math.log(d.c_high / (1 - d.c_high)) if d.c_high < 1 else math.inf
     ls = math.log(s)
-    lb = lc + ls
-    down = math.sqrt((lc - lc_lo) ** 2 + (ls - _log(s_lo)) ** 2)
-    up = math.sqrt((lc_hi - lc) ** 2 + (_log(s_hi) - ls) ** 2)
+    lb, lb_lo, lb_hi = mover_sum([lc, ls], [lc_lo, _log(s_lo)], [lc_hi, _log(s_hi)])
 
     def expit(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x)) if math.isfinite(x) else float(x > 0)
 
-    cb, cb_lo, cb_hi = expit(lb), expit(lb - down), expit(lb + up)
+    cb, cb_lo, cb_hi = expit(lb), expit(lb_lo), expit(lb_hi)
     nb = t / cb
-    lo, hi = _mover_log(nb, [(t, t_lo, t_hi),
-                             (1 / cb, 1 / cb_hi, 1 / cb_lo if cb_lo > 0
-                              else math.inf)])
+    lo, hi = mover_product(nb, [(t, t_lo, t_hi),
+                                (1 / cb, 1 / cb_hi, 1 / cb_lo if cb_lo > 0
+                                 else math.inf)])
     # delta method: var(logit C) = (1 - f)(1/m + 1/u); var(log s) from its interval
-    rse_s = (math.log(s_hi) - math.log(s_lo)) / (2 * _z(level)) if s_lo > 0 \
-        else math.nan
+    rse_s = ((math.log(s_hi) - math.log(s_lo)) / (2 * normal_quantile(level))
+             if s_lo > 0 else math.nan)
     var_lcb = (1 - d.fpc) * (1 / m + 1 / u) + rse_s**2
     se = nb * math.sqrt(rse_t**2 + (1 - cb) ** 2 * var_lcb)
     return Estimate(

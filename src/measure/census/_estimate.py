@@ -2,7 +2,10 @@
 
 All functions here work on plain arrays of stratum summaries (``N_h``, ``n_h``,
 ``x_h``), so they can be checked by hand and reused on published figures (see
-``tests/census/test_brookings.py``).
+``tests/census/test_brookings.py``). The Wilson interval, the stratified total
+with its MOVER-Wilson interval, Cochran's variance and the allocation of a sample
+over strata are shared with other families and live in :mod:`measure._stats`;
+they are importable from here as well.
 
 References
 ----------
@@ -36,166 +39,39 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from measure._stats import (
+    TotalEstimate,
+    allocate,
+    check_strata,
+    mover_sum,
+    normal_quantile,
+    stratified_total,
+    stratified_variance,
+    wilson_interval,
+)
 from measure.errors import EstimationError
 
 ArrayLike = npt.ArrayLike
 
-
-def _z(level: float, sides: int = 2) -> float:
-    if not 0 < level < 1:
-        raise EstimationError(f"confidence level must be in (0, 1), got {level}")
-    return float(stats.norm.ppf(1 - (1 - level) / sides))
-
-
-def _arrays(N: ArrayLike, n: ArrayLike, x: ArrayLike
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    N_ = np.atleast_1d(np.asarray(N, dtype=float))
-    n_ = np.atleast_1d(np.asarray(n, dtype=float))
-    x_ = np.atleast_1d(np.asarray(x, dtype=float))
-    if not (N_.shape == n_.shape == x_.shape):
-        raise EstimationError(
-            f"stratum arrays differ in length: N {N_.shape}, n {n_.shape}, x "
-            f"{x_.shape}; give one value per stratum in each")
-    if np.any(n_ < 1):
-        raise EstimationError(
-            "every stratum needs at least one coded account (n_h >= 1); merge empty "
-            "strata into a neighbour or code more accounts")
-    if np.any(x_ < 0) or np.any(x_ > n_):
-        raise EstimationError("supporter counts must lie between 0 and n_h")
-    if np.any(N_ < n_ - 1e-9):
-        raise EstimationError(
-            "a stratum has more coded accounts than accounts (n_h > N_h); check the "
-            "design's stratum sizes or the labels' inclusion_prob")
-    return N_, n_, x_
-
-
-def wilson_interval(x: ArrayLike, n: ArrayLike, *, N: ArrayLike | None = None,
-                    level: float = 0.95, sides: int = 2
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score limits for binomial proportions, with finite-population correction.
-
-    Parameters
-    ----------
-    x, n
-        Successes and sample sizes (arrays or scalars).
-    N
-        Population (stratum) sizes; when given, the variance ``p(1-p)/n`` is
-        multiplied by ``1 - n/N`` (sampling without replacement), i.e. the score
-        interval uses the effective size ``n / (1 - n/N)``; a full census of the
-        stratum (``n = N``) gives a zero-width interval.
-    level
-        Confidence level; with ``sides=1`` each limit is a one-sided bound at
-        ``level``.
-    sides
-        2 for a two-sided interval, 1 for one-sided bounds.
-
-    Returns
-    -------
-    (low, high)
-        Arrays of limits in ``[0, 1]``.
-
-    Notes
-    -----
-    Unlike the Wald interval the score interval stays inside ``[0, 1]`` and keeps
-    its coverage near ``p = 0`` or ``1`` (Wilson 1927; Brown, Cai & DasGupta 2001).
-    """
-    x_ = np.asarray(x, dtype=float)
-    n_ = np.asarray(n, dtype=float)
-    z = _z(level, sides)
-    p = np.divide(x_, n_, out=np.zeros_like(x_), where=n_ > 0)
-    if N is None:
-        neff = n_
-    else:
-        f = np.clip(n_ / np.asarray(N, dtype=float), 0.0, 1.0)
-        with np.errstate(divide="ignore"):
-            neff = np.where(f < 1, n_ / (1 - f), np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = z * z / neff
-        center = (p + k / 2) / (1 + k)
-        half = z / (1 + k) * np.sqrt(p * (1 - p) / neff + k / (4 * neff))
-    lo = np.where(np.isinf(neff), p, np.clip(center - half, 0.0, 1.0))
-    hi = np.where(np.isinf(neff), p, np.clip(center + half, 0.0, 1.0))
-    lo = np.minimum(lo, p)
-    hi = np.maximum(hi, p)
-    return lo, hi
-
-
-@dataclass(frozen=True)
-class TotalEstimate:
-    """A stratified total with its design standard error and MOVER-Wilson interval.
-
-    Attributes
-    ----------
-    estimate, std_error, ci
-        ``T = sum N_h p_h``, the Cochran standard error, and the interval.
-    p_hat, p_low, p_high
-        Per-stratum proportions and their Wilson (FPC) limits.
-    """
-
-    estimate: float
-    std_error: float
-    ci: tuple[float, float]
-    level: float
-    p_hat: np.ndarray
-    p_low: np.ndarray
-    p_high: np.ndarray
-
-
-def _mover(N: np.ndarray, p: np.ndarray, lo: np.ndarray, hi: np.ndarray
-           ) -> tuple[float, float, float]:
-    t = float(np.sum(N * p))
-    low = t - float(np.sqrt(np.sum((N * (p - lo)) ** 2)))
-    high = t + float(np.sqrt(np.sum((N * (hi - p)) ** 2)))
-    return t, max(low, 0.0), min(high, float(np.sum(N)))
-
-
-def stratified_variance(N: ArrayLike, n: ArrayLike, p: ArrayLike) -> float:
-    """Cochran's variance of ``sum N_h p_h``: ``sum N_h^2 (1-f_h) p_h(1-p_h)/(n_h-1)``.
-
-    Strata with one coded account contribute nothing (their variance is not
-    estimable); merge such strata when that matters.
-    """
-    N_ = np.asarray(N, dtype=float)
-    n_ = np.asarray(n, dtype=float)
-    p_ = np.asarray(p, dtype=float)
-    f = np.clip(n_ / N_, 0, 1)
-    denom = np.where(n_ > 1, n_ - 1, np.inf)
-    return float(np.sum(N_**2 * (1 - f) * p_ * (1 - p_) / denom))
-
-
-def stratified_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *,
-                     level: float = 0.95) -> TotalEstimate:
-    """Stratified estimate of the number of supporters, ``T = sum_h N_h x_h / n_h``.
-
-    Parameters
-    ----------
-    N, n, x
-        Per stratum: accounts in the frame, coded accounts, coded supporters.
-    level
-        Confidence level of the interval.
-
-    Returns
-    -------
-    TotalEstimate
-        Point estimate; the standard error from Cochran (1977, eq. 5.7 with the
-        finite-population correction); the interval from per-stratum Wilson score
-        limits (with FPC) combined by MOVER (Zou & Donner 2008):
-        ``T - sqrt(sum N_h^2 (p_h - l_h)^2)``, ``T + sqrt(sum N_h^2 (u_h - p_h)^2)``.
-
-    Notes
-    -----
-    Assumes a stratified simple random sample without replacement within each
-    stratum and correct labels. Because each stratum keeps a non-zero score
-    half-width even when ``x_h = 0`` or ``x_h = n_h``, the interval does not
-    collapse in strata where coders found no (or only) supporters, which the
-    Wald interval ``T +- z SE`` does.
-    """
-    N_, n_, x_ = _arrays(N, n, x)
-    p = x_ / n_
-    lo, hi = wilson_interval(x_, n_, N=N_, level=level)
-    t, low, high = _mover(N_, p, lo, hi)
-    se = float(np.sqrt(stratified_variance(N_, n_, p)))
-    return TotalEstimate(t, se, (low, high), level, p, lo, hi)
+__all__ = [
+    "DifferenceEstimate",
+    "Kappa",
+    "TotalEstimate",
+    "allocate",
+    "cohen_kappa",
+    "corrected_stratified_total",
+    "corrected_total_draws",
+    "difference_total",
+    "jeffreys_interval",
+    "misclassification_grid",
+    "one_sided_total",
+    "proportion",
+    "rogan_gladen",
+    "rogan_gladen_total",
+    "stratified_total",
+    "stratified_variance",
+    "wilson_interval",
+]
 
 
 def one_sided_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *, side: str,
@@ -221,7 +97,7 @@ def one_sided_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *, side: str,
     least ``level`` confidence when each stratum's bound does, but is not a joint
     interval; it is reported beside the confidence interval, never instead of it.
     """
-    N_, n_, x_ = _arrays(N, n, x)
+    N_, n_, x_ = check_strata(N, n, x)
     lo, hi = wilson_interval(x_, n_, N=N_, level=level, sides=1)
     b = lo if side == "lower" else hi
     if side not in ("lower", "upper"):
@@ -283,15 +159,13 @@ def corrected_stratified_total(N: ArrayLike, n: ArrayLike, x: ArrayLike, *,
     against expert codes); their own uncertainty is not in the interval, which the
     sensitivity grid (:func:`misclassification_grid`) shows.
     """
-    N_, n_, x_ = _arrays(N, n, x)
+    N_, n_, x_ = check_strata(N, n, x)
     p = x_ / n_
     lo, hi = wilson_interval(x_, n_, level=level)
     pc = rogan_gladen(p, sensitivity, specificity, clip=False)
     lc = rogan_gladen(lo, sensitivity, specificity, clip=False)
     hc = rogan_gladen(hi, sensitivity, specificity, clip=False)
-    t = float(np.sum(N_ * pc))
-    low = t - float(np.sqrt(np.sum((N_ * (pc - lc)) ** 2)))
-    high = t + float(np.sqrt(np.sum((N_ * (hc - pc)) ** 2)))
+    t, low, high = mover_sum(pc, lc, hc, weights=N_)
     top = float(np.sum(N_))
     j = sensitivity + specificity - 1
     se = float(np.sqrt(stratified_variance(N_, n_, p))) / j
@@ -353,7 +227,7 @@ def cohen_kappa(a: ArrayLike, b: ArrayLike, *, level: float = 0.95) -> Kappa:
     else:
         k = (po - pe) / (1 - pe)
         se = float(np.sqrt(po * (1 - po) / (n * (1 - pe) ** 2)))
-    z = _z(level)
+    z = normal_quantile(level)
     return Kappa(k, se, (k - z * se, k + z * se), n, po, pe)
 
 
@@ -446,7 +320,7 @@ def difference_total(pred_total: float, y: ArrayLike, m: ArrayLike,
     s_ = np.asarray(strata, dtype=object)
     e = y_ - m_
     ev = e if m_var is None else y_ - np.asarray(m_var, dtype=float)
-    z = _z(level)
+    z = normal_quantile(level)
     corr = var = down2 = up2 = 0.0
     degenerate: list[str] = []
     for h in np.unique(s_):
@@ -486,75 +360,6 @@ def proportion(x: float, n: float, *, level: float = 0.95
     return float(x / n), float(lo), float(hi)
 
 
-def allocate(N_h: ArrayLike, n: int, *, allocation: str = "proportional",
-             S_h: ArrayLike | None = None, minimum: int = 2) -> np.ndarray:
-    """Split ``n`` coded accounts over strata (Cochran 1977, §5.5, §5.9).
-
-    Parameters
-    ----------
-    N_h
-        Stratum sizes.
-    n
-        Total sample size.
-    allocation
-        ``"proportional"`` (``n_h`` proportional to ``N_h``), ``"equal"`` or
-        ``"neyman"`` (proportional to ``N_h S_h``).
-    S_h
-        Anticipated standard deviations for Neyman allocation (e.g.
-        ``sqrt(p_h (1 - p_h))`` from a pilot); required for ``"neyman"``.
-    minimum
-        Each stratum gets at least ``min(minimum, N_h)`` accounts so that its
-        variance can be estimated.
-
-    Returns
-    -------
-    numpy.ndarray
-        Integer ``n_h`` (largest-remainder rounding) summing to ``min(n, sum N_h)``.
-    """
-    N_ = np.asarray(N_h, dtype=float)
-    total = int(min(n, N_.sum()))
-    if allocation == "proportional":
-        w = N_.copy()
-    elif allocation == "equal":
-        w = (N_ > 0).astype(float)
-    elif allocation == "neyman":
-        if S_h is None:
-            raise EstimationError("Neyman allocation needs anticipated S_h")
-        w = N_ * np.asarray(S_h, dtype=float)
-        if w.sum() <= 0:
-            w = N_.copy()
-    else:
-        raise EstimationError(f"unknown allocation {allocation!r}")
-    m = np.minimum(minimum, N_).astype(float)
-    if m.sum() > total:  # too few to give every stratum its minimum
-        m = np.zeros_like(N_)
-    w = np.where(N_ > 0, w, 0.0)
-    alloc = np.zeros_like(N_)
-    fixed = np.zeros(len(N_), dtype=bool)
-    for _ in range(len(N_) + 1):
-        free = ~fixed
-        rem = total - alloc[fixed].sum()
-        ww = w[free]
-        if ww.sum() <= 0:
-            ww = np.where(N_[free] > 0, 1.0, 0.0)
-        alloc[free] = rem * ww / max(ww.sum(), 1e-300)
-        over = free & (alloc > N_)
-        under = free & (alloc < m)
-        if not (over.any() or under.any()):
-            break
-        alloc[over] = N_[over]
-        alloc[under] = m[under]
-        fixed |= over | under
-    base = np.floor(alloc + 1e-9).astype(int)
-    left = total - base.sum()
-    if left > 0:
-        frac = np.where(base < N_, alloc - base, -1.0)
-        order = np.argsort(-frac, kind="stable")
-        for i in order[:left]:
-            base[i] += 1
-    return base
-
-
 def corrected_total_draws(N: ArrayLike, n: ArrayLike, x: ArrayLike,
                           sensitivity: ArrayLike, false_positive: ArrayLike, *,
                           rng: np.random.Generator) -> np.ndarray:
@@ -592,7 +397,7 @@ def corrected_total_draws(N: ArrayLike, n: ArrayLike, x: ArrayLike,
     ``fp``); only the total is truncated. No finite-population correction is
     applied: coder error is random even in a fully coded stratum.
     """
-    N_, n_, x_ = _arrays(N, n, x)
+    N_, n_, x_ = check_strata(N, n, x)
     se = np.asarray(sensitivity, dtype=float)
     fp = np.asarray(false_positive, dtype=float)
     ok = se > fp

@@ -26,6 +26,11 @@ Assumptions
   this variance equals Greenwood's exactly; with delayed entry the two differ by a
   term of mean zero. The interval keeps the log-log form with this variance.
 
+The product-limit estimate, the risk table, Greenwood's sum, the log-log interval
+and Rubin's rules are the shared ones of :mod:`measure._stats`; this module adds
+the cluster-robust variance and the multiple imputation of interval-censored
+event times.
+
 References
 ----------
 Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete
@@ -42,13 +47,31 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
+from measure._stats import kaplan_meier as _km_core
+from measure._stats import loglog_interval, risk_table, rubin_pool, t_quantile
 from measure.churn._imputation import (
     Imputation,
     PiecewiseHazard,
     interval_sampler,
 )
+
+#: Cap on Rubin's degrees of freedom for the ``t`` quantile of
+#: :func:`km_imputed`; the quantile is a ``t`` one also where the between-imputation
+#: variance is 0 (``nu`` infinite), at this cap.
+MAX_DF = 1e6
+
+__all__ = [
+    "ImputedSurvival",
+    "SurvivalCurve",
+    "cluster_codes",
+    "clustered_log_variance",
+    "imputation_variance",
+    "kaplan_meier",
+    "km_imputed",
+    "quantile",
+    "risk_table",
+]
 
 
 @dataclass(frozen=True)
@@ -125,37 +148,6 @@ class SurvivalCurve:
             "time": self.time, "estimate": self.estimate, "ci_low": self.ci_low,
             "ci_high": self.ci_high, "at_risk": self.at_risk, "events": self.events,
         })
-
-
-def risk_table(entry: np.ndarray, time: np.ndarray, event: np.ndarray,
-               weights: np.ndarray | None = None, *,
-               presorted: tuple[np.ndarray, np.ndarray] | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct event times, events, number at risk (counting-process risk sets).
-
-    Returns ``(t, d, n, sorted_entry, sorted_exit)``; ``event`` is boolean.
-    ``presorted`` passes ``(sorted(entry), sorted(time))`` already computed for the
-    same subjects (saves two sorts when several curves share them).
-    """
-    entry = np.asarray(entry, dtype=float)
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=bool)
-    if presorted is None and np.any(entry > time):
-        raise ValueError("entry time after exit time for some subjects")
-    w = np.ones_like(time) if weights is None else np.asarray(weights, dtype=float)
-    t_ev, inv = np.unique(time[event], return_inverse=True)
-    d = np.bincount(inv, weights=w[event], minlength=t_ev.size)
-    se, sx = presorted if presorted is not None else (np.sort(entry), np.sort(time))
-    if weights is None:
-        n = (np.searchsorted(se, t_ev, side="left")
-             - np.searchsorted(sx, t_ev, side="left")).astype(float)
-    else:
-        oe, ox = np.argsort(entry), np.argsort(time)
-        ce = np.concatenate([[0.0], np.cumsum(w[oe])])
-        cx = np.concatenate([[0.0], np.cumsum(w[ox])])
-        n = ce[np.searchsorted(se, t_ev, side="left")] - cx[
-            np.searchsorted(sx, t_ev, side="left")]
-    return t_ev, d, n, se, sx
 
 
 def cluster_codes(clusters: np.ndarray) -> np.ndarray:
@@ -281,11 +273,8 @@ def kaplan_meier(entry: np.ndarray, time: np.ndarray, event: np.ndarray, *,
         (:func:`clustered_log_variance`, Williams 1995) instead of Greenwood's,
         which stays in ``var_model``. Missing labels count as clusters of one.
     """
-    t, d, n, se, sx = risk_table(entry, time, event, presorted=presorted)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(n > 0, 1.0 - d / n, 1.0)
-        s = np.cumprod(factor)
-        g = np.cumsum(np.where(n > d, d / (n * (n - d)), 0.0))
+    km = _km_core(time, event, entry=entry, presorted=presorted)
+    t, d, n, s, g = km.time, km.events, km.at_risk, km.survival, km.greenwood
     greenwood = None
     n_clusters = None
     method = "Kaplan-Meier (delayed entry), log-log Greenwood CI"
@@ -297,17 +286,9 @@ def kaplan_meier(entry: np.ndarray, time: np.ndarray, event: np.ndarray, *,
         n_clusters = int(cluster_codes(clusters).max()) + 1 if len(time) else 0
         method = ("Kaplan-Meier (delayed entry), log-log CI with the cluster-robust "
                   f"variance (Williams 1995) over {n_clusters} clusters")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = stats.norm.ppf(0.5 + level / 2)
-        logs = np.log(s)
-        sd = np.sqrt(g) / np.abs(logs)
-        lo = np.where(s > 0, s ** np.exp(z * sd), 0.0)
-        hi = np.where(s > 0, s ** np.exp(-z * sd), 0.0)
-        # where S == 1 (no events yet) the log-log interval degenerates to [1, 1]
-        lo = np.where(s >= 1.0, 1.0, lo)
-        hi = np.where(s >= 1.0, 1.0, hi)
+    lo, hi = loglog_interval(s, g, level)
     return SurvivalCurve(time=t, estimate=s, ci_low=lo, ci_high=hi, at_risk=n,
-                         events=d, var=g, level=level, entry=se, exit=sx,
+                         events=d, var=g, level=level, entry=km.entry, exit=km.exit,
                          method=method, var_model=greenwood, n_clusters=n_clusters)
 
 
@@ -551,16 +532,12 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     t_late[finite] = r_fin
     early = refit(t_early).value(times)[0]
     late = refit(t_late).value(times)[0]
-    hbar = h.mean(axis=0)
-    w = g.mean(axis=0)
-    with np.errstate(invalid="ignore"):  # S = 0 in some imputation: H = inf
-        b = h.var(axis=0, ddof=1) if m > 1 else np.zeros(times.size)
-    b = np.where(np.isfinite(b), b, np.inf)
-    tot = w + (1 + 1 / m) * b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = (1 + 1 / m) * b / w
-        nu = np.where(b > 0, (m - 1) * (1 + 1 / r) ** 2, np.inf)
-    q = stats.t.ppf(0.5 + level / 2, np.minimum(nu, 1e6))
+    pooled = rubin_pool(h, g)
+    hbar, w, b, tot, nu = (np.asarray(pooled.estimate), np.asarray(pooled.within),
+                           np.asarray(pooled.between), np.asarray(pooled.total),
+                           np.asarray(pooled.df))
+    # t quantile at min(nu, MAX_DF) also where nu is infinite (no between spread)
+    q = t_quantile(level, nu, max_df=MAX_DF)
     sd = np.sqrt(tot)
     est = np.exp(-hbar)
     with np.errstate(invalid="ignore"):  # hbar = inf (S = 0): band [0, 0]

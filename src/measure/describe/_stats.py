@@ -2,6 +2,7 @@
 
 Everything here works on plain numpy arrays and returns :class:`measure.Estimate`
 values (plus, for the comparison module, the bootstrap replicates behind them).
+The Wilson score interval is the shared one of :mod:`measure._stats`.
 
 References
 ----------
@@ -21,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 from measure._results import Estimate
+from measure._stats import wilson_interval
 
 #: Quantiles reported for every numeric variable (name -> probability).
 QUANTILES: dict[str, float] = {
@@ -63,17 +65,15 @@ def wquantile(x: np.ndarray, w: np.ndarray | None, q: float) -> float:
 
 
 def wilson(k: float, n: float, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a proportion ``k / n`` (``n`` may be effective)."""
+    """Wilson score interval for a proportion ``k / n`` (``n`` may be effective).
+
+    The shared :func:`measure._stats.wilson_interval` for one proportion, as
+    floats; ``(nan, nan)`` when ``n <= 0``.
+    """
     if n <= 0:
         return (float("nan"), float("nan"))
-    z = stats.norm.ppf(0.5 + level / 2)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    lo = 0.0 if k <= 0 else max(0.0, centre - half)
-    hi = 1.0 if k >= n else min(1.0, centre + half)
-    return (lo, hi)
+    lo, hi = wilson_interval(k, n, level=level)
+    return float(lo), float(hi)
 
 
 def share_estimate(term: str, y: np.ndarray, w: np.ndarray | None,

@@ -19,7 +19,7 @@ whether they are the same user. This module makes that a design-based estimate:
 
 Estimators: per-stratum proportions with Wilson score intervals (finite-population
 correction) and their MOVER combination for totals (as for the census,
-:func:`measure.census._estimate.stratified_total`); the recall, a ratio of two
+:func:`measure._stats.stratified_total`); the recall, a ratio of two
 independent totals (the accepted links' stratum and the others), from intervals
 for both at level ``1 - alpha/2`` (Bonferroni; conservative).
 
@@ -46,7 +46,7 @@ import numpy as np
 import polars as pl
 
 from measure._results import Estimate, estimates_to_polars
-from measure.census._estimate import (
+from measure._stats import (
     allocate,
     stratified_total,
     stratified_variance,

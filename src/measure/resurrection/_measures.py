@@ -29,8 +29,9 @@ Linkage uncertainty
 -------------------
 Links are drawn ``M`` times from their one-to-one probabilities; the KM estimate and
 its Greenwood variance are computed per draw on the ``log(-log S)`` scale and
-combined by Rubin's rules (Rubin 1987) with the Barnard-Rubin style degrees of
-freedom ``(M-1)(1 + 1/r)^2``. The median delay and follower recovery use a
+combined by Rubin's rules (Rubin 1987) with Rubin's degrees of freedom
+``(M-1)(1 + 1/r)^2``. The Kaplan-Meier estimate and the pooling are the shared
+ones of :mod:`measure._stats`. The median delay and follower recovery use a
 bootstrap over suspended accounts with a fresh link draw per replicate.
 
 References
@@ -48,50 +49,25 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
+
+from measure._stats import KaplanMeier, rubin_pool
+from measure._stats import kaplan_meier as _kaplan_meier
 
 DAY = 86400.0
 
 
-@dataclass(frozen=True)
-class KM:
-    """Kaplan-Meier curve: event times, survival and Greenwood sums."""
-
-    times: np.ndarray
-    surv: np.ndarray
-    gw: np.ndarray  # cumulative sum of d / (n (n - d))
-    n_risk: np.ndarray
-    n: int
-
-    def at(self, d: float) -> tuple[float, float, float]:
-        """``(S(d), greenwood_sum(d), n_at_risk_after)`` at day ``d``."""
-        i = np.searchsorted(self.times, d, side="right") - 1
-        if i < 0:
-            return 1.0, 0.0, float(self.n)
-        return float(self.surv[i]), float(self.gw[i]), float(self.n_risk[i])
-
-
-def kaplan_meier(time: np.ndarray, event: np.ndarray) -> KM:
-    """Kaplan-Meier estimate with Greenwood's variance components.
+def kaplan_meier(time: np.ndarray, event: np.ndarray) -> KaplanMeier:
+    """Kaplan-Meier estimate of the time to return with Greenwood's sums.
 
     Events at a time are counted before censorings at the same time (the usual
-    convention).
+    convention). Greenwood's term at a delay where every account still at risk
+    returns is infinite (``exhausted="infinite"`` of
+    :func:`measure._stats.kaplan_meier`), so the variance of ``log S`` from then
+    on is infinite and the interval of :func:`rubin_rate` spans ``[0, 1]``.
+    ``KaplanMeier.at(d)`` gives ``(S(d), Greenwood sum, number still at risk)``.
     """
-    time = np.asarray(time, dtype=np.float64)
-    event = np.asarray(event, dtype=bool)
-    n = time.size
-    if n == 0:
-        return KM(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), 0)
-    ut, inv = np.unique(time, return_inverse=True)
-    d = np.bincount(inv, weights=event.astype(np.float64), minlength=ut.size)
-    tot = np.bincount(inv, minlength=ut.size).astype(np.float64)
-    at_risk = n - np.concatenate([[0.0], np.cumsum(tot)[:-1]])
-    mask = d > 0
-    ut, d, at_risk = ut[mask], d[mask], at_risk[mask]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1.0 - d / at_risk)
-        term = np.where(at_risk > d, d / (at_risk * (at_risk - d)), np.inf)
-    return KM(ut, surv, np.cumsum(term), at_risk - d, n)
+    return _kaplan_meier(np.asarray(time, dtype=np.float64), event,
+                         exhausted="infinite")
 
 
 def suspension_time(last_active: np.ndarray, first_suspended: np.ndarray,
@@ -197,7 +173,7 @@ class Pooled:
     m: int
 
 
-def rubin_rate(kms: list[KM], d: float, level: float) -> Pooled:
+def rubin_rate(kms: list[KaplanMeier], d: float, level: float) -> Pooled:
     """Pool ``F(d) = 1 - S(d)`` over imputations on the ``log(-log S)`` scale.
 
     If no imputation has an event by ``d``, the estimate is 0 with an upper bound
@@ -212,22 +188,11 @@ def rubin_rate(kms: list[KM], d: float, level: float) -> Pooled:
         up = 1.0 - (1.0 - level) ** (1.0 / max(n_risk, 1.0))
         return Pooled(0.0, (0.0, up), float("nan"), 0.0, 0.0, float("inf"), m)
     th = np.array([_cloglog(*v) for v in vals])
-    q = th[:, 0]
-    u = th[:, 1]
-    qbar = float(q.mean())
-    ubar = float(u.mean())
-    b = float(q.var(ddof=1)) if m > 1 else 0.0
-    t = ubar + (1 + 1 / m) * b
-    if b > 0 and m > 1:
-        r = (1 + 1 / m) * b / max(ubar, 1e-300)
-        # r is 0 when the within variance is infinite (Greenwood's sum at a
-        # time where every account at risk returns): the t is a normal then
-        dof = (m - 1) * (1 + 1 / r) ** 2 if r > 0 else float("inf")
-        crit = float(stats.t.ppf(0.5 + level / 2, dof))
-    else:
-        dof = float("inf")
-        crit = float(stats.norm.ppf(0.5 + level / 2))
-    se = math.sqrt(t)
+    p = rubin_pool(th[:, 0], th[:, 1])
+    qbar, ubar, b, dof = (float(p.estimate), float(p.within), float(p.between),
+                          float(p.df))
+    crit = float(p.quantile(level))
+    se = float(p.std_error)
     # S = exp(-exp(theta)); F = 1 - S is increasing in theta
     lo = 1.0 - math.exp(-math.exp(qbar - crit * se))
     hi = 1.0 - math.exp(-math.exp(qbar + crit * se))
@@ -237,16 +202,16 @@ def rubin_rate(kms: list[KM], d: float, level: float) -> Pooled:
     return Pooled(f_hat, (lo, hi), se_f, ubar, b, dof, m)
 
 
-def conditional_median(km: KM, window: float) -> float:
+def conditional_median(km: KaplanMeier, window: float) -> float:
     """Median delay among returns within ``window`` days: ``F^-1(F(window) / 2)``."""
     s_w = km.at(window)[0]
     f_w = 1.0 - s_w
-    if f_w <= 0 or km.times.size == 0:
+    if f_w <= 0 or km.time.size == 0:
         return float("nan")
     target = f_w / 2
-    f = 1.0 - km.surv
+    f = 1.0 - km.survival
     i = int(np.searchsorted(f, target - 1e-12, side="left"))
-    return float(km.times[min(i, km.times.size - 1)])
+    return float(km.time[min(i, km.time.size - 1)])
 
 
 def recovery_ratios(links: pl.DataFrame, incarnation: dict,

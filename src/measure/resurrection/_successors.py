@@ -55,7 +55,7 @@ import numpy as np
 import polars as pl
 
 from measure._results import Estimate
-from measure.census._estimate import wilson_interval
+from measure._stats import wilson_interval
 from measure.errors import ConfigError, EstimationError
 
 #: Values of ``analyze(successors=...)``.
