@@ -7,13 +7,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from measure._contract import ResultMixin, fmt_ci
 from measure._results import Estimate, _fmt, estimates_to_polars
 from measure.capture._averaging import GoodnessOfFit, ModelAverage
 from measure.capture._false_detections import FalseDetections
 from measure.capture._loglinear import LoglinearFit
 from measure.capture._windows import Population
+from measure.errors import EstimationError
 
 
 def _clean(v: float | None) -> float | None:
@@ -38,8 +41,15 @@ def _two_source_row(name: str, e: Estimate) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class CaptureResult:
+class CaptureResult(ResultMixin):
     """Capture–recapture estimates of the population size from K lists.
+
+    Satisfies the result contract (:class:`measure._contract.Result`).
+    ``conf_int(level)`` recomputes the headline interval at another level: a
+    model-averaged headline by the model-averaged tail-area interval (Turek &
+    Fletcher 2012) over the same two-piece log-normal summary of each model's
+    interval; a single model's by Chao's (1987) log-normal interval from its
+    standard error, or by refitting its profile-likelihood interval (Cormack 1992).
 
     Attributes
     ----------
@@ -88,7 +98,17 @@ class CaptureResult:
         The headline if a share of each list's detections were false (removed
         from its singletons), and, when the census has classified the frame, the
         estimate from detections screened by their supporter probability.
+    dataset
+        Id of the dataset analysed (``name@sha256:<digest>`` once pinned), when the
+        analysis records it.
+    options
+        The options asked for (at least ``level``, ``criterion`` and ``sources``).
+    timings
+        Seconds per stage, where measured.
     """
+
+    family = "capture"
+    unit = "accounts"
 
     estimate: Estimate
     model: str
@@ -109,6 +129,94 @@ class CaptureResult:
     goodness_of_fit: tuple[GoodnessOfFit, ...] = field(default=(), compare=False)
     population: Population | None = field(default=None, compare=False)
     false_detections: FalseDetections | None = field(default=None, compare=False)
+    dataset: str | None = None
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+    timings: dict[str, float] = field(default_factory=dict, compare=False,
+                                      repr=False)
+
+    def __post_init__(self) -> None:
+        recorded = {"level": self.level, "criterion": self.criterion,
+                    "sources": list(self.sources)}
+        object.__setattr__(self, "options", recorded | dict(self.options))
+
+    # -- the result contract ---------------------------------------------------
+    @property
+    def method(self) -> str:
+        """Method of the headline estimate."""
+        return self.estimate.method
+
+    @property
+    def assumptions(self) -> tuple[str, ...]:
+        """What the headline estimate rests on."""
+        return self.estimate.assumptions
+
+    def headline_sentence(self) -> str:
+        """Return the report's headline: the population size and its interval."""
+        return (
+            f"Population size from {len(self.sources)} lists: {fmt_ci(self.estimate)}; "
+            f"{self.n_observed:,} distinct accounts were on at least one list. Model "
+            f"{self.model}, chosen by {self.criterion.upper()}."
+        )
+
+    def estimates(self) -> list[Estimate]:
+        """Every estimate held, headline first.
+
+        Terms are ``population`` (the headline), ``population[<model>]`` for every
+        model (two-source estimators included), Chao's lower bounds, and the
+        latent-class and graphical-model estimates when fitted.
+        """
+        ests = [self.estimate]
+        for m in self.models:
+            ests.append(_renamed(m.estimate, f"population[{m.name}]"))
+        for k, e in self.two_source.items():
+            ests.append(_renamed(e, f"population[{k}]"))
+        ests += list(self.lower_bounds.values())
+        ests += [e for e in (self.latent_class, self.graphical) if e is not None]
+        return ests
+
+    def _recompute_ci(self, level: float) -> tuple[float, float]:
+        """Headline interval at ``level`` (see the class docstring)."""
+        from scipy.stats import norm
+
+        if self.model == "averaged" and self.averaged is not None:
+            from measure.capture._averaging import model_average
+
+            z_old = float(norm.ppf(0.5 + self.level / 2))
+            z_new = float(norm.ppf(0.5 + level / 2))
+            pool = [_rescaled(m, z_old, z_new, level) for m in self.models
+                    if m.name in self.averaged.weights]
+            avg = model_average(pool, criterion=self.averaged.criterion,
+                                level=level, n_observed=self.n_observed)
+            return avg.estimate.ci
+        fit = next((m for m in self.models if m.name == self.model), None)
+        e = self.estimate
+        if fit is not None and "interval: log-normal (Chao 1987)" in e.method:
+            from measure.capture._two_source import lognormal_interval
+
+            return lognormal_interval(self.n_observed, e.estimate,
+                                      e.std_error ** 2, level)
+        if fit is not None and "interval: profile likelihood" in e.method:
+            from measure.capture._loglinear import fit_model, standard_models
+
+            spec = next((s for s in standard_models(len(self.sources))
+                         if s.name == self.model), None)
+            if spec is not None:
+                refit = fit_model(spec, self._counts(), self.sources, level=level,
+                                  ci="profile")
+                return refit.estimate.ci
+        raise EstimationError(
+            f"capture: the interval of the {self.model!r} headline cannot be "
+            f"recomputed at level {level:g} from the result; run "
+            f"measure.capture.analyze(..., level={level:g})")
+
+    def _counts(self) -> np.ndarray:
+        """Pattern counts ``y`` indexed by capture pattern (bit j: list j) - 1."""
+        k = len(self.sources)
+        y = np.zeros(2 ** k - 1)
+        for row in self.patterns.iter_rows(named=True):
+            mask = sum(int(row[s]) << j for j, s in enumerate(self.sources))
+            y[mask - 1] = row["count"]
+        return y
 
     # -- accessors -----------------------------------------------------------------
     def fit(self, name: str) -> LoglinearFit:
@@ -184,16 +292,10 @@ class CaptureResult:
     def to_polars(self) -> pl.DataFrame:
         """Tidy table: the chosen estimate, every model's, and the lower bounds.
 
-        Terms are ``population`` (chosen model), ``population[<model>]`` and
-        ``chao_lower_bound``, ``chao_lower_bound_bc``.
+        Columns ``term, estimate, std_error, ci_low, ci_high, level``; one row per
+        :meth:`estimates`.
         """
-        ests = [self.estimate]
-        for m in self.models:
-            ests.append(_renamed(m.estimate, f"population[{m.name}]"))
-        for k, e in self.two_source.items():
-            ests.append(_renamed(e, f"population[{k}]"))
-        ests += list(self.lower_bounds.values())
-        return estimates_to_polars(ests)
+        return estimates_to_polars(self.estimates())
 
     def to_dict(self) -> dict[str, Any]:
         """Return what ``measure capture --json`` prints (plain JSON types)."""
@@ -201,6 +303,10 @@ class CaptureResult:
         models = [m.to_dict() for m in self.models]
         models += [_two_source_row(k, v) for k, v in self.two_source.items()]
         return {
+            "headline": self.headline_dict(),
+            "dataset": self.dataset,
+            "options": dict(self.options),
+            "timings": dict(self.timings),
             "estimate": e["estimate"],
             "ci": e["ci"],
             "std_error": e["std_error"],
@@ -233,6 +339,7 @@ class CaptureResult:
     def summary(self) -> str:
         """Text summary: the chosen estimate, then every model."""
         lines = [
+            self.headline_sentence(),
             f"Capture-recapture over {len(self.sources)} lists "
             f"({', '.join(f'{s}: {n}' for s, n in zip(self.sources, self.source_sizes, strict=True))}); "  # noqa: E501
             f"{self.n_observed} distinct units observed",
@@ -362,6 +469,28 @@ def _graphical_dict(e: Estimate | None) -> dict[str, Any] | None:
         d["models"] = [{k: (_clean(v) if isinstance(v, float) else v)
                         for k, v in r.items()} for r in top.to_dicts()]
     return d
+
+
+def _rescaled(fit: LoglinearFit, z_old: float, z_new: float,
+              level: float) -> LoglinearFit:
+    """Return ``fit`` with its two-piece log-normal interval taken to ``z_new``.
+
+    The log-scale half-widths ``(log N - log low) / z_old`` and ``(log high -
+    log N) / z_old`` are kept, so the model average at the new level mixes the same
+    two-piece distributions as at the level analysed.
+    """
+    from dataclasses import replace
+
+    e = fit.estimate
+    if not (e.valid and e.estimate > 0):
+        return fit
+    c = math.log(e.estimate)
+    lo, hi = e.ci
+    new_lo = (math.exp(c - (c - math.log(lo)) * z_new / z_old)
+              if lo and lo > 0 and math.isfinite(lo) else lo)
+    new_hi = (math.exp(c + (math.log(hi) - c) * z_new / z_old)
+              if math.isfinite(hi) and hi > 0 else hi)
+    return replace(fit, estimate=replace(e, ci=(new_lo, new_hi), level=level))
 
 
 def _renamed(e: Estimate, term: str) -> Estimate:

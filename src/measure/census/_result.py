@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from measure._contract import ResultMixin, fmt_ci, fmt_num
 from measure._results import Estimate, _fmt, estimates_to_polars
 
 
@@ -18,9 +19,25 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _count(v: Any) -> Any:
+    """Return a count as an ``int`` when it is a whole number (``10``, not ``10.0``).
+
+    A count carried through floating-point arithmetic (``391.99999999999994``) is
+    rounded when within ``1e-9`` (relative) of a whole number.
+    """
+    v = _clean(v)
+    if isinstance(v, float) and abs(v - round(v)) <= 1e-9 * max(1.0, abs(v)):
+        return int(round(v))
+    return v
+
+
 @dataclass(frozen=True, eq=False)
-class CensusResult:
+class CensusResult(ResultMixin):
     """Number of supporter accounts in a census frame, with bounds and diagnostics.
+
+    Satisfies the result contract (:class:`measure._contract.Result`); the
+    headline interval is not recomputed at another level (its posterior draws are
+    not kept): ``conf_int(level)`` raises unless ``level`` is the one analysed at.
 
     Attributes
     ----------
@@ -76,7 +93,17 @@ class CensusResult:
         What the frame used and left out (``measure.census.FrameInfo.to_dict()``:
         edges read/used/left out, crawled accounts unreachable from the seeds,
         superseded collections), or ``None``.
+    dataset
+        Id of the dataset analysed (``name@sha256:<digest>`` once pinned), when the
+        analysis records it.
+    options
+        The options asked for (at least ``level`` and ``metric``).
+    timings
+        Seconds per stage, where measured.
     """
+
+    family = "census"
+    unit = "accounts"
 
     estimate: Estimate
     lower_bound: Estimate
@@ -103,6 +130,13 @@ class CensusResult:
     coder_error: dict[str, Any] | None = None
     frame_coverage: Any = None
     posterior: Any = field(default=None, repr=False)
+    dataset: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        recorded = {"level": self.estimate.level, "metric": self.metric}
+        object.__setattr__(self, "options", recorded | dict(self.options))
 
     # -- accessors reading the same numbers as the table ----------------------------
     @property
@@ -114,6 +148,20 @@ class CensusResult:
     def method(self) -> str:
         """Method of the headline estimate."""
         return self.estimate.method
+
+    def headline_sentence(self) -> str:
+        """Return the report's headline: the estimate, its interval, the bounds."""
+        return (
+            f"An estimated {fmt_ci(self.estimate)} supporter accounts in a frame of "
+            f"{self.frame_size:,} accounts. Bounds in the census's sense: at least "
+            f"{fmt_num(self.lower_bound.estimate)} (high-precision strata only), at "
+            f"most {fmt_num(self.upper_bound.estimate)} (every stratum, 'unclear' "
+            "counted as supporter)."
+        )
+
+    def _no_recompute_reason(self) -> str:
+        return ("the headline is the median and equal-tailed interval of posterior "
+                "draws that are not kept")
 
     def estimates(self) -> list[Estimate]:
         """Every estimate held, headline first."""
@@ -133,7 +181,7 @@ class CensusResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON view; exactly what ``measure census DATASET --json`` prints."""
         strata = [
-            {"name": r["name"], "level": r["level"], "N": _clean(r["N"]),
+            {"name": r["name"], "level": r["level"], "N": _count(r["N"]),
              "n": r["n"], "supporters": r["supporters"], "unclear": r["unclear"],
              "p_hat": _clean(r["p_hat"]), "ci": [_clean(r["ci_low"]),
                                                  _clean(r["ci_high"])],
@@ -145,6 +193,10 @@ class CensusResult:
         ]
         e = self.estimate
         return {
+            "headline": self.headline_dict(),
+            "dataset": self.dataset,
+            "options": dict(self.options),
+            "timings": dict(self.timings),
             "estimate": _clean(e.estimate),
             "ci": [_clean(e.ci[0]), _clean(e.ci[1])],
             "level": e.level,
@@ -178,6 +230,7 @@ class CensusResult:
         """Text summary: headline, bounds, strata, alternatives, assumptions."""
         e = self.estimate
         lines = [
+            self.headline_sentence(),
             f"Census of supporter accounts in the frame ({self.design})",
             f"  frame: {self.frame_size:,} accounts; coded: {self.n_coded:,}; "
             f"metric: {self.metric}",

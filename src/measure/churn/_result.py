@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from measure._contract import ResultMixin, fmt_ci
 from measure._results import Estimate, estimates_to_polars
 from measure.churn._cox import CoxResult
 from measure.churn._icph import ICPHResult
@@ -140,13 +141,19 @@ class GroupResult:
 
 
 @dataclass(frozen=True)
-class ChurnResult:
+class ChurnResult(ResultMixin):
     """Everything ``measure.churn.analyze`` estimates.
+
+    Satisfies the result contract (:class:`measure._contract.Result`); the
+    headline ``estimate`` is the median time to suspension of all accounts. Its
+    interval inverts a pointwise band pooled over imputations whose degrees of
+    freedom the result does not keep, so ``conf_int(level)`` raises unless
+    ``level`` is the one analysed at.
 
     Attributes
     ----------
     dataset
-        Name (or id) of the dataset.
+        Name (or id, ``name@sha256:<digest>``) of the dataset.
     origin, deleted, level, by
         Options used.
     overall
@@ -175,7 +182,13 @@ class ChurnResult:
     interval_ph
         Semiparametric proportional-hazards fit on the look-up intervals
         (Finkelstein 1986; ``interval_ph=True``), or ``None``.
+    options
+        The options asked for (at least ``origin``, ``deleted``, ``level``,
+        ``by``, ``cluster`` and ``estimator``).
     """
+
+    family = "churn"
+    unit = "days"
 
     dataset: str
     origin: str
@@ -195,12 +208,41 @@ class ChurnResult:
     age_period: AgePeriodResult | None = field(default=None, compare=False)
     cluster: str | None = None
     interval_ph: ICPHResult | None = field(default=None, compare=False)
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        recorded = {"origin": self.origin, "deleted": self.deleted,
+                    "level": self.level, "by": self.by, "cluster": self.cluster,
+                    "estimator": self.overall.estimator}
+        object.__setattr__(self, "options", recorded | dict(self.options))
 
     # -- accessors ---------------------------------------------------------------
     @property
     def median(self) -> Estimate:
         """Median time to suspension (days), all accounts."""
         return self.overall.median
+
+    @property
+    def estimate(self) -> Estimate:
+        """The headline: median time to suspension (days), all accounts."""
+        return self.overall.median
+
+    def headline_sentence(self) -> str:
+        """Return the report's headline: follow-up, median and survival."""
+        o = self.overall
+        parts = [
+            f"{o.n_accounts:,} accounts followed: {o.n_suspended:,} suspended, "
+            f"{o.n_deleted:,} deleted, {o.n_censored:,} alive at their last "
+            f"look-up. Median time to suspension: {fmt_ci(o.median)} days."
+        ]
+        for d, est in zip(DAYS, o.survival, strict=False):
+            if d in (30, 90) and est.valid:
+                parts.append(f"Not suspended by day {d}: {fmt_ci(est, pct=True)}.")
+        return " ".join(parts)
+
+    def _no_recompute_reason(self) -> str:
+        return ("the median's interval inverts a pointwise band pooled over "
+                "imputations, whose degrees of freedom are not kept")
 
     @property
     def method(self) -> str:
@@ -255,6 +297,8 @@ class ChurnResult:
     def to_dict(self) -> dict[str, Any]:
         """Exactly what ``measure churn --json`` prints."""
         d: dict[str, Any] = {
+            "headline": self.headline_dict(), "options": dict(self.options),
+            "timings": dict(self.timings),
             "dataset": self.dataset, "method": self.method, "origin": self.origin,
             "deleted": self.deleted, "level": self.level, "by": self.by,
         }
@@ -310,7 +354,8 @@ class ChurnResult:
     def summary(self) -> str:
         """Text summary."""
         o = self.overall
-        lines = [f"Churn of {self.dataset}: {o.n_accounts} accounts at risk, "
+        lines = [self.headline_sentence(),
+                 f"Churn of {self.dataset}: {o.n_accounts} accounts at risk, "
                  f"{o.n_suspended} suspended, {o.n_deleted} deleted, "
                  f"{o.n_censored} still alive at their last look-up",
                  f"  method: {self.method}"]

@@ -3,23 +3,92 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
+from measure._contract import ResultMixin, deprecated, fmt_ci
 from measure._results import Estimate, _fmt, estimates_to_polars
 from measure.describe._compare import ComparisonResult
 from measure.describe._hyperactive import HyperactiveResult
 
 #: Terms shown in the short text summary (per numeric variable).
 SUMMARY_STATS = ("mean", "median", "p90", "max")
+#: Term of the headline estimate.
+HEADLINE_TERM = "followers_median"
+
+
+class EstimateTuple(tuple):
+    """The estimates of a :class:`DescribeResult`; call it for a list.
+
+    ``res.estimates()`` is the spelling of the result contract. Using the tuple
+    itself (iterating, indexing) still works and warns with a
+    ``PendingDeprecationWarning``: it will be deprecated.
+    """
+
+    def __call__(self) -> list[Estimate]:
+        """Return the estimates as a list."""
+        return list(tuple.__iter__(self))
+
+    def __iter__(self) -> Iterator[Estimate]:
+        _tuple_use()
+        return tuple.__iter__(self)
+
+    def __getitem__(self, i: Any) -> Any:
+        _tuple_use()
+        return tuple.__getitem__(self, i)
+
+
+def _tuple_use() -> None:
+    warnings.warn("using DescribeResult.estimates as a tuple will be deprecated; "
+                  "call it: res.estimates()", PendingDeprecationWarning,
+                  stacklevel=3)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class HeadlineEstimate(Estimate):
+    """The headline :class:`~measure.Estimate` of a :class:`DescribeResult`.
+
+    Calling it with a term (``res.estimate("followers_mean")``), the former
+    spelling of :meth:`DescribeResult.by_term`, still works for one release and
+    warns with a ``DeprecationWarning``.
+    """
+
+    lookup: Callable[[str], Estimate] | None = field(default=None, compare=False,
+                                                     repr=False)
+
+    def __call__(self, term: str) -> Estimate:
+        """Return the estimate named ``term`` (deprecated: use ``by_term``)."""
+        deprecated("DescribeResult.estimate(term)", "DescribeResult.by_term(term)")
+        if self.lookup is None:
+            raise KeyError(term)
+        return self.lookup(term)
+
+    def plain(self) -> Estimate:
+        """Return the same values as a plain :class:`~measure.Estimate`."""
+        return Estimate(**{f.name: getattr(self, f.name) for f in fields(Estimate)})
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, HeadlineEstimate):
+            other = other.plain()
+        return self.plain() == other
+
+    def __hash__(self) -> int:
+        return hash(self.plain())
 
 
 @dataclass(frozen=True)
-class DescribeResult:
+class DescribeResult(ResultMixin):
     """Profile of a cohort, with its hyperactive accounts, comparisons and series.
+
+    Satisfies the result contract (:class:`measure._contract.Result`); the
+    headline ``estimate`` is the median number of followers. Its interval is a
+    percentile bootstrap whose replicates are not kept, so ``conf_int(level)``
+    raises unless ``level`` is the one analysed at.
 
     Attributes
     ----------
@@ -47,7 +116,17 @@ class DescribeResult:
         ``"tweets"``, ``"lookups"`` or ``"none"``.
     warnings
         Diagnostics.
+    options
+        The options asked for.
+    dataset
+        Id of the dataset analysed (``name@sha256:<digest>`` once pinned), when the
+        analysis records it.
+    timings
+        Seconds per stage, where measured.
     """
+
+    family = "describe"
+    unit = "followers"
 
     cohort: str
     n_accounts: int
@@ -61,14 +140,51 @@ class DescribeResult:
     activity_source: str = "none"
     warnings: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict, compare=False)
+    dataset: str | None = None
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
-    def estimate(self, term: str) -> Estimate:
-        """Return the estimate named ``term`` (e.g. ``"followers_median"``)."""
-        for e in self.estimates:
-            if e.term == term:
-                return e
-        raise KeyError(f"no estimate {term!r}; terms: "
-                       + ", ".join(e.term for e in self.estimates))
+    def __post_init__(self) -> None:
+        if not isinstance(self.estimates, EstimateTuple):
+            object.__setattr__(self, "estimates",
+                               EstimateTuple(tuple(self.estimates)))
+
+    # -- the result contract ---------------------------------------------------
+    @property
+    def estimate(self) -> HeadlineEstimate:
+        """The headline: median number of followers of the cohort.
+
+        Calling it with a term, ``res.estimate("followers_mean")``, is the former
+        spelling of :meth:`by_term` (deprecated).
+        """
+        ests = self.estimates()
+        e = next((x for x in ests if x.term == HEADLINE_TERM), None)
+        if e is None:
+            e = Estimate.invalid(HEADLINE_TERM, "the cohort has no follower counts")
+        values = {f.name: getattr(e, f.name) for f in fields(Estimate)}
+        return HeadlineEstimate(**values, lookup=self.by_term)
+
+    @property
+    def method(self) -> str:
+        """Method of the headline estimate."""
+        return self.estimate.method
+
+    @property
+    def assumptions(self) -> tuple[str, ...]:
+        """What the estimates rest on (each once, in order)."""
+        return tuple(dict.fromkeys(a for e in self.estimates()
+                                   for a in e.assumptions))
+
+    def headline_sentence(self) -> str:
+        """Return the report's headline: the cohort and its median followers."""
+        head = [f"Cohort: {self.cohort} ({self.n_accounts:,} accounts; activity "
+                f"measured from {self.activity_source})."]
+        med = next((e for e in self.estimates() if e.term == HEADLINE_TERM), None)
+        if med is not None and med.valid:
+            head.append(f"Median followers {fmt_ci(med)}.")
+        return " ".join(head)
+
+    def _no_recompute_reason(self) -> str:
+        return "a percentile bootstrap interval whose replicates are not kept"
 
     def table(self, name: str) -> pl.DataFrame:
         """One of :attr:`tables` (or ``"series"``)."""
@@ -78,7 +194,7 @@ class DescribeResult:
 
     def to_polars(self) -> pl.DataFrame:
         """Tidy table (``term, estimate, std_error, ci_low, ci_high, level``)."""
-        parts = [estimates_to_polars(list(self.estimates))]
+        parts = [estimates_to_polars(self.estimates())]
         for sub in (self.hyperactive, self.comparison, self.before_suspension):
             if sub is not None:
                 parts.append(sub.to_polars())
@@ -87,11 +203,14 @@ class DescribeResult:
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain JSON (what ``measure describe --json`` prints)."""
         return {
+            "headline": self.headline_dict(),
+            "dataset": self.dataset,
+            "timings": dict(self.timings),
             "cohort": self.cohort,
             "n_accounts": self.n_accounts,
             "reference_time": self.reference_time,
             "activity_source": self.activity_source,
-            "estimates": [e.to_dict() for e in self.estimates],
+            "estimates": [e.to_dict() for e in self.estimates()],
             "tables": {k: v.to_dicts() for k, v in self.tables.items()},
             "hyperactive": self.hyperactive.to_dict() if self.hyperactive else None,
             "comparison": self.comparison.to_dict() if self.comparison else None,
@@ -104,9 +223,11 @@ class DescribeResult:
 
     def summary(self) -> str:
         """Text summary of the main figures."""
-        lines = [f"Population profile: {self.cohort} ({self.n_accounts:,} accounts; "
+        lines = [self.headline_sentence(),
+                 f"Population profile: {self.cohort} ({self.n_accounts:,} accounts; "
                  f"activity from {self.activity_source})"]
-        by = {e.term: e for e in self.estimates}
+        ests = self.estimates()
+        by = {e.term: e for e in ests}
         if "n_tweets" in by:
             lines.append(f"  tweets: {by['n_tweets'].estimate:,.0f}")
         for var in ("followers", "friends", "statuses", "age_days",
@@ -121,7 +242,7 @@ class DescribeResult:
             if parts:
                 n = by[f"{var}_mean"].n
                 lines.append(f"  {var} (n={n}): " + "; ".join(parts))
-        shares = [e for e in self.estimates if e.valid and "share" in e.term
+        shares = [e for e in ests if e.valid and "share" in e.term
                   and not e.term.startswith("in_follower")]
         for e in shares:
             lines.append(f"  {e.term}: {_fmt(e.estimate)} [{_fmt(e.ci[0])}, "
@@ -150,7 +271,7 @@ class DescribeResult:
 
     def __repr__(self) -> str:
         return (f"<DescribeResult {self.cohort}: {self.n_accounts} accounts, "
-                f"{len(self.estimates)} estimates>")
+                f"{len(self.estimates())} estimates>")
 
     def plot(self, ax: Any = None, kind: str = "followers") -> Any:
         """Draw one figure panel and return its Axes.

@@ -71,13 +71,7 @@ def _forest(ax: Any, rows: list[tuple[str, Any]], *, xlabel: str) -> None:
 def render_census(sec: Section, res: Any) -> None:
     """Show the population estimate with bounds and method; precision by metric."""
     e = res.estimate
-    sec.headline(
-        f"An estimated {fmt_ci(e)} supporter accounts in a frame of "
-        f"{res.frame_size:,} accounts. Bounds in the census's sense: at least "
-        f"{fmt_num(res.lower_bound.estimate)} (high-precision strata only), at most "
-        f"{fmt_num(res.upper_bound.estimate)} (every stratum, 'unclear' counted as "
-        "supporter)."
-    )
+    sec.headline(res.headline_sentence())
     sec.text(
         f"Method: {e.method}. {res.n_coded:,} hand-coded accounts; design: "
         f"{res.design}; sorting metric: {res.metric}. The bounds are reported "
@@ -296,11 +290,7 @@ def _frame_coverage_text(sec: Section, res: Any) -> None:
 def render_capture(sec: Section, res: Any) -> None:
     """Show the capture-recapture estimates table."""
     e = res.estimate
-    sec.headline(
-        f"Population size from {len(res.sources)} lists: {fmt_ci(e)}; "
-        f"{res.n_observed:,} distinct accounts were on at least one list. Model "
-        f"{res.model}, chosen by {res.criterion.upper()}."
-    )
+    sec.headline(res.headline_sentence())
     sec.text(f"Method: {e.method}.")
     sec.table(
         pl.DataFrame(
@@ -354,19 +344,7 @@ def _survival_ticks(tmax: float) -> list[float]:
 def render_churn(sec: Section, res: Any) -> None:
     """Draw survival curves (CI bands, numbers at risk) and monthly rates."""
     o = res.overall
-    days = {30: None, 90: None}
-    for d, est in zip((1, 7, 30, 90), o.survival, strict=False):
-        if d in days:
-            days[d] = est
-    parts = [
-        f"{o.n_accounts:,} accounts followed: {o.n_suspended:,} suspended, "
-        f"{o.n_deleted:,} deleted, {o.n_censored:,} alive at their last "
-        f"look-up. Median time to suspension: {fmt_ci(o.median)} days."
-    ]
-    for d, est in days.items():
-        if est is not None and est.valid:
-            parts.append(f"Not suspended by day {d}: {fmt_ci(est, pct=True)}.")
-    sec.headline(" ".join(parts))
+    sec.headline(res.headline_sentence())
     sec.text(f"Method: {res.method}.")
     groups = [o] if not res.groups else list(res.groups.values())
     tmax = max((float(g.km.time.max()) for g in groups if g.km.time.size), default=0.0)
@@ -485,12 +463,7 @@ def _origin_text(origin: str) -> str:
 
 def render_resurrection(sec: Section, res: Any) -> None:
     """Show return rate, delay distribution, follower recovery by incarnation."""
-    rate = res.rate
-    sec.headline(
-        f"Of {res.n_suspended:,} suspended accounts, an estimated "
-        f"{fmt_ci(rate, pct=True)} came back under a new account within "
-        f"{res.rate_days:g} days; median delay {fmt_ci(res.median_delay)} days."
-    )
+    sec.headline(res.headline_sentence())
     sec.text(
         f"Successor accounts were linked to suspended ones by {res.method}: "
         f"{res.n_linked:,} links accepted at match probability "
@@ -643,15 +616,8 @@ def render_resurrection(sec: Section, res: Any) -> None:
 
 def render_describe(sec: Section, res: Any) -> None:
     """Show the profile of the accounts."""
-    by = {e.term: e for e in res.estimates}
-    head = [
-        f"Cohort: {res.cohort} ({res.n_accounts:,} accounts; activity measured "
-        f"from {res.activity_source})."
-    ]
-    med = by.get("followers_median")
-    if med is not None and med.valid:
-        head.append(f"Median followers {fmt_ci(med)}.")
-    sec.headline(" ".join(head))
+    by = {e.term: e for e in res.estimates()}
+    sec.headline(res.headline_sentence())
     panels = []
     for kind in PROFILE_PANELS:
         try:
@@ -702,7 +668,7 @@ def render_describe(sec: Section, res: Any) -> None:
         sec.table(pl.DataFrame(rows), "Counts (latest active look-up)")
     shares = [
         e
-        for e in res.estimates
+        for e in res.estimates()
         if e.valid and "share" in e.term and not e.term.startswith("in_follower")
     ]
     if shares:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import math
 import traceback
 import warnings
 from collections.abc import Callable
@@ -21,6 +20,9 @@ from typing import Any
 
 import polars as pl
 
+from measure._contract import fmt_ci as fmt_ci  # re-exported for the renderers
+from measure._contract import fmt_num as fmt_num
+from measure._contract import fmt_pct as fmt_pct
 from measure.errors import MeasureError
 from measure.report._html import esc, figure_to_png_base64, meta_table
 
@@ -132,38 +134,7 @@ class Report:
 
 
 # -- helpers -------------------------------------------------------------------------
-def fmt_num(x: float | None, digits: int = 3) -> str:
-    """Format a number for prose: thousands separators, ``digits`` significant."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "NA"
-    if isinstance(x, float) and math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if float(x).is_integer():
-        return f"{int(x)}"
-    return f"{x:.{digits}g}"
-
-
-def fmt_pct(x: float | None, digits: int = 1) -> str:
-    """Format a proportion as a percentage."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "NA"
-    return f"{100 * x:.{digits}f}%"
-
-
-def fmt_ci(e: Any, pct: bool = False) -> str:
-    """``"12,000 (95% CI 10,000 to 14,000)"`` for an :class:`measure.Estimate`."""
-    f = fmt_pct if pct else fmt_num
-    if not getattr(e, "valid", True):
-        return f"not available ({e.reason})"
-    lo, hi = e.ci
-    if isinstance(e.estimate, float) and math.isnan(e.estimate):
-        # no point estimate: the data give a range (or a one-sided limit)
-        if math.isinf(hi):
-            return f"more than {f(lo)} ({e.level:.0%} lower limit)"
-        return f"between {f(lo)} and {f(hi)} ({e.level:.0%} range, no point estimate)"
-    return f"{f(e.estimate)} ({e.level:.0%} CI {f(lo)} to {f(hi)})"
+# number formats of the headline sentences, shared with the results' ``to_dict()``
 
 
 def collect_notes(
@@ -196,7 +167,9 @@ def collect_notes(
         ]
     elif isinstance(obj, dict):
         children = list(obj.values())
-    elif isinstance(obj, list | tuple):
+    elif isinstance(obj, tuple):
+        children = list(tuple.__iter__(obj))  # plain iteration, also of subclasses
+    elif isinstance(obj, list):
         children = list(obj)
     for child in children:
         a, w = collect_notes(child, _depth=_depth + 1, _seen=seen)

@@ -11,7 +11,10 @@ from typing import Any
 
 import polars as pl
 
+from measure._contract import ResultMixin, fmt_ci
 from measure._results import Estimate, estimates_to_polars
+from measure._stats import t_quantile
+from measure.errors import EstimationError
 
 
 def _num(x: float) -> float | None:
@@ -19,8 +22,14 @@ def _num(x: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class ResurrectionResult:
+class ResurrectionResult(ResultMixin):
     """Successor links, lineages and resurrection measures.
+
+    Satisfies the result contract (:class:`measure._contract.Result`); the
+    headline ``estimate`` is the return rate within ``rate_days``.
+    ``conf_int(level)`` recomputes its interval on the complementary log-log
+    scale with Rubin's (1987) total variance and degrees of freedom, as pooled
+    over the link draws.
 
     Attributes
     ----------
@@ -65,7 +74,18 @@ class ResurrectionResult:
         the model's and the decoys' false links by probability band, and
         ``rate_bounds``, lower and upper bounds of the rates), or ``None``
         when run with ``decoys=False``.
+    dataset
+        Id of the dataset analysed (``name@sha256:<digest>`` once pinned), when the
+        analysis records it.
+    options
+        The options asked for (at least ``window``, ``backup_days``, ``level``
+        and ``rate_days``).
+    timings
+        Seconds per stage.
     """
+
+    family = "resurrection"
+    unit = "proportion"
 
     n_suspended: int
     n_pairs: int
@@ -93,6 +113,60 @@ class ResurrectionResult:
     successors: Any = field(default=None, repr=False)
     diagnostics: Any = field(default=None, repr=False)
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    dataset: str | None = None
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        recorded = {"window": self.window, "backup_days": self.backup_days,
+                    "level": self.level, "rate_days": self.rate_days}
+        object.__setattr__(self, "options", recorded | dict(self.options))
+
+    # -- the result contract ---------------------------------------------------
+    @property
+    def estimate(self) -> Estimate:
+        """The headline: return rate within ``rate_days`` (as :attr:`rate`)."""
+        return self.rate
+
+    @property
+    def assumptions(self) -> tuple[str, ...]:
+        """What the headline rate rests on."""
+        return self.rate.assumptions
+
+    def headline_sentence(self) -> str:
+        """Return the report's headline: the return rate and the median delay."""
+        return (
+            f"Of {self.n_suspended:,} suspended accounts, an estimated "
+            f"{fmt_ci(self.rate, pct=True)} came back under a new account within "
+            f"{self.rate_days:g} days; median delay {fmt_ci(self.median_delay)} "
+            "days."
+        )
+
+    def _recompute_ci(self, level: float) -> tuple[float, float]:
+        """Rate interval at ``level``: ``cloglog(F) -+ t_df sqrt(T)`` (Rubin 1987).
+
+        The pooled ``cloglog`` point is the midpoint of the stored interval on that
+        scale; ``T = W + (1 + 1/m) B`` and the degrees of freedom are those stored
+        with the rate.
+        """
+        e = self.rate
+        x = e.extra
+        keys = ("within_var", "between_var", "df", "m")
+        lo, hi = e.ci
+        if (not all(k in x for k in keys) or not (0 < lo < hi < 1)
+                or not x["within_var"] > 0):
+            raise EstimationError(
+                f"resurrection: the interval of {e.term} is not a pooled "
+                "complementary log-log interval (no return within the horizon, or "
+                f"no variance); run measure.resurrection.analyze(..., "
+                f"level={level:g})")
+        m = int(x["m"])
+        total = float(x["within_var"]) + (1 + 1 / m) * float(x["between_var"])
+        q_lo = math.log(-math.log(1 - lo))
+        q_hi = math.log(-math.log(1 - hi))
+        centre = (q_lo + q_hi) / 2
+        half = float(t_quantile(level, x["df"])) * math.sqrt(total)
+        return (1 - math.exp(-math.exp(centre - half)),
+                1 - math.exp(-math.exp(centre + half)))
 
     @property
     def rate(self) -> Estimate:
@@ -124,6 +198,10 @@ class ResurrectionResult:
         """Return the ``--json`` output as a plain dict."""
         r = self.rate_30d
         return {
+            "headline": self.headline_dict(),
+            "dataset": self.dataset,
+            "options": dict(self.options),
+            "timings": dict(self.timings),
             "n_suspended": self.n_suspended,
             "n_candidate_pairs": self.n_pairs,
             "pairs_per_suspended": _num(self.pairs_per_suspended),
@@ -158,6 +236,7 @@ class ResurrectionResult:
     def summary(self) -> str:
         """Text summary."""
         lines = [
+            self.headline_sentence(),
             "Resurrection: successor linking and return rates",
             f"  suspended accounts: {self.n_suspended}; candidate pairs: "
             f"{self.n_pairs} ({self.pairs_per_suspended:.2f} per suspended)",
