@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from measure._contract import dataset_id
 from measure._results import Estimate
 from measure.capture import _sql
 from measure.capture._averaging import (
@@ -772,6 +774,7 @@ def analyze(
         Lincoln–Petersen/Chapman when there are two sources, and
         ``population``: which accounts, in time, the estimate refers to.
     """
+    t_start = time.perf_counter()
     ds.require("capture")
     ref = parse_date(at)
     start, end = window_bounds(ref, window)
@@ -826,4 +829,10 @@ def analyze(
         fd = replace(fd, screened=screened, n_screened_out=float(np.sum(1 - p)),
                      n_unclassified=missing)
     return replace(res, population=pop, false_detections=fd,
-                   warnings=tuple(pop_warnings) + res.warnings)
+                   warnings=tuple(pop_warnings) + res.warnings,
+                   dataset=dataset_id(ds),
+                   options=dict(res.options) | {
+                       "model": model, "ci": ci, "stepwise": stepwise,
+                       "at": None if ref is None else ref.isoformat(),
+                       "window": window},
+                   timings={"total": time.perf_counter() - t_start})

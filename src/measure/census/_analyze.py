@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
 import polars as pl
 
+from measure._contract import dataset_id
 from measure._results import Estimate
 from measure.census import _estimate as est
 from measure.census import _frame
@@ -247,6 +249,7 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
     sensitivity/specificity are given. ``unclear`` counts as non-supporter in the
     estimate and as supporter in the upper bound (Berger & Morgan 2015, §1.1, §3.7).
     """
+    t_start = time.perf_counter()
     _check_metric(metric)
     ds.require("census" if labels is not None else "census_estimate")
     fr = _frame.frame(ds, ranks=False, profile=True)
@@ -387,6 +390,11 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
         population=population, assumptions=estimate.assumptions,
         warnings=tuple(warns), frame_info=info.to_dict(), uncorrected=uncorrected,
         coder_error=coder_error, frame_coverage=coverage, posterior=posterior,
+        dataset=dataset_id(ds),
+        options={"metric": metric, "level": level, "high_precision": high_precision,
+                 "sensitivity": sensitivity, "specificity": specificity,
+                 "model": model, "seed": seed},
+        timings={"total": time.perf_counter() - t_start},
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from measure._contract import dataset_id
 from measure._results import Estimate
 from measure.churn import _sql
 from measure.churn._actors import ACTOR_COLUMN, actor_table, join_actors
@@ -938,8 +939,9 @@ def analyze(
             f"later (fewer than {min_at_risk} at risk before): every curve is "
             "conditional on surviving to that age; suspensions before it are not "
             "seen by this panel")
-    return ChurnResult(dataset=ds.name, origin=origin, deleted=deleted, level=level,
-                       by=by, overall=overall, groups=groups, logrank=logrank,
+    return ChurnResult(dataset=dataset_id(ds), origin=origin, deleted=deleted,
+                       level=level, by=by, overall=overall, groups=groups,
+                       logrank=logrank,
                        cox=cox_res, rates=rates, excluded=excluded,
                        assumptions=assumptions, warnings=tuple(notes),
                        timings=timings, truncation=truncation, age_period=ap,

@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from measure._contract import dataset_id
 from measure.dataset import Dataset, open_dataset
 from measure.describe import _sql
 from measure.describe._cohort import (
@@ -242,7 +243,8 @@ def analyze(
         reference_time=info.get("reference_time"), activity_source=src,
         warnings=tuple(warnings),
         options={**opts, "hyperactive_per_day": hyperactive_per_day,
-                 "weighted": coh.weighted})
+                 "weighted": coh.weighted},
+        dataset=dataset_id(ds))
     if own:
         ds.close()
     return res

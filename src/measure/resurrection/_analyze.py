@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from measure._contract import dataset_id
 from measure.errors import ConfigError, EstimationError
 from measure.resurrection._result import ResurrectionResult
 from measure.resurrection._settings import PER_KEY_BY, LinkageSettings
@@ -293,4 +294,5 @@ def analyze(
         links=links.links, lineages=links.lineages, pairs=scores.pairs,
         model=scores.model, curve=returns.curve, window=float(window),
         data_end=events.data_end, level=level, warnings=tuple(warnings),
+        dataset=dataset_id(ds),
         successors=agreement, diagnostics=diagnostics, timings=timings)
