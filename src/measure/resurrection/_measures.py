@@ -25,6 +25,23 @@ process; suspension times are uniform within their look-up interval; returns who
 new account is never discovered are not counted (the estimand is the rate of
 observable returns).
 
+Returns whose successor shares no key
+-------------------------------------
+Blocking scores only the accounts of the window that share a key with the
+suspended one; a successor that shares none is never a candidate, and a link
+model fitted on the candidates estimates ``rho_c = rho r``, the share of
+suspended accounts with a successor *among their candidates* (``rho``: with a
+successor in the window, ``r``: the blocking recall, the share of successors
+that share a key). The recall is estimated from the key lists the matched
+candidates share, as a multiple-systems estimate under independence of the
+lists given a match (:func:`blocking_recall`), and every link draw adds, to
+each account without a drawn link, a successor outside its candidates with
+probability ``rho (1 - r) / (1 - rho r)`` (:func:`unseen_probability`), at
+the delay of a link drawn at random from the same set. Successors that drift
+on every field at once (an incarnation several steps on) break the
+independence, so the correction is partial: on the simulator's tuning worlds
+it moved the 30-day rate's mean error from -0.041 to -0.034.
+
 Linkage uncertainty
 -------------------
 Links are drawn ``M`` times from their one-to-one probabilities; the KM estimate and
@@ -38,6 +55,12 @@ References
 ----------
 Kaplan, E. L. & Meier, P. (1958). *JASA* 53, 457-481. Greenwood, M. (1926).
 Rubin, D. B. (1987). *Multiple Imputation for Nonresponse in Surveys*. Wiley.
+Fienberg, S. E. (1972). The multiple recapture census for closed populations
+and incomplete 2^k contingency tables. *Biometrika* 59, 591-603. Sanathanan,
+L. (1972). Estimating the size of a multinomial population. *Ann. Math.
+Statist.* 43, 142-152. Darroch, J. N., Fienberg, S. E., Glonek, G. F. V. &
+Junker, B. W. (1993). A three-sample multiple-recapture approach to census
+population estimation with heterogeneous catchability. *JASA* 88, 1137-1148.
 Berger, J. M. & Perez, H. (2016). *The Islamic State's Diminishing Returns on
 Twitter*. GWU Program on Extremism (follower recovery by incarnation).
 """
@@ -245,3 +268,112 @@ def ratio_by_incarnation(r: pl.DataFrame) -> dict[int, tuple[float, int]]:
         if fp > 0:
             out[int(k)] = (float(fn / fp), int(n))
     return out
+
+
+# -- returns whose successor shares no blocking key --------------------------------
+#: Key kinds grouped into the blocking "lists" of the recall estimate: the two
+#: handle keys (stem, one-edit keys) and the two bio keys (fingerprint, letters)
+#: are the same field compared two ways, so each pair counts as one list.
+KEY_SYSTEMS: dict[str, tuple[str, ...]] = {
+    "handle": ("stem", "handle_edit"), "display_name": ("display_name",),
+    "avatar": ("avatar",), "bio": ("bio", "bio_letters"),
+    "followers": ("followers",), "time": ("time",)}
+
+
+def key_system_codes(keys: np.ndarray, key_bits: dict[str, int]) -> np.ndarray:
+    """Per candidate pair, the set of key lists it shares as a bit code.
+
+    Bit ``i`` of the code is set when the pair shares any key of the ``i``-th
+    list of :data:`KEY_SYSTEMS` (``keys``: the pairs' bit masks of
+    :data:`~measure.resurrection._settings.KEY_BITS`).
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    code = np.zeros(keys.shape[0], dtype=np.int64)
+    for i, kinds in enumerate(KEY_SYSTEMS.values()):
+        mask = 0
+        for k in kinds:
+            mask |= int(key_bits.get(k, 0))
+        code |= ((keys & mask) != 0).astype(np.int64) << i
+    return code
+
+
+def blocking_recall(codes: np.ndarray, weights: np.ndarray, *,
+                    max_iter: int = 1000, tol: float = 1e-12) -> float:
+    """Share of true successors that share at least one blocking key.
+
+    Multiple-systems estimate from the key lists the matched candidate pairs
+    share (Fienberg 1972; Darroch, Fienberg, Glonek & Junker 1993): each list
+    ``k`` catches a true successor with probability ``p_k``, independently of
+    the others given that it is a successor (the conditional independence of
+    the Fellegi-Sunter model, applied to the blocking keys), so a successor
+    shares no key with probability ``prod_k (1 - p_k)``. The candidates are
+    the successors that share at least one, a zero-truncated sample; the
+    maximum-likelihood ``p_k`` solve ``p_k = n_k / N`` with ``N = n / (1 -
+    prod_k (1 - p_k))`` (``n_k`` the matches sharing list ``k``, ``n`` all
+    matches; Sanathanan 1972), iterated to a fixed point.
+
+    Parameters
+    ----------
+    codes
+        Per candidate pair, :func:`key_system_codes`.
+    weights
+        Per candidate pair, its probability of being the true successor (the
+        expected match counts weigh the lists).
+
+    Returns
+    -------
+    float
+        The estimated recall ``1 - prod_k (1 - p_k)`` in ``(0, 1]``; 1 when
+        fewer than two lists catch anything (one list alone says nothing of
+        what it misses) or the weights sum to 0.
+
+    Notes
+    -----
+    Successors that are hard to link on every key at once (positive
+    dependence between the lists, or heterogeneity: an account several
+    incarnations on, with every field drifted) make this recall too high and
+    the correction too small; on the simulator's tuning worlds the estimate
+    was 0.983 where the truth was 0.952 (plain) and 0.964 against 0.884
+    (stress).
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    n = float(w.sum())
+    if not n > 0 or codes.size == 0:
+        return 1.0
+    n_sys = int(codes.max()).bit_length()
+    # matches per pattern of lists, then per list
+    cells = np.bincount(codes, weights=w, minlength=1 << n_sys)
+    pattern = np.arange(cells.size)
+    nk = np.array([float(cells[(pattern >> i) & 1 == 1].sum())
+                   for i in range(n_sys)])
+    if int(np.sum(nk > 0)) < 2:
+        return 1.0
+    big_n = n
+    p0 = 0.0
+    for _ in range(max_iter):
+        p = np.clip(nk / big_n, 0.0, 1.0)
+        p0 = float(np.prod(1.0 - p))
+        new = n / max(1.0 - p0, 1e-300)
+        if abs(new - big_n) <= tol * new:
+            big_n = new
+            break
+        big_n = new
+    return float(min(max(n / big_n, 1e-12), 1.0))
+
+
+def unseen_probability(rho_candidates: float, recall: float) -> float:
+    """``P(a successor that shares no key | no successor among the candidates)``.
+
+    With ``rho`` the share of suspended accounts with a successor in the
+    window and ``r`` the blocking recall, a successor is among the candidates
+    with probability ``rho r`` (``rho_candidates``, what the link model
+    estimates) and outside them with ``rho (1 - r)``; an account without a
+    successor among its candidates has one outside them with probability
+    ``rho (1 - r) / (1 - rho r) = rho_c (1 - r) / (r (1 - rho_c))``, capped
+    at 1 (when ``rho_c / r`` would exceed 1, every account has a successor).
+    """
+    if not 0 < recall < 1 or not rho_candidates > 0:
+        return 0.0
+    rho_c = min(float(rho_candidates), 1.0 - 1e-12)
+    return float(min(rho_c * (1.0 - recall) / (recall * (1.0 - rho_c)), 1.0))

@@ -65,13 +65,16 @@ from measure.resurrection._fellegi_sunter import (
 from measure.resurrection._measures import (
     DAY,
     _days,
+    blocking_recall,
     conditional_median,
     horizon_times,
     kaplan_meier,
+    key_system_codes,
     ratio_by_incarnation,
     recovery_ratios,
     return_times_np,
     rubin_rate,
+    unseen_probability,
 )
 from measure.resurrection._settings import KEY_BITS, LinkageSettings
 
@@ -92,6 +95,10 @@ REFIT_MAX_ITER = 20
 # against the within-imputation part (1M suspended accounts, 14.4M pairs: the
 # 30-day interval was (0.4877, 0.4898) with and without refits)
 REFIT_MAX_PAIRS = 5_000_000
+# the returns whose successor shares no key are drawn from their own random
+# stream (seeded with this and the seed), so that the link draws are the same
+# with and without them
+UNSEEN_STREAM = 7817
 
 # added to the rate's assumptions when the link probabilities are the EM model's
 # own (no audit, no labels); figures in docs/resurrection.md
@@ -295,6 +302,13 @@ class ReturnMeasures:
         Number of presumed actors by count of accounts in their lineage.
     method
         How the rates were computed (model, draws, recalibration).
+    unseen
+        With ``unseen_returns``: ``blocking_recall`` (mean over the draws of
+        the estimated share of successors that share a blocking key),
+        ``unseen_probability`` (mean probability that an account without a
+        drawn link has a successor outside its candidates) and
+        ``unseen_per_draw`` (mean number of such returns drawn); empty
+        otherwise.
     """
 
     rates: dict[float, Estimate]
@@ -306,6 +320,7 @@ class ReturnMeasures:
     method: str
     seconds: float = field(default=0.0, compare=False)
     log: StepLog = field(default_factory=StepLog, repr=False, compare=False)
+    unseen: dict[str, float] = field(default_factory=dict)
 
 
 # -- stage 1 --------------------------------------------------------------------
@@ -821,7 +836,8 @@ def measure_returns(ds: Any, events: SuspensionEvents, scores: Scores, links: Li
                     n_imputations: int = 20, n_boot: int = 200, level: float = 0.95,
                     follower_age_days: float = 14, follower_age_tol_days: float = 7,
                     seed: int = 0, refit_em: bool | None = None,
-                    refit_max_iter: int = REFIT_MAX_ITER) -> ReturnMeasures:
+                    refit_max_iter: int = REFIT_MAX_ITER,
+                    unseen_returns: bool = True) -> ReturnMeasures:
     """Return rates, curve, median delay and follower recovery.
 
     Parameters
@@ -845,6 +861,16 @@ def measure_returns(ds: Any, events: SuspensionEvents, scores: Scores, links: Li
         model.
     refit_max_iter
         EM iterations of each refit (warm-started from the fit on the data).
+    unseen_returns
+        Also draw returns whose successor shares no blocking key (never a
+        candidate): each link set adds, to every suspended account without a
+        drawn link, a successor with the probability of
+        :func:`~measure.resurrection._measures.unseen_probability` given the
+        blocking recall of :func:`~measure.resurrection._measures.blocking_recall`
+        (both from that draw's link probabilities), created at the offset from
+        the first suspended look-up of a link drawn at random from the same set
+        (kept inside the account's search window). Needs the candidates'
+        ``keys``; ignored without them. ``False``: only candidates return.
 
     Returns
     -------
@@ -880,8 +906,10 @@ def measure_returns(ds: Any, events: SuspensionEvents, scores: Scores, links: Li
         refit_em = not auto_skip
     refit = scores.refit if refit_em else None
     draws = _LinkDraws(events, scored, audit, discovery_lag_days, refit=refit,
-                       refit_max_iter=refit_max_iter)
+                       refit_max_iter=refit_max_iter, unseen=unseen_returns,
+                       seed=seed)
     created = [draws.created(rng, refit=True) for _ in range(n_imputations)]
+    unseen = draws.unseen_summary()
     kms = [kaplan_meier(*draws.times(c)) for c in created]
     model = scores.model
     method = ("Kaplan-Meier of return delay over the suspended accounts with "
@@ -899,15 +927,26 @@ def measure_returns(ds: Any, events: SuspensionEvents, scores: Scores, links: Li
     if model is not None:
         method = f"{model.method} links; " + method
     rate_assumptions = RATE_ASSUMPTIONS
+    if unseen:
+        method += (f"; returns whose successor shares no blocking key drawn with "
+                   f"probability {unseen['unseen_probability']:.4f} per account "
+                   f"without a link (blocking recall "
+                   f"{unseen['blocking_recall']:.4f}, multiple-systems estimate "
+                   "from the key lists the links share)")
     recal = draws.recal
     if recal is None and not scores.supervised:
         rate_assumptions = RATE_ASSUMPTIONS + (UNAUDITED,)
+    if unseen:
+        rate_assumptions = rate_assumptions + (
+            "a successor shares each kind of blocking key independently of the "
+            "others (the blocking recall's multiple-systems estimate), and one "
+            "that shares none returns with the delays of the linked returns",)
     if recal is not None:
         method += (f"; link probabilities recalibrated on a hand audit of "
                    f"{recal.n_coded} pairs (logit p' = {recal.a:.3f} + "
                    f"{recal.b:.3f} logit p, refitted on a stratified bootstrap "
                    "of the audit in each draw)")
-        rate_assumptions = RATE_ASSUMPTIONS + (
+        rate_assumptions = rate_assumptions + (
             "the audit's recalibration of the link probabilities holds for all "
             "candidate pairs, including those below the audit's floor",)
     days = sorted({float(d) for d in horizons} | {float(rate_days)})
@@ -935,7 +974,7 @@ def measure_returns(ds: Any, events: SuspensionEvents, scores: Scores, links: Li
     return ReturnMeasures(rates=rates, rate_days=float(rate_days), curve=curve,
                    median_delay=median, follower_recovery=recovery,
                    incarnations=incarnations, method=method, log=run.log,
-                   seconds=time.perf_counter() - t0)
+                   seconds=time.perf_counter() - t0, unseen=unseen)
 
 
 class _LinkDraws:
@@ -943,7 +982,8 @@ class _LinkDraws:
 
     def __init__(self, events: SuspensionEvents, scored: pl.DataFrame, audit: Any,
                  lag_days: float, *, refit: EMRefit | None = None,
-                 refit_max_iter: int = REFIT_MAX_ITER) -> None:
+                 refit_max_iter: int = REFIT_MAX_ITER, unseen: bool = False,
+                 seed: int = 0) -> None:
         susp = events.suspended
         self.refit = refit
         self.refit_max_iter = refit_max_iter
@@ -980,6 +1020,17 @@ class _LinkDraws:
         self.la = np.where(np.isnan(la), seen, la)
         self.end = _days(pl.Series([events.data_end]).cast(
             pl.Datetime("us", "UTC")))[0]
+        # key lists each pair shares (blocking recall of the unseen returns)
+        self.key_codes = (key_system_codes(scored["keys"].to_numpy(), KEY_BITS)
+                          if unseen and "keys" in scored.columns else None)
+        self._unseen_log: list[tuple[float, float, int]] = []
+        self._recall: float | None = None
+        self.unseen_rng = np.random.default_rng([UNSEEN_STREAM, abs(int(seed))])
+        self.lower = _days(susp["lower_t"]) if "lower_t" in susp.columns else None
+        self.upper = _days(susp["upper_t"]) if "upper_t" in susp.columns else None
+        if self.lower is None or self.upper is None:
+            self.lower = np.full(self.n, -np.inf)
+            self.upper = np.full(self.n, np.inf)
 
     def created(self, rng: np.random.Generator, refit: bool = False) -> np.ndarray:
         """Creation day of each suspended account's drawn successor (nan: none).
@@ -999,7 +1050,48 @@ class _LinkDraws:
         chosen = sampler.draw(rng)
         created = np.full(self.n, np.nan)
         created[self.prow[chosen]] = self.cnew[chosen]
+        if self.key_codes is not None:
+            self._add_unseen(prob, chosen, created)
         return created
+
+    def _add_unseen(self, prob: np.ndarray, chosen: np.ndarray,
+                    created: np.ndarray) -> None:
+        """Draw returns whose successor shares no key (in place on ``created``).
+
+        Drawn from ``unseen_rng``, a stream of their own: the link draws do not
+        depend on whether these are drawn.
+
+        ``rho_c``, the share of suspended accounts with a successor among their
+        candidates, is the sum of the draw's link probabilities over the
+        suspended accounts; the recall weighs each pair's key lists by its
+        probability.
+        """
+        assert self.key_codes is not None
+        if prob is self.prob:  # the fit on the data: computed once
+            if self._recall is None:
+                self._recall = blocking_recall(self.key_codes, prob)
+            recall = self._recall
+        else:
+            recall = blocking_recall(self.key_codes, prob)
+        q = unseen_probability(float(prob.sum()) / max(self.n, 1), recall)
+        n_hit = 0
+        if q > 0 and chosen.size:
+            rng = self.unseen_rng
+            hit = np.isnan(created) & (rng.random(self.n) < q)
+            n_hit = int(hit.sum())
+            offsets = self.cnew[chosen] - self.fs[self.prow[chosen]]
+            created[hit] = np.clip(self.fs[hit] + rng.choice(offsets, n_hit),
+                                   self.lower[hit], self.upper[hit])
+        self._unseen_log.append((recall, q, n_hit))
+
+    def unseen_summary(self) -> dict[str, float]:
+        """Mean recall, unseen probability and unseen returns over the draws."""
+        if not self._unseen_log:
+            return {}
+        arr = np.asarray(self._unseen_log, dtype=np.float64)
+        return {"blocking_recall": float(arr[:, 0].mean()),
+                "unseen_probability": float(arr[:, 1].mean()),
+                "unseen_per_draw": float(arr[:, 2].mean())}
 
     def times(self, created: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return time and event per suspended account (censored at the end)."""
