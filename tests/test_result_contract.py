@@ -66,7 +66,7 @@ def test_result_has_every_member_of_the_contract_with_its_type(
     assert res.method == res.estimate.method or family == "churn"
     assert _is_str_tuple(res.assumptions)
     assert _is_str_tuple(res.warnings)
-    assert res.dataset is None or isinstance(res.dataset, str)
+    assert isinstance(res.dataset, str) and res.dataset
     assert isinstance(res.options, dict) and "level" in res.options
     assert res.options["level"] == res.estimate.level
     assert isinstance(res.timings, dict)
