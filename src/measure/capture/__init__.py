@@ -313,7 +313,7 @@ def _headline_of(sources: Sequence[str], **options: Any
     return headline
 
 
-def analyze_counts(
+def analyze_counts(  # noqa: C901
     y: Sequence[float] | np.ndarray,
     sources: Sequence[str],
     *,

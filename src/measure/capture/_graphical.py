@@ -687,7 +687,7 @@ def _validate_counts(y: ArrayLike) -> tuple[np.ndarray, int]:
     return arr, k
 
 
-def bma_graphical(
+def bma_graphical(  # noqa: C901, PLR0915
     y: ArrayLike,
     *,
     sources: Sequence[str] | None = None,

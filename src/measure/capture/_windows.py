@@ -186,7 +186,7 @@ def window_bounds(at: datetime | str | None, window: float | None
     return at - half, at + half
 
 
-def describe_population(ds: Any, sources: list[str], start: datetime | None,
+def describe_population(ds: Any, sources: list[str], start: datetime | None,  # noqa: C901
                         end: datetime | None, at: datetime | None = None
                         ) -> tuple[Population, list[str]]:
     """State the estimand of the kept detections and warn about an open population.

@@ -198,7 +198,7 @@ def conditioning_age(entry: np.ndarray, time: np.ndarray, min_at_risk: int
     return float(se[ok[0]] if ok.size else np.inf)
 
 
-def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,
+def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,  # noqa: C901, PLR0913, PLR0915
            do_turnbull: bool, resolution: float | None,
            min_at_risk: int, imputations: int, estimator: str = "km",
            bootstrap: int | None = None, horizon: float | None = None,
@@ -618,7 +618,7 @@ def _logrank(fr: pl.DataFrame, level: float) -> Estimate | None:
                     extra={"df": df, "p_value": float(p)})
 
 
-def analyze(
+def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
     ds: Dataset,
     *,
     cohort: Any = None,

@@ -744,7 +744,7 @@ def _newton_direction(free: np.ndarray, edges: tuple, g_node: np.ndarray,
 # ------------------------------------------------------------------------ fitting
 
 
-def fit_ic_ph(left: Sequence[float] | np.ndarray, right: Sequence[float] | np.ndarray,
+def fit_ic_ph(left: Sequence[float] | np.ndarray, right: Sequence[float] | np.ndarray,  # noqa: C901, PLR0913
               X: np.ndarray, names: Sequence[str], *,
               entry: Sequence[float] | np.ndarray | None = None,
               weights: Sequence[float] | np.ndarray | None = None,

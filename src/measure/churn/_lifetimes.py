@@ -180,7 +180,7 @@ def read_cohort(ds: Dataset,
             f"({e}); write them in the same form", column="account_id") from e
 
 
-def build_lifetimes(
+def build_lifetimes(  # noqa: C901, PLR0912
     ds: Dataset,
     *,
     origin: str = "created",

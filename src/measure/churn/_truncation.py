@@ -737,7 +737,7 @@ def _effects(labels: list[str], events: np.ndarray, pdays: np.ndarray,
             "reference": [k == ref for k in range(len(labels))]}
 
 
-def age_period_model(table: pl.DataFrame, *, reference_period: str | None = None,
+def age_period_model(table: pl.DataFrame, *, reference_period: str | None = None,  # noqa: C901
                      level: float = 0.95) -> AgePeriodResult:
     """Fit ``log(rate) = age band + period`` to a Lexis table by Poisson regression.
 

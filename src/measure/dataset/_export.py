@@ -535,7 +535,7 @@ def _id_map(ds: Any, cols: list[tuple[str, str]], key: bytes, as_int: bool,
     return orig, (ps.sort() if mode == "ordered" else ps)
 
 
-def export_pseudonymised(
+def export_pseudonymised(  # noqa: C901
     dataset: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,

@@ -96,7 +96,7 @@ def _profile_one(ds: Dataset, cohort: Cohort, network: Any, *, level: float,
     return df, info, ests, tables, reps
 
 
-def analyze(
+def analyze(  # noqa: C901
     ds: Dataset | str | os.PathLike[str],
     cohort: Any = None,
     control: Any = None,

@@ -229,7 +229,7 @@ def min_n_for_quantile(q: float, level: float) -> int:
     return int(math.ceil(math.log(a) / math.log(p)))
 
 
-def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,
+def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C901
                     level: float = 0.95, n_boot: int = 1000, seed: int = 0,
                     keep_replicates: bool = False) -> NumericSummary:
     """Mean, quantiles and maximum of ``x`` with seeded percentile-bootstrap CIs.

@@ -49,7 +49,7 @@ Format = Literal["twitter-v1", "twitter-v2", "twarc2-follows", "bluesky",
 FORMATS: tuple[str, ...] = get_args(Format)
 
 
-def ingest(
+def ingest(  # noqa: C901
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     format: Format,  # noqa: A002 - the documented argument name
     out: str | os.PathLike[str] | None = None,

@@ -224,7 +224,7 @@ class Mapping:
         self.fields = (set(self.pattern_fields) | set(self.file_defaults)
                        | {k for v in self.files.values() for k in v})
 
-    def _table(self, name: str, sec: dict[str, Any], prefix: str,
+    def _table(self, name: str, sec: dict[str, Any], prefix: str,  # noqa: C901, PLR0912
                problems: list[str]) -> TableMapping | None:
         if name not in TABLES:
             problems.append(f"[tables.{name}]: '{name}' is not a contract table; "
@@ -347,7 +347,7 @@ class Mapping:
         return cls(data, str(path))
 
     # -- values --------------------------------------------------------------------
-    def scalar(self, value: Any, kind: str, *, ts_format: str | None) -> Any:
+    def scalar(self, value: Any, kind: str, *, ts_format: str | None) -> Any:  # noqa: C901
         """Convert one mapping or file value to the contract type ``kind``.
 
         Raises
@@ -636,7 +636,7 @@ def _file_values(m: Mapping, tm: TableMapping, f: RawFile,
     return out
 
 
-def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Parsed:
+def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Parsed:  # noqa: C901
     """Map CSV/Parquet file(s) onto the mapping's contract tables."""
     record = [tm for tm in mapping.tables.values() if tm.rows == "record"]
     per_file = [tm for tm in mapping.tables.values() if tm.rows == "file"]

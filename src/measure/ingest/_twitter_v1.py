@@ -89,7 +89,7 @@ def error_status(errors: Any) -> str:
                    "(50, 17)")
 
 
-def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Parsed:
+def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Parsed:  # noqa: C901
     """Parse v1.1 JSON lines into ``accounts`` and ``observations``."""
     q = Quarantine()
     read = [0]

@@ -33,7 +33,7 @@ from measure.resurrection._successors import (
 )
 
 
-def analyze(
+def analyze(  # noqa: PLR0913
     ds: Any,
     *,
     window: float = 60,

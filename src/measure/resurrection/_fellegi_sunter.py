@@ -677,7 +677,7 @@ window_counts
             llr += self.offset
         return llr
 
-    def fit(self, *, rho0: float = 0.3, max_iter: int = MAX_ITER, tol: float = 1e-7,
+    def fit(self, *, rho0: float = 0.3, max_iter: int = MAX_ITER, tol: float = 1e-7,  # noqa: C901
             weights: np.ndarray | None = None,
             random_weights: np.ndarray | None = None,
             n_window_pairs: float | None = None,

@@ -830,7 +830,7 @@ def assign(scores: Scores, events: SuspensionEvents, *,
 
 
 # -- stage 5 --------------------------------------------------------------------
-def measure_returns(ds: Any, events: SuspensionEvents, scores: Scores, links: Links,
+def measure_returns(ds: Any, events: SuspensionEvents, scores: Scores, links: Links,  # noqa: PLR0913
                     *, audit: Any = None, horizons: tuple[float, ...] = (7, 30, 60),
                     rate_days: float = 30, discovery_lag_days: float = 0.0,
                     n_imputations: int = 20, n_boot: int = 200, level: float = 0.95,

@@ -102,7 +102,7 @@ def _edit(rng: np.random.Generator, handles: pl.Series) -> pl.Series:
         .otherwise(pl.concat_str("l", "h")))["h"]
 
 
-def make_synthetic(
+def make_synthetic(  # noqa: PLR0913
     n_suspended: int = 400,
     n_background_new: int = 800,
     *,

@@ -377,7 +377,7 @@ def _iso(days: float, origin_us: int) -> str:
     ).isoformat()
 
 
-def _truth(
+def _truth(  # noqa: PLR0913
     world: _World,
     names: list[str],
     windows: tuple[np.ndarray, np.ndarray],

@@ -616,7 +616,7 @@ class SimConfig:
             raise ConfigError("invalid simulation config: " + "; ".join(errors))
 
     # -- validation --------------------------------------------------------------
-    def _errors(self) -> list[str]:
+    def _errors(self) -> list[str]:  # noqa: C901
         errs: list[str] = []
         for sec, cls in SECTIONS.items():
             obj = getattr(self, sec)
