@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -165,7 +166,7 @@ def test_turnbull_estimator_options_and_cli(panel_factory, capsys) -> None:
 
     path = panel_factory(n=300, seed=9)
     with measure.open(path) as ds:
-        res = analyze(ds, estimator="turnbull", bootstrap=10, cox=False)
+        res = analyze(ds, estimator="turnbull", n_boot=10, cox=False)
         with pytest.raises(ConfigError, match="turnbull"):
             analyze(ds, estimator="turnbull", deleted="compete")
         with pytest.raises(ConfigError, match="estimator"):
@@ -182,3 +183,16 @@ def test_turnbull_estimator_options_and_cli(panel_factory, capsys) -> None:
     assert out["excluded"]["outside_complete_followup"] > 0
     row = out["survival"][2]
     assert row["turnbull_ci_low"] <= row["survival"] <= row["turnbull_ci_high"]
+
+
+def test_former_option_names_warn_and_give_the_same_result(small_world: Path) -> None:
+    """imputations= and bootstrap= still work, with a DeprecationWarning, and give
+    what n_imputations= and n_boot= give."""
+    with measure.open(small_world) as ds:
+        new = analyze(ds, n_imputations=3, n_boot=0, cox=False, age_period=None)
+        with pytest.warns(DeprecationWarning, match="n_imputations"):
+            old = analyze(ds, imputations=3, cox=False, age_period=None, n_boot=0)
+    assert [e.term for e in old.estimates()] == [e.term for e in new.estimates()]
+    np.testing.assert_array_equal(  # NaN where a day is not estimable, in both
+        [(e.estimate, *e.ci) for e in old.estimates()],
+        [(e.estimate, *e.ci) for e in new.estimates()])

@@ -203,7 +203,7 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,  # noqa: 
            min_at_risk: int, imputations: int, estimator: str = "km",
            bootstrap: int | None = None, horizon: float | None = None,
            cluster: str | None = None,
-           imputation: Imputation = "density") -> GroupResult:
+           imputation: Imputation = "density", seed: int = 0) -> GroupResult:
     a0 = conditioning_age(fr["entry"].to_numpy(), fr["time"].to_numpy(),
                           min_at_risk)
     too_few = not np.isfinite(a0)
@@ -251,7 +251,7 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,  # noqa: 
             both = np.concatenate([days, grid])
             mi = km_imputed(reach["entry"].to_numpy(), reach["left"].to_numpy(),
                             right, r_ev == SUSPENDED, both, m=imputations,
-                            seed=IMPUTE_SEED, level=level,
+                            seed=IMPUTE_SEED + seed, level=level,
                             clusters=reach[cluster].to_numpy() if cluster else None,
                             condition_at=a0, imputation=imputation)
             k = days.size
@@ -275,7 +275,7 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,  # noqa: 
             right = np.where(ev == CENSORED, np.inf, fr["right"].to_numpy())
             b = imputation_variance(entry, fr["left"].to_numpy(), right,
                                     ev == SUSPENDED, days, m=imputations,
-                                    imputation=imputation)
+                                    seed=IMPUTE_SEED + seed, imputation=imputation)
             idx = km.at(days)
             g = np.where(idx >= 0, km.var[np.maximum(idx, 0)], 0.0)
             z = stats.norm.ppf(0.5 + level / 2)
@@ -333,7 +333,8 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,  # noqa: 
                  if estimator == "turnbull" and fr.height <= TURNBULL_EXACT_MAX
                  else 0)
             band = turnbull_band(lft[ok], rgt[ok], e[ok], w[ok], days,
-                                 replicates=b, seed=BOOTSTRAP_SEED, level=level,
+                                 replicates=b, seed=BOOTSTRAP_SEED + seed,
+                                 level=level,
                                  tol=BOOTSTRAP_TOL, max_iter=TURNBULL_MAX_ITER,
                                  fit=tb)
         else:  # no suspension observed: nothing for the NPMLE to place
@@ -568,7 +569,7 @@ def _turnbull_estimates(band: TurnbullBand | None, *, a0: float,
         meth += (f"; percentile bootstrap over accounts ({band.replicates} "
                  f"resamples, seed {band.seed}) taking the NPMLE range's ends")
     else:
-        meth += "; no bootstrap (too many accounts; pass bootstrap=B to force one)"
+        meth += "; no bootstrap (too many accounts; pass n_boot=B to force one)"
     if a0 > 0:
         meth += f"; conditional on surviving to age {a0:.2f} days"
     surv = []
@@ -631,12 +632,13 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
     period: str = "month",
     level: float = 0.95,
     min_at_risk: int = 25,
-    imputations: int = 20,
+    n_imputations: int = 20,
     imputation: Imputation = "density",
     turnbull_fit: bool = True,
     turnbull_resolution: float | None = None,
     estimator: Estimator = "km",
-    bootstrap: int | None = None,
+    n_boot: int | None = None,
+    seed: int = 0,
     complete_followup: bool = False,
     cox: bool = True,
     cox_max_n: int | None = 2_000_000,
@@ -645,6 +647,8 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
     age_period: str | None = "week",
     interval_ph: bool = False,
     interval_ph_bootstrap: int = 200,
+    imputations: int | None = None,
+    bootstrap: int | None = None,
 ) -> ChurnResult:
     """Survival of accounts from a status panel: how fast they are suspended.
 
@@ -693,7 +697,7 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
         and are conditional on surviving to it (see :func:`conditioning_age`);
         survival at younger ages is reported as not estimable. ``1`` conditions on
         the earliest entry only.
-    imputations
+    n_imputations
         Imputations of the event time inside each look-up interval. Up to
         200,000 accounts per group the headline Kaplan--Meier survival, band and
         median combine the imputed fits by Rubin's rules (see
@@ -720,9 +724,12 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
         percentile bootstrap band over accounts; needs ``deleted="censor"``). With
         weekly look-ups and a hazard that falls steeply in the first days the
         midpoint puts events too late; the NPMLE uses only the intervals.
-    bootstrap
+    n_boot
         Bootstrap resamples for the Turnbull intervals (default 200 for groups of
-        up to 20,000 accounts, else 0; ``0`` for none). Seeded: reproducible.
+        up to 20,000 accounts, else 0; ``0`` for none).
+    seed
+        Seed of the imputations, the bootstrap and the age x period sample (the
+        same seed gives the same result).
     complete_followup
         Restrict to the accounts created between the panel's first look-up and
         90 days before its last one (origin at the first sighting with
@@ -743,6 +750,9 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
         links is one actor), a table with ``account_id`` and ``actor``, or a path
         to a Parquet/CSV file of either (``measure resurrection --links-out``).
         Accounts in no link are clusters of their own. Not with ``cluster``.
+
+    imputations, bootstrap
+        Former names of ``n_imputations`` and ``n_boot`` (deprecated; they warn).
 
     Returns
     -------
@@ -778,8 +788,17 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
                 "deletion censored; use deleted='censor', or estimator='km' for the "
                 "cumulative incidence with deletion as a competing risk")
         turnbull_fit = True
+    if imputations is not None:
+        warnings.warn("churn.analyze(imputations=) is now n_imputations=",
+                      DeprecationWarning, stacklevel=2)
+        n_imputations = imputations
+    if bootstrap is not None:
+        warnings.warn("churn.analyze(bootstrap=) is now n_boot=",
+                      DeprecationWarning, stacklevel=2)
+        n_boot = bootstrap
+    imputations, bootstrap = n_imputations, n_boot
     if bootstrap is not None and bootstrap < 0:
-        raise ConfigError(f"bootstrap must be >= 0 resamples, got {bootstrap!r}")
+        raise ConfigError(f"n_boot must be >= 0 resamples, got {bootstrap!r}")
     timings: dict[str, float] = {}
     t0 = _time.perf_counter()
     has_counts = ds.has_column("observations", "followers_count")
@@ -839,7 +858,7 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
                      do_turnbull=turnbull_fit, resolution=turnbull_resolution,
                      min_at_risk=min_at_risk, imputations=imputations,
                      estimator=estimator, bootstrap=bootstrap, horizon=horizon,
-                     cluster=cluster, imputation=imputation)
+                     cluster=cluster, imputation=imputation, seed=seed)
     groups: dict[str, GroupResult] = {}
     logrank = None
     if by is not None:
@@ -851,7 +870,7 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
                                          imputations=imputations,
                                          estimator=estimator, bootstrap=bootstrap,
                                          horizon=horizon, cluster=cluster,
-                                         imputation=imputation)
+                                         imputation=imputation, seed=seed)
         logrank = _logrank(fr, level)
     timings["curves"] = _time.perf_counter() - t1
     t2 = _time.perf_counter()
@@ -893,7 +912,7 @@ def analyze(  # noqa: C901, PLR0912, PLR0913, PLR0915
     if age_period is not None and int((fr["event"] == SUSPENDED).sum()) > 0:
         lex = fr
         if fr.height > AGE_PERIOD_MAX_N:
-            lex = fr.sample(n=AGE_PERIOD_MAX_N, seed=IMPUTE_SEED)
+            lex = fr.sample(n=AGE_PERIOD_MAX_N, seed=IMPUTE_SEED + seed)
             notes.append(f"the age x period model is fitted on a random sample of "
                          f"{AGE_PERIOD_MAX_N:,} of the {fr.height:,} accounts (rate "
                          "ratios keep their meaning; their intervals describe the "

@@ -79,9 +79,14 @@ def register(sub: Any) -> None:
                    "inside its look-up interval: drawn from a hazard fitted to all "
                    "intervals, with its parameter uncertainty (density), or "
                    "uniformly (uniform) (default density)")
-    p.add_argument("--bootstrap", type=int, metavar="B",
+    p.add_argument("--n-boot", "--bootstrap", type=int, metavar="B", dest="n_boot",
                    help="Bootstrap resamples for the Turnbull band; 0 for none "
                    "(default 200 with --estimator turnbull up to 20,000 accounts)")
+    p.add_argument("--n-imputations", type=int, default=20, metavar="M",
+                   help="Imputations of each suspension time inside its look-up "
+                   "interval (default 20)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="Seed of the imputations and the bootstrap (default 0)")
     p.add_argument("--no-turnbull", action="store_true",
                    help="Skip the Turnbull NPMLE (not with --estimator turnbull)")
     p.add_argument("--no-cox", action="store_true", help="Skip the Cox model")
@@ -117,7 +122,8 @@ def run_churn(args: argparse.Namespace) -> int:
                       period=args.period, level=args.level,
                       min_at_risk=args.min_at_risk,
                       turnbull_fit=not args.no_turnbull, cox=not args.no_cox,
-                      estimator=args.estimator, bootstrap=args.bootstrap,
+                      estimator=args.estimator, n_boot=args.n_boot,
+                      n_imputations=args.n_imputations, seed=args.seed,
                       imputation=args.imputation,
                       complete_followup=args.complete_followup,
                       cluster=args.cluster, actors=args.actors,

@@ -39,7 +39,8 @@ def register(sub: Any) -> None:
     p.add_argument("--links-out", default=None,
                    help="Write the links table (new, previous, probability, "
                         "delay_days, created_new, backup) to this Parquet file")
-    p.add_argument("--imputations", type=int, default=20,
+    p.add_argument("--n-imputations", "--imputations", type=int, default=20,
+                   dest="n_imputations", metavar="M",
                    help="Link draws for multiple imputation (default 20)")
     p.add_argument("--seed", type=int, default=0,
                    help="Seed of the link draws (default 0)")
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     with open_dataset(args.dataset, require=("resurrection",)) as ds:
         res = analyze(ds, window=args.window, threshold=args.threshold,
                       target_precision=args.target_precision, cohort=args.cohort,
-                      n_imputations=args.imputations, seed=args.seed,
+                      n_imputations=args.n_imputations, seed=args.seed,
                       backup_days=args.backup_days,
                       audit=coded, successors=args.successors,
                       decoys=args.decoys, n_decoys=args.n_decoys)
