@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -143,6 +144,39 @@ def _exists(ds: Dataset, name: str) -> bool:
 
 def _one(ds: Dataset, sql: str, params: list[Any] | None = None) -> Any:
     return ds.execute(sql, params).fetchone()[0]
+
+
+#: What the last build of the frame on a dataset used and left out, so that
+#: :func:`frame_info` needs no rebuild after :func:`frame` dropped its tables.
+_INFO: weakref.WeakKeyDictionary[Dataset, FrameInfo] = weakref.WeakKeyDictionary()
+
+
+def _census_objects(ds: Dataset) -> set[tuple[str, str]]:
+    """Temporary ``census_*`` tables and views on ``ds``'s connection."""
+    rows = ds.con.execute(
+        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
+        "AND starts_with(table_name, 'census_') UNION ALL "
+        "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary "
+        "AND starts_with(view_name, 'census_')").fetchall()
+    return {(str(n), str(k)) for n, k in rows}
+
+
+@contextmanager
+def transient_frame(ds: Dataset) -> Iterator[None]:
+    """Drop the census tables and views made inside the block, also on failure.
+
+    Tables that existed before the block (a frame built with :func:`build_frame`)
+    are kept and reused; the ones the block builds for itself are dropped, so
+    the connection is left as it was found.
+    """
+    before = _census_objects(ds)
+    try:
+        yield
+    finally:
+        made = _census_objects(ds) - before
+        # views first: they may read the tables
+        for name, kind in sorted(made, key=lambda x: x[1] != "VIEW"):
+            ds.execute(f"DROP {kind} IF EXISTS {name}")
 
 
 def _relation_filter(ds: Dataset) -> str:
@@ -481,6 +515,7 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
             ds.execute(f"DROP TABLE IF EXISTS {RANKED_TABLE}")
             info = _build(ds, exact if exact is not None
                           else not _collections_mode(ds))
+            _INFO[ds] = info
             for tmp in _TEMP:
                 _drop(ds, tmp)
             if info.excluded_snowball_accounts:
@@ -532,9 +567,20 @@ def _parse_bytes(text: Any) -> int | None:
 
 
 def frame_info(ds: Dataset) -> FrameInfo:
-    """Return what the frame used and left out (builds the frame if needed)."""
-    build_frame(ds, ranks=False)
-    row = ds.sql(f"SELECT * FROM {INFO_TABLE}").row(0, named=True)
+    """Return what the frame used and left out (builds the frame if needed).
+
+    A frame built on this connection by :func:`build_frame` is read; otherwise
+    the record of the last build on ``ds`` is returned, or the frame is built
+    and its tables dropped again.
+    """
+    if _exists(ds, INFO_TABLE):
+        row = ds.sql(f"SELECT * FROM {INFO_TABLE}").row(0, named=True)
+        return FrameInfo(**row)
+    if ds in _INFO:
+        return _INFO[ds]
+    with transient_frame(ds):
+        build_frame(ds, ranks=False)
+        row = ds.sql(f"SELECT * FROM {INFO_TABLE}").row(0, named=True)
     return FrameInfo(**row)
 
 
@@ -550,20 +596,30 @@ def frame(ds: Dataset, *, ranks: bool = True, profile: bool = False) -> pl.DataF
     profile
         Add ``screen_name``, ``display_name``, ``description``, ``lang`` from
         ``accounts``.
+
+    Notes
+    -----
+    The tables built for the frame are dropped before returning; a frame built
+    beforehand with :func:`build_frame` is read and kept (build it once to reuse
+    it across calls).
     """
-    table = build_frame(ds, ranks=ranks)
-    if profile:
-        cols = ", ".join(f"a.{c}" if ds.has_column("accounts", c)
-                         else f"NULL::VARCHAR AS {c}" for c in _sql.PROFILE_COLUMNS)
-        q = _sql.FRAME_PROFILE.format(profile=cols).replace("census_frame", table)
-        return ds.sql(q).sort("account_id")
-    return ds.sql(f"SELECT * FROM {table} ORDER BY account_id")
+    with transient_frame(ds):
+        table = build_frame(ds, ranks=ranks)
+        if profile:
+            cols = ", ".join(f"a.{c}" if ds.has_column("accounts", c)
+                             else f"NULL::VARCHAR AS {c}" for c in
+                             _sql.PROFILE_COLUMNS)
+            q = _sql.FRAME_PROFILE.format(profile=cols).replace("census_frame",
+                                                                table)
+            return ds.sql(q).sort("account_id")
+        return ds.sql(f"SELECT * FROM {table} ORDER BY account_id")
 
 
 def frame_counts(ds: Dataset) -> pl.DataFrame:
-    """Frame size by ``level`` and ``tier``."""
-    build_frame(ds, ranks=False)
-    return ds.sql(_sql.FRAME_COUNTS)
+    """Frame size by ``level`` and ``tier`` (tables made for it are dropped)."""
+    with transient_frame(ds):
+        build_frame(ds, ranks=False)
+        return ds.sql(_sql.FRAME_COUNTS)
 
 
 def write_frame(ds: Dataset, out: str | os.PathLike[str]) -> Path:
@@ -577,8 +633,9 @@ def write_frame(ds: Dataset, out: str | os.PathLike[str]) -> Path:
         raise DataContractError(
             f"the frame is written as Parquet; give a path ending in .parquet "
             f"(got '{out}')")
-    build_frame(ds, ranks=True)
-    with atomic_path(out) as tmp:
-        quoted = "'" + str(tmp).replace("'", "''") + "'"
-        ds.execute(_sql.COPY_RANKED.format(path=quoted))
+    with transient_frame(ds):
+        build_frame(ds, ranks=True)
+        with atomic_path(out) as tmp:
+            quoted = "'" + str(tmp).replace("'", "''") + "'"
+            ds.execute(_sql.COPY_RANKED.format(path=quoted))
     return out

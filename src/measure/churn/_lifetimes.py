@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import polars as pl
 
+from measure._cohort import parse_where as parse_where  # re-exported
+from measure._cohort import resolve_cohort, where_sql
 from measure.churn import _sql
 from measure.dataset import Dataset
 from measure.errors import ConfigError, DataContractError, EstimationError
@@ -43,13 +43,6 @@ from measure.errors import ConfigError, DataContractError, EstimationError
 DAY_US = 86_400_000_000
 #: Event codes of the ``event`` column.
 CENSORED, SUSPENDED, DELETED = 0, 1, 2
-
-_WHERE_RE = re.compile(
-    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|=|!=|<>|>=|<=|>|<|\s+in\s+|\s+not\s+in\s+)"
-    r"\s*(.*?)\s*$",
-    re.IGNORECASE,
-)
-
 
 @dataclass(frozen=True)
 class Lifetimes:
@@ -89,95 +82,14 @@ class Lifetimes:
                 ("entry", "left", "right", "time", "event")}
 
 
-def parse_where(expr: str | Mapping[str, Any] | Sequence[str] | None
-                ) -> list[tuple[str, str, list[str]]]:
-    """Parse a restricted filter into ``(column, operator, values)`` triples.
-
-    Accepted forms: ``"lang=ar"``, ``"lang!=ar"``, ``"lang in ar,fr"``,
-    ``"lang not in en"``, ``"followers>100"`` (``> >= < <=``), several joined with
-    ``" and "`` or given as a list, or a mapping ``{"lang": "ar"}``. Values are
-    bound as query parameters, never pasted into SQL.
-    """
-    if expr is None:
-        return []
-    if isinstance(expr, Mapping):
-        out = []
-        for k, v in expr.items():
-            if isinstance(v, list | tuple | set):
-                out.append((str(k), "in", [str(x) for x in v]))
-            else:
-                out.append((str(k), "=", [str(v)]))
-        return out
-    parts: list[str] = []
-    for e in [expr] if isinstance(expr, str) else list(expr):
-        parts.extend(p for p in re.split(r"\s+and\s+", e, flags=re.IGNORECASE) if p)
-    out = []
-    for p in parts:
-        m = _WHERE_RE.match(p)
-        if not m or not m.group(3):
-            raise ConfigError(
-                f"cannot read the filter {p!r}; write COLUMN=VALUE, COLUMN!=VALUE, "
-                "COLUMN in V1,V2, COLUMN not in V1,V2 or COLUMN>VALUE (> >= < <=), "
-                "several joined with ' and '")
-        col, op, val = m.group(1), m.group(2).strip().lower(), m.group(3)
-        op = {"==": "=", "<>": "!="}.get(op, op)
-        op = "not in" if op.replace(" ", "") == "notin" else op
-        vals = [v.strip().strip("'\"") for v in val.split(",")] if "in" in op else [
-            val.strip("'\"")]
-        out.append((col, op, vals))
-    return out
-
-
-def _where_sql(ds: Dataset, conds: list[tuple[str, str, list[str]]]
-               ) -> tuple[str, list[Any]]:
-    rel = ds.table("accounts")
-    types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
-    clauses: list[str] = ["TRUE"]
-    params: list[Any] = []
-    for col, op, vals in conds:
-        if col not in types:
-            raise ConfigError(
-                f"filter column {col!r} is not a column of table 'accounts'; "
-                f"columns are: {', '.join(rel.columns)}")
-        q = "a." + _sql.quote_ident(col)
-        # the type string comes from DuckDB's own schema, not from user text
-        cast = f"CAST(? AS {types[col]})"
-        if op in ("in", "not in"):
-            inner = ", ".join([cast] * len(vals))
-            clauses.append(f"{q} {'NOT IN' if op == 'not in' else 'IN'} ({inner})")
-        else:
-            clauses.append(f"{q} {op} {cast}")
-        params.extend(vals)
-    return " AND ".join(clauses), params
-
-
 def read_cohort(ds: Dataset,
                 cohort: str | os.PathLike[str] | Iterable[Any] | pl.DataFrame
                 ) -> pl.DataFrame:
-    """Read a cohort (CSV/Parquet file with ``account_id``, a DataFrame or ids)."""
-    if isinstance(cohort, str | os.PathLike):
-        path = Path(cohort)
-        if not path.is_file():
-            raise ConfigError(f"cohort file '{path}' does not exist; give a CSV or "
-                              "Parquet file with an 'account_id' column")
-        df = (pl.read_parquet(path) if path.suffix.lower() == ".parquet"
-              else pl.read_csv(path, infer_schema_length=0))
-        if "account_id" not in df.columns:
-            raise DataContractError(
-                f"has columns {df.columns}; a cohort file needs an 'account_id' "
-                "column", file=str(path), column="account_id")
-    elif isinstance(cohort, pl.DataFrame):
-        df = cohort
-    else:
-        df = pl.DataFrame({"account_id": list(cohort)})
-    ids = df.select("account_id").unique()
-    want = pl.Int64 if ds.id_type == "int" else pl.Utf8
-    try:
-        return ids.with_columns(pl.col("account_id").cast(want, strict=True))
-    except Exception as e:  # polars raises several types
-        raise DataContractError(
-            f"cohort account ids cannot be read as {want} like the dataset's ids "
-            f"({e}); write them in the same form", column="account_id") from e
+    """Read a cohort's ids in any form :func:`measure._cohort.resolve_cohort` reads."""
+    c = resolve_cohort(ds, cohort)
+    if c is None:
+        raise ConfigError("no cohort given")
+    return c.ids
 
 
 def build_lifetimes(  # noqa: C901, PLR0912
@@ -292,10 +204,10 @@ def build_lifetimes(  # noqa: C901, PLR0912
                     f"column is missing but needed as {what} (columns present: "
                     f"{', '.join(ds.columns('accounts'))})",
                     table="accounts", column=c)
-        where_sql, params = _where_sql(ds, parse_where(where))
+        pred, params = where_sql(ds, where, alias="a")
         cols_sql = "".join(", a." + _sql.quote_ident(c) for c in acc_cols)
         attrs = ds.sql(_sql.ACCOUNT_ATTRIBUTES.format(columns=cols_sql,
-                                                      where=where_sql), params)
+                                                      where=pred), params)
         how = "inner" if where is not None else "left"
         n0 = looks.height
         looks = looks.join(attrs, on="account_id", how=how)

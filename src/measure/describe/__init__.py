@@ -33,6 +33,7 @@ from measure.describe._cohort import (
     Cohort,
     read_cohort_file,
     register,
+    registered,
     resolve_cohort,
 )
 from measure.describe._compare import (
@@ -182,69 +183,72 @@ def analyze(  # noqa: C901
     ds.require("describe")
     opts = dict(level=level, n_boot=n_boot, seed=seed, active_days=active_days,
                 burst_hours=burst_hours, activity_source=activity_source)
-    warnings: list[str] = []
-    coh = resolve_cohort(ds, cohort)
-    if coh.name != "all accounts":  # ids read from accounts need no check
-        coh = _known(ds, coh, warnings)
-    if coh.n == 0:
-        raise ConfigError(f"the cohort '{coh.name}' is empty; give a cohort with "
-                          "accounts (--cohort FILE) or check the labels")
-    df, info, ests, tables, reps = _profile_one(
-        ds, coh, network, keep_replicates=control is not None, **opts)
-    if info.get("incomplete_lists"):
-        warnings.append(f"{info['incomplete_lists']} follower list(s) incomplete: "
-                        "in-network follower shares are lower bounds")
-    missing_obs = int(df["last_active_at"].null_count())
-    if missing_obs:
-        warnings.append(f"{missing_obs} of {coh.n} cohort accounts have no active "
-                        "look-up: their counts are missing, not zero")
-    src = info["activity_source"]
-    hyp = None
-    if src in ("tweets", "lookups"):
-        hyp = hyperactive(df, src, burst_hours=burst_hours, level=level,
-                          n_boot=n_boot, seed=seed,
-                          hyperactive_per_day=hyperactive_per_day)
-    ser = size_series(ds, level=level) if series else None
-    # before-suspension table of the cohort (needs observations)
-    before_a = before_suspension_table(ds) if ds.has("observations") else None
-    comp = before = None
-    if control is not None:
-        if _is_dataset_dir(control) and not (
-                isinstance(control, str | os.PathLike) and Path(control).is_file()):
-            cds = control if isinstance(control, Dataset) else open_dataset(control)
-            ccoh = resolve_cohort(cds, "all", name=f"control dataset {cds.name}")
-        else:
-            cds = ds
-            ccoh = _known(ds, resolve_cohort(ds, control, name="control"), warnings)
-        if ccoh.n == 0:
-            raise ConfigError("the control group is empty")
-        _, _, cests, _, creps = _profile_one(cds, ccoh, None, keep_replicates=True,
-                                             **{**opts, "seed": seed + 1})
-        comp = compare_estimates("profile against control", (coh.name, ccoh.name),
-                                 ests, reps, cests, creps, level=level,
-                                 n_boot=n_boot, seed=seed)
-        if before_a is not None and cds.has("observations"):
-            before_b = before_suspension_table(cds)
+    with registered(ds):
+        warnings: list[str] = []
+        coh = resolve_cohort(ds, cohort)
+        if coh.name != "all accounts":  # ids read from accounts need no check
+            coh = _known(ds, coh, warnings)
+        if coh.n == 0:
+            raise ConfigError(f"the cohort '{coh.name}' is empty; give a cohort with "
+                              "accounts (--cohort FILE) or check the labels")
+        df, info, ests, tables, reps = _profile_one(
+            ds, coh, network, keep_replicates=control is not None, **opts)
+        if info.get("incomplete_lists"):
+            warnings.append(f"{info['incomplete_lists']} follower list(s) incomplete: "
+                            "in-network follower shares are lower bounds")
+        missing_obs = int(df["last_active_at"].null_count())
+        if missing_obs:
+            warnings.append(f"{missing_obs} of {coh.n} cohort accounts have no active "
+                            "look-up: their counts are missing, not zero")
+        src = info["activity_source"]
+        hyp = None
+        if src in ("tweets", "lookups"):
+            hyp = hyperactive(df, src, burst_hours=burst_hours, level=level,
+                              n_boot=n_boot, seed=seed,
+                              hyperactive_per_day=hyperactive_per_day)
+        ser = size_series(ds, level=level) if series else None
+        # before-suspension table of the cohort (needs observations)
+        before_a = before_suspension_table(ds) if ds.has("observations") else None
+        comp = before = None
+        if control is not None:
+            if _is_dataset_dir(control) and not (
+                    isinstance(control, str | os.PathLike) and Path(control).is_file()):
+                cds = control if isinstance(control, Dataset) else open_dataset(control)
+                ccoh = resolve_cohort(cds, "all", name=f"control dataset {cds.name}")
+            else:
+                cds = ds
+                ccoh = _known(ds, resolve_cohort(ds, control, name="control"), warnings)
+            with registered(cds):  # a control dataset's tables too
+                if ccoh.n == 0:
+                    raise ConfigError("the control group is empty")
+                _, _, cests, _, creps = _profile_one(
+                    cds, ccoh, None, keep_replicates=True,
+                    **{**opts, "seed": seed + 1})
+                comp = compare_estimates(
+                    "profile against control", (coh.name, ccoh.name), ests, reps,
+                    cests, creps, level=level, n_boot=n_boot, seed=seed)
+                if before_a is not None and cds.has("observations"):
+                    before_b = before_suspension_table(cds)
+                    before = activity_before_suspension(
+                        {coh.name: (before_a, coh), ccoh.name: (before_b, ccoh)},
+                        suspended_only=False, level=level, n_boot=n_boot, seed=seed)
+            if cds is not ds and not isinstance(control, Dataset):
+                cds.close()
+            register(ds, coh)
+        elif before_a is not None and before_a["suspended"].any() and not (
+                before_a["suspended"].all()):
             before = activity_before_suspension(
-                {coh.name: (before_a, coh), ccoh.name: (before_b, ccoh)},
+                {"suspended later": (before_a.filter("suspended"), coh),
+                 "not suspended": (before_a.filter(~pl.col("suspended")), coh)},
                 suspended_only=False, level=level, n_boot=n_boot, seed=seed)
-        if cds is not ds and not isinstance(control, Dataset):
-            cds.close()
-        register(ds, coh)
-    elif before_a is not None and before_a["suspended"].any() and not (
-            before_a["suspended"].all()):
-        before = activity_before_suspension(
-            {"suspended later": (before_a.filter("suspended"), coh),
-             "not suspended": (before_a.filter(~pl.col("suspended")), coh)},
-            suspended_only=False, level=level, n_boot=n_boot, seed=seed)
-    res = DescribeResult(
-        cohort=coh.name, n_accounts=coh.n, estimates=tuple(ests), tables=tables,
-        hyperactive=hyp, comparison=comp, before_suspension=before, series=ser,
-        reference_time=info.get("reference_time"), activity_source=src,
-        warnings=tuple(warnings),
-        options={**opts, "hyperactive_per_day": hyperactive_per_day,
-                 "weighted": coh.weighted},
-        dataset=dataset_id(ds))
+        res = DescribeResult(
+            cohort=coh.name, n_accounts=coh.n, estimates=tuple(ests), tables=tables,
+            hyperactive=hyp, comparison=comp, before_suspension=before, series=ser,
+            reference_time=info.get("reference_time"), activity_source=src,
+            warnings=tuple(warnings),
+            options={**opts, "hyperactive_per_day": hyperactive_per_day,
+                     "weighted": coh.weighted},
+            dataset=dataset_id(ds))
     if own:
         ds.close()
     return res

@@ -6,104 +6,28 @@ user.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from typing import Any, cast
 
 import polars as pl
 
+from measure._cohort import Cohort, finish_cohort
+from measure._cohort import read_cohort_file as read_cohort_file  # re-exported
+from measure._cohort import resolve_cohort as _resolve
 from measure.dataset import Dataset
 from measure.describe import _sql
-from measure.errors import ConfigError, DataContractError
 
 #: Cohort keywords accepted by ``analyze(..., cohort=...)``.
 COHORT_SOURCES = ("auto", "population", "labelled", "all")
 #: Boolean columns of a ``population`` table that mark predicted supporters.
 POPULATION_FLAGS = ("is_supporter", "predicted_supporter", "supporter", "predicted")
-
-
-@dataclass(frozen=True)
-class Cohort:
-    """A set of accounts with design weights.
-
-    Attributes
-    ----------
-    name
-        Short description of where the accounts came from.
-    frame
-        ``account_id`` and ``weight`` (inverse inclusion probability, 1 if none).
-    weighted
-        Whether the weights differ between accounts.
-    """
-
-    name: str
-    frame: pl.DataFrame
-
-    @property
-    def n(self) -> int:
-        """Number of accounts."""
-        return self.frame.height
-
-    @property
-    def weighted(self) -> bool:
-        """Whether the weights differ between accounts."""
-        w = self.frame["weight"]
-        return self.n > 0 and float(w.min()) != float(w.max())
-
-
-def _cast_ids(ds: Dataset, ids: pl.Series) -> pl.Series:
-    kind = ds.id_type
-    if kind == "int":
-        try:
-            return ids.cast(pl.Int64, strict=True)
-        except Exception as e:  # polars raises several error types
-            raise DataContractError(
-                f"cohort ids are not integers but the dataset's account ids are "
-                f"BIGINT ({e}); give the numeric account_id values",
-                column="account_id") from e
-    if kind == "str":
-        return ids.cast(pl.Utf8)
-    return ids
+#: The temporary tables :func:`register` makes on the dataset's connection.
+TABLES = ("_describe_cohort", "_describe_network")
 
 
 def _finish(ds: Dataset, name: str, df: pl.DataFrame) -> Cohort:
-    if "account_id" not in df.columns:
-        raise ConfigError(
-            f"cohort '{name}' has no account_id column (columns: {df.columns}); "
-            "name the id column account_id")
-    if "weight" not in df.columns:
-        df = df.with_columns(weight=pl.lit(1.0))
-    df = df.select(
-        _cast_ids(ds, df["account_id"]).alias("account_id"),
-        pl.col("weight").cast(pl.Float64),
-    ).filter(pl.col("account_id").is_not_null())
-    df = df.unique("account_id", keep="first", maintain_order=True)
-    if df.filter(pl.col("weight").is_null() | (pl.col("weight") <= 0)).height:
-        raise ConfigError(f"cohort '{name}' has missing or non-positive weights; "
-                          "weights are inverse inclusion probabilities (> 0)")
-    return Cohort(name, df)
-
-
-def read_cohort_file(path: str | os.PathLike[str]) -> pl.DataFrame:
-    """Read a cohort file: Parquet or CSV with ``account_id``, or one id per line.
-
-    A ``weight`` column, when present, is kept.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"cohort file '{p}' does not exist; give a Parquet/CSV file "
-                          "with an account_id column or a text file of ids")
-    if p.suffix == ".parquet":
-        return pl.read_parquet(p)
-    first = p.read_text().lstrip().splitlines()[:1]
-    if first and "account_id" in first[0].split(","):
-        return pl.read_csv(p, infer_schema_length=0).with_columns(
-            *([pl.col("weight").cast(pl.Float64)] if "weight" in
-              first[0].split(",") else []))
-    lines = [x.strip() for x in p.read_text().splitlines()]
-    return pl.DataFrame({"account_id": [x for x in lines if x]})
+    return finish_cohort(ds, name, df)
 
 
 def population_cohort(ds: Dataset) -> Cohort:
@@ -134,6 +58,26 @@ def labelled_cohort(ds: Dataset) -> Cohort:
     return _finish(ds, "labelled supporters", df)
 
 
+def all_cohort(ds: Dataset) -> Cohort:
+    """Every account of the ``accounts`` table."""
+    ds.require("accounts")
+    return _finish(ds, "all accounts", ds.sql(_sql.ALL_ACCOUNTS))
+
+
+def _population(ds: Dataset) -> Cohort:
+    ds.require("population")
+    return population_cohort(ds)
+
+
+def _labelled(ds: Dataset) -> Cohort:
+    ds.require("labels")
+    return labelled_cohort(ds)
+
+
+#: The named cohorts of ``describe`` (``"auto"`` picks one of them).
+NAMED = {"population": _population, "labelled": _labelled, "all": all_cohort}
+
+
 def resolve_cohort(ds: Dataset, cohort: Any = None, *, name: str | None = None
                    ) -> Cohort:
     """Turn a cohort specification into a :class:`Cohort`.
@@ -145,14 +89,13 @@ def resolve_cohort(ds: Dataset, cohort: Any = None, *, name: str | None = None
     cohort
         ``None``/``"auto"`` (``population`` table if present, else labelled
         supporters if ``labels`` exists, else every account), ``"population"``,
-        ``"labelled"``, ``"all"``, a path to a cohort file, a polars DataFrame with
-        ``account_id`` (and optional ``weight``), a :class:`Cohort`, or an iterable
+        ``"labelled"``, ``"all"``, or any form :func:`measure._cohort.resolve_cohort`
+        reads: a path to a cohort file, a polars or pandas DataFrame with
+        ``account_id`` (and optional ``weight``), a :class:`Cohort`, or a sequence
         of account ids.
     name
         Label for the cohort (defaults to its source).
     """
-    if isinstance(cohort, Cohort):
-        return cohort
     if cohort is None or (isinstance(cohort, str) and cohort == "auto"):
         if ds.has("population"):
             cohort = "population"
@@ -160,31 +103,7 @@ def resolve_cohort(ds: Dataset, cohort: Any = None, *, name: str | None = None
             cohort = "labelled"
         else:
             cohort = "all"
-    if isinstance(cohort, str) and cohort in COHORT_SOURCES:
-        if cohort == "population":
-            ds.require("population")
-            c = population_cohort(ds)
-        elif cohort == "labelled":
-            ds.require("labels")
-            c = labelled_cohort(ds)
-            if c.n == 0:
-                c = Cohort("labelled supporters", c.frame)
-        else:
-            ds.require("accounts")
-            c = _finish(ds, "all accounts", ds.sql(_sql.ALL_ACCOUNTS))
-    elif isinstance(cohort, str | os.PathLike):
-        c = _finish(ds, f"file {Path(cohort).name}", read_cohort_file(cohort))
-    elif isinstance(cohort, pl.DataFrame):
-        c = _finish(ds, "given accounts", cohort)
-    elif isinstance(cohort, Iterable):
-        c = _finish(ds, "given accounts", pl.DataFrame({"account_id": list(cohort)}))
-    else:
-        raise ConfigError(
-            f"cohort must be one of {COHORT_SOURCES}, a file path, a DataFrame with "
-            f"account_id or a list of ids; got {type(cohort).__name__}")
-    if name:
-        c = Cohort(name, c.frame)
-    return c
+    return cast(Cohort, _resolve(ds, cohort, named=NAMED, name=name))
 
 
 def register(ds: Dataset, cohort: Cohort, *, network: bool = False) -> None:
@@ -196,3 +115,25 @@ def register(ds: Dataset, cohort: Cohort, *, network: bool = False) -> None:
     ds.con.register("_arrow", cohort.frame.to_arrow())
     ds.execute(_sql.LOAD_NETWORK if network else _sql.LOAD_COHORT)
     ds.con.unregister("_arrow")
+
+
+def release(ds: Dataset) -> None:
+    """Drop the tables :func:`register` made on ``ds``'s connection (if any)."""
+    for t in TABLES:
+        ds.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+@contextlib.contextmanager
+def registered(ds: Dataset) -> Iterator[None]:
+    """Drop the cohort tables made inside the block, also when it fails.
+
+    Tables of :data:`TABLES` that existed before the block are left alone.
+    """
+    before = set(ds.sql("SELECT table_name FROM duckdb_tables() WHERE temporary")
+                 ["table_name"].to_list())
+    try:
+        yield
+    finally:
+        for t in TABLES:
+            if t not in before:
+                ds.execute(f"DROP TABLE IF EXISTS {t}")

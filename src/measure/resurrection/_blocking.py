@@ -1,11 +1,12 @@
 """Helpers of the blocking stage: accounts, key codes, cells, random pairs.
 
 The SQL of blocking is in :mod:`measure.resurrection._sql`; this module holds what
-runs in polars and numpy between those steps: reading the accounts and the
-cohort, the 64-bit codes DuckDB joins on, the counts of common one-deletion
-cells, the nearest-candidates cap of the one-deletion block, the random window
-pairs from which the non-match probabilities are estimated, and the gathering of
-comparison strings for a batch of pairs.
+runs in polars and numpy between those steps: reading the accounts, casting the
+cohort's ids (the cohort is read by :mod:`measure._cohort`) to the accounts' id
+type, the 64-bit codes DuckDB joins on, the counts of common one-deletion cells,
+the nearest-candidates cap of the one-deletion block, the random window pairs from
+which the non-match probabilities are estimated, and the gathering of comparison
+strings for a batch of pairs.
 
 References: Garbe, W. (2012), symmetric deletion (SymSpell) for the one-edit
 handle keys; splink's ``estimate_u_using_random_sampling`` (Linacre et al. 2022,
@@ -14,9 +15,6 @@ handle keys; splink's ``estimate_u_using_random_sampling`` (Linacre et al. 2022,
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,39 +60,6 @@ def accounts_frame(ds: Any, run: Any = None) -> pl.DataFrame:
             df = df.with_columns(pl.col(c).dt.replace_time_zone("UTC"))
         df = df.with_columns(pl.col(c).cast(pl.Datetime("us", "UTC")))
     return df
-
-
-def read_cohort(cohort: Any) -> pl.DataFrame | None:
-    """Read a cohort's ``account_id`` frame from a path, frame, series or ids."""
-    if cohort is None:
-        return None
-    if isinstance(cohort, str | os.PathLike):
-        p = Path(cohort)
-        if not p.is_file():
-            raise ConfigError(f"cohort file '{p}' does not exist; give a Parquet or "
-                              "CSV file with an 'account_id' column, or a text file "
-                              "with one account id per line")
-        if p.suffix == ".parquet":
-            df = pl.read_parquet(p)
-        elif p.suffix == ".csv":
-            df = pl.read_csv(p)
-        else:
-            ids = [x.strip() for x in p.read_text().splitlines() if x.strip()]
-            df = pl.DataFrame({"account_id": ids})
-        if "account_id" not in df.columns:
-            raise ConfigError(f"cohort file '{p}' has no 'account_id' column "
-                              f"(columns: {', '.join(df.columns)}); rename it")
-        return df.select("account_id")
-    if isinstance(cohort, pl.DataFrame):
-        if "account_id" not in cohort.columns:
-            raise ConfigError("cohort DataFrame needs an 'account_id' column")
-        return cohort.select("account_id")
-    if isinstance(cohort, pl.Series):
-        return pl.DataFrame({"account_id": cohort})
-    if isinstance(cohort, Iterable):
-        return pl.DataFrame({"account_id": list(cohort)})
-    raise ConfigError("cohort must be a path, a polars DataFrame/Series with account "
-                      "ids, or an iterable of account ids")
 
 
 def cast_ids(df: pl.DataFrame, dtype: pl.DataType) -> pl.DataFrame:

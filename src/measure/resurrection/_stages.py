@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from measure._cohort import resolve_cohort
 from measure._results import Estimate
 from measure._steps import StepLog, StepRunner
 from measure.errors import ConfigError, EstimationError
@@ -336,8 +337,10 @@ def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None,
         Days after the first ``suspended`` look-up within which a successor
         must be created.
     cohort
-        Restrict the suspended accounts studied (path, ids, or frame with
-        ``account_id``).
+        Restrict the suspended accounts studied (any form
+        :func:`measure._cohort.resolve_cohort` reads: a Parquet/CSV file with
+        ``account_id`` or a text file of ids, a polars or pandas frame with
+        ``account_id``, or a sequence of ids).
     settings
         Linkage settings; their ``backup_days`` opens the windows (defaults
         when ``None``). Give :func:`block` the same settings.
@@ -377,8 +380,8 @@ def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None,
         keys = account_keys(acc).with_row_index("kx")
         del acc
         run.register("accounts", keys.select("account_id", "t_new", "first_seen"))
-        cdf = B.read_cohort(cohort)
-        cdf = (B.cast_ids(cdf, id_dtype) if cdf is not None
+        coh = resolve_cohort(ds, cohort)
+        cdf = (B.cast_ids(coh.ids, id_dtype) if coh is not None
                else pl.DataFrame({"account_id": pl.Series([], dtype=id_dtype)}))
         run.register("cohort", cdf)
         susp = B.utc(run.run(Q.SUSPENDED, {
