@@ -331,8 +331,7 @@ def test_cli_reference_has_a_section_for_every_command_and_census_form():
 
 # ------------------------------------------------------------ no development history
 #: Patterns of development history. A hash is flagged unless it cites another
-#: project's source (``github.com/owner/repo commit abc1234``) or is the
-#: provenance stamp of a generated results page (``code at commit `abc1234```);
+#: project's source (``github.com/owner/repo commit abc1234``);
 #: "session" is allowed as pytest's fixture scope and as a user's session at the
 #: shell ("Typical session:" in ``measure --help``).
 HISTORY = [
@@ -341,7 +340,7 @@ HISTORY = [
     (re.compile(r"(?<![\w&/#])#\d+\b"), "issue reference"),
     (
         re.compile(
-            r"(?<!github\.com/)(?<![\w/:.-])(?<!code at commit `)"
+            r"(?<!github\.com/)(?<![\w/:.-])"
             r"(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b(?![\w-])"
         ),
         "commit hash",
@@ -380,6 +379,7 @@ def test_history_patterns_catch_history_and_spare_manual_text():
         "fixed in #12",
         "Issue #7 asked for it",
         "code from commit 3f9a2b1c",
+        "code at commit `49172e12e08e`",
         "(PR 41)",
         "this session added it",
         "until then the rate was wrong",
@@ -393,7 +393,6 @@ def test_history_patterns_catch_history_and_spare_manual_text():
         "OEIS A058862: 8, 61, 822",
         "github.com/cran/Rcapture commit 09223d1",
         "seeds 1050000-1050099",
-        "code at commit `49172e12e08e`",
         "[a link](#how-rows-are-added)",
         "channel `-1001000000004`",
     ):
