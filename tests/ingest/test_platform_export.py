@@ -91,7 +91,8 @@ def _json(cmd: str, path: Path) -> dict[str, Any]:
     with contextlib.redirect_stdout(buf):
         assert main([cmd, "--json", str(path)]) == 0
     res = json.loads(buf.getvalue())
-    res.pop("dataset", None)  # the export's own id (churn names it)
+    res.pop("dataset", None)  # the export's own id
+    res.pop("timings", None)  # seconds of this run
     return res
 
 
