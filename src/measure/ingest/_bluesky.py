@@ -75,7 +75,6 @@ from measure.ingest._common import (
     RawFile,
     as_count,
     collapse,
-    iter_json,
     opt_str,
     parse_iso,
     raw_json,
@@ -489,12 +488,8 @@ def parse(files: list[RawFile], *, level: int | None = None) -> Parsed:
         A follow-list page is read and ``level`` is None.
     """
     st = _State()
-    for f, line, obj, text in iter_json(files, st.q, st.read):
-        if not isinstance(obj, dict):
-            st.bad(f, line, BadValue("(line)", "bad_shape",
-                                     f"expected a JSON object, got {text[:40]!r}"),
-                   text)
-        elif "kind" in obj:
+    for f, line, obj, text in st.objects(files):
+        if "kind" in obj:
             _jetstream(st, f, line, obj, text)
         elif "response" in obj or "error" in obj:
             _wrapped(st, f, line, obj, text, level)

@@ -1032,6 +1032,21 @@ class LineState:
         self.records.append(rec)
         return self.order
 
+    def objects(self, files: Sequence[RawFile]
+                ) -> Iterator[tuple[RawFile, int, dict[str, Any], str]]:
+        """Yield ``(file, line, object, text)`` for each JSON-object line.
+
+        A line that is JSON but not an object is counted as read and quarantined
+        (``bad_shape``); unreadable lines are handled by :func:`iter_json`.
+        """
+        for f, line, obj, text in iter_json(files, self.q, self.read):
+            if isinstance(obj, dict):
+                yield f, line, obj, text
+            else:
+                self.bad(f, line, BadValue(
+                    "(line)", "bad_shape",
+                    f"expected a JSON object, got {text[:40]!r}"), text)
+
 
 def page_records(st: LineState, f: RawFile, line: int, text: str,
                  items: Sequence[tuple[Any, bool]], t: dt.datetime | None,

@@ -73,7 +73,6 @@ from measure.ingest._common import (
     as_count,
     collapse,
     image_url_hash,
-    iter_json,
     opt_str,
     parse_iso,
     raw_json,
@@ -414,12 +413,8 @@ def parse(files: list[RawFile], *, level: int | None = None) -> Parsed:
         A follow-list page is read and ``level`` is None.
     """
     st = _State()
-    for f, line, obj, text in iter_json(files, st.q, st.read):
-        if not isinstance(obj, dict):
-            st.bad(f, line, BadValue("(line)", "bad_shape",
-                                     f"expected a JSON object, got {text[:40]!r}"),
-                   text)
-        elif "account" in obj:
+    for f, line, obj, text in st.objects(files):
+        if "account" in obj:
             _account_line(st, f, line, obj, text)
         elif "status_code" in obj:
             _error_line(st, f, line, obj, text)

@@ -74,7 +74,6 @@ from measure.ingest._common import (
     RawFile,
     as_count,
     collapse,
-    iter_json,
     opt_str,
     parse_iso,
     wrapper_time,
@@ -363,11 +362,9 @@ class _State(LineState):
         return self.stamp(rec)
 
 
-def _line(st: _State, f: RawFile, line: int, obj: Any, text: str) -> None:
+def _line(st: _State, f: RawFile, line: int, obj: dict[str, Any], text: str
+          ) -> None:
     try:
-        if not isinstance(obj, dict):
-            raise BadValue("(line)", "bad_shape",
-                           f"expected a JSON object, got {text[:40]!r}")
         t, _ = wrapper_time(obj, None)
         if "error" in obj:
             if t is None:
@@ -423,7 +420,7 @@ def parse(files: list[RawFile]) -> Parsed:
         The raw JSON-lines files, in reading order.
     """
     st = _State()
-    for f, line, obj, text in iter_json(files, st.q, st.read):
+    for f, line, obj, text in st.objects(files):
         _line(st, f, line, obj, text)
     records = st.records.frame()
     names = _username_map(records)
