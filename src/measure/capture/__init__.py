@@ -661,12 +661,14 @@ def _evidence(ds: Any, sources: Sequence[str], start: Any, end: Any
 
 def _alive_on_date(ds: Any, sources: tuple[str, ...], start: Any, end: Any,
                    pop: Population
-                   ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray,
-                              Population, list[str]]:
+                   ) -> tuple[tuple[str, ...], pl.Series, np.ndarray, np.ndarray,
+                              np.ndarray, Population, list[str]]:
     """Classify the detected accounts as alive on ``pop.reference_date`` or not.
 
-    Sources that detected none of the accounts alive then are left out (their
-    bits are removed from the masks).
+    Returns the sources kept, the detected accounts' ids, their capture masks
+    over the kept sources, the alive and uncertain flags, the population and
+    warnings. Sources that detected none of the accounts alive then are left out
+    (their bits are removed from the masks).
     """
     ev = _evidence(ds, sources, start, end)
     alive, uncertain, excluded = alive_weights(ev, pop.reference_date)
@@ -684,7 +686,7 @@ def _alive_on_date(ds: Any, sources: tuple[str, ...], start: Any, end: Any,
         alive = alive & (masks > 0)
     pop = replace(pop, n_alive=int(alive.sum()), n_not_alive=int(excluded.sum()),
                   n_uncertain=int(uncertain.sum()))
-    return sources, masks, alive, uncertain, pop, warns
+    return sources, ev["account_id"], masks, alive, uncertain, pop, warns
 
 
 def _alive_range(pop: Population, masks: np.ndarray, alive: np.ndarray,
@@ -790,13 +792,13 @@ def analyze(
             sources = [s for s in present if s not in empty]
     options = {"model": model, "criterion": criterion, "level": level, "ci": ci,
                "stepwise": stepwise}
-    alive = uncertain = None
+    alive = uncertain = ids = None
     if pop.reference_date is None:
         srcs, y, sizes = pattern_counts(ds, sources, start=start, end=end)
         masks = None
     else:
         srcs = tuple(sources) if sources is not None else tuple(present)
-        srcs, masks, alive, uncertain, pop, more = _alive_on_date(
+        srcs, ids, masks, alive, uncertain, pop, more = _alive_on_date(
             ds, srcs, start, end, pop)
         pop_warnings += more
         y = np.bincount(masks[alive], minlength=2 ** len(srcs))[1:].astype(float)
@@ -816,12 +818,12 @@ def analyze(
         pop_warnings += more
     fd = res.false_detections
     if fd is not None and len(srcs) >= 2 and can_screen(ds):
-        kept = ds.sql(_sql.ACCOUNT_MASKS, {"sources": list(srcs), "start": start,
-                                           "end": end})
-        if alive is not None:
-            kept = (_evidence(ds, srcs, start, end).select("account_id")
-                    .with_columns(mask=pl.Series(masks))
-                    .filter(pl.Series(alive)))
+        if ids is None:
+            kept = ds.sql(_sql.ACCOUNT_MASKS, {"sources": list(srcs),
+                                               "start": start, "end": end})
+        else:  # the accounts alive on the reference date, masks as fitted
+            kept = pl.DataFrame({"account_id": ids, "mask": masks}).filter(
+                pl.Series(alive))
         p, missing = supporter_probabilities(ds, kept)
         headline = _headline_of(srcs, **options)
         screened = screened_estimate(kept["mask"].to_numpy(), p, len(srcs),
