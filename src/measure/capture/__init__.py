@@ -54,6 +54,7 @@ from measure.capture._false_detections import (
     supporter_probabilities,
 )
 from measure.capture._graphical import bma_estimate, bma_graphical
+from measure.capture._interaction import INTERACTION_RATIOS, interaction_bounds
 from measure.capture._latent_class import (
     LatentClassSettings,
     fit_latent_class,
@@ -125,6 +126,7 @@ __all__ = [
     "AUTO_POOL",
     "AVERAGE_POOL",
     "CaptureResult",
+    "INTERACTION_RATIOS",
     "GoodnessOfFit",
     "LatentClassSettings",
     "LoglinearFit",
@@ -138,6 +140,7 @@ __all__ = [
     "bma_estimate",
     "bma_graphical",
     "fit_latent_class",
+    "interaction_bounds",
     "goodness_of_fit",
     "latent_class_estimate",
     "model_average",

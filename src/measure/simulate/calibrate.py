@@ -232,6 +232,10 @@ def _capture(path: Path, truth: Truth, seed: int) -> list[Score]:
                     ("graphical models", r.graphical)):
         out.append(_score("capture", name, estimand, "count", target, e,
                           target=False))
+    for row in r.interaction_bounds().iter_rows(named=True):
+        bounds = dataclasses.replace(r.estimate, ci=(row["ci_low"], row["ci_high"]))
+        out.append(_score("capture", f"interaction bounds (ratio {row['ratio']:g})",
+                          estimand, "count", target, bounds, target=False))
     return out
 
 
