@@ -32,10 +32,14 @@ Which families recompute an interval at another level:
 * ``resurrection``: the return rate on the complementary log-log scale with
   Rubin's (1987) total variance and degrees of freedom, as pooled over the link
   draws;
-* ``census`` (posterior draws of the headline are not kept), ``churn`` (the band
-  behind the median is pooled over imputations whose degrees of freedom are not
-  kept) and ``describe`` (bootstrap replicates are not kept): not at another
-  level; run ``analyze(..., level=...)``.
+* ``census``: the equal-tailed interval of the kept posterior draws of the
+  headline total (widened to the misclassification grid at that level when the
+  coder error rates are not identified), or with known error rates the
+  Wilson–MOVER interval through the Rogan–Gladen correction;
+* ``churn`` (the band behind the median is pooled over imputations whose degrees
+  of freedom are not kept) and ``describe`` (the median's order-statistic
+  interval needs the cohort's follower counts, which are not kept): not at
+  another level; run ``analyze(..., level=...)``.
 
 References
 ----------

@@ -20,7 +20,7 @@ from measure.census._coders import (
     sample_posterior,
 )
 from measure.census._coverage import frame_coverage
-from measure.census._result import CensusResult
+from measure.census._result import CensusResult, HeadlineBasis
 from measure.census._sample import _check_metric
 from measure.dataset import Dataset
 from measure.errors import EstimationError
@@ -348,7 +348,7 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
                                  method="Cohen's kappa")
     readings = _readings(labels, coded)
     sizes_h = dict(zip(st["stratum"].to_list(), N.tolist(), strict=True))
-    latent, coder_error, posterior = _latent_class(
+    latent, coder_error, posterior, draws = _latent_class(
         readings, sizes_h, N, n, x, level=level, seed=seed,
         assumptions=tuple(assumptions), grid=grid)
     if corrected is not None:
@@ -390,6 +390,10 @@ def analyze(ds: Dataset, *, metric: str = "in_friends", level: float = 0.95,
         population=population, assumptions=estimate.assumptions,
         warnings=tuple(warns), frame_info=info.to_dict(), uncorrected=uncorrected,
         coder_error=coder_error, frame_coverage=coverage, posterior=posterior,
+        headline_basis=HeadlineBasis(
+            N=N, n=n, x=x, draws=draws, sensitivity=sensitivity,
+            specificity=specificity,
+            identified=bool(coder_error.get("identified", False))),
         dataset=dataset_id(ds),
         options={"metric": metric, "level": level, "high_precision": high_precision,
                  "sensitivity": sensitivity, "specificity": specificity,
@@ -449,14 +453,15 @@ def _readings(labels: pl.DataFrame, coded: pl.DataFrame) -> pl.DataFrame:
 def _latent_class(readings: pl.DataFrame, sizes: dict[str, float], N: np.ndarray,
                   n: np.ndarray, x: np.ndarray, *, level: float, seed: int,
                   assumptions: tuple[str, ...], grid: pl.DataFrame
-                  ) -> tuple[Estimate, dict, CoderPosterior]:
+                  ) -> tuple[Estimate, dict, CoderPosterior, np.ndarray]:
     """Headline total corrected for coder error estimated from the coded data.
 
     The primary coder's error rates are drawn from the posterior of the
     latent-class model; each draw corrects the stratified total of that coder's
     labels (``N, n, x`` per stratum) by Rogan-Gladen without truncating strata,
     with the sampling error added (:func:`corrected_total_draws`). Returns the
-    estimate, the ``coder_error`` summary (plain JSON) and the posterior draws.
+    estimate, the ``coder_error`` summary (plain JSON), the posterior of the coder
+    model and the draws of the headline total.
     """
     fit = fit_coder_model(readings)
     post = sample_posterior(readings, sizes, draws=POSTERIOR_DRAWS,
@@ -520,7 +525,7 @@ def _latent_class(readings: pl.DataFrame, sizes: dict[str, float], N: np.ndarray
                    "error": list(post.priors.error),
                    "unclear": list(post.priors.unclear)},
     }
-    return e, coder_error, post
+    return e, coder_error, post, draws
 
 
 def _coder_rates(post: CoderPosterior, coder_error: dict,

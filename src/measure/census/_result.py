@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from measure._contract import ResultMixin, fmt_ci, fmt_num
@@ -32,12 +33,42 @@ def _count(v: Any) -> Any:
 
 
 @dataclass(frozen=True, eq=False)
+class HeadlineBasis:
+    """What :meth:`CensusResult.conf_int` needs to recompute the headline interval.
+
+    Attributes
+    ----------
+    N, n, x
+        Per stratum: accounts, coded accounts and coded supporters.
+    draws
+        Posterior draws of the headline total (coder-error model and sampling).
+    sensitivity, specificity
+        Known coder error rates, when given (the headline is then the
+        Rogan–Gladen corrected total).
+    identified
+        Whether the coder model's error rates are identified by the coded data
+        (if not, the interval is widened to the misclassification grid's).
+    """
+
+    N: np.ndarray
+    n: np.ndarray
+    x: np.ndarray
+    draws: np.ndarray
+    sensitivity: float | None = None
+    specificity: float | None = None
+    identified: bool = True
+
+
+@dataclass(frozen=True, eq=False)
 class CensusResult(ResultMixin):
     """Number of supporter accounts in a census frame, with bounds and diagnostics.
 
     Satisfies the result contract (:class:`measure._contract.Result`); the
-    headline interval is not recomputed at another level (its posterior draws are
-    not kept): ``conf_int(level)`` raises unless ``level`` is the one analysed at.
+    headline interval is recomputed at another level by ``conf_int(level)``: from
+    the kept posterior draws of the headline total (equal-tailed), widened to the
+    misclassification grid's intervals at that level when the coder error rates are
+    not identified, or, with known coder error rates, by the same Wilson–MOVER
+    interval through the Rogan–Gladen correction.
 
     Attributes
     ----------
@@ -130,6 +161,7 @@ class CensusResult(ResultMixin):
     coder_error: dict[str, Any] | None = None
     frame_coverage: Any = None
     posterior: Any = field(default=None, repr=False)
+    headline_basis: HeadlineBasis | None = field(default=None, repr=False)
     dataset: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
@@ -159,9 +191,31 @@ class CensusResult(ResultMixin):
             "counted as supporter)."
         )
 
+    def _recompute_ci(self, level: float) -> tuple[float, float]:
+        """Headline interval at ``level`` from :attr:`headline_basis`."""
+        b = self.headline_basis
+        if b is None:
+            return super()._recompute_ci(level)
+        from measure.census import _estimate as est
+        from measure.census._analyze import GRID
+
+        if b.sensitivity is not None and b.specificity is not None:
+            c = est.corrected_stratified_total(
+                b.N, b.n, b.x, sensitivity=b.sensitivity,
+                specificity=b.specificity, level=level)
+            return (float(c.ci[0]), float(c.ci[1]))
+        a = (1 - level) / 2
+        lo, hi = (float(v) for v in np.quantile(b.draws, [a, 1 - a]))
+        if not b.identified:
+            grid = est.misclassification_grid(
+                b.N, b.n, b.x, sensitivities=GRID[0], specificities=GRID[1],
+                level=level)
+            lo = min(lo, min(r["ci_low"] for r in grid))
+            hi = max(hi, max(r["ci_high"] for r in grid))
+        return (lo, hi)
+
     def _no_recompute_reason(self) -> str:
-        return ("the headline is the median and equal-tailed interval of posterior "
-                "draws that are not kept")
+        return "the result holds no posterior draws of the headline"
 
     def estimates(self) -> list[Estimate]:
         """Every estimate held, headline first."""
