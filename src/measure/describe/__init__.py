@@ -35,6 +35,7 @@ from measure.describe._cohort import (
     register,
     registered,
     resolve_cohort,
+    where_label,
 )
 from measure.describe._compare import (
     ComparisonResult,
@@ -97,11 +98,12 @@ def _profile_one(ds: Dataset, cohort: Cohort, network: Any, *, level: float,
     return df, info, ests, tables, reps
 
 
-def analyze(  # noqa: C901
+def analyze(  # noqa: C901, PLR0913
     ds: Dataset | str | os.PathLike[str],
     cohort: Any = None,
     control: Any = None,
     *,
+    where: Any = None,
     network: Any = None,
     level: float = 0.95,
     n_boot: int = 1000,
@@ -127,6 +129,11 @@ def analyze(  # noqa: C901
         A second cohort in the same dataset (any form ``cohort`` accepts), or a
         second dataset (directory or :class:`~measure.Dataset`) whose accounts are
         all the control group (census Appendix B).
+    where
+        Keep only the cohort's accounts whose ``accounts`` row satisfies this
+        filter: ``"lang=ar"``, ``"followers>100 and lang in ar,fr"``, a list of
+        such parts or a mapping ``{"lang": "ar"}`` (values bound as data, never
+        pasted into SQL). The control group is not filtered.
     network
         Accounts counted as "in network" for the in-network follower share (any
         cohort form); default the cohort itself.
@@ -185,7 +192,7 @@ def analyze(  # noqa: C901
                 burst_hours=burst_hours, activity_source=activity_source)
     with registered(ds):
         warnings: list[str] = []
-        coh = resolve_cohort(ds, cohort)
+        coh = resolve_cohort(ds, cohort, where=where)
         if coh.name != "all accounts":  # ids read from accounts need no check
             coh = _known(ds, coh, warnings)
         if coh.n == 0:
@@ -247,7 +254,8 @@ def analyze(  # noqa: C901
             reference_time=info.get("reference_time"), activity_source=src,
             warnings=tuple(warnings),
             options={**opts, "hyperactive_per_day": hyperactive_per_day,
-                     "weighted": coh.weighted},
+                     "weighted": coh.weighted,
+                     "where": None if where is None else where_label(where)},
             dataset=dataset_id(ds))
     if own:
         ds.close()

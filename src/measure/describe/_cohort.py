@@ -78,8 +78,8 @@ def _labelled(ds: Dataset) -> Cohort:
 NAMED = {"population": _population, "labelled": _labelled, "all": all_cohort}
 
 
-def resolve_cohort(ds: Dataset, cohort: Any = None, *, name: str | None = None
-                   ) -> Cohort:
+def resolve_cohort(ds: Dataset, cohort: Any = None, *, where: Any = None,
+                   name: str | None = None) -> Cohort:
     """Turn a cohort specification into a :class:`Cohort`.
 
     Parameters
@@ -93,6 +93,9 @@ def resolve_cohort(ds: Dataset, cohort: Any = None, *, name: str | None = None
         reads: a path to a cohort file, a polars or pandas DataFrame with
         ``account_id`` (and optional ``weight``), a :class:`Cohort`, or a sequence
         of account ids.
+    where
+        Keep only the cohort's accounts whose ``accounts`` row satisfies this
+        filter (any form :func:`measure._cohort.parse_where` reads, bound as data).
     name
         Label for the cohort (defaults to its source).
     """
@@ -103,7 +106,18 @@ def resolve_cohort(ds: Dataset, cohort: Any = None, *, name: str | None = None
             cohort = "labelled"
         else:
             cohort = "all"
-    return cast(Cohort, _resolve(ds, cohort, named=NAMED, name=name))
+    c = cast(Cohort, _resolve(ds, cohort, where=where, named=NAMED, name=name))
+    if where is not None and name is None:
+        c = Cohort(f"{c.name} matching {where_label(where)}", c.frame)
+    return c
+
+
+def where_label(where: Any) -> str:
+    """Short text of a filter for cohort names (``lang = 'ar' and ...``)."""
+    from measure._cohort import parse_where
+
+    return " and ".join(f"{col} {op} {','.join(vals)}"
+                        for col, op, vals in parse_where(where))
 
 
 def register(ds: Dataset, cohort: Cohort, *, network: bool = False) -> None:
