@@ -103,3 +103,38 @@ def test_a_population_table_screens_the_detections(tmp_path: Path) -> None:
     assert fd.screened.estimate < res.estimate.estimate
     assert res.to_dict()["false_detections"]["screened"]["estimate"] == \
         pytest.approx(fd.screened.estimate)
+
+
+def test_detection_raises_the_supporter_odds_by_the_coded_accounts_ratio(
+        tmp_path: Path) -> None:
+    """Coded supporters are detected 3 of 5, other coded accounts 1 of 9: with
+    half a detection of smoothing the ratio is (3.5/6) / (1.5/10) = 3.89, and an
+    unlabelled detected account's p_supporter of 0.5 becomes 3.89 / 4.89."""
+    from measure.capture._false_detections import (
+        detection_likelihood_ratio,
+        supporter_probabilities,
+    )
+    from measure.census import resolve_labels
+
+    ids = list(range(20))
+    sup, other = [0, 1, 2, 10, 11], [3, *range(12, 20)]
+    lab = pl.DataFrame({"account_id": sup + other, "coder": "a",
+                        "label": ["supporter"] * 5 + ["non_supporter"] * 9})
+    with DatasetWriter(tmp_path / "d") as w:
+        w.write_table("accounts", pl.DataFrame(
+            {"account_id": ids, "screen_name": [f"u{i}" for i in ids]}))
+        w.write_table("detections", pl.DataFrame(
+            {"account_id": list(range(6)), "source": "a", "detected_at": T0}))
+        w.write_table("population", pl.DataFrame(
+            {"account_id": ids, "p_supporter": [0.5] * 20}))
+        w.write_table("labels", lab)
+    with measure.open(tmp_path / "d") as ds:
+        per, _ = resolve_labels(ds.sql("SELECT account_id, coder, label FROM labels"))
+        ratio, parts = detection_likelihood_ratio(ds, per)
+        p, missing = supporter_probabilities(
+            ds, pl.DataFrame({"account_id": [0, 3, 4, 5]}))
+    assert parts["q_supporter"] == pytest.approx(3.5 / 6)
+    assert parts["q_other"] == pytest.approx(1.5 / 10)
+    assert ratio == pytest.approx((3.5 / 6) / 0.15)
+    assert missing == 0
+    assert p == pytest.approx([1.0, 0.0, ratio / (ratio + 1), ratio / (ratio + 1)])

@@ -111,19 +111,68 @@ def can_screen(ds: Any) -> bool:
     return ds.has("population") and ds.has_column("population", "p_supporter")
 
 
+def detection_likelihood_ratio(ds: Any, labels: pl.DataFrame
+                               ) -> tuple[float, dict[str, float]]:
+    """How much more often supporters are detected than other accounts.
+
+    From the coded accounts: ``q_S`` is the share of coded supporters on at least
+    one list, ``q_N`` that of the other coded accounts (``unclear`` among them),
+    each weighted by the inverse inclusion probability when the labels carry
+    ``inclusion_prob`` and smoothed by half a detection (``(x + 0.5) / (n + 1)``).
+    Being detected multiplies the odds of being a supporter by ``q_S / q_N``
+    (Bayes' rule), which the census model's ``p_supporter`` — fitted on the frame,
+    blind to the lists — does not include.
+
+    Parameters
+    ----------
+    ds
+        The dataset (``detections`` and ``labels``).
+    labels
+        One resolved label per coded account (``account_id``, ``label``).
+
+    Returns
+    -------
+    tuple
+        The ratio and its parts (``q_supporter``, ``q_other``, ``n_supporter``,
+        ``n_other``).
+    """
+    det = ds.sql("SELECT DISTINCT account_id FROM detections")["account_id"]
+    lab = labels.select("account_id", "label")
+    if ds.has_column("labels", "inclusion_prob"):
+        w = ds.sql("SELECT account_id, min(inclusion_prob) AS pi FROM labels "
+                   "GROUP BY account_id")
+        lab = lab.join(w, on="account_id", how="left").with_columns(
+            (1.0 / pl.col("pi")).fill_null(1.0).alias("w"))
+    else:
+        lab = lab.with_columns(pl.lit(1.0).alias("w"))
+    lab = lab.with_columns(pl.col("account_id").is_in(det.implode()).alias("det"))
+    parts: dict[str, float] = {}
+    for key, is_sup in (("supporter", True), ("other", False)):
+        g = lab.filter((pl.col("label") == "supporter") == is_sup)
+        n = float(g["w"].sum()) if g.height else 0.0
+        x = float(g.filter(pl.col("det"))["w"].sum()) if g.height else 0.0
+        scale = g.height / n if n > 0 else 1.0  # smoothing on the count scale
+        parts[f"q_{key}"] = (x * scale + 0.5) / (n * scale + 1.0)
+        parts[f"n_{key}"] = float(g.height)
+    return parts["q_supporter"] / parts["q_other"], parts
+
+
 def supporter_probabilities(ds: Any, accounts: pl.DataFrame
                             ) -> tuple[np.ndarray, int] | None:
     """Probability that each of ``accounts`` (column ``account_id``) is a supporter.
 
-    From the dataset's ``population`` (``p_supporter``), with the ``labels`` of
-    coded accounts taking precedence (primary label: 1 for ``supporter``, else
-    0); ``None`` without a ``population`` table. Returns the probabilities and how
-    many accounts had no classification (given 1).
+    Detected accounts with a coded label get 1 (``supporter``) or 0. The others
+    get the census model's ``p_supporter`` (from the ``population`` table)
+    updated by their detection: odds times :func:`detection_likelihood_ratio`
+    (without labels, the model's probability as it is). ``None`` without a
+    ``population`` table. Returns the probabilities and how many accounts had no
+    classification (given 1).
     """
     if not can_screen(ds):
         return None
     has_lab = ds.has("labels")
     df = accounts.select("account_id")
+    ratio = 1.0
     if has_lab:
         lab = ds.sql("SELECT account_id, coder, label FROM labels")
         from measure.census import resolve_labels
@@ -131,14 +180,16 @@ def supporter_probabilities(ds: Any, accounts: pl.DataFrame
         per, _ = resolve_labels(lab)
         df = df.join(per.select("account_id", "label"), on="account_id",
                      how="left")
+        ratio, _ = detection_likelihood_ratio(ds, per)
     else:
         df = df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("label"))
     pop = ds.sql("SELECT account_id, p_supporter FROM population")
     df = df.join(pop, on="account_id", how="left")
+    odds = pl.col("p_supporter") * ratio
     p = df.select(
         pl.when(pl.col("label").is_not_null())
         .then((pl.col("label") == "supporter").cast(pl.Float64))
-        .otherwise(pl.col("p_supporter")).alias("p"))["p"]
+        .otherwise(odds / (odds + 1.0 - pl.col("p_supporter"))).alias("p"))["p"]
     missing = int(p.is_null().sum())
     return p.fill_null(1.0).to_numpy().astype(float), missing
 
