@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,11 +25,36 @@ def _clean(o: Any) -> Any:
     return o
 
 
-def emit(args: Any, payload: dict[str, Any], text: str) -> None:
-    """Print ``payload`` as one JSON object with ``--json``, else ``text``."""
+def with_warnings(payload: dict[str, Any], warnings: Sequence[str]) -> dict[str, Any]:
+    """Return ``payload`` with ``warnings`` first in its top-level ``"warnings"`` list.
+
+    A result's own ``"warnings"`` list (``to_dict()``) keeps its entries after
+    them; a payload without one gets one.
+    """
+    if not warnings:
+        return payload
+    out = dict(payload)
+    own = out.get("warnings")
+    rest = list(own) if isinstance(own, list | tuple) else []
+    out["warnings"] = list(warnings) + [w for w in rest if w not in warnings]
+    return out
+
+
+def emit(args: Any, payload: dict[str, Any], text: str, *,
+         warnings: Sequence[str] = ()) -> None:
+    """Print ``payload`` as one JSON object with ``--json``, else ``text``.
+
+    ``warnings`` (such as the warning of a modified dataset opened with
+    ``--allow-modified``) go first into the JSON's top-level ``"warnings"`` list,
+    and before and after the text.
+    """
     if getattr(args, "json", False):
+        payload = with_warnings(payload, warnings)
         print(json.dumps(_clean(payload), indent=2, ensure_ascii=False))
     else:
+        if warnings:
+            lines = "\n".join(f"warning: {w}" for w in warnings)
+            text = f"{lines}\n\n{text}\n\n{lines}"
         print(text)
 
 
@@ -46,3 +71,31 @@ def add_json_flag(parser: Any) -> None:
     """Add the standard ``--json`` flag to a subcommand parser."""
     parser.add_argument("--json", action="store_true",
                         help="Print one JSON object instead of text")
+
+
+def add_allow_modified_flag(parser: Any) -> None:
+    """Add ``--allow-modified`` to a subcommand parser that analyses a dataset."""
+    parser.add_argument("--allow-modified", action="store_true",
+                        help="Analyse a pinned dataset even if its files differ "
+                        "from its manifest, with a warning on every output; "
+                        "without it such a dataset is refused, naming each file "
+                        "that differs")
+
+
+def open_dataset_arg(args: Any, path: Any = None, **kwargs: Any) -> Any:
+    """Open the command's dataset (``args.dataset``), honouring ``--allow-modified``.
+
+    Keyword arguments go to :func:`measure.open`. The warning of a modified
+    dataset is kept in the dataset's ``warnings`` (pass them to :func:`emit`)
+    rather than printed by Python's warning machinery.
+    """
+    import warnings
+
+    from measure.dataset import open_dataset
+    from measure.errors import ModifiedDatasetWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModifiedDatasetWarning)
+        return open_dataset(args.dataset if path is None else path,
+                            allow_modified=bool(getattr(args, "allow_modified",
+                                                        False)), **kwargs)

@@ -60,6 +60,10 @@ class PinMismatchError(MeasureError):
         super().__init__(message)
 
 
+class DatasetLockedError(MeasureError):
+    """Another process is writing the dataset (names the dataset and its pid)."""
+
+
 class UnsafePathError(MeasureError):
     """A manifest path points outside its dataset (absolute, or containing ``..``)."""
 
@@ -74,6 +78,15 @@ class EstimationError(MeasureError):
 
 class ConfigError(MeasureError):
     """An invalid option or configuration value; lists the valid ones."""
+
+
+class ModifiedDatasetWarning(UserWarning):
+    """A pinned dataset's files differ from its manifest and were analysed anyway.
+
+    Raised (as a warning) by ``measure.open(path, allow_modified=True)``; every
+    number computed from such a dataset describes data that are not the pinned
+    version.
+    """
 
 
 class StatisticalWarning(UserWarning):

@@ -23,7 +23,7 @@ def test_cli_sample_import_estimate(medium_world, tmp_path: Path,
     out = run_json(capsys, ["census", "sample", str(path), "--strata", "in_friends",
                             "--n", "120", "--allocation", "equal", "--seed", "3",
                             "--out", str(sheet), "--json"])
-    assert out["n"] == 120 and out["repin_required"] is True
+    assert out["n"] == 120 and out["repin_required"] is False  # pinned again
     assert (path / "design.parquet").is_file()
     df = pl.read_csv(sheet)
     assert "link" in df.columns and df.height == 120

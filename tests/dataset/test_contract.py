@@ -42,9 +42,12 @@ def _write(path: Path, **tables: pl.DataFrame) -> Path:
 
 @pytest.fixture
 def good(tmp_path: Path) -> Path:
-    return _write(tmp_path / "good", accounts=_accounts(), observations=_observations(),
+    path = _write(tmp_path / "good", accounts=_accounts(), observations=_observations(),
                   edges=pl.DataFrame({"src": [1, 2], "dst": [2, 3],
                                       "relation": ["follows", "mentions"]}))
+    # unpinned: these tests rewrite tables in place, which a pinned dataset refuses
+    (path / "manifest.json").unlink()
+    return path
 
 
 def test_valid_dataset_opens_with_views(good: Path) -> None:

@@ -72,36 +72,42 @@ def test_every_record_is_written_quarantined_or_collapsed(dataset):
     assert len(APP.read_text().splitlines()) == len(APPVIEW_RECORDS)
     # lines read = rows read + identity events (which are not look-ups)
     assert rep.rows_read == JET_LINES - IDENTITY_EVENTS + sum(APPVIEW_RECORDS) == 118
-    # two commits delivered twice (the same DID and time_us) collapse
+    # two commits delivered twice (the same DID and time_us) collapse; an
+    # unreadable optional field (a follower's createdAt, line 16; an avatar that
+    # is not a blob, line 101) is nulled with a field note and the record kept
     assert (rep.rows_written["observations"], rep.rows_quarantined,
-            rep.rows_collapsed["observations"]) == (91, 25, 2)
+            rep.rows_collapsed["observations"]) == (93, 23, 2)
     assert rep.balanced
     assert rep.rows_written["identity_events"] == IDENTITY_EVENTS
+    # line 103's undecodable byte is replaced (a field note on 'note'); what is
+    # left is no event of a known shape
     assert rep.reasons == {
-        "bad_encoding": 1, "bad_json": 1, "bad_shape": 3, "bad_timestamp": 3,
-        "bad_type": 3, "bad_value": 1, "missing_id": 4, "naive_timestamp": 1,
+        "bad_json": 1, "bad_shape": 4, "bad_timestamp": 2,
+        "bad_type": 2, "bad_value": 1, "missing_id": 4, "naive_timestamp": 1,
         "no_observed_at": 1, "unknown_error": 1, "unknown_kind": 1,
         "unmapped_status": 4, "unresolved_handle": 1}
+    notes = _sql(out, 'SELECT line, "column", kind FROM field_notes')
+    assert notes.rows() == [(16, "followers[].createdAt", "bad_timestamp"),
+                            (101, "commit.record.avatar", "bad_type"),
+                            (103, "note", "bad_encoding")]
     q = _sql(out, 'SELECT source_file, line, "column", kind, reason FROM quarantine')
     a, j = str(APP), str(JET)
     assert q.select("source_file", "line", "column", "kind").rows() == [
         (a, 10, "error", "unknown_error"), (a, 11, "actor", "unresolved_handle"),
         (a, 12, "collected_at", "no_observed_at"), (a, 13, "actor", "missing_id"),
         (a, 15, "profiles[].did", "missing_id"),
-        (a, 16, "followers[].createdAt", "bad_timestamp"),
         (a, 17, "response", "bad_shape"), (a, 18, "collected_at", "naive_timestamp"),
         (j, 69, "account.status", "unmapped_status"),
         (j, 70, "account.status", "unmapped_status"),
         (j, 71, "account.status", "unmapped_status"),
         (j, 72, "account.status", "unmapped_status"),
-        (j, 91, None, "bad_json"), (j, 92, "(line)", "bad_shape"),
+        (j, 91, "(record)", "bad_json"), (j, 92, "(line)", "bad_shape"),
         (j, 93, "(line)", "bad_shape"), (j, 94, "did", "missing_id"),
         (j, 95, "did", "bad_type"), (j, 96, "time_us", "bad_timestamp"),
         (j, 97, "kind", "unknown_kind"), (j, 98, "account.active", "bad_type"),
         (j, 99, "commit.operation", "bad_value"),
         (j, 100, "commit.record.subject", "missing_id"),
-        (j, 101, "commit.record.avatar", "bad_type"),
-        (j, 102, "identity.time", "bad_timestamp"), (j, 103, None, "bad_encoding")]
+        (j, 102, "identity.time", "bad_timestamp"), (j, 103, "(line)", "bad_shape")]
     reasons = q.filter(q["kind"] == "unmapped_status")["reason"].to_list()
     assert "'throttled'" in reasons[0] and "'desynchronized'" in reasons[1]
     assert "without a status" in reasons[2] and "'banished'" in reasons[3]
@@ -182,10 +188,10 @@ def test_follow_events_are_not_edges_and_pages_are_crawls(dataset):
         (did("simgale"), "followers", _t(5, 10, 12, 0, 2), True, 1, 0),
     ]
     edges = _sql(out, "SELECT src, dst, observed_at FROM edges")
-    # six followers of heath over two pages and two follows of iris (one of them
-    # heath); gale's only follower was quarantined (bad createdAt); no Jetstream
-    # follow is an edge
-    assert edges.height == 8
+    # six followers of heath over two pages, two follows of iris (one of them
+    # heath) and gale's only follower (kept, its bad createdAt nulled); no
+    # Jetstream follow is an edge
+    assert edges.height == 9
     assert sorted(edges.filter(edges["dst"] == did("simheath"))["src"]) == sorted(
         did(n) for n in ("simgale", "simiris", "simamber", "simmoss", "simnettle",
                          "simbirch", "simiris"))

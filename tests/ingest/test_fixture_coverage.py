@@ -44,9 +44,12 @@ STATUSES = {
     "twarc2-follows": {"active", "suspended", "not_found", "protected"},
 }
 #: Every line-level reason of the JSON-lines readers (iter_json, the value parsers).
+#: ``bad_encoding`` is a field note (the bytes are replaced and the record kept),
+#: as is a reason given for an optional field (its value is nulled); the test
+#: counts quarantine reasons and field-note kinds together.
 COMMON = {"bad_encoding", "bad_json", "bad_shape", "bad_type", "bad_timestamp",
           "naive_timestamp", "missing_id", "no_observed_at", "unknown_error"}
-#: Quarantine reasons each format's reader can give.
+#: Quarantine reasons and field-note kinds each format's reader can give.
 REASONS = {
     "bluesky": COMMON | {"bad_value", "unknown_kind", "unmapped_status",
                          "unresolved_handle"},
@@ -81,6 +84,9 @@ def test_fixture_covers_every_status_and_reason_and_balances(tmp_path, fmt):
         with measure.open(out) as ds:
             statuses |= set(ds.sql("SELECT DISTINCT status FROM observations")
                             ["status"].to_list())
+            if "field_notes" in rep.rows_written:
+                for k in ds.sql("SELECT kind FROM field_notes")["kind"]:
+                    reasons[k] = reasons.get(k, 0)
     print(f"\n{fmt}: read {read} = written {written} + quarantined {quarantined} "
           f"+ collapsed {collapsed}; {len(reasons)} reasons")
     assert read == RECORDS[fmt] >= 30

@@ -239,7 +239,7 @@ def test_no_integer_id_or_handle_of_the_twarc2_census_appears_in_its_exports(
 
 def test_quarantined_raw_records_are_dropped_even_with_all_text_kept(exports):
     q = pl.read_parquet(exports[("bluesky", "all_text")] / "quarantine.parquet")
-    assert q.height == 25 and {"raw", "reason", "source_file"}.isdisjoint(q.columns)
+    assert q.height == 23 and {"raw", "reason", "source_file"}.isdisjoint(q.columns)
     info = json.loads((exports[("bluesky", "all_text")] / "manifest.json")
                       .read_text())["pseudonymised"]
     assert {"quarantine.raw", "quarantine.reason", "quarantine.source_file"} <= set(

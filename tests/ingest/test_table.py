@@ -25,10 +25,11 @@ def test_csv_mapping_fixture(raw_copy, tmp_path):
     rep = ingest(src, "table", out, mp)
     assert (sha256(src), sha256(mp)) == before
     assert rep.rows_read == 11
-    assert rep.rows_quarantined == 6 and rep.rows_collapsed == {"observations": 1}
-    assert rep.rows_written["observations"] == 4
+    # line 11's optional count 'many' is nulled (a field note), the row kept
+    assert rep.rows_quarantined == 5 and rep.rows_collapsed == {"observations": 1}
+    assert rep.rows_written["observations"] == 5
     assert rep.balanced
-    assert rep.reasons == {"bad_timestamp": 2, "bad_type": 2, "bad_value": 1,
+    assert rep.reasons == {"bad_timestamp": 2, "bad_type": 1, "bad_value": 1,
                            "missing_value": 1}
     with measure.open(out) as ds:
         obs = ds.sql("SELECT * FROM observations ORDER BY account_id, observed_at")
@@ -42,9 +43,15 @@ def test_csv_mapping_fixture(raw_copy, tmp_path):
     st = dict(zip(obs["account_id"], obs["status"], strict=True))
     assert st[1380000000000000002] == "suspended" and st[1380000000000000003] == \
         "not_found"
-    assert q["line"].to_list() == [7, 8, 9, 10, 11, 12]
+    assert q["line"].to_list() == [7, 8, 9, 10, 12]
     assert q["column"].to_list() == ["user_id", "checked", "state", "checked",
-                                     "followers", "user_id"]
+                                     "user_id"]
+    with measure.open(out) as ds:
+        notes = ds.sql("SELECT line, \"column\", kind FROM field_notes")
+        seven = ds.sql("SELECT followers_count FROM observations "
+                       "WHERE account_id = 1380000000000000007")
+    assert notes.rows() == [(11, "followers", "bad_type")]
+    assert seven["followers_count"].to_list() == [None]
     m = json.loads((out / "manifest.json").read_text())
     assert [i.get("role") for i in m["inputs"]] == [None, "mapping"]
     assert m["inputs"][0]["sha256"] == before[0]

@@ -60,8 +60,10 @@ def test_every_record_is_written_quarantined_or_collapsed(dataset):
     assert (rep.rows_written["observations"], rep.rows_quarantined,
             rep.rows_collapsed["observations"]) == (27, 17, 1)
     assert rep.balanced
+    # line 45's undecodable byte is replaced (a field note) and the repaired
+    # text is no entity object
     assert rep.reasons == {
-        "bad_encoding": 1, "bad_json": 1, "bad_shape": 2, "bad_timestamp": 1,
+        "bad_json": 1, "bad_shape": 3, "bad_timestamp": 1,
         "bad_type": 3, "bad_value": 1, "missing_id": 2, "naive_timestamp": 1,
         "no_observed_at": 1, "unknown_error": 1, "unknown_kind": 2,
         "unresolved_handle": 1}
@@ -72,12 +74,14 @@ def test_every_record_is_written_quarantined_or_collapsed(dataset):
         (f, 31, "message._", "unknown_kind"), (f, 32, "message.date", "bad_timestamp"),
         (f, 33, "message.entities[].offset", "bad_value"),
         (f, 34, "message.peer_id.channel_id", "bad_type"),
-        (f, 35, None, "bad_json"), (f, 36, "(line)", "bad_shape"),
+        (f, 35, "(record)", "bad_json"), (f, 36, "(line)", "bad_shape"),
         (f, 37, "collected_at", "no_observed_at"),
         (f, 38, "collected_at", "naive_timestamp"), (f, 39, "entity._", "unknown_kind"),
         (f, 40, "entity.id", "bad_type"), (f, 41, "entity.id", "missing_id"),
         (f, 42, "query", "missing_id"), (f, 43, "entity.restricted", "bad_type"),
-        (f, 44, "(line)", "bad_shape"), (f, 45, None, "bad_encoding")]
+        (f, 44, "(line)", "bad_shape"), (f, 45, "entity", "bad_shape")]
+    notes = _sql(out, 'SELECT line, "column", kind FROM field_notes')
+    assert notes.rows() == [(45, "entity", "bad_encoding")]
     reason = _sql(out, "SELECT reason FROM quarantine WHERE line = 22")["reason"][0]
     assert "FloodWaitError" in reason
 

@@ -86,13 +86,16 @@ def test_error_pages_statuses_crawl_completeness_and_quarantine(tmp_path):
     rep = ingest(ERRORS, "twarc2-follows", tmp_path / "e", level=1)
     # rows in = rows out + quarantined, against the hand count of the file
     assert rep.rows_read == sum(ERROR_RECORDS) == 35
+    # line 13's two users with an unreadable optional field (public_metrics,
+    # created_at) are kept with the field nulled (field notes); line 15's
+    # undecodable byte is replaced and the page is then no follow list
     assert (rep.rows_written["observations"], rep.rows_quarantined,
-            rep.rows_collapsed["observations"]) == (18, 17, 0)
+            rep.rows_collapsed["observations"]) == (20, 15, 0)
     assert rep.balanced
     assert rep.reasons == {
-        "bad_encoding": 1, "bad_json": 1, "bad_shape": 3, "bad_timestamp": 1,
-        "bad_type": 2, "flattened_user": 1, "missing_id": 1, "naive_timestamp": 1,
-        "no_observed_at": 2, "not_a_follow_list": 2, "not_about_a_user": 1,
+        "bad_json": 1, "bad_shape": 3,
+        "bad_type": 1, "flattened_user": 1, "missing_id": 1, "naive_timestamp": 1,
+        "no_observed_at": 2, "not_a_follow_list": 3, "not_about_a_user": 1,
         "unknown_error": 1}
     crawls, edges, obs, acc, q = _tables(tmp_path / "e", "crawls", "edges",
                                          "observations", "accounts", "quarantine")
@@ -112,7 +115,7 @@ def test_error_pages_statuses_crawl_completeness_and_quarantine(tmp_path):
         (3003, "followers", _t(4, 10, 3)): (False, 1),
         (3005, "followers", _t(4, 10, 4)): (False, 1),
         (3006, "followers", _t(4, 10, 5)): (True, 1),    # an empty list
-        (3008, "followers", _t(4, 10, 7)): (True, 1),    # unreadable users only
+        (3008, "followers", _t(4, 10, 7)): (True, 1),    # fields nulled, id-less
         (3009, "followers", _t(4, 10, 8)): (False, 1),   # first page not read
         (3004, "friends", _t(5, 10, 0)): (False, 1),     # re-crawl that stopped
         (3011, "followers", _t(4, 10, 11)): (True, 1),
@@ -123,21 +126,24 @@ def test_error_pages_statuses_crawl_completeness_and_quarantine(tmp_path):
     first = [r["dst"] for r in edges.iter_rows(named=True)
              if r["src"] == 3004 and r["observed_at"] == _t(4, 10, 0)]
     assert sorted(first) == [4001, 4002, 4003, 4004]
-    assert edges.height == 14
+    # and the two users of 3008's page kept with a field nulled (line 13)
+    assert edges.height == 16
+    assert sorted(r["src"] for r in edges.iter_rows(named=True)
+                  if r["dst"] == 3008) == [4009, 4011, 4019]
     assert any("appeared twice in one crawl" in n for n in rep.notes)
     # crawled accounts never listed still get an accounts row
     owners = acc.filter(acc["account_id"] == 3006).row(0, named=True)
     assert owners["screen_name"] is None and owners["first_seen"] == _t(4, 10, 5)
     assert q.select("line", "column", "kind").rows() == [
-        (6, "title", "unknown_error"), (8, None, "bad_json"), (9, None, "bad_shape"),
+        (6, "title", "unknown_error"), (8, "(record)", "bad_json"),
+        (9, "(record)", "bad_shape"),
         (10, "__twarc.retrieved_at", "no_observed_at"),
         (10, "__twarc.retrieved_at", "no_observed_at"),
         (11, "__twarc.url", "not_a_follow_list"),
-        (11, "__twarc.url", "not_a_follow_list"), (12, None, "flattened_user"),
-        (13, "id", "missing_id"), (13, "public_metrics", "bad_type"),
-        (13, "created_at", "bad_timestamp"), (15, None, "bad_encoding"),
+        (11, "__twarc.url", "not_a_follow_list"), (12, "(record)", "flattened_user"),
+        (13, "id", "missing_id"), (15, "__twarc.url", "not_a_follow_list"),
         (16, "__twarc.retrieved_at", "naive_timestamp"), (18, "data", "bad_shape"),
-        (19, None, "bad_shape"), (20, "meta.next_token", "bad_type"),
+        (19, "(record)", "bad_shape"), (20, "meta.next_token", "bad_type"),
         (22, "resource_type", "not_about_a_user")]
     assert set(q["source_file"]) == {str(ERRORS)}
 

@@ -31,12 +31,15 @@ def test_v1_fixture_tables_and_quarantine(raw_copy, tmp_path):
     assert sha256(src) == before  # raw file unchanged
     # 15 non-blank lines (line 10 is blank), one holding a two-user array
     assert rep.rows_read == 16
-    assert rep.rows_quarantined == 6
+    # an unreadable optional field (created_at "yesterday" on line 7, followers
+    # "many" on line 13) is nulled with a field note; the look-up is kept
+    assert rep.rows_quarantined == 4
     assert rep.rows_collapsed == {"observations": 1}
-    assert rep.rows_written["observations"] == 9
+    assert rep.rows_written["observations"] == 11
+    assert rep.rows_written["field_notes"] == 2
     assert rep.balanced
-    assert rep.reasons == {"bad_json": 1, "bad_timestamp": 1, "bad_type": 1,
-                           "missing_id": 1, "naive_timestamp": 1, "unknown_error": 1}
+    assert rep.reasons == {"bad_json": 1, "missing_id": 1, "naive_timestamp": 1,
+                           "unknown_error": 1}
     with measure.open(out) as ds:
         obs = ds.sql("SELECT * FROM observations ORDER BY account_id, observed_at")
         acc = ds.sql("SELECT * FROM accounts ORDER BY account_id")
@@ -62,9 +65,19 @@ def test_v1_fixture_tables_and_quarantine(raw_copy, tmp_path):
     g = obs.filter(obs["account_id"] == 1180000000000000007).row(0, named=True)
     assert g["observed_at"] == dt.datetime(2024, 5, 1, 12, 5, tzinfo=UTC)
     q = _quarantine(out)
-    assert q["line"].to_list() == [5, 6, 7, 13, 15, 16]
-    assert q["column"].to_list()[1:] == ["id", "created_at", "followers_count",
-                                         "errors", "collected_at"]
+    assert q["line"].to_list() == [5, 6, 15, 16]
+    assert q["column"].to_list() == ["(record)", "id", "errors", "collected_at"]
+    with measure.open(out) as ds:
+        notes = ds.sql("SELECT line, \"column\", kind FROM field_notes ORDER BY line")
+        kept = ds.sql("SELECT account_id, followers_count FROM observations "
+                      "WHERE account_id IN (1180000000000000006, 1180000000000000010) "
+                      "ORDER BY 1")
+        created = ds.sql("SELECT created_at FROM accounts "
+                         "WHERE account_id = 1180000000000000006")["created_at"]
+    assert notes.rows() == [(7, "created_at", "bad_timestamp"),
+                            (13, "followers_count", "bad_type")]
+    assert kept.rows() == [(1180000000000000006, 1), (1180000000000000010, None)]
+    assert created.to_list() == [None]
     assert q["source_file"].unique().to_list() == [str(src)]
     assert q["raw"][0].startswith('{"collected_at": "2024-05-01T12:00:00Z", "user"')
 
@@ -127,9 +140,11 @@ def test_v2_fixture(raw_copy, tmp_path):
     # page 1: 2 users + 2 errors; page 2: 4 users + 1 error; page 3: 2 errors;
     # line 4: bad JSON; line 5: one flattened user; line 6: one user
     assert rep.rows_read == 4 + 5 + 2 + 1 + 1 + 1
-    assert rep.rows_quarantined == 6
+    # two bad optional fields are nulled (field notes), not quarantined
+    assert rep.rows_quarantined == 4
     assert rep.rows_collapsed["observations"] == 1
-    assert rep.rows_written == {"accounts": 5, "observations": 7, "quarantine": 6}
+    assert rep.rows_written == {"accounts": 7, "observations": 9, "field_notes": 2,
+                                "quarantine": 4}
     assert rep.balanced
     with measure.open(out) as ds:
         obs = ds.sql("SELECT * FROM observations ORDER BY account_id, observed_at")
@@ -146,8 +161,7 @@ def test_v2_fixture(raw_copy, tmp_path):
     assert seven["created_at"] == dt.datetime(2021, 2, 2, 2, 2, 2, tzinfo=UTC)
     q = _quarantine(out)
     assert sorted(q["kind"].to_list()) == sorted(
-        ["missing_id", "bad_timestamp", "unknown_error", "unresolved_handle",
-         "bad_json", "bad_type"])
+        ["missing_id", "unknown_error", "unresolved_handle", "bad_json"])
     assert q.filter(q["kind"] == "bad_json")["line"].to_list() == [4]
 
 
@@ -211,10 +225,20 @@ def test_gzip_and_bad_utf8(tmp_path):
     good = json.dumps({"collected_at": "2024-05-01T00:00:00Z", "id": 5,
                        "errors": [{"code": 63}]}).encode()
     with gzip.open(raw / "x.jsonl.gz", "wb") as fh:
-        fh.write(good + b"\n" + b'{"id": "\xff"}\n')
+        fh.write(good + b"\n" + b'{"collected_at": "2024-05-01T00:00:00Z", "id": 6, '
+                 b'"screen_name": "sim_\xff"}\n'
+                 b'{"collected_at": "2024-05-01T00:00:00Z", "id": "\xff"}\n')
     rep = ingest(raw, "twitter-v1", tmp_path / "o")
-    assert rep.rows_read == 2 and rep.reasons == {"bad_encoding": 1}
-    assert rep.rows_written["observations"] == 1
+    # the undecodable byte becomes U+FFFD and the record is kept with a note;
+    # in an id the repaired text is no id, so that record is quarantined
+    assert rep.rows_read == 3 and rep.rows_written["observations"] == 2
+    assert rep.reasons == {"bad_type": 1}
+    with measure.open(tmp_path / "o") as ds:
+        name = ds.sql("SELECT screen_name FROM accounts WHERE account_id = 6")
+        notes = ds.sql("SELECT line, \"column\", kind FROM field_notes ORDER BY 1")
+    assert name["screen_name"].to_list() == ["sim_\ufffd"]
+    assert notes.rows() == [(2, "screen_name", "bad_encoding"),
+                            (3, "id", "bad_encoding")]
 
 
 def test_fixtures_are_simulated_accounts_only():
@@ -236,5 +260,6 @@ def test_v1_pretty_printed_json_document(tmp_path):
          "followers_count": "x"}]}
     (raw / "response.json").write_text(json.dumps(doc, indent=2))
     rep = ingest(raw, "twitter-v1", tmp_path / "o")
-    assert rep.rows_read == 2 and rep.rows_written["observations"] == 1
-    assert rep.reasons == {"bad_type": 1}
+    # the unreadable optional count is nulled: both users are kept
+    assert rep.rows_read == 2 and rep.rows_written["observations"] == 2
+    assert rep.reasons == {} and rep.rows_written["field_notes"] == 1

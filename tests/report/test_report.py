@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 import measure
-from measure.errors import DataContractError, EstimationError
+from measure.errors import DataContractError, EstimationError, PinMismatchError
 from measure.report import build_report, write_report
 from measure.report._html import fmt_value, table_html
 from measure.report._sections import FAMILIES, collect_notes
@@ -128,10 +128,13 @@ def test_not_pinned_is_said(tmp_path: Path, stubbed) -> None:
     assert "not pinned" in html
 
 
-def test_changed_file_fails_verification(tiny: Path, tmp_path: Path, stubbed) -> None:
+def test_changed_file_stops_the_report_unless_allowed(tiny: Path, tmp_path: Path,
+                                                       stubbed) -> None:
     acc = tiny / "accounts.parquet"
     pl.read_parquet(acc).with_columns(screen_name=pl.lit("changed")).write_parquet(acc)
-    rep = build_report(tiny)
+    with pytest.raises(PinMismatchError, match="accounts.parquet"):
+        build_report(tiny)
+    rep = build_report(tiny, allow_modified=True)
     ds_sec = rep.sections[0]
     text = " ".join(str(p) for _, p in ds_sec.blocks)
     assert "FAILED" in text and "changed accounts.parquet" in text

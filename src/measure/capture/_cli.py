@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from measure._cli_util import add_json_flag, emit
+from measure._cli_util import (
+    add_allow_modified_flag,
+    add_json_flag,
+    emit,
+    open_dataset_arg,
+)
 from measure.options import CAPTURE_MODELS
 
 
@@ -70,6 +75,7 @@ def register(sub: Any) -> None:
         metavar="PNG",
         help="Also write the model comparison figure to this file",
     )
+    add_allow_modified_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -77,10 +83,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the analysis and print it."""
     from measure.capture import analyze
-    from measure.dataset import open_dataset
 
     sources = [s.strip() for s in args.sources.split(",")] if args.sources else None
-    ds = open_dataset(args.dataset, require=("capture",))
+    ds = open_dataset_arg(args, require=("capture",))
     res = analyze(
         ds,
         model=args.model,
@@ -99,5 +104,5 @@ def run(args: argparse.Namespace) -> int:
         ax = res.plot()
         ax.figure.tight_layout()
         ax.figure.savefig(args.plot, dpi=120)
-    emit(args, res.to_dict(), res.summary())
+    emit(args, res.to_dict(), res.summary(), warnings=ds.warnings)
     return 0

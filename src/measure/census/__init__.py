@@ -67,14 +67,17 @@ def write_population(ds: Dataset, result: CensusResult) -> Path:
     """Write ``result.population`` into the dataset as ``population.parquet``.
 
     The table (``account_id, level, p_supporter, predicted, label``) lets churn and
-    resurrection analyses restrict to predicted supporters. Written atomically; the
-    dataset's content changes, so re-pin it (``measure pin DATASET``).
+    resurrection analyses restrict to predicted supporters. Written atomically,
+    under the dataset's writer lock; the dataset's content changes, so a pinned
+    dataset that matched its manifest is pinned again (a new id; cite that one).
     """
     from measure.census._sample import _write_table
+    from measure.dataset._lock import updating
     from measure.errors import EstimationError
 
     if result.population is None:
         raise EstimationError(
             "the result has no population table (the model was disabled or could "
             "not be fitted; see result.model_assisted.reason)")
-    return _write_table(ds.path, "population", result.population)
+    with updating(ds.path, action="measure census --write-population"):
+        return _write_table(ds.path, "population", result.population)

@@ -17,7 +17,12 @@ import argparse
 import textwrap
 from typing import Any
 
-from measure._cli_util import add_json_flag, emit
+from measure._cli_util import (
+    add_allow_modified_flag,
+    add_json_flag,
+    emit,
+    open_dataset_arg,
+)
 from measure.cli import Parser
 
 SUBCOMMANDS = ("sample", "import-codes", "frame", "plan")
@@ -39,9 +44,9 @@ Forms (the word after `census` picks one; otherwise it is the dataset path):
   measure census sample DATASET --strata METRIC --n N --out SHEET.csv
                         [--allocation proportional|equal|neyman] [--seed S]
       draw a stratified coding sample (level x METRIC band), write the coding
-      sheet and record the design in the dataset (then re-pin the dataset)
+      sheet and record the design in the dataset (a pinned dataset is re-pinned)
   measure census import-codes DATASET SHEET.csv [--coder NAME]
-      read a coded sheet back into the dataset's labels (then re-pin)
+      read a coded sheet back into the dataset's labels (and re-pin it)
   measure census frame DATASET [--out FRAME.parquet]
       build the frame with every in-network metric, ranks and percentiles
   measure census plan DATASET --target-halfwidth X [--level L] [--seed S]
@@ -59,6 +64,7 @@ def register(sub: Any) -> None:
         "samples)", description=DESCRIPTION,
         usage="measure census {DATASET | sample | import-codes | frame | plan} ...")
     add_json_flag(p)
+    add_allow_modified_flag(p)
     p.add_argument("target", metavar="DATASET|sample|import-codes|frame|plan",
                    help="Dataset directory, or one of: " + ", ".join(SUBCOMMANDS))
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -70,6 +76,7 @@ def _form_parser(prog: str, description: str,
     """Parser of one ``census`` form: its name, description and the dataset."""
     p = Parser(prog=prog, description=description)
     p.add_argument("dataset", help=dataset_help)
+    add_allow_modified_flag(p)
     return p
 
 
@@ -93,7 +100,7 @@ def _estimate_parser() -> argparse.ArgumentParser:
                    "classifier, population table)")
     p.add_argument("--write-population", action="store_true",
                    help="Write population.parquet (classifier over the frame) into "
-                   "the dataset; re-pin afterwards")
+                   "the dataset (a pinned dataset is re-pinned)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="Save the precision-by-metric figure")
     add_json_flag(p)
@@ -106,8 +113,8 @@ def _sample_parser() -> argparse.ArgumentParser:
         "Draw a stratified random coding sample (strata = level x "
         "quantile band of METRIC), write the coding sheet (CSV: account_id, handle, "
         "name, bio, counts, link, empty label/coder/notes) and record the design "
-        "(tables design and design_sample) in the dataset. The dataset changes: "
-        "re-pin it with `measure pin DATASET`.")
+        "(tables design and design_sample) in the dataset. The dataset changes: a "
+        "pinned dataset that matched its manifest is pinned again (a new id).")
     p.add_argument("--strata", required=True, choices=METRICS, metavar="METRIC",
                    help="Metric whose bands define strata: " + ", ".join(METRICS))
     p.add_argument("--n", type=int, required=True, help="Accounts to code")
@@ -132,7 +139,8 @@ def _import_parser() -> argparse.ArgumentParser:
         "Read a coded sheet (account_id, label in supporter / "
         "non_supporter / unclear, optional coder) into the dataset's labels, with "
         "each account's stratum and inclusion probability from the design. The "
-        "dataset changes: re-pin it with `measure pin DATASET`.")
+        "dataset changes: a pinned dataset that matched its manifest is pinned "
+        "again (a new id).")
     p.add_argument("sheet", help="Coded CSV sheet")
     p.add_argument("--coder", help="Coder name for rows without one (default the "
                    "sheet's file name)")
@@ -193,14 +201,21 @@ def run_census(args: argparse.Namespace) -> int:
         rest = [args.target, *rest]
     a = make().parse_args(rest)
     a.json = a.json or args.json
+    a.allow_modified = a.allow_modified or args.allow_modified
     return run(a)
 
 
+def _repin_note(args: argparse.Namespace, pin: dict[str, str | None]) -> str:
+    """Say that the dataset changed and whether it was pinned again."""
+    if pin["id"]:
+        return f"the dataset changed and is pinned again as {pin['id']}"
+    return f"the dataset changed: pin it (measure pin {args.dataset})"
+
+
 def _run_estimate(args: argparse.Namespace) -> int:
-    import measure
     from measure.census import analyze, write_population
 
-    ds = measure.open(args.dataset, require=("census_estimate",))
+    ds = open_dataset_arg(args, require=("census_estimate",))
     res = analyze(ds, metric=args.metric, level=args.level,
                   high_precision=args.high_precision,
                   sensitivity=args.sensitivity, specificity=args.specificity,
@@ -208,10 +223,13 @@ def _run_estimate(args: argparse.Namespace) -> int:
     payload = res.to_dict()
     text = res.summary()
     if args.write_population:
-        path = write_population(ds, res)
+        from measure.dataset._lock import updating
+
+        with updating(args.dataset, action="measure census") as pin:
+            path = write_population(ds, res)
         payload["population_path"] = str(path)
-        text += (f"\n\npopulation table written to {path}; the dataset changed: "
-                 f"re-pin it (measure pin {args.dataset})")
+        payload["dataset_id"] = pin["id"]
+        text += f"\n\npopulation table written to {path}; " + _repin_note(args, pin)
     if args.plot:
         import matplotlib
 
@@ -219,25 +237,28 @@ def _run_estimate(args: argparse.Namespace) -> int:
         ax = res.plot()
         ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
         payload["plot"] = args.plot
-    emit(args, payload, text)
+    emit(args, payload, text, warnings=ds.warnings)
     return 0
 
 
 def _run_sample(args: argparse.Namespace) -> int:
-    import measure
     from measure.census import draw_sample, record_design, write_sheet
+    from measure.dataset._lock import updating
 
-    ds = measure.open(args.dataset, require=("census",))
+    ds = open_dataset_arg(args, require=("census",))
     draw = draw_sample(ds, metric=args.strata, n=args.n, allocation=args.allocation,
                        seed=args.seed, bands=args.bands)
+
     sheet = write_sheet(draw.sheet, args.out)
-    written = record_design(ds, draw)
+    with updating(args.dataset, action="measure census sample") as pin:
+        written = record_design(ds, draw)
     payload = {"design_id": draw.design_id, "seed": draw.seed,
                "allocation": draw.allocation, "sheet": str(sheet),
                "n": int(draw.design["n"].sum()),
                "strata": draw.design.select("stratum", "N", "n", "inclusion_prob",
                                             "lower", "upper").to_dicts(),
-               "written": [str(p) for p in written], "repin_required": True}
+               "written": [str(p) for p in written],
+               "repin_required": pin["id"] is None, "dataset_id": pin["id"]}
     lines = [f"drew {payload['n']} accounts (design {draw.design_id}, seed "
              f"{draw.seed}, {draw.allocation} allocation)",
              f"  coding sheet: {sheet}"]
@@ -245,37 +266,36 @@ def _run_sample(args: argparse.Namespace) -> int:
         lines.append(f"  {r['stratum']:<34} N={r['N']:>9,} n={r['n']:>5} "
                      f"pi={r['inclusion_prob']:.4f}")
     lines.append(f"  design recorded in {', '.join(payload['written'])}")
-    lines.append(f"  the dataset changed: re-pin it (measure pin {args.dataset})")
-    emit(args, payload, "\n".join(lines))
+    lines.append("  " + _repin_note(args, pin))
+    emit(args, payload, "\n".join(lines), warnings=ds.warnings)
     return 0
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    import measure
     from measure.census import import_codes
+    from measure.dataset._lock import updating
 
-    ds = measure.open(args.dataset, validate="schema")
-    rep = import_codes(ds, args.sheet, coder=args.coder)
+    ds = open_dataset_arg(args, validate="schema")
+    with updating(args.dataset, action="measure census import-codes") as pin:
+        rep = import_codes(ds, args.sheet, coder=args.coder)
     payload = {"imported": rep.n_imported, "blank": rep.n_blank,
                "coders": list(rep.coders), "labels_total": rep.n_labels_total,
                "design_id": rep.design_id, "path": str(rep.path),
-               "repin_required": True}
+               "repin_required": pin["id"] is None, "dataset_id": pin["id"]}
     text = (f"imported {rep.n_imported} labels ({rep.n_blank} blank rows skipped) "
             f"by {', '.join(rep.coders)} into {rep.path}; labels now hold "
-            f"{rep.n_labels_total} rows\n  the dataset changed: re-pin it "
-            f"(measure pin {args.dataset})")
+            f"{rep.n_labels_total} rows\n  " + _repin_note(args, pin))
     if rep.design_id is None:
         text += ("\n  warning: no design in the dataset; these labels have no "
                  "inclusion_prob and will be treated as a simple random sample")
-    emit(args, payload, text)
+    emit(args, payload, text, warnings=ds.warnings)
     return 0
 
 
 def _run_frame(args: argparse.Namespace) -> int:
-    import measure
     from measure.census import frame_counts, frame_info, write_frame
 
-    ds = measure.open(args.dataset, require=("census",))
+    ds = open_dataset_arg(args, require=("census",))
     counts = frame_counts(ds)
     info = frame_info(ds)
     payload: dict[str, Any] = {"frame_size": int(counts["n"].sum()),
@@ -289,16 +309,15 @@ def _run_frame(args: argparse.Namespace) -> int:
         out = write_frame(ds, args.out)
         payload["path"] = str(out)
         lines.append(f"ranked frame written to {out}")
-    emit(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines), warnings=ds.warnings)
     return 0
 
 
 def _run_plan(args: argparse.Namespace) -> int:
-    import measure
     from measure.census._plan import plan
 
-    ds = measure.open(args.dataset, require=("census_estimate",))
+    ds = open_dataset_arg(args, require=("census_estimate",))
     res = plan(ds, target_halfwidth=args.target_halfwidth, level=args.level,
                seed=args.seed, replicates=args.replicates)
-    emit(args, res.to_dict(), res.summary())
+    emit(args, res.to_dict(), res.summary(), warnings=ds.warnings)
     return 0

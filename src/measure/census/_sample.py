@@ -280,11 +280,15 @@ def write_sheet(sheet: pl.DataFrame, out: str | os.PathLike[str]) -> Path:
 def record_design(ds: Dataset, draw: SampleDraw) -> list[Path]:
     """Write ``design`` and ``design_sample`` into the dataset directory.
 
-    Each file is written atomically. The dataset's content changes: re-pin it
-    (``measure pin DATASET``) before citing results.
+    Each file is written atomically, under the dataset's writer lock. The
+    dataset's content changes: a pinned dataset that matched its manifest is
+    pinned again (a new id; cite that one).
     """
-    return [_write_table(ds.path, "design", draw.design),
-            _write_table(ds.path, "design_sample", draw.sample)]
+    from measure.dataset._lock import updating
+
+    with updating(ds.path, action="measure census sample"):
+        return [_write_table(ds.path, "design", draw.design),
+                _write_table(ds.path, "design_sample", draw.sample)]
 
 
 def _normalise_label(v: str | None) -> str | None:
@@ -398,7 +402,10 @@ def import_codes(ds: Dataset, sheet: str | os.PathLike[str], *,
         merged = pl.concat([old, new], how="diagonal_relaxed")
     else:
         merged = new
-    dest = _write_table(ds.path, "labels", merged)
+    from measure.dataset._lock import updating
+
+    with updating(ds.path, action="measure census import-codes"):
+        dest = _write_table(ds.path, "labels", merged)
     return ImportReport(new.height, n_blank,
                         tuple(sorted(new["coder"].unique().to_list())),
                         merged.height, design_id, dest)

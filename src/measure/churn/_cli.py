@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from measure._cli_util import add_json_flag, emit
+from measure._cli_util import (
+    add_allow_modified_flag,
+    add_json_flag,
+    emit,
+    open_dataset_arg,
+)
 
 DESCRIPTION = """\
 How fast accounts are suspended, from repeated look-ups (the observations table).
@@ -106,6 +111,7 @@ def register(sub: Any) -> None:
                         "suspension rate; none skips it (default week)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="Write survival, cumulative incidence and rate plots")
+    add_allow_modified_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_churn)
 
@@ -113,9 +119,8 @@ def register(sub: Any) -> None:
 def run_churn(args: argparse.Namespace) -> int:
     """Run ``measure churn``."""
     from measure.churn import analyze
-    from measure.dataset import open_dataset
 
-    with open_dataset(args.dataset, validate="schema", require=("churn",)) as ds:
+    with open_dataset_arg(args, validate="schema", require=("churn",)) as ds:
         res = analyze(ds, cohort=args.cohort, where=args.where, by=args.by,
                       origin=args.origin, deleted=args.deleted,
                       covariates=args.covariate, strata=args.strata,
@@ -134,5 +139,5 @@ def run_churn(args: argparse.Namespace) -> int:
         from measure.churn._plot import save_figure
 
         save_figure(res, args.plot)
-    emit(args, res.to_dict(), res.summary())
+    emit(args, res.to_dict(), res.summary(), warnings=ds.warnings)
     return 0

@@ -29,10 +29,19 @@ def register(sub: Any) -> None:
     add_json_flag(v)
     v.set_defaults(func=run_verify)
 
-    i = sub.add_parser("info", help="Validate a dataset and list its tables",
-                       description="Validate DATASET against the data contract and "
-                       "list its tables with their numbers of rows.")
+    i = sub.add_parser("info",
+                       help="Validate a dataset, check its pin, list its tables",
+                       description="Validate DATASET against the data contract, "
+                       "list its tables with their numbers of rows and, for a pinned "
+                       "dataset, show the pinned digest and whether the data match "
+                       "it: by default sizes and modification times are compared "
+                       "with the manifest and only the files that differ are "
+                       "re-hashed; --verify re-hashes every file. When the data "
+                       "differ, the digest of the data as they are is shown and "
+                       "the exit status is 1.")
     i.add_argument("dataset", help="Dataset directory")
+    i.add_argument("--verify", action="store_true",
+                   help="Re-hash every file instead of the fast check")
     add_json_flag(i)
     i.set_defaults(func=run_info)
 
@@ -103,12 +112,14 @@ def register(sub: Any) -> None:
 
 
 def run_pin(args: argparse.Namespace) -> int:
-    """Pin a dataset."""
-    from measure.dataset import lock_dataset, open_dataset, write_manifest
+    """Pin a dataset (holding its writer lock)."""
+    from measure.dataset import Dataset, lock_dataset, write_manifest, writer_lock
 
-    # refuse to pin a dataset that breaks the contract
-    open_dataset(args.dataset).close()
-    m = write_manifest(args.dataset, name=args.name)
+    with writer_lock(args.dataset, action="measure pin"):
+        # refuse to pin a dataset that breaks the contract (pinning data that
+        # differ from an earlier pin is how a change is accepted)
+        Dataset(args.dataset).close()
+        m = write_manifest(args.dataset, name=args.name)
     ident = f"{m['name']}@sha256:{m['digest']}"
     payload: dict[str, Any] = {"id": ident, "name": m["name"], "digest": m["digest"],
                                "files": len(m["files"])}
@@ -131,19 +142,43 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    """Validate and describe a dataset."""
-    from measure.dataset import open_dataset
+    """Validate and describe a dataset; say whether it matches its pin.
 
-    with open_dataset(args.dataset) as ds:
-        counts = {t: ds.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-                  for t in ds.tables}
-        payload = {"name": ds.name, "path": str(ds.path), "digest": ds.digest,
-                   "tables": counts}
-    text = "\n".join([f"{payload['name']} ({payload['path']})",
-                      f"digest: {payload['digest'] or 'not pinned'}"]
-                     + [f"  {t:<14}{n:>14,} rows" for t, n in counts.items()])
-    emit(args, payload, text)
-    return 0
+    Exit status 1 when a pinned dataset's files differ from its manifest.
+    """
+    import duckdb
+
+    from measure.dataset import Dataset, check_dataset
+    from measure.errors import MeasureError
+
+    rep = check_dataset(args.dataset, full=args.verify)
+    payload: dict[str, Any] = {
+        "name": rep.name, "path": str(args.dataset), "digest": rep.expected,
+        "pinned": rep.pinned, "data_match": rep.ok if rep.pinned else None,
+        "data_digest": rep.digest, "check": rep.to_dict(), "tables": None}
+    error = None
+    try:
+        with Dataset(args.dataset) as ds:
+            payload["name"] = ds.name
+            payload["tables"] = {
+                t: ds.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                for t in ds.tables}
+    except (MeasureError, duckdb.Error, OSError) as e:
+        if rep.ok:
+            raise
+        error = f"the data cannot be opened as they are: {e}"
+        payload["error"] = error
+    lines = [f"{payload['name']} ({payload['path']})",
+             f"pinned digest: sha256:{rep.expected}" if rep.pinned
+             else "digest: not pinned"]
+    if rep.pinned:
+        lines.append(rep.text())
+    if error:
+        lines.append(error)
+    lines += [f"  {t:<14}{n:>14,} rows"
+              for t, n in (payload["tables"] or {}).items()]
+    emit(args, payload, "\n".join(lines))
+    return 0 if rep.ok else 1
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -86,6 +86,11 @@ class Dataset:
         naive_timestamps_are_utc: bool | None = None,
     ) -> None:
         self.path = Path(path)
+        #: The integrity check of a pinned dataset (set by :func:`open_dataset`).
+        self.integrity: Any = None
+        #: Warnings every result computed from this dataset must carry (e.g. data
+        #: that differ from their pinned version, opened with ``allow_modified``).
+        self.warnings: list[str] = []
         if not self.path.is_dir():
             raise DataContractError(
                 "is not a directory; a dataset is a directory of Parquet tables "
@@ -426,15 +431,26 @@ def _expected(kind: str) -> str:
     }[kind]
 
 
-def open_dataset(
+def open_dataset(  # noqa: PLR0913
     path: str | os.PathLike[str],
     *,
     digest: str | None = None,
     validate: Validate = "full",
     require: Iterable[str] = (),
+    allow_modified: bool = False,
+    verify: bool = False,
+    ignore: Iterable[str] = (),
     **kwargs: Any,
 ) -> Dataset:
-    """Open and validate a dataset; optionally check it against a pinned digest.
+    """Open and validate a dataset; a pinned one must still match its manifest.
+
+    A pinned dataset (one with a ``manifest.json`` digest) is checked before it
+    is opened: by default quickly, comparing each file's size and modification
+    time with the manifest and re-hashing only the files that differ
+    (:func:`measure.dataset.check_dataset`); with ``verify=True`` by re-hashing
+    every file. Files changed, truncated, added or removed refuse the open,
+    naming each file with expected versus got, unless ``allow_modified=True``.
+    Unpinned datasets are not checked.
 
     Parameters
     ----------
@@ -445,14 +461,27 @@ def open_dataset(
         re-hashed and must match both the manifest and this digest.
     validate, require
         See :class:`Dataset`.
+    allow_modified
+        Open a pinned dataset whose files differ from its manifest anyway: a
+        :class:`~measure.errors.ModifiedDatasetWarning` is issued and the warning
+        is kept in ``Dataset.warnings`` (the command line prints it with every
+        result and the report shows it at the top).
+    verify
+        Re-hash every file instead of the fast check.
+    ignore
+        Relative paths inside the dataset that are not data (a report written
+        into the directory); not counted as unexpected files.
 
     Raises
     ------
     DataContractError
         The dataset breaks the contract.
     PinMismatchError
-        The content differs from ``digest`` (says expected versus got).
+        The content differs from ``digest``, or from the manifest of a pinned
+        dataset and ``allow_modified`` is false (says expected versus got).
     """
+    from measure.dataset._pin import check_dataset
+
     if digest is not None:
         from measure.dataset._pin import verify_dataset
 
@@ -467,4 +496,27 @@ def open_dataset(
                 differences=[{"kind": "digest", "expected": want,
                               "got": report.digest}],
             )
-    return Dataset(path, validate=validate, require=require, **kwargs)
+    integrity = check_dataset(path, full=verify, hash_changed=False,
+                              ignore=frozenset(ignore))
+    notes: list[str] = []
+    if not integrity.ok:
+        if not allow_modified:
+            raise PinMismatchError(integrity.refusal(),
+                                   differences=integrity.differences)
+        import warnings
+
+        from measure.errors import ModifiedDatasetWarning
+
+        notes.append(integrity.warning())
+        warnings.warn(notes[0], ModifiedDatasetWarning, stacklevel=2)
+    try:
+        ds = Dataset(path, validate=validate, require=require, **kwargs)
+    except (duckdb.Error, OSError) as e:
+        if integrity.ok:
+            raise
+        raise PinMismatchError(
+            f"{integrity.warning()}; and the modified data cannot be read: {e}",
+            differences=integrity.differences) from e
+    ds.integrity = integrity
+    ds.warnings = notes
+    return ds

@@ -119,9 +119,11 @@ ID_NAMES = ACCOUNT_ID_NAMES | {"tweet_id"}
 #: Columns that copy collected records or name raw files rather than hold text
 #: people wrote: the ingest's quarantine keeps each unreadable record as read
 #: (``raw``), its reason (which quotes the offending value: an id, a handle) and
-#: the raw file's path. They are dropped even with ``keep_text=True``.
+#: the raw file's path; the ingest's field notes keep the same reason and path for
+#: a field it nulled. They are dropped even with ``keep_text=True``.
 NEVER_KEPT = frozenset({("quarantine", "raw"), ("quarantine", "reason"),
-                        ("quarantine", "source_file")})
+                        ("quarantine", "source_file"), ("field_notes", "reason"),
+                        ("field_notes", "source_file")})
 
 
 class ExportError(MeasureError):
@@ -535,7 +537,7 @@ def _id_map(ds: Any, cols: list[tuple[str, str]], key: bytes, as_int: bool,
     return orig, (ps.sort() if mode == "ordered" else ps)
 
 
-def export_pseudonymised(  # noqa: C901
+def export_pseudonymised(
     dataset: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
@@ -592,7 +594,32 @@ def export_pseudonymised(  # noqa: C901
         The key is shorter than :data:`MIN_KEY_BYTES`, or an option is invalid.
     measure.errors.DataContractError
         The dataset breaks the contract.
+    measure.errors.PinMismatchError
+        The dataset is pinned and its files differ from its manifest.
+    measure.errors.DatasetLockedError
+        Another process is writing the export's directory.
     """
+    from measure.dataset._lock import writer_lock
+
+    with writer_lock(out, action="measure export"):
+        return _export(dataset, out, key=key, id_mode=id_mode,
+                       handle_mode=handle_mode, keep_text=keep_text, name=name,
+                       overwrite=overwrite, key_path=key_path)
+
+
+def _export(  # noqa: C901
+    dataset: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    key: bytes,
+    id_mode: IdMode,
+    handle_mode: HandleMode,
+    keep_text: bool | Sequence[str],
+    name: str | None,
+    overwrite: bool,
+    key_path: str | os.PathLike[str] | None,
+) -> ExportReport:
+    """Body of :func:`export_pseudonymised`, run under the export's writer lock."""
     from measure.dataset._dataset import open_dataset
     from measure.dataset._pin import dataset_files
     from measure.dataset._writer import DatasetWriter

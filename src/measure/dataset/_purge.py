@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from measure.errors import ConfigError, MeasureError
+from measure.errors import ConfigError, MeasureError, PinMismatchError
 
 #: Manifest entries that every pin recomputes (not carried from the old version).
 _RECOMPUTED = frozenset({"schema_version", "created_at", "measure_version", "files",
@@ -322,7 +322,32 @@ def purge(
     PurgeError
         ``key`` is given for a dataset that is not an export made with it, or
         for an export with ordered ids (purge the original and export again).
+    measure.errors.PinMismatchError
+        The dataset is pinned and its files differ from its manifest (pin or
+        verify it first: a purge pins what it writes).
+    measure.errors.DatasetLockedError
+        Another process is writing the dataset.
     """
+    from measure.dataset._lock import writer_lock
+    from measure.dataset._pin import check_dataset
+
+    with writer_lock(dataset, action="measure purge"):
+        if Path(dataset).is_dir():
+            integrity = check_dataset(dataset, hash_changed=False)
+            if not integrity.ok:
+                raise PinMismatchError(integrity.refusal(allow_hint=False),
+                                       differences=integrity.differences)
+        return _purge(dataset, ids, key=key, date=date)
+
+
+def _purge(
+    dataset: str | os.PathLike[str],
+    ids: str | os.PathLike[str] | Iterable[Any],
+    *,
+    key: bytes | None,
+    date: dt.date | None,
+) -> PurgeReport:
+    """Body of :func:`purge`, run while holding the dataset's writer lock."""
     from measure.dataset._export import (
         is_export,
         key_fingerprint,

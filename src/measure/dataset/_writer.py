@@ -1,4 +1,9 @@
-"""Write a dataset atomically: tables, extra files, then the manifest, then rename."""
+"""Write a dataset atomically: tables, extra files, then the manifest, then rename.
+
+The writer holds the dataset's writer lock (:func:`measure.dataset.writer_lock`)
+from ``__enter__`` to ``__exit__``: a second writer of the same dataset fails at
+once.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from measure._io import atomic_write_bytes, new_tmp_dir, replace_dir
+from measure.dataset._lock import writer_lock
 from measure.dataset._pin import safe_relpath, write_manifest
 
 
@@ -27,7 +33,12 @@ class DatasetWriter:
     ...     w.write_file("truth.json", b"{...}")
 
     A crash (any exception inside the block) removes the temporary directory and
-    leaves an existing dataset at the destination untouched.
+    leaves an existing dataset at the destination untouched; a process killed
+    inside the block leaves a temporary sibling ``.<name>.tmp-<hex>`` that the next
+    writer removes. The new version replaces the old one in one step
+    (:func:`measure._io.replace_dir`). The dataset's writer lock is held
+    meanwhile: another writer of the same path raises
+    :class:`~measure.errors.DatasetLockedError` at once.
     """
 
     def __init__(
@@ -53,7 +64,13 @@ class DatasetWriter:
         self.manifest: dict[str, Any] | None = None
 
     def __enter__(self) -> DatasetWriter:
-        self.tmp = new_tmp_dir(self.path, overwrite=self.overwrite)
+        self._lock = writer_lock(self.path, action=self.command or "write")
+        self._lock.__enter__()
+        try:
+            self.tmp = new_tmp_dir(self.path, overwrite=self.overwrite)
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         return self
 
     def _write(self, table: pl.DataFrame | pa.Table, dest: Path) -> int:
@@ -111,14 +128,17 @@ class DatasetWriter:
         atomic_write_bytes(dest, data.encode() if isinstance(data, str) else data)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
         try:
-            self.manifest = write_manifest(self.tmp, name=self.name,
-                                           command=self.command, inputs=self.inputs,
-                                           extra=self.extra)
-            replace_dir(self.tmp, self.path)
-        except BaseException:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise
+            if exc_type is not None:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                return
+            try:
+                self.manifest = write_manifest(self.tmp, lock=False, name=self.name,
+                                               command=self.command,
+                                               inputs=self.inputs, extra=self.extra)
+                replace_dir(self.tmp, self.path)
+            except BaseException:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise
+        finally:
+            self._lock.__exit__(None, None, None)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from measure._cli_util import add_json_flag, emit
+from measure._cli_util import (
+    add_allow_modified_flag,
+    add_json_flag,
+    emit,
+    open_dataset_arg,
+)
 
 
 def register(sub: Any) -> None:
@@ -45,16 +50,16 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="Bootstrap seed (default 0)")
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="Also write a figure with every panel to this file")
+    add_allow_modified_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the profile and print it."""
-    from measure.dataset import open_dataset
     from measure.describe import analyze
 
-    with open_dataset(args.dataset) as ds:
+    with open_dataset_arg(args) as ds:
         res = analyze(ds, cohort=args.cohort, control=args.control,
                       network=args.network, level=args.level, n_boot=args.n_boot,
                       seed=args.seed, active_days=args.active_days,
@@ -65,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
 
         matplotlib.use("Agg")
         res.plot_all().savefig(args.plot, dpi=120)
-    emit(args, res.to_dict(), res.summary())
+    emit(args, res.to_dict(), res.summary(), warnings=ds.warnings)
     return 0

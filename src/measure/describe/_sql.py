@@ -66,7 +66,8 @@ WITH t AS (
 ), w AS (
   SELECT account_id, created_at,
          count(*) OVER (PARTITION BY account_id ORDER BY created_at
-                        RANGE BETWEEN CURRENT ROW AND to_hours(CAST(? AS BIGINT)) FOLLOWING
+                        RANGE BETWEEN CURRENT ROW
+                              AND to_hours(CAST(? AS BIGINT)) FOLLOWING
                         ) AS in_window
   FROM t
 )

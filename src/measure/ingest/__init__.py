@@ -34,6 +34,7 @@ from typing import Literal, get_args
 
 from measure.errors import IngestError
 from measure.ingest._common import (
+    EmptyInputWarning,
     IngestReport,
     Parsed,
     RawFile,
@@ -62,6 +63,7 @@ def ingest(  # noqa: C901
     strict: bool = False,
     command: str | None = None,
     level: int | None = None,
+    allow_empty: bool = False,
 ) -> IngestReport:
     """Ingest raw files into a new dataset (``out``) or add them to one (``into``).
 
@@ -115,10 +117,11 @@ def ingest(  # noqa: C901
     Raises
     ------
     IngestError
-        Unreadable source or mapping, a raw file changed during the ingest, the
-        accounting identity fails, (``strict``) a record is unreadable, or (``into``)
-        the dataset differs from its manifest or the addition would break the data
-        contract; the message names the file, line and column. Nothing is written.
+        Unreadable source or mapping, an empty input (unless ``allow_empty``), a
+        raw file changed during the ingest, the accounting identity fails,
+        (``strict``) a record is unreadable, or (``into``) the dataset differs
+        from its manifest or the addition would break the data contract; the
+        message names the file, line and column. Nothing is written.
     """
     from measure.ingest import _common, _into
 
@@ -177,17 +180,20 @@ def ingest(  # noqa: C901
     if level is not None:
         options["level"] = level
     labels = [str(s) for s in sources]
+    if t0 is not None:
+        _check_observed_at(t0, format)
     if into is None:
         assert out is not None
-        files = _list_files(sources, format)
-        parsed = _parse(files, format, mapping, t0, level)
-        return _common.write_ingest(parsed, fmt=format, source=" ".join(labels),
-                                    files=files, out=out, name=name,
-                                    command=command, overwrite=overwrite,
-                                    strict=strict, sources=labels, options=options)
+        with _into.locked(out, action="measure ingest --out"):
+            files = _list_files(sources, format, allow_empty)
+            parsed = _parse(files, format, mapping, t0, level)
+            return _common.write_ingest(
+                parsed, fmt=format, source=" ".join(labels), files=files, out=out,
+                name=name, command=command, overwrite=overwrite, strict=strict,
+                sources=labels, options=options)
     with _into.locked(into):
         target = _into.read_target(into, name)
-        files = _list_files(sources, format)
+        files = _list_files(sources, format, allow_empty)
         msha = None
         if mapping is not None:
             from measure.ingest._table import Mapping, mapping_raw
@@ -205,7 +211,8 @@ def ingest(  # noqa: C901
 
 
 def _list_files(sources: Sequence[str | os.PathLike[str]],
-                format: str) -> list[RawFile]:  # noqa: A002
+                format: str, allow_empty: bool = False  # noqa: A002
+                ) -> list[RawFile]:
     from measure.ingest import (
         _bluesky,
         _common,
@@ -226,16 +233,33 @@ def _list_files(sources: Sequence[str | os.PathLike[str]],
     files: list[RawFile] = []
     seen: set[Path] = set()
     for s in sources:
-        for f in _common.list_raw_files(s, suffixes):
+        for f in _common.list_raw_files(s, suffixes, allow_empty=allow_empty):
             if f.path.resolve() not in seen:
                 seen.add(f.path.resolve())
                 files.append(f)
+    for f in files:
+        _common.check_not_empty(f, allow_empty=allow_empty)
     return files
 
 
 def _parse(files: list[RawFile], format: str,  # noqa: A002
            mapping: str | os.PathLike[str] | None,
            t0: dt.datetime | None, level: int | None = None) -> Parsed:
+    """Read ``files`` with the format's reader, times checked against its bounds.
+
+    Optional field values the reader nulled (or repaired) become the
+    ``field_notes`` table; empty files allowed by ``allow_empty`` are noted.
+    """
+    from measure.ingest import _common
+
+    with _common.bounded_times(PLATFORMS.get(format, "other")):
+        parsed = _read_format(files, format, mapping, t0, level)
+    return _common.with_field_notes(parsed, files)
+
+
+def _read_format(files: list[RawFile], format: str,  # noqa: A002
+                 mapping: str | os.PathLike[str] | None,
+                 t0: dt.datetime | None, level: int | None) -> Parsed:
     from measure.ingest import (
         _bluesky,
         _fifthtribe,
@@ -267,6 +291,24 @@ def _parse(files: list[RawFile], format: str,  # noqa: A002
     return _table.parse(files, m, _table.mapping_raw(mapping))
 
 
+#: The platform whose time bounds (``_common.PLATFORM_EPOCH``) each format's
+#: records are checked against.
+PLATFORMS = {"twitter-v1": "twitter", "twitter-v2": "twitter",
+             "twarc2-follows": "twitter", "fifthtribe": "twitter",
+             "bluesky": "bluesky", "mastodon": "mastodon", "telegram": "telegram",
+             "table": "other"}
+
+
+def _check_observed_at(t0: dt.datetime, format: str) -> None:  # noqa: A002
+    from measure.ingest._common import BadValue, bounded_times, check_time
+
+    with bounded_times(PLATFORMS.get(format, "other")):
+        try:
+            check_time(t0, "observed_at")
+        except BadValue as e:
+            raise IngestError(f"--observed-at: {e}") from e
+
+
 def _parse_observed_at(value: str) -> dt.datetime:
     from measure.ingest._common import BadValue
 
@@ -281,5 +323,5 @@ def command_line(argv: list[str]) -> str:
     return shlex.join(argv)
 
 
-__all__ = ["FORMATS", "Format", "IngestReport", "handle_id", "image_url_hash",
-           "ingest", "stable_id"]
+__all__ = ["FORMATS", "EmptyInputWarning", "Format", "IngestReport", "handle_id",
+           "image_url_hash", "ingest", "stable_id"]

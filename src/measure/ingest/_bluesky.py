@@ -74,10 +74,13 @@ from measure.ingest._common import (
     Parsed,
     RawFile,
     as_count,
+    check_time,
     collapse,
     opt_str,
     parse_iso,
     raw_json,
+    short_repr,
+    soft,
     wrapper_time,
 )
 from measure.ingest._twarc2_follows import CrawlChains, Page, edges_frame, with_owners
@@ -166,8 +169,15 @@ def _time_us(obj: dict[str, Any]) -> dt.datetime:
         raise BadValue("time_us", "bad_timestamp", "Jetstream event has no time_us")
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
         raise BadValue("time_us", "bad_timestamp",
-                       f"expected microseconds since 1970 (an integer), got {v!r}")
-    return _EPOCH + dt.timedelta(microseconds=v)
+                       f"expected microseconds since 1970 (an integer), got "
+                       f"{short_repr(v)}")
+    try:
+        t = _EPOCH + dt.timedelta(microseconds=v)
+    except OverflowError:
+        raise BadValue("time_us", "bad_timestamp",
+                       f"time_us {short_repr(v)} is not a representable time"
+                       ) from None
+    return check_time(t, "time_us")
 
 
 def _sub(obj: dict[str, Any], key: str) -> dict[str, Any]:
@@ -215,17 +225,17 @@ def profile_view(p: Any, t: dt.datetime, column: str = "response",
     return {
         "account_id": _did(p.get("did"), f"{column}.did"),
         "observed_at": t, "status": "active",
-        "followers_count": as_count(p.get("followersCount"), "followersCount")
+        "followers_count": soft(as_count, p.get("followersCount"),
+                                "followersCount") if counts else None,
+        "friends_count": soft(as_count, p.get("followsCount"), "followsCount")
         if counts else None,
-        "friends_count": as_count(p.get("followsCount"), "followsCount")
-        if counts else None,
-        "statuses_count": as_count(p.get("postsCount"), "postsCount")
+        "statuses_count": soft(as_count, p.get("postsCount"), "postsCount")
         if counts else None,
         "screen_name": _handle(p.get("handle"), f"{column}.handle"),
-        "display_name": opt_str(p, "displayName"),
-        "description": opt_str(p, "description"),
-        "created_at": _opt_time(p, "createdAt", f"{column}.createdAt"),
-        "profile_image_hash": avatar_cid(p.get("avatar"), f"{column}.avatar"),
+        "display_name": soft(opt_str, p, "displayName"),
+        "description": soft(opt_str, p, "description"),
+        "created_at": soft(_opt_time, p, "createdAt", f"{column}.createdAt"),
+        "profile_image_hash": soft(avatar_cid, p.get("avatar"), f"{column}.avatar"),
         "_profile": True,
     }
 
@@ -243,6 +253,9 @@ def account_status(acc: dict[str, Any]) -> str:
         raise BadValue("account.status", "unmapped_status",
                        "account is inactive (active=false) without a status, so no "
                        "contract status says why")
+    if not isinstance(status, str):
+        raise BadValue("account.status", "bad_type",
+                       f"expected a status name, got {short_repr(status)}")
     if status in ACCOUNT_STATUS:
         return ACCOUNT_STATUS[status]
     why = UNMAPPED_STATUS.get(status, "it is not a status of the "
@@ -255,7 +268,7 @@ def account_status(acc: dict[str, Any]) -> str:
 def error_status(obj: dict[str, Any]) -> str:
     """Map a wrapped AppView error onto a contract status (raises ``BadValue``)."""
     name, msg = obj.get("error"), obj.get("message")
-    if name in ERROR_STATUS:
+    if isinstance(name, str) and name in ERROR_STATUS:
         return ERROR_STATUS[name]
     if name == "InvalidRequest" and isinstance(msg, str) and "not found" in msg.lower():
         return "not_found"
@@ -285,40 +298,46 @@ class _State(LineState):
 
 def _jetstream(st: _State, f: RawFile, line: int, obj: dict[str, Any],
                text: str) -> None:
-    kind = obj.get("kind")
     try:
-        did = _did(obj.get("did"), "did")
-        t = _time_us(obj)
-        if kind == "account":
-            acc = _sub(obj, "account")
-            rec = {"account_id": did, "status": account_status(acc),
-                   "observed_at": parse_iso(acc.get("time"), "account.time")}
-            st.read[0] += 1
-            st.observe(rec)
-        elif kind == "identity":
-            ident = _sub(obj, "identity")
-            row = {"account_id": did,
-                   "screen_name": _handle(ident.get("handle"), "identity.handle"),
-                   "changed_at": parse_iso(ident.get("time"), "identity.time"),
-                   "observed_at": t}
-            row["_order"] = st.next()
-            st.identities.append(row)
-        elif kind == "commit":
-            side = _commit(did, t, _sub(obj, "commit"))
-            st.read[0] += 1
-            st.observe({"account_id": did, "observed_at": t, "status": "active"})
-            if side is not None:
-                table, row = side
-                row["_order"] = st.order
-                (st.profiles if table == "profile" else st.follows).append(row)
-            else:
-                st.other_commits[str(obj["commit"].get("collection"))] += 1
-        else:
-            raise BadValue("kind", "unknown_kind",
-                           f"Jetstream event kind {kind!r} is none of account, "
-                           "identity, commit")
+        with st.q.fields(f.label, line):
+            _event(st, obj)
     except BadValue as e:
         st.bad(f, line, e, text)
+
+
+def _event(st: _State, obj: dict[str, Any]) -> None:
+    """Read one Jetstream event (raises ``BadValue`` before it counts anything)."""
+    kind = obj.get("kind")
+    did = _did(obj.get("did"), "did")
+    t = _time_us(obj)
+    if kind == "account":
+        acc = _sub(obj, "account")
+        rec = {"account_id": did, "status": account_status(acc),
+               "observed_at": parse_iso(acc.get("time"), "account.time")}
+        st.read[0] += 1
+        st.observe(rec)
+    elif kind == "identity":
+        ident = _sub(obj, "identity")
+        row = {"account_id": did,
+               "screen_name": _handle(ident.get("handle"), "identity.handle"),
+               "changed_at": parse_iso(ident.get("time"), "identity.time"),
+               "observed_at": t}
+        row["_order"] = st.next()
+        st.identities.append(row)
+    elif kind == "commit":
+        side = _commit(did, t, _sub(obj, "commit"))
+        st.read[0] += 1
+        st.observe({"account_id": did, "observed_at": t, "status": "active"})
+        if side is not None:
+            table, row = side
+            row["_order"] = st.order
+            (st.profiles if table == "profile" else st.follows).append(row)
+        else:
+            st.other_commits[str(obj["commit"].get("collection"))] += 1
+    else:
+        raise BadValue("kind", "unknown_kind",
+                       f"Jetstream event kind {short_repr(kind)} is none of "
+                       "account, identity, commit")
 
 
 def _commit(did: str, t: dt.datetime, c: dict[str, Any]
@@ -347,18 +366,19 @@ def _commit(did: str, t: dt.datetime, c: dict[str, Any]
         if op != "delete":
             assert isinstance(rec, dict)
             row.update(
-                display_name=opt_str(rec, "displayName"),
-                description=opt_str(rec, "description"),
-                created_at=_opt_time(rec, "createdAt", "commit.record.createdAt"),
-                profile_image_hash=blob_cid(rec.get("avatar"),
-                                            "commit.record.avatar"))
+                display_name=soft(opt_str, rec, "displayName"),
+                description=soft(opt_str, rec, "description"),
+                created_at=soft(_opt_time, rec, "createdAt",
+                                "commit.record.createdAt"),
+                profile_image_hash=soft(blob_cid, rec.get("avatar"),
+                                        "commit.record.avatar"))
         return "profile", row
     dst = None
     created = None
     if op != "delete":
         assert isinstance(rec, dict)
         dst = _did(rec.get("subject"), "commit.record.subject")
-        created = _opt_time(rec, "createdAt", "commit.record.createdAt")
+        created = soft(_opt_time, rec, "createdAt", "commit.record.createdAt")
     return "follow", {"src": did, "dst": dst, "action": op, "rkey": rkey,
                       "observed_at": t, "created_at": created}
 
@@ -432,7 +452,8 @@ def _n_records(resp: Any) -> int:
 def _one_profile(st: _State, f: RawFile, line: int, p: Any, t: dt.datetime,
                  raw: str, column: str, counts: bool) -> str | None:
     try:
-        rec = profile_view(p, t, column, counts=counts)
+        with st.q.fields(f.label, line):
+            rec = profile_view(p, t, column, counts=counts)
     except BadValue as e:
         st.bad(f, line, e, raw)
         return None
@@ -451,7 +472,8 @@ def _page(st: _State, f: RawFile, line: int, resp: dict[str, Any], t: dt.datetim
         if cursor is not None and not isinstance(cursor, str):
             raise BadValue("response.cursor", "bad_type",
                            f"expected a string, got {cursor!r}")
-        subject = profile_view(resp.get("subject"), t, "response.subject")
+        with st.q.fields(f.label, line):
+            subject = profile_view(resp.get("subject"), t, "response.subject")
     except BadValue as e:
         st.bad(f, line, e, text, _n_records(resp))
         return

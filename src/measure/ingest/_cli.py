@@ -78,6 +78,10 @@ def register(sub: Any) -> None:
     p.add_argument("--strict", action="store_true",
                    help="Fail on the first unreadable record instead of "
                    "quarantining it")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="Ingest empty inputs (an empty file, a file of blank lines, "
+                   "a directory without files of the format) as zero records with a "
+                   "warning instead of failing")
     add_json_flag(p)
     p.set_defaults(func=run_ingest)
 
@@ -92,7 +96,8 @@ def _argv(args: argparse.Namespace) -> list[str]:
                         ("--level", args.level)):
         if value is not None:
             argv += [flag, str(value)]
-    for flag, on in (("--overwrite", args.overwrite), ("--strict", args.strict)):
+    for flag, on in (("--overwrite", args.overwrite), ("--strict", args.strict),
+                     ("--allow-empty", args.allow_empty)):
         if on:
             argv.append(flag)
     return argv
@@ -106,6 +111,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     report = ingest(source, args.format, args.out, args.mapping, into=args.into,
                     name=args.name, overwrite=args.overwrite,
                     observed_at=args.observed_at, strict=args.strict,
-                    command=shlex.join(_argv(args)), level=args.level)
+                    command=shlex.join(_argv(args)), level=args.level,
+                    allow_empty=args.allow_empty)
     emit(args, report.to_dict(), report.summary())
     return 0 if report.balanced else 1

@@ -14,6 +14,8 @@ is checked for every record table before anything is written; a difference raise
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import functools
 import gzip
@@ -23,6 +25,7 @@ import io
 import json
 import os
 import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +48,20 @@ QUARANTINE_SCHEMA: dict[str, Any] = {
     "reason": pl.Utf8,
     "raw": pl.Utf8,
 }
+
+#: The ``field_notes`` table: one row per optional field value an ingest nulled (or
+#: whose undecodable bytes it replaced), naming the file, line, column and reason.
+FIELD_NOTES = "field_notes"
+FIELD_NOTES_SCHEMA: dict[str, Any] = {
+    "source_file": pl.Utf8,
+    "line": pl.Int64,
+    "column": pl.Utf8,
+    "kind": pl.Utf8,
+    "reason": pl.Utf8,
+}
+
+#: The ``column`` of a quarantined record whose whole record (not one field) failed.
+WHOLE_RECORD = "(record)"
 
 ACCOUNTS_SCHEMA: dict[str, Any] = {
     "account_id": pl.Int64,
@@ -89,8 +106,13 @@ class RawFile:
         return {"path": self.label, "sha256": self.sha256, "bytes": self.bytes}
 
 
+class EmptyInputWarning(UserWarning):
+    """An empty input was ingested as zero records (``allow_empty=True``)."""
+
+
 def list_raw_files(source: str | os.PathLike[str],
-                   suffixes: Sequence[str]) -> list[RawFile]:
+                   suffixes: Sequence[str], *,
+                   allow_empty: bool = False) -> list[RawFile]:
     """Return the raw files of ``source`` (a file, or a directory searched recursively).
 
     Files are ordered by their path relative to ``source`` (this order is the "file
@@ -99,8 +121,11 @@ def list_raw_files(source: str | os.PathLike[str],
     Raises
     ------
     IngestError
-        ``source`` does not exist or holds no file with one of ``suffixes``.
+        ``source`` does not exist or (unless ``allow_empty``, which warns with
+        :class:`EmptyInputWarning` instead) holds no file with one of ``suffixes``.
     """
+    import warnings
+
     src = Path(source)
     if src.is_file():
         return [_raw(src, str(source))]
@@ -113,9 +138,81 @@ def list_raw_files(source: str | os.PathLike[str],
         and not any(part.startswith(".") for part in p.relative_to(src).parts)
     )
     if not files:
-        raise IngestError(f"source directory '{source}' holds no file ending in "
-                          f"{', '.join(suffixes)}; check --format and the path")
+        msg = (f"source directory '{source}' holds no file ending in "
+               f"{', '.join(suffixes)}")
+        if not allow_empty:
+            raise IngestError(f"{msg}; check --format and the path (or pass "
+                              "--allow-empty to ingest it as zero records)")
+        warnings.warn(f"{msg}; ingested as zero records (--allow-empty)",
+                      EmptyInputWarning, stacklevel=3)
     return [_raw(p, str(Path(source) / p.relative_to(src))) for p in files]
+
+
+def is_empty(f: RawFile) -> bool:
+    """Whether ``f`` holds no record: no bytes, or only white space (blank lines).
+
+    A ``.gz`` file is judged by its decompressed text; a Parquet file is never
+    empty here (a Parquet file with no rows is a valid table).
+    """
+    name = f.path.name.lower()
+    if name.endswith(".parquet"):
+        return False
+    if f.bytes == 0:
+        return True
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(f.path, "rb") as fh:  # type: ignore[operator]
+            while chunk := fh.read(1 << 16):
+                if chunk.lstrip(b"\xef\xbb\xbf").strip():
+                    return False
+    except (OSError, EOFError, zlib.error):
+        return False  # unreadable: the reader says why
+    return True
+
+
+def check_not_empty(f: RawFile, *, allow_empty: bool = False) -> None:
+    """Raise (or, with ``allow_empty``, warn) when ``f`` holds no record.
+
+    Raises
+    ------
+    IngestError
+        ``f`` is empty (no bytes, or only blank lines) and not ``allow_empty``.
+    """
+    import warnings
+
+    if not is_empty(f):
+        return
+    what = "has no bytes" if f.bytes == 0 else "holds only blank lines"
+    if not allow_empty:
+        raise IngestError(
+            f"file '{f.label}' is empty (it {what}): there is nothing to ingest. "
+            "Check the path and that the collection wrote its output, or pass "
+            "--allow-empty (allow_empty=True) to ingest it as zero records")
+    warnings.warn(f"file '{f.label}' is empty (it {what}); ingested as zero "
+                  "records (--allow-empty)", EmptyInputWarning, stacklevel=3)
+
+
+def with_field_notes(parsed: Parsed, files: Sequence[RawFile]) -> Parsed:
+    """Add the ``field_notes`` table and report notes on nulled fields and empty files.
+
+    The table is added only when a field was nulled or repaired; it has no key,
+    so an ``--into`` ingest appends its rows.
+    """
+    notes = list(parsed.notes)
+    for f in files:
+        if is_empty(f):
+            notes.append(f"file '{f.label}' is empty; ingested as zero records "
+                         "(--allow-empty)")
+    q = parsed.quarantine
+    if q.notes:
+        counts = ", ".join(f"{k} {v:,}" for k, v in q.note_counts().items())
+        notes.append(f"{len(q.notes):,} optional field value(s) were left empty "
+                     f"(null) or repaired and their records kept: {counts} (see the "
+                     f"'{FIELD_NOTES}' table)")
+        parsed.tables[FIELD_NOTES] = q.notes_frame()
+        parsed.keys[FIELD_NOTES] = ()
+    parsed.notes = tuple(notes)
+    return parsed
 
 
 def _raw(path: Path, label: str) -> RawFile:
@@ -150,23 +247,78 @@ def check_out_outside(source: str | os.PathLike[str],
 def iter_lines(f: RawFile) -> Iterator[tuple[int, str, bool]]:
     """Yield ``(line_number, text, utf8_ok)`` for each non-blank line.
 
-    Lines are numbered from 1; gzip files (``.gz``) are read transparently. A line
-    that is not valid UTF-8 is yielded decoded with replacement characters and
-    ``utf8_ok`` false, so that the adapter can quarantine it.
+    Lines are numbered from 1; gzip files (``.gz``) are read transparently and a
+    UTF-8 byte order mark at the start of the file is skipped. A line that is not
+    valid UTF-8 is yielded with each undecodable byte as a lone surrogate
+    (``surrogateescape``) and ``utf8_ok`` false: see :func:`repair_text`.
     """
     opener = gzip.open if f.path.name.lower().endswith(".gz") else open
     try:
         with opener(f.path, "rb") as fh:  # type: ignore[operator]
             for i, raw in enumerate(fh, start=1):
+                if i == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
                 try:
                     text, ok = raw.decode("utf-8"), True
                 except UnicodeDecodeError:
-                    text, ok = raw.decode("utf-8", errors="replace"), False
+                    text, ok = raw.decode("utf-8", errors="surrogateescape"), False
                 if text.strip():
                     yield i, text.rstrip("\r\n"), ok
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise IngestError(f"file '{f.label}' cannot be read ({e}); check that it "
                           "is a complete, uncorrupted file") from e
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every lone surrogate (an undecodable byte) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def repair_text(obj: Any) -> tuple[Any, list[str]]:
+    """Replace lone surrogates in the strings of a JSON value by U+FFFD.
+
+    A lone surrogate comes from a byte that is not UTF-8 (read with
+    ``surrogateescape``) or from an unpaired surrogate escape in JSON text;
+    neither is text. Returns the repaired value and the path of every repaired
+    string (``user.description``, ``data[2].name``).
+    """
+    paths: list[str] = []
+    if isinstance(obj, str):
+        fixed = clean_text(obj)
+        return fixed, ([] if fixed is obj else ["(value)"])
+    stack: list[tuple[Any, str]] = [(obj, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for k in list(node):
+                v = node[k]
+                key = clean_text(k)
+                sub = f"{path}.{key}" if path else key
+                if key is not k:
+                    del node[k]
+                    node[key] = v
+                    paths.append(sub)
+                if isinstance(v, str):
+                    fv = clean_text(v)
+                    if fv is not v:
+                        node[key] = fv
+                        paths.append(sub)
+                elif isinstance(v, dict | list):
+                    stack.append((v, sub))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                sub = f"{path}[{i}]"
+                if isinstance(v, str):
+                    fv = clean_text(v)
+                    if fv is not v:
+                        node[i] = fv
+                        paths.append(sub)
+                elif isinstance(v, dict | list):
+                    stack.append((v, sub))
+    return obj, sorted(set(paths))
 
 
 # -- quarantine ----------------------------------------------------------------------
@@ -174,17 +326,50 @@ class Quarantine:
     """Collects records that could not be read, with file, line, column and reason.
 
     ``kind`` is a short code counted in the report (``bad_json``, ``missing_id``,
-    ``bad_timestamp``, ``bad_type``, ...); ``reason`` is the full sentence.
+    ``bad_timestamp``, ``bad_type``, ...); ``reason`` is the full sentence. A record
+    that fails as a whole (not JSON, a ragged row) names the column ``(record)``.
+
+    It also collects *field notes*: optional field values that were nulled (a
+    negative count, an impossible date, a wrong type) or whose undecodable bytes
+    were replaced, while the record itself was kept (see :meth:`fields`).
     """
 
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
+        self.notes: list[dict[str, Any]] = []
 
     def add(self, source_file: str, line: int | None, kind: str, reason: str,
             raw: str | None, column: str | None = None) -> None:
         """Record one unreadable record."""
-        self.rows.append({"source_file": source_file, "line": line, "column": column,
+        self.rows.append({"source_file": source_file, "line": line,
+                          "column": column or WHOLE_RECORD,
                           "kind": kind, "reason": reason, "raw": raw})
+
+    def note(self, source_file: str, line: int | None, column: str, kind: str,
+             reason: str) -> None:
+        """Record one optional field value that was nulled or repaired."""
+        self.notes.append({"source_file": source_file, "line": line,
+                           "column": column, "kind": kind, "reason": reason})
+
+    @contextlib.contextmanager
+    def fields(self, source_file: str, line: int | None) -> Iterator[None]:
+        """Read one record's optional fields leniently (see :func:`soft`).
+
+        Within the block, a :func:`soft` read that fails nulls the field; when the
+        block ends without an exception (the record was kept), each such field is
+        recorded as a note naming ``source_file``, ``line`` and the column. When
+        the record fails (an exception leaves the block), the notes are dropped:
+        the quarantine row says why.
+        """
+        sink: list[BadValue] = []
+        token = _SOFT.set(sink)
+        try:
+            yield
+        finally:
+            _SOFT.reset(token)
+        for e in sink:
+            self.note(source_file, line, e.column, e.kind, f"{e.column}: {e}; the "
+                      "field was left empty (null) and the record kept")
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -193,9 +378,18 @@ class Quarantine:
         """Count quarantined records per ``kind`` (sorted by kind)."""
         return dict(sorted(Counter(r["kind"] for r in self.rows).items()))
 
+    def note_counts(self) -> dict[str, int]:
+        """Count field notes per ``kind`` (sorted by kind)."""
+        return dict(sorted(Counter(r["kind"] for r in self.notes).items()))
+
     def frame(self) -> pl.DataFrame:
         """Return the quarantine table (ordered by file and line)."""
         df = pl.DataFrame(self.rows, schema=QUARANTINE_SCHEMA)
+        return df.sort(["source_file", "line"], nulls_last=True, maintain_order=True)
+
+    def notes_frame(self) -> pl.DataFrame:
+        """Return the ``field_notes`` table (ordered by file and line)."""
+        df = pl.DataFrame(self.notes, schema=FIELD_NOTES_SCHEMA)
         return df.sort(["source_file", "line"], nulls_last=True, maintain_order=True)
 
     def first(self) -> dict[str, Any] | None:
@@ -221,6 +415,93 @@ class BadValue(ValueError):
         self.column = column
         self.kind = kind
         super().__init__(message)
+
+
+_SOFT: contextvars.ContextVar[list[BadValue] | None] = contextvars.ContextVar(
+    "measure_ingest_soft_fields", default=None)
+
+
+def soft(read: Callable[..., Any], *args: Any) -> Any:
+    """Read an *optional* field with ``read(*args)``; null it if it cannot be read.
+
+    Inside :meth:`Quarantine.fields` a :class:`BadValue` from ``read`` is
+    recorded (the caller's record is kept, the field is ``None``); outside it the
+    error propagates, so that the whole record is quarantined.
+    """
+    try:
+        return read(*args)
+    except BadValue as e:
+        sink = _SOFT.get()
+        if sink is None:
+            raise
+        sink.append(e)
+        return None
+
+
+#: The earliest plausible time per platform: a date before it is impossible for a
+#: record of that platform (a placeholder, a unit mix-up or a corrupt value).
+#: Twitter opened in March 2006, Telegram in August 2013, Mastodon's first release
+#: was in March 2016 and Bluesky's network opened to the public in February 2023
+#: (the bound leaves a year's margin for its developers' first accounts). Other
+#: sources (``table``) use 1990-01-01, before any social platform.
+PLATFORM_EPOCH: dict[str, dt.datetime] = {
+    "twitter": dt.datetime(2006, 1, 1, tzinfo=UTC),
+    "telegram": dt.datetime(2013, 1, 1, tzinfo=UTC),
+    "mastodon": dt.datetime(2016, 1, 1, tzinfo=UTC),
+    "bluesky": dt.datetime(2022, 1, 1, tzinfo=UTC),
+    "other": dt.datetime(1990, 1, 1, tzinfo=UTC),
+}
+#: How far past the time of the ingest a timestamp may lie (clock skew).
+FUTURE_MARGIN = dt.timedelta(days=1)
+
+_BOUNDS: contextvars.ContextVar[tuple[dt.datetime, dt.datetime, str] | None] = (
+    contextvars.ContextVar("measure_ingest_time_bounds", default=None))
+
+
+def time_bounds(platform: str) -> tuple[dt.datetime, dt.datetime]:
+    """Return ``(earliest, latest)`` plausible times of ``platform``'s records.
+
+    ``earliest`` is :data:`PLATFORM_EPOCH` (``"other"`` for an unknown
+    platform); ``latest`` is now plus :data:`FUTURE_MARGIN`.
+    """
+    lo = PLATFORM_EPOCH.get(platform, PLATFORM_EPOCH["other"])
+    return lo, dt.datetime.now(UTC) + FUTURE_MARGIN
+
+
+@contextlib.contextmanager
+def bounded_times(platform: str) -> Iterator[None]:
+    """Within the block, timestamps outside :func:`time_bounds` are unreadable."""
+    lo, hi = time_bounds(platform)
+    token = _BOUNDS.set((lo, hi, platform))
+    try:
+        yield
+    finally:
+        _BOUNDS.reset(token)
+
+
+def active_bounds() -> tuple[dt.datetime, dt.datetime] | None:
+    """Return the ``(earliest, latest)`` of the enclosing :func:`bounded_times`."""
+    b = _BOUNDS.get()
+    return None if b is None else (b[0], b[1])
+
+
+def check_time(t: dt.datetime, column: str) -> dt.datetime:
+    """Return ``t``, or raise ``BadValue`` when it lies outside the active bounds."""
+    b = _BOUNDS.get()
+    if b is None:
+        return t
+    lo, hi, platform = b
+    if t < lo:
+        name = platform if platform in PLATFORM_EPOCH and platform != "other" else (
+            "any social platform")
+        raise BadValue(column, "bad_timestamp",
+                       f"{t.isoformat()} is before {lo.date().isoformat()}, earlier "
+                       f"than {name} records can be")
+    if t > hi:
+        raise BadValue(column, "bad_timestamp",
+                       f"{t.isoformat()} lies in the future (after the ingest time "
+                       "plus one day)")
+    return t
 
 
 def stable_id(namespace: str, key: str) -> int:
@@ -281,62 +562,105 @@ def _twitter_time(value: str) -> dt.datetime | None:
         off = dt.timedelta(hours=int(p[4][1:3]), minutes=int(p[4][3:5]))
         t = dt.datetime(int(p[5]), _MONTHS[p[1]], int(p[2]), hh, mm, ss,
                         tzinfo=dt.timezone(off if p[4][0] == "+" else -off))
-    except ValueError:
+        return t.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return t.astimezone(UTC)
 
 
 def parse_twitter_time(value: Any, column: str) -> dt.datetime:
     """Parse Twitter v1.1's ``Wed Oct 10 20:19:24 +0000 2018`` into UTC."""
     if not isinstance(value, str):
         raise BadValue(column, "bad_timestamp",
-                       f"expected a Twitter date string, got {value!r}")
+                       f"expected a Twitter date string, got {short_repr(value)}")
     fast = _twitter_time(value.strip())
     if fast is not None:
-        return fast
+        return check_time(fast, column)
     try:
         t = dt.datetime.strptime(value.strip(), "%a %b %d %H:%M:%S %z %Y")
-    except ValueError:
+        t = t.astimezone(UTC)
+    except (ValueError, OverflowError):
         # Some exports already hold ISO 8601 here.
         try:
             return parse_iso(value, column)
-        except BadValue:
+        except BadValue as e:
+            if "cannot parse" not in str(e):
+                raise
             raise BadValue(column, "bad_timestamp",
-                           f"cannot parse {value!r} as a Twitter date like "
+                           f"cannot parse {short_repr(value)} as a Twitter date like "
                            "'Wed Oct 10 20:19:24 +0000 2018' or ISO 8601") from None
-    return t.astimezone(UTC)
+    return check_time(t, column)
+
+
+def short_repr(value: Any, n: int = 80) -> str:
+    """``repr(value)`` cut to ``n`` characters (for reasons quoting a huge value)."""
+    r = repr(value)
+    return r if len(r) <= n else r[:n] + f"... ({len(r):,} characters)"
 
 
 def parse_iso(value: Any, column: str) -> dt.datetime:
-    """Parse an ISO 8601 timestamp that carries its zone (``Z`` or ``+hh:mm``)."""
+    """Parse an ISO 8601 timestamp that carries its zone (``Z`` or ``+hh:mm``).
+
+    Numbers are read as epoch seconds (or milliseconds when too large to be
+    seconds). Inside :func:`bounded_times`, a time outside the platform's
+    plausible range is unreadable too (``bad_timestamp``).
+    """
     if isinstance(value, int | float) and not isinstance(value, bool):
-        # epoch seconds (or milliseconds when too large to be seconds)
-        secs = value / 1000 if abs(value) > 1e11 else value
-        return dt.datetime.fromtimestamp(secs, UTC)
+        try:
+            secs = value / 1000 if abs(value) > 1e11 else value
+            t = dt.datetime.fromtimestamp(secs, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise BadValue(column, "bad_timestamp",
+                           f"epoch time {short_repr(value)} is not a representable "
+                           "time") from None
+        return check_time(t, column)
     if not isinstance(value, str):
-        raise BadValue(column, "bad_timestamp", f"expected a timestamp, got {value!r}")
+        raise BadValue(column, "bad_timestamp",
+                       f"expected a timestamp, got {short_repr(value)}")
     try:
         t = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         raise BadValue(column, "bad_timestamp",
-                       f"cannot parse {value!r} as an ISO 8601 timestamp") from None
+                       f"cannot parse {short_repr(value)} as an ISO 8601 timestamp"
+                       ) from None
     if t.tzinfo is None:
         raise BadValue(column, "naive_timestamp",
-                       f"timestamp {value!r} has no time zone; write it with 'Z' or "
-                       "an offset (a naive time of unknown zone is not guessed)")
-    return t.astimezone(UTC)
+                       f"timestamp {short_repr(value)} has no time zone; write it with "
+                       "'Z' or an offset (a naive time of unknown zone is not guessed)")
+    try:
+        t = t.astimezone(UTC)
+    except OverflowError:
+        raise BadValue(column, "bad_timestamp",
+                       f"timestamp {short_repr(value)} is outside the representable "
+                       "range") from None
+    return check_time(t, column)
+
+
+#: The largest count an ``Int64`` column holds.
+MAX_COUNT = (1 << 63) - 1
 
 
 def as_count(value: Any, column: str) -> int | None:
-    """Read an optional non-negative integer count (``None`` stays ``None``)."""
+    """Read an optional non-negative integer count (``None`` stays ``None``).
+
+    Raises ``BadValue``: ``bad_type`` for a value that is not a whole number,
+    ``bad_value`` for a negative count or one too large for a 64-bit integer.
+    """
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_COUNT:
+        value = int(value)  # 12.0 as written by some JSON encoders
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
-        raise BadValue(column, "bad_type", f"expected an integer count, got {value!r}")
+        v = value.strip() if isinstance(value, str) else None
+        if v and v.isascii() and v.isdigit() and len(v) <= 19:
+            value = int(v)
+        else:
+            raise BadValue(column, "bad_type",
+                           f"expected an integer count, got {short_repr(value)}")
     if value < 0:
-        raise BadValue(column, "bad_type", f"negative count {value!r}")
+        raise BadValue(column, "bad_value", f"negative count {value!r}")
+    if value > MAX_COUNT:
+        raise BadValue(column, "bad_value",
+                       f"count {short_repr(value)} is too large for a 64-bit integer")
     return value
 
 
@@ -351,14 +675,15 @@ def as_twitter_id(obj: dict[str, Any], column_str: str = "id_str",
             raise BadValue(col, "bad_type", f"expected a numeric id, got {v!r}")
         if isinstance(v, int):
             ok = 0 < v < 2**63
-        elif isinstance(v, str) and v.strip().isdigit():
+        elif (isinstance(v, str) and v.strip().isascii() and v.strip().isdigit()
+              and len(v.strip()) <= 19):
             v = int(v.strip())
             ok = 0 < v < 2**63
         else:
             ok = False
         if not ok:
             raise BadValue(col, "bad_type",
-                           f"expected a positive numeric id, got {v!r}")
+                           f"expected a positive numeric id, got {short_repr(v)}")
         return int(v)
     names = (f"'{column_int}'" if column_str == column_int
              else f"'{column_str}' or '{column_int}'")
@@ -371,7 +696,7 @@ def opt_str(obj: dict[str, Any], key: str) -> str | None:
     if v is None:
         return None
     if not isinstance(v, str):
-        raise BadValue(key, "bad_type", f"expected a string, got {v!r}")
+        raise BadValue(key, "bad_type", f"expected a string, got {short_repr(v)}")
     return v
 
 
@@ -908,40 +1233,54 @@ def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
     )
 
 
-def _csv_pass(path: Path, errors: str
-              ) -> tuple[list[int], list[int], dict[int, str]]:
-    """Start line, field count and (for ragged records) raw text of every record."""
+def _csv_pass(path: Path) -> tuple[list[str], list[int], list[int], dict[int, str],
+                                   list[tuple[int, int]]]:
+    """Header, start line, field count, ragged raw text and undecodable fields.
+
+    Read with Python's ``csv`` module; a UTF-8 byte order mark is skipped and a
+    byte that is not UTF-8 is kept as a lone surrogate, so that the fields it
+    stands in are found: ``(record index, field index)`` pairs.
+    """
     import csv
     import sys
 
     csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 1 << 31)))
+    header: list[str] = []
     starts: list[int] = []
     nfields: list[int] = []
     ragged: dict[int, str] = {}
-    with open(path, newline="", encoding="utf-8", errors=errors) as fh:
+    undecodable: list[tuple[int, int]] = []
+    with open(path, newline="", encoding="utf-8-sig",
+              errors="surrogateescape") as fh:
         reader = csv.reader(fh)
         prev = 0
         width = 0
         for i, rec in enumerate(reader):
             if i == 0:
+                header = [clean_text(c) for c in rec]
                 width = len(rec)
             else:
                 if rec and len(rec) != width:
-                    ragged[i - 1] = csv_text(rec)
+                    ragged[i - 1] = clean_text(csv_text(rec))
                 starts.append(prev + 1)
                 nfields.append(len(rec))
+                undecodable += [(i - 1, j) for j, v in enumerate(rec)
+                                if _SURROGATE.search(v)]
             prev = reader.line_num
-    return starts, nfields, ragged
+    return header, starts, nfields, ragged, undecodable
 
 
-def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
+def read_csv(f: RawFile, q: Quarantine | None = None
+             ) -> tuple[pl.DataFrame, list[str]]:
     """Read a CSV file as strings, with each record's line and field count.
 
     The values come from ``pl.read_csv`` (which handles quoted line breaks; ``wc -l``
     does not). A second pass with Python's ``csv`` module finds each record's physical
     start line (``_line``) and number of fields (``_nf``), so that short or long
     (ragged) rows can be quarantined instead of padded, and quarantined rows point at
-    their line. Returns the frame and notes (e.g. invalid UTF-8 replaced).
+    their line; it also gives the header (with doubled quotes read as one). Bytes
+    that are not UTF-8 are replaced by U+FFFD; each field they stood in gets a
+    ``bad_encoding`` note in ``q`` (the row is kept). Returns the frame and notes.
 
     Raises
     ------
@@ -952,11 +1291,7 @@ def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
 
     notes: list[str] = []
     try:
-        starts, nfields, ragged = _csv_pass(f.path, "strict")
-    except UnicodeDecodeError:
-        starts, nfields, ragged = _csv_pass(f.path, "replace")
-        notes.append(f"file '{f.label}' is not valid UTF-8; undecodable bytes were "
-                     "replaced by U+FFFD")
+        header, starts, nfields, ragged, undecodable = _csv_pass(f.path)
     except csv.Error as e:
         raise IngestError(f"file '{f.label}' is not a readable CSV file ({e})") from e
     if not starts and not f.bytes:
@@ -967,18 +1302,32 @@ def read_csv(f: RawFile) -> tuple[pl.DataFrame, list[str]]:
             truncate_ragged_lines=True)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
         df = None  # e.g. an unclosed quote: fall back to the csv module below
-    if df is None or df.height != len(starts):
+    if df is not None and df.width == len(header) and df.columns != header and len(
+            set(header)) == len(header):
+        df.columns = header  # polars keeps a quoted header's doubled quotes
+    if df is None or df.height != len(starts) or df.width != len(header):
         # The two parsers disagree on record boundaries: trust the csv module.
-        with open(f.path, newline="", encoding="utf-8", errors="replace") as fh:
+        with open(f.path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             rows = list(csv.reader(fh))
-        header, body = rows[0], rows[1:]
+        body = rows[1:]
         width = len(header)
+        cols = header if len(set(header)) == width else [
+            f"{c}_{i}" if header.count(c) > 1 else c for i, c in enumerate(header)]
         df = pl.DataFrame([(r + [None] * width)[:width] for r in body],
-                          schema={c: pl.Utf8 for c in header}, orient="row")
+                          schema={c: pl.Utf8 for c in cols}, orient="row")
         df = df.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c)
-                             for c in header)  # empty field -> null, as polars does
+                             for c in cols)  # empty field -> null, as polars does
         notes.append(f"file '{f.label}' was parsed with Python's csv module (polars "
                      "could not parse it; check for an unclosed quote)")
+    if undecodable:
+        notes.append(f"file '{f.label}' is not valid UTF-8; undecodable bytes were "
+                     "replaced by U+FFFD (see the 'field_notes' table)")
+        if q is not None:
+            for rec, j in undecodable:
+                col = header[j] if j < len(header) else f"(field {j + 1})"
+                q.note(f.label, starts[rec], col, "bad_encoding",
+                       f"{col}: not valid UTF-8 text; the undecodable bytes were "
+                       "replaced by U+FFFD and the row kept")
     raw = [ragged.get(i) for i in range(len(starts))] if ragged else None
     df = df.with_columns(pl.Series("_line", starts, dtype=pl.Int64),
                          pl.Series("_nf", nfields, dtype=pl.Int64),
@@ -1089,7 +1438,8 @@ def page_records(st: LineState, f: RawFile, line: int, text: str,
             st.q.add(f.label, line, "no_observed_at", no_time_reason(), raw)
             continue
         try:
-            rec = make(item, is_error, t)
+            with st.q.fields(f.label, line):
+                rec = make(item, is_error, t)
         except BadValue as e:
             st.q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
             continue
@@ -1106,32 +1456,71 @@ def iter_json(files: Sequence[RawFile], q: Quarantine, counter: list[int]
               ) -> Iterator[tuple[RawFile, int, Any, str]]:
     """Yield ``(file, line, object, text)`` for each JSON line of ``files``.
 
-    Lines that are not valid UTF-8 or not valid JSON are quarantined (``bad_encoding``
-    / ``bad_json``) and counted as one record read in ``counter[0]``.
+    Lines that are not valid JSON (or nest deeper than Python's parser goes) are
+    quarantined (``bad_json``) and counted as one record read in ``counter[0]``.
+    Bytes that are not UTF-8, and unpaired surrogate escapes in JSON text, are
+    replaced by U+FFFD in the strings they stand in; each string so repaired
+    gets a ``bad_encoding`` note naming its path (the record is kept).
     """
     from measure._cli_util import progress
 
     for f in files:
-        doc = _whole_document(f)
+        doc = _whole_document(f, q)
         if doc is not None:
             yield f, 1, doc[0], doc[1]
             continue
         for line, text, ok in progress(iter_lines(f), desc=f.path.name, unit="lines"):
-            if not ok:
-                counter[0] += 1
-                q.add(f.label, line, "bad_encoding", "line is not valid UTF-8", text)
-                continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
                 counter[0] += 1
                 q.add(f.label, line, "bad_json",
-                      f"not valid JSON ({e.msg} at character {e.pos + 1})", text)
+                      f"not valid JSON ({e.msg} at character {e.pos + 1})",
+                      clean_text(text))
                 continue
+            except (RecursionError, ValueError) as e:
+                counter[0] += 1
+                why = ("it nests deeper than the JSON reader allows"
+                       if isinstance(e, RecursionError) else str(e))
+                q.add(f.label, line, "bad_json", f"not readable JSON ({why})",
+                      clean_text(text))
+                continue
+            if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(obj):
+                counter[0] += 1
+                q.add(f.label, line, "bad_json", f"not readable JSON (it nests deeper "
+                      f"than {MAX_DEPTH} levels)", clean_text(text))
+                continue
+            if not ok or "\\ud" in text or "\\uD" in text:
+                obj, paths = repair_text(obj)
+                text = clean_text(text)
+                for p in paths:
+                    q.note(f.label, line, p, "bad_encoding",
+                           f"{p}: not valid UTF-8 text; the undecodable bytes were "
+                           "replaced by U+FFFD and the record kept")
             yield f, line, obj, text
 
 
-def _whole_document(f: RawFile) -> tuple[Any, str] | None:
+#: The deepest nesting of a JSON record the readers accept (API responses nest a
+#: handful of levels; a deeper value would overflow the stack of whoever prints it).
+MAX_DEPTH = 200
+
+
+def _too_deep(obj: Any) -> bool:
+    """Whether a JSON value nests deeper than :data:`MAX_DEPTH` (iteratively)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, d = stack.pop()
+        if d > MAX_DEPTH:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values()
+                         if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, d + 1) for v in node if isinstance(v, dict | list))
+    return False
+
+
+def _whole_document(f: RawFile, q: Quarantine | None = None) -> tuple[Any, str] | None:
     """Read a ``.json`` file holding one multi-line JSON document, else ``None``.
 
     A saved, pretty-printed API response is read as one record line (line 1).
@@ -1142,15 +1531,25 @@ def _whole_document(f: RawFile) -> tuple[Any, str] | None:
     opener = gzip.open if name.endswith(".gz") else open
     try:
         with opener(f.path, "rb") as fh:  # type: ignore[operator]
-            text = fh.read().decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError):
+            text = fh.read().decode("utf-8-sig")
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error):
         return None  # the line reader reports the problem line by line
     if sum(1 for ln in text.splitlines() if ln.strip()) < 2:
         return None
     try:
-        return json.loads(text), text
-    except json.JSONDecodeError:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError):
         return None
+    if _too_deep(obj):
+        return None  # the line reader quarantines it
+    if "\\ud" in text or "\\uD" in text:
+        obj, paths = repair_text(obj)
+        for p in paths:
+            if q is not None:
+                q.note(f.label, 1, p, "bad_encoding",
+                       f"{p}: not valid UTF-8 text; the unpaired surrogate was "
+                       "replaced by U+FFFD and the record kept")
+    return obj, text
 
 
 def wrapper_time(obj: dict[str, Any], default: dt.datetime | None

@@ -40,10 +40,14 @@ from measure.ingest._common import (
     Parsed,
     Quarantine,
     RawFile,
+    active_bounds,
     collapse,
     csv_text,
+    is_empty,
     read_csv,
+    short_repr,
     stable_id,
+    time_bounds,
 )
 
 SUFFIXES = (".csv",)
@@ -76,7 +80,9 @@ def parse(files: list[RawFile]) -> Parsed:
     notes: list[str] = []
     read = 0
     for fi, f in enumerate(files):
-        df, n = read_csv(f)
+        if is_empty(f):
+            continue  # allowed by allow_empty: no records
+        df, n = read_csv(f, q)
         notes += n
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
@@ -98,6 +104,7 @@ def parse(files: list[RawFile]) -> Parsed:
             pl.col("numberstatuses").str.strip_chars().cast(pl.Int64, strict=False)
             .alias("_statuses"),
         )
+        lo, hi = active_bounds() or time_bounds("twitter")
         checks = [
             (pl.col("_nf") != width, "ragged_row", None,
              f"row has the wrong number of fields (header has {width})"),
@@ -105,12 +112,9 @@ def parse(files: list[RawFile]) -> Parsed:
              "missing_id", "username", "username is empty"),
             (pl.col("_t").is_null(), "bad_timestamp", "time",
              "time is empty or not M/D/YYYY H:MM"),
-            (pl.col("followers").is_not_null() & pl.col("_followers").is_null(),
-             "bad_type", "followers", "followers is not an integer"),
-            (pl.col("numberstatuses").is_not_null() & pl.col("_statuses").is_null(),
-             "bad_type", "numberstatuses", "numberstatuses is not an integer"),
-            ((pl.col("_followers") < 0) | (pl.col("_statuses") < 0),
-             "bad_type", "followers", "negative count"),
+            (~pl.col("_t").is_between(lo, hi), "bad_timestamp", "time",
+             f"time lies outside the plausible range {lo.date().isoformat()} to "
+             "one day after the ingest"),
         ]
         bad = pl.lit(False)
         for cond, kind, col, reason in checks:
@@ -118,11 +122,31 @@ def parse(files: list[RawFile]) -> Parsed:
             for r in hit.iter_rows(named=True):
                 value = r.get(col) if col else None
                 q.add(f.label, r["_line"], kind,
-                      reason + (f" (got {value!r})" if col else ""),
+                      reason + (f" (got {short_repr(value)})" if col else ""),
                       r["_raw"] or csv_text([r[c] for c in COLUMNS]), col)
             bad = bad | cond.fill_null(False)
-        frames.append(df.filter(~bad))
-    good = pl.concat(frames) if frames else pl.DataFrame()
+        df = df.filter(~bad)
+        # The counts are optional: an unreadable or negative one is left empty
+        # (a field note) and the row kept.
+        for col, parsed in (("followers", "_followers"),
+                            ("numberstatuses", "_statuses")):
+            wrong = pl.col(col).is_not_null() & pl.col(parsed).is_null()
+            negative = pl.col(parsed) < 0
+            for r in df.filter(wrong.fill_null(False)).iter_rows(named=True):
+                q.note(f.label, r["_line"], col, "bad_type",
+                       f"{col} is not an integer (got {short_repr(r[col])}); the "
+                       "field was left empty (null) and the row kept")
+            for r in df.filter(negative.fill_null(False)).iter_rows(named=True):
+                q.note(f.label, r["_line"], col, "bad_value",
+                       f"{col} is a negative count (got {short_repr(r[col])}); the "
+                       "field was left empty (null) and the row kept")
+            df = df.with_columns(pl.when(~negative.fill_null(False))
+                                 .then(pl.col(parsed)).alias(parsed))
+        frames.append(df)
+    good = pl.concat(frames) if frames else pl.DataFrame(schema={
+        **{c: pl.Utf8 for c in COLUMNS}, "_line": pl.Int64, "_nf": pl.Int64,
+        "_raw": pl.Utf8, "_file": pl.Utf8, "_order": pl.Int64, "_t": TS,
+        "_followers": pl.Int64, "_statuses": pl.Int64})
     good = good.with_columns(
         pl.col("username").map_elements(handle_id, return_dtype=pl.Int64)
         .alias("account_id"),

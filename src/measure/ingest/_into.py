@@ -25,8 +25,10 @@ Rules
   previous version stays in its lock files, which then fail ``measure verify``
   (expected versus got) until the new version is pinned. A dataset whose files
   differ from its manifest is refused: it is not the version its id names.
-* **Concurrency.** Ingests into datasets of one parent directory are serialised by
-  an advisory lock on that directory (POSIX ``flock``).
+* **Concurrency.** One writer per dataset: the ingest holds the dataset's writer
+  lock (POSIX ``flock`` on ``.<name>.lock`` beside it) from reading the current
+  version to writing the next; a second writer fails at once, naming the
+  holder's pid.
 """
 
 from __future__ import annotations
@@ -65,22 +67,18 @@ _PART = re.compile(r"^part-(\d+)\.parquet$")
 
 
 @contextmanager
-def locked(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Hold an exclusive advisory lock on the parent directory of ``path``."""
-    parent = Path(path).resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: no lock
+def locked(path: str | os.PathLike[str], *,
+           action: str = "measure ingest --into") -> Iterator[None]:
+    """Hold the writer lock of the dataset at ``path`` (fails at once if taken).
+
+    See :func:`measure.dataset.writer_lock`: a second writer of the same dataset
+    raises :class:`~measure.errors.DatasetLockedError` naming the holder's pid.
+    ``action`` is what the lock file says the holder does.
+    """
+    from measure.dataset._lock import writer_lock
+
+    with writer_lock(path, action=action):
         yield
-        return
-    fd = os.open(parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def input_key(sha256: str, fmt: str, mapping_sha256: str | None,

@@ -76,6 +76,8 @@ from measure.ingest._common import (
     opt_str,
     parse_iso,
     raw_json,
+    short_repr,
+    soft,
     wrapper_time,
 )
 from measure.ingest._twarc2_follows import CrawlChains, Page, edges_frame, with_owners
@@ -166,7 +168,12 @@ def avatar_hash(url: Any, column: str = "avatar") -> str | None:
         return None
     if not isinstance(url, str):
         raise BadValue(column, "bad_type", f"expected an avatar URL, got {url!r}")
-    if urlsplit(url).path.endswith(_MISSING_AVATAR) or not url.strip():
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        raise BadValue(column, "bad_value",
+                       f"not a readable URL: {short_repr(url)}") from None
+    if path.endswith(_MISSING_AVATAR) or not url.strip():
         return None
     return image_url_hash(url)
 
@@ -221,11 +228,12 @@ def _flag(acc: dict[str, Any], key: str, column: str) -> bool:
 def _profile(acc: dict[str, Any], column: str) -> dict[str, Any]:
     created = acc.get("created_at")
     return {
-        "display_name": opt_str(acc, "display_name") or None,
-        "description": html_text(acc.get("note"), f"{column}.note"),
-        "created_at": None if created is None else parse_iso(
-            created, f"{column}.created_at"),
-        "profile_image_hash": avatar_hash(acc.get("avatar"), f"{column}.avatar"),
+        "display_name": soft(opt_str, acc, "display_name") or None,
+        "description": soft(html_text, acc.get("note"), f"{column}.note"),
+        "created_at": None if created is None else soft(
+            parse_iso, created, f"{column}.created_at"),
+        "profile_image_hash": soft(avatar_hash, acc.get("avatar"),
+                                   f"{column}.avatar"),
     }
 
 
@@ -259,7 +267,8 @@ def account_record(acc: Any, t: dt.datetime, instance: str | None,
     active = status == "active"
 
     def count(key: str) -> int | None:
-        return as_count(acc.get(key), f"{column}.{key}") if active else None
+        return (soft(as_count, acc.get(key), f"{column}.{key}") if active
+                else None)
 
     rec: dict[str, Any] = {
         "account_id": aid, "observed_at": t, "status": status,
@@ -297,12 +306,16 @@ def page_position(url: Any, nxt: Any) -> tuple[bool | None, str | None, str | No
         raise BadValue("next", "bad_type",
                        f"expected the Link header's next URL or null, got {nxt!r}")
     first, token = None, None
-    if url is not None:
-        token = parse_qs(urlsplit(url).query).get("max_id", [None])[0]
-        first = token is None
-    nt = None
-    if nxt:
-        nt = parse_qs(urlsplit(nxt).query).get("max_id", [nxt])[0]
+    try:
+        if url is not None:
+            token = parse_qs(urlsplit(url).query).get("max_id", [None])[0]
+            first = token is None
+        nt = None
+        if nxt:
+            nt = parse_qs(urlsplit(nxt).query).get("max_id", [nxt])[0]
+    except ValueError:
+        raise BadValue("url", "bad_value", f"not a readable URL: {short_repr(url)} "
+                       f"or {short_repr(nxt)}") from None
     return first, token, nt
 
 
@@ -334,7 +347,8 @@ def _account_line(st: _State, f: RawFile, line: int, obj: dict[str, Any],
         t, _ = wrapper_time(obj, None)
         if t is None:
             raise BadValue("collected_at", "no_observed_at", NO_TIME)
-        rec, new = account_record(obj["account"], t, _instance(obj))
+        with st.q.fields(f.label, line):
+            rec, new = account_record(obj["account"], t, _instance(obj))
     except BadValue as e:
         st.bad(f, line, e, text)
         return
@@ -370,7 +384,7 @@ def _page_line(st: _State, f: RawFile, line: int, obj: dict[str, Any], text: str
             raise BadValue("accounts", "bad_shape",
                            "'accounts' of a follow-list page is not a list")
         rel = obj.get("relation")
-        if rel not in LISTS:
+        if not isinstance(rel, str) or rel not in LISTS:
             raise BadValue("relation", "bad_value",
                            f"expected 'followers' or 'following', got {rel!r}")
         owner, _ = account_id(obj.get("of"), instance, "of")
@@ -388,7 +402,8 @@ def _page_line(st: _State, f: RawFile, line: int, obj: dict[str, Any], text: str
         st.unpaged.add(ci)
     for acc in listed:
         try:
-            rec, new = account_record(acc, t, instance, "accounts[]")
+            with st.q.fields(f.label, line):
+                rec, new = account_record(acc, t, instance, "accounts[]")
         except BadValue as e:
             st.bad(f, line, e, raw_json(acc))
             continue

@@ -65,12 +65,16 @@ from measure.errors import IngestError
 from measure.ingest._common import (
     DEFAULT_KEYS,
     TS,
+    WHOLE_RECORD,
     Parsed,
     Quarantine,
     RawFile,
+    active_bounds,
     collapse,
     csv_text,
+    is_empty,
     read_csv,
+    short_repr,
 )
 
 SUFFIXES = (".csv", ".parquet")
@@ -86,6 +90,10 @@ ROWS = ("record", "file")
 TRUE = {"true", "t", "1", "yes", "y"}
 FALSE = {"false", "f", "0", "no", "n"}
 _FIELD = re.compile(r"\{([^{}]*)\}")
+#: A row check: (condition, quarantine kind, source column, reason, lenient). A
+#: lenient check (an optional column) nulls the value and records a field note;
+#: the others quarantine the row.
+Check = tuple[pl.Expr, str, "str | None", str, bool]
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,7 @@ class Mapping:
         allowed values, an unknown file field, a bad zone or pattern.
     """
 
-    def __init__(self, data: dict[str, Any], label: str) -> None:
+    def __init__(self, data: dict[str, Any], label: str) -> None:  # noqa: C901
         problems: list[str] = []
         self.label = label
         unknown = sorted(set(data) - KEYS)
@@ -155,8 +163,14 @@ class Mapping:
                             f"{sorted(TIMESTAMP_KEYS)}")
         self.ts_format: str | None = ts.get("format")
         self.zone: str | None = ts.get("zone")
+        if self.ts_format is not None and not isinstance(self.ts_format, str):
+            problems.append(f"[timestamps] format: must be a strptime format string "
+                            f"such as \"%Y-%m-%d %H:%M\", got {self.ts_format!r}")
+            self.ts_format = None
         if self.zone is not None:
             try:
+                if not isinstance(self.zone, str):
+                    raise ValueError(self.zone)
                 ZoneInfo(self.zone)
             except (ZoneInfoNotFoundError, ValueError):
                 problems.append(f"[timestamps] zone: {self.zone!r} is not an IANA "
@@ -181,7 +195,7 @@ class Mapping:
                 problems.append("[tables] names no table")
         else:
             name = data.get("table")
-            if name not in TABLES:
+            if not isinstance(name, str) or name not in TABLES:
                 problems.append(f"'table' must be one of {sorted(TABLES)}, got "
                                 f"{name!r}")
             else:
@@ -214,8 +228,16 @@ class Mapping:
                     self._regex, self.pattern_fields = _compile_pattern(self.pattern)
                 except ValueError as e:
                     problems.append(f"[file] pattern: {e}")
+        if isinstance(self.pattern, str) and _escapes(self.pattern):
+            problems.append(f"[file] pattern: {self.pattern!r} must be a path "
+                            "relative to the source (no leading '/', no '..' part)")
         self.files: dict[str, dict[str, Any]] = {}
         for key, vals in _section(data, "files", problems).items():
+            if _escapes(key):
+                problems.append(f"[files] {key!r}: a file is named by its path "
+                                "relative to the source; a path that is absolute or "
+                                "has a '..' part would point outside it")
+                continue
             if not isinstance(vals, dict):
                 problems.append(f"[files] {key!r}: must be a table of field values, "
                                 f"e.g. [files.\"{key}\"] complete = false")
@@ -491,13 +513,20 @@ def _literal(text: str) -> str:
     return "[^/]*".join(re.escape(p) for p in text.split("*"))
 
 
+def _escapes(path: str) -> bool:
+    """Whether a mapping path is absolute or climbs out of its base (``..``)."""
+    p = path.replace("\\", "/")
+    return (p.startswith("/") or re.match(r"^[A-Za-z]:", p) is not None
+            or ".." in p.split("/") or "\x00" in p)
+
+
 def _path_ends_with(path: str, key: str) -> bool:
     key = key.strip("/")
     return path == key or path.endswith("/" + key)
 
 
 # -- reading -------------------------------------------------------------------------
-def _read(f: RawFile) -> tuple[pl.DataFrame, list[str], bool]:
+def _read(f: RawFile, q: Quarantine) -> tuple[pl.DataFrame, list[str], bool]:
     if f.path.name.lower().endswith(".parquet"):
         try:
             df = pl.read_parquet(f.path)
@@ -509,7 +538,7 @@ def _read(f: RawFile) -> tuple[pl.DataFrame, list[str], bool]:
                                 pl.lit(len(df.columns), pl.Int64).alias("_nf"),
                                 pl.lit(None, pl.Utf8).alias("_raw")),
                 [], False)
-    df, notes = read_csv(f)
+    df, notes = read_csv(f, q)
     return df, notes, True
 
 
@@ -652,9 +681,9 @@ def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Pars
         for tm in per_file:
             row = {**_file_values(mapping, tm, f, fields), **tm.constants}
             file_rows[tm.table].append({**row, "_order": fi * (1 << 40)})
-        if not record:
-            continue
-        df, n, is_csv = _read(f)
+        if not record or is_empty(f):
+            continue  # an empty file (allowed by allow_empty) holds no records
+        df, n, is_csv = _read(f, q)
         notes += n
         source_cols = [c for c in df.columns if c not in ("_line", "_nf", "_raw")]
         width = len(source_cols)
@@ -667,9 +696,9 @@ def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Pars
                         f"file '{f.label}', line 1, column '{src}': the mapping "
                         f"'{mapping.label}' {sec}sends '{src}' to '{target}' but the "
                         f"file has no such column (columns: {source_cols})")
-        checks: list[tuple[pl.Expr, str, str | None, str]] = [
+        checks: list[Check] = [
             (pl.col("_nf") != width, "ragged_row", None,
-             f"row has the wrong number of fields (header has {width})")]
+             f"row has the wrong number of fields (header has {width})", False)]
         conv: dict[str, list[pl.Expr]] = {}
         used: set[str] = set()
         for tm in record:
@@ -682,24 +711,35 @@ def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Pars
         df = df.with_columns((pl.lit(fi, pl.Int64) * (1 << 40)
                               + pl.int_range(pl.len(), dtype=pl.Int64)).alias("_order"))
         bad = pl.lit(False)
-        for cond, kind, col, reason in checks:
+        for cond, kind, col, reason, lenient in checks:
+            if lenient:
+                continue
             cond = cond.fill_null(False)
             hit = df.filter(cond & ~bad)
             for r in hit.iter_rows(named=True):
-                val = f" (got {r[col]!r})" if col in source_cols else ""
+                val = f" (got {short_repr(r[col])})" if col in source_cols else ""
                 raw = (r["_raw"] or csv_text([r[c] for c in source_cols]) if is_csv else
                        json.dumps({c: r[c] for c in source_cols}, default=str,
                                   ensure_ascii=False))
                 q.add(f.label, r["_line"], kind, reason + val, raw, col)
             bad = bad | cond
         good = df.filter(~bad)
+        for cond, kind, col, reason, lenient in checks:
+            if not lenient:
+                continue
+            for r in good.filter(cond.fill_null(False)).iter_rows(named=True):
+                val = f" (got {short_repr(r[col])})" if col in source_cols else ""
+                q.note(f.label, r["_line"], col or WHOLE_RECORD, kind,
+                       f"{reason}{val}; the field was left empty (null) and the "
+                       "row kept")
         for tm in record:
             frames[tm.table].append(good.select(*conv[tm.table], "_order"))
     tables: dict[str, pl.DataFrame] = {}
     collapsed: dict[str, int] = {}
     keys: dict[str, tuple[str, ...] | None] = {}
     for tm in record:
-        out = pl.concat(frames[tm.table], how="diagonal_relaxed")
+        out = (pl.concat(frames[tm.table], how="diagonal_relaxed")
+               if frames[tm.table] else _empty(tm, mapping))
         tables[tm.table], collapsed[tm.table], keys[tm.table] = _collapse(out, tm)
     for tm in per_file:
         spec = TABLES[tm.table]
@@ -722,6 +762,16 @@ def parse(files: list[RawFile], mapping: Mapping, mapping_file: RawFile) -> Pars
                   files_read=len(files) if per_file else 0, keys=keys)
 
 
+def _empty(tm: TableMapping, m: Mapping) -> pl.DataFrame:
+    """Return the typed, empty frame of a record table no file gave a row to."""
+    spec = TABLES[tm.table]
+    schema = {c.name: _dtype(c.kind, m.id_type) for c in spec.columns
+              if c.name in tm.columns or c.name in tm.constants
+              or c.name in tm.from_file}
+    return pl.DataFrame(schema={**schema, **dict.fromkeys(tm.extra, pl.Utf8),
+                                "_order": pl.Int64})
+
+
 def _collapse(out: pl.DataFrame, tm: TableMapping
               ) -> tuple[pl.DataFrame, int, tuple[str, ...]]:
     keys = tuple(k for k in tm.unique if k in out.columns)
@@ -731,9 +781,9 @@ def _collapse(out: pl.DataFrame, tm: TableMapping
     return out.sort("_order").drop("_order"), n, keys
 
 
-def _table_exprs(df: pl.DataFrame, tm: TableMapping, m: Mapping, f: RawFile,
+def _table_exprs(df: pl.DataFrame, tm: TableMapping, m: Mapping, f: RawFile,  # noqa: C901
                  fields: dict[str, Any], source_cols: list[str],
-                 checks: list[tuple[pl.Expr, str, str | None, str]], multi: bool
+                 checks: list[Check], multi: bool
                  ) -> tuple[list[pl.Expr], set[str]]:
     """Conversion expressions of one record table; adds its row checks to ``checks``.
 
@@ -770,7 +820,9 @@ def _table_exprs(df: pl.DataFrame, tm: TableMapping, m: Mapping, f: RawFile,
             value = value.cast(pl.Utf8).replace(
                 {str(k): v for k, v in tm.values[name].items()})
         out = _convert(df, colspec.kind, value, m, f, src_name).alias(name)
-        conv.append(out)
+        # An optional column's unreadable value is nulled (a field note), a
+        # required column's sends the row to the quarantine.
+        lenient = not colspec.required
         kind = "bad_timestamp" if colspec.kind == TS_KIND else "bad_type"
         what = _kind_word(colspec.kind, m.id_type)
         if colspec.kind == TS_KIND:
@@ -779,14 +831,31 @@ def _table_exprs(df: pl.DataFrame, tm: TableMapping, m: Mapping, f: RawFile,
                 what += (f", zone {m.zone}; a local time in a daylight-saving gap or "
                          "fold cannot be read")
         checks.append((src.is_not_null() & out.is_null(), kind, src_name,
-                       f"'{src_name}' cannot be read as {label(name)} ({what})"))
+                       f"'{src_name}' cannot be read as {label(name)} ({what})",
+                       lenient))
+        bounds = active_bounds()
+        if colspec.kind == TS_KIND and bounds is not None:
+            lo, hi = bounds
+            outside = out.is_not_null() & ~out.is_between(lo, hi)
+            checks.append((outside, "bad_timestamp", src_name,
+                           f"{label(name)} lies outside the plausible range "
+                           f"{lo.date().isoformat()} to one day after the ingest",
+                           lenient))
+            out = pl.when(~outside.fill_null(False)).then(out).alias(name)
+        if colspec.kind == INT and name.endswith("_count"):
+            negative = out.is_not_null() & (out < 0)
+            checks.append((negative, "bad_value", src_name,
+                           f"{label(name)} is a negative count", lenient))
+            out = pl.when(~negative.fill_null(False)).then(out).alias(name)
+        conv.append(out)
         if colspec.not_null:
             checks.append((out.is_null(), "missing_value", src_name,
-                           f"required value {label(name)} is missing"))
+                           f"required value {label(name)} is missing", False))
         if colspec.allowed is not None:
             checks.append((out.is_not_null() & ~out.is_in(list(colspec.allowed)),
                            "bad_value", src_name,
-                           f"{label(name)} must be one of {list(colspec.allowed)}"))
+                           f"{label(name)} must be one of {list(colspec.allowed)}",
+                           False))
     for t, src_col in tm.extra.items():
         value = pl.col(src_col)
         if t in tm.values:

@@ -76,6 +76,7 @@ from measure.ingest._common import (
     collapse,
     opt_str,
     parse_iso,
+    soft,
     wrapper_time,
 )
 
@@ -110,7 +111,7 @@ EDGES_SCHEMA: dict[str, Any] = {
     "_order": pl.Int64}
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_MARKED = re.compile(r"^-?\d+$")
+_MARKED = re.compile(r"^-?[0-9]{1,30}$")
 _LINK = re.compile(r"^(?:https?://)?(?:t|telegram)\.me/", re.IGNORECASE)
 NO_TIME = ("a line needs its collection time: write it as {\"collected_at\": "
            "\"2024-05-01T12:00:00Z\", \"entity\": ...}")
@@ -167,7 +168,8 @@ def peer_id(peer: Any, column: str) -> str:
     """Return the marked id of a ``Peer*`` object (``{"_": "PeerChannel", ...}``)."""
     if peer is None:
         raise BadValue(column, "missing_id", f"record has no '{column}'")
-    if not isinstance(peer, dict) or peer.get("_") not in _PEER_KEYS:
+    if (not isinstance(peer, dict) or not isinstance(peer.get("_"), str)
+            or peer["_"] not in _PEER_KEYS):
         raise BadValue(column, "bad_type", f"expected a PeerUser, PeerChannel or "
                        f"PeerChat object, got {str(peer)[:60]!r}")
     key = _PEER_KEYS[peer["_"]]
@@ -222,7 +224,7 @@ def terms_ban(ent: dict[str, Any], column: str) -> bool:
 
 def _photo_id(photo: Any, column: str) -> str | None:
     if photo is None or (isinstance(photo, dict)
-                         and photo.get("_", "").endswith("PhotoEmpty")):
+                         and str(photo.get("_", "")).endswith("PhotoEmpty")):
         return None
     if not isinstance(photo, dict) or "photo_id" not in photo:
         raise BadValue(column, "bad_type", f"expected a profile photo object, got "
@@ -267,17 +269,17 @@ def entity_record(ent: Any, t: dt.datetime, column: str = "entity"
     if kind == "User":
         if _flag(ent, "deleted", column):
             return {**rec, "status": "not_found"}, False
-        names = [opt_str(ent, k) for k in ("first_name", "last_name")]
+        names = [soft(opt_str, ent, k) for k in ("first_name", "last_name")]
         rec.update(display_name=" ".join(n for n in names if n) or None,
-                   lang=opt_str(ent, "lang_code"))
+                   lang=soft(opt_str, ent, "lang_code"))
     else:
-        rec["display_name"] = opt_str(ent, "title") or None
+        rec["display_name"] = soft(opt_str, ent, "title") or None
         if _flag(ent, "left", column) and ent.get("date") is not None:
-            rec["created_at"] = parse_iso(ent["date"], f"{column}.date")
+            rec["created_at"] = soft(parse_iso, ent["date"], f"{column}.date")
         if not banned:
-            rec["followers_count"] = as_count(ent.get("participants_count"),
-                                              "participants_count")
-    rec["profile_image_hash"] = _photo_id(ent.get("photo"), f"{column}.photo")
+            rec["followers_count"] = soft(as_count, ent.get("participants_count"),
+                                          "participants_count")
+    rec["profile_image_hash"] = soft(_photo_id, ent.get("photo"), f"{column}.photo")
     rec["_profile"] = True
     return {**rec, "status": "suspended" if banned else "active"}, other
 
@@ -309,7 +311,7 @@ def message_parts(msg: Any, column: str = "message"
     if msg.get("date") is None:
         raise BadValue(f"{column}.date", "bad_timestamp", "message has no date")
     date = parse_iso(msg["date"], f"{column}.date")
-    text = opt_str(msg, "message") or ""
+    text = soft(opt_str, msg, "message") or ""
     targets: list[tuple[str, str]] = []
     hidden = False
     fwd = msg.get("fwd_from")
@@ -365,50 +367,57 @@ class _State(LineState):
 def _line(st: _State, f: RawFile, line: int, obj: dict[str, Any], text: str
           ) -> None:
     try:
-        t, _ = wrapper_time(obj, None)
-        if "error" in obj:
-            if t is None:
-                raise BadValue("collected_at", "no_observed_at", NO_TIME)
-            name = obj.get("error")
-            if name not in ERROR_STATUS:
-                raise BadValue("error", "unknown_error",
-                               f"error {name!r} ({obj.get('message')!r}) says neither "
-                               "that the account is gone nor that its state is "
-                               "unknown to the collector; it is about the request")
-            aid, username = query_target(obj.get("query"))
-            rec = {"account_id": aid, "observed_at": t, "status": ERROR_STATUS[name],
-                   "screen_name": username, "_profile": False}
-            if aid is None:
-                st.read[0] += 1
-                rec["_order"] = st.next()
-                st.pending.append((rec, f.label, line, text))
-            else:
-                st.observe(rec)
-        elif "entity" in obj:
-            if t is None:
-                raise BadValue("collected_at", "no_observed_at", NO_TIME)
-            rec, other = entity_record(obj["entity"], t)
-            st.restricted_other += other
-            st.observe(rec)
-        elif "message" in obj:
-            if t is None:
-                raise BadValue("collected_at", "no_observed_at", NO_TIME)
-            tweet, targets, hidden = message_parts(obj["message"])
-            order = st.observe({"account_id": tweet["account_id"],
-                                "observed_at": tweet["created_at"],
-                                "status": "active", "_profile": False})
-            st.tweets.append({**tweet, "_order": order})
-            st.hidden_forwards += hidden
-            st.edges.extend({"src": tweet["account_id"], "dst": dst, "relation": rel,
-                             "observed_at": tweet["created_at"],
-                             "tweet_id": tweet["tweet_id"], "_order": order}
-                            for rel, dst in targets)
-        else:
-            raise BadValue("(line)", "bad_shape",
-                           "line is none of an entity look-up ('entity'), an error "
-                           "('error') and a message ('message')")
+        with st.q.fields(f.label, line):
+            _record(st, f, line, obj, text)
     except BadValue as e:
         st.bad(f, line, e, text)
+
+
+def _record(st: _State, f: RawFile, line: int, obj: dict[str, Any], text: str
+            ) -> None:
+    """Read one line's record (raises ``BadValue`` before it counts anything)."""
+    t, _ = wrapper_time(obj, None)
+    if "error" in obj:
+        if t is None:
+            raise BadValue("collected_at", "no_observed_at", NO_TIME)
+        name = obj.get("error")
+        if not isinstance(name, str) or name not in ERROR_STATUS:
+            raise BadValue("error", "unknown_error",
+                           f"error {name!r} ({obj.get('message')!r}) says neither "
+                           "that the account is gone nor that its state is "
+                           "unknown to the collector; it is about the request")
+        aid, username = query_target(obj.get("query"))
+        rec = {"account_id": aid, "observed_at": t, "status": ERROR_STATUS[name],
+               "screen_name": username, "_profile": False}
+        if aid is None:
+            st.read[0] += 1
+            rec["_order"] = st.next()
+            st.pending.append((rec, f.label, line, text))
+        else:
+            st.observe(rec)
+    elif "entity" in obj:
+        if t is None:
+            raise BadValue("collected_at", "no_observed_at", NO_TIME)
+        rec, other = entity_record(obj["entity"], t)
+        st.restricted_other += other
+        st.observe(rec)
+    elif "message" in obj:
+        if t is None:
+            raise BadValue("collected_at", "no_observed_at", NO_TIME)
+        tweet, targets, hidden = message_parts(obj["message"])
+        order = st.observe({"account_id": tweet["account_id"],
+                            "observed_at": tweet["created_at"],
+                            "status": "active", "_profile": False})
+        st.tweets.append({**tweet, "_order": order})
+        st.hidden_forwards += hidden
+        st.edges.extend({"src": tweet["account_id"], "dst": dst, "relation": rel,
+                         "observed_at": tweet["created_at"],
+                         "tweet_id": tweet["tweet_id"], "_order": order}
+                        for rel, dst in targets)
+    else:
+        raise BadValue("(line)", "bad_shape",
+                       "line is none of an entity look-up ('entity'), an error "
+                       "('error') and a message ('message')")
 
 
 def parse(files: list[RawFile]) -> Parsed:

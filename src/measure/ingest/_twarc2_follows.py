@@ -77,7 +77,7 @@ SUFFIXES = _twitter_v2.SUFFIXES
 #: twarc2 command / API path -> the contract's ``crawls.list``.
 LISTS = {"followers": "followers", "following": "friends"}
 
-_URL_PATH = re.compile(r"/2/users/(\d+)/(followers|following)/?$")
+_URL_PATH = re.compile(r"/2/users/([0-9]{1,30})/(followers|following)/?$")
 
 ASSUMPTIONS = (
     "a user listed in a followers/following page is an 'active' look-up of that user "
@@ -210,7 +210,11 @@ def page_position(url: Any) -> tuple[int, str, bool | None, str | None]:
         raise BadValue("__twarc.url", "not_a_follow_list",
                        f"page has no __twarc.url naming the crawled account, got "
                        f"{url!r}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise BadValue("__twarc.url", "not_a_follow_list",
+                       f"__twarc.url {url[:80]!r} is not a readable URL") from None
     m = _URL_PATH.search(parts.path)
     if not m:
         raise BadValue("__twarc.url", "not_a_follow_list",

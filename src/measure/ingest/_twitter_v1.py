@@ -38,6 +38,7 @@ from measure.ingest._common import (
     parse_twitter_time,
     raw_json,
     resolve_by_name,
+    soft,
     twitter_tables,
     wrapper_time,
 )
@@ -54,22 +55,24 @@ def user_record(u: dict[str, Any], observed_at: dt.datetime) -> dict[str, Any]:
     if protected is not None and not isinstance(protected, bool):
         raise BadValue("protected", "bad_type",
                        f"expected true/false, got {protected!r}")
-    url = opt_str(u, "profile_image_url_https") or opt_str(u, "profile_image_url")
+    url = (soft(opt_str, u, "profile_image_url_https")
+           or soft(opt_str, u, "profile_image_url"))
     created = u.get("created_at")
     return {
         "account_id": account_id,
         "observed_at": observed_at,
         "status": "protected" if protected else "active",
-        "followers_count": as_count(u.get("followers_count"), "followers_count"),
-        "friends_count": as_count(u.get("friends_count"), "friends_count"),
-        "statuses_count": as_count(u.get("statuses_count"), "statuses_count"),
+        "followers_count": soft(as_count, u.get("followers_count"),
+                                "followers_count"),
+        "friends_count": soft(as_count, u.get("friends_count"), "friends_count"),
+        "statuses_count": soft(as_count, u.get("statuses_count"), "statuses_count"),
         "screen_name": opt_str(u, "screen_name"),
-        "display_name": opt_str(u, "name"),
-        "description": opt_str(u, "description"),
-        "created_at": None if created is None else parse_twitter_time(created,
-                                                                        "created_at"),
-        "lang": opt_str(u, "lang"),
-        "location": opt_str(u, "location"),
+        "display_name": soft(opt_str, u, "name"),
+        "description": soft(opt_str, u, "description"),
+        "created_at": None if created is None else soft(parse_twitter_time, created,
+                                                        "created_at"),
+        "lang": soft(opt_str, u, "lang"),
+        "location": soft(opt_str, u, "location"),
         "profile_image_hash": image_url_hash(url),
         "_profile": True,
     }
@@ -82,7 +85,7 @@ def error_status(errors: Any) -> str:
                        f"expected a list of errors, got {errors!r}")
     codes = [e.get("code") if isinstance(e, dict) else None for e in errors]
     for c in codes:
-        if c in ERROR_STATUS:
+        if isinstance(c, int) and not isinstance(c, bool) and c in ERROR_STATUS:
             return ERROR_STATUS[c]
     raise BadValue("errors", "unknown_error",
                    f"error code(s) {codes} do not say suspended (63) or not found "
@@ -147,7 +150,8 @@ def parse(files: list[RawFile], *, observed_at: dt.datetime | None = None) -> Pa
                         pending.append((rec, f.label, line, raw))
                         continue
                 else:
-                    rec = user_record(item, t)
+                    with q.fields(f.label, line):
+                        rec = user_record(item, t)
                     rec["_order"] = order
             except BadValue as e:
                 bad(f, line, e, raw)

@@ -36,6 +36,7 @@ from measure.ingest._common import (
     page_records,
     parse_iso,
     resolve_by_name,
+    soft,
     twitter_tables,
     wrapper_time,
 )
@@ -48,7 +49,8 @@ def user_record(u: dict[str, Any], observed_at: dt.datetime) -> dict[str, Any]:
     account_id = as_twitter_id(u, "id", "id")
     pm = u.get("public_metrics") or {}
     if not isinstance(pm, dict):
-        raise BadValue("public_metrics", "bad_type", f"expected an object, got {pm!r}")
+        soft(_bad_metrics, pm)
+        pm = {}
     protected = u.get("protected")
     if protected is not None and not isinstance(protected, bool):
         raise BadValue("protected", "bad_type",
@@ -58,20 +60,27 @@ def user_record(u: dict[str, Any], observed_at: dt.datetime) -> dict[str, Any]:
         "account_id": account_id,
         "observed_at": observed_at,
         "status": "protected" if protected else "active",
-        "followers_count": as_count(pm.get("followers_count"),
-                                    "public_metrics.followers_count"),
-        "friends_count": as_count(pm.get("following_count"),
-                                  "public_metrics.following_count"),
-        "statuses_count": as_count(pm.get("tweet_count"), "public_metrics.tweet_count"),
+        "followers_count": soft(as_count, pm.get("followers_count"),
+                                "public_metrics.followers_count"),
+        "friends_count": soft(as_count, pm.get("following_count"),
+                              "public_metrics.following_count"),
+        "statuses_count": soft(as_count, pm.get("tweet_count"),
+                               "public_metrics.tweet_count"),
         "screen_name": opt_str(u, "username"),
-        "display_name": opt_str(u, "name"),
-        "description": opt_str(u, "description"),
-        "created_at": None if created is None else parse_iso(created, "created_at"),
+        "display_name": soft(opt_str, u, "name"),
+        "description": soft(opt_str, u, "description"),
+        "created_at": None if created is None else soft(parse_iso, created,
+                                                        "created_at"),
         "lang": None,
-        "location": opt_str(u, "location"),
-        "profile_image_hash": image_url_hash(opt_str(u, "profile_image_url")),
+        "location": soft(opt_str, u, "location"),
+        "profile_image_hash": image_url_hash(soft(opt_str, u, "profile_image_url")),
         "_profile": True,
     }
+
+
+def _bad_metrics(pm: Any) -> None:
+    raise BadValue("public_metrics", "bad_type",
+                   f"expected an object, got {str(pm)[:80]!r}")
 
 
 def error_record(e: dict[str, Any], observed_at: dt.datetime) -> dict[str, Any]:

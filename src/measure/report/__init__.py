@@ -14,6 +14,7 @@ script and no network access. Sections whose inputs are missing say so.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ def build_report(
     keep_figures: bool = False,
     strict: bool = False,
     min_cell: int | None = None,
+    allow_modified: bool = False,
 ) -> Any:
     """Run the analyses on a dataset and assemble the report (not yet rendered).
 
@@ -44,7 +46,9 @@ def build_report(
         Results already computed, by family name (``{"churn": ChurnResult, ...}``);
         the other families' ``analyze(ds)`` is run here.
     verify
-        Re-hash the dataset's files against its manifest and say whether they match.
+        Re-hash every file of a pinned dataset against its manifest (otherwise
+        the fast check of sizes and modification times decides which files to
+        re-hash) and say whether they match.
     ignore
         Relative paths inside the dataset that verification should not count as
         unexpected (the report file itself when written into the dataset).
@@ -56,15 +60,24 @@ def build_report(
     min_cell
         Show count cells of the tables below this as ``<N``. Default: 5 for a
         pseudonymised export (``measure export``), no suppression otherwise.
+    allow_modified
+        Report on a pinned dataset whose files differ from its manifest; the
+        report then opens with a warning. Without it such a dataset is refused.
 
     Returns
     -------
     measure.report._sections.Report
+
+    Raises
+    ------
+    measure.errors.PinMismatchError
+        The dataset is pinned, its files differ from its manifest and
+        ``allow_modified`` is false.
     """
     from measure import __version__
     from measure.dataset import open_dataset
     from measure.dataset._export import is_export
-    from measure.errors import ConfigError
+    from measure.errors import ConfigError, ModifiedDatasetWarning
     from measure.report import _render
     from measure.report._sections import (
         FAMILIES,
@@ -80,10 +93,15 @@ def build_report(
         )
     path = Path(dataset_path)
     results = dict(results or {})
-    with open_dataset(path) as ds:
+    with warnings.catch_warnings():
+        # the report carries the warning itself, at its top
+        warnings.simplefilter("ignore", ModifiedDatasetWarning)
+        ds = open_dataset(path, verify=verify, ignore=ignore,
+                          allow_modified=allow_modified)
+    with ds:
         if min_cell is None:
             min_cell = EXPORT_MIN_CELL if is_export(ds.manifest) else 0
-        sections = [dataset_section(ds, verify=verify, ignore=ignore)]
+        sections = [dataset_section(ds)]
         computed: dict[str, Any] = {}
         for name in FAMILIES:
             sec, res = analysis_section(
@@ -112,6 +130,7 @@ def build_report(
             sections=sections,
             results=computed,
             min_cell=min_cell,
+            warnings=list(ds.warnings),
         )
 
 
@@ -124,6 +143,7 @@ def write_report(
     verify: bool = True,
     strict: bool = False,
     min_cell: int | None = None,
+    allow_modified: bool = False,
 ) -> Path:
     """Write the census report of a dataset as one self-contained HTML file.
 
@@ -139,13 +159,18 @@ def write_report(
     results
         Results already computed, by family name; others are computed here.
     verify
-        Re-hash the dataset against its manifest and report the outcome.
+        Re-hash every file of a pinned dataset against its manifest (otherwise
+        only the files whose size or modification time differ) and report the
+        outcome.
     strict
         Re-raise unexpected errors (bugs) of an analysis instead of reporting them
         in its section.
     min_cell
         Show count cells of the tables below this as ``<N`` (default: 5 for a
         pseudonymised export, no suppression otherwise).
+    allow_modified
+        Report on a pinned dataset whose files differ from its manifest, with a
+        warning at the top of the report (and of the PDF); refused otherwise.
 
     Returns
     -------
@@ -154,10 +179,30 @@ def write_report(
 
     Raises
     ------
+    measure.errors.PinMismatchError
+        The dataset is pinned, its files differ from its manifest and
+        ``allow_modified`` is false.
     measure.errors.DataContractError
         The dataset breaks the data contract. Missing optional tables, families or
         estimates that do not apply never raise: their sections say why.
     """
+    return _write_report(dataset_path, out, pdf=pdf, results=results, verify=verify,
+                         strict=strict, min_cell=min_cell,
+                         allow_modified=allow_modified)[0]
+
+
+def _write_report(
+    dataset_path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    pdf: bool,
+    results: dict[str, Any] | None,
+    verify: bool,
+    strict: bool,
+    min_cell: int | None,
+    allow_modified: bool,
+) -> tuple[Path, Any]:
+    """Write the report (see :func:`write_report`); return its path and the Report."""
     from measure._io import atomic_write_text
     from measure.report._html import render
 
@@ -176,6 +221,7 @@ def write_report(
         keep_figures=pdf,
         strict=strict,
         min_cell=min_cell,
+        allow_modified=allow_modified,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, render(report))
@@ -183,7 +229,7 @@ def write_report(
         from measure.report._pdf import write_pdf
 
         write_pdf(report, out.with_suffix(".pdf"))
-    return out
+    return out, report
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from measure._cli_util import add_json_flag, emit
+from measure._cli_util import add_allow_modified_flag, add_json_flag, emit
 
 
 def register(sub: Any) -> None:
@@ -33,7 +33,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--no-verify",
         action="store_true",
-        help="Do not re-hash the dataset against its manifest",
+        help="Do not re-hash every file of a pinned dataset: compare sizes and "
+        "modification times with the manifest and re-hash only the files that "
+        "differ",
     )
     p.add_argument(
         "--min-cell",
@@ -43,20 +45,24 @@ def register(sub: Any) -> None:
         help="Show counts below N in the report's tables as <N; 0 turns it off "
         "(default 5 for a pseudonymised export, no suppression otherwise)",
     )
+    add_allow_modified_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print its path."""
-    from measure.report import write_report
+    from measure.report import _write_report
 
-    out = write_report(
+    out, report = _write_report(
         args.dataset,
         args.out,
         pdf=args.pdf,
+        results=None,
         verify=not args.no_verify,
+        strict=False,
         min_cell=args.min_cell,
+        allow_modified=args.allow_modified,
     )
     payload = {
         "report": str(out),
@@ -65,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
     text = f"report written to {out}"
     if args.pdf:
         text += f"\nPDF written to {out.with_suffix('.pdf')}"
-    emit(args, payload, text)
+    emit(args, payload, text, warnings=report.warnings)
     return 0

@@ -64,6 +64,7 @@ figcaption { color: var(--muted); font-size: 0.86rem; margin-top: 0.3rem; }
            padding: 0.5rem 0.9rem; color: #333; }
 .warning { background: var(--warnbg); border-left: 4px solid var(--warn);
            padding: 0.5rem 0.9rem; }
+.banner { font-size: 1.05rem; border: 2px solid var(--warn); }
 pre.summary { background: #fafafa; border: 1px solid var(--rule); padding: 0.6rem;
               font-size: 0.8rem; overflow-x: auto; white-space: pre-wrap; }
 nav ol { columns: 2; font-size: 0.9rem; }
@@ -237,13 +238,17 @@ def render(report: Report) -> str:
     suppressed = (
         f"<p class='src'>Counts below {report.min_cell} are shown as "
         f"&lt;{report.min_cell} in the tables.</p>" if report.min_cell > 0 else "")
+    banner = "".join(
+        f"<p class='warning banner' role='alert'><strong>Warning:</strong> "
+        f"{esc(w)}</p>" for w in getattr(report, "warnings", ()))
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<meta name='generator' content='measure {esc(report.version)}'>"
         f"<title>{esc(report.title)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{esc(report.title)}</h1>"
-        f"<p class='subtitle'>{esc(report.subtitle)}</p>{suppressed}</header>"
+        f"<p class='subtitle'>{esc(report.subtitle)}</p>{suppressed}{banner}"
+        "</header>"
         f"<nav><h3>Contents</h3><ol>{nav}</ol></nav>{body}"
         f"<footer>Written by measure {esc(report.version)}. Every figure and number "
         "above was computed from the dataset named at the top; re-run "

@@ -27,6 +27,9 @@ def _text_lines(report: Any) -> list[tuple[str, str]]:
         ("body", report.subtitle),
         ("body", ""),
     ]
+    for w in getattr(report, "warnings", ()):
+        lines += [("body", t) for t in textwrap.wrap(f"WARNING: {w}", WRAP)]
+        lines.append(("body", ""))
     for sec in report.sections:
         lines.append(("head", sec.title))
         if sec.missing:

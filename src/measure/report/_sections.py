@@ -131,6 +131,8 @@ class Report:
     results: dict[str, Any] = field(default_factory=dict)
     #: count cells below this are shown as ``<N`` (0: no suppression)
     min_cell: int = 0
+    #: shown in a banner at the top (e.g. data that differ from their pinned version)
+    warnings: list[str] = field(default_factory=list)
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -250,10 +252,12 @@ def run_family(
 
 
 # -- the dataset section -------------------------------------------------------------
-def dataset_section(
-    ds: Any, *, verify: bool = True, ignore: tuple[str, ...] = ()
-) -> Section:
-    """Dataset name, digest (or 'not pinned'), provenance and table sizes."""
+def dataset_section(ds: Any) -> Section:
+    """Dataset name, digest (or 'not pinned'), provenance, integrity and table sizes.
+
+    The integrity row reports the check :func:`measure.open` made before opening
+    the dataset (``ds.integrity``).
+    """
     from measure import __version__
 
     sec = Section("dataset", "Dataset")
@@ -283,23 +287,23 @@ def dataset_section(
         rows.append(("Pinned at", esc(m["created_at"])))
     if m.get("command"):
         rows.append(("Produced by", f"<code>{esc(m['command'])}</code>"))
-    if digest and verify:
-        from measure.dataset import verify_dataset
-
-        rep = verify_dataset(ds.path)
-        skip = set(ignore) | set(REPORT_FILES)
-        diffs = [
-            d
-            for d in rep.differences
-            if not (d["kind"] == "unexpected" and d["path"] in skip)
-        ]
-        if diffs:
+    rep = getattr(ds, "integrity", None)
+    if digest and rep is not None and rep.pinned:
+        how = ("every file re-hashed" if rep.method == "full" else
+               f"sizes and modification times compared, {rep.hashed} of "
+               f"{rep.files} files re-hashed; run without --no-verify to re-hash "
+               "every file")
+        if rep.differences:
             rows.append(
                 (
                     "Verification",
                     "<strong>FAILED</strong>: "
                     + esc(
-                        "; ".join(f"{d['kind']} {d.get('path', '')}" for d in diffs[:5])
+                        "; ".join(
+                            f"{d['kind']} {d.get('path', '')}"
+                            for d in rep.differences[:5]
+                        )
+                        + f" ({how})"
                     ),
                 )
             )
@@ -309,19 +313,10 @@ def dataset_section(
                 "details."
             )
         else:
-            rows.append(
-                (
-                    "Verification",
-                    "every file re-hashed and matches the "
-                    "manifest"
-                    + (
-                        " (a report file in the directory is not data and "
-                        "was not counted)"
-                        if len(diffs) < len(rep.differences)
-                        else ""
-                    ),
-                )
-            )
+            ok = ("every file re-hashed and matches the manifest"
+                  if rep.method == "full" else
+                  f"every file matches the manifest ({how})")
+            rows.append(("Verification", esc(ok)))
     if (ds.path / "truth.json").is_file():
         try:
             truth = json.loads((ds.path / "truth.json").read_text())

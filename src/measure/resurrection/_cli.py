@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from measure._cli_util import add_json_flag, emit
+from measure._cli_util import (
+    add_allow_modified_flag,
+    add_json_flag,
+    emit,
+    open_dataset_arg,
+)
 
 
 def register(sub: Any) -> None:
@@ -74,13 +79,13 @@ def register(sub: Any) -> None:
                    help="Skip the decoy check (default)")
     p.add_argument("--n-decoys", type=int, default=3,
                    help="Decoy sets for --decoys (default 3)")
+    add_allow_modified_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis and print text or JSON."""
-    from measure.dataset import open_dataset
     from measure.resurrection import analyze
     from measure.resurrection._blocking import accounts_frame
 
@@ -91,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         from measure.resurrection._audit import read_audit_sheet
 
         coded = read_audit_sheet(args.audit)
-    with open_dataset(args.dataset, require=("resurrection",)) as ds:
+    with open_dataset_arg(args, require=("resurrection",)) as ds:
         res = analyze(ds, window=args.window, threshold=args.threshold,
                       target_precision=args.target_precision, cohort=args.cohort,
                       n_imputations=args.n_imputations, seed=args.seed,
@@ -117,5 +122,5 @@ def run(args: argparse.Namespace) -> int:
         path = res.write_links(args.links_out)
         payload["links_out"] = str(path)
         text += f"\nlinks written to {path}"
-    emit(args, payload, text)
+    emit(args, payload, text, warnings=ds.warnings)
     return 0
