@@ -34,3 +34,18 @@ def test_where_values_are_bound_not_pasted_into_sql(small_world: Path):
     with measure.open(small_world) as ds, pytest.raises(ConfigError, match="empty"):
         analyze(ds, "all", where={"lang": "ar' OR 1=1 --"}, n_boot=20,
                 series=False)
+
+
+def test_cli_where_filters_the_cohort(small_world: Path, capsys):
+    import json
+
+    from measure.cli import main
+
+    with measure.open(small_world) as ds:
+        lang, n = ds.sql("SELECT lang, count(*) AS n FROM accounts WHERE lang IS "
+                         "NOT NULL GROUP BY lang ORDER BY n DESC, lang LIMIT 1").row(0)
+    rc = main(["describe", str(small_world), "--cohort", "all", "--where",
+               f"lang={lang}", "--n-boot", "20", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_accounts"] == n

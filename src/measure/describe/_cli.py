@@ -1,4 +1,4 @@
-"""``measure describe DATASET [--cohort FILE] [--control DATASET_OR_FILE] [--json]``."""
+"""``measure describe DATASET [--cohort FILE] [--where EXPR] [--json]``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ def register(sub: Any) -> None:
                    "ids (Parquet/CSV with account_id, or one id per line) (default "
                    "the census population table, else labelled supporters, else "
                    "all)")
+    p.add_argument("--where", action="append", metavar="EXPR",
+                   help="Filter the cohort on accounts columns: COL=VALUE, "
+                   "COL!=VALUE, 'COL in A,B', COL>VALUE ... (repeatable; values are "
+                   "bound, not pasted into SQL)")
     p.add_argument("--control", default=None,
                    help="Control group: a second dataset directory (all its accounts) "
                    "or a file of account ids in this dataset")
@@ -60,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from measure.describe import analyze
 
     with open_dataset_arg(args) as ds:
-        res = analyze(ds, cohort=args.cohort, control=args.control,
+        res = analyze(ds, cohort=args.cohort, where=args.where,
+                      control=args.control,
                       network=args.network, level=args.level, n_boot=args.n_boot,
                       seed=args.seed, active_days=args.active_days,
                       burst_hours=args.burst_hours,
