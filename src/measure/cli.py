@@ -176,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # the reader closed the pipe (``measure ... | head``): not an error; send
+        # whatever is still buffered nowhere so that exit does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except MeasureError as e:
         if args.debug:
             traceback.print_exc()
