@@ -19,9 +19,9 @@ def test_similarity_counts_characters_not_bytes() -> None:
 def test_feature_values_tiny(tiny) -> None:
     res = analyze(measure.open(tiny), n_boot=20, n_imputations=4)
     f = {(r["previous"], r["new"]): r for r in res.pairs.iter_rows(named=True)}
-    assert f[(1, 2)]["suffix_increment"] and f[(1, 2)]["bin_handle"] == 6
+    assert f[(1, 2)]["suffix_increment"] and f[(1, 2)]["bin_handle"] == 7
     # abu_x -> Ａｂｕ_Ｘ3: same stem after NFKC, a jump of 2 (an account skipped)
-    assert not f[(1, 3)]["suffix_increment"] and f[(1, 3)]["bin_handle"] == 3
+    assert not f[(1, 3)]["suffix_increment"] and f[(1, 3)]["bin_handle"] == 4
     assert f[(2, 6)]["bin_handle"] == 2  # same stem, unrelated number
     assert f[(2, 6)]["suffix_increment"] is False  # 2 -> 77 is not an increment
     # equal rare display name, in the "handles alike" half of the joint levels

@@ -95,6 +95,7 @@ from measure.resurrection import _blocking as B
 from measure.resurrection._features import (
     COMPARISONS,
     FEATURES,
+    stem_stratum,
     window_time_gap_counts,
 )
 from measure.resurrection._fellegi_sunter import (
@@ -105,6 +106,7 @@ from measure.resurrection._fellegi_sunter import (
 from measure.resurrection._measures import _days, suspension_time
 from measure.resurrection._settings import LinkageSettings
 from measure.resurrection._stages import (
+    TF_HANDLE_COLUMN,
     TIME_GAP_COLUMNS,
     Candidates,
     Links,
@@ -352,8 +354,13 @@ def apply_model(scores: Scores, candidates: Candidates,
         wc = {"time_gap": win.select(TIME_GAP_COLUMNS).fill_null(0).to_numpy()
               .astype(np.float64)}
     marker = _marker_rows(_bins(scores.pairs))
+    strata = None
+    if scores.model.extra.get("u_strata") and TF_HANDLE_COLUMN in win.columns:
+        strata = {"handle": (stem_stratum(win[TF_HANDLE_COLUMN].fill_null(0.0)
+                                          .to_numpy()), None)}
     em = GroupedEM(bins, group, n_cand=k, window_counts=wc,
-                   random_bins=marker if marker.shape[0] else None)
+                   random_bins=marker if marker.shape[0] else None,
+                   u_strata=strata)
     return em.predict(scores.model)
 
 

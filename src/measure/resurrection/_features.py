@@ -33,12 +33,36 @@ MAX_SUFFIX_STEP = 20  # a numeric suffix that jumps further is not an "increment
 # A key value held by more accounts than this is "common": agreeing on it is weak
 # evidence (term-frequency adjustment, as in splink's tf levels).
 COMMON_KEY = 5
+#: term-frequency strata of the handle comparison: lower ends of the number of
+#: *other* accounts of the dataset holding the suspended account's stem (0: no
+#: other account, or no stem; then 1-2, 3-9, 10-29, 30-99, 100 or more)
+STEM_FREQ_EDGES = (1, 3, 10, 30, 100)
 # combining marks (Arabic harakat, accents), format characters (zero-width joiners,
 # direction marks) and the Arabic tatweel: optional in writing, so a copied bio
 # may gain or lose them; removed before a bio is fingerprinted
 _BIO_NOISE = r"[\p{Mn}\p{Cf}\x{0640}]+"
 #: language tags that say nothing ("und" = undetermined)
 NO_LANG = ("", "und")
+
+
+def stem_stratum(n_others: np.ndarray) -> np.ndarray:
+    """Term-frequency stratum of suspended accounts from their stem counts.
+
+    Parameters
+    ----------
+    n_others
+        Per suspended account, the accounts of the dataset other than itself
+        holding its handle stem (0 without a stem; nan counts as 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 stratum ``0 .. len(STEM_FREQ_EDGES)``: 0 for a stem no other
+        account holds, then one per interval of :data:`STEM_FREQ_EDGES`.
+    """
+    n = np.nan_to_num(np.asarray(n_others, dtype=np.float64), nan=0.0)
+    return np.searchsorted(np.asarray(STEM_FREQ_EDGES, dtype=np.float64), n,
+                           side="right").astype(np.int64)
 
 
 def _norm(expr: pl.Expr) -> pl.Expr:
@@ -276,8 +300,13 @@ class Comparison:
 
 
 COMPARISONS: tuple[Comparison, ...] = (
+    # "other number" is split by whether the stems are equal: an equal stem is
+    # the agreement a common stem makes by accident (the model's u of the
+    # handle is per stratum of how many accounts hold the suspended account's
+    # stem), one edit apart the change a returning user makes
     Comparison("handle", ("stems > 2 edits apart", "stems 2 edits apart",
-                          "stems <= 1 edit, other number",
+                          "same stem, other number",
+                          "stems 1 edit apart, other number",
                           "stems <= 1 edit, number + 2..5",
                           "stems 1 edit apart, same number",
                           "same stem, same number (separators differ)",
@@ -417,6 +446,41 @@ def window_time_gap_counts(t_sorted_us: np.ndarray, lo: np.ndarray, hi: np.ndarr
     for i in range(5):
         out[:, 4 - i] = cum[i + 1] - cum[i]
     return out
+
+
+def window_key_holders(t_us: pl.Series, keys: pl.Series, lo_us: np.ndarray,
+                       hi_us: np.ndarray, own: pl.Series) -> np.ndarray:
+    """Accounts created in each window that hold a given key value.
+
+    Parameters
+    ----------
+    t_us, keys
+        Creation time (microseconds since the epoch) and key value of every
+        account, in any order (nulls: not counted).
+    lo_us, hi_us
+        Per window, its bounds ``(lo, hi]`` (int64 microseconds).
+    own
+        Per window, the key value counted (null: count 0), of the dtype of
+        ``keys``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 counts: per window, the accounts holding the value at or before
+        ``hi`` less those at or before ``lo``, each read by an as-of join on the
+        accounts sorted by time and numbered within their key value.
+    """
+    acc = pl.DataFrame({"k": keys, "t": pl.Series(t_us, dtype=pl.Int64)}).drop_nulls()
+    acc = acc.sort("t").with_columns((pl.int_range(pl.len()).over("k") + 1)
+                                     .alias("c"))
+    q = pl.DataFrame({"k": own}).with_row_index("i")
+    out = []
+    for bound in (lo_us, hi_us):
+        j = q.with_columns(pl.Series("t", np.asarray(bound, dtype=np.int64))).sort(
+            "t").join_asof(acc, on="t", by="k", strategy="backward",
+                           check_sortedness=False).sort("i")
+        out.append(j["c"].fill_null(0).to_numpy().astype(np.int64))
+    return np.where(own.is_null().to_numpy(), 0, out[1] - out[0])
 
 
 def _todo(a: pl.Series, b: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -559,11 +623,12 @@ def compare(frame: pl.DataFrame) -> pl.DataFrame:
     skip = (stem_ed <= 1) & (step >= 2) & (step <= 5)
 
     h = np.where(stem_ed <= 2, 1, 0)
-    h = np.where(stem_ed <= 1, 2, h)
-    h = np.where(skip, 3, h)
-    h = np.where((stem_ed == 1) & same_num, 4, h)
-    h = np.where(same_stem & same_num, 5, h)
-    h = np.where(increment, 6, h)
+    h = np.where(stem_ed <= 1, 3, h)
+    h = np.where(same_stem, 2, h)
+    h = np.where(skip, 4, h)
+    h = np.where((stem_ed == 1) & same_num, 5, h)
+    h = np.where(same_stem & same_num, 6, h)
+    h = np.where(increment, 7, h)
     h = np.where(np.isnan(handle_sim), -1, h).astype(np.int8)
     lev = _lev(frame["handle_prev"], frame["handle_new"])
 

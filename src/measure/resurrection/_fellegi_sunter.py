@@ -58,6 +58,27 @@ frequency of the value. ``predict_grouped`` uses the same ``u_a``, so the
 link probabilities, the assignment and the rate's link draws do too. The
 pairwise model (:func:`fit_em`) has no window prior and keeps one ``u``.
 
+Term-frequency adjustment
+-------------------------
+Agreeing on a handle stem that dozens of accounts hold (a common kunya, the
+first name of a platform's default handles) is weak evidence; agreeing on one
+that only the two accounts hold is strong. In the grouped model the handle's
+``u`` can be estimated per stratum of suspended accounts (``u_strata``): the
+strata are bands of how many other accounts of the dataset, not created in
+its search window, hold the suspended account's stem
+(:func:`measure.resurrection._features.stem_stratum`; the window's holders
+include a successor that kept the stem, which would tie the stratum to the
+match), and
+``u(l | stratum)`` is estimated like the pooled ``u`` (the two strata of
+candidates and random window pairs), from the stratum's suspended accounts
+only, while ``m`` stays one per level. Given the suspended account its stratum
+is fixed, so this is a record-specific ``u``: frequency-based matching
+(Winkler 1989) and Splink's term-frequency adjustments (Linacre et al. 2022)
+in frequency bands, which also lets the number relation of an equal stem
+depend on the kind of stem (default handles' random digits agree as "same
+stem, other number"). It assumes that whether a successor keeps its stem
+does not depend on how common the stem is (one ``m``).
+
 Supervised model
 ----------------
 With labelled pairs (``previous, new, match``), a logistic regression of ``match`` on
@@ -505,6 +526,16 @@ def _window_offset(bins: np.ndarray, group: np.ndarray,
     return out
 
 
+def _log_u_strata(lvl: np.ndarray, stratum: np.ndarray, u: np.ndarray,
+                  m: np.ndarray) -> np.ndarray:
+    """Per row ``log u[stratum, level]`` (0 where missing or left out)."""
+    out = np.zeros(lvl.shape[0])
+    ok = lvl >= 0
+    ok[ok] = (m[lvl[ok]] > 0) & (u[stratum[ok], lvl[ok]] > 0)
+    out[ok] = np.log(u[stratum[ok], lvl[ok]])
+    return out
+
+
 def _with_unit_u(u: list[np.ndarray], wu: dict[int, np.ndarray]) -> list[np.ndarray]:
     """``u`` with the window comparisons' set to 1.
 
@@ -513,14 +544,16 @@ def _with_unit_u(u: list[np.ndarray], wu: dict[int, np.ndarray]) -> list[np.ndar
     return [np.ones_like(x) if kk in wu else x for kk, x in enumerate(u)]
 
 
-def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
+def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,  # noqa: PLR0913
                    max_iter: int = MAX_ITER, tol: float = 1e-7,
                    fixed_u: dict[str, np.ndarray] | None = None,
                    n_cand: np.ndarray | None = None,
                    random_bins: np.ndarray | None = None,
                    random_idx: np.ndarray | None = None,
                    n_window_pairs: float | None = None,
-                   window_counts: dict[str, np.ndarray] | None = None) -> FSModel:
+                   window_counts: dict[str, np.ndarray] | None = None,
+                   u_strata: dict[str, tuple[np.ndarray, np.ndarray | None]] | None
+                   = None) -> FSModel:
     """Fellegi-Sunter EM with at most one successor per suspended account.
 
     Each suspended account ``a`` (``group``) has candidates ``j = 1..k_a`` and a
@@ -569,6 +602,13 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
         "Per-window u of the time gap"); ``model.u`` reports the pooled
         ``sum_a counts[a] / sum_a k_a`` and ``model.extra["window_u"]`` holds
         the ``u_a``.
+    u_strata
+        ``{comparison: (stratum of each suspended account, stratum of each
+        random pair)}``: that comparison's ``u`` is estimated per stratum of
+        suspended accounts (``P(level | stratum, non-match)``), its ``m`` stays
+        one per level (see the module notes, "Term-frequency adjustment");
+        ``model.u`` reports the strata's ``u`` weighted by their window pairs
+        and ``model.extra["u_strata"]`` holds the ``(S, L)`` array.
 
     See Also
     --------
@@ -576,7 +616,8 @@ def fit_em_grouped(bins: np.ndarray, group: np.ndarray, *, rho0: float = 0.3,
     """
     em = GroupedEM(bins, group, fixed_u=fixed_u, n_cand=n_cand,
                    random_bins=random_bins, random_idx=random_idx,
-                   n_window_pairs=n_window_pairs, window_counts=window_counts)
+                   n_window_pairs=n_window_pairs, window_counts=window_counts,
+                   u_strata=u_strata)
     return em.fit(rho0=rho0, max_iter=max_iter, tol=tol)
 
 
@@ -595,7 +636,7 @@ class GroupedEM:
     Parameters
     ----------
     bins, group, fixed_u, n_cand, random_bins, random_idx, n_window_pairs, \
-window_counts
+window_counts, u_strata
         As in :func:`fit_em_grouped`.
     """
 
@@ -605,7 +646,9 @@ window_counts
                  random_bins: np.ndarray | None = None,
                  random_idx: np.ndarray | None = None,
                  n_window_pairs: float | None = None,
-                 window_counts: dict[str, np.ndarray] | None = None) -> None:
+                 window_counts: dict[str, np.ndarray] | None = None,
+                 u_strata: dict[str, tuple[np.ndarray, np.ndarray | None]] | None
+                 = None) -> None:
         if bins.shape[0] == 0:
             raise EstimationError("no candidate pairs to fit the linkage model on; "
                                   "widen the window or check the accounts table")
@@ -638,9 +681,14 @@ window_counts
         self.fixed = [c.name in self.fixed_u for c in COMPARISONS]
         self.wu, self.pooled_wu = _window_u(window_counts, bins, group, G, used)
         self.offset = _window_offset(bins, group, self.wu) if self.wu else None
+        self.sk, self.S, s_pair = self._strata(u_strata, group, random_bins)
         # comparison patterns: likelihood ratios and M-step counts per distinct
-        # pattern (a few thousand) instead of per pair (millions)
-        self.pats, inv, self.n_pat = _pattern_codes(bins)
+        # pattern (a few thousand) instead of per pair (millions); with a
+        # stratified u the stratum is part of the pattern
+        pats, inv, self.n_pat = _pattern_codes(
+            bins if s_pair is None else np.column_stack([bins, s_pair]))
+        self.pats = pats[:, :len(COMPARISONS)]
+        self.pat_s = None if s_pair is None else pats[:, -1]
         self.inv = inv.astype(np.int32 if self.pats.shape[0] < 2**31 else np.int64)
         self.n_window_pairs = n_window_pairs
         self.two_strata = random_bins is not None and n_window_pairs is not None
@@ -653,6 +701,64 @@ window_counts
                     "estimate the non-match levels of the window pairs; raise "
                     "u_random_pairs")
 
+    def _strata(self, u_strata: dict[str, tuple[np.ndarray, np.ndarray | None]]
+                | None, group: np.ndarray, random_bins: np.ndarray | None
+                ) -> tuple[int | None, int, np.ndarray | None]:
+        """Check the stratified ``u`` (see :func:`fit_em_grouped`).
+
+        Returns the comparison's index (``None`` without strata), the number
+        of strata and each pair's stratum; sets ``s_group`` and ``s_rand``.
+        """
+        self.s_group = self.s_rand = None
+        if not u_strata:
+            return None, 1, None
+        if len(u_strata) != 1:
+            raise ValueError("a stratified u is supported for one comparison")
+        ((name, (s_group, s_rand)),) = u_strata.items()
+        kk = [c.name for c in COMPARISONS].index(name)
+        if kk in self.wu or getattr(COMPARISONS[kk], "groups", None) is not None:
+            raise ValueError(f"'{name}' cannot have a stratified u (it has a "
+                             "per-window u or conditional levels)")
+        sg = np.asarray(s_group, dtype=np.int64)
+        if sg.shape != (self.G,) or (sg.size and sg.min() < 0):
+            raise ValueError(f"the strata of '{name}' must be one stratum >= 0 "
+                             f"per suspended account ({self.G})")
+        if random_bins is not None:
+            sr = (np.zeros(random_bins.shape[0], dtype=np.int64) if s_rand is None
+                  else np.asarray(s_rand, dtype=np.int64))
+            if sr.shape != (random_bins.shape[0],):
+                raise ValueError(f"the strata of '{name}' must give one stratum "
+                                 "per random pair")
+            self.s_rand = sr
+        self.s_group = sg
+        n = int(max(sg.max(initial=0), 0 if self.s_rand is None
+                    else self.s_rand.max(initial=0))) + 1
+        return kk, n, sg[group]
+
+    def _count(self, kk: int, lvl: np.ndarray, w: np.ndarray,
+               stratum: np.ndarray | None) -> np.ndarray:
+        """Weighted level counts of comparison ``kk`` (``(S, L)`` if stratified)."""
+        L = len(COMPARISONS[kk].levels)
+        ok = lvl >= 0
+        if kk != self.sk or stratum is None:
+            return np.bincount(lvl[ok], weights=w[ok], minlength=L).astype(float)
+        return np.bincount(stratum[ok] * L + lvl[ok], weights=w[ok],
+                           minlength=self.S * L).reshape(self.S, L).astype(float)
+
+    def _norm_u(self, kk: int, x: np.ndarray) -> np.ndarray:
+        """Level probabilities from counts, with the pseudo-counts.
+
+        Per stratum for the stratified comparison (``x`` is ``(S, L)``): its
+        pseudo-count ``PSEUDO`` is spread over the levels as the strata pooled
+        are, so that a stratum with few (or, in a bootstrap resample, no)
+        suspended accounts gets about the pooled ``u``, not a flat one.
+        """
+        if x.ndim == 2:
+            pooled = x.sum(axis=0) + self.pseudo[kk]
+            x = x + PSEUDO * pooled / pooled.sum()
+            return x / x.sum(axis=1, keepdims=True)
+        return _normalise(COMPARISONS[kk], x + self.pseudo[kk])
+
     def _strata_u(self, nonmatch: np.ndarray, outside_w: float,
                   outside_counts: list[np.ndarray]) -> list[np.ndarray]:
         """Estimate u over the window pairs from both strata.
@@ -661,18 +767,21 @@ window_counts
         pairs outside them weighted up to the other window pairs.
         """
         out = []
-        for kk, c in enumerate(COMPARISONS):
-            lvl = self.pats[:, kk]
-            ok = lvl >= 0
-            out.append(_normalise(c, np.bincount(lvl[ok], weights=nonmatch[ok],
-                                                 minlength=len(c.levels))
-                                  + outside_w * outside_counts[kk]
-                                  + self.pseudo[kk]))
+        for kk in range(len(COMPARISONS)):
+            cnt = self._count(kk, self.pats[:, kk], nonmatch, self.pat_s)
+            out.append(self._norm_u(kk, cnt + outside_w * outside_counts[kk]))
         return out
 
     def _llr(self, m: list[np.ndarray], u: list[np.ndarray]) -> np.ndarray:
         """Log likelihood ratio of every pair (with the per-window offset)."""
-        llr = _log_lr(self.pats, m, _with_unit_u(u, self.wu))[self.inv]
+        uu = _with_unit_u(u, self.wu)
+        if self.sk is not None:
+            uu[self.sk] = np.ones(len(COMPARISONS[self.sk].levels))
+        lp = _log_lr(self.pats, m, uu)
+        if self.sk is not None:
+            lp -= _log_u_strata(self.pats[:, self.sk], self.pat_s, u[self.sk],
+                                m[self.sk])
+        llr = lp[self.inv]
         if self.offset is not None:
             llr += self.offset
         return llr
@@ -719,6 +828,8 @@ window_counts
             if fixed[kk]:
                 u[kk] = _normalise(c, np.asarray(self.fixed_u[c.name],
                                                  dtype=np.float64))
+        if self.sk is not None:
+            u[self.sk] = np.tile(u[self.sk], (self.S, 1))
         rho = rho0
         rb = self.random_bins
         r_w = (None if rb is None else np.ones(rb.shape[0]) if random_weights is None
@@ -731,23 +842,21 @@ window_counts
             n_out = float(out_w.sum())
             n_cand_pairs = float(self.n_pairs if w_pair is None else w_pair.sum())
             outside_w = max(nwp - n_cand_pairs, 0.0) / max(n_out, 1e-300)
-            outside_counts = [np.bincount(out_lv[:, kk][out_lv[:, kk] >= 0],
-                                          weights=out_w[out_lv[:, kk] >= 0],
-                                          minlength=L).astype(np.float64)
-                              for kk, L in enumerate(nlev)]
+            out_s = None if self.s_rand is None else self.s_rand[self.outside]
+            outside_counts = [self._count(kk, out_lv[:, kk], out_w, out_s)
+                              for kk in range(len(nlev))]
             u = self._strata_u(n_pat, outside_w, outside_counts)
         elif rb is not None:
-            for kk, c in enumerate(COMPARISONS):
-                lvl = rb[:, kk]
-                ok = lvl >= 0
-                u[kk] = _normalise(c, np.bincount(lvl[ok], weights=r_w[ok],
-                                                  minlength=nlev[kk])
-                                   + pseudo[kk])
+            for kk in range(len(COMPARISONS)):
+                u[kk] = self._norm_u(kk, self._count(kk, rb[:, kk], r_w,
+                                                     self.s_rand))
         if init is not None:
             m = [np.array(init.m[n], dtype=np.float64) for n in names]
             u = [u[kk] if (kk in wu or (fixed[kk] and rb is None))
                  else np.array(init.u[names[kk]], dtype=np.float64)
                  for kk in range(len(names))]
+            if self.sk is not None:
+                u[self.sk] = self._model_u_strata(init, u[self.sk])
             rho = float(init.lam)
         prev = np.inf
         converged = False
@@ -763,9 +872,8 @@ window_counts
                 mk = np.bincount(lvl[ok], weights=g_pat[ok], minlength=L) + pseudo[kk]
                 m[kk] = _normalise(COMPARISONS[kk], mk)
                 if not fixed[kk]:
-                    uk = (np.bincount(lvl[ok], weights=n_pat[ok] - g_pat[ok],
-                                      minlength=L) + pseudo[kk])
-                    u[kk] = _normalise(COMPARISONS[kk], uk)
+                    u[kk] = self._norm_u(kk, self._count(kk, lvl, n_pat - g_pat,
+                                                         self.pat_s))
             ret = np.bincount(self.group, weights=g, minlength=G)
             rho = float(np.clip(np.sum(w_grp * ret) / max(w_grp.sum(), 1e-300),
                                 1e-6, 1 - 1e-6))
@@ -781,12 +889,9 @@ window_counts
                 w_r = r_w.copy()
                 hit = self.random_idx >= 0
                 w_r[hit] *= 1.0 - g[self.random_idx[hit]]
-                for kk, c in enumerate(COMPARISONS):
-                    lvl = rb[:, kk]
-                    ok = lvl >= 0
-                    uk = (np.bincount(lvl[ok], weights=w_r[ok], minlength=nlev[kk])
-                          + pseudo[kk])
-                    u[kk] = _normalise(c, uk)
+                for kk in range(len(COMPARISONS)):
+                    u[kk] = self._norm_u(kk, self._count(kk, rb[:, kk], w_r,
+                                                         self.s_rand))
             change = abs(rho - prev)
             if change < tol:
                 converged = True
@@ -794,6 +899,12 @@ window_counts
             prev = rho
         for kk, pu in self.pooled_wu.items():
             u[kk] = pu
+        strata = {}
+        if self.sk is not None:
+            # reported u: the strata's, weighted by their window pairs
+            strata[names[self.sk]] = u[self.sk]
+            w_s = np.bincount(self.s_group, weights=self.k, minlength=self.S)
+            u[self.sk] = (w_s @ u[self.sk]) / max(w_s.sum(), 1e-300)
         method = ("Fellegi-Sunter EM, one successor per suspended account"
                   + (" (u from candidate and random window pairs)" if self.two_strata
                      else " (u from random pairs)" if self.fixed_u else ""))
@@ -803,7 +914,8 @@ window_counts
                        u=dict(zip(names, u, strict=True)), n_iter=it,
                        converged=converged, loglik=float("nan"), method=method,
                        extra={"k": self.k,
-                              "window_u": {names[kk]: v for kk, v in wu.items()}})
+                              "window_u": {names[kk]: v for kk, v in wu.items()},
+                              "u_strata": strata})
 
     def predict(self, model: FSModel) -> np.ndarray:
         """``P(pair is the suspended account's successor)`` of every pair.
@@ -812,13 +924,37 @@ window_counts
         ``u`` are the prepared ones).
         """
         names = [c.name for c in COMPARISONS]
-        llr = self._llr([model.m[n] for n in names], [model.u[n] for n in names])
+        u = [model.u[n] for n in names]
+        if self.sk is not None:
+            u[self.sk] = self._model_u_strata(model, u[self.sk])
+        llr = self._llr([model.m[n] for n in names], u)
         return _group_posterior(llr, self.group, self.k, model.lam, self.starts)
 
+    def _model_u_strata(self, model: FSModel, pooled: np.ndarray) -> np.ndarray:
+        """Return the stratified comparison's ``(S, L)`` u of ``model``.
 
-def predict_grouped(model: FSModel, bins: np.ndarray,
-                    group: np.ndarray) -> np.ndarray:
-    """``P(pair is the suspended account's successor)`` under the grouped model."""
+        A model without strata for it, or with fewer strata, gives its pooled
+        ``u`` to the strata it lacks.
+        """
+        assert self.sk is not None
+        name = COMPARISONS[self.sk].name
+        got = (model.extra.get("u_strata") or {}).get(name)
+        base = np.asarray(pooled if pooled.ndim == 1 else model.u[name], float)
+        out = np.tile(base, (self.S, 1))
+        if got is not None:
+            got = np.asarray(got, dtype=np.float64)
+            n = min(self.S, got.shape[0])
+            out[:n] = got[:n]
+        return out
+
+
+def predict_grouped(model: FSModel, bins: np.ndarray, group: np.ndarray,
+                    strata: np.ndarray | None = None) -> np.ndarray:
+    """``P(pair is the suspended account's successor)`` under the grouped model.
+
+    ``strata``: each suspended account's stratum, for a model with a stratified
+    ``u`` (``extra["u_strata"]``); without it the pooled ``u`` is used.
+    """
     names = [c.name for c in COMPARISONS]
     group = np.asarray(group, dtype=np.int64)
     G = int(group.max(initial=-1)) + 1
@@ -828,8 +964,18 @@ def predict_grouped(model: FSModel, bins: np.ndarray,
         raise ValueError("the model's per-window u is for another set of "
                          "suspended accounts than 'group'")
     pats, inv, _ = _pattern_codes(bins)
-    llr = _log_lr(pats, [model.m[n] for n in names],
-                  _with_unit_u([model.u[n] for n in names], wu))[inv]
+    m = [model.m[n] for n in names]
+    u = _with_unit_u([model.u[n] for n in names], wu)
+    us = {names.index(n): np.asarray(v, dtype=np.float64)
+          for n, v in (model.extra.get("u_strata") or {}).items()}
+    if strata is None:
+        us = {}
+    for kk in us:
+        u[kk] = np.ones_like(u[kk])
+    llr = _log_lr(pats, m, u)[inv]
+    for kk, v in us.items():
+        s_pair = np.minimum(np.asarray(strata, dtype=np.int64)[group], v.shape[0] - 1)
+        llr -= _log_u_strata(np.asarray(bins, dtype=np.int64)[:, kk], s_pair, v, m[kk])
     if wu:
         llr += _window_offset(np.asarray(bins, dtype=np.int64), group, wu)
     k = model.extra.get("k")

@@ -52,6 +52,8 @@ from measure.resurrection._features import (
     FEATURES,
     account_keys,
     compare,
+    stem_stratum,
+    window_key_holders,
     window_time_gap_counts,
 )
 from measure.resurrection._fellegi_sunter import (
@@ -88,6 +90,10 @@ RANDOM_U = ("handle", "display_name", "bio", "avatar", "lang")
 TIME_GAP_COLUMNS = tuple(
     f"n_time_gap_{lvl}"
     for lvl in range(len(COMPARISONS[FEATURES.index("time_gap")].levels)))
+
+# column of ``Candidates.window_sizes``: accounts other than the suspended one
+# holding its handle stem (the handle's term-frequency adjustment)
+TF_HANDLE_COLUMN = "n_stem_others"
 
 # EM iterations of each bootstrap refit (warm-started from the fit on the data)
 REFIT_MAX_ITER = 20
@@ -191,7 +197,11 @@ class Candidates:
         ``previous, n_window``: accounts created in each suspended account's
         search window, and ``n_time_gap_0`` ... ``n_time_gap_5``: how many of
         them are at each time-gap level (their pair with the suspended account
-        would get that level); the grouped model's per-window time-gap ``u``.
+        would get that level); the grouped model's per-window time-gap ``u``;
+        ``n_stem_others``: accounts of the dataset holding the suspended
+        account's handle stem, other than itself and those created in its
+        window (0 without a stem): the stratum of the handle's ``u``
+        (term-frequency adjustment).
     n_window_pairs
         Sum of ``n_window``: the population the random pairs are drawn from.
     pairs_by_key
@@ -506,11 +516,35 @@ def block(ds: Any, events: SuspensionEvents, settings: LinkageSettings | None = 
         counts = np.zeros((0, len(TIME_GAP_COLUMNS)), dtype=np.int64)
     sizes = sizes.with_columns(pl.Series(c, counts[:, lvl], dtype=pl.Int64)
                                for lvl, c in enumerate(TIME_GAP_COLUMNS))
+    sizes = sizes.with_columns(pl.Series(TF_HANDLE_COLUMN,
+                                         _stem_others(keys, win), dtype=pl.Float64))
     return Candidates(pairs=feats, random_pairs=rand, window_sizes=sizes,
                       n_window_pairs=float((hi - lo).sum()), pairs_by_key=by_key,
                       warnings=tuple(warnings), log=run.log,
                       timings={"blocking": t2 - t1 - t_rand,
                                "features": time.perf_counter() - t2 + t_rand})
+
+
+def _stem_others(keys: pl.DataFrame, win: pl.DataFrame) -> np.ndarray:
+    """Per window (``win`` rows), the other holders of its account's stem.
+
+    The accounts of the dataset other than the suspended one that hold its
+    handle stem, less those created in its own window (its successor, when it
+    kept the stem, is one of them: counted, it would make the stratum say
+    whether the account returned with its stem). 0 without a stem.
+    """
+    if win.height == 0:
+        return np.zeros(0)
+    own = win.select(pl.col("account_id").cast(keys.schema["account_id"])).join(
+        keys.select("account_id", pl.col("stem").hash(0).alias("h"), "stem_n"),
+        on="account_id", how="left", maintain_order="left")
+    h = pl.when(keys["stem"].is_not_null()).then(keys["stem"].hash(0))
+    inside = window_key_holders(
+        keys["t_new"].dt.epoch("us"), pl.select(h).to_series(),
+        win["lower_t"].dt.epoch("us").to_numpy(),
+        win["upper_t"].dt.epoch("us").to_numpy(), own["h"])
+    n_own = own["stem_n"].fill_null(1).to_numpy().astype(np.float64) - 1.0
+    return np.maximum(n_own - inside, 0.0)
 
 
 def _features(run: StepRunner, keys: pl.DataFrame) -> pl.DataFrame:
@@ -758,13 +792,39 @@ def _fit_em(feats: pl.DataFrame, bins: np.ndarray, candidates: Candidates,
                              .to_numpy().astype(np.float64)}
     em = GroupedEM(bins, group, n_cand=n_cand, random_bins=rand_bins,
                    random_idx=rand_idx, n_window_pairs=n_window_pairs,
-                   window_counts=window_counts)
+                   window_counts=window_counts,
+                   u_strata=_stem_strata(first, candidates.window_sizes, cu))
     model = em.fit()
     refit = EMRefit(model, unit_of_group=unit_of_group, group=group,
                     unit_of_random=unit_of_random,
                     unit_window=unit_window if n_window_pairs is not None else None,
                     n_units=units.height, new_code=new_code, em=em)
     return model, em.predict(model), refit
+
+
+def _stem_strata(first: pl.DataFrame, window_sizes: pl.DataFrame,
+                 random_pairs: pl.DataFrame | None
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray | None]] | None:
+    """Term-frequency strata of the handle's ``u`` (``GroupedEM(u_strata=...)``).
+
+    ``first``: the ``previous`` of each group; the stratum of a suspended
+    account is :func:`~measure.resurrection._features.stem_stratum` of its
+    ``n_stem_others`` (``window_sizes``), that of a random pair its suspended
+    account's. ``None`` when the window sizes lack the counts.
+    """
+    if TF_HANDLE_COLUMN not in window_sizes.columns:
+        return None
+    ws = window_sizes.select(pl.col("previous").cast(first.schema["previous"]),
+                             TF_HANDLE_COLUMN)
+
+    def of(prev: pl.DataFrame) -> np.ndarray:
+        n = prev.join(ws, on="previous", how="left", maintain_order="left")[
+            TF_HANDLE_COLUMN].fill_null(0.0).to_numpy()
+        return stem_stratum(n)
+
+    rand = (None if random_pairs is None or random_pairs.height == 0
+            else of(random_pairs.select("previous")))
+    return {"handle": (of(first), rand)}
 
 
 # -- stage 4 --------------------------------------------------------------------
