@@ -40,6 +40,7 @@ def analyze(  # noqa: PLR0913
     threshold: float | None = None,
     target_precision: float = 0.95,
     cohort: Any = None,
+    where: Any = None,
     labels: pl.DataFrame | None = None,
     audit: Any = None,
     successors: str | None = "report",
@@ -86,6 +87,9 @@ def analyze(  # noqa: PLR0913
     cohort
         Restrict the suspended accounts studied (path, ids, or frame with
         ``account_id``); successors may be any account.
+    where
+        Restrict the suspended accounts studied by their ``accounts`` columns
+        (``"lang=ar"``, a list of such parts or a mapping; values bound as data).
     labels
         Optional labelled pairs ``previous, new, match`` (bool); when given, a
         supervised logistic model replaces EM.
@@ -240,7 +244,8 @@ def analyze(  # noqa: PLR0913
         raise ConfigError(f"give the linkage knobs either as settings= or as "
                           f"keywords, not both (keywords given: {', '.join(given)})")
     t0 = time.perf_counter()
-    events = suspension_events(ds, window=window, cohort=cohort, settings=settings)
+    events = suspension_events(ds, window=window, cohort=cohort, where=where,
+                               settings=settings)
     if events.n_suspended == 0:
         raise EstimationError(
             "no account in the cohort was ever seen 'suspended' in "

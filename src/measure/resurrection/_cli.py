@@ -41,6 +41,10 @@ def register(sub: Any) -> None:
     p.add_argument("--cohort", default=None,
                    help="File of suspended account ids to study (Parquet/CSV with "
                         "account_id, or one id per line)")
+    p.add_argument("--where", action="append", metavar="EXPR",
+                   help="Filter the suspended accounts studied on accounts columns: "
+                   "COL=VALUE, COL!=VALUE, 'COL in A,B', COL>VALUE ... (repeatable; "
+                   "values are bound, not pasted into SQL)")
     p.add_argument("--links-out", default=None,
                    help="Write the links table (new, previous, probability, "
                         "delay_days, created_new, backup) to this Parquet file")
@@ -99,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     with open_dataset_arg(args, require=("resurrection",)) as ds:
         res = analyze(ds, window=args.window, threshold=args.threshold,
                       target_precision=args.target_precision, cohort=args.cohort,
+                      where=args.where,
                       n_imputations=args.n_imputations, seed=args.seed,
                       backup_days=args.backup_days,
                       audit=coded, successors=args.successors,

@@ -336,7 +336,8 @@ class ReturnMeasures:
 
 # -- stage 1 --------------------------------------------------------------------
 def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None,
-                      settings: LinkageSettings | None = None) -> SuspensionEvents:
+                      where: Any = None, settings: LinkageSettings | None = None
+                      ) -> SuspensionEvents:
     """Suspended accounts, their suspension intervals and successor windows.
 
     Parameters
@@ -351,6 +352,11 @@ def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None,
         :func:`measure._cohort.resolve_cohort` reads: a Parquet/CSV file with
         ``account_id`` or a text file of ids, a polars or pandas frame with
         ``account_id``, or a sequence of ids).
+    where
+        Restrict the suspended accounts studied by their ``accounts`` columns
+        (:func:`measure._cohort.parse_where`: ``"lang=ar"``, a list of such
+        parts or a mapping; values bound as data). Successors are still sought
+        among all accounts.
     settings
         Linkage settings; their ``backup_days`` opens the windows (defaults
         when ``None``). Give :func:`block` the same settings.
@@ -390,12 +396,12 @@ def suspension_events(ds: Any, *, window: float = 60, cohort: Any = None,
         keys = account_keys(acc).with_row_index("kx")
         del acc
         run.register("accounts", keys.select("account_id", "t_new", "first_seen"))
-        coh = resolve_cohort(ds, cohort)
+        coh = resolve_cohort(ds, cohort, where=where)
         cdf = (B.cast_ids(coh.ids, id_dtype) if coh is not None
                else pl.DataFrame({"account_id": pl.Series([], dtype=id_dtype)}))
         run.register("cohort", cdf)
         susp = B.utc(run.run(Q.SUSPENDED, {
-            "window": int(math.ceil(window)), "use_cohort": cohort is not None,
+            "window": int(math.ceil(window)), "use_cohort": coh is not None,
             "backup_days": float(settings.backup_days)}))
     return SuspensionEvents(suspended=susp, accounts=keys, data_end=data_end,
                             data_start=data_start, window=float(window),
