@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test calibrate calibrate-tests bench lint lock docs docs-serve clean-data help
+.PHONY: demo test calibrate calibrate-tests bench lint lock docs docs-serve clean-data help kill-harness
 
 help:
 	@echo "make demo | make test | make calibrate | make calibrate-tests | make bench | make lint | make lock | make docs"
@@ -57,3 +57,8 @@ docs-serve: $(STAMP)
 
 clean-data:
 	rm -rf data/processed/* data/raw/*
+
+# SIGKILL each writing command 100 times at random points and check that every
+# target is absent, the previous version or a complete dataset (a few minutes).
+kill-harness: $(STAMP)
+	nice -n 19 $(BIN)/python tests/reliability/kill_harness.py --kills 100

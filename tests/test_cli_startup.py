@@ -115,8 +115,9 @@ def test_import_measure_defers_heavy_modules_and_keeps_public_names() -> None:
     out = json.loads(res.stdout)
     assert out["light"] == []
     assert out["names"] == sorted({
-        "ConfigError", "DataContractError", "Dataset", "DatasetWriter", "Estimate",
-        "EstimationError", "IngestError", "MeasureError", "PinMismatchError",
+        "ConfigError", "DataContractError", "Dataset", "DatasetLockedError",
+        "DatasetWriter", "Estimate", "EstimationError", "IngestError",
+        "MeasureError", "ModifiedDatasetWarning", "PinMismatchError",
         "StatisticalWarning", "UnsafePathError", "__version__",
         "estimates_to_polars", "lock_dataset", "open", "pin", "verify",
         "verify_dataset", "write_manifest"})

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 from measure.errors import (
     ConfigError,
     DataContractError,
+    DatasetLockedError,
     EstimationError,
     IngestError,
     MeasureError,
+    ModifiedDatasetWarning,
     PinMismatchError,
     StatisticalWarning,
     UnsafePathError,
@@ -120,8 +122,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ConfigError", "DataContractError", "Dataset", "DatasetWriter", "Estimate",
-    "EstimationError", "IngestError", "MeasureError", "PinMismatchError",
+    "ConfigError", "DataContractError", "Dataset", "DatasetLockedError",
+    "DatasetWriter", "Estimate", "EstimationError", "IngestError", "MeasureError",
+    "ModifiedDatasetWarning", "PinMismatchError",
     "StatisticalWarning", "UnsafePathError", "__version__", "estimates_to_polars",
     "lock_dataset", "open", "pin", "verify", "verify_dataset", "write_manifest",
 ]
