@@ -292,32 +292,26 @@ def repair_text(obj: Any) -> tuple[Any, list[str]]:
     stack: list[tuple[Any, str]] = [(obj, "")]
     while stack:
         node, path = stack.pop()
+        slots: list[tuple[Any, str]] = []
         if isinstance(node, dict):
             for k in list(node):
-                v = node[k]
                 key = clean_text(k)
                 sub = f"{path}.{key}" if path else key
                 if key is not k:
-                    del node[k]
-                    node[key] = v
+                    node[key] = node.pop(k)
                     paths.append(sub)
-                if isinstance(v, str):
-                    fv = clean_text(v)
-                    if fv is not v:
-                        node[key] = fv
-                        paths.append(sub)
-                elif isinstance(v, dict | list):
-                    stack.append((v, sub))
+                slots.append((key, sub))
         elif isinstance(node, list):
-            for i, v in enumerate(node):
-                sub = f"{path}[{i}]"
-                if isinstance(v, str):
-                    fv = clean_text(v)
-                    if fv is not v:
-                        node[i] = fv
-                        paths.append(sub)
-                elif isinstance(v, dict | list):
-                    stack.append((v, sub))
+            slots = [(i, f"{path}[{i}]") for i in range(len(node))]
+        for slot, sub in slots:
+            v = node[slot]
+            if isinstance(v, str):
+                fv = clean_text(v)
+                if fv is not v:
+                    node[slot] = fv
+                    paths.append(sub)
+            elif isinstance(v, dict | list):
+                stack.append((v, sub))
     return obj, sorted(set(paths))
 
 
