@@ -171,3 +171,62 @@ def test_per_mechanism_split_flags_a_mechanism_that_breaks_an_interval() -> None
                       mech.with_columns(sim_seconds=pl.lit(1.0),
                                         sim_error=pl.lit(None, pl.String)))
     assert "**0.00 / 1.00**" in text
+
+
+def _fake_world(preset: str, seed: int, families: tuple[str, ...] = ()) -> dict:
+    return {"preset": preset, "seed": seed, "mechanisms": {}, "sim_seconds": 1.0,
+            "sim_error": None,
+            "scores": [{"family": f, "estimator": "headline", "estimand": "N",
+                        "unit": "count", "truth": 100.0, "estimate": 100.0 + seed % 7,
+                        "lo": 90.0, "hi": math.nan, "target": True,
+                        "seconds": 0.5} for f in families]}
+
+
+def test_a_stopped_run_resumes_from_its_shards(monkeypatch, tmp_path) -> None:
+    calls: list[int] = []
+
+    def world(preset, seed, families=()):
+        calls.append(seed)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the run stops after two worlds
+        return _fake_world(preset, seed, tuple(families))
+
+    monkeypatch.setattr(cal, "run_world", world)
+    with pytest.raises(KeyboardInterrupt):
+        cal.run(4, ("plain",), ("capture",), tuning=True, workers=1,
+                shards=tmp_path)
+    assert len(list(tmp_path.glob("plain-*.json"))) == 2
+    calls.clear()
+    recs, draws = cal.run(4, ("plain",), ("capture",), tuning=True, workers=1,
+                          shards=tmp_path)
+    seeds = cal.tuning_seeds("plain", 4)
+    assert calls == seeds[2:]  # the two finished worlds are read, not run again
+    assert sorted(draws["seed"]) == seeds
+    assert sorted(recs["seed"]) == seeds
+    # NaN survives the round trip through the shard files
+    assert recs["hi"].is_nan().all()
+    with pytest.raises(ValueError, match="other families"):
+        cal.run(4, ("plain",), ("census",), tuning=True, workers=1, shards=tmp_path)
+
+
+def test_report_names_each_familys_block_when_blocks_differ() -> None:
+    from measure.simulate._config import mechanisms
+
+    rows, draws = [], []
+    for fam, block in (("census", 6), ("capture", 7)):
+        for preset in ("plain", "stress"):
+            for s in cal.reporting_seeds(preset, 3, block):
+                w = _fake_world(preset, s, (fam,))
+                rows += [r | {"preset": preset, "seed": s} for r in w["scores"]]
+                draws.append({"preset": preset, "seed": s, "sim_seconds": 1.0,
+                              "sim_error": None}
+                             | {k: cal._off_value(f) for k, f in mechanisms().items()})
+    recs = pl.DataFrame(rows).drop("seconds")
+    mech = pl.DataFrame(draws)
+    text = cal.render(cal.summarise(recs), cal.by_mechanism(recs, mech), 3, 7, 1.0,
+                      mech, family_blocks={"census": 6, "capture": 7})
+    line = next(x for x in text.splitlines() if x.startswith("* **Seeds.**"))
+    assert ("blocks 7 (capture): `plain` 1070000–1070002, "
+            "`stress` 2070000–2070002") in line
+    assert "6 (census): `plain` 1060000–1060002, `stress` 2060000–2060002" in line
+    assert "Up to 3 `plain` worlds" in text

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import multiprocessing
 import os
@@ -67,7 +68,7 @@ COX_WORLDS = 400
 BLOCK = 10_000
 #: Reporting block in use (moved on whenever an estimator changes after its
 #: reporting figures were seen).
-CURRENT_BLOCK = 6
+CURRENT_BLOCK = 7
 #: Size of the calibration worlds (the ``small`` preset: ~1,600 supporter accounts
 #: alive at the census, a frame of ~40,000 accounts).
 SIZE = "small"
@@ -421,8 +422,23 @@ def run_world(
             "sim_error": sim_error, "scores": rows}
 
 
-def _run_world_args(args: tuple[str, int, tuple[str, ...]]) -> dict[str, Any]:
-    return run_world(args[0], args[1], args[2])
+def _shard_path(shards: Path, preset: str, seed: int) -> Path:
+    return shards / f"{preset}-{seed}.json"
+
+
+def _run_world_args(
+    args: tuple[str, int, tuple[str, ...], str | None],
+) -> dict[str, Any]:
+    preset, seed, families, shards = args
+    res = run_world(preset, seed, families)
+    if shards is not None:
+        # one file per world, written whole: a run stopped at any point keeps every
+        # world it finished, and a restart with the same shards skips them
+        path = _shard_path(Path(shards), preset, seed)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(res, allow_nan=True))
+        tmp.replace(path)
+    return res
 
 
 def run(
@@ -434,20 +450,40 @@ def run(
     tuning: bool = False,
     workers: int = 2,
     log: Callable[[str], None] | None = None,
+    shards: str | Path | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Run the protocol; return per-score records and per-world mechanism draws.
 
     ``tuning=True`` runs tuning worlds (:func:`tuning_seeds`) instead of the
-    reporting block, for tests and for development.
+    reporting block, for tests and for development. With ``shards`` (a directory)
+    each finished world is kept there as one JSON file, and worlds already there
+    (from a run that was stopped) are read instead of run again; the directory
+    must hold the worlds of one block and one set of families.
     """
     say = log or (lambda _m: None)
-    jobs = [
-        (p, s, tuple(families))
+    shard_dir = Path(shards) if shards is not None else None
+    if shard_dir is not None:
+        shard_dir.mkdir(parents=True, exist_ok=True)
+    all_jobs = [
+        (p, s, tuple(families), None if shard_dir is None else str(shard_dir))
         for p in presets
         for s in (tuning_seeds(p, n_worlds) if tuning
                   else reporting_seeds(p, n_worlds, block))
     ]
     results: list[dict[str, Any]] = []
+    jobs = []
+    for job in all_jobs:
+        done = (None if shard_dir is None
+                else _shard_path(shard_dir, job[0], job[1]))
+        if done is not None and done.exists():
+            res = json.loads(done.read_text())
+            if {r["family"] for r in res["scores"]} - set(families):
+                raise ValueError(f"{done} holds other families than {families}")
+            results.append(res)
+        else:
+            jobs.append(job)
+    if results:
+        say(f"{len(results)} worlds read from {shard_dir}, {len(jobs)} to run")
     t0 = time.perf_counter()
     if workers > 1:
         # fresh interpreters: forking after polars/DuckDB started their thread pools
@@ -846,6 +882,30 @@ _TABLE_HEAD = [
 ]
 
 
+def seed_block(seed: int) -> int:
+    """Return the reporting block a reporting seed belongs to."""
+    return (int(seed) % 1_000_000) // BLOCK
+
+
+def _seed_ranges(
+    mech_draws: pl.DataFrame, block: int, n_worlds: int
+) -> dict[int, dict[str, tuple[int, int, int]]]:
+    """Return ``{block: {preset: (first seed, last seed, worlds)}}`` of a run."""
+    if not mech_draws.height:
+        return {block: {p: (REPORTING_BASE[p] + block * BLOCK,
+                            REPORTING_BASE[p] + block * BLOCK + n_worlds - 1,
+                            n_worlds) for p in REPORTING_BASE}}
+    out: dict[int, dict[str, tuple[int, int, int]]] = {}
+    g = (mech_draws.select("preset", "seed")
+         .with_columns(block=(pl.col("seed") % 1_000_000) // BLOCK)
+         .group_by("block", "preset")
+         .agg(lo=pl.col("seed").min(), hi=pl.col("seed").max(), n=pl.len()))
+    for row in g.sort("block", "preset").iter_rows(named=True):
+        out.setdefault(int(row["block"]), {})[row["preset"]] = (
+            int(row["lo"]), int(row["hi"]), int(row["n"]))
+    return out
+
+
 def render(
     summary: pl.DataFrame,
     mech: pl.DataFrame,
@@ -857,6 +917,7 @@ def render(
     run_id: tuple[str, int] | None = None,
     cox: pl.DataFrame | None = None,
     capture_detail: pl.DataFrame | None = None,
+    family_blocks: dict[str, int] | None = None,
 ) -> str:
     """Return ``docs/calibration.md``: the current calibration tables.
 
@@ -864,8 +925,17 @@ def render(
     ``cox`` the table of :func:`cox_coverage`.
     """
     first = {p: REPORTING_BASE[p] + block * BLOCK for p in REPORTING_BASE}
-    per = {p: mech_draws.filter(pl.col("preset") == p).height if mech_draws.height
-           else n_worlds for p in first}
+    ranges = _seed_ranges(mech_draws, block, n_worlds)
+    per = {p: max((r[p][2] for r in ranges.values() if p in r), default=0)
+           for p in first}
+    fam_blocks = family_blocks or {}
+    seeds_line = "; ".join(
+        (f"{b}" if len(ranges) == 1 else
+         f"{b} ({', '.join(sorted(f for f, fb in fam_blocks.items() if fb == b))})")
+        + ": "
+        + ", ".join(f"`{p}` {lo}–{hi}" for p, (lo, hi, _n) in r.items())
+        for b, r in sorted(ranges.items(), reverse=True)
+    )
     lines = [
         "# Calibration",
         "",
@@ -880,10 +950,11 @@ def render(
         f"no stress mechanism) and up to {per['stress']} `stress` worlds (the "
         f"`{SIZE}` preset with the stress mechanisms drawn per world from their "
         "documented ranges); each row says on how many worlds its family ran.",
-        "* **Seeds.** Reporting block "
-        f"{block}: "
-        + ", ".join(f"`{p}` {first[p]}–{first[p] + per[p] - 1}" for p in first
-                    if per[p])
+        ("* **Seeds.** Reporting block " if len(ranges) == 1
+         else "* **Seeds.** Reporting blocks ")
+        + seeds_line
+        + (". Each family is scored on the newest block run since its estimator "
+           "last changed" if len(ranges) > 1 else "")
         + ". Tests and estimator development use tuning seeds "
         f"(below {TUNING_SEEDS['plain'].stop:,}); the test suite cannot simulate a "
         "reporting world.",
@@ -1042,6 +1113,11 @@ def main(argv: Iterable[str] | None = None) -> int:
         help="per-world records (Parquet)",
     )
     ap.add_argument(
+        "--shards",
+        default=None,
+        help="directory keeping each finished world (a stopped run resumes from it)",
+    )
+    ap.add_argument(
         "--render-only",
         action="store_true",
         help="rewrite the report from the records of an earlier run (no worlds run)",
@@ -1062,7 +1138,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             else STRESS_VERSION,
         )
         n_worlds = int(draws.group_by("preset").len()["len"].max())
-        block = (int(draws["seed"].min()) % 1_000_000) // BLOCK
+        block = seed_block(int(draws["seed"].max()))
     else:
         t0 = time.perf_counter()
         recs, draws = run(
@@ -1072,6 +1148,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             block=a.block,
             workers=a.workers,
             log=lambda m: print(m, file=sys.stderr, flush=True),
+            shards=a.shards,
         )
         secs = time.perf_counter() - t0
         n_worlds, block = a.worlds, a.block
@@ -1087,10 +1164,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     mech = by_mechanism(recs, draws)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cox = (cox_coverage(block) if "churn" in set(recs["family"].drop_nulls())
+    fam_blocks = {
+        str(f): seed_block(sd)
+        for f, sd in recs.group_by("family").agg(pl.col("seed").min()).iter_rows()
+        if f is not None
+    }
+    cox = (cox_coverage(fam_blocks.get("churn", block)) if "churn" in fam_blocks
            else None)
     text = render(summary, mech, n_worlds, block, secs, draws, run_id=run_id,
-                  cox=cox, capture_detail=capture_by_mechanism(recs, draws))
+                  cox=cox, capture_detail=capture_by_mechanism(recs, draws),
+                  family_blocks=fam_blocks)
     tmp = out.with_suffix(".md.tmp")
     tmp.write_text(text)
     tmp.replace(out)
