@@ -176,3 +176,17 @@ def test_atomic_path_crash_keeps_old_file(tmp_path: Path) -> None:
     with atomic_path(dest) as tmp:
         tmp.write_text("new")
     assert dest.read_text() == "new"
+
+
+def test_verify_reports_a_broken_or_digestless_manifest(ds: Path) -> None:
+    m = ds / "manifest.json"
+    manifest = json.loads(m.read_text())
+    m.write_text("{ not json")
+    r = verify_dataset(ds)
+    assert not r.ok and r.differences[0]["kind"] == "manifest"
+    assert "unreadable JSON" in r.differences[0]["got"]
+    del manifest["digest"]
+    m.write_text(json.dumps(manifest))
+    r = verify_dataset(ds)
+    assert [d["kind"] for d in r.differences] == ["manifest"]
+    assert "measure pin" in r.text()

@@ -195,49 +195,21 @@ def verify_dataset(root: str | os.PathLike[str], expected_digest: str | None = N
                    ) -> VerifyReport:
     """Re-hash every file of a dataset and compare with its manifest.
 
-    Reports each changed, missing or unexpected file, and a digest differing from
-    ``expected_digest`` (a lock file's entry).
+    Reports each changed, missing or unexpected file, an edited manifest, and a
+    digest differing from ``expected_digest`` (a lock file's entry). This is
+    :func:`check_dataset` with ``full=True``, as a report of its own.
     """
     root = Path(root)
-    mpath = root / MANIFEST
-    if not mpath.is_file():
+    if not (root / MANIFEST).is_file():
         return VerifyReport(str(root), None, None, [{
             "kind": "missing", "path": MANIFEST, "expected": "a manifest",
             "got": "no file (run `measure pin` first)"}])
-    manifest = json.loads(mpath.read_text())
-    report = VerifyReport(str(root), manifest.get("name"), None)
-    listed: dict[str, dict[str, Any]] = {}
-    for f in manifest.get("files", []):
-        safe_relpath(root, f["path"])
-        listed[f["path"]] = f
-    present = set(dataset_files(root))
-    entries = []
-    for rel, f in sorted(listed.items()):
-        if rel not in present:
-            report.differences.append({"kind": "missing", "path": rel,
-                                       "expected": f"sha256:{f['sha256']}",
-                                       "got": "no file"})
-            continue
-        got = sha256_file(root / rel)
-        entries.append((rel, got))
-        if got != f["sha256"]:
-            report.differences.append({
-                "kind": "changed", "path": rel,
-                "expected": f"sha256:{f['sha256']} ({f['bytes']} bytes)",
-                "got": f"sha256:{got} ({(root / rel).stat().st_size} bytes)"})
-    for rel in sorted(present - set(listed)):
-        entries.append((rel, sha256_file(root / rel)))
-        report.differences.append({"kind": "unexpected", "path": rel,
-                                   "expected": "no file", "got": "a file not in the "
-                                   "manifest"})
-    report.digest = digest_of(entries)
-    recorded = manifest.get("digest")
-    if recorded and recorded != digest_of(
-            [(p, f["sha256"]) for p, f in listed.items()]):
+    rep = check_dataset(root, full=True)
+    report = VerifyReport(str(root), rep.name, rep.digest, list(rep.differences))
+    if not rep.pinned:
         report.differences.append({"kind": "manifest", "path": MANIFEST,
-                                   "expected": f"sha256:{recorded}",
-                                   "got": "a file list that hashes differently "
-                                   "(the manifest was edited)"})
+                                   "expected": "a manifest with a digest",
+                                   "got": "none (run `measure pin` first)"})
     if expected_digest and expected_digest != report.digest:
         report.differences.append({"kind": "digest", "path": "(dataset)",
                                    "expected": f"sha256:{expected_digest}",
