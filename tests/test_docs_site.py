@@ -37,6 +37,7 @@ EXAMPLE_PAGES = {
     "docs/how-to/pin-for-a-paper.md": False,
     "docs/how-to/coding-sample.md": True,
     "docs/tutorial.md": True,
+    "docs/resurrection.md": True,
     "README.md": True,
 }
 
