@@ -38,6 +38,8 @@ EXAMPLE_PAGES = {
     "docs/how-to/coding-sample.md": True,
     "docs/tutorial.md": True,
     "docs/resurrection.md": True,
+    "docs/census.md": True,
+    "docs/capture.md": True,
     "README.md": True,
 }
 
