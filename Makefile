@@ -43,7 +43,7 @@ lint: $(STAMP)
 
 # Re-resolve the lock file (needs network; maintainers only).
 lock:
-	uv pip compile pyproject.toml --extra dev --extra splink --extra docs --python-version 3.11 \
+	uv pip compile pyproject.toml --extra dev --extra splink --extra docs --extra spark --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements.lock
 
 # The documentation site (mkdocs.yml) into site/, warnings as errors; the CLI

@@ -19,6 +19,7 @@ from typing import Any
 
 from measure._cli_util import (
     add_allow_modified_flag,
+    add_engine_flags,
     add_json_flag,
     emit,
     open_dataset_arg,
@@ -38,7 +39,7 @@ with a confidence interval, Brookings-style bounds and diagnostics.
 
 Forms (the word after `census` picks one; otherwise it is the dataset path):
 
-  measure census DATASET [--metric M] [--json]
+  measure census DATASET [--metric M] [--engine spark] [--json]
       the estimate: stratified total with CI, at-least/at-most bounds, strata,
       model-assisted estimate, coder agreement, misclassification grid
   measure census sample DATASET --strata METRIC --n N --out SHEET.csv
@@ -103,6 +104,7 @@ def _estimate_parser() -> argparse.ArgumentParser:
                    "the dataset (a pinned dataset is re-pinned)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="Save the precision-by-metric figure")
+    add_engine_flags(p)
     add_json_flag(p)
     return p
 
@@ -155,6 +157,7 @@ def _frame_parser() -> argparse.ArgumentParser:
         "metrics, lower-bound flags, ranks and percentiles).")
     p.add_argument("--out", metavar="FRAME.parquet",
                    help="Write the ranked frame to this Parquet file")
+    add_engine_flags(p)
     add_json_flag(p)
     return p
 

@@ -1,11 +1,12 @@
-"""Build the census frame and its in-network sorting metrics with DuckDB.
+"""Build the census frame and its in-network sorting metrics with DuckDB or Spark.
 
 The frame follows Berger & Morgan (2015), *The ISIS Twitter Census*, §3.4 (snowball
 levels), §3.6 and App. A (in-network metrics computed from partial lists). All work
-runs inside DuckDB on the dataset's connection (steps in :mod:`measure.census._sql`),
-so edge lists far larger than memory are handled by DuckDB's out-of-core operators
-(the build sets a DuckDB ``memory_limit`` so that it spills instead of exhausting
-RAM).
+runs inside the dataset's engine (steps in :mod:`measure.census._sql`, DuckDB SQL
+that :class:`~measure.engine.SparkEngine` translates): on DuckDB, edge lists far
+larger than memory are handled by its out-of-core operators (the build sets a DuckDB
+``memory_limit`` so that it spills instead of exhausting RAM); on Spark, by the
+cluster.
 
 Assumptions: the frame is the snowball, i.e. the seeds and the crawled accounts
 reachable from them through collected lists (crawls of unreachable accounts, such as
@@ -20,7 +21,7 @@ from __future__ import annotations
 import os
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,7 +60,7 @@ _PERFECT_HT_SLOT_BYTES = 64
 _TEMP = ("census_edges", "census_fl", "census_out1", "census_out", "census_src",
          "census_cc", "census_d", "census_core_out", "census_in", "census_recip",
          "census_recip_out", "census_core_via", "census_reached", "census_core_ids",
-         "census_distinct")
+         "census_distinct", "census_reach", "census_links")
 
 
 @dataclass(frozen=True)
@@ -135,15 +136,20 @@ class FrameInfo:
 
 
 def _exists(ds: Dataset, name: str) -> bool:
-    row = ds.con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary",
-        [name],
-    ).fetchone()
-    return bool(row and row[0])
+    return bool(ds.engine.exists(name))
 
 
 def _one(ds: Dataset, sql: str, params: list[Any] | None = None) -> Any:
-    return ds.execute(sql, params).fetchone()[0]
+    return ds.engine.scalar(sql, params)
+
+
+def _run(ds: Dataset, sql: str, params: list[Any] | None = None) -> None:
+    """Run one step on the dataset's engine."""
+    ds.engine.execute(sql, params)
+
+
+def _duckdb(ds: Dataset) -> bool:
+    return bool(ds.engine.name == "duckdb")
 
 
 #: What the last build of the frame on a dataset used and left out, so that
@@ -152,13 +158,8 @@ _INFO: weakref.WeakKeyDictionary[Dataset, FrameInfo] = weakref.WeakKeyDictionary
 
 
 def _census_objects(ds: Dataset) -> set[tuple[str, str]]:
-    """Temporary ``census_*`` tables and views on ``ds``'s connection."""
-    rows = ds.con.execute(
-        "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
-        "AND starts_with(table_name, 'census_') UNION ALL "
-        "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary "
-        "AND starts_with(view_name, 'census_')").fetchall()
-    return {(str(n), str(k)) for n, k in rows}
+    """Temporary ``census_*`` tables and views of ``ds``'s engine."""
+    return set(ds.engine.temporary("census_").items())
 
 
 @contextmanager
@@ -175,8 +176,8 @@ def transient_frame(ds: Dataset) -> Iterator[None]:
     finally:
         made = _census_objects(ds) - before
         # views first: they may read the tables
-        for name, kind in sorted(made, key=lambda x: x[1] != "VIEW"):
-            ds.execute(f"DROP {kind} IF EXISTS {name}")
+        for name, _kind in sorted(made, key=lambda x: x[1] != "VIEW"):
+            ds.engine.drop(name)
 
 
 def _relation_filter(ds: Dataset) -> str:
@@ -263,47 +264,47 @@ def _memory_bytes() -> int | None:
 
 def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
     """Run the steps that depend on the core; return (duplicates, core changed)."""
-    ds.execute(_sql.CORE, [exact, exact])
+    _run(ds, _sql.CORE, [exact, exact])
     n_seeds = _one(ds, "SELECT count(*) FROM census_core WHERE is_seed")
     ts = False
     if exact:
-        ds.execute(_sql.EDGES_ALL.format(observed_at=_sql.NO_OBSERVED_AT,
-                                         source="census_distinct", relation=""))
+        _run(ds, _sql.EDGES_ALL.format(observed_at=_sql.NO_OBSERVED_AT,
+                                       source="census_distinct", relation=""))
     else:
         # read edges.observed_at only when a list of N was collected more than once
         ts = bool(_one(ds, _sql.NEEDS_OBSERVED_AT))
         observed_at = _sql.OBSERVED_AT if ts else _sql.NO_OBSERVED_AT
-        ds.execute(_sql.FOLLOWS.format(observed_at=observed_at, source="edges",
-                                       relation=relation))
-        ds.execute(_sql.EDGES_ALL.format(
+        _run(ds, _sql.FOLLOWS.format(observed_at=observed_at, source="edges",
+                                     relation=relation))
+        _run(ds, _sql.EDGES_ALL.format(
             observed_at=observed_at, source="edges",
             relation=_sql.RELATION_WHERE if relation else ""))
     attribution = _sql.ATTRIBUTION if ts else ""
-    ds.execute(_sql.FOLLOWERS_LISTS)
+    _run(ds, _sql.FOLLOWERS_LISTS)
     # pass 1 groups by account id: a perfect hash table pays off here (only here:
     # on small inputs with a wide id range, allocating and scanning 2**bits slots
     # costs more than hashing)
-    keep = int(_one(ds, "SELECT current_setting('perfect_ht_threshold')"))
-    with _setting(ds, "perfect_ht_threshold", max(keep, _perfect_ht_bits(ds))):
-        ds.execute(_sql.OUT_AGG.format(attribution=attribution))
+    with _setting(ds, "perfect_ht_threshold",
+                  lambda keep: max(int(keep), _perfect_ht_bits(ds))):
+        _run(ds, _sql.OUT_AGG.format(attribution=attribution))
     friends = _one(ds, "SELECT coalesce(bool_or(friends_list), FALSE) "
                        "FROM census_core")
     dup = 0
     _drop(ds, "census_d")
     if friends:
-        ds.execute(_sql.SEEDS_OUT.format(
+        _run(ds, _sql.SEEDS_OUT.format(
             attribution=_sql.ATTRIBUTION_AND if ts else ""), [n_seeds])
-        ds.execute(_sql.CORE_EDGES)
+        _run(ds, _sql.CORE_EDGES)
         if exact:
-            ds.execute(_sql.CORE_USED)
+            _run(ds, _sql.CORE_USED)
         else:
-            ds.execute(_sql.CORE_DEDUP)
+            _run(ds, _sql.CORE_DEDUP)
             dup = _one(ds, "SELECT coalesce(sum(n_rows) - count(*), 0) "
                            "FROM census_d")
-        ds.execute(_sql.CORE_OUT, [n_seeds])
+        _run(ds, _sql.CORE_OUT, [n_seeds])
     else:
         n_core = _one(ds, "SELECT count(*) FROM census_core")
-        ds.execute(_sql.PASS2_SOURCES, [n_core, n_seeds])
+        _run(ds, _sql.PASS2_SOURCES, [n_core, n_seeds])
         n_src = _one(ds, "SELECT count(*) FROM census_src")
         key = _packed_key(n_src)
         where = [_sql.OUTSIDE_ROWS] if n_src > n_core else []
@@ -313,52 +314,67 @@ def _run_core(ds: Dataset, exact: bool, relation: str) -> tuple[int, bool]:
         # would add a range filter on src and dst to the scan of every edge, which
         # prunes nothing (the core spans the id range) and costs about a fifth of
         # the pass
-        off = _one(ds, "SELECT current_setting('disabled_optimizers')")
-        with _setting(ds, "disabled_optimizers",
-                      ",".join(x for x in (off, "statistics_propagation") if x)):
-            ds.execute(_sql.CORE_KEYS_FOLLOWERS.format(where=" ".join(where), **key),
-                       [n_core, n_seeds] if n_src > n_core else None)
-        ds.execute(_sql.SEEDS_FROM_KEYS.format(**key), [n_seeds])
+        with _setting(ds, "disabled_optimizers", lambda off: ",".join(
+                x for x in (off, "statistics_propagation") if x)):
+            _run(ds, _sql.CORE_KEYS_FOLLOWERS.format(where=" ".join(where), **key),
+                     [n_core, n_seeds] if n_src > n_core else None)
+        _run(ds, _sql.SEEDS_FROM_KEYS.format(**key), [n_seeds])
         if n_src > n_core:
-            ds.execute(_sql.DROP_OUTSIDE_KEYS, [(n_core + 1) << key["bits"]])
-        ds.execute(_sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds), **key))
+            _run(ds, _sql.DROP_OUTSIDE_KEYS, [(n_core + 1) << key["bits"]])
+        _run(ds, _sql.CORE_USED_FOLLOWERS.format(id_type=_id_type(ds), **key))
         if _one(ds, _sql.COUNT_SELF_LOOPS):
             # pass 1 counted them for their (core) accounts: recompute those rows
-            ds.execute(_sql.DROP_SELF_LOOPS.format(**key))
-            ds.execute(_sql.CORE_OUT, [n_seeds])
+            _run(ds, _sql.DROP_SELF_LOOPS.format(**key))
+            _run(ds, _sql.CORE_OUT, [n_seeds])
         else:
-            ds.execute(_sql.CORE_OUT_FROM_OUT)
+            _run(ds, _sql.CORE_OUT_FROM_OUT)
     if friends:
-        ds.execute(_sql.IN_AGG, [n_seeds])
-        ds.execute(_sql.RECIP_CORE)
+        _run(ds, _sql.IN_AGG, [n_seeds])
+        _run(ds, _sql.RECIP_CORE)
     else:
-        ds.execute(_sql.IN_AGG_KEYS.format(id_type=_id_type(ds), **key),
-                   [(n_seeds + 1) << key["bits"]])
-        ds.execute(_sql.RECIP_KEYS.format(**key))
+        _run(ds, _sql.IN_AGG_KEYS.format(id_type=_id_type(ds), **key),
+                 [(n_seeds + 1) << key["bits"]])
+        _run(ds, _sql.RECIP_KEYS.format(**key))
     if friends and _one(ds, _sql.HAS_OUTSIDE_FRIENDS):
-        ds.execute(_sql.RECIP_OUTSIDE)
+        _run(ds, _sql.RECIP_OUTSIDE)
     else:
-        ds.execute(_sql.RECIP_OUTSIDE_EMPTY)
-    ds.execute(_sql.CORE_VIA)
+        _run(ds, _sql.RECIP_OUTSIDE_EMPTY)
+    _run(ds, _sql.CORE_VIA)
     # reachability: shrink N to the accounts reached from the seeds ...
     n_core = _one(ds, "SELECT count(*) FROM census_core")
-    if _one(ds, _sql.REACHED_BY_VIA) < n_core:
-        ds.execute(_sql.REACHED_FULL)
+    if _reach(ds, _sql.REACH_VIA_SEEDS, _sql.REACH_VIA_STEP) < n_core:
+        _run(ds, _sql.REACH_LINKS)
+        _reach(ds, _sql.REACH_SEEDS, _sql.REACH_LINKS_STEP)
+        _run(ds, _sql.REACHED_FULL)
         if _one(ds, "SELECT count(*) FROM census_reached") < n_core:
-            ds.execute("CREATE OR REPLACE TEMP TABLE census_core_ids AS "
-                       "SELECT account_id, level FROM census_reached")
+            _run(ds, "CREATE OR REPLACE TEMP TABLE census_core_ids AS "
+                     "SELECT account_id, level FROM census_reached")
             return dup, True
     # ... then grow it by crawled accounts that lists of N hold
-    add = ds.sql(_sql.REACHABLE_OUTSIDE)
+    add = ds.engine.sql(_sql.REACHABLE_OUTSIDE)
     if add.height:
-        ds.con.register("census_add_df", add.to_arrow())
+        ds.engine.register("census_add_df", add.to_arrow())
         try:
-            ds.execute("INSERT INTO census_core_ids SELECT account_id, level "
-                       "FROM census_add_df")
+            _run(ds, "INSERT INTO census_core_ids SELECT account_id, level "
+                     "FROM census_add_df")
         finally:
-            ds.con.unregister("census_add_df")
+            ds.engine.drop("census_add_df")
         return dup, True
     return dup, False
+
+
+def _reach(ds: Dataset, seeds: str, step: str) -> int:
+    """Run a reachability search (seeds, then steps until none adds an account).
+
+    Returns the number of accounts reached (rows of ``census_reach``).
+    """
+    _run(ds, seeds)
+    k = 0
+    while True:  # ends: every step but the last adds accounts, and N is finite
+        k += 1
+        _run(ds, step, [k, k - 1])
+        if not _one(ds, _sql.REACH_ADDED, [k]):
+            return int(_one(ds, _sql.REACH_COUNT))
 
 
 def _packed_key(n_core: int) -> dict[str, Any]:
@@ -371,17 +387,22 @@ def _packed_key(n_core: int) -> dict[str, Any]:
 
 
 @contextmanager
-def _setting(ds: Dataset, name: str, value: object) -> Iterator[None]:
-    """Run the block with the DuckDB setting ``name`` (a fixed name) at ``value``.
+def _setting(ds: Dataset, name: str, value: Callable[[Any], object]
+             ) -> Iterator[None]:
+    """Run the block with the DuckDB setting ``name`` (a fixed name) at ``value(old)``.
 
-    The previous value is restored afterwards, also when the block fails.
+    The previous value is restored afterwards, also when the block fails. On
+    another engine the block runs unchanged (DuckDB tuning only).
     """
-    keep = _one(ds, f"SELECT current_setting('{name}')")
-    ds.execute(f"SET {name} = ?", [value])
+    if not _duckdb(ds):
+        yield
+        return
+    keep = ds.engine.setting(name)
+    ds.engine.set(name, value(keep))
     try:
         yield
     finally:
-        ds.execute(f"SET {name} = ?", [keep])
+        ds.engine.set(name, keep)
 
 
 def _id_type(ds: Dataset) -> str:
@@ -393,22 +414,22 @@ def _build(ds: Dataset, exact: bool) -> FrameInfo:
     relation = _relation_filter(ds)
     dup = 0
     if exact:
-        ds.execute(_sql.DISTINCT_EDGES.format(relation=relation))
+        _run(ds, _sql.DISTINCT_EDGES.format(relation=relation))
         dup = _one(ds, "SELECT coalesce(sum(n_rows - 1), 0) FROM census_distinct")
-        ds.execute(_sql.FOLLOWS.format(observed_at=_sql.NO_OBSERVED_AT,
-                                       source="census_distinct", relation=""))
+        _run(ds, _sql.FOLLOWS.format(observed_at=_sql.NO_OBSERVED_AT,
+                                     source="census_distinct", relation=""))
     else:
-        ds.execute(_sql.FOLLOWS.format(observed_at=_sql.OBSERVED_AT, source="edges",
-                                       relation=relation))
-    ds.execute(_sql.CRAWLS.format(
+        _run(ds, _sql.FOLLOWS.format(observed_at=_sql.OBSERVED_AT, source="edges",
+                                     relation=relation))
+    _run(ds, _sql.CRAWLS.format(
         complete=(_sql.COMPLETE if ds.has_column("crawls", "complete")
                   else _sql.NO_COMPLETE),
         collected_at=(_sql.COLLECTED_AT if ds.has_column("crawls", "collected_at")
                       else _sql.NO_COLLECTED_AT)))
-    ds.execute(_sql.COLLECTIONS, [_sql.OUTSIDE_LEVEL])
-    ds.execute(_sql.CORE_IDS_INITIAL, [_sql.OUTSIDE_LEVEL])
+    _run(ds, _sql.COLLECTIONS, [_sql.OUTSIDE_LEVEL])
+    _run(ds, _sql.CORE_IDS_INITIAL, [_sql.OUTSIDE_LEVEL])
     if not exact:
-        ds.execute(_sql.CORE, [exact, exact])
+        _run(ds, _sql.CORE, [exact, exact])
         if _one(ds, _sql.UNATTRIBUTABLE):
             # a re-crawled list without collection times: edges cannot be
             # attributed to one collection, so deduplicate every edge instead
@@ -425,13 +446,13 @@ def _build(ds: Dataset, exact: bool) -> FrameInfo:
         passes += 2
     dup += core_dup
     if ds.has("observations"):
-        ds.execute(_sql.LATEST_ACTIVE)
+        _run(ds, _sql.LATEST_ACTIVE)
     else:
-        ds.execute(_sql.LATEST_EMPTY.format(id_type=_id_type(ds)))
-    ds.execute(_sql.FRAME)
+        _run(ds, _sql.LATEST_EMPTY.format(id_type=_id_type(ds)))
+    _run(ds, _sql.FRAME)
     read = int(_one(ds, "SELECT count(*) FROM edges"))  # Parquet metadata
     used = int(_one(ds, _sql.EDGES_USED))
-    crawl = ds.execute(_sql.CRAWL_COUNTS, [_sql.OUTSIDE_LEVEL]).fetchone()
+    crawl = ds.engine.row(_sql.CRAWL_COUNTS, [_sql.OUTSIDE_LEVEL])
     info = FrameInfo(
         mode="exact" if exact else "collections",
         edges_read=read, edges_used=used,
@@ -442,18 +463,18 @@ def _build(ds: Dataset, exact: bool) -> FrameInfo:
         excluded_snowball_accounts=int(crawl[2]),
         included_outside_accounts=int(crawl[3]),
         superseded_collections=int(crawl[4]), passes=passes)
-    ds.con.register("census_info_df", pl.DataFrame([info.to_dict()]).to_arrow())
+    ds.engine.register("census_info_df", pl.DataFrame([info.to_dict()]).to_arrow())
     try:
-        ds.execute(f"CREATE OR REPLACE TEMP TABLE {INFO_TABLE} AS "
-                   "SELECT * FROM census_info_df")
+        _run(ds, f"CREATE OR REPLACE TEMP TABLE {INFO_TABLE} AS "
+                 "SELECT * FROM census_info_df")
     finally:
-        ds.con.unregister("census_info_df")
+        ds.engine.drop("census_info_df")
     return info
 
 
 def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
                 exact: bool | None = None, memory_limit: str | None = None) -> str:
-    """Create the frame as a temporary table on ``ds.con`` and return its name.
+    """Create the frame as a temporary table of ``ds.engine`` and return its name.
 
     Parameters
     ----------
@@ -496,23 +517,9 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
     collected lists, and every account those lists hold.
     """
     ds.require("census")
-    # Row order of the temporary tables is irrelevant (readers sort), and not
-    # preserving it lets DuckDB stream large aggregations with less memory.
-    keep_order = _one(ds, "SELECT current_setting('preserve_insertion_order')")
-    keep_mem = _one(ds, "SELECT current_setting('memory_limit')")
-    ds.execute("SET preserve_insertion_order = false")
-    try:
-        if memory_limit is not None:
-            ds.execute("SET memory_limit = ?", [memory_limit])
-        else:
-            ram = _memory_bytes()
-            if ram:
-                cur = keep_mem
-                cap = int(ram * MEMORY_FRACTION)
-                if _parse_bytes(cur) is None or _parse_bytes(cur) > cap:
-                    ds.execute("SET memory_limit = ?", [f"{cap // 2**20}MiB"])
+    with _build_settings(ds, memory_limit):
         if rebuild or not _exists(ds, FRAME_TABLE):
-            ds.execute(f"DROP TABLE IF EXISTS {RANKED_TABLE}")
+            _drop(ds, RANKED_TABLE)
             info = _build(ds, exact if exact is not None
                           else not _collections_mode(ds))
             _INFO[ds] = info
@@ -527,19 +534,44 @@ def build_frame(ds: Dataset, *, ranks: bool = True, rebuild: bool = False,
                     "and the edges."), stacklevel=2)
         if ranks:
             if rebuild or not _exists(ds, RANKED_TABLE):
-                ds.execute(_sql.RANKS)
+                _run(ds, _sql.RANKS)
             return RANKED_TABLE
         return FRAME_TABLE
+
+
+@contextmanager
+def _build_settings(ds: Dataset, memory_limit: str | None) -> Iterator[None]:
+    """DuckDB settings of the build, restored afterwards (none on other engines)."""
+    if not _duckdb(ds):
+        yield
+        return
+    eng = ds.engine
+    # Row order of the temporary tables is irrelevant (readers sort), and not
+    # preserving it lets DuckDB stream large aggregations with less memory.
+    keep_order = eng.setting("preserve_insertion_order")
+    keep_mem = eng.setting("memory_limit")
+    eng.execute("SET preserve_insertion_order = false")
+    try:
+        if memory_limit is not None:
+            eng.execute("SET memory_limit = ?", [memory_limit])
+        else:
+            ram = _memory_bytes()
+            if ram:
+                cur = keep_mem
+                cap = int(ram * MEMORY_FRACTION)
+                if _parse_bytes(cur) is None or _parse_bytes(cur) > cap:
+                    eng.execute("SET memory_limit = ?", [f"{cap // 2**20}MiB"])
+        yield
     finally:
-        ds.execute(f"SET preserve_insertion_order = "
-                   f"{'true' if keep_order else 'false'}")
-        ds.execute("SET memory_limit = ?", [keep_mem])
+        eng.execute(f"SET preserve_insertion_order = "
+                    f"{'true' if keep_order else 'false'}")
+        eng.execute("SET memory_limit = ?", [keep_mem])
 
 
 def _perfect_ht_bits(ds: Dataset) -> int:
     """Bits of key range for DuckDB's perfect hash aggregate that fit the budget."""
-    limit = _parse_bytes(_one(ds, "SELECT current_setting('memory_limit')"))
-    threads = int(_one(ds, "SELECT current_setting('threads')"))
+    limit = _parse_bytes(ds.engine.setting("memory_limit"))
+    threads = int(ds.engine.setting("threads"))
     if not limit:
         return 0
     slots = PERFECT_HT_MEMORY_SHARE * limit / ((threads + 1) * _PERFECT_HT_SLOT_BYTES)
@@ -548,9 +580,7 @@ def _perfect_ht_bits(ds: Dataset) -> int:
 
 def _drop(ds: Dataset, name: str) -> None:
     """Drop the temporary table or view ``name`` if it exists."""
-    is_view = _one(ds, "SELECT count(*) FROM duckdb_views() "
-                       "WHERE view_name = ? AND temporary", [name])
-    ds.execute(f"DROP {'VIEW' if is_view else 'TABLE'} IF EXISTS {name}")
+    ds.engine.drop(name)
 
 
 _UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20,
@@ -574,13 +604,13 @@ def frame_info(ds: Dataset) -> FrameInfo:
     and its tables dropped again.
     """
     if _exists(ds, INFO_TABLE):
-        row = ds.sql(f"SELECT * FROM {INFO_TABLE}").row(0, named=True)
+        row = ds.engine.sql(f"SELECT * FROM {INFO_TABLE}").row(0, named=True)
         return FrameInfo(**row)
     if ds in _INFO:
         return _INFO[ds]
     with transient_frame(ds):
         build_frame(ds, ranks=False)
-        row = ds.sql(f"SELECT * FROM {INFO_TABLE}").row(0, named=True)
+        row = ds.engine.sql(f"SELECT * FROM {INFO_TABLE}").row(0, named=True)
     return FrameInfo(**row)
 
 
@@ -611,15 +641,15 @@ def frame(ds: Dataset, *, ranks: bool = True, profile: bool = False) -> pl.DataF
                              _sql.PROFILE_COLUMNS)
             q = _sql.FRAME_PROFILE.format(profile=cols).replace("census_frame",
                                                                 table)
-            return ds.sql(q).sort("account_id")
-        return ds.sql(f"SELECT * FROM {table} ORDER BY account_id")
+            return ds.engine.sql(q).sort("account_id")
+        return ds.engine.sql(f"SELECT * FROM {table} ORDER BY account_id")
 
 
 def frame_counts(ds: Dataset) -> pl.DataFrame:
     """Frame size by ``level`` and ``tier`` (tables made for it are dropped)."""
     with transient_frame(ds):
         build_frame(ds, ranks=False)
-        return ds.sql(_sql.FRAME_COUNTS)
+        return ds.engine.sql(_sql.FRAME_COUNTS)
 
 
 def write_frame(ds: Dataset, out: str | os.PathLike[str]) -> Path:
@@ -636,6 +666,10 @@ def write_frame(ds: Dataset, out: str | os.PathLike[str]) -> Path:
     with transient_frame(ds):
         build_frame(ds, ranks=True)
         with atomic_path(out) as tmp:
-            quoted = "'" + str(tmp).replace("'", "''") + "'"
-            ds.execute(_sql.COPY_RANKED.format(path=quoted))
+            if _duckdb(ds):
+                quoted = "'" + str(tmp).replace("'", "''") + "'"
+                _run(ds, _sql.COPY_RANKED.format(path=quoted))
+            else:  # one local file: the rows come to the driver
+                ds.engine.sql(f"SELECT * FROM {RANKED_TABLE}").write_parquet(
+                    tmp, compression="zstd")
     return out

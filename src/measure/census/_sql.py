@@ -475,31 +475,60 @@ LEFT JOIN census_core_out o ON c.core_rank = o.core_rank
 LEFT JOIN census_in i ON c.core_rank = i.core_rank
 """
 
-#: Core accounts reached from the seeds by following first-reacher pointers (cheap;
-#: exact whenever the pointers' chains end at seeds, as with consistent levels).
-REACHED_BY_VIA = """
-WITH RECURSIVE r(core_rank) AS (
-    SELECT core_rank FROM census_core_via WHERE is_seed
-    UNION
-    SELECT v.core_rank FROM census_core_via v JOIN r ON v.via = r.core_rank
-)
-SELECT count(*) FROM r
+#: The two searches of reachability from the seeds run as a loop of joins (one
+#: search step per statement, ``_frame`` repeats it until a step adds nobody):
+#: ``census_reach(core_rank, step)`` holds the accounts reached so far and the
+#: step that reached them. A loop rather than a recursive CTE, so that every
+#: engine runs the same statements (Spark's recursive CTEs take ``UNION ALL``
+#: only, which does not stop on a cyclic graph).
+#:
+#: Search 1 follows the first-reacher pointers (cheap; exact whenever the
+#: pointers' chains end at seeds, as with consistent levels): the seeds ...
+REACH_VIA_SEEDS = """
+CREATE OR REPLACE TEMP TABLE census_reach AS
+SELECT core_rank, 0 AS step FROM census_core_via WHERE is_seed
 """
+#: ... then, per step, the accounts whose first reacher was reached by the last
+#: step (the step number ``?`` is bound twice: new step, last step).
+REACH_VIA_STEP = """
+INSERT INTO census_reach
+SELECT DISTINCT v.core_rank, CAST(? AS INTEGER) AS step
+FROM census_core_via v
+JOIN census_reach f ON v.via = f.core_rank
+ANTI JOIN census_reach r ON v.core_rank = r.core_rank
+WHERE f.step = ?
+"""
+#: Accounts that the last search step added (``?``: that step).
+REACH_ADDED = "SELECT count(*) FROM census_reach WHERE step = ?"
+#: Accounts reached by the search.
+REACH_COUNT = "SELECT count(*) FROM census_reach"
 
-#: Core accounts reached from the seeds through any used list (full search over the
-#: used edges inside N; run only when REACHED_BY_VIA leaves some unconfirmed).
+#: Search 2, through any used list (the used edges inside N; run only when search
+#: 1 leaves some unconfirmed): the links owner -> member of the used lists ...
+REACH_LINKS = """
+CREATE OR REPLACE TEMP TABLE census_links AS
+SELECT dr AS owner, sr AS member FROM census_d WHERE f
+UNION ALL
+SELECT sr, dr FROM census_d WHERE r AND dr IS NOT NULL
+"""
+#: ... the seeds ...
+REACH_SEEDS = """
+CREATE OR REPLACE TEMP TABLE census_reach AS
+SELECT core_rank, 0 AS step FROM census_core WHERE is_seed
+"""
+#: ... one step over the links (as :data:`REACH_VIA_STEP`) ...
+REACH_LINKS_STEP = """
+INSERT INTO census_reach
+SELECT DISTINCT l.member AS core_rank, CAST(? AS INTEGER) AS step
+FROM census_links l
+JOIN census_reach f ON l.owner = f.core_rank
+ANTI JOIN census_reach r ON l.member = r.core_rank
+WHERE f.step = ?
+"""
+#: ... and the core accounts reached.
 REACHED_FULL = """
 CREATE OR REPLACE TEMP TABLE census_reached AS
-WITH RECURSIVE links AS MATERIALIZED (
-    SELECT dr AS owner, sr AS member FROM census_d WHERE f
-    UNION ALL
-    SELECT sr, dr FROM census_d WHERE r AND dr IS NOT NULL
-), r(core_rank) AS (
-    SELECT core_rank FROM census_core WHERE is_seed
-    UNION
-    SELECT l.member FROM links l JOIN r ON l.owner = r.core_rank
-)
-SELECT c.account_id, c.level FROM census_core c SEMI JOIN r USING (core_rank)
+SELECT c.account_id, c.level FROM census_core c SEMI JOIN census_reach USING (core_rank)
 """
 
 #: Crawled accounts outside the current core that a core list holds: reachable, so

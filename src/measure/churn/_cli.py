@@ -7,6 +7,7 @@ from typing import Any
 
 from measure._cli_util import (
     add_allow_modified_flag,
+    add_engine_flags,
     add_json_flag,
     emit,
     open_dataset_arg,
@@ -38,6 +39,7 @@ Examples:
   measure churn data/processed/world
   measure churn data/processed/world --cohort supporters.csv --origin first_seen
   measure churn data/processed/world --where lang=ar --by lang --json
+  measure churn s3a://bucket/world --engine spark --spark-conf spark.master=yarn
 """
 
 
@@ -111,6 +113,7 @@ def register(sub: Any) -> None:
                         "suspension rate; none skips it (default week)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="Write survival, cumulative incidence and rate plots")
+    add_engine_flags(p)
     add_allow_modified_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_churn)

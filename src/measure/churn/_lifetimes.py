@@ -124,30 +124,31 @@ def build_lifetimes(  # noqa: C901, PLR0912
     Lifetimes
     """
     ds.require("observations")
-    con = ds.con
-    # DuckDB's progress bar writes to stdout, which would corrupt `--json` output
-    try:
-        con.execute("SET enable_progress_bar = false")
-    except duckdb.Error:  # already fixed by the connection's configuration
-        pass
+    eng = ds.engine
+    if eng.name == "duckdb":
+        # DuckDB's progress bar writes to stdout, which would corrupt `--json` output
+        try:
+            eng.execute("SET enable_progress_bar = false")
+        except duckdb.Error:  # already fixed by the connection's configuration
+            pass
     cohort_sql = ""
     if cohort is not None:
         ids = read_cohort(ds, cohort)
-        con.register("_churn_cohort", ids.to_arrow())
+        eng.register("_churn_cohort", ids.to_arrow())
         cohort_sql = _sql.COHORT_JOIN
     try:
-        looks = ds.sql(_sql.LOOKUP_SUMMARY.format(cohort=cohort_sql))
+        looks = eng.sql(_sql.LOOKUP_SUMMARY.format(cohort=cohort_sql))
         entry_counts = None
         want = [c for c in covariates if c in _sql.ENTRY_COUNT_COLUMNS
                 and ds.has_column("observations", _sql.ENTRY_COUNT_COLUMNS[c])]
         if want:
             items = ",\n    ".join(_sql.ENTRY_COUNT_ITEM.format(
                 src=_sql.ENTRY_COUNT_COLUMNS[c], name=c) for c in want)
-            entry_counts = ds.sql(_sql.ENTRY_COUNTS.format(cohort=cohort_sql,
-                                                           columns=items))
+            entry_counts = eng.sql(_sql.ENTRY_COUNTS.format(cohort=cohort_sql,
+                                                            columns=items))
     finally:
         if cohort is not None:
-            con.unregister("_churn_cohort")
+            eng.drop("_churn_cohort")
     excluded: dict[str, int] = {}
     if cohort is not None:
         excluded["cohort_not_looked_up"] = int(ids.height - looks.height)
@@ -160,13 +161,13 @@ def build_lifetimes(  # noqa: C901, PLR0912
                                pl.lit(None, pl.Datetime("us", "UTC"))
                                .alias("returned_at"))
     if fix.height:
-        con.register("_churn_fix", fix.select("account_id", "first_terminal")
+        eng.register("_churn_fix", fix.select("account_id", "first_terminal")
                      .to_arrow())
         try:
-            before = ds.sql(_sql.LAST_ALIVE_BEFORE)
-            returned = ds.sql(_sql.RETURNED)
+            before = eng.sql(_sql.LAST_ALIVE_BEFORE)
+            returned = eng.sql(_sql.RETURNED)
         finally:
-            con.unregister("_churn_fix")
+            eng.drop("_churn_fix")
         looks = (looks.join(before.rename({"last_alive": "_la"}), on="account_id",
                             how="left")
                  .join(returned.rename({"returned_at": "_ra"}), on="account_id",
@@ -206,8 +207,8 @@ def build_lifetimes(  # noqa: C901, PLR0912
                     table="accounts", column=c)
         pred, params = where_sql(ds, where, alias="a")
         cols_sql = "".join(", a." + _sql.quote_ident(c) for c in acc_cols)
-        attrs = ds.sql(_sql.ACCOUNT_ATTRIBUTES.format(columns=cols_sql,
-                                                      where=pred), params)
+        attrs = eng.sql(_sql.ACCOUNT_ATTRIBUTES.format(columns=cols_sql,
+                                                       where=pred), params)
         how = "inner" if where is not None else "left"
         n0 = looks.height
         looks = looks.join(attrs, on="account_id", how=how)

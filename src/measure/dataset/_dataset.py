@@ -1,14 +1,17 @@
 """Open a dataset directory, validate it against the contract, expose DuckDB views.
 
 Tables are read in place (``read_parquet`` views on one DuckDB connection); nothing is
-copied into memory until a query asks for it.
+copied into memory until a query asks for it. With ``engine="spark"`` the tables are
+also registered with a Spark session (temporary views of the same names), and the
+families that run on Spark query them there (see docs/spark.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,9 +30,12 @@ from measure.dataset._contract import (
     Column,
     type_class,
 )
-from measure.errors import DataContractError, PinMismatchError
+from measure.engine._location import Location, check_family, parse_location
+from measure.errors import ConfigError, DataContractError, PinMismatchError
 
 Validate = Literal["full", "schema", "none"]
+#: The open dataset whose tables each SparkSession holds (by the session's id).
+_SPARK_OWNERS: dict[int, weakref.ref[Dataset]] = {}
 # Folders in a dataset that are never tables: simulation truth is for tests only.
 RESERVED = frozenset({"truth"})
 MANIFEST = "manifest.json"
@@ -55,7 +61,7 @@ def table_files(root: Path, name: str) -> list[Path] | None:
 
 
 class Dataset:
-    """A dataset on the data contract, queried with DuckDB.
+    """A dataset on the data contract, queried with DuckDB (or Spark).
 
     Use :func:`measure.open` rather than building this directly.
 
@@ -73,6 +79,21 @@ class Dataset:
         Tables (or an analysis name from ``REQUIRED_FOR``) that must be present.
     memory_limit, threads
         Passed to DuckDB (``None`` keeps DuckDB's defaults).
+    naive_timestamps_are_utc
+        Accept timestamps without a time zone as UTC (default: as the manifest
+        says).
+    engine
+        ``"duckdb"`` (default), ``"spark"`` (a session from
+        :func:`measure.engine.spark_session` with ``spark_conf``) or a
+        ``pyspark.sql.SparkSession``. With Spark, the census and churn families
+        run their SQL on Spark; the others raise
+        :class:`~measure.engine.UnsupportedOnSpark`. A URI path (``s3a://``,
+        ``abfss://``, ``hdfs://``, ``file://``) needs Spark.
+    spark_conf
+        Settings of the Spark session measure builds (``engine="spark"``).
+    checkpoint_dir
+        Where Spark stores intermediate tables (a directory or URI every executor
+        reaches); a local temporary directory by default.
     """
 
     def __init__(
@@ -84,29 +105,32 @@ class Dataset:
         memory_limit: str | None = None,
         threads: int | None = None,
         naive_timestamps_are_utc: bool | None = None,
+        engine: Any = "duckdb",
+        spark_conf: Mapping[str, str] | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.location: Location = parse_location(path)
         self.path = Path(path)
         #: The integrity check of a pinned dataset (set by :func:`open_dataset`).
         self.integrity: Any = None
         #: Warnings every result computed from this dataset must carry (e.g. data
         #: that differ from their pinned version, opened with ``allow_modified``).
         self.warnings: list[str] = []
+        #: The engine the families that run on it query (``ds.engine.name``).
+        self.engine: Any = None
+        self._spark = _spark_engine_wanted(engine)
+        if self.location.remote:
+            self._open_remote(engine, spark_conf, checkpoint_dir, validate,
+                              naive_timestamps_are_utc)
+            self.require(*require)
+            return
         if not self.path.is_dir():
             raise DataContractError(
                 "is not a directory; a dataset is a directory of Parquet tables "
                 "(see docs/data-contract.md)",
                 file=str(self.path),
             )
-        self.manifest: dict[str, Any] | None = None
-        mpath = self.path / MANIFEST
-        if mpath.is_file():
-            try:
-                self.manifest = json.loads(mpath.read_text())
-            except json.JSONDecodeError as e:
-                raise DataContractError(
-                    f"manifest is not valid JSON ({e}); re-run `measure pin`",
-                    file=str(mpath),
-                ) from e
+        self.manifest: dict[str, Any] | None = _read_manifest(self.path / MANIFEST)
         if naive_timestamps_are_utc is None:
             naive_timestamps_are_utc = bool(
                 self.manifest and self.manifest.get("timestamps") == "naive-utc"
@@ -117,9 +141,9 @@ class Dataset:
             config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = threads
-        self.con = duckdb.connect(config=config)
+        self._con = duckdb.connect(config=config)
         # No progress-bar widgets in notebooks or logs; our own bars live in the CLI.
-        self.con.execute("SET enable_progress_bar = false")
+        self._con.execute("SET enable_progress_bar = false")
         self.files: dict[str, list[Path]] = {}
         for name in TABLES:
             files = table_files(self.path, name)
@@ -141,13 +165,108 @@ class Dataset:
         if validate != "none":
             self._validate(full=validate == "full")
         self.require(*require)
+        self._attach_engine(engine, spark_conf, checkpoint_dir)
+
+    # -- engines -----------------------------------------------------------------
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection (only with the DuckDB engine).
+
+        Raises
+        ------
+        UnsupportedOnSpark
+            On a dataset opened with ``engine="spark"``: a family that reads the
+            connection runs on DuckDB only.
+        """
+        if self._spark:
+            from measure.engine._errors import UnsupportedOnSpark
+
+            check_family("Dataset.con")
+            raise UnsupportedOnSpark("Dataset.con", "the DuckDB connection",
+                                     "the dataset was opened with engine='spark'; "
+                                     "query it with Dataset.sql or Dataset.engine")
+        return self._con
+
+    def _attach_engine(self, engine: Any, conf: Mapping[str, str] | None,
+                       checkpoint_dir: str | os.PathLike[str] | None) -> None:
+        """Set :attr:`engine`: DuckDB on the connection, or Spark with the tables."""
+        if not self._spark:
+            from measure.engine._engine import DuckDBEngine
+
+            self.engine = DuckDBEngine(self._con)
+            return
+        self._start_spark(engine, conf, checkpoint_dir)
+        for name, files in self.files.items():
+            self._register_spark(name, [str(f) for f in files])
+
+    def _start_spark(self, engine: Any, conf: Mapping[str, str] | None,
+                     checkpoint_dir: str | os.PathLike[str] | None) -> None:
+        from measure.engine._engine import SparkEngine, duckdb_time_zone, spark_session
+
+        session = spark_session(conf) if isinstance(engine, str) else engine
+        owner = _SPARK_OWNERS.get(id(session))
+        other = owner() if owner is not None else None
+        if other is not None and other.engine is not None and other is not self:
+            raise ConfigError(
+                f"the SparkSession already holds the tables of the open dataset "
+                f"'{other.location.uri}' (temporary views are per SparkSession); "
+                "close it first, or open this one with engine=spark.newSession()")
+        # results in the time zone the DuckDB connection would return them in
+        self.engine = SparkEngine(session, checkpoint_dir,
+                                  time_zone=duckdb_time_zone(self._con))
+        _SPARK_OWNERS[id(session)] = weakref.ref(self)
+
+    def _register_spark(self, name: str, files: list[str]) -> None:
+        """Register table ``name`` (its Parquet files) as a Spark temporary view."""
+        reader = self.engine.spark.read
+        if len(files) > 1:
+            reader = reader.option("mergeSchema", "true")
+        base = self.location.child(name) if self.location.remote else str(
+            self.path / name)
+        if any("=" in part for f in files for part in f[len(base):].split("/")[:-1]):
+            reader = reader.option("basePath", base)
+        reader.parquet(*files).createOrReplaceTempView(name)
+        self.engine._views.add(name)
+
+    def _open_remote(self, engine: Any, conf: Mapping[str, str] | None,
+                     checkpoint_dir: str | os.PathLike[str] | None,
+                     validate: Validate, naive_utc: bool | None) -> None:
+        """Open a dataset at a URI: tables listed and read by Spark only."""
+        from measure.engine._errors import UnsupportedOnSpark
+        from measure.engine._location import list_tables, path_exists
+
+        if not self._spark:
+            raise DataContractError(
+                f"'{self.location.uri}' is a {self.location.scheme}:// location, "
+                "which only Spark reads; open it with engine='spark'")
+        if validate == "full":
+            raise UnsupportedOnSpark(
+                "Dataset", "validate='full' on a remote dataset",
+                "the full contract checks scan the tables with DuckDB; open "
+                f"'{self.location.uri}' with validate='schema' (or validate a "
+                "local copy once)")
+        self.manifest = None
+        self._naive_utc = bool(naive_utc)
+        self._con = None
+        self._start_spark(engine, conf, checkpoint_dir)
+        tables = list_tables(self.engine.spark, self.location)
+        if path_exists(self.engine.spark, self.location.child(MANIFEST)):
+            self.warnings.append(
+                f"'{self.location.uri}' holds a manifest, but the pin of a remote "
+                "dataset is not checked; verify a local copy with `measure verify`")
+        self.files = {n: [u] for n, u in tables.items()}  # type: ignore[misc]
+        for name, uri in tables.items():
+            self.engine.spark.read.parquet(uri).createOrReplaceTempView(name)
+            self.engine._views.add(name)
+        if validate != "none":
+            self._validate(full=False)
 
     # -- reading -----------------------------------------------------------------
     def _relation(
         self, name: str, files: Sequence[Path], *, locate: bool = False
     ) -> duckdb.DuckDBPyRelation:
         hive = any(f.parent != self.path and "=" in f.parent.name for f in files)
-        return self.con.read_parquet(
+        return self._con.read_parquet(
             [str(f) for f in files],
             hive_partitioning=hive,
             union_by_name=len(files) > 1,
@@ -172,25 +291,59 @@ class Dataset:
         """Whether ``table`` exists and has ``column``."""
         return self.has(table) and column in self.columns(table)
 
-    def table(self, name: str) -> duckdb.DuckDBPyRelation:
-        """Lazy DuckDB relation over table ``name``."""
+    def table(self, name: str) -> Any:
+        """Lazy DuckDB relation over table ``name``.
+
+        On a dataset opened with ``engine="spark"``: its schema only
+        (:class:`TableSchema`, ``columns`` and DuckDB ``types``).
+        """
         if name not in self.files:
             raise DataContractError(
                 f"table is missing from the dataset at '{self.path}'; present: "
                 f"{', '.join(self.tables) or 'none'}",
                 table=name,
             )
-        return self.con.table(name)
+        if self._spark:
+            return self._schema(name)
+        return self._con.table(name)
+
+    def _schema(self, name: str) -> TableSchema:
+        if self._con is not None:
+            rel = self._con.table(name)
+            return TableSchema(list(rel.columns), [str(t) for t in rel.types])
+        fields = self.engine.spark.table(name).schema.fields
+        return TableSchema([f.name for f in fields],
+                           [spark_type_name(f.dataType) for f in fields])
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
             ) -> pl.DataFrame:
-        """Run ``query`` (with bound ``params``) and return a polars DataFrame."""
-        return self.con.execute(query, params or []).pl()
+        """Run ``query`` (with bound ``params``) and return a polars DataFrame.
+
+        With ``engine="spark"`` the query (DuckDB's dialect) is translated and
+        run on Spark.
+        """
+        if self._spark:
+            check_family("Dataset.sql")
+            return self.engine.sql(query, params)
+        return self._con.execute(query, params or []).pl()
 
     def execute(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None
                 ) -> duckdb.DuckDBPyConnection:
-        """Run ``query`` with bound ``params`` and return the cursor."""
-        return self.con.execute(query, params or [])
+        """Run ``query`` with bound ``params`` and return the cursor.
+
+        Raises
+        ------
+        UnsupportedOnSpark
+            With ``engine="spark"`` (use :meth:`sql` or ``Dataset.engine``).
+        """
+        if self._spark:
+            from measure.engine._errors import UnsupportedOnSpark
+
+            check_family("Dataset.execute")
+            raise UnsupportedOnSpark("Dataset.execute", "a DuckDB cursor",
+                                     "the dataset was opened with engine='spark'; "
+                                     "use Dataset.sql or Dataset.engine")
+        return self._con.execute(query, params or [])
 
     def require(self, *names: str) -> None:
         """Raise ``DataContractError`` unless every named table (or analysis) exists."""
@@ -229,8 +382,13 @@ class Dataset:
         return self.path.name
 
     def close(self) -> None:
-        """Close the DuckDB connection."""
-        self.con.close()
+        """Close the DuckDB connection (and release the Spark engine's tables)."""
+        if self._spark and self.engine is not None:
+            self.engine.close()
+            _SPARK_OWNERS.pop(id(self.engine.spark), None)
+            self.engine = None
+        if self._con is not None:
+            self._con.close()
 
     def __enter__(self) -> Dataset:
         return self
@@ -245,11 +403,11 @@ class Dataset:
     def _example(self, name: str, where: str, params: list[Any]) -> dict[str, Any]:
         rel = self._relation(name, self.files[name], locate=True)
         rel.create_view("__check", replace=True)
-        row = self.con.execute(
+        row = self._con.execute(
             f"SELECT * FROM __check WHERE {where} LIMIT 1", params
         ).fetchone()
-        cols = [d[0] for d in self.con.description]
-        self.con.execute("DROP VIEW IF EXISTS __check")
+        cols = [d[0] for d in self._con.description]
+        self._con.execute("DROP VIEW IF EXISTS __check")
         out = dict(zip(cols, row, strict=True)) if row else {}
         if "file_row_number" in out:
             out["row"] = out.pop("file_row_number")
@@ -319,7 +477,8 @@ class Dataset:
                 table=t, column=c,
             )
         if not full:
-            self._check_finite_footers()
+            if self._con is not None:  # a remote dataset has no DuckDB footers
+                self._check_finite_footers()
             return
         for name, spec in TABLES.items():
             if name not in self.files:
@@ -330,7 +489,7 @@ class Dataset:
                     continue
                 q = f'"{col.name}"'
                 if col.not_null:
-                    n = self.con.execute(
+                    n = self._con.execute(
                         f"SELECT count(*) FROM {name} WHERE {q} IS NULL").fetchone()[0]
                     if n:
                         self._fail(name, col.name,
@@ -339,7 +498,7 @@ class Dataset:
                                    f"{q} IS NULL")
                 if col.allowed is not None:
                     allowed = list(col.allowed)
-                    bad = self.con.execute(
+                    bad = self._con.execute(
                         f"SELECT {q}, count(*) FROM {name} WHERE {q} IS NOT NULL AND "
                         f"NOT list_contains(?::VARCHAR[], {q}) GROUP BY 1 "
                         f"ORDER BY 2 DESC LIMIT 5",
@@ -356,7 +515,7 @@ class Dataset:
             self._check_finite(name, [c for c in spec.columns
                                       if c.kind == TS and c.name in present])
             for ucol in spec.unique:
-                dup = self.con.execute(
+                dup = self._con.execute(
                     f'SELECT "{ucol}" FROM {name} GROUP BY 1 HAVING count(*) > 1 '
                     "LIMIT 1"
                 ).fetchone()
@@ -375,7 +534,7 @@ class Dataset:
         """
         if not cols:
             return
-        counts = self.con.execute(
+        counts = self._con.execute(
             "SELECT " + ", ".join(
                 f'count(*) FILTER (WHERE NOT isfinite("{c.name}"))' for c in cols)
             + f" FROM {name}").fetchone()
@@ -383,7 +542,7 @@ class Dataset:
             if not n:
                 continue
             q = f'"{col.name}"'
-            value = self.con.execute(
+            value = self._con.execute(
                 f"SELECT CAST({q} AS VARCHAR) FROM {name} WHERE NOT isfinite({q}) "
                 "LIMIT 1").fetchone()[0]
             fix = ("write the real time" if col.not_null
@@ -403,7 +562,7 @@ class Dataset:
             cols = [c.name for c in spec.columns if c.kind == TS]
             if name not in self.files or not cols:
                 continue
-            hit = self.con.execute(
+            hit = self._con.execute(
                 "SELECT file_name, path_in_schema, row_group_id, stats_min_value, "
                 "stats_max_value FROM parquet_metadata(?) WHERE "
                 "list_contains(?::VARCHAR[], path_in_schema) AND ("
@@ -418,6 +577,58 @@ class Dataset:
                     "from the file's statistics); write the real time (full "
                     "validation, measure.open(path), names the row)",
                     table=name, column=col, file=file)
+
+
+def _read_manifest(mpath: Path) -> dict[str, Any] | None:
+    if not mpath.is_file():
+        return None
+    try:
+        return json.loads(mpath.read_text())
+    except json.JSONDecodeError as e:
+        raise DataContractError(
+            f"manifest is not valid JSON ({e}); re-run `measure pin`",
+            file=str(mpath),
+        ) from e
+
+
+class TableSchema:
+    """Column names and DuckDB type names of a table (no data access).
+
+    Parameters
+    ----------
+    columns, types
+        Names and types, in order.
+    """
+
+    def __init__(self, columns: list[str], types: list[str]) -> None:
+        self.columns = columns
+        self.types = types
+
+
+#: DuckDB names of Spark's types (``pyspark.sql.types`` class names).
+_SPARK_TYPES = {"LongType": "BIGINT", "IntegerType": "INTEGER", "ShortType":
+                "SMALLINT", "ByteType": "TINYINT", "StringType": "VARCHAR",
+                "DoubleType": "DOUBLE", "FloatType": "FLOAT", "BooleanType":
+                "BOOLEAN", "TimestampType": "TIMESTAMP WITH TIME ZONE",
+                "TimestampNTZType": "TIMESTAMP", "DateType": "DATE",
+                "BinaryType": "BLOB"}
+
+
+def spark_type_name(dtype: Any) -> str:
+    """DuckDB's name of a Spark data type (``DECIMAL(p,s)``; others upper case)."""
+    cls = type(dtype).__name__
+    if cls == "DecimalType":
+        return f"DECIMAL({dtype.precision},{dtype.scale})"
+    return _SPARK_TYPES.get(cls, dtype.simpleString().upper())
+
+
+def _spark_engine_wanted(engine: Any) -> bool:
+    if engine == "duckdb" or engine is None:
+        return False
+    if engine == "spark" or not isinstance(engine, str):
+        return True
+    raise ConfigError(f"unknown engine {engine!r}; use 'duckdb', 'spark' or a "
+                      "SparkSession")
 
 
 def _expected(kind: str) -> str:
@@ -471,6 +682,11 @@ def open_dataset(  # noqa: PLR0913
     ignore
         Relative paths inside the dataset that are not data (a report written
         into the directory); not counted as unexpected files.
+    **kwargs
+        Passed to :class:`Dataset`: ``engine="spark"`` (or a SparkSession),
+        ``spark_conf``, ``checkpoint_dir``, ``memory_limit``, ``threads``, ...
+        A ``path`` that is a URI (``s3a://``, ``abfss://``, ``hdfs://``) is
+        opened with Spark only, unpinned (``digest``/``verify`` are refused).
 
     Raises
     ------
@@ -482,6 +698,9 @@ def open_dataset(  # noqa: PLR0913
     """
     from measure.dataset._pin import check_dataset
 
+    if parse_location(path).remote:
+        return _open_remote(path, digest=digest, verify=verify, validate=validate,
+                            require=require, **kwargs)
     if digest is not None:
         from measure.dataset._pin import verify_dataset
 
@@ -520,3 +739,17 @@ def open_dataset(  # noqa: PLR0913
     ds.integrity = integrity
     ds.warnings = notes
     return ds
+
+
+def _open_remote(path: str | os.PathLike[str], *, digest: str | None, verify: bool,
+                 validate: Validate, require: Iterable[str], **kwargs: Any
+                 ) -> Dataset:
+    """Open a dataset at a URI (Spark only; its pin is not checked)."""
+    if digest is not None or verify:
+        from measure.engine._errors import UnsupportedOnSpark
+
+        raise UnsupportedOnSpark(
+            "open", "digest=/verify= on a remote dataset",
+            "pins are checked on local files; verify a local copy "
+            "(`measure verify`) and open the remote one without them")
+    return Dataset(path, validate=validate, require=require, **kwargs)

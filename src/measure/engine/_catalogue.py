@@ -110,9 +110,13 @@ def _describe_renderings(sql: Any) -> dict[str, dict[str, dict[str, str]]]:
     acc = "".join(f", a.{c}" for c in sql.ACCOUNT_COLUMNS)
     latest = "".join(f", arg_max_null(o.{c}, o.observed_at) AS {c}"
                      for c in sql.COUNT_COLUMNS)
+    counts = "".join(f", o.{c}" for c in sql.COUNT_COLUMNS)
     return {"COHORT_ACCOUNTS": {"columns": {"cols": acc}},
             "LATEST_ACTIVE": {"counts": {"cols": latest}},
-            "BEFORE_SUSPENSION": {"counts": {"cols": latest}}}
+            "BEFORE_SUSPENSION": {"counts": {"cols": latest}},
+            "SCAN_OBSERVATIONS": {"counts": {"cols": counts}},
+            "SCAN_COHORT_OBSERVATIONS": {"counts": {"cols": counts}},
+            "ACCOUNT_ROWS": {"columns": {"cols": acc}}}
 
 
 _RENDERINGS = {"census": _census_renderings, "churn": _churn_renderings,

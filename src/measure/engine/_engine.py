@@ -11,15 +11,17 @@ view (Spark's temporary views are queries, re-run on every read).
 
 from __future__ import annotations
 
+import functools
 import secrets
+import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from measure.engine._dialect import SparkPlan, to_spark
 from measure.errors import MeasureError
@@ -39,6 +41,14 @@ class Engine(Protocol):
 
     def sql(self, query: str, params: Params = None) -> pl.DataFrame:
         """Run a query with bound ``params`` and return its rows."""
+        ...
+
+    def row(self, query: str, params: Params = None) -> tuple[Any, ...]:
+        """Run a query and return its first row (a tuple of Python values)."""
+        ...
+
+    def scalar(self, query: str, params: Params = None) -> Any:
+        """Run a query and return the first value of its first row."""
         ...
 
     def execute(self, statement: str, params: Params = None) -> None:
@@ -61,11 +71,22 @@ class Engine(Protocol):
         """Drop table, view or registered frame ``name`` if it exists."""
         ...
 
+    def exists(self, name: str) -> bool:
+        """Whether the intermediate table or view ``name`` exists."""
+        ...
+
+    def temporary(self, prefix: str) -> dict[str, str]:
+        """Intermediate tables and views whose name starts with ``prefix``.
+
+        Returns name -> ``"TABLE"`` or ``"VIEW"``.
+        """
+        ...
+
     def register(self, name: str, frame: pa.Table | pl.DataFrame) -> None:
         """Make an Arrow table (or polars frame) readable as ``name``."""
         ...
 
-    def register_parquet(self, name: str, files: Sequence[Path]) -> None:
+    def register_parquet(self, name: str, files: Sequence[Path | str]) -> None:
         """Make Parquet files readable as table ``name``."""
         ...
 
@@ -75,6 +96,10 @@ class Engine(Protocol):
 
     def write_parquet(self, query: str, path: Path, params: Params = None) -> None:
         """Write the rows of ``query`` to the Parquet file or directory ``path``."""
+        ...
+
+    def close(self) -> None:
+        """Release what the engine made (intermediate tables, its run directory)."""
         ...
 
 
@@ -101,6 +126,12 @@ class DuckDBEngine:
     def sql(self, query: str, params: Params = None) -> pl.DataFrame:  # noqa: D102
         return self.con.execute(query, params or []).pl()
 
+    def row(self, query: str, params: Params = None) -> tuple[Any, ...]:  # noqa: D102
+        return self.con.execute(query, params or []).fetchone()
+
+    def scalar(self, query: str, params: Params = None) -> Any:  # noqa: D102
+        return self.con.execute(query, params or []).fetchone()[0]
+
     def execute(self, statement: str, params: Params = None) -> None:  # noqa: D102
         self.con.execute(statement, params or [])
 
@@ -117,27 +148,59 @@ class DuckDBEngine:
 
     def drop(self, name: str) -> None:  # noqa: D102
         kind = self.con.execute(
-            "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? UNION ALL "
-            "SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ?",
-            [name, name]).fetchall()
+            "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND temporary "
+            "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ? "
+            "AND temporary", [name, name]).fetchall()
         if kind:
             self.con.execute(f"DROP {kind[0][0]} IF EXISTS {_quote(name)}")
         else:
             self.con.unregister(name)
 
+    def exists(self, name: str) -> bool:  # noqa: D102
+        row = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary",
+            [name]).fetchone()
+        return bool(row and row[0])
+
+    def temporary(self, prefix: str) -> dict[str, str]:  # noqa: D102
+        rows = self.con.execute(
+            "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
+            "AND starts_with(table_name, ?) UNION ALL "
+            "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary "
+            "AND starts_with(view_name, ?)", [prefix, prefix]).fetchall()
+        return {str(n): str(k) for n, k in rows}
+
     def register(self, name: str, frame: pa.Table | pl.DataFrame) -> None:  # noqa: D102
         data = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
         self.con.register(name, data)
 
-    def register_parquet(self, name: str, files: Sequence[Path]) -> None:  # noqa: D102
+    def register_parquet(self, name: str,  # noqa: D102
+                         files: Sequence[Path | str]) -> None:
         self.con.read_parquet([str(f) for f in files]).create_view(name, replace=True)
 
     def set(self, setting: str, value: Any) -> None:  # noqa: D102
         self.con.execute(f"SET {setting} = ?", [value])
 
+    def setting(self, setting: str) -> Any:
+        """Return the current value of the DuckDB setting ``setting`` (a fixed name)."""
+        return self.con.execute(f"SELECT current_setting('{setting}')").fetchone()[0]
+
     def write_parquet(self, query: str, path: Path,  # noqa: D102
                       params: Params = None) -> None:
         self.con.execute(query, params or []).pl().write_parquet(path)
+
+    def close(self) -> None:
+        """Nothing to release: the connection belongs to its owner."""
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(sql: str, name: str) -> SparkPlan:
+    return to_spark(sql, name)
+
+
+def _join(base: str, *parts: str) -> str:
+    """``base/part/...`` for a local directory or a URI (``hdfs://``, ``s3a://``)."""
+    return "/".join([base.rstrip("/"), *parts])
 
 
 class SparkEngine:
@@ -146,10 +209,12 @@ class SparkEngine:
     Parameters
     ----------
     session
-        A ``pyspark.sql.SparkSession``; a local one (``local[2]``) when ``None``.
+        A ``pyspark.sql.SparkSession``; one from :func:`spark_session` when
+        ``None``.
     run_dir
-        Directory for intermediate tables (Parquet, one sub-directory per table
-        and version); a temporary directory when ``None``.
+        Directory (or URI readable by every executor: ``hdfs://``, ``s3a://``, ...)
+        for intermediate tables, one sub-directory per table and version; a
+        local temporary directory, deleted on :meth:`close`, when ``None``.
 
     Raises
     ------
@@ -157,49 +222,81 @@ class SparkEngine:
         When pyspark is not installed.
     UnsupportedOnSpark
         From any method, when a statement has no faithful Spark form.
+
+    time_zone
+        Time zone of the timestamps returned (by default DuckDB's, the
+        system's): results read the same as from a DuckDB connection, whatever
+        the session's time zone.
     """
 
     name = "spark"
 
-    def __init__(self, session: Any = None, run_dir: Path | None = None) -> None:
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError as e:
-            raise EngineUnavailable(
-                "the Spark engine needs pyspark (and Java 17+): "
-                "pip install measure[spark]") from e
-        self.spark = session or (SparkSession.builder.master("local[2]")
-                                 .appName("measure").getOrCreate())
-        self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="measure-spark-"))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, session: Any = None, run_dir: str | Path | None = None,
+                 time_zone: str | None = None) -> None:
+        if session is None:
+            session = spark_session()
+        self.spark = session
+        self.time_zone = time_zone or duckdb_time_zone()
+        self._own_dir = run_dir is None
+        base = tempfile.mkdtemp(prefix="measure-spark-") if run_dir is None else \
+            str(run_dir)
+        if "://" not in base:
+            Path(base).mkdir(parents=True, exist_ok=True)
+        #: Where this engine's intermediate tables live (one run per engine).
+        self.run_dir = _join(base, f"run-{secrets.token_hex(4)}") if not \
+            self._own_dir else base
+        if "://" not in self.run_dir:  # also when the engine is never closed
+            weakref.finalize(self, shutil.rmtree, self.run_dir, ignore_errors=True)
         self._version: dict[str, int] = {}
+        #: Parquet directories of each stored table (a version and its appends).
+        self._paths: dict[str, list[str]] = {}
+        self._views: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------
     def _frame(self, spark_sql: str, params: Params) -> Any:
-        args = dict(params) if isinstance(params, Mapping) else list(params or [])
+        if isinstance(params, Mapping):
+            args: Any = dict(params)
+        else:
+            args = [_spark_value(v) for v in (params or [])]
         return self.spark.sql(spark_sql, args=args or None)
 
     def _store(self, name: str, df: Any, mode: str = "overwrite") -> None:
-        if mode == "append" and name in self._version:
-            path = self.run_dir / name / f"v{self._version[name]}"
+        """Write ``df`` as table ``name`` (a new version), or append its rows.
+
+        Every write goes to a new directory (appended rows to their own), so a
+        statement may read the table it replaces or appends to.
+        """
+        self._version[name] = self._version.get(name, 0) + 1
+        path = _join(self.run_dir, name, f"v{self._version[name]}")
+        df.write.mode("overwrite").parquet(path)
+        if mode == "append" and name in self._paths:
+            self._paths[name].append(path)
         else:
-            self._version[name] = self._version.get(name, 0) + 1
-            path = self.run_dir / name / f"v{self._version[name]}"
-        df.write.mode(mode).parquet(str(path))
-        self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
+            self._paths[name] = [path]
+        self.spark.read.parquet(*self._paths[name]).createOrReplaceTempView(name)
+        self._views.add(name)
+
+    def _collect(self, df: Any) -> pl.DataFrame:
+        out = pl.from_arrow(df.toArrow())
+        assert isinstance(out, pl.DataFrame)
+        fix = [pl.col(c).dt.convert_time_zone(self.time_zone)
+               for c, t in out.schema.items()
+               if isinstance(t, pl.Datetime) and t.time_zone not in (
+                   None, self.time_zone)]
+        return out.with_columns(fix) if fix else out
 
     def _run(self, plan: SparkPlan, params: Params) -> pl.DataFrame | None:
         if plan.kind == "drop":
-            self.spark.catalog.dropTempView(plan.target)
+            self.drop(str(plan.target))
             return None
         if plan.kind == "view":
             self._frame(plan.sql, params)
+            self._views.add(str(plan.target))
+            self._paths.pop(str(plan.target), None)
             return None
         df = self._frame(plan.sql, params)
         if plan.kind == "query":
-            if hasattr(df, "toArrow"):
-                return pl.from_arrow(df.toArrow())
-            return pl.from_pandas(df.toPandas())
+            return self._collect(df)
         if plan.kind == "parquet":
             df.write.mode("overwrite").parquet(str(plan.target))
             return None
@@ -209,44 +306,144 @@ class SparkEngine:
 
     # -- Engine ----------------------------------------------------------------------
     def sql(self, query: str, params: Params = None) -> pl.DataFrame:  # noqa: D102
-        out = self._run(to_spark(query, "query"), params)
+        out = self._run(_plan(query, "query"), params)
         if out is None:
             raise MeasureError("Engine.sql needs a query; use execute for statements")
         return out
 
+    def row(self, query: str, params: Params = None) -> tuple[Any, ...]:  # noqa: D102
+        return self.sql(query, params).row(0)
+
+    def scalar(self, query: str, params: Params = None) -> Any:  # noqa: D102
+        return self.row(query, params)[0]
+
     def execute(self, statement: str, params: Params = None) -> None:  # noqa: D102
-        self._run(to_spark(statement, "statement"), params)
+        self._run(_plan(statement, "statement"), params)
 
     def create_table(self, name: str, query: str,  # noqa: D102
                      params: Params = None) -> None:
-        self._store(name, self._frame(to_spark(query, name).sql, params))
+        self._store(name, self._frame(_plan(query, name).sql, params))
 
     def insert(self, name: str, query: str, params: Params = None) -> None:  # noqa: D102
-        self._store(name, self._frame(to_spark(query, name).sql, params), "append")
+        self._store(name, self._frame(_plan(query, name).sql, params), "append")
 
     def delete(self, name: str, where: str, params: Params = None) -> None:  # noqa: D102
         self.execute(f"DELETE FROM {_quote(name)} WHERE {where}", params)
 
     def drop(self, name: str) -> None:  # noqa: D102
         self.spark.catalog.dropTempView(name)
+        self._views.discard(name)
+        self._paths.pop(name, None)
+
+    def exists(self, name: str) -> bool:  # noqa: D102
+        return bool(self.spark.catalog.tableExists(name))
+
+    def temporary(self, prefix: str) -> dict[str, str]:
+        """Temporary views this engine made whose name starts with ``prefix``.
+
+        Returns name -> ``"TABLE"`` (stored rows) or ``"VIEW"``; views made
+        outside the engine on the same session are not listed.
+        """
+        return {n: ("TABLE" if n in self._paths else "VIEW")
+                for n in sorted(self._views) if n.startswith(prefix)}
 
     def register(self, name: str, frame: pa.Table | pl.DataFrame) -> None:  # noqa: D102
         data = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
-        path = self.run_dir / "_frames" / f"{name}-{secrets.token_hex(4)}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(data, path)
-        self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
+        self.spark.createDataFrame(data).createOrReplaceTempView(name)
+        self._views.add(name)
 
-    def register_parquet(self, name: str, files: Sequence[Path]) -> None:  # noqa: D102
+    def register_parquet(self, name: str,  # noqa: D102
+                         files: Sequence[Path | str]) -> None:
         self.spark.read.parquet(*[str(f) for f in files]).createOrReplaceTempView(name)
+        self._views.add(name)
 
     def set(self, setting: str, value: Any) -> None:  # noqa: D102
         self.spark.conf.set(setting, value)
 
     def write_parquet(self, query: str, path: Path,  # noqa: D102
                       params: Params = None) -> None:
-        self._frame(to_spark(query, "write_parquet").sql, params).write.mode(
+        self._frame(_plan(query, "write_parquet").sql, params).write.mode(
             "overwrite").parquet(str(path))
+
+    def close(self) -> None:
+        """Drop this engine's temporary views and delete its local run directory.
+
+        A run directory on a URI (``hdfs://``, ``s3a://``) is left in place.
+        """
+        for name in list(self._views):
+            self.drop(name)
+        if "://" not in self.run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def duckdb_time_zone(con: Any = None) -> str:
+    """Return the time zone DuckDB returns timestamps in (``con``'s, or a new one's)."""
+    import duckdb
+
+    query = "SELECT current_setting('TimeZone')"
+    if con is not None:
+        return str(con.execute(query).fetchone()[0])
+    with duckdb.connect() as fresh:
+        return str(fresh.execute(query).fetchone()[0])
+
+
+def _spark_value(value: Any) -> Any:
+    """Return a bound value as Spark takes it (lists as arrays; others unchanged)."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+#: Settings of a session that :func:`spark_session` creates, unless given: no
+#: progress bars on the console (they would mix with the command's output).
+SESSION_DEFAULTS = {"spark.ui.showConsoleProgress": "false"}
+
+
+def spark_session(conf: Mapping[str, str] | None = None, *,
+                  app_name: str = "measure") -> Any:
+    """Return the active Spark session, or build one with ``conf``.
+
+    Parameters
+    ----------
+    conf
+        Spark settings (``{"spark.master": "local[2]", ...}``). Without
+        ``spark.master`` the session runs where ``spark-submit`` (or
+        ``PYSPARK_SUBMIT_ARGS``) says, else on all local cores. They are applied
+        to an active session too (runtime settings only).
+    app_name
+        The application name of a new session.
+
+    Raises
+    ------
+    EngineUnavailable
+        When pyspark (or Java) is missing.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as e:
+        raise EngineUnavailable(
+            "the Spark engine needs pyspark (and Java 17+): "
+            "pip install measure[spark]") from e
+    conf = dict(conf or {})
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        for k, v in conf.items():
+            if not k.startswith(("spark.master", "spark.driver.", "spark.executor.")):
+                active.conf.set(k, v)
+        return active
+    builder = SparkSession.builder.appName(app_name)
+    for k, v in {**SESSION_DEFAULTS, **conf}.items():
+        builder = builder.config(k, v)
+    if not shutil.which("java") and not _java_home():
+        raise EngineUnavailable("the Spark engine needs Java 17+ (no `java` on the "
+                                "PATH and no JAVA_HOME): install a JDK 17")
+    return builder.getOrCreate()
+
+
+def _java_home() -> str | None:
+    import os
+
+    return os.environ.get("JAVA_HOME") or None
 
 
 def open_engine(engine: str = "duckdb", **options: Any) -> Engine:
@@ -262,9 +459,12 @@ def open_engine(engine: str = "duckdb", **options: Any) -> Engine:
     if engine == "duckdb":
         return DuckDBEngine(options.get("con"))
     if engine == "spark":
-        return SparkEngine(options.get("session"), options.get("run_dir"))
+        session = options.get("session")
+        if session is None:
+            session = spark_session(options.get("conf"))
+        return SparkEngine(session, options.get("run_dir"))
     raise MeasureError(f"unknown engine {engine!r}; use 'duckdb' or 'spark'")
 
 
-__all__ = ["DuckDBEngine", "Engine", "EngineUnavailable", "SparkEngine",
-           "open_engine"]
+__all__ = ["SESSION_DEFAULTS", "DuckDBEngine", "Engine", "EngineUnavailable",
+           "SparkEngine", "open_engine", "spark_session"]
