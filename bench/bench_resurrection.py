@@ -115,7 +115,7 @@ print(json.dumps({"seconds": el, "n_suspended": r.n_suspended, "n_pairs": r.n_pa
                   "pairs_by_key": r.pairs_by_key,
                   "n_linked": r.n_linked, "timings": r.timings,
                   "step_peak_rss": steps, "profile": prof, "sql_times": sql_times,
-                  "rate_30d": r.rate_30d.estimate,
+                  "rate_30d": r.rate_30d.estimate, "rate_30d_ci": r.rate_30d.ci,
                   "cpu_s": sum(os.times()[:2]),
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
@@ -322,7 +322,9 @@ def main() -> None:
             "",
             f"Candidate pairs by key: {res['pairs_by_key']}. Links "
             f"{res['n_linked']:,}; precision {prec:.3f}, recall {rec:.3f} against "
-            f"the generator's true predecessors ({truth.height:,}).",
+            f"the generator's true predecessors ({truth.height:,}); 30-day "
+            f"return rate {res['rate_30d']:.4f} "
+            f"({res['rate_30d_ci'][0]:.4f}-{res['rate_30d_ci'][1]:.4f}).",
             "",
         ]
     lines += [

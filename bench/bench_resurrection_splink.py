@@ -63,12 +63,14 @@ def _window_sql(cond: str) -> str:
     return f"{cond} AND r.t_new > l.lower_t AND r.t_new <= l.upper_t"
 
 
-def splink_settings(use_followers: bool = True):
+def splink_settings(use_followers: bool = True, blocking_rules: list | None = None):
     """Splink settings mirroring measure's comparisons (see the module docstring).
 
     ``use_followers=False`` drops the follower comparison (when no candidate pair
     has follower lists on both sides it carries no information, and array
     intersections dominate the cost of Splink's random sampling of ``u``).
+    ``blocking_rules``: Splink's own rules for predictions (default: exactly
+    measure's candidate pairs, an exploding rule on pair ids).
     """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -137,8 +139,9 @@ def splink_settings(use_followers: bool = True):
         unique_id_column_name="account_id",
         comparisons=([handle, name, bio, avatar, followers, gap] if use_followers
                      else [handle, name, bio, avatar, gap]),
-        blocking_rules_to_generate_predictions=[
-            block_on("pair_ids", arrays_to_explode=["pair_ids"])],
+        blocking_rules_to_generate_predictions=(
+            blocking_rules if blocking_rules is not None
+            else [block_on("pair_ids", arrays_to_explode=["pair_ids"])]),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )

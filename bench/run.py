@@ -36,6 +36,7 @@ ORDER = (
     "resurrection",
     "resurrection_splink",
     "describe",
+    "ingest",
     "cli",
 )
 

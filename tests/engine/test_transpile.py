@@ -37,12 +37,18 @@ NOT_YET_SUPPORTED = {
     "measure.dataset._dataset:_check_finite_footers#1": "?::TYPE",
     "measure.dataset._dataset:_validate#2": "?::TYPE",
     "measure.dataset._dataset:_check_finite#2": "ISFINITE",
+    # families that run on DuckDB only: the bulk JSON reader of the ingest,
+    # describe's one-pass scans and the linker's memory-limit read
+    "measure.ingest._twitter_v1:_sql#1": "JSON_TRANSFORM_STRICT",
+    "describe._sql.SCAN_OBSERVATIONS[counts]": "EPOCH_US",
+    "describe._sql.SCAN_COHORT_OBSERVATIONS[counts]": "EPOCH_US",
+    "measure.resurrection._blocking:__enter__#1": "current_setting()",
 }
 
 #: Number of statements in the catalogue (templates count once per rendering).
 #: A new statement changes it: add it here once it passes the check (or is
 #: listed in NOT_YET_SUPPORTED).
-N_STATEMENTS = 179
+N_STATEMENTS = 182
 
 # An SQL statement opening a string literal in the source (independent of the
 # catalogue's syntax-tree search): quote, optional blank, upper-case keyword.
@@ -100,11 +106,11 @@ def test_catalogue_holds_every_sql_literal_of_the_package_source() -> None:
                 missing.append(f"{module}: {head!r}")
     assert not missing, "SQL in the source but not in the catalogue:\n" + "\n".join(
         missing)
-    # 168 literals open an SQL statement; templates rendered more than once and
+    # 170 literals open an SQL statement; templates rendered more than once and
     # derived constants (IN_NETWORK_NO_RELATION, PAIR_FRAME_EMPTY, the five key
     # blocks made from one literal) make the catalogue larger.
     assert examples == DOC_EXAMPLES
-    assert found == 168
+    assert found == 170
     assert len(_catalogue()) == N_STATEMENTS
     assert len({s.name for s in _catalogue()}) == N_STATEMENTS
 
@@ -142,10 +148,10 @@ def test_rewrite_counts_of_the_catalogue() -> None:
     semantic = [p for p in plans if any(
         not r.startswith(("CREATE TEMP", "INSERT", "DELETE", "COPY", "DROP"))
         for r in p.rewrites)]
-    # measured on this package: 29 statements need a rewrite beyond the
+    # measured on this package: 26 statements need a rewrite beyond the
     # statement kind (epoch, arg_max, to_days, MATERIALIZED, ...)
-    assert len(semantic) == 29
-    assert sum("epoch -> unix_micros" in p.rewrites for p in plans) >= 10
+    assert len(semantic) == 26
+    assert sum("epoch -> unix_micros" in p.rewrites for p in plans) >= 9
 
 
 def _stock(sql: str) -> str:

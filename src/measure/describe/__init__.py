@@ -58,6 +58,7 @@ from measure.describe._profile import (
     profile,
 )
 from measure.describe._result import DescribeResult
+from measure.describe._scan import scan_observations, use_semi_join
 from measure.describe._series import size_series
 from measure.errors import ConfigError
 
@@ -89,13 +90,18 @@ def _profile_one(ds: Dataset, cohort: Cohort, network: Any, *, level: float,
                  activity_source: str, keep_replicates: bool):
     register(ds, cohort)
     net = cohort if network is None else resolve_cohort(ds, network)
-    register(ds, net, network=True)
+    if ds.has("crawls") and ds.has("edges"):  # the in-network share needs it
+        register(ds, net, network=True)
+    scan = None
+    if ds.has("observations"):
+        scan = scan_observations(ds, cohort.frame["account_id"],
+                                 semi=use_semi_join(ds, cohort.n))
     df, info = account_table(ds, cohort, burst_hours=burst_hours,
-                             activity_source=activity_source)
+                             activity_source=activity_source, scan=scan)
     ests, tables, reps = profile(df, info, cohort, level=level, n_boot=n_boot,
                                  seed=seed, active_days=active_days,
                                  keep_replicates=keep_replicates)
-    return df, info, ests, tables, reps
+    return df, info, ests, tables, reps, scan
 
 
 def analyze(  # noqa: C901, PLR0913
@@ -198,7 +204,7 @@ def analyze(  # noqa: C901, PLR0913
         if coh.n == 0:
             raise ConfigError(f"the cohort '{coh.name}' is empty; give a cohort with "
                               "accounts (--cohort FILE) or check the labels")
-        df, info, ests, tables, reps = _profile_one(
+        df, info, ests, tables, reps, scan = _profile_one(
             ds, coh, network, keep_replicates=control is not None, **opts)
         if info.get("incomplete_lists"):
             warnings.append(f"{info['incomplete_lists']} follower list(s) incomplete: "
@@ -213,9 +219,9 @@ def analyze(  # noqa: C901, PLR0913
             hyp = hyperactive(df, src, burst_hours=burst_hours, level=level,
                               n_boot=n_boot, seed=seed,
                               hyperactive_per_day=hyperactive_per_day)
-        ser = size_series(ds, level=level) if series else None
+        ser = size_series(ds, level=level, scan=scan) if series else None
         # before-suspension table of the cohort (needs observations)
-        before_a = before_suspension_table(ds) if ds.has("observations") else None
+        before_a = before_suspension_table(ds, scan) if scan is not None else None
         comp = before = None
         if control is not None:
             if _is_dataset_dir(control) and not (
@@ -228,14 +234,14 @@ def analyze(  # noqa: C901, PLR0913
             with registered(cds):  # a control dataset's tables too
                 if ccoh.n == 0:
                     raise ConfigError("the control group is empty")
-                _, _, cests, _, creps = _profile_one(
+                _, _, cests, _, creps, cscan = _profile_one(
                     cds, ccoh, None, keep_replicates=True,
                     **{**opts, "seed": seed + 1})
                 comp = compare_estimates(
                     "profile against control", (coh.name, ccoh.name), ests, reps,
                     cests, creps, level=level, n_boot=n_boot, seed=seed)
-                if before_a is not None and cds.has("observations"):
-                    before_b = before_suspension_table(cds)
+                if before_a is not None and cscan is not None:
+                    before_b = before_suspension_table(cds, cscan)
                     before = activity_before_suspension(
                         {coh.name: (before_a, coh), ccoh.name: (before_b, ccoh)},
                         suspended_only=False, level=level, n_boot=n_boot, seed=seed)

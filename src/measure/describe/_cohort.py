@@ -59,9 +59,16 @@ def labelled_cohort(ds: Dataset) -> Cohort:
 
 
 def all_cohort(ds: Dataset) -> Cohort:
-    """Every account of the ``accounts`` table."""
+    """Every account of the ``accounts`` table (sorted by id)."""
     ds.require("accounts")
-    return _finish(ds, "all accounts", ds.sql(_sql.ALL_ACCOUNTS))
+    ids = ds.sql(_sql.ALL_ACCOUNTS)["account_id"].drop_nulls().sort()
+    if ids.len() > 1 and bool((ids.slice(1) == ids.slice(0, ids.len() - 1)).any()):
+        # repeated ids: the general path keeps each once
+        return _finish(ds, "all accounts", ids.to_frame())
+    return Cohort("all accounts", pl.DataFrame(
+        [ids, pl.Series("weight", [1.0], dtype=pl.Float64).extend_constant(
+            1.0, ids.len() - 1)] if ids.len() else
+        {"account_id": ids, "weight": pl.Series([], dtype=pl.Float64)}))
 
 
 def _population(ds: Dataset) -> Cohort:

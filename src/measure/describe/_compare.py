@@ -24,7 +24,7 @@ from measure._results import Estimate, _fmt, estimates_to_polars
 from measure.dataset import Dataset
 from measure.describe import _sql
 from measure.describe._cohort import Cohort
-from measure.describe._profile import utc
+from measure.describe._scan import LookupScan, scan_observations
 from measure.describe._stats import numeric_summary
 
 COMPARE_ASSUMPTION = (
@@ -164,20 +164,30 @@ BEFORE_VARS = {"statuses": "statuses_count", "friends": "friends_count",
                "followers": "followers_count"}
 
 
-def before_suspension_table(ds: Dataset) -> pl.DataFrame:
+def before_suspension_table(ds: Dataset, scan: LookupScan | None = None
+                            ) -> pl.DataFrame:
     """Latest active look-up before the first suspended one, per cohort account.
 
-    The cohort must be registered (``_describe_cohort``).
+    Parameters
+    ----------
+    ds
+        The dataset; the cohort must be registered (``_describe_cohort``).
+    scan
+        The cohort's look-ups reduced per account
+        (:func:`measure.describe._scan.scan_observations`); read here when not
+        given.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``account_id, last_active_at, suspended_at, suspended, statuses,
+        friends, followers``, sorted by ``account_id`` (a fixed row order keeps
+        bootstrap draws reproducible).
     """
-    cols = [c for c in BEFORE_VARS.values() if ds.has_column("observations", c)]
-    short = {v: k for k, v in BEFORE_VARS.items()}
-    df = utc(ds.sql(_sql.BEFORE_SUSPENSION.format(
-        cols="".join(f", arg_max_null(o.{c}, o.observed_at) AS {short[c]}"
-                 for c in cols))))
-    for k in BEFORE_VARS:
-        if k not in df.columns:
-            df = df.with_columns(pl.lit(None, pl.Int64).alias(k))
-    return df
+    if scan is None:
+        scan = scan_observations(ds, ds.sql(_sql.COHORT_IDS)["account_id"],
+                                 semi=True)
+    return scan.before_suspension
 
 
 def _summaries(df: pl.DataFrame, w: np.ndarray | None, *, level: float,

@@ -39,16 +39,31 @@ def half_volume_k(volume: np.ndarray, share: float = 0.5) -> int:
     return int(np.searchsorted(np.cumsum(v), share * tot - 1e-9) + 1)
 
 
-def _boot_half_volume(vol: np.ndarray, B: int, rng: np.random.Generator
-                      ) -> np.ndarray:
+def _runs_descending(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``v`` (sorted in decreasing order) and their counts."""
+    if v.size == 0:
+        return v, np.zeros(0, dtype=np.int64)
+    new = np.empty(v.size, dtype=bool)
+    new[0] = True
+    np.not_equal(v[1:], v[:-1], out=new[1:])
+    idx = np.flatnonzero(new)
+    return v[idx], np.diff(np.append(idx, v.size))
+
+
+def _boot_half_volume(vol: np.ndarray, B: int, rng: np.random.Generator,
+                      descending: bool = False) -> np.ndarray:
     """Bootstrap replicates of :func:`half_volume_k` via multinomial atom counts.
 
     Resampling accounts equals drawing multinomial counts over the distinct
     volumes; within the atom that crosses half the volume, accounts are added one by
     one, so the result equals :func:`half_volume_k` on the resampled accounts.
+    ``descending``: ``vol`` is already sorted in decreasing order.
     """
-    vals, counts = np.unique(vol, return_counts=True)
-    vals, counts = vals[::-1], counts[::-1]
+    if descending:
+        vals, counts = _runs_descending(vol)
+    else:
+        vals, counts = np.unique(vol, return_counts=True)
+        vals, counts = vals[::-1], counts[::-1]
     n = int(counts.sum())
     out = np.empty(B)
     step = max(1, 20_000_000 // max(vals.size, 1))
@@ -181,8 +196,10 @@ def hyperactive(df: pl.DataFrame, source: str, *, burst_hours: int = 24,
     vol = acc["n_tweets"].cast(pl.Float64).to_numpy()
     rate = acc["tweets_per_day"].to_numpy()
     tot = float(vol.sum())
-    k = half_volume_k(vol)
-    reps = _boot_half_volume(vol, n_boot, np.random.default_rng(seed)) / n
+    # the accounts are sorted by volume: the smallest set is the first k
+    k = int(np.searchsorted(np.cumsum(vol), 0.5 * tot - 1e-9) + 1) if tot > 0 else 0
+    reps = _boot_half_volume(vol, n_boot, np.random.default_rng(seed),
+                             descending=True) / n
     a = (1 - level) / 2
     lo, hi = np.quantile(reps, [a, 1 - a])
     method = f"percentile bootstrap over accounts ({n_boot} replicates, seed {seed})"

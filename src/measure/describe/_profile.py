@@ -25,7 +25,14 @@ from measure._results import Estimate
 from measure.dataset import Dataset
 from measure.describe import _sql
 from measure.describe._cohort import Cohort
-from measure.describe._stats import numeric_summary, share_estimate, wilson
+from measure.describe._scan import LookupScan, scan_observations, use_semi_join
+from measure.describe._stats import (
+    distinct_counts,
+    numeric_summary,
+    share_estimate,
+    share_from_sums,
+    wilson,
+)
 
 #: Numeric variables profiled (column of the account table -> description).
 NUMERIC_VARS: dict[str, str] = {
@@ -107,49 +114,79 @@ def _days(expr: pl.Expr) -> pl.Expr:
     return expr.dt.total_seconds(fractional=True) / 86400.0
 
 
+def _cohort_accounts(ds: Dataset, cohort: Cohort, semi: bool) -> pl.DataFrame:
+    """Read the cohort's ``accounts`` rows (with weight), sorted by id.
+
+    Ids missing from ``accounts`` get a row of nulls. Small cohorts are joined in
+    SQL; for cohorts near the whole table the table is read and matched in memory.
+    """
+    acols = [c for c in _sql.ACCOUNT_COLUMNS if ds.has_column("accounts", c)]
+    cols = "".join(f", a.{c}" for c in acols)
+    if semi:
+        return utc(ds.sql(_sql.COHORT_ACCOUNTS.format(cols=cols))).sort("account_id")
+    acc = utc(ds.sql(_sql.ACCOUNT_ROWS.format(cols=cols)))
+    if not acc["account_id"].is_sorted():
+        acc = acc.sort("account_id")
+    frame = cohort.frame.sort("account_id")
+    acc = acc.with_columns(pl.col("account_id").cast(frame["account_id"].dtype))
+    if acc.height == frame.height and acc["account_id"].equals(frame["account_id"]):
+        return acc.insert_column(1, frame["weight"])
+    return frame.join(acc, on="account_id", how="left").sort("account_id")
+
+
+def _attach(df: pl.DataFrame, ids: pl.Series, cols: pl.DataFrame) -> pl.DataFrame:
+    """Add ``cols`` (rows aligned with the sorted cohort ``ids``) to ``df``."""
+    if df.height == ids.len():
+        return df.hstack(cols.get_columns())
+    # repeated ids in ``accounts``: match by id
+    return df.join(cols.with_columns(ids), on="account_id", how="left",
+                   maintain_order="left")
+
+
 def account_table(ds: Dataset, cohort: Cohort, *, burst_hours: int = 24,
-                  activity_source: str = "auto") -> tuple[pl.DataFrame, dict]:
+                  activity_source: str = "auto", scan: LookupScan | None = None
+                  ) -> tuple[pl.DataFrame, dict]:
     """One row per cohort account with every profiled quantity.
 
     Parameters
     ----------
     ds
-        Dataset; the cohort must already be registered (``_describe_cohort`` and
-        ``_describe_network``).
+        Dataset; the cohort must already be registered (``_describe_cohort`` and,
+        when the dataset has ``crawls`` and ``edges``, ``_describe_network``).
     cohort
         The cohort.
     burst_hours
         Window of the burst score (max tweets in any window of this length).
     activity_source
         ``"tweets"``, ``"lookups"`` or ``"auto"`` (tweets table when present).
+    scan
+        The cohort's look-ups reduced per account (:func:`scan_observations`);
+        read here when not given.
 
     Returns
     -------
     table, info
-        The account table and a dict with ``reference_time``, ``activity_source``.
+        The account table (sorted by ``account_id``) and a dict with
+        ``reference_time``, ``activity_source``.
     """
-    acols = [c for c in _sql.ACCOUNT_COLUMNS if ds.has_column("accounts", c)]
-    q = _sql.COHORT_ACCOUNTS.format(cols="".join(f", a.{c}" for c in acols))
-    df = utc(ds.sql(q))
+    semi = use_semi_join(ds, cohort.n)
+    df = _cohort_accounts(ds, cohort, semi)
     for c in _sql.ACCOUNT_COLUMNS:
         if c not in df.columns:
             dtype = pl.Datetime("us", "UTC") if c in ("created_at", "first_seen") \
                 else pl.Utf8
             df = df.with_columns(pl.lit(None, dtype=dtype).alias(c))
     info: dict = {"reference_time": _get_reference_time(ds)}
-    short = {"followers_count": "followers", "friends_count": "friends",
-             "statuses_count": "statuses"}
-    if ds.has("observations"):
-        ocols = [c for c in _sql.COUNT_COLUMNS if ds.has_column("observations", c)]
-        obs = utc(ds.sql(_sql.LATEST_ACTIVE.format(
-            cols="".join(f", arg_max_null(o.{c}, o.observed_at) AS {short[c]}"
-                     for c in ocols))))
-        df = df.join(obs, on="account_id", how="left")
-    for c in short.values():
-        if c not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias(c))
-    if "last_active_at" not in df.columns:
-        df = df.with_columns(last_active_at=pl.lit(None, pl.Datetime("us", "UTC")))
+    ids = cohort.frame["account_id"].sort()
+    if scan is None and ds.has("observations"):
+        scan = scan_observations(ds, ids, semi=semi)
+    if scan is not None:
+        df = _attach(df, ids, scan.latest)
+    else:
+        df = df.with_columns(last_active_at=pl.lit(None, pl.Datetime("us", "UTC")),
+                             followers=pl.lit(None, pl.Int64),
+                             friends=pl.lit(None, pl.Int64),
+                             statuses=pl.lit(None, pl.Int64))
     # age when the counts were taken (null without an active look-up)
     df = df.with_columns(
         age_days=_days(pl.col("last_active_at") - pl.col("created_at")))
@@ -165,26 +202,24 @@ def account_table(ds: Dataset, cohort: Cohort, *, burst_hours: int = 24,
     # "now" for activity: the end of the activity record itself
     info["activity_reference_time"] = _get_reference_time(
         ds, "tweets" if src == "tweets" else "observations")
+    act_cols = ["n_tweets", "first_tweet", "last_tweet", "span_days", "burst",
+                "tweets_per_day", "last_activity"]
+    rate = pl.col("n_tweets") / pl.max_horizontal(pl.col("span_days"), pl.lit(1.0))
     if src == "tweets":
         act = utc(ds.sql(_sql.TWEET_ACTIVITY, [burst_hours])).with_columns(
-            span_days=_days(pl.col("last_tweet") - pl.col("first_tweet")))
-        # a window shorter than a day counts as a day (rates per calendar day)
-        act = act.with_columns(burst=pl.col("burst").cast(pl.Float64))
-    elif src == "lookups":
-        act = utc(ds.sql(_sql.LOOKUP_ACTIVITY))
-    else:
-        act = None
-    if act is not None:
-        act = act.with_columns(
-            tweets_per_day=pl.col("n_tweets") / pl.max_horizontal(
-                pl.col("span_days"), pl.lit(1.0)),
-            last_activity=pl.col("last_tweet"))
-        df = df.join(act.select("account_id", "n_tweets", "first_tweet",
-                                "last_tweet", "span_days", "burst", "tweets_per_day",
-                                "last_activity"), on="account_id", how="left")
-        if src == "tweets":
-            # the tweets table is the record: an account with none tweeted 0 times
-            df = df.with_columns(pl.col("n_tweets").fill_null(0))
+            span_days=_days(pl.col("last_tweet") - pl.col("first_tweet")),
+            # a window shorter than a day counts as a day (rates per calendar day)
+            burst=pl.col("burst").cast(pl.Float64))
+        act = act.with_columns(tweets_per_day=rate, last_activity=pl.col("last_tweet"))
+        act = act.with_columns(pl.col("account_id").cast(df["account_id"].dtype))
+        df = df.join(act.select("account_id", *act_cols), on="account_id",
+                     how="left", maintain_order="left")
+        # the tweets table is the record: an account with none tweeted 0 times
+        df = df.with_columns(pl.col("n_tweets").fill_null(0))
+    elif src == "lookups" and scan is not None:
+        act = scan.activity.with_columns(tweets_per_day=rate,
+                                         last_activity=pl.col("last_tweet"))
+        df = _attach(df, ids, act.select(act_cols))
     else:
         df = df.with_columns(
             n_tweets=pl.lit(None, pl.Int64), first_tweet=pl.lit(None),
@@ -195,8 +230,8 @@ def account_table(ds: Dataset, cohort: Cohort, *, burst_hours: int = 24,
     if ds.has("crawls") and ds.has("edges"):
         q = _sql.IN_NETWORK if ds.has_column("edges", "relation") \
             else _sql.IN_NETWORK_NO_RELATION
-        net = ds.sql(q)
-        df = df.join(net, on="account_id", how="left")
+        net = ds.sql(q).with_columns(pl.col("account_id").cast(df["account_id"].dtype))
+        df = df.join(net, on="account_id", how="left", maintain_order="left")
         denom = pl.when(pl.col("complete")).then(pl.col("listed_followers")).otherwise(
             pl.max_horizontal(pl.col("listed_followers"), pl.col("followers")))
         df = df.with_columns(
@@ -208,26 +243,37 @@ def account_table(ds: Dataset, cohort: Cohort, *, burst_hours: int = 24,
                              complete=pl.lit(None, pl.Boolean),
                              in_follower_share=pl.lit(None, pl.Float64))
     # normalise each distinct location once (few distinct values, many accounts)
-    locs = df.select(pl.col("location").drop_nulls().unique())["location"]
-    lut = pl.DataFrame({"location": locs,
-                        "location_norm": [normalise_location(v) for v in locs]},
-                       schema={"location": pl.Utf8, "location_norm": pl.Utf8})
-    df = df.join(lut, on="location", how="left")
-    # a fixed row order keeps bootstrap draws reproducible whatever the joins did
-    return df.sort("account_id"), info
+    locs = df["location"].drop_nulls().unique()
+    df = df.with_columns(location_norm=pl.col("location").replace_strict(
+        locs, [normalise_location(v) for v in locs], default=None,
+        return_dtype=pl.Utf8))
+    return df, info
 
 
 def _arr(df: pl.DataFrame, col: str) -> np.ndarray:
     return df[col].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
-def _histogram(var: str, x: np.ndarray, w: np.ndarray | None) -> pl.DataFrame:
-    x_ok = ~np.isnan(x)
-    xv = x[x_ok]
-    wv = None if w is None else w[x_ok]
-    edges = np.array(log_edges(float(xv.max()) if xv.size else 1.0))
-    counts, _ = np.histogram(xv, bins=edges)
-    wsum = np.histogram(xv, bins=edges, weights=wv)[0] if wv is not None else counts
+def _histogram(var: str, x: np.ndarray, w: np.ndarray | None,
+               distinct: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> pl.DataFrame:
+    """Log-scale histogram of ``x`` (``distinct``: its distinct values and counts)."""
+    if w is None and distinct is not None:
+        vals, cnt = distinct
+        edges = np.array(log_edges(float(vals[-1]) if vals.size else 1.0))
+        # numpy.histogram's bins: [e_i, e_i+1), the last one closed
+        cum = np.concatenate([[0], np.cumsum(cnt)])
+        pos = np.concatenate([np.searchsorted(vals, edges[:-1], side="left"),
+                              np.searchsorted(vals, edges[-1:], side="right")])
+        counts = wsum = np.diff(cum[pos])
+    else:
+        x_ok = ~np.isnan(x)
+        xv = x[x_ok]
+        wv = None if w is None else w[x_ok]
+        edges = np.array(log_edges(float(xv.max()) if xv.size else 1.0))
+        counts, _ = np.histogram(xv, bins=edges)
+        wsum = np.histogram(xv, bins=edges, weights=wv)[0] if wv is not None \
+            else counts
     tot = float(wsum.sum()) or 1.0
     return pl.DataFrame({
         "variable": [var] * counts.size,
@@ -237,27 +283,39 @@ def _histogram(var: str, x: np.ndarray, w: np.ndarray | None) -> pl.DataFrame:
     })
 
 
-def _category_table(col: str, values: pl.Series, w: np.ndarray | None,
-                    level: float, raw: pl.Series | None = None,
-                    top: int | None = None) -> pl.DataFrame:
-    """Count a categorical column, with shares and Wilson intervals."""
-    wts = pl.Series("w", np.ones(values.len()) if w is None else w)
-    df = pl.DataFrame({"value": values.fill_null("(none)"), "w": wts})
-    if raw is not None:
-        df = df.with_columns(raw=raw)
-    n = df.height
-    sw = float(df["w"].sum())
-    neff = sw * sw / float((df["w"] ** 2).sum()) if n else 0.0
-    agg = [pl.len().alias("count"), pl.col("w").sum().alias("wsum")]
-    if raw is not None:
-        agg.append(pl.col("raw").drop_nulls().mode().first().alias("raw_example"))
-        agg.append(pl.col("raw").drop_nulls().n_unique().alias("raw_variants"))
-    g = df.group_by("value").agg(agg).sort(["count", "value"], descending=[True, False])
+def _group_counts(values: pl.Series, w: np.ndarray | None,
+                  extra: pl.Series | None = None) -> pl.DataFrame:
+    """Accounts (``count``) and weights (``wsum``) per value, nulls as one value.
+
+    ``extra``, a function of ``values``, is carried along (its first value).
+    """
+    cols = {"value": values.rename("value")}
+    if w is not None:
+        cols["w"] = pl.Series("w", w)
+    if extra is not None:
+        cols["extra"] = extra.rename("extra")
+    agg = [pl.len().alias("count"),
+           (pl.col("w").sum() if w is not None else pl.len().cast(pl.Float64))
+           .alias("wsum")]
+    if extra is not None:
+        agg.append(pl.col("extra").first())
+    return pl.DataFrame(cols).group_by("value").agg(agg)
+
+
+def _category_rows(col: str, g: pl.DataFrame, n: int, sw: float, neff: float,
+                   level: float, top: int | None = None) -> pl.DataFrame:
+    """Build the category table from per-value ``count`` and ``wsum``.
+
+    Rows by decreasing count (ties by value), shares of the weight with Wilson
+    intervals at the effective size ``neff``.
+    """
+    g = g.sort(["count", "value"], descending=[True, False])
     if top is not None:
         g = g.head(top)
     shares = (g["wsum"] / sw).to_list() if n else []
     cis = [wilson(p * neff, neff, level) for p in shares]
     return g.drop("wsum").with_columns(
+        pl.col("count").cast(pl.UInt32),
         share=pl.Series(shares, dtype=pl.Float64),
         ci_low=pl.Series([c[0] for c in cis], dtype=pl.Float64),
         ci_high=pl.Series([c[1] for c in cis], dtype=pl.Float64),
@@ -265,9 +323,111 @@ def _category_table(col: str, values: pl.Series, w: np.ndarray | None,
     ).rename({"value": col})
 
 
-def _token_flags(names: pl.Series, pattern: str) -> np.ndarray:
-    """Match ``pattern`` in already lower-cased names."""
-    return names.str.contains(pattern).to_numpy()
+def _weight_sums(w: np.ndarray | None, n: int) -> tuple[float, float]:
+    """Sum of the weights and Kish's effective size (``n`` for equal weights)."""
+    if w is None:
+        return float(n), float(n)
+    sw = float(w.sum())
+    return sw, (sw * sw / float((w * w).sum()) if n else 0.0)
+
+
+def _languages(df: pl.DataFrame, w: np.ndarray | None, level: float
+               ) -> tuple[pl.DataFrame, list[Estimate]]:
+    """Language table (codes lower-cased) and the share of each language."""
+    n = df.height
+    # few distinct codes: count them as given, then merge their spellings
+    g = _group_counts(df["lang"], w).with_columns(
+        pl.col("value").str.to_lowercase()).group_by("value").agg(
+        pl.col("count").sum(), pl.col("wsum").sum())
+    sw, neff = _weight_sums(w, n)
+    table = _category_rows("lang", g.select(
+        pl.col("value").fill_null("(none)"), "count", "wsum"), n, sw, neff, level)
+    known = g.filter(pl.col("value").is_not_null())
+    n_has = int(known["count"].sum())
+    ests = []
+    by = {r["value"]: r for r in known.iter_rows(named=True)}
+    for code in table["lang"].to_list():
+        if code == "(none)" or code not in by:
+            continue
+        r = by[code]
+        if w is None:
+            ests.append(share_from_sums(f"lang_share[{code}]", n_has, r["count"],
+                                        level=level))
+        else:
+            wh = w[df["lang"].is_not_null().to_numpy()]
+            ests.append(share_from_sums(
+                f"lang_share[{code}]", n_has, r["count"], float(wh.sum()),
+                float((wh * wh).sum()), r["wsum"], level=level))
+    return table, ests
+
+
+def _locations(df: pl.DataFrame, w: np.ndarray | None, level: float
+               ) -> tuple[pl.DataFrame, Estimate]:
+    """Top-50 normalised locations (with a raw example) and the share giving one.
+
+    The raw example is the most frequent raw spelling (ties: the first in sort
+    order).
+    """
+    n = df.height
+    raw = _group_counts(df["location"], w, extra=df["location_norm"])
+    raw = raw.rename({"value": "raw", "extra": "norm"})
+    example = raw.filter(pl.col("raw").is_not_null()).sort(
+        ["count", "raw"], descending=[True, False]).group_by(
+        "norm", maintain_order=True).agg(
+        pl.col("raw").first().alias("raw_example"),
+        pl.len().cast(pl.UInt32).alias("raw_variants"))
+    g = raw.group_by("norm").agg(pl.col("count").sum(), pl.col("wsum").sum()).join(
+        example, on="norm", how="left", nulls_equal=True).with_columns(
+        pl.col("raw_variants").fill_null(0))
+    sw, neff = _weight_sums(w, n)
+    g = g.select(pl.col("norm").fill_null("(none)").alias("value"), "count",
+                 "raw_example", "raw_variants", "wsum")
+    table = _category_rows("location", g, n, sw, neff, level, top=50)
+    given = raw.filter(pl.col("norm").is_not_null())
+    if w is None:
+        e = share_from_sums("location_given_share", n, int(given["count"].sum()),
+                            level=level)
+    else:
+        e = share_from_sums("location_given_share", n, int(given["count"].sum()),
+                            sw, float((w * w).sum()), float(given["wsum"].sum()),
+                            level=level)
+    return table, e
+
+
+def _creation_months(df: pl.DataFrame, w: np.ndarray | None, level: float
+                     ) -> pl.DataFrame:
+    """Accounts per creation month (``YYYY-MM-01``) with shares."""
+    c = df["created_at"]
+    has = c.is_not_null()
+    key = (c.dt.year().cast(pl.Int32) * 12 + c.dt.month().cast(pl.Int32) - 1
+           ).filter(has)
+    wh = None if w is None else w[has.to_numpy()]
+    g = _group_counts(key, wh)
+    g = g.with_columns(value=pl.format(
+        "{}-{}-01", (pl.col("value") // 12).cast(pl.Utf8).str.pad_start(4, "0"),
+        (pl.col("value") % 12 + 1).cast(pl.Utf8).str.pad_start(2, "0")))
+    sw, neff = _weight_sums(wh, key.len())
+    return _category_rows("month", g, key.len(), sw, neff, level).sort("month")
+
+
+def _token_hits(names: pl.Series) -> dict[str, np.ndarray]:
+    """Whether each name (lower-cased) matches each of :data:`NAME_TOKENS`.
+
+    Names that repeat (display names) are matched once per distinct name.
+    """
+    s = names.fill_null("")
+    sample = s.head(50_000)
+    if sample.len() and sample.n_unique() <= sample.len() // 10:
+        uniq = s.unique()
+        code = s.replace_strict(uniq, pl.int_range(uniq.len(), eager=True),
+                                return_dtype=pl.UInt32).to_numpy()
+        low = uniq.str.to_lowercase()
+        return {tok: low.str.contains(pat).to_numpy()[code]
+                for tok, pat in NAME_TOKENS.items()}
+    low = s.str.to_lowercase()
+    hits = pl.select([low.str.contains(pat).alias(tok)
+                      for tok, pat in NAME_TOKENS.items()])
+    return {tok: hits[tok].to_numpy() for tok in NAME_TOKENS}
 
 
 def profile(df: pl.DataFrame, info: dict, cohort: Cohort, *, level: float = 0.95,
@@ -320,54 +480,39 @@ def profile(df: pl.DataFrame, info: dict, cohort: Cohort, *, level: float = 0.95
     hists = []
     for i, var in enumerate(NUMERIC_VARS):
         x = _arr(df, var)
+        xv = x[~np.isnan(x)]
+        distinct = distinct_counts(xv) if w_all is None and xv.size else None
         summ = numeric_summary(var, x, w_all, level=level, n_boot=n_boot,
-                               seed=seed + i, keep_replicates=keep_replicates)
+                               seed=seed + i, keep_replicates=keep_replicates,
+                               distinct=distinct)
         ests.extend(summ.estimates)
         for k, r in summ.replicates.items():
             reps[f"{var}_{k}"] = r
-        if np.any(~np.isnan(x)):
-            hists.append(_histogram(var, x, w_all))
+        if xv.size:
+            hists.append(_histogram(var, x, w_all, distinct))
     if hists:
         tables["histograms"] = pl.concat(hists)
-    # languages
     if df["lang"].null_count() < n:
-        lang = df["lang"].str.to_lowercase()
-        tables["languages"] = _category_table("lang", lang, w_all, level)
-        has = lang.is_not_null().to_numpy()
-        for code in tables["languages"]["lang"].to_list():
-            if code == "(none)":
-                continue
-            y = (lang == code).fill_null(False).to_numpy()[has]
-            ests.append(share_estimate(f"lang_share[{code}]", y,
-                                       None if w_all is None else w_all[has], level))
+        tables["languages"], lang_ests = _languages(df, w_all, level)
+        ests.extend(lang_ests)
     # locations (normalised, raw kept)
     if df["location"].null_count() < n:
-        tables["locations"] = _category_table(
-            "location", df["location_norm"], w_all, level, raw=df["location"], top=50)
-        y = df["location_norm"].is_not_null().to_numpy()
-        ests.append(share_estimate("location_given_share", y, w_all, level))
-    # creation months
+        tables["locations"], e = _locations(df, w_all, level)
+        ests.append(e)
     if df["created_at"].null_count() < n:
-        m = df["created_at"].dt.truncate("1mo").dt.date().cast(pl.Utf8)
-        cm = _category_table("month", m.filter(m.is_not_null()),
-                             None if w_all is None else
-                             w_all[m.is_not_null().to_numpy()], level)
-        tables["creation_months"] = cm.sort("month")
+        tables["creation_months"] = _creation_months(df, w_all, level)
     # name tokens
     rows = []
-    dn = df["display_name"].fill_null("").str.to_lowercase()
-    sn = df["screen_name"].fill_null("").str.to_lowercase()
-    for j, (tok, pat) in enumerate(NAME_TOKENS.items()):
-        in_dn = _token_flags(dn, pat)
-        in_sn = _token_flags(sn, pat)
-        either = in_dn | in_sn
+    in_dn = _token_hits(df["display_name"])
+    in_sn = _token_hits(df["screen_name"])
+    for tok in NAME_TOKENS:
+        either = in_dn[tok] | in_sn[tok]
         e = share_estimate(f"name_token_share[{tok}]", either, w_all, level)
         ests.append(e)
-        rows.append({"token": tok, "display_name": int(in_dn.sum()),
-                     "screen_name": int(in_sn.sum()), "either": int(either.sum()),
-                     "share": e.estimate, "ci_low": e.ci[0], "ci_high": e.ci[1],
-                     "n": n})
-        del j
+        rows.append({"token": tok, "display_name": int(in_dn[tok].sum()),
+                     "screen_name": int(in_sn[tok].sum()),
+                     "either": int(either.sum()), "share": e.estimate,
+                     "ci_low": e.ci[0], "ci_high": e.ci[1], "n": n})
     tables["name_tokens"] = pl.DataFrame(rows)
     # active in the last N days
     ref = info.get("activity_reference_time")

@@ -21,11 +21,12 @@ from scipy import stats
 
 from measure.dataset import Dataset
 from measure.describe import _sql
-from measure.describe._profile import utc
+from measure.describe._scan import LookupScan, scan_observations
 from measure.describe._stats import wilson
 
 
-def size_series(ds: Dataset, *, level: float = 0.95) -> pl.DataFrame:
+def size_series(ds: Dataset, *, level: float = 0.95, scan: LookupScan | None = None
+                ) -> pl.DataFrame:
     """Per-day network size series of the registered cohort.
 
     Parameters
@@ -35,6 +36,10 @@ def size_series(ds: Dataset, *, level: float = 0.95) -> pl.DataFrame:
         ``_describe_cohort``.
     level
         Interval level.
+    scan
+        The cohort's look-ups reduced per account
+        (:func:`measure.describe._scan.scan_observations`); read here when not
+        given.
 
     Returns
     -------
@@ -51,7 +56,10 @@ def size_series(ds: Dataset, *, level: float = 0.95) -> pl.DataFrame:
     """
     if not ds.has("observations"):
         return pl.DataFrame()
-    s = utc(ds.sql(_sql.SIZE_SERIES))
+    if scan is None:
+        scan = scan_observations(ds, ds.sql(_sql.COHORT_IDS)["account_id"],
+                                 semi=True)
+    s = scan.series
     if s.height == 0:
         return s
     z = stats.norm.ppf(0.5 + level / 2)

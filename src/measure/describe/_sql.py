@@ -19,37 +19,39 @@ LEFT JOIN accounts a ON a.account_id = c.account_id
 ACCOUNT_COLUMNS = ("screen_name", "display_name", "created_at", "lang", "location",
                    "first_seen")
 
-# Latest active observation per cohort account ({cols} from COUNT_COLUMNS, each as
-# ``arg_max_null(o.<col>, o.observed_at) AS <short>``: the values of that one row,
-# nulls included). Aggregates rather than QUALIFY: DuckDB 1.5 fails with an internal
-# error on QUALIFY row_number() after this join.
-LATEST_ACTIVE = """
-SELECT o.account_id, max(o.observed_at) AS last_active_at{cols}
-FROM observations o
-JOIN _describe_cohort c ON c.account_id = o.account_id
-WHERE o.status = 'active'
-GROUP BY o.account_id
-"""
-
-#: Count columns of observations (whitelist for LATEST_ACTIVE / BEFORE_SUSPENSION).
+#: Count columns of observations (whitelist for SCAN_OBSERVATIONS).
 COUNT_COLUMNS = ("followers_count", "friends_count", "statuses_count")
 
-# Latest active observation before the first 'suspended' one, per cohort account;
-# ``suspended`` says whether a suspended look-up followed.
-BEFORE_SUSPENSION = """
-WITH first_susp AS (
-  SELECT account_id, min(observed_at) AS suspended_at
-  FROM observations WHERE status = 'suspended' GROUP BY account_id
-)
-SELECT o.account_id, max(o.observed_at) AS last_active_at,
-       any_value(f.suspended_at) AS suspended_at,
-       any_value(f.suspended_at) IS NOT NULL AS suspended{cols}
+# Look-ups for the one-pass scan of :mod:`measure.describe._scan`: the time in
+# microseconds since the epoch, the day it falls on (``date_trunc`` in the session's
+# time zone), a status code (0 active, 1 suspended, 2 any other) and the count
+# columns ({cols} from COUNT_COLUMNS, each ``, o.<col>`` or ``, NULL::BIGINT``).
+# ``unknown`` look-ups are left out, as if never made.
+SCAN_OBSERVATIONS = """
+SELECT o.account_id, epoch_us(o.observed_at) AS ts,
+       epoch_us(date_trunc('day', o.observed_at)) AS day,
+       CAST(CASE o.status WHEN 'active' THEN 0 WHEN 'suspended' THEN 1 ELSE 2 END
+            AS TINYINT) AS code{cols}
 FROM observations o
-JOIN _describe_cohort c ON c.account_id = o.account_id
-LEFT JOIN first_susp f ON f.account_id = o.account_id
-WHERE o.status = 'active' AND (f.suspended_at IS NULL OR o.observed_at < f.suspended_at)
-GROUP BY o.account_id
+WHERE o.status <> 'unknown' AND o.observed_at IS NOT NULL
 """
+
+# The same restricted to the registered cohort (cohorts much smaller than the
+# accounts table).
+SCAN_COHORT_OBSERVATIONS = SCAN_OBSERVATIONS.replace(
+    "FROM observations o\n",
+    "FROM observations o\n"
+    "SEMI JOIN _describe_cohort c ON c.account_id = o.account_id\n")
+
+# Every row of ``accounts`` with the profile columns ({cols} from ACCOUNT_COLUMNS);
+# for cohorts close to the whole table, matched to the cohort in memory.
+ACCOUNT_ROWS = "SELECT a.account_id{cols} FROM accounts a"
+
+# Ids of the registered cohort.
+COHORT_IDS = "SELECT account_id FROM _describe_cohort"
+
+# Number of rows of ``accounts`` (read from the Parquet footers).
+N_ACCOUNTS = "SELECT count(*) AS n FROM accounts"
 
 # Latest observation time in the dataset (reference date for "active in N days");
 # ``unknown`` look-ups (no information about the account) are left out.
@@ -76,28 +78,6 @@ SELECT account_id, count(*) AS n_tweets, min(created_at) AS first_tweet,
 FROM w GROUP BY account_id
 """
 
-# Status-count deltas between consecutive active look-ups (activity without tweets).
-LOOKUP_ACTIVITY = """
-WITH o AS (
-  SELECT o.account_id, o.observed_at, epoch(o.observed_at) AS ts, o.statuses_count,
-         lag(o.statuses_count) OVER w AS prev_count,
-         lag(epoch(o.observed_at)) OVER w AS prev_ts
-  FROM observations o JOIN _describe_cohort c ON c.account_id = o.account_id
-  WHERE o.status = 'active' AND o.statuses_count IS NOT NULL
-  WINDOW w AS (PARTITION BY o.account_id ORDER BY o.observed_at)
-), d AS (
-  SELECT account_id, observed_at, greatest(statuses_count - prev_count, 0) AS inc,
-         (ts - prev_ts) / 86400.0 AS gap, prev_ts
-  FROM o WHERE prev_count IS NOT NULL
-)
-SELECT account_id, sum(inc)::BIGINT AS n_tweets,
-       to_timestamp(min(prev_ts)) AS first_tweet,
-       max(observed_at) FILTER (WHERE inc > 0) AS last_tweet,
-       max(inc / greatest(gap, 1.0)) AS burst,
-       sum(gap)::DOUBLE AS span_days
-FROM d GROUP BY account_id
-"""
-
 # Followers lists collected for cohort accounts and how many of the listed
 # followers belong to the network (``_describe_network``, by default the cohort).
 IN_NETWORK = """
@@ -121,40 +101,6 @@ GROUP BY l.account_id, l.complete
 # Same, for an edges table without the optional ``relation`` column.
 IN_NETWORK_NO_RELATION = IN_NETWORK.replace(
     "WHERE coalesce(relation, 'follows') = 'follows'", "")
-
-# Network-size series per look-up day for the cohort (E11); ``unknown`` look-ups
-# are left out, as if never made.
-SIZE_SERIES = """
-WITH o AS (
-  SELECT o.account_id, date_trunc('day', o.observed_at) AS day, o.status,
-         o.followers_count
-  FROM observations o JOIN _describe_cohort c ON c.account_id = o.account_id
-  WHERE o.status <> 'unknown'
-), first_seen AS (
-  SELECT account_id, min(day) AS day0 FROM o GROUP BY account_id
-), first_susp AS (
-  SELECT account_id, min(day) AS sday FROM o WHERE status = 'suspended'
-  GROUP BY account_id
-), per_day AS (
-  SELECT day, account_id,
-         bool_or(status = 'active') AS active,
-         max(CASE WHEN status = 'active' THEN followers_count END) AS followers
-  FROM o GROUP BY day, account_id
-)
-SELECT p.day,
-       count(*) AS looked_up,
-       count(*) FILTER (WHERE p.active) AS alive,
-       avg(p.followers) FILTER (WHERE p.active) AS mean_followers,
-       stddev_samp(p.followers) FILTER (WHERE p.active) AS sd_followers,
-       count(p.followers) FILTER (WHERE p.active) AS n_followers,
-       count(*) FILTER (WHERE s.sday IS NULL OR s.sday >= p.day) AS at_risk,
-       count(*) FILTER (WHERE s.sday = p.day) AS newly_suspended,
-       count(*) FILTER (WHERE f.day0 = p.day) AS new_accounts
-FROM per_day p
-LEFT JOIN first_susp s ON s.account_id = p.account_id
-LEFT JOIN first_seen f ON f.account_id = p.account_id
-GROUP BY p.day ORDER BY p.day
-"""
 
 # Labelled accounts and their majority label, with the design weight.
 LABELLED = """

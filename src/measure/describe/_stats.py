@@ -93,24 +93,50 @@ def share_estimate(term: str, y: np.ndarray, w: np.ndarray | None,
     method_note
         Appended to the method name.
     """
-    n = int(y.size)
+    if w is None:
+        return share_from_sums(term, int(y.size), int(y.sum()), level=level,
+                               method_note=method_note)
+    return share_from_sums(term, int(y.size), int(y.sum()), float(w.sum()),
+                           float((w * w).sum()), float((w * y).sum()), level=level,
+                           method_note=method_note)
+
+
+def share_from_sums(term: str, n: int, count: int, sw: float | None = None,
+                    sw2: float | None = None, swy: float | None = None, *,
+                    level: float = 0.95, method_note: str = "") -> Estimate:
+    """:func:`share_estimate` from counts and weight sums.
+
+    Parameters
+    ----------
+    term
+        Name of the share.
+    n, count
+        Accounts, and accounts with the property.
+    sw, sw2, swy
+        Sum of the weights, of their squares, and of the weights of the accounts
+        with the property; ``None`` for equal weights.
+    level
+        Confidence level.
+    method_note
+        Appended to the method name.
+    """
     if n == 0:
         return Estimate.invalid(term, "no accounts with this information in the "
                                 "cohort", method="Wilson score interval", n=0,
                                 level=level)
-    if w is None:
-        k, neff, p = float(y.sum()), float(n), float(y.mean())
+    if sw is None or sw2 is None or swy is None:
+        k, neff = float(count), float(n)
+        p = k / neff
     else:
-        sw = float(w.sum())
-        p = float((w * y).sum() / sw)
-        neff = sw * sw / float((w * w).sum())
+        p = swy / sw
+        neff = sw * sw / sw2
         k = p * neff
     lo, hi = wilson(k, neff, level)
     se = math.sqrt(p * (1 - p) / neff) if neff > 0 else float("nan")
     return Estimate(term=term, estimate=p, ci=(lo, hi), level=level, std_error=se,
                     method="Wilson score interval" + method_note, n=n,
                     assumptions=(WILSON_ASSUMPTION,),
-                    extra={"count": int(y.sum()), "n_eff": neff})
+                    extra={"count": int(count), "n_eff": neff})
 
 
 @dataclass(frozen=True)
@@ -160,7 +186,8 @@ def _boot_units(x: np.ndarray, w: np.ndarray, B: int, rng: np.random.Generator,
 
 
 def _exact_quantile_boot(vals: np.ndarray, counts: np.ndarray, q: float,
-                        level: float, B: int, rng: np.random.Generator | None
+                        level: float, B: int, rng: np.random.Generator | None,
+                        F: np.ndarray | None = None
                         ) -> tuple[tuple[float, float], float, np.ndarray | None]:
     """Percentile-bootstrap interval of a type-1 quantile with infinitely many draws.
 
@@ -168,36 +195,45 @@ def _exact_quantile_boot(vals: np.ndarray, counts: np.ndarray, q: float,
     is at most ``v_j`` exactly when at least ``m = ceil(q n)`` of the ``n`` resampled
     accounts lie at or below ``v_j``: ``P = P(Binomial(n, F_j) >= m)``. Inverting this
     CDF gives the percentile interval without Monte Carlo error; replicates (for
-    comparisons) are drawn from it by inversion.
+    comparisons) are drawn from it by inversion. ``F`` (``min(cumsum(counts) / n,
+    1)``) may be given when several quantiles of one variable are computed.
     """
     n = int(counts.sum())
     m = max(1, math.ceil(q * n - 1e-9))
-    F = np.minimum(np.cumsum(counts) / n, 1.0)
-    # outside F = q +- 12 sd the binomial probability is 0 or 1 to double precision
+    if F is None:
+        F = np.minimum(np.cumsum(counts) / n, 1.0)
+    k = vals.size
+    # outside F = q +- 12 sd the binomial probability is 0 or 1 to double precision:
+    # the bootstrap CDF is 0 before i0, 1 from i1 (and at the last value)
     h = 12 * math.sqrt(max(q * (1 - q), 1.0 / n) / n) + 1.0 / n
     i0 = int(np.searchsorted(F, q - h, side="left"))
     i1 = int(np.searchsorted(F, q + h, side="right"))
-    cdf = np.zeros(F.size)
-    cdf[i1:] = 1.0
-    cdf[i0:i1] = stats.binom.sf(m - 1, n, F[i0:i1])
-    cdf[-1] = 1.0
+    win = stats.binom.sf(m - 1, n, F[i0:i1])
+    if i1 == k:
+        win[-1] = 1.0
+
+    def search(t: np.ndarray | float) -> np.ndarray:
+        """``searchsorted(cdf, t, side="left")`` of the whole bootstrap CDF."""
+        j = i0 + np.searchsorted(win, t, side="left")
+        return np.where(np.asarray(t) <= 0, 0, np.minimum(j, i1))
+
     a = (1 - level) / 2
-    k = vals.size
-    lo = vals[min(int(np.searchsorted(cdf, a, side="left")), k - 1)]
-    hi = vals[min(int(np.searchsorted(cdf, 1 - a, side="left")), k - 1)]
+    lo = vals[min(int(search(a)), k - 1)]
+    hi = vals[min(int(search(1 - a)), k - 1)]
     j0, j1 = max(i0 - 1, 0), min(i1 + 1, k)
-    pmf = np.diff(np.concatenate([[0.0], cdf[j0:j1]]))
+    part = np.concatenate([[0.0] * (i0 - j0), win, [1.0] * (j1 - i1)])
+    pmf = np.diff(np.concatenate([[0.0], part]))
     mu = float((pmf * vals[j0:j1]).sum())
     se = float(math.sqrt(max((pmf * (vals[j0:j1] - mu) ** 2).sum(), 0.0)))
     reps = None
     if rng is not None:
-        reps = vals[np.minimum(np.searchsorted(cdf, rng.random(B), side="left"),
-                               k - 1)]
+        reps = vals[np.minimum(search(rng.random(B)), k - 1)]
     return (float(lo), float(hi)), se, reps
 
 
 def order_stat_interval(vals: np.ndarray, counts: np.ndarray, q: float,
-                        level: float) -> tuple[float, float]:
+                        level: float, cum: np.ndarray | None = None
+                        ) -> tuple[float, float]:
     """Distribution-free interval for the ``q`` quantile from order statistics.
 
     ``[x_(r), x_(s)]`` with ``r`` and ``s`` from Binomial(n, q) quantiles, so that
@@ -209,12 +245,15 @@ def order_stat_interval(vals: np.ndarray, counts: np.ndarray, q: float,
     References
     ----------
     Hahn, G. J. & Meeker, W. Q. (1991). *Statistical Intervals*, section 5.2.
+    ``cum`` (``cumsum(counts)``) may be given when several quantiles of one
+    variable are computed.
     """
     n = int(counts.sum())
     a = (1 - level) / 2
     r = int(stats.binom.ppf(a, n, q))
     s = int(stats.binom.ppf(1 - a, n, q)) + 1
-    cum = np.cumsum(counts)
+    if cum is None:
+        cum = np.cumsum(counts)
     lo = float(vals[int(np.searchsorted(cum, r, side="left"))]) if r >= 1 \
         else -math.inf
     hi = float(vals[int(np.searchsorted(cum, s, side="left"))]) if s <= n \
@@ -229,9 +268,26 @@ def min_n_for_quantile(q: float, level: float) -> int:
     return int(math.ceil(math.log(a) / math.log(p)))
 
 
+def distinct_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values of ``x`` (no nan) and how often each occurs.
+
+    The same as ``numpy.unique(x, return_counts=True)``.
+    """
+    xs = np.sort(x)
+    if xs.size == 0:
+        return xs, np.zeros(0, dtype=np.int64)
+    new = np.empty(xs.size, dtype=bool)
+    new[0] = True
+    np.not_equal(xs[1:], xs[:-1], out=new[1:])
+    idx = np.flatnonzero(new)
+    return xs[idx], np.diff(np.append(idx, xs.size))
+
+
 def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C901
                     level: float = 0.95, n_boot: int = 1000, seed: int = 0,
-                    keep_replicates: bool = False) -> NumericSummary:
+                    keep_replicates: bool = False,
+                    distinct: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> NumericSummary:
     """Mean, quantiles and maximum of ``x`` with seeded percentile-bootstrap CIs.
 
     Parameters
@@ -246,6 +302,9 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
         Confidence level, bootstrap replicates, seed of the generator.
     keep_replicates
         Return the replicate arrays (for group comparisons).
+    distinct
+        ``distinct_counts`` of the non-missing ``x``, when already computed (used
+        for equal weights only).
 
     Notes
     -----
@@ -281,8 +340,9 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
     probs = list(QUANTILES.values())
     mean = float(x.mean()) if w is None else float((w * x).sum() / w.sum())
     if w is None:
-        vals, counts = np.unique(x, return_counts=True)
+        vals, counts = distinct if distinct is not None else distinct_counts(x)
         cum = np.cumsum(counts)
+        F = np.minimum(cum / n, 1.0)
         points = [mean] + [
             float(vals[min(int(np.searchsorted(cum, p * n - 1e-9, side="left")),
                            vals.size - 1)]) for p in probs]
@@ -323,7 +383,7 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
                 "normal interval (CLT)", rng.normal(mean, se, n_boot))
         qrng = rng if keep_replicates else None
         for name, p, pt in zip(QUANTILES, probs, points[1:], strict=True):
-            ci = order_stat_interval(vals, counts, p, level)
+            ci = order_stat_interval(vals, counts, p, level, cum=cum)
             warn: tuple[str, ...] = ()
             if not all(map(math.isfinite, ci)):
                 warn = (f"{n} accounts are too few to bound the {p:g} quantile on "
@@ -331,7 +391,8 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
                         f"distribution (needs {min_n_for_quantile(p, level)}); the "
                         "open side of the interval is infinite",)
             # bootstrap replicates (exact binomial form) serve group comparisons
-            _, se, r = _exact_quantile_boot(vals, counts, p, level, n_boot, qrng)
+            _, se, r = _exact_quantile_boot(vals, counts, p, level, n_boot, qrng,
+                                            F=F)
             ests.append(Estimate(f"{var}_{name}", pt, ci, level, se,
                                  "distribution-free order-statistic interval "
                                  "(Hahn & Meeker 1991)", n, warnings=warn))

@@ -429,7 +429,7 @@ def _wrapped(st: _State, f: RawFile, line: int, obj: dict[str, Any], text: str,
                                      "'profiles' is not a list"), text)
             return
         for p in profiles:
-            _one_profile(st, f, line, p, t, raw_json(p), "profiles[]", counts=True)
+            _one_profile(st, f, line, p, t, None, "profiles[]", counts=True)
     elif "did" in resp:
         _one_profile(st, f, line, resp, t, text, "response", counts=True)
     else:
@@ -450,12 +450,13 @@ def _n_records(resp: Any) -> int:
 
 
 def _one_profile(st: _State, f: RawFile, line: int, p: Any, t: dt.datetime,
-                 raw: str, column: str, counts: bool) -> str | None:
+                 raw: str | None, column: str, counts: bool) -> str | None:
+    """Read one profile; ``raw`` is the line's text, or None for the profile's JSON."""
     try:
         with st.q.fields(f.label, line):
             rec = profile_view(p, t, column, counts=counts)
     except BadValue as e:
-        st.bad(f, line, e, raw)
+        st.bad(f, line, e, raw if raw is not None else raw_json(p))
         return None
     st.read[0] += 1
     st.observe(rec)
@@ -488,7 +489,7 @@ def _page(st: _State, f: RawFile, line: int, resp: dict[str, Any], t: dt.datetim
     ci = st.chains.add(Page(owner, "followers" if key == "followers" else "friends",
                             t, None, None, cursor or None))
     for p in listed:
-        did = _one_profile(st, f, line, p, t, raw_json(p), f"{key}[]", counts=False)
+        did = _one_profile(st, f, line, p, t, None, f"{key}[]", counts=False)
         if did is not None:
             st.members.append((ci, did))
 

@@ -223,12 +223,35 @@ def _raw(path: Path, label: str) -> RawFile:
 def check_unchanged(files: Sequence[RawFile]) -> None:
     """Re-hash the raw files and raise if any changed while it was being read."""
     for f in files:
-        got = sha256_file(f.path)
-        if got != f.sha256:
-            raise IngestError(
-                f"file '{f.label}' changed while it was being ingested (expected "
-                f"sha256 {f.sha256}, got {got}); raw files must not be modified; "
-                "copy it to data/raw/ and ingest the copy")
+        _compare(f, sha256_file(f.path))
+
+
+def _compare(f: RawFile, got: str) -> None:
+    if got != f.sha256:
+        raise IngestError(
+            f"file '{f.label}' changed while it was being ingested (expected "
+            f"sha256 {f.sha256}, got {got}); raw files must not be modified; "
+            "copy it to data/raw/ and ingest the copy")
+
+
+def check_unchanged_later(files: Sequence[RawFile]) -> Callable[[], None]:
+    """Start :func:`check_unchanged` of ``files`` in a thread.
+
+    The files are re-read from now on while the caller goes on (hashing releases
+    the GIL); the returned function waits for the hashes and raises as
+    :func:`check_unchanged` does.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    job = pool.submit(lambda: [sha256_file(f.path) for f in files])
+    pool.shutdown(wait=False)
+
+    def wait() -> None:
+        for f, got in zip(files, job.result(), strict=True):
+            _compare(f, got)
+
+    return wait
 
 
 def check_out_outside(source: str | os.PathLike[str],
@@ -256,17 +279,39 @@ def iter_lines(f: RawFile) -> Iterator[tuple[int, str, bool]]:
     try:
         with opener(f.path, "rb") as fh:  # type: ignore[operator]
             for i, raw in enumerate(fh, start=1):
-                if i == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                try:
-                    text, ok = raw.decode("utf-8"), True
-                except UnicodeDecodeError:
-                    text, ok = raw.decode("utf-8", errors="surrogateescape"), False
-                if text.strip():
-                    yield i, text.rstrip("\r\n"), ok
+                got = decode_line(i, raw)
+                if got is not None:
+                    yield i, got[0], got[1]
     except (OSError, EOFError, zlib.error) as e:
-        raise IngestError(f"file '{f.label}' cannot be read ({e}); check that it "
-                          "is a complete, uncorrupted file") from e
+        raise unreadable(f, e) from e
+
+
+def unreadable(f: RawFile, e: BaseException) -> IngestError:
+    """Return the error of a raw file that cannot be read to its end."""
+    return IngestError(f"file '{f.label}' cannot be read ({e}); check that it is a "
+                       "complete, uncorrupted file")
+
+
+#: The UTF-8 byte order mark, skipped at the start of a file.
+BOM = b"\xef\xbb\xbf"
+
+
+def decode_line(i: int, raw: bytes) -> tuple[str, bool] | None:
+    """Decode line ``i`` (numbered from 1) of a file as :func:`iter_lines` does.
+
+    Returns ``(text, utf8_ok)`` without the line end, or ``None`` for a blank
+    line. A byte order mark is skipped on line 1; a line that is not valid UTF-8
+    keeps each undecodable byte as a lone surrogate and has ``utf8_ok`` false.
+    """
+    if i == 1 and raw.startswith(BOM):
+        raw = raw[3:]
+    try:
+        text, ok = raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        text, ok = raw.decode("utf-8", errors="surrogateescape"), False
+    if not text.strip():
+        return None
+    return text.rstrip("\r\n"), ok
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -1115,8 +1160,8 @@ def with_contract_columns(table: str, frame: pl.DataFrame | pl.LazyFrame
 
 
 def check_parsed(parsed: Parsed, *, fmt: str, files: Sequence[RawFile],
-                 strict: bool) -> None:
-    """Check the accounting, ``strict`` and that no raw file changed.
+                 strict: bool, rehash: bool = True) -> None:
+    """Check the accounting, ``strict`` and (``rehash``) that no raw file changed.
 
     Raises
     ------
@@ -1144,8 +1189,9 @@ def check_parsed(parsed: Parsed, *, fmt: str, files: Sequence[RawFile],
             f"{where(r['source_file'], r['line'], r['column'])}: {r['reason']} "
             f"({len(q)} record(s) could not be read; without --strict they go to the "
             "'quarantine' table)")
-    check_unchanged(files)
-    check_unchanged(parsed.extra_inputs)
+    if rehash:
+        check_unchanged(files)
+        check_unchanged(parsed.extra_inputs)
 
 
 def manifest_inputs(parsed: Parsed, files: Sequence[RawFile]) -> list[dict[str, Any]]:
@@ -1190,7 +1236,10 @@ def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
     from measure.dataset import DatasetWriter
     from measure.errors import DataContractError
 
-    check_parsed(parsed, fmt=fmt, files=files, strict=strict)
+    check_parsed(parsed, fmt=fmt, files=files, strict=strict, rehash=False)
+    # The raw files are re-hashed while the tables are written; a change fails
+    # the ingest before the dataset is put in place.
+    unchanged = check_unchanged_later([*files, *parsed.extra_inputs])
     q = parsed.quarantine
     inputs = manifest_inputs(parsed, files)
     qdf = q.frame()
@@ -1209,6 +1258,7 @@ def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
         for t, df in parsed.tables.items():
             w.write_table(t, with_contract_columns(t, df))  # type: ignore[arg-type]
         w.write_table("quarantine", qdf)
+        unchanged()
         try:
             open_dataset(w.tmp).close()
         except DataContractError as e:
@@ -1416,30 +1466,34 @@ def page_records(st: LineState, f: RawFile, line: int, text: str,
         ``(record, is_error)`` for each buffered record, in reading order.
     """
     taken: list[tuple[dict[str, Any], bool]] = []
+    one = len(items) == 1
     for item, is_error in items:
         st.read[0] += 1
         order = st.next()
-        raw = text if len(items) == 1 else raw_json(item)
         if not isinstance(item, dict):
+            raw = text if one else raw_json(item)
             st.q.add(f.label, line, "bad_shape",
                      f"expected an object, got {raw[:40]!r}", raw)
             continue
         why = None if refuse is None else refuse(item, is_error)
         if why is not None:
-            st.q.add(f.label, line, why[0], why[1], raw, why[2])
+            st.q.add(f.label, line, why[0], why[1], text if one else raw_json(item),
+                     why[2])
             continue
         if t is None:
-            st.q.add(f.label, line, "no_observed_at", no_time_reason(), raw)
+            st.q.add(f.label, line, "no_observed_at", no_time_reason(),
+                     text if one else raw_json(item))
             continue
         try:
             with st.q.fields(f.label, line):
                 rec = make(item, is_error, t)
         except BadValue as e:
-            st.q.add(f.label, line, e.kind, f"{e.column}: {e}", raw, e.column)
+            st.q.add(f.label, line, e.kind, f"{e.column}: {e}",
+                     text if one else raw_json(item), e.column)
             continue
         rec["_order"] = order
         if rec["account_id"] is None:
-            pending.append((rec, f.label, line, raw))
+            pending.append((rec, f.label, line, text if one else raw_json(item)))
             continue
         st.records.append(rec)
         taken.append((rec, is_error))
@@ -1464,34 +1518,46 @@ def iter_json(files: Sequence[RawFile], q: Quarantine, counter: list[int]
             yield f, 1, doc[0], doc[1]
             continue
         for line, text, ok in progress(iter_lines(f), desc=f.path.name, unit="lines"):
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as e:
-                counter[0] += 1
-                q.add(f.label, line, "bad_json",
-                      f"not valid JSON ({e.msg} at character {e.pos + 1})",
-                      clean_text(text))
-                continue
-            except (RecursionError, ValueError) as e:
-                counter[0] += 1
-                why = ("it nests deeper than the JSON reader allows"
-                       if isinstance(e, RecursionError) else str(e))
-                q.add(f.label, line, "bad_json", f"not readable JSON ({why})",
-                      clean_text(text))
-                continue
-            if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(obj):
-                counter[0] += 1
-                q.add(f.label, line, "bad_json", f"not readable JSON (it nests deeper "
-                      f"than {MAX_DEPTH} levels)", clean_text(text))
-                continue
-            if not ok or "\\ud" in text or "\\uD" in text:
-                obj, paths = repair_text(obj)
-                text = clean_text(text)
-                for p in paths:
-                    q.note(f.label, line, p, "bad_encoding",
-                           f"{p}: not valid UTF-8 text; the undecodable bytes were "
-                           "replaced by U+FFFD and the record kept")
-            yield f, line, obj, text
+            got = json_line(f, line, text, ok, q, counter)
+            if got is not None:
+                yield f, line, got[0], got[1]
+
+
+def json_line(f: RawFile, line: int, text: str, ok: bool, q: Quarantine,
+              counter: list[int]) -> tuple[Any, str] | None:
+    """Parse one decoded line as :func:`iter_json` does: ``(object, text)`` or ``None``.
+
+    ``None`` means the line was quarantined (``bad_json``) and counted as one
+    record read in ``counter[0]``. Undecodable bytes and unpaired surrogate
+    escapes are replaced by U+FFFD, with a ``bad_encoding`` note per string.
+    """
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        counter[0] += 1
+        q.add(f.label, line, "bad_json",
+              f"not valid JSON ({e.msg} at character {e.pos + 1})", clean_text(text))
+        return None
+    except (RecursionError, ValueError) as e:
+        counter[0] += 1
+        why = ("it nests deeper than the JSON reader allows"
+               if isinstance(e, RecursionError) else str(e))
+        q.add(f.label, line, "bad_json", f"not readable JSON ({why})",
+              clean_text(text))
+        return None
+    if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(obj):
+        counter[0] += 1
+        q.add(f.label, line, "bad_json", f"not readable JSON (it nests deeper "
+              f"than {MAX_DEPTH} levels)", clean_text(text))
+        return None
+    if not ok or "\\ud" in text or "\\uD" in text:
+        obj, paths = repair_text(obj)
+        text = clean_text(text)
+        for p in paths:
+            q.note(f.label, line, p, "bad_encoding",
+                   f"{p}: not valid UTF-8 text; the undecodable bytes were "
+                   "replaced by U+FFFD and the record kept")
+    return obj, text
 
 
 #: The deepest nesting of a JSON record the readers accept (API responses nest a

@@ -17,6 +17,7 @@ import polars as pl
 
 from measure._contract import dataset_id
 from measure.errors import ConfigError, EstimationError
+from measure.resurrection._blocking import AllocatorPurging
 from measure.resurrection._result import ResurrectionResult
 from measure.resurrection._settings import PER_KEY_BY, LinkageSettings
 from measure.resurrection._stages import (
@@ -243,61 +244,63 @@ def analyze(  # noqa: PLR0913
                  if v != LinkageSettings().to_dict()[k]]
         raise ConfigError(f"give the linkage knobs either as settings= or as "
                           f"keywords, not both (keywords given: {', '.join(given)})")
-    t0 = time.perf_counter()
-    events = suspension_events(ds, window=window, cohort=cohort, where=where,
-                               settings=settings)
-    if events.n_suspended == 0:
-        raise EstimationError(
-            "no account in the cohort was ever seen 'suspended' in "
-            "'observations'; nothing to link (check the cohort ids)")
-    cands = block(ds, events, settings, seed=seed)
-    scores = score(cands, settings, labels=labels)
-    links = assign(scores, events, threshold=threshold,
-                   target_precision=target_precision)
-    agreement = (None if mode == "ignore" else successor_agreement(
-        ds, events, scores, links, level=level, recalibrated=mode == "audit"))
-    if mode == "audit":
-        if agreement is None:
-            raise ConfigError("successors='audit' needs a 'successors' table; the "
-                              "dataset has none")
-        audit = successor_sheet(agreement, scores, links)
-    returns = measure_returns(
-        ds, events, scores, links, audit=audit, horizons=horizons,
-        rate_days=rate_days, discovery_lag_days=discovery_lag_days,
-        n_imputations=n_imputations, n_boot=n_boot, level=level,
-        follower_age_days=follower_age_days,
-        follower_age_tol_days=follower_age_tol_days, seed=seed)
-    diagnostics = None
-    t_dec = 0.0
-    if decoys and cands.n_pairs:
-        from measure.resurrection._decoys import decoy_diagnostics
+    # freed DuckDB memory goes back to the system between the stages
+    with AllocatorPurging(ds.con):
+        t0 = time.perf_counter()
+        events = suspension_events(ds, window=window, cohort=cohort, where=where,
+                                   settings=settings)
+        if events.n_suspended == 0:
+            raise EstimationError(
+                "no account in the cohort was ever seen 'suspended' in "
+                "'observations'; nothing to link (check the cohort ids)")
+        cands = block(ds, events, settings, seed=seed)
+        scores = score(cands, settings, labels=labels)
+        links = assign(scores, events, threshold=threshold,
+                       target_precision=target_precision)
+        agreement = (None if mode == "ignore" else successor_agreement(
+            ds, events, scores, links, level=level, recalibrated=mode == "audit"))
+        if mode == "audit":
+            if agreement is None:
+                raise ConfigError("successors='audit' needs a 'successors' table; the "
+                                  "dataset has none")
+            audit = successor_sheet(agreement, scores, links)
+        returns = measure_returns(
+            ds, events, scores, links, audit=audit, horizons=horizons,
+            rate_days=rate_days, discovery_lag_days=discovery_lag_days,
+            n_imputations=n_imputations, n_boot=n_boot, level=level,
+            follower_age_days=follower_age_days,
+            follower_age_tol_days=follower_age_tol_days, seed=seed)
+        diagnostics = None
+        t_dec = 0.0
+        if decoys and cands.n_pairs:
+            from measure.resurrection._decoys import decoy_diagnostics
 
-        diagnostics = decoy_diagnostics(
-            ds, events, cands, scores, links, settings, rates=returns.rates,
-            n_decoys=n_decoys, discovery_lag_days=discovery_lag_days, seed=seed)
-        t_dec = diagnostics.seconds
-    warnings = [*events.warnings, *cands.warnings, *scores.warnings]
-    if cands.n_pairs == 0:
-        warnings.append("no candidate successors were found for any suspended "
-                        "account")
-    timings = {"events_keys": events.seconds, **cands.timings,
-               "model": scores.seconds, "assign": links.seconds,
-               "measures": returns.seconds, "decoys": t_dec,
-               "total": time.perf_counter() - t0}
-    return ResurrectionResult(
-        n_suspended=events.n_suspended, n_pairs=cands.n_pairs,
-        pairs_by_key=cands.pairs_by_key, n_linked=links.n_linked,
-        n_backup=links.n_backup, backup_days=events.backup_days,
-        threshold=links.threshold, expected_precision=links.expected_precision,
-        rates=returns.rates, rate_days=returns.rate_days,
-        median_delay=returns.median_delay,
-        follower_recovery=returns.follower_recovery,
-        incarnations=returns.incarnations,
-        method=(returns.method.replace(
-            "a hand audit of", "the successors table's labelled pairs, as an "
-            "audit of") if mode == "audit" else returns.method),
-        links=links.links, lineages=links.lineages, pairs=scores.pairs,
-        model=scores.model, curve=returns.curve, window=float(window),
-        data_end=events.data_end, level=level, warnings=tuple(warnings),
-        dataset=dataset_id(ds),
-        successors=agreement, diagnostics=diagnostics, timings=timings)
+            diagnostics = decoy_diagnostics(
+                ds, events, cands, scores, links, settings, rates=returns.rates,
+                n_decoys=n_decoys, discovery_lag_days=discovery_lag_days, seed=seed)
+            t_dec = diagnostics.seconds
+        warnings = [*events.warnings, *cands.warnings, *scores.warnings]
+        if cands.n_pairs == 0:
+            warnings.append("no candidate successors were found for any suspended "
+                            "account")
+        timings = {"events_keys": events.seconds, **cands.timings,
+                   "model": scores.seconds, "assign": links.seconds,
+                   "measures": returns.seconds, "decoys": t_dec,
+                   "total": time.perf_counter() - t0}
+        return ResurrectionResult(
+            n_suspended=events.n_suspended, n_pairs=cands.n_pairs,
+            pairs_by_key=cands.pairs_by_key, n_linked=links.n_linked,
+            n_backup=links.n_backup, backup_days=events.backup_days,
+            threshold=links.threshold, expected_precision=links.expected_precision,
+            rates=returns.rates, rate_days=returns.rate_days,
+            median_delay=returns.median_delay,
+            follower_recovery=returns.follower_recovery,
+            incarnations=returns.incarnations,
+            method=(returns.method.replace(
+                "a hand audit of", "the successors table's labelled pairs, as an "
+                "audit of") if mode == "audit" else returns.method),
+            links=links.links, lineages=links.lineages, pairs=scores.pairs,
+            model=scores.model, curve=returns.curve, window=float(window),
+            data_end=events.data_end, level=level, warnings=tuple(warnings),
+            dataset=dataset_id(ds),
+            successors=agreement, diagnostics=diagnostics, timings=timings)

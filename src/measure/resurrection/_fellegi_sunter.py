@@ -203,20 +203,47 @@ def _patterns(bins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pats, inverse.reshape(-1), counts.astype(np.float64)
 
 
-def _pattern_codes(bins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pattern_codes(bins: np.ndarray, extra: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct rows of ``bins`` (levels >= -1), each row's pattern, and counts.
 
     Rows are encoded as one integer (mixed radix), so ``np.unique`` sorts a vector
-    rather than rows (``np.unique(axis=0)`` is slow on millions of rows).
+    rather than rows (``np.unique(axis=0)`` is slow on millions of rows). The code
+    is built one column at a time, so ``bins`` may be of any integer type (int8
+    levels cost an eighth of int64) and is never copied whole.
+
+    Parameters
+    ----------
+    bins
+        ``(n, K)`` levels.
+    extra
+        Optional ``(n,)`` integers (>= -1) taken as a last column of ``bins``
+        (a stratum), without stacking the two.
+
+    Returns
+    -------
+    tuple
+        The distinct rows (int64, ``K`` columns, or ``K + 1`` with ``extra``)
+        in the order of their codes, each row's pattern number and the number
+        of rows of each pattern.
     """
-    b = np.asarray(bins, dtype=np.int64) + 1
-    radix = b.max(axis=0) + 1 if b.size else np.ones(b.shape[1], dtype=np.int64)
-    code = np.zeros(b.shape[0], dtype=np.int64)
-    for kk in range(b.shape[1]):
-        code = code * radix[kk] + b[:, kk]
+    cols = [bins[:, kk] for kk in range(bins.shape[1])]
+    if extra is not None:
+        cols.append(np.asarray(extra))
+    code = np.zeros(bins.shape[0], dtype=np.int64)
+    for col in cols:
+        c = col.astype(np.int64) + 1
+        radix = int(c.max()) + 1 if c.size else 1
+        code *= radix
+        code += c
+        del c
     _, first, inv, counts = np.unique(code, return_index=True, return_inverse=True,
                                       return_counts=True)
-    return bins[first], inv.reshape(-1), counts.astype(np.float64)
+    del code
+    pats = np.empty((first.size, len(cols)), dtype=np.int64)
+    for kk, col in enumerate(cols):
+        pats[:, kk] = col[first]
+    return pats, inv.reshape(-1), counts.astype(np.float64)
 
 
 def _log_lr(pats: np.ndarray, m: list[np.ndarray], u: list[np.ndarray]) -> np.ndarray:
@@ -685,10 +712,10 @@ window_counts, u_strata
         # comparison patterns: likelihood ratios and M-step counts per distinct
         # pattern (a few thousand) instead of per pair (millions); with a
         # stratified u the stratum is part of the pattern
-        pats, inv, self.n_pat = _pattern_codes(
-            bins if s_pair is None else np.column_stack([bins, s_pair]))
+        pats, inv, self.n_pat = _pattern_codes(bins, s_pair)
         self.pats = pats[:, :len(COMPARISONS)]
         self.pat_s = None if s_pair is None else pats[:, -1]
+        del s_pair
         self.inv = inv.astype(np.int32 if self.pats.shape[0] < 2**31 else np.int64)
         self.n_window_pairs = n_window_pairs
         self.two_strata = random_bins is not None and n_window_pairs is not None

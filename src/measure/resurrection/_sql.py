@@ -239,8 +239,9 @@ BIG_DKEYS = Step("big_dkeys", "SELECT code FROM {bigd_df}", inputs=("bigd_df",),
 
 # One row per (suspended, window-eligible account, shared key) with the time
 # from the suspension, for the suspended accounts of slice $slice of $n_slices
-# (by hash of the id); the per_key nearest distinct accounts are then kept in
-# polars (``_blocking.nearest_distinct``: ``_NEAREST`` then DISTINCT pairs).
+# (by hash of the id), sorted by suspended account and time; the per_key nearest
+# distinct accounts are then kept in polars (``_blocking.nearest_distinct``:
+# ``_NEAREST`` then DISTINCT pairs).
 EDIT_JOIN = Step("edit_join", """
 WITH aw AS (
     SELECT s.account_id, s.lower_t, s.upper_t, s.first_suspended, d.dkey,
@@ -256,6 +257,7 @@ SELECT a.account_id AS previous, b.account_id AS new,
        abs(epoch(b.t_new) - epoch(a.first_suspended)) AS dist
 FROM a JOIN {dkeys} b ON a.dkey = b.dkey AND a.wbk = b.bk
 WHERE b.t_new > a.lower_t AND b.t_new <= a.upper_t AND b.account_id <> a.account_id
+ORDER BY previous, dist, new
 """, inputs=("susp", "dkeys", "bigdkeys", "keys"),
     params=("bucket", "n_slices", "slice", "offset"))
 

@@ -471,15 +471,17 @@ def block(ds: Any, events: SuspensionEvents, settings: LinkageSettings | None = 
         for kind, step in Q.KEY_BLOCKS:
             run.run(step, {"per_key": settings.cap(kind), "bucket": B.PERIOD_S,
                            "max_key_freq": settings.max_key_freq})
+        if settings.fuzzy_handles:
+            # before the follows table exists: the one-deletion keys are the
+            # largest table of blocking, and the two need not be held together
+            B.edit_block(run, keys, susp, settings.cap("handle_edit"),
+                         settings.max_key_freq)
         if ds.has("edges"):
             run.run(Q.FOLLOWS_WITH_RELATION if ds.has_column("edges", "relation")
                     else Q.FOLLOWS_NO_RELATION)
         else:
             run.run(Q.FOLLOWS_EMPTY)
             warnings.append("no 'edges' table: follower overlap is not used")
-        if settings.fuzzy_handles:
-            B.edit_block(run, keys, susp, settings.cap("handle_edit"),
-                         settings.max_key_freq)
         if settings.time_candidates:
             run.run(Q.BLOCK_TIME, {"per_key": settings.time_candidates})
         run.run(Q.BLOCK_FOLLOWERS, {
@@ -620,7 +622,11 @@ def score(candidates: Candidates, settings: LinkageSettings | None = None, *,
     t0 = time.perf_counter()
     feats = candidates.pairs
     warnings: list[str] = []
-    bins = feats.select([f"bin_{f}" for f in FEATURES]).to_numpy().astype(np.int64)
+    # the levels as stored (int8): a copy as int64 would take 8 bytes per level
+    # of every pair
+    bins = feats.select([f"bin_{f}" for f in FEATURES]).to_numpy()
+    if not np.issubdtype(bins.dtype, np.integer):
+        bins = bins.astype(np.int64)
     model: Any
     if labels is not None:
         id_dtype = feats.schema["previous"]
@@ -635,6 +641,7 @@ def score(candidates: Candidates, settings: LinkageSettings | None = None, *,
                             "candidate pairs (blocking missed them or they fall "
                             "outside the window)")
         idx = joined["_i"].to_numpy()
+        bins = bins.astype(np.int64)
         model = fit_logit(bins[idx], joined["match"].to_numpy())
         p_pair = predict_logit(model, bins)
     elif feats.height:
@@ -777,6 +784,7 @@ def _fit_em(feats: pl.DataFrame, bins: np.ndarray, candidates: Candidates,
         "n_window"].fill_null(0.0).to_numpy().astype(np.float64)
     new_code = feats["new"].rank("dense").to_numpy().astype(np.int64) - 1
     if not grouped:
+        bins = bins.astype(np.int64)
         model = fit_em(bins, fixed_u=fixed_u)
         refit = EMRefit(model, unit_of_group=unit_of_group, group=group,
                         unit_of_random=unit_of_random, unit_window=None,
