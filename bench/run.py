@@ -35,6 +35,7 @@ ORDER = (
     "churn",
     "resurrection",
     "resurrection_splink",
+    "resurrection_splink_scale",
     "describe",
     "ingest",
     "cli",
