@@ -594,8 +594,10 @@ def main() -> int:  # noqa: PLR0915
         "(peak memory = its max RSS; CPU = user + system seconds of all its "
         "threads).",
         "",
-        "**Baselines** compute the same quantities as the measure row they are "
-        "compared with, with pandas (both tables read whole, look-ups sorted by "
+        "**Baselines** compute every value of the measure row they are compared "
+        "with (the profile baseline all of the profile, the full baseline also the "
+        "three sections the full result adds), with pandas (both tables read "
+        "whole, look-ups sorted by "
         "account and time, `groupby` per account and per day), numpy and scipy, "
         "using the same formulas: the latest active look-up per account, "
         "status-count increases between consecutive look-ups, type-1 quantiles "
@@ -612,6 +614,13 @@ def main() -> int:  # noqa: PLR0915
         "the two implementations that agree (headline values, interval bounds, "
         "standard errors, shares, table counts, the series, the ratios; floats "
         f"to a relative {REL_TOL:g}).",
+        "",
+        "measure reads the look-ups once (one SQL statement), sorts them by "
+        "account in memory (stably: rows already in time order stay so) and "
+        "derives the latest active look-up, the status-count increases, the "
+        "look-up before suspension and the daily series from that one pass; the "
+        "profile counts categories and distinct values once and matches names "
+        "once per distinct name.",
         "",
         run_line(started, load_start),
         "",

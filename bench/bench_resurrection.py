@@ -384,6 +384,8 @@ def main() -> None:
                   "### cProfile (own time, top 25)", "", "```",
                   res["profile"]["tottime"].strip(), "```"]
     lines += REPRODUCE
+    for f in (links_out, trace):  # scratch files of the child
+        Path(f).unlink(missing_ok=True)
     text = "\n".join(lines) + "\n"
     print(text)
     if args.results != "-":

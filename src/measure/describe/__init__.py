@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from measure.describe._compare import (
     compare_estimates,
 )
 from measure.describe._hyperactive import (
+    HYPERACTIVE_COLUMNS,
     HYPERACTIVE_PER_DAY,
     THRESHOLDS,
     HyperactiveResult,
@@ -98,6 +100,9 @@ def _profile_one(ds: Dataset, cohort: Cohort, network: Any, *, level: float,
                                  semi=use_semi_join(ds, cohort.n))
     df, info = account_table(ds, cohort, burst_hours=burst_hours,
                              activity_source=activity_source, scan=scan)
+    if scan is not None:  # the account table holds these columns now
+        scan = replace(scan, latest=scan.latest.clear(),
+                       activity=scan.activity.clear())
     ests, tables, reps = profile(df, info, cohort, level=level, n_boot=n_boot,
                                  seed=seed, active_days=active_days,
                                  keep_replicates=keep_replicates)
@@ -214,6 +219,8 @@ def analyze(  # noqa: C901, PLR0913
             warnings.append(f"{missing_obs} of {coh.n} cohort accounts have no active "
                             "look-up: their counts are missing, not zero")
         src = info["activity_source"]
+        # the rest needs only these columns: let the others go
+        df = df.select(HYPERACTIVE_COLUMNS)
         hyp = None
         if src in ("tweets", "lookups"):
             hyp = hyperactive(df, src, burst_hours=burst_hours, level=level,

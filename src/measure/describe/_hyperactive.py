@@ -28,6 +28,9 @@ from measure.describe._stats import share_estimate
 THRESHOLDS = (1, 5, 10, 20, 50, 100, 150)
 #: The census's hyperactive line (tweets per day).
 HYPERACTIVE_PER_DAY = 50.0
+#: Columns of the account table the section reads (and keeps, per account).
+HYPERACTIVE_COLUMNS = ("account_id", "screen_name", "n_tweets", "span_days",
+                       "tweets_per_day", "burst")
 
 
 def half_volume_k(volume: np.ndarray, share: float = 0.5) -> int:
@@ -47,7 +50,10 @@ def _runs_descending(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     new[0] = True
     np.not_equal(v[1:], v[:-1], out=new[1:])
     idx = np.flatnonzero(new)
-    return v[idx], np.diff(np.append(idx, v.size))
+    counts = np.empty(idx.size, dtype=np.int64)
+    np.subtract(idx[1:], idx[:-1], out=counts[:-1])
+    counts[-1] = v.size - idx[-1]
+    return v[idx], counts
 
 
 def _boot_half_volume(vol: np.ndarray, B: int, rng: np.random.Generator,
@@ -184,9 +190,13 @@ def hyperactive(df: pl.DataFrame, source: str, *, burst_hours: int = 24,
     accounts the collection could see is itself shaped by activity. Design weights
     are not used: the section describes the cohort's own accounts.
     """
-    acc = df.select("account_id", "screen_name", "n_tweets", "span_days",
-                    "tweets_per_day", "burst").filter(
-        pl.col("tweets_per_day").is_not_null()).sort("n_tweets", descending=True)
+    # accounts with a rate, by volume (ties in table order); one gather
+    has = pl.col("tweets_per_day").is_not_null()
+    order = df.select(pl.arg_sort_by(
+        pl.when(has).then(pl.col("n_tweets")), descending=True, nulls_last=True,
+        maintain_order=True).head(pl.len() - pl.col("tweets_per_day").null_count()
+                                  )).to_series()
+    acc = df.select(pl.col(HYPERACTIVE_COLUMNS).gather(order))
     warnings: list[str] = []
     n = acc.height
     if n == 0:

@@ -54,6 +54,9 @@ NAME_TOKENS: dict[str, str] = {
     "muhajir": r"muhaji?r|مهاجر",
 }
 
+#: Matches a name holding any of the tokens.
+_ANY_TOKEN = "|".join(f"(?:{p})" for p in NAME_TOKENS.values())
+
 #: Log-scale histogram edges: 0 then 1, 2, 5, 10, 20, 50, ... (1-2-5 series).
 def log_edges(max_value: float) -> list[float]:
     """Histogram edges ``[0, 1, 2, 5, 10, ...]`` up to beyond ``max_value``."""
@@ -244,9 +247,9 @@ def account_table(ds: Dataset, cohort: Cohort, *, burst_hours: int = 24,
                              in_follower_share=pl.lit(None, pl.Float64))
     # normalise each distinct location once (few distinct values, many accounts)
     locs = df["location"].drop_nulls().unique()
-    df = df.with_columns(location_norm=pl.col("location").replace_strict(
-        locs, [normalise_location(v) for v in locs], default=None,
-        return_dtype=pl.Utf8))
+    norm = pl.Series("location_norm", [normalise_location(v) for v in locs],
+                     dtype=pl.Utf8)
+    df = df.with_columns(norm.gather(df["location"].cast(pl.Enum(locs)).to_physical()))
     return df, info
 
 
@@ -396,38 +399,46 @@ def _locations(df: pl.DataFrame, w: np.ndarray | None, level: float
 
 def _creation_months(df: pl.DataFrame, w: np.ndarray | None, level: float
                      ) -> pl.DataFrame:
-    """Accounts per creation month (``YYYY-MM-01``) with shares."""
+    """Accounts per creation month (``YYYY-MM-01``, UTC) with shares."""
     c = df["created_at"]
     has = c.is_not_null()
-    key = (c.dt.year().cast(pl.Int32) * 12 + c.dt.month().cast(pl.Int32) - 1
+    # count per day first (few distinct days), then name the months of those
+    day = (c.cast(pl.Datetime("us", "UTC")).to_physical() // 86_400_000_000
            ).filter(has)
     wh = None if w is None else w[has.to_numpy()]
-    g = _group_counts(key, wh)
-    g = g.with_columns(value=pl.format(
-        "{}-{}-01", (pl.col("value") // 12).cast(pl.Utf8).str.pad_start(4, "0"),
-        (pl.col("value") % 12 + 1).cast(pl.Utf8).str.pad_start(2, "0")))
-    sw, neff = _weight_sums(wh, key.len())
-    return _category_rows("month", g, key.len(), sw, neff, level).sort("month")
+    d = _group_counts(day, wh).with_columns(
+        pl.col("value").cast(pl.Int32).cast(pl.Date))
+    g = d.group_by(pl.col("value").dt.strftime("%Y-%m-01")).agg(
+        pl.col("count").sum(), pl.col("wsum").sum())
+    sw, neff = _weight_sums(wh, day.len())
+    return _category_rows("month", g, day.len(), sw, neff, level).sort("month")
 
 
 def _token_hits(names: pl.Series) -> dict[str, np.ndarray]:
     """Whether each name (lower-cased) matches each of :data:`NAME_TOKENS`.
 
-    Names that repeat (display names) are matched once per distinct name.
+    Names that repeat (display names) are matched once per distinct name; other
+    names are matched against all tokens at once first, and only the names that
+    hold one against each token.
     """
     s = names.fill_null("")
     sample = s.head(50_000)
     if sample.len() and sample.n_unique() <= sample.len() // 10:
         uniq = s.unique()
-        code = s.replace_strict(uniq, pl.int_range(uniq.len(), eager=True),
-                                return_dtype=pl.UInt32).to_numpy()
+        code = s.cast(pl.Enum(uniq)).to_physical().to_numpy()
         low = uniq.str.to_lowercase()
         return {tok: low.str.contains(pat).to_numpy()[code]
                 for tok, pat in NAME_TOKENS.items()}
     low = s.str.to_lowercase()
-    hits = pl.select([low.str.contains(pat).alias(tok)
-                      for tok, pat in NAME_TOKENS.items()])
-    return {tok: hits[tok].to_numpy() for tok in NAME_TOKENS}
+    some = low.str.contains(_ANY_TOKEN).arg_true()
+    sub = low.gather(some)
+    at = some.to_numpy()
+    out = {}
+    for tok, pat in NAME_TOKENS.items():
+        hit = np.zeros(s.len(), dtype=bool)
+        hit[at] = sub.str.contains(pat).to_numpy()
+        out[tok] = hit
+    return out
 
 
 def profile(df: pl.DataFrame, info: dict, cohort: Cohort, *, level: float = 0.95,

@@ -94,7 +94,7 @@ def match_sorted(ids: pl.Series, keys: pl.Series) -> np.ndarray:
     inside = pos < ids.len()
     found = np.zeros(pos.size, dtype=bool)
     found[inside] = (ids.gather(pos[inside]) == keys.filter(
-        pl.Series(inside))).to_numpy()
+        pl.Series(inside))).fill_null(False).to_numpy()
     return np.where(found, pos, -1)
 
 
@@ -149,43 +149,55 @@ def scan_observations(ds: Any, ids: pl.Series, *, semi: bool | None = None
     o = _read(ds, counts, semi).with_columns(pl.col("account_id").cast(ids.dtype))
     o = o.rename({c: SHORT[c] for c in _sql.COUNT_COLUMNS})
     # by account, keeping the order of the rows; by time too unless they had it
-    o = o.sort("account_id", maintain_order=True)
-    if o.select((~_starts() & (pl.col("ts") < pl.col("ts").shift(1))).any()).item():
-        o = o.sort("account_id", "ts")
+    o = _sorted(o, ["account_id"])
+    if o.select((~_starts("account_id") & (pl.col("ts") < pl.col("ts").shift(1)))
+                .any()).item():
+        o = _sorted(o, ["account_id", "ts"])
     # the accounts of the look-ups and their places among the cohort's ids
-    seen = o.filter(_starts())["account_id"]
+    seen = o.select(pl.col("account_id").filter(_starts("account_id"))).to_series()
     pos = None
     if not seen.equals(ids):
         pos = match_sorted(ids, seen)
         if bool((pos < 0).any()):  # leave out look-ups of other accounts
             o = o.filter(pl.col("account_id").is_in(ids.implode()))
-            pos = pos[pos >= 0]
-    flags = o.lazy().with_columns(
-        g=pl.col("account_id").rle_id(),
-        start=_starts(),
-        active=pl.col("code") == 0,
-        susp=pl.col("code") == 1,
-    ).with_columns(
-        # suspended look-ups of the account before this row
-        susp_before=_within(pl.col("susp"), pl.col("start")),
+            seen, pos = seen.filter(pl.Series(pos >= 0)), pos[pos >= 0]
+    # g numbers the accounts (rows of one account are adjacent)
+    flags = o.lazy().select(
+        pl.col("account_id").rle_id().alias("g"),
+        *[c for c in o.columns if c not in ("account_id", "code")],
+        (pl.col("code") == 0).alias("active"),
+        (pl.col("code") == 1).alias("susp"),
+    ).with_columns(start=_starts()).with_columns(
+        # no suspended look-up of the account before this row
+        clean=_within(pl.col("susp"), pl.col("start")) == 0,
     ).collect()
     del o
     n = ids.len()
-    latest = _aligned(n, _latest(flags).collect(), pos)
-    activity = _aligned(n, _activity(flags), pos)
-    before = _before(flags).collect()
+    # each step drops the columns no later step reads (their memory is reused)
     series = _series(flags)
+    flags = flags.drop("day", "start")
+    before = _before(flags).collect()
+    before = before.select(seen.gather(before["g"]), pl.exclude("g"))
+    flags = flags.drop("susp", "clean")
+    latest = _aligned(n, _latest(flags).collect(), pos)
+    flags = flags.drop("followers", "friends")
+    activity = _aligned(n, _activity(flags), pos)
     return LookupScan(ids, latest, activity, before, series, counts)
 
 
-def _starts() -> pl.Expr:
+def _sorted(o: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Sort ``o`` by ``by``, keeping the order of rows with equal keys."""
+    return o.sort(by, maintain_order=True)
+
+
+def _starts(col: str = "g") -> pl.Expr:
     """Flag the first row of each account (rows sorted by account)."""
-    return pl.col("account_id").ne_missing(pl.col("account_id").shift(1))
+    return pl.col(col).ne_missing(pl.col(col).shift(1))
 
 
-def _ends() -> pl.Expr:
+def _ends(col: str = "g") -> pl.Expr:
     """Flag the last row of each account (rows sorted by account)."""
-    return pl.col("account_id").ne_missing(pl.col("account_id").shift(-1))
+    return pl.col(col).ne_missing(pl.col(col).shift(-1))
 
 
 def _within(flag: pl.Expr, start: pl.Expr) -> pl.Expr:
@@ -201,14 +213,9 @@ def _latest(flags: pl.DataFrame) -> pl.LazyFrame:
     ).with_columns(pl.col("last_active_at").cast(UTC_US))
 
 
-def _segments(start: np.ndarray) -> np.ndarray:
-    """Row numbers where segments begin (``start`` flags them)."""
-    return np.flatnonzero(start)
-
-
 def _activity(flags: pl.DataFrame) -> pl.DataFrame:
     """Status-count deltas between consecutive active look-ups with a count."""
-    same = pl.col("account_id") == pl.col("account_id").shift(1)
+    same = pl.col("g") == pl.col("g").shift(1)
     pairs = flags.lazy().filter(pl.col("active") & pl.col("statuses").is_not_null()
                                 ).with_columns(
         prev_ts=pl.col("ts").shift(1),
@@ -217,48 +224,39 @@ def _activity(flags: pl.DataFrame) -> pl.DataFrame:
     ).filter(same.fill_null(False)).with_columns(
         gap=(pl.col("ts") - pl.col("prev_ts")) / _US_PER_DAY,
     ).select(
-        "g", "account_id", "ts", "prev_ts", "inc", "gap",
+        "g", "ts", "prev_ts", "inc", "gap",
         rate=pl.col("inc") / pl.max_horizontal(pl.col("gap"), pl.lit(1.0)),
-        start=_starts(), up_end=(pl.col("inc") > 0),
+        single=_starts() & _ends(),
     ).collect()
-    if pairs.height == 0:
-        return pl.DataFrame(schema={
-            "g": flags.schema["g"], "n_tweets": pl.Int64,
-            "first_tweet": UTC_US, "last_tweet": UTC_US, "burst": pl.Float64,
-            "span_days": pl.Float64})
-    # per account: sums and maxima over its run of rows
-    at = _segments(pairs["start"].to_numpy())
-    ts = pairs["ts"].to_numpy()
-    inc = pairs["inc"].to_numpy()
-    # the last look-up with an increase: the last row with one in each run
-    up = np.flatnonzero(pairs["up_end"].to_numpy())
-    run = np.searchsorted(at, up, side="right") - 1
-    last_up = np.full(at.size, -1, dtype=np.int64)
-    last_up[run] = up  # later rows of a run overwrite earlier ones
-    has_up = last_up >= 0
-    last = pl.Series("last_tweet", ts[np.where(has_up, last_up, 0)]).cast(UTC_US)
-    return pl.DataFrame([
-        pairs["g"].gather(at),
-        pl.Series("n_tweets", np.add.reduceat(inc, at)),
-        pairs["prev_ts"].gather(at).cast(UTC_US).alias("first_tweet"),
-        last.set(pl.Series(~has_up), None),
-        pl.Series("burst", np.maximum.reduceat(pairs["rate"].to_numpy(), at)),
-        pl.Series("span_days", np.add.reduceat(pairs["gap"].to_numpy(), at)),
-    ])
+    # accounts with one pair of look-ups need no grouping
+    one = pairs.lazy().filter("single").select(
+        "g", n_tweets="inc", first_tweet="prev_ts",
+        last_tweet=pl.when(pl.col("inc") > 0).then(pl.col("ts")),
+        burst="rate", span_days="gap")
+    many = pairs.lazy().filter(~pl.col("single")).group_by("g").agg(
+        pl.col("inc").sum().alias("n_tweets"),
+        pl.col("prev_ts").min().alias("first_tweet"),
+        pl.col("ts").filter(pl.col("inc") > 0).max().alias("last_tweet"),
+        pl.col("rate").max().alias("burst"),
+        pl.col("gap").sum().alias("span_days"),
+    ).sort("g")
+    one, many = pl.collect_all([one, many])
+    return one.merge_sorted(many, key="g").with_columns(
+        pl.col("first_tweet").cast(UTC_US), pl.col("last_tweet").cast(UTC_US))
 
 
 def _before(flags: pl.DataFrame) -> pl.LazyFrame:
     """Select the latest active look-up before the first suspended one, per account."""
-    # the first suspended look-up after this row, if it is the account's
+    # the next suspended look-up from this row on: the first one of the account
+    # when no suspended look-up came before
     t_next = pl.when("susp").then(pl.col("ts")).backward_fill()
-    a_next = pl.when("susp").then(pl.col("account_id")).backward_fill()
+    g_next = pl.when("susp").then(pl.col("g")).backward_fill()
     lf = flags.lazy().with_columns(
-        susp_at=pl.when((pl.col("susp_before") == 0) & (a_next == pl.col("account_id")))
-        .then(t_next))
-    keep = pl.col("active") & (pl.col("susp_before") == 0) & (
+        susp_at=pl.when(pl.col("clean") & (g_next == pl.col("g"))).then(t_next))
+    keep = pl.col("active") & pl.col("clean") & (
         pl.col("susp_at").is_null() | (pl.col("ts") < pl.col("susp_at")))
     return lf.filter(keep).filter(_ends()).select(
-        "account_id", pl.col("ts").cast(UTC_US).alias("last_active_at"),
+        "g", pl.col("ts").cast(UTC_US).alias("last_active_at"),
         pl.col("susp_at").cast(UTC_US).alias("suspended_at"),
         pl.col("susp_at").is_not_null().alias("suspended"),
         "statuses", "friends", "followers")
@@ -272,26 +270,28 @@ def _series(flags: pl.DataFrame) -> pl.DataFrame:
         pair_id=pl.col("pair").cast(pl.Int64).cum_sum(),
         first_active=pl.col("active") & (_within(pl.col("active"), pl.col("pair"))
                                          == 0),
-        first_susp=pl.col("susp") & (pl.col("susp_before") == 0))
+        first_susp=pl.col("susp") & pl.col("clean"))
     counts = lf.group_by("day").agg(
         pl.col("pair").sum().cast(pl.Int64).alias("looked_up"),
         pl.col("first_active").sum().cast(pl.Int64).alias("alive"),
-        (pl.col("pair") & (pl.col("susp_before") == 0)).sum().cast(pl.Int64)
-        .alias("at_risk"),
+        (pl.col("pair") & pl.col("clean")).sum().cast(pl.Int64).alias("at_risk"),
         pl.col("first_susp").sum().cast(pl.Int64).alias("newly_suspended"),
         pl.col("start").sum().cast(pl.Int64).alias("new_accounts"),
     )
     # followers of an alive account on a day: the largest of its active look-ups
+    # (accounts looked up once that day need no grouping)
     fol = lf.filter(pl.col("active") & pl.col("followers").is_not_null()).select(
-        "day", "followers", first=pl.col("pair_id").ne_missing(
-            pl.col("pair_id").shift(1))).collect()
-    at = _segments(fol["first"].to_numpy())
-    fol = pl.DataFrame([
-        fol["day"].gather(at),
-        pl.Series("followers", np.maximum.reduceat(fol["followers"].to_numpy(), at)
-                  if at.size else np.zeros(0, dtype=np.int64))]).lazy()
+        "day", "followers", "pair_id",
+        single=_starts("pair_id") & _ends("pair_id")).collect()
+    fol = pl.concat([
+        fol.lazy().filter("single").select("day", "followers"),
+        fol.lazy().filter(~pl.col("single")).group_by("pair_id").agg(
+            pl.col("day").first(), pl.col("followers").max()).select(
+            "day", "followers")])
     stats = fol.group_by("day").agg(
-        pl.col("followers").cast(pl.Float64).mean().alias("mean_followers"),
+        # exact integer sum, divided once (as SQL's avg of integers)
+        (pl.col("followers").sum().cast(pl.Float64) / pl.len()).alias(
+            "mean_followers"),
         pl.col("followers").cast(pl.Float64).std(ddof=1).alias("sd_followers"),
         pl.len().cast(pl.Int64).alias("n_followers"))
     out = counts.join(stats, on="day", how="left").with_columns(

@@ -280,7 +280,10 @@ def distinct_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     new[0] = True
     np.not_equal(xs[1:], xs[:-1], out=new[1:])
     idx = np.flatnonzero(new)
-    return xs[idx], np.diff(np.append(idx, xs.size))
+    counts = np.empty(idx.size, dtype=np.int64)
+    np.subtract(idx[1:], idx[:-1], out=counts[:-1])
+    counts[-1] = xs.size - idx[-1]
+    return xs[idx], counts
 
 
 def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C901
