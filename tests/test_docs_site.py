@@ -40,6 +40,8 @@ EXAMPLE_PAGES = {
     "docs/resurrection.md": True,
     "docs/census.md": True,
     "docs/capture.md": True,
+    "docs/simulation.md": True,
+    "docs/ingest.md": True,
     "README.md": True,
 }
 
@@ -66,12 +68,16 @@ class Block:
     page: str
     line: int  # line of the opening fence, 1-based
     lang: str
-    marker: str  # "runnable", "output", "not-run" or "" (no marker)
+    # "runnable", "output", "not-run", "worked-example" (run by the ingest tests,
+    # which find the block by its marker) or "" (no marker)
+    marker: str
     code: str
 
 
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
-MARKER = re.compile(r"<!--\s*(runnable|output|not-run)\b[^>]*-->\s*\n\s*$")
+MARKER = re.compile(
+    r"<!--\s*(runnable|output|not-run|worked-example)\b[^>]*-->\s*\n\s*$"
+)
 
 
 def blocks(page: str) -> list[Block]:
@@ -273,7 +279,7 @@ def test_examples_run_and_print_what_the_page_shows(page, tmp_path):
 def test_every_code_block_of_an_example_page_is_run_or_says_why_not(page):
     for b in blocks(page):
         if b.lang in ("python", "bash", "console", "sh"):
-            assert b.marker in ("runnable", "not-run"), (
+            assert b.marker in ("runnable", "not-run", "worked-example"), (
                 f"{page}:{b.line}: mark the block <!-- runnable --> or "
                 "<!-- not-run: reason -->"
             )
