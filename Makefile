@@ -26,7 +26,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not calibration"
 
 # The calibration protocol (docs/validation.md): every family on 100 plain and 100
-# stress worlds from the reporting seeds; writes docs/calibration.md (~5 min).
+# stress worlds from the reporting seeds; writes docs/calibration.md (over an hour
+# on 2 cores; --shards DIR lets a stopped run resume).
 calibrate: $(STAMP)
 	$(BIN)/python -m measure.simulate.calibrate --worlds 100
 
