@@ -1,19 +1,27 @@
 """Every family's result satisfies one contract (``measure._contract.Result``).
 
-Each family runs once on the ``small`` simulated world (seed 1) with its fast
-options; the tests check the members and their types, the ``headline`` object of
-``to_dict()`` (the ``--json`` output), the fixed ``to_polars()`` columns, and
-``conf_int(level)``: recomputed where the method allows it (capture, census,
-resurrection), a clear error naming the family where it does not (churn,
-describe).
+Each family runs once on a pinned copy of the ``small`` simulated world (seed 1)
+whose ``observations.parquet`` differs from its manifest by one byte of the
+writer's name in the Parquet footer (the same rows), opened with
+``allow_modified=True``, with its fast options; the tests check the members and
+their types, that the dataset's warning comes first in the result's
+``warnings`` and ``to_dict()``, the ``headline`` object of ``to_dict()`` (the
+``--json`` output), the fixed ``to_polars()`` columns, and ``conf_int(level)``,
+recomputed from the result by the method that made the stored interval in every
+family, with a clear error naming the family when a result does not keep what
+that needs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import math
+import pickle
+import shutil
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +29,7 @@ import pytest
 
 from measure._contract import HEADLINE_KEYS, Result, dataset_id
 from measure._results import RESULT_COLUMNS, Estimate
-from measure.errors import EstimationError
+from measure.errors import EstimationError, ModifiedDatasetWarning
 
 #: Fast options per family (bootstrap and sampler sizes cut, side models off).
 FAST: dict[str, dict[str, Any]] = {
@@ -33,19 +41,47 @@ FAST: dict[str, dict[str, Any]] = {
 }
 FAMILIES = tuple(FAST)
 #: Families whose headline interval is recomputed at another level.
-RECOMPUTE = ("capture", "census", "resurrection")
+RECOMPUTE = FAMILIES
 
 
 @pytest.fixture(scope="module")
-def results(small_world: Path) -> dict[str, Any]:
-    """Each family's ``analyze`` on the small world."""
+def modified_world(small_world: Path, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Path:
+    """The small world with one byte of a Parquet footer's writer name changed."""
+    root = tmp_path_factory.mktemp("contract") / "world"
+    shutil.copytree(small_world, root, copy_function=shutil.copy2)
+    path = root / "observations.parquet"
+    data = bytearray(path.read_bytes())
+    i = data.rfind(b"Polars")
+    assert i > 0, "the footer names its writer"
+    data[i + 1] ^= 1  # 'o' -> 'n': another byte, the same readable rows
+    path.write_bytes(bytes(data))
+    return root
+
+
+@pytest.fixture(scope="module")
+def opened_warnings(modified_world: Path) -> list[str]:
+    """``Dataset.warnings`` of the modified world opened with allow_modified."""
+    import measure
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModifiedDatasetWarning)
+        with measure.open(modified_world, allow_modified=True) as ds:
+            return list(ds.warnings)
+
+
+@pytest.fixture(scope="module")
+def results(modified_world: Path) -> dict[str, Any]:
+    """Each family's ``analyze`` on the modified small world."""
     import measure
 
     out = {}
     for fam in FAMILIES:
         mod = importlib.import_module(f"measure.{fam}")
-        with measure.open(small_world) as ds:
-            out[fam] = mod.analyze(ds, **FAST[fam])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ModifiedDatasetWarning)
+            with measure.open(modified_world, allow_modified=True) as ds:
+                out[fam] = mod.analyze(ds, **FAST[fam])
     return out
 
 
@@ -149,11 +185,48 @@ def test_conf_int_at_lower_level_is_nested_inside_the_higher_one(
     assert lo90 <= res.estimate.estimate <= hi90
 
 
-@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in RECOMPUTE])
-def test_conf_int_at_another_level_raises_naming_the_family(
+def _without_kept_data(res: Any) -> Any:
+    """The result with what its headline interval is formed from dropped."""
+    from measure.churn._result import ChurnResult
+    from measure.describe._result import HEADLINE_TERM, DescribeResult
+
+    if isinstance(res, ChurnResult):
+        curve = dataclasses.replace(res.overall.curve, scale=None, pooled=None)
+        return dataclasses.replace(
+            res, overall=dataclasses.replace(res.overall, curve=curve))
+    assert isinstance(res, DescribeResult)
+    ests = tuple(dataclasses.replace(e, extra={}) if e.term == HEADLINE_TERM else e
+                 for e in res.estimates())
+    return dataclasses.replace(res, estimates=ests)
+
+
+@pytest.mark.parametrize("family", ["churn", "describe"])
+def test_conf_int_at_another_level_raises_naming_the_family_without_kept_data(
         results: dict[str, Any], family: str) -> None:
+    res = _without_kept_data(results[family])
+    assert res.conf_int() == results[family].conf_int()
     with pytest.raises(EstimationError, match=rf"^{family}: .*level=0\.9\)"):
-        results[family].conf_int(0.9)
+        res.conf_int(0.9)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_dataset_warnings_lead_the_result_warnings_and_its_json(
+        results: dict[str, Any], opened_warnings: list[str], family: str) -> None:
+    # a notebook user sees the modified-data warning on the result itself
+    assert opened_warnings and opened_warnings[0].startswith("MODIFIED DATA")
+    res = results[family]
+    n = len(opened_warnings)
+    assert list(res.warnings[:n]) == opened_warnings
+    assert res.warnings.count(opened_warnings[0]) == 1
+    assert res.to_dict()["warnings"][:n] == opened_warnings
+    assert opened_warnings[0] in res.summary()
+    # the id still reads, compares and pickles as the plain string
+    assert res.dataset == str(res.dataset)
+    back = pickle.loads(pickle.dumps(res.dataset))
+    assert back == res.dataset and back.warnings == tuple(opened_warnings)
+    # building the result again keeps one copy of each warning
+    again = dataclasses.replace(res)
+    assert again.warnings == res.warnings
 
 
 def test_capture_single_model_intervals_recompute_at_another_level(

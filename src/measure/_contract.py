@@ -6,9 +6,9 @@ Whatever the family (``census``, ``capture``, ``churn``, ``resurrection``,
 * ``estimate``: the headline :class:`~measure.Estimate`; ``estimates()``: every
   quantity held, as a list of :class:`~measure.Estimate`;
 * ``conf_int(level=None)``: the stored interval of the headline, or the interval
-  recomputed at another ``level`` where the method allows it without refitting
-  (an :class:`~measure.errors.EstimationError` naming the family says so when it
-  does not);
+  recomputed at another ``level`` without refitting (an
+  :class:`~measure.errors.EstimationError` naming the family says so when the
+  result cannot);
 * ``summary()`` (its first line is the quotable headline sentence),
   ``_repr_html_()``, ``to_polars()`` (columns ``term, estimate, std_error,
   ci_low, ci_high, level``), ``to_dict()`` (exactly the ``--json`` output, with a
@@ -36,17 +36,37 @@ Which families recompute an interval at another level:
   headline total (widened to the misclassification grid at that level when the
   coder error rates are not identified), or with known error rates the
   Wilson–MOVER interval through the Rogan–Gladen correction;
-* ``churn`` (the band behind the median is pooled over imputations whose degrees
-  of freedom are not kept) and ``describe`` (the median's order-statistic
-  interval needs the cohort's follower counts, which are not kept): not at
-  another level; run ``analyze(..., level=...)``.
+* ``churn``: the median by inverting the pointwise band of the curve behind it
+  (Brookmeyer & Crowley 1982), formed again at that level from what the result
+  keeps: Rubin's rules over the per-time pooled cumulative hazard, within- and
+  between-imputation variances and degrees of freedom; the log-log band from
+  the variances of the midpoint Kaplan--Meier curve or of the cumulative
+  incidence; with ``estimator="turnbull"`` the percentile interval of the kept
+  bootstrap medians;
+* ``describe``: the median's distribution-free order-statistic interval (Hahn &
+  Meeker 1991) from the distinct follower counts and their numbers of accounts;
+  for a weighted cohort the percentile interval of the kept bootstrap medians,
+  or Woodruff's interval from the distinct counts and their weight shares.
+
+For churn and describe the interval at ``level`` is exactly the one
+``analyze(..., level=level)`` with the same seed gives. A result that does not
+keep what its family needs (one built by hand) raises an
+:class:`~measure.errors.EstimationError` naming the family.
+
+The warnings of the dataset a result was drawn from (such as that of a modified
+dataset opened with ``allow_modified=True``) come first in its ``warnings``:
+:func:`dataset_id` carries them and :meth:`ResultMixin.__post_init__` puts them
+there.
 
 References
 ----------
+* Brookmeyer, R. & Crowley, J. (1982). A confidence interval for the median
+  survival time. *Biometrics* 38, 29-41.
 * Chao, A. (1987). Estimating the population size for capture-recapture data
   with unequal catchability. *Biometrics* 43, 783-791.
 * Cormack, R. M. (1992). Interval estimation for mark-recapture studies of
   closed populations. *Biometrics* 48, 567-576.
+* Hahn, G. J. & Meeker, W. Q. (1991). *Statistical Intervals*. Wiley, sec. 5.2.
 * Rubin, D. B. (1987). *Multiple Imputation for Nonresponse in Surveys*. Wiley.
 * Turek, D. & Fletcher, D. (2012). Model-averaged Wald confidence intervals.
   *Computational Statistics & Data Analysis* 56, 2809-2815.
@@ -56,6 +76,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import polars as pl
@@ -109,7 +130,33 @@ def _clean(v: Any) -> float | None:
     return None if math.isnan(v) or math.isinf(v) else v
 
 
-def dataset_id(ds: Any) -> str:
+class DatasetId(str):
+    """The id of a dataset (a ``str``), carrying the dataset's warnings.
+
+    :func:`dataset_id` returns one; a result built with it puts those warnings
+    first in its own ``warnings`` (:meth:`ResultMixin.__post_init__`), so that
+    the warning of a modified dataset opened with ``allow_modified=True`` is on
+    every result drawn from it.
+
+    Attributes
+    ----------
+    warnings
+        ``Dataset.warnings`` when the id was taken.
+    """
+
+    warnings: tuple[str, ...]
+
+    def __new__(cls, value: str, warnings: Sequence[str] = ()) -> DatasetId:
+        """Build the id ``value`` carrying ``warnings``."""
+        self = super().__new__(cls, value)
+        self.warnings = tuple(warnings)
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DatasetId, (str(self), self.warnings))
+
+
+def dataset_id(ds: Any) -> DatasetId:
     """Return the id of a dataset as ``measure pin`` prints it.
 
     Parameters
@@ -119,11 +166,33 @@ def dataset_id(ds: Any) -> str:
 
     Returns
     -------
-    str
-        ``name@sha256:<digest>`` for a pinned dataset, else its name.
+    DatasetId
+        ``name@sha256:<digest>`` for a pinned dataset, else its name (a
+        ``str``), carrying the dataset's ``warnings``.
     """
     digest = getattr(ds, "digest", None)
-    return f"{ds.name}@sha256:{digest}" if digest else str(ds.name)
+    value = f"{ds.name}@sha256:{digest}" if digest else str(ds.name)
+    return DatasetId(value, getattr(ds, "warnings", None) or ())
+
+
+def dataset_warnings(dataset: Any, warnings: Sequence[str]) -> tuple[str, ...]:
+    """``warnings`` with those carried by a dataset id first, each once.
+
+    Parameters
+    ----------
+    dataset
+        A result's ``dataset``: a :class:`DatasetId`, a plain id or ``None``.
+    warnings
+        The result's own warnings.
+
+    Returns
+    -------
+    tuple of str
+        The dataset's warnings (none unless ``dataset`` is a :class:`DatasetId`),
+        then the result's own ones not among them.
+    """
+    first = tuple(getattr(dataset, "warnings", ()) or ())
+    return (*first, *(w for w in warnings if w not in first))
 
 
 def deprecated(old: str, new: str, *, stacklevel: int = 3) -> None:
@@ -203,13 +272,21 @@ class ResultMixin:
 
     A subclass sets :attr:`family` and :attr:`unit`, defines
     :meth:`headline_sentence`, and overrides :meth:`_recompute_ci` when its method
-    can give the headline interval at another level.
+    can give the headline interval at another level. A subclass that defines its
+    own ``__post_init__`` calls ``super().__post_init__()``.
     """
 
     #: Name of the method family (used in messages).
     family: ClassVar[str] = ""
     #: Unit of the headline estimate.
     unit: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        """Put the dataset's warnings first in ``warnings`` (see :class:`DatasetId`)."""
+        own = getattr(self, "warnings", ())
+        merged = dataset_warnings(getattr(self, "dataset", None), own)
+        if merged != tuple(own):
+            object.__setattr__(self, "warnings", merged)
 
     def headline_sentence(self) -> str:
         """One quotable sentence with the headline and its interval."""
@@ -269,10 +346,16 @@ class ResultMixin:
 
     def _recompute_ci(self, level: float) -> tuple[float, float]:
         """Headline interval at ``level`` (the default: not possible)."""
+        raise self._cannot_recompute(level)
+
+    def _cannot_recompute(self, level: float, reason: str | None = None
+                          ) -> EstimationError:
+        """Return the error saying that ``level`` needs a new run, and why."""
         e: Estimate = self.estimate  # type: ignore[attr-defined]
-        raise EstimationError(
+        why = reason if reason is not None else self._no_recompute_reason()
+        return EstimationError(
             f"{self.family}: the interval of {e.term} cannot be recomputed at level "
-            f"{level:g} from the result ({self._no_recompute_reason()}); run "
+            f"{level:g} from the result ({why}); run "
             f"measure.{self.family}.analyze(..., level={level:g})")
 
     def _no_recompute_reason(self) -> str:
@@ -294,5 +377,5 @@ class ResultMixin:
                        + ", ".join(e.term for e in ests))
 
 
-__all__ = ["HEADLINE_KEYS", "Result", "ResultMixin", "dataset_id", "deprecated",
-           "fmt_ci", "fmt_num", "fmt_pct"]
+__all__ = ["HEADLINE_KEYS", "DatasetId", "Result", "ResultMixin", "dataset_id",
+           "dataset_warnings", "deprecated", "fmt_ci", "fmt_num", "fmt_pct"]

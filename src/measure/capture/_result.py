@@ -139,6 +139,7 @@ class CaptureResult(ResultMixin):
         recorded = {"level": self.level, "criterion": self.criterion,
                     "sources": list(self.sources)}
         object.__setattr__(self, "options", recorded | dict(self.options))
+        super().__post_init__()
 
     # -- the result contract ---------------------------------------------------
     @property

@@ -169,6 +169,7 @@ class CensusResult(ResultMixin):
     def __post_init__(self) -> None:
         recorded = {"level": self.estimate.level, "metric": self.metric}
         object.__setattr__(self, "options", recorded | dict(self.options))
+        super().__post_init__()
 
     # -- accessors reading the same numbers as the table ----------------------------
     @property

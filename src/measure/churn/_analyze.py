@@ -265,7 +265,8 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,  # noqa: 
                 time=grid, estimate=mi.estimate[k:], ci_low=mi.ci_low[k:],
                 ci_high=mi.ci_high[k:], at_risk=km.n_at_risk(grid),
                 events=np.zeros(grid.size), var=mi.within[k:], level=level,
-                entry=km.entry, exit=km.exit, method=km.method)
+                entry=km.entry, exit=km.exit, method=km.method, scale="pooled",
+                pooled=None if mi.band is None else mi.band.take(slice(k, None)))
             meth = ("Kaplan-Meier (delayed entry) over multiply imputed event times "
                     f"({imputations} {_draws(mi.imputation)}, Rubin's rules on the "
                     "cumulative-hazard scale, log CI with Rubin's t)")
@@ -377,7 +378,7 @@ def _group(name: str, fr: pl.DataFrame, *, deleted: str, level: float,  # noqa: 
                        turnbull_at=tb_at, deleted=deleted, conditional_age=a0,
                        n_exited_before=n_before, turnbull_band=band,
                        estimator=estimator, curve=headline_curve,
-                       deletion_bounds=bounds)
+                       deletion_bounds=bounds, horizon=horizon)
 
 
 def _interval_ph(fr: pl.DataFrame, covs: list[str], *, cluster: str | None,
@@ -593,13 +594,51 @@ def _turnbull_estimates(band: TurnbullBand | None, *, a0: float,
                                   f"keeps more than half of its mass beyond {where}",
                                   method=meth, level=level, n=n)
     else:
-        ci = (band.median_ci[0], band.median_ci[1] if band.median_ci[1] <= h
-              else np.nan)
+        ci = _capped(band.median_ci, horizon)
         median = Estimate(term="median_days", estimate=band.median,
                           ci=ci, level=level, method=meth, n=n,
                           extra={"npmle_low": band.median_range[0],
                                  "npmle_high": band.median_range[1]})
     return tuple(surv), median
+
+
+def _capped(ci: tuple[float, float], horizon: float | None
+            ) -> tuple[float, float]:
+    """Open the upper end of a Turnbull median interval lying beyond ``horizon``."""
+    h = np.inf if horizon is None else horizon
+    return (ci[0], ci[1] if ci[1] <= h else np.nan)
+
+
+def median_interval(g: GroupResult, level: float) -> tuple[float, float]:
+    """Interval of a group's median at another ``level``, from the fitted curves.
+
+    The same interval as ``analyze(..., level=level)`` with the same seed: the
+    median and every imputation and bootstrap resample do not depend on the
+    level, only the band around them does. The band of the curve behind the
+    median is formed again at ``level`` (:meth:`SurvivalCurve.interval`: Rubin's
+    rules over the kept pooled quantities, or the log-log band from the kept
+    variance) and inverted (Brookmeyer & Crowley 1982); with
+    ``estimator="turnbull"`` the kept bootstrap medians give the percentile
+    interval at ``level``.
+
+    Raises
+    ------
+    ValueError
+        The group's curve does not keep what its band is formed from.
+    """
+    if g.estimator == "turnbull":
+        if g.turnbull_band is None:
+            raise ValueError("no Turnbull band: no suspension observed")
+        return _capped(g.turnbull_band.median_interval(level), g.horizon)
+    if g.deleted == "compete":
+        m = _median(g.cif_suspended.at_level(level), cumulative=True,
+                    n=g.n_accounts, level=level, method="", horizon=g.horizon)
+    else:
+        if g.curve is None:
+            raise ValueError("no curve behind the median")
+        m = _median(g.curve.at_level(level), cumulative=False, n=g.n_accounts,
+                    level=level, method="", horizon=g.horizon)
+    return m.ci
 
 
 def _logrank(fr: pl.DataFrame, level: float) -> Estimate | None:

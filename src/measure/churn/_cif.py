@@ -72,13 +72,40 @@ def cumulative_incidence(entry: np.ndarray, time: np.ndarray, cause: np.ndarray,
         var = (f**2 * ca - 2 * f * caf + caf2 + np.cumsum(b)
                - 2 * (f * cc - ccf))
         var = np.maximum(var, 0.0)
+    lo, hi = incidence_interval(f, var, level)
+    return SurvivalCurve(time=t, estimate=f, ci_low=lo, ci_high=hi, at_risk=n,
+                         events=dk, var=var, level=level, entry=se, exit=sx,
+                         method="Aalen-Johansen cumulative incidence (delayed entry)",
+                         start=0.0, scale="loglog_incidence")
+
+
+def incidence_interval(f: np.ndarray, var: np.ndarray, level: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise interval of a cumulative incidence on the ``log(-log F)`` scale.
+
+    ``F ** exp(+-z sd)`` with ``sd = sqrt(var) / (F |log F|)`` (delta method from
+    the variance of ``F``); the limits stay inside ``(0, 1)``, and equal ``F``
+    where ``F`` is 0 or 1.
+
+    Parameters
+    ----------
+    f
+        Cumulative incidence at each time.
+    var
+        Its variance (Marubini & Valsecchi 1995, eq. 10.10).
+    level
+        Confidence level.
+
+    Returns
+    -------
+    (low, high)
+    """
+    f = np.asarray(f, dtype=float)
+    var = np.asarray(var, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
         z = stats.norm.ppf(0.5 + level / 2)
-        # pointwise interval on the log(-log F) scale (stays inside (0, 1))
         lf = np.log(f)
         sd = np.sqrt(var) / (f * np.abs(lf))
         lo = np.where((f > 0) & (f < 1), f ** np.exp(z * sd), f)
         hi = np.where((f > 0) & (f < 1), f ** np.exp(-z * sd), f)
-    return SurvivalCurve(time=t, estimate=f, ci_low=lo, ci_high=hi, at_risk=n,
-                         events=dk, var=var, level=level, entry=se, exit=sx,
-                         method="Aalen-Johansen cumulative incidence (delayed entry)",
-                         start=0.0)
+    return lo, hi

@@ -43,7 +43,8 @@ Analysis 1, 171-186.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -61,8 +62,18 @@ from measure.churn._imputation import (
 #: variance is 0 (``nu`` infinite), at this cap.
 MAX_DF = 1e6
 
+#: How a curve's pointwise band is formed from what the curve keeps (see
+#: :meth:`SurvivalCurve.interval`): ``"loglog"`` from the variance of ``log S``
+#: (Kaplan--Meier), ``"loglog_incidence"`` from the variance of a cumulative
+#: incidence ``F`` on the ``log(-log F)`` scale, ``"log"`` from the variance of a
+#: cumulative hazard on the log scale (Nelson--Aalen), ``"pooled"`` from Rubin's
+#: rules over imputations (:class:`PooledBand`).
+BandScale = Literal["loglog", "loglog_incidence", "log", "pooled"]
+
 __all__ = [
+    "BandScale",
     "ImputedSurvival",
+    "PooledBand",
     "SurvivalCurve",
     "cluster_codes",
     "clustered_log_variance",
@@ -72,6 +83,72 @@ __all__ = [
     "quantile",
     "risk_table",
 ]
+
+
+@dataclass(frozen=True)
+class PooledBand:
+    """Pointwise band of survival pooled over imputations, at any level.
+
+    What :func:`km_imputed` combines by Rubin's rules on the cumulative-hazard
+    scale at each time, so that the band can be formed again at another level
+    without redrawing the imputations.
+
+    Attributes
+    ----------
+    cumhaz
+        ``Hbar``, the mean over imputations of ``-log S``.
+    within, between
+        ``W`` (mean within-imputation variance of ``log S``) and ``B``
+        (between-imputation variance of ``-log S``).
+    df
+        Rubin's degrees of freedom of ``T = W + (1 + 1/m) B``.
+    m
+        Number of imputations.
+    n_zero
+        Where no imputation has an event by the time (``Hbar = 0``): the smallest
+        number at risk on the way there, behind the exact one-sided bound for
+        zero failures; ``0`` elsewhere.
+    """
+
+    cumhaz: np.ndarray
+    within: np.ndarray
+    between: np.ndarray
+    df: np.ndarray
+    m: int
+    n_zero: np.ndarray
+
+    def interval(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise interval of ``S`` at ``level``.
+
+        ``exp(-(Hbar +- t_nu sqrt(T)))`` with the upper end capped at 1 (the
+        ``t`` quantile at ``min(nu, MAX_DF)``); where ``Hbar = 0`` the exact
+        one-sided bound for zero failures ``[((1 - level) / 2) ** (1 / n), 1]``
+        (``n`` from :attr:`n_zero`); ``[0, 0]`` where ``Hbar`` is infinite.
+        """
+        hbar = self.cumhaz
+        tot = self.within + (1 + 1 / self.m) * self.between
+        # t quantile at min(nu, MAX_DF) also where nu is infinite (no between spread)
+        q = t_quantile(level, self.df, max_df=MAX_DF)
+        sd = np.sqrt(tot)
+        with np.errstate(invalid="ignore"):  # hbar = inf (S = 0): band [0, 0]
+            lo = np.exp(-(hbar + q * sd))
+            hi = np.where(np.isinf(hbar), 0.0,
+                          np.minimum(1.0, np.exp(-(hbar - q * sd))))
+        # no event imputed by t in any imputation: exact one-sided bound for zero
+        # failures among the smallest risk set on the way (Clopper-Pearson)
+        zero = hbar == 0
+        if np.any(zero):
+            n_min = self.n_zero[zero]
+            lo[zero] = np.where(n_min > 0, ((1 - level) / 2) ** (1 / np.maximum(
+                n_min, 1)), 0.0)
+            hi[zero] = 1.0
+        return lo, hi
+
+    def take(self, index: slice | np.ndarray) -> PooledBand:
+        """Return the band at a subset of its times."""
+        return PooledBand(cumhaz=self.cumhaz[index], within=self.within[index],
+                          between=self.between[index], df=self.df[index],
+                          m=self.m, n_zero=self.n_zero[index])
 
 
 @dataclass(frozen=True)
@@ -103,6 +180,11 @@ class SurvivalCurve:
         reported), else ``None``.
     n_clusters
         Number of clusters behind a cluster-robust ``var``, else ``None``.
+    scale
+        How the band is formed from ``var`` (:data:`BandScale`), so that
+        :meth:`interval` gives it at another level; ``None`` when not known.
+    pooled
+        With ``scale="pooled"``, the pooled quantities behind the band.
     """
 
     time: np.ndarray
@@ -119,6 +201,41 @@ class SurvivalCurve:
     start: float = 1.0
     var_model: np.ndarray | None = None
     n_clusters: int | None = None
+    scale: BandScale | None = None
+    pooled: PooledBand | None = None
+
+    def interval(self, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise interval at each of :attr:`time` at ``level``.
+
+        Formed again from what the curve keeps (its :attr:`scale`), the same way
+        as the stored ``ci_low`` and ``ci_high``: at :attr:`level` it gives them
+        back exactly.
+
+        Raises
+        ------
+        ValueError
+            The curve does not say how its band was formed (``scale`` is
+            ``None``).
+        """
+        if self.scale == "pooled" and self.pooled is not None:
+            return self.pooled.interval(level)
+        if self.scale == "loglog":
+            return loglog_interval(self.estimate, self.var, level)
+        if self.scale == "loglog_incidence":
+            from measure.churn._cif import incidence_interval
+
+            return incidence_interval(self.estimate, self.var, level)
+        if self.scale == "log":
+            from measure.churn._nelson_aalen import cumhaz_interval
+
+            return cumhaz_interval(self.estimate, self.var, level)
+        raise ValueError(f"the band of this curve ({self.method}) cannot be formed "
+                         "at another level: it does not say how it was formed")
+
+    def at_level(self, level: float) -> SurvivalCurve:
+        """Return the curve with its pointwise band at ``level`` (:meth:`interval`)."""
+        lo, hi = self.interval(level)
+        return replace(self, ci_low=lo, ci_high=hi, level=level)
 
     def at(self, t: float | np.ndarray) -> np.ndarray:
         """Index into the step function at ``t`` (value at the last time <= t)."""
@@ -289,7 +406,8 @@ def kaplan_meier(entry: np.ndarray, time: np.ndarray, event: np.ndarray, *,
     lo, hi = loglog_interval(s, g, level)
     return SurvivalCurve(time=t, estimate=s, ci_low=lo, ci_high=hi, at_risk=n,
                          events=d, var=g, level=level, entry=km.entry, exit=km.exit,
-                         method=method, var_model=greenwood, n_clusters=n_clusters)
+                         method=method, var_model=greenwood, n_clusters=n_clusters,
+                         scale="loglog")
 
 
 def quantile(curve: SurvivalCurve, p: float = 0.5) -> tuple[float, float, float]:
@@ -395,6 +513,9 @@ class ImputedSurvival:
         them the events fall.
     hazard
         The fitted hazard behind density draws (else ``None``).
+    band
+        What the pointwise interval is formed from (:class:`PooledBand`), to
+        form it at another level.
     """
 
     times: np.ndarray
@@ -411,6 +532,7 @@ class ImputedSurvival:
     early: np.ndarray | None = None
     late: np.ndarray | None = None
     hazard: PiecewiseHazard | None = None
+    band: PooledBand | None = None
 
 
 def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
@@ -533,29 +655,20 @@ def km_imputed(entry: np.ndarray, left: np.ndarray, right: np.ndarray,
     early = refit(t_early).value(times)[0]
     late = refit(t_late).value(times)[0]
     pooled = rubin_pool(h, g)
-    hbar, w, b, tot, nu = (np.asarray(pooled.estimate), np.asarray(pooled.within),
-                           np.asarray(pooled.between), np.asarray(pooled.total),
-                           np.asarray(pooled.df))
-    # t quantile at min(nu, MAX_DF) also where nu is infinite (no between spread)
-    q = t_quantile(level, nu, max_df=MAX_DF)
-    sd = np.sqrt(tot)
+    hbar, w, b, nu = (np.asarray(pooled.estimate), np.asarray(pooled.within),
+                      np.asarray(pooled.between), np.asarray(pooled.df))
     est = np.exp(-hbar)
-    with np.errstate(invalid="ignore"):  # hbar = inf (S = 0): band [0, 0]
-        lo_ = np.exp(-(hbar + q * sd))
-        hi_ = np.where(np.isinf(hbar), 0.0,
-                       np.minimum(1.0, np.exp(-(hbar - q * sd))))
-    # no event imputed by t in any imputation: exact one-sided bound for zero
-    # failures among the smallest risk set on the way (Clopper-Pearson)
     zero = hbar == 0
+    n_zero = np.zeros(times.size, dtype=np.int64)
     if np.any(zero):
-        n_min = _min_at_risk(entry, np.where(finite, right, left), times[zero])
-        lo_[zero] = np.where(n_min > 0, ((1 - level) / 2) ** (1 / np.maximum(
-            n_min, 1)), 0.0)
-        hi_[zero] = 1.0
+        n_zero[zero] = _min_at_risk(entry, np.where(finite, right, left), times[zero])
+    band = PooledBand(cumhaz=hbar, within=w, between=b, df=nu, m=m, n_zero=n_zero)
+    lo_, hi_ = band.interval(level)
     return ImputedSurvival(times=times, estimate=est, ci_low=lo_, ci_high=hi_,
                            cumhaz=hbar, within=w, between=b, df=nu, m=m,
                            imputation="uniform" if fit is None else "density",
-                           closed_share=closed, early=early, late=late, hazard=fit)
+                           closed_share=closed, early=early, late=late, hazard=fit,
+                           band=band)
 
 
 def _min_at_risk(entry: np.ndarray, exit_: np.ndarray, times: np.ndarray

@@ -31,9 +31,34 @@ def nelson_aalen(entry: np.ndarray, time: np.ndarray, event: np.ndarray, *,
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.cumsum(np.where(n > 0, d / n, 0.0))
         v = np.cumsum(np.where(n > 0, d / n**2, 0.0))
-        z = stats.norm.ppf(0.5 + level / 2)
-        f = np.where(h > 0, np.exp(z * np.sqrt(v) / h), 1.0)
-    return SurvivalCurve(time=t, estimate=h, ci_low=h / f, ci_high=h * f, at_risk=n,
+    lo, hi = cumhaz_interval(h, v, level)
+    return SurvivalCurve(time=t, estimate=h, ci_low=lo, ci_high=hi, at_risk=n,
                          events=d, var=v, level=level, entry=se, exit=sx,
                          method="Nelson-Aalen (delayed entry), log-scale CI",
-                         start=0.0)
+                         start=0.0, scale="log")
+
+
+def cumhaz_interval(h: np.ndarray, var: np.ndarray, level: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise log-scale interval ``H exp(+-z sqrt(var) / H)`` of a cumulative hazard.
+
+    Parameters
+    ----------
+    h
+        Cumulative hazard at each time.
+    var
+        Its variance.
+    level
+        Confidence level.
+
+    Returns
+    -------
+    (low, high)
+        ``(h, h)`` where ``h`` is 0.
+    """
+    h = np.asarray(h, dtype=float)
+    var = np.asarray(var, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = stats.norm.ppf(0.5 + level / 2)
+        f = np.where(h > 0, np.exp(z * np.sqrt(var) / h), 1.0)
+    return h / f, h * f

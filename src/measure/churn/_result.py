@@ -80,6 +80,9 @@ class GroupResult:
         :data:`DAYS` counting every deletion as a suspension, and keeping deleted
         accounts at risk as never suspended: bounds whatever deletion anticipates
         (``nan`` without deletions).
+    horizon
+        With a complete-follow-up cohort, the last day up to which the median is
+        searched; else ``None``.
     """
 
     group: str
@@ -103,6 +106,7 @@ class GroupResult:
     estimator: str = "km"
     curve: SurvivalCurve | None = None
     deletion_bounds: tuple[tuple[float, float], ...] = ()
+    horizon: float | None = None
 
     def survival_rows(self) -> list[dict[str, Any]]:
         """Rows ``{day, survival, ci_low, ci_high, at_risk, turnbull_low/high}``."""
@@ -146,9 +150,14 @@ class ChurnResult(ResultMixin):
 
     Satisfies the result contract (:class:`measure._contract.Result`); the
     headline ``estimate`` is the median time to suspension of all accounts. Its
-    interval inverts a pointwise band pooled over imputations whose degrees of
-    freedom the result does not keep, so ``conf_int(level)`` raises unless
-    ``level`` is the one analysed at.
+    interval inverts the pointwise band of the curve behind it (Brookmeyer &
+    Crowley 1982): a band pooled over imputations by Rubin's rules, the log-log
+    band of the midpoint Kaplan--Meier curve, or that of the cumulative incidence
+    with ``deleted="compete"``; with ``estimator="turnbull"`` it is a percentile
+    bootstrap. The result keeps what each band is formed from (per-time pooled
+    cumulative hazard, within- and between-imputation variances and degrees of
+    freedom; the variances; the bootstrap medians), so ``conf_int(level)`` gives
+    the interval of ``analyze(..., level=level)`` with the same seed.
 
     Attributes
     ----------
@@ -215,6 +224,7 @@ class ChurnResult(ResultMixin):
                     "level": self.level, "by": self.by, "cluster": self.cluster,
                     "estimator": self.overall.estimator}
         object.__setattr__(self, "options", recorded | dict(self.options))
+        super().__post_init__()
 
     # -- accessors ---------------------------------------------------------------
     @property
@@ -240,9 +250,14 @@ class ChurnResult(ResultMixin):
                 parts.append(f"Not suspended by day {d}: {fmt_ci(est, pct=True)}.")
         return " ".join(parts)
 
-    def _no_recompute_reason(self) -> str:
-        return ("the median's interval inverts a pointwise band pooled over "
-                "imputations, whose degrees of freedom are not kept")
+    def _recompute_ci(self, level: float) -> tuple[float, float]:
+        """Median interval at ``level`` (``churn._analyze.median_interval``)."""
+        from measure.churn._analyze import median_interval
+
+        try:
+            return median_interval(self.overall, level)
+        except ValueError as e:
+            raise self._cannot_recompute(level, str(e)) from e
 
     @property
     def method(self) -> str:

@@ -275,6 +275,10 @@ class TurnbullBand:
         Bootstrap resamples used, the seed, the confidence level.
     n_failed
         Replicates whose EM did not reach its tolerance (kept).
+    median_reps
+        ``(replicates, 2)``: each replicate's median NPMLE range (``inf`` when
+        the replicate never reaches it), behind ``median_ci`` at any level
+        (:meth:`median_interval`); ``None`` without a bootstrap.
     """
 
     days: np.ndarray
@@ -290,6 +294,29 @@ class TurnbullBand:
     seed: int
     level: float
     n_failed: int = 0
+    median_reps: np.ndarray | None = None
+
+    def median_interval(self, level: float) -> tuple[float, float]:
+        """Percentile bootstrap interval of the median at ``level``.
+
+        The ``(1 - level) / 2`` order statistic of the replicates' lower range
+        ends and the ``(1 + level) / 2`` one of their upper ends (no
+        interpolation: some replicates may never reach the median); an end
+        beyond every replicate's reach is ``nan``, as is the interval without
+        a bootstrap.
+        """
+        if self.median_reps is None:
+            return (np.nan, np.nan)
+        return _median_ci(self.median_reps[:, 0], self.median_reps[:, 1], level)
+
+
+def _median_ci(mlo: np.ndarray, mhi: np.ndarray, level: float
+               ) -> tuple[float, float]:
+    q = (1 - level) / 2
+    mci = [float(np.quantile(mlo, q, method="lower")),
+           float(np.quantile(mhi, 1 - q, method="higher"))]
+    return (mci[0] if np.isfinite(mci[0]) else np.nan,
+            mci[1] if np.isfinite(mci[1]) else np.nan)
 
 
 def turnbull_band(left: np.ndarray, right: np.ndarray, entry: np.ndarray,
@@ -385,17 +412,13 @@ def turnbull_band(left: np.ndarray, right: np.ndarray, entry: np.ndarray,
     # a median never reached in a replicate is beyond the data: +inf for the quantile
     mlo = np.where(np.isnan(mlo), np.inf, mlo)
     mhi = np.where(np.isnan(mhi), np.inf, mhi)
-    # order statistics (no interpolation: some replicates may never reach it)
-    mci = [float(np.quantile(mlo, q, method="lower")),
-           float(np.quantile(mhi, 1 - q, method="higher"))]
-    mci = [x if np.isfinite(x) else np.nan for x in mci]
     return TurnbullBand(
         days=days, estimate=(lo0 + hi0) / 2, low=lo0, high=hi0,
         ci_low=np.quantile(lows, q, axis=0), ci_high=np.quantile(highs, 1 - q,
                                                                     axis=0),
         median=float(np.mean(med0)), median_range=med0,
-        median_ci=(mci[0], mci[1]), replicates=replicates, seed=seed, level=level,
-        n_failed=failed)
+        median_ci=_median_ci(mlo, mhi, level), replicates=replicates, seed=seed,
+        level=level, n_failed=failed, median_reps=np.column_stack([mlo, mhi]))
 
 
 #: Replicates fitted at once by :func:`_turnbull_many` (memory: chunk x rows).

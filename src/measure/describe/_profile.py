@@ -25,6 +25,7 @@ from measure._results import Estimate
 from measure.dataset import Dataset
 from measure.describe import _sql
 from measure.describe._cohort import Cohort
+from measure.describe._result import HEADLINE_TERM
 from measure.describe._scan import LookupScan, scan_observations, use_semi_join
 from measure.describe._stats import (
     distinct_counts,
@@ -473,8 +474,13 @@ def profile(df: pl.DataFrame, info: dict, cohort: Cohort, *, level: float = 0.95
     -----
     Intervals describe sampling variability of the cohort as a random sample of the
     population it stands for (weighted by inverse inclusion probabilities when the
-    cohort carries them). Shares use Wilson intervals, numeric summaries a seeded
-    percentile bootstrap (see :mod:`measure.describe._stats`).
+    cohort carries them). Shares use Wilson intervals; quantiles the
+    distribution-free order-statistic interval (weighted cohorts: a seeded
+    percentile bootstrap over accounts, or Woodruff's interval when there are too
+    many to resample), means a bootstrap-t or normal interval (see
+    :func:`measure.describe._stats.numeric_summary`). The quantiles of the
+    headline variable (followers) keep what their interval is formed from
+    (``extra["interval"]``, :class:`~measure.describe._stats.QuantileInterval`).
     """
     w_all = df["weight"].to_numpy() if cohort.weighted else None
     n = df.height
@@ -495,7 +501,8 @@ def profile(df: pl.DataFrame, info: dict, cohort: Cohort, *, level: float = 0.95
         distinct = distinct_counts(xv) if w_all is None and xv.size else None
         summ = numeric_summary(var, x, w_all, level=level, n_boot=n_boot,
                                seed=seed + i, keep_replicates=keep_replicates,
-                               distinct=distinct)
+                               distinct=distinct,
+                               keep_intervals=f"{var}_median" == HEADLINE_TERM)
         ests.extend(summ.estimates)
         for k, r in summ.replicates.items():
             reps[f"{var}_{k}"] = r

@@ -86,9 +86,16 @@ class DescribeResult(ResultMixin):
     """Profile of a cohort, with its hyperactive accounts, comparisons and series.
 
     Satisfies the result contract (:class:`measure._contract.Result`); the
-    headline ``estimate`` is the median number of followers. Its interval is a
-    percentile bootstrap whose replicates are not kept, so ``conf_int(level)``
-    raises unless ``level`` is the one analysed at.
+    headline ``estimate`` is the median number of followers. Its interval is
+    the distribution-free order-statistic interval (Hahn & Meeker 1991, sec.
+    5.2): the order statistics whose ranks are Binomial(n, 1/2) quantiles, with
+    an infinite side when the cohort is too small to bound it. For a weighted
+    cohort it is a percentile bootstrap over accounts resampled with their
+    weights, or, when there are too many to resample, Woodruff's interval at
+    Kish's effective sample size. The headline keeps what its interval is formed
+    from (the distinct follower counts with their numbers of accounts or weight
+    shares, or the bootstrap replicates of the median), so ``conf_int(level)``
+    gives the interval of ``analyze(..., level=level)`` with the same seed.
 
     Attributes
     ----------
@@ -147,6 +154,7 @@ class DescribeResult(ResultMixin):
         if not isinstance(self.estimates, EstimateTuple):
             object.__setattr__(self, "estimates",
                                EstimateTuple(tuple(self.estimates)))
+        super().__post_init__()
 
     # -- the result contract ---------------------------------------------------
     @property
@@ -183,8 +191,15 @@ class DescribeResult(ResultMixin):
             head.append(f"Median followers {fmt_ci(med)}.")
         return " ".join(head)
 
+    def _recompute_ci(self, level: float) -> tuple[float, float]:
+        """Median interval at ``level`` from what the headline keeps."""
+        kept = self.estimate.extra.get("interval")
+        if kept is None:
+            return super()._recompute_ci(level)
+        return kept.ci(level)
+
     def _no_recompute_reason(self) -> str:
-        return "a percentile bootstrap interval whose replicates are not kept"
+        return "the headline does not keep what its interval is formed from"
 
     def table(self, name: str) -> pl.DataFrame:
         """One of :attr:`tables` (or ``"series"``)."""

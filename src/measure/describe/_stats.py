@@ -139,6 +139,84 @@ def share_from_sums(term: str, n: int, count: int, sw: float | None = None,
                     extra={"count": int(count), "n_eff": neff})
 
 
+@dataclass(frozen=True, eq=False)
+class QuantileInterval:
+    """What the interval of one quantile is formed from, to form it at any level.
+
+    Kept (under ``Estimate.extra["interval"]``) for the quantiles of the
+    variables :func:`numeric_summary` is asked to keep them for: a compact form
+    of the data, not the accounts' column.
+
+    Attributes
+    ----------
+    kind
+        ``"order_statistic"`` (equal weights: :func:`order_stat_interval`),
+        ``"percentile_bootstrap"`` (weighted accounts resampled) or
+        ``"woodruff"`` (weighted, too many accounts to resample).
+    q
+        Probability of the quantile.
+    values
+        The distinct values (sorted), or the bootstrap replicates of the quantile
+        with ``kind="percentile_bootstrap"``.
+    counts
+        Accounts at each distinct value (``"order_statistic"``), else ``None``.
+    cdf
+        Share of the weight at or below each distinct value (``"woodruff"``),
+        else ``None``.
+    n_eff
+        Kish's effective sample size (``"woodruff"``), else ``None``.
+    """
+
+    kind: str
+    q: float
+    values: np.ndarray
+    counts: np.ndarray | None = None
+    cdf: np.ndarray | None = None
+    n_eff: float | None = None
+
+    def ci(self, level: float) -> tuple[float, float]:
+        """Interval of the quantile at ``level``, as :func:`numeric_summary` forms it.
+
+        Raises
+        ------
+        ValueError
+            ``kind`` is not one of the three above.
+        """
+        a = (1 - level) / 2
+        if self.kind == "order_statistic" and self.counts is not None:
+            return order_stat_interval(self.values, self.counts, self.q, level,
+                                       cum=np.cumsum(self.counts))
+        if self.kind == "percentile_bootstrap":
+            lo, hi = np.quantile(self.values, [a, 1 - a])
+            return (float(lo), float(hi))
+        if self.kind == "woodruff" and self.cdf is not None and self.n_eff:
+            z = stats.norm.ppf(1 - a)
+            h = z * math.sqrt(self.q * (1 - self.q) / self.n_eff)
+            return (cdf_quantile(self.values, self.cdf, max(self.q - h, 0.0)),
+                    cdf_quantile(self.values, self.cdf, min(self.q + h, 1.0)))
+        raise ValueError(f"unknown quantile interval {self.kind!r}")
+
+
+def cdf_quantile(values: np.ndarray, cdf: np.ndarray, q: float) -> float:
+    """:func:`wquantile` read from :func:`weighted_cdf` (the same value)."""
+    i = int(np.searchsorted(cdf, q - 1e-12, side="left"))
+    return float(values[min(i, values.size - 1)])
+
+
+def weighted_cdf(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``x`` and the share of the weight at or below each.
+
+    The shares are those :func:`wquantile` searches, taken at the last account of
+    each distinct value, so the type-1 quantile read from them is the same.
+    """
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    ws = w[order]
+    cw = np.cumsum(ws) / ws.sum()
+    last = np.flatnonzero(np.concatenate([xs[1:] != xs[:-1], [True]]))
+    return xs[last], cw[last]
+
+
 @dataclass(frozen=True)
 class NumericSummary:
     """Point values, intervals and bootstrap replicates of one numeric variable."""
@@ -289,9 +367,9 @@ def distinct_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C901
                     level: float = 0.95, n_boot: int = 1000, seed: int = 0,
                     keep_replicates: bool = False,
-                    distinct: tuple[np.ndarray, np.ndarray] | None = None
-                    ) -> NumericSummary:
-    """Mean, quantiles and maximum of ``x`` with seeded percentile-bootstrap CIs.
+                    distinct: tuple[np.ndarray, np.ndarray] | None = None,
+                    keep_intervals: bool = False) -> NumericSummary:
+    """Mean, quantiles and maximum of ``x`` with their intervals (see Notes).
 
     Parameters
     ----------
@@ -308,6 +386,10 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
     distinct
         ``distinct_counts`` of the non-missing ``x``, when already computed (used
         for equal weights only).
+    keep_intervals
+        Keep with each quantile, under ``Estimate.extra["interval"]``, what its
+        interval is formed from (:class:`QuantileInterval`), so that it can be
+        formed at another level.
 
     Notes
     -----
@@ -360,9 +442,10 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
     assum = (BOOT_ASSUMPTION,)
 
     def add(name: str, pt: float, ci: tuple[float, float], se: float, method: str,
-            r: np.ndarray | None) -> None:
+            r: np.ndarray | None, kept: QuantileInterval | None = None) -> None:
         ests.append(Estimate(f"{var}_{name}", pt, ci, level, se, method, n,
-                             assumptions=assum))
+                             assumptions=assum,
+                             extra={} if kept is None else {"interval": kept}))
         if keep_replicates and r is not None:
             reps[name] = r
 
@@ -386,6 +469,8 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
                 "normal interval (CLT)", rng.normal(mean, se, n_boot))
         qrng = rng if keep_replicates else None
         for name, p, pt in zip(QUANTILES, probs, points[1:], strict=True):
+            kept = (QuantileInterval("order_statistic", p, vals, counts)
+                    if keep_intervals else None)
             ci = order_stat_interval(vals, counts, p, level, cum=cum)
             warn: tuple[str, ...] = ()
             if not all(map(math.isfinite, ci)):
@@ -398,7 +483,8 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
                                             F=F)
             ests.append(Estimate(f"{var}_{name}", pt, ci, level, se,
                                  "distribution-free order-statistic interval "
-                                 "(Hahn & Meeker 1991)", n, warnings=warn))
+                                 "(Hahn & Meeker 1991)", n, warnings=warn,
+                                 extra={} if kept is None else {"interval": kept}))
             if keep_replicates and r is not None:
                 reps[name] = r
     elif n * n_boot <= CHUNK_CELLS * 5:
@@ -406,17 +492,24 @@ def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C
         cols = [bm] + [bq[:, j] for j in range(len(probs))]
         for name, pt, r in zip(names, points, cols, strict=True):
             lo, hi = np.quantile(r, [a, 1 - a])
-            add(name, pt, (float(lo), float(hi)), float(r.std(ddof=1)), boot, r)
+            kept = (QuantileInterval("percentile_bootstrap", QUANTILES[name], r)
+                    if keep_intervals and name in QUANTILES else None)
+            add(name, pt, (float(lo), float(hi)), float(r.std(ddof=1)), boot, r,
+                kept)
     else:
         sw = w.sum()
         neff = sw * sw / float((w * w).sum())
         se = math.sqrt(float((w * w * (x - mean) ** 2).sum())) / sw
         add("mean", mean, (mean - z * se, mean + z * se), se,
             "linearised normal interval (weighted)", rng.normal(mean, se, n_boot))
+        cdf = weighted_cdf(x, w) if keep_intervals else None
         for name, p, pt in zip(QUANTILES, probs, points[1:], strict=True):
             h = z * math.sqrt(p * (1 - p) / neff)
             ci = (wquantile(x, w, max(p - h, 0.0)), wquantile(x, w, min(p + h, 1.0)))
-            add(name, pt, ci, float("nan"), "Woodruff interval (Kish n_eff)", None)
+            kept = (None if cdf is None else
+                    QuantileInterval("woodruff", p, cdf[0], cdf=cdf[1], n_eff=neff))
+            add(name, pt, ci, float("nan"), "Woodruff interval (Kish n_eff)", None,
+                kept)
     mx = float(x.max())
     ests.append(Estimate(f"{var}_max", mx, (mx, mx), level, 0.0,
                          "observed maximum (no sampling interval)", n))

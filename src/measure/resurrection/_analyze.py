@@ -10,11 +10,13 @@ Imputation for Nonresponse in Surveys*.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import polars as pl
 
+from measure._cohort import Cohort, parse_where
 from measure._contract import dataset_id
 from measure.errors import ConfigError, EstimationError
 from measure.resurrection._blocking import AllocatorPurging
@@ -32,6 +34,41 @@ from measure.resurrection._successors import (
     successor_agreement,
     successor_sheet,
 )
+
+
+def where_label(where: Any) -> str | None:
+    """Text of a ``where`` filter as recorded in ``options`` (``lang = ar and ...``).
+
+    Parameters
+    ----------
+    where
+        A filter in any form :func:`measure._cohort.parse_where` reads, or ``None``.
+
+    Returns
+    -------
+    str or None
+        The parts as ``column operator value[,value...]`` joined with ``" and "``;
+        ``None`` when there is no filter.
+    """
+    parts = parse_where(where)
+    if not parts:
+        return None
+    return " and ".join(f"{col} {op} {','.join(vals)}" for col, op, vals in parts)
+
+
+def _source_label(x: Any, what: str) -> str | None:
+    """Short text of a cohort, labels or audit argument for ``options``."""
+    if x is None:
+        return None
+    if isinstance(x, str | os.PathLike):
+        return str(x)
+    if isinstance(x, Cohort):
+        return x.name
+    try:
+        n = len(x)
+    except TypeError:
+        return f"given {what}"
+    return f"{n:,} given {what}"
 
 
 def analyze(  # noqa: PLR0913
@@ -205,6 +242,11 @@ def analyze(  # noqa: PLR0913
     Returns
     -------
     ResurrectionResult
+        Its ``options`` record every option above: the numbers and flags as
+        given, the ``where`` filter as text (:func:`where_label`), ``cohort``,
+        ``labels`` and ``audit`` as a file path or a count of the rows given,
+        and the linkage knobs under ``settings``
+        (:meth:`LinkageSettings.to_dict`).
 
     Notes
     -----
@@ -232,6 +274,7 @@ def analyze(  # noqa: PLR0913
     if decoys and n_decoys < 1:
         raise ConfigError("option 'n_decoys' must be at least 1")
     mode = check_mode(successors, audit)
+    where_text = where_label(where)
     knobs = LinkageSettings(
         per_key=per_key, per_key_by=per_key_by, max_key_freq=max_key_freq,
         min_shared_followers=min_shared_followers, max_hub=max_hub,
@@ -244,6 +287,19 @@ def analyze(  # noqa: PLR0913
                  if v != LinkageSettings().to_dict()[k]]
         raise ConfigError(f"give the linkage knobs either as settings= or as "
                           f"keywords, not both (keywords given: {', '.join(given)})")
+    options = {
+        "window": float(window), "threshold": threshold,
+        "target_precision": target_precision,
+        "cohort": _source_label(cohort, "accounts"), "where": where_text,
+        "labels": _source_label(labels, "labelled pairs"),
+        "audit": _source_label(audit, "coded pairs"), "successors": mode,
+        "horizons": list(horizons), "rate_days": float(rate_days),
+        "discovery_lag_days": discovery_lag_days,
+        "n_imputations": n_imputations, "n_boot": n_boot, "level": level,
+        "follower_age_days": follower_age_days,
+        "follower_age_tol_days": follower_age_tol_days, "seed": seed,
+        "decoys": bool(decoys), "n_decoys": n_decoys,
+        "settings": settings.to_dict()}
     # freed DuckDB memory goes back to the system between the stages
     with AllocatorPurging(ds.con):
         t0 = time.perf_counter()
@@ -303,4 +359,5 @@ def analyze(  # noqa: PLR0913
             model=scores.model, curve=returns.curve, window=float(window),
             data_end=events.data_end, level=level, warnings=tuple(warnings),
             dataset=dataset_id(ds),
-            successors=agreement, diagnostics=diagnostics, timings=timings)
+            successors=agreement, diagnostics=diagnostics, timings=timings,
+            options=options)

@@ -79,7 +79,9 @@ class ResurrectionResult(ResultMixin):
         analysis records it.
     options
         The options asked for (at least ``window``, ``backup_days``, ``level``
-        and ``rate_days``).
+        and ``rate_days``; from :func:`~measure.resurrection.analyze`, every
+        option it takes, the ``where`` filter as text and the linkage knobs
+        under ``settings``).
     timings
         Seconds per stage.
     """
@@ -120,6 +122,7 @@ class ResurrectionResult(ResultMixin):
         recorded = {"window": self.window, "backup_days": self.backup_days,
                     "level": self.level, "rate_days": self.rate_days}
         object.__setattr__(self, "options", recorded | dict(self.options))
+        super().__post_init__()
 
     # -- the result contract ---------------------------------------------------
     @property

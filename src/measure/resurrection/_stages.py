@@ -108,14 +108,15 @@ REFIT_MAX_PAIRS = 5_000_000
 UNSEEN_STREAM = 7817
 
 # added to the rate's assumptions when the link probabilities are the EM model's
-# own (no audit, no labels); figures in docs/resurrection.md
+# own (no audit, no labels); the figures it refers to are in docs/calibration.md
 UNAUDITED = (
     "the link probabilities are not audited: returns that left little trace (an "
     "incarnation the collection never found, no shared key) are undercounted, so "
-    "the rate tends to be low and its interval too narrow (on simulated worlds it "
-    "covered the observable rate in about 3 of 4; with a 200-pair audit in all but "
-    "a few); draw an audit sheet (draw_audit, --audit-out), code it and pass it "
-    "back (audit=, --audit) to recalibrate them"
+    "the rate tends to be low; on simulated worlds its interval covered the "
+    "observable rate close to its level where the linkage model fits and too "
+    "rarely where actors evade linking (the stress worlds; coverage in "
+    "docs/calibration.md); draw an audit sheet (draw_audit, --audit-out), code it "
+    "and pass it back (audit=, --audit) to recalibrate them"
 )
 
 RATE_ASSUMPTIONS = (
