@@ -64,7 +64,11 @@ _SUBMODULES = frozenset({"census", "capture", "churn", "resurrection", "describe
 
 
 def pin(path: str, *, name: str | None = None, command: str | None = None) -> str:
-    """Write the dataset's manifest and return its id ``name@sha256:<digest>``.
+    """Validate a dataset row by row, write its manifest, return its id.
+
+    The dataset is checked against the data contract in full (every row, as
+    ``measure.open(path, validate="full")``) before the manifest is written, so
+    a dataset that breaks the contract is never pinned.
 
     Parameters
     ----------
@@ -79,9 +83,15 @@ def pin(path: str, *, name: str | None = None, command: str | None = None) -> st
     -------
     str
         The dataset id ``name@sha256:<digest>``.
-    """
-    from measure.dataset import write_manifest
 
+    Raises
+    ------
+    DataContractError
+        The dataset breaks the contract (nothing is written).
+    """
+    from measure.dataset import Dataset, write_manifest
+
+    Dataset(path, validate="full").close()
     m = write_manifest(path, name=name, command=command)
     return f"{m['name']}@sha256:{m['digest']}"
 
@@ -89,7 +99,7 @@ def pin(path: str, *, name: str | None = None, command: str | None = None) -> st
 def __getattr__(name: str) -> object:
     """Import public names and method families on first use.
 
-    ``measure.open`` imports :mod:`measure.dataset` (DuckDB, polars) the first
+    ``measure.open`` imports :mod:`measure.dataset` (DuckDB) the first
     time it is read; ``measure.churn`` imports the churn family. The value is then
     kept in the module, so later reads cost nothing.
     """

@@ -82,6 +82,22 @@ def add_allow_modified_flag(parser: Any) -> None:
                         "that differs")
 
 
+#: The values of ``--validate``: those of ``measure.dataset.Dataset``'s
+#: ``validate`` (listed here so that building the parser imports no data library).
+VALIDATE_LEVELS = ("schema", "full", "none")
+
+
+def add_validate_flag(parser: Any) -> None:
+    """Add ``--validate {schema,full,none}`` to a subcommand that opens a dataset."""
+    parser.add_argument("--validate", choices=VALIDATE_LEVELS,
+                        default=VALIDATE_LEVELS[0],
+                        help="How much of the data contract to check when the "
+                        "dataset is opened: schema, columns and types and what the "
+                        "Parquet footers' statistics show (fast, reads no rows); "
+                        "full, every row as well (nulls, allowed values, unique "
+                        "ids, finite timestamps); none, no check (default schema)")
+
+
 def add_engine_flags(parser: Any) -> None:
     """Add ``--engine``, ``--spark-conf`` and ``--checkpoint-dir`` to a parser."""
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
@@ -129,11 +145,11 @@ def open_dataset_arg(args: Any, path: Any = None, **kwargs: Any) -> Any:
     """Open the command's dataset (``args.dataset``), honouring ``--allow-modified``.
 
     Keyword arguments go to :func:`measure.open`, with the engine flags
-    (:func:`add_engine_flags`) when the command has them. A dataset at a URI
-    (``s3a://``, Spark only) is checked against the contract from its schema,
-    with a warning saying so. The warning of a modified dataset is kept in the
-    dataset's ``warnings`` (pass them to :func:`emit`) rather than printed by
-    Python's warning machinery.
+    (:func:`add_engine_flags`) and ``--validate`` (:func:`add_validate_flag`)
+    when the command has them. A dataset at a URI (``s3a://``, Spark only) is
+    checked against the contract from its schema, with a warning saying so. The
+    warning of a modified dataset is kept in the dataset's ``warnings`` (pass
+    them to :func:`emit`) rather than printed by Python's warning machinery.
     """
     import warnings
 
@@ -143,14 +159,13 @@ def open_dataset_arg(args: Any, path: Any = None, **kwargs: Any) -> Any:
 
     target = args.dataset if path is None else path
     kwargs = {**engine_options(args), **kwargs}
+    kwargs.setdefault("validate", getattr(args, "validate", None) or VALIDATE_LEVELS[0])
     remote = parse_location(target).remote
-    if remote and kwargs.get("validate", "full") == "full":
-        kwargs["validate"] = "schema"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ModifiedDatasetWarning)
         ds = open_dataset(target, allow_modified=bool(getattr(args, "allow_modified",
                                                               False)), **kwargs)
-    if remote:
+    if remote and kwargs["validate"] != "none":
         ds.warnings.append("the remote dataset was checked against the contract "
                            "from its schema only (columns and types)")
     return ds

@@ -1,4 +1,8 @@
-"""Every contract violation class raises DataContractError naming table and column."""
+"""Every contract violation class raises DataContractError naming table and column.
+
+Each violation is found by full validation (every row); those the Parquet
+footers' statistics show are found by the default, footer-only validation too.
+"""
 
 from __future__ import annotations
 
@@ -63,41 +67,53 @@ def _replace(path: Path, name: str, df: pl.DataFrame) -> None:
 
 
 @pytest.mark.parametrize(
-    ("table", "column", "df", "fragment"),
+    ("table", "column", "df", "fragment", "footers_show_it"),
     [
-        ("accounts", "screen_name", _accounts().drop("screen_name"), "missing"),
+        ("accounts", "screen_name", _accounts().drop("screen_name"), "missing", True),
         ("accounts", "created_at",
          _accounts().with_columns(pl.col("created_at").dt.replace_time_zone(None)),
-         "no time zone"),
+         "no time zone", True),
         ("accounts", "created_at",
-         _accounts().with_columns(pl.col("created_at").cast(pl.Utf8)), "type"),
+         _accounts().with_columns(pl.col("created_at").cast(pl.Utf8)), "type", True),
+        # a duplicate needs the rows
         ("accounts", "account_id", pl.concat([_accounts(), _accounts((1,))]),
-         "unique"),
+         "unique", False),
         ("observations", "status",
          _observations().with_columns(pl.lit("banned").alias("status")),
-         "not allowed"),
+         "not allowed", True),
         ("observations", "observed_at",
          _observations().with_columns(
              pl.when(pl.col("account_id") == 2).then(None)
              .otherwise(pl.col("observed_at")).alias("observed_at")),
-         "null"),
+         "null", True),
         ("observations", "followers_count",
          _observations().with_columns(pl.col("followers_count").cast(pl.Utf8)),
-         "type"),
+         "type", True),
         ("edges", "relation",
-         pl.DataFrame({"src": [1], "dst": [2], "relation": ["likes"]}), "not allowed"),
+         pl.DataFrame({"src": [1], "dst": [2], "relation": ["likes"]}), "not allowed",
+         True),
         ("edges", "src",
-         pl.DataFrame({"src": ["1"], "dst": ["2"]}), "account id type"),
+         pl.DataFrame({"src": ["1"], "dst": ["2"]}), "account id type", True),
     ],
 )
 def test_violation_names_table_and_column(good: Path, table: str, column: str,
-                                          df: pl.DataFrame, fragment: str) -> None:
+                                          df: pl.DataFrame, fragment: str,
+                                          footers_show_it: bool) -> None:
     _replace(good, table, df)
     with pytest.raises(DataContractError) as err:
-        measure.open(good)
+        measure.open(good, validate="full")
     assert err.value.table == table
     assert err.value.column == column
     assert fragment in str(err.value)
+    if not footers_show_it:
+        measure.open(good).close()  # the default reads the footers only
+        return
+    for level in ("schema", None):  # None: the default
+        with pytest.raises(DataContractError) as err:
+            measure.open(good, **({"validate": level} if level else {}))
+        assert (err.value.table, err.value.column) == (table, column)
+        assert fragment in str(err.value)
+        assert err.value.file is not None
 
 
 def test_disallowed_value_reports_example_row_and_file(good: Path) -> None:
@@ -105,8 +121,11 @@ def test_disallowed_value_reports_example_row_and_file(good: Path) -> None:
              _observations().with_columns(
                  pl.when(pl.col("account_id") == 2).then(pl.lit("gone"))
                  .otherwise(pl.col("status")).alias("status")))
+    # 'gone' sorts between 'active' and 'suspended', the smallest and largest
+    # values of the file's statistics: only the rows show it
+    measure.open(good).close()
     with pytest.raises(DataContractError) as err:
-        measure.open(good)
+        measure.open(good, validate="full")
     assert err.value.example["account_id"] == 2
     assert err.value.example["row"] == 2
     assert err.value.file.endswith("observations.parquet")
@@ -132,17 +151,18 @@ def test_infinite_timestamp_reports_file_row_column(
     con.execute(f"COPY ({sql}) TO ? (FORMAT parquet)", [str(good / f"{table}.parquet")])
     con.close()
     with pytest.raises(DataContractError) as err:
-        measure.open(good)
+        measure.open(good, validate="full")
     assert (err.value.table, err.value.column) == (table, column)
     assert f"infinite timestamp (such as '{value}')" in str(err.value)
     assert err.value.file.endswith(f"{table}.parquet")
     assert err.value.example["row"] == row
-    # schema-only validation finds it in the Parquet statistics
-    with pytest.raises(DataContractError) as err:
-        measure.open(good, validate="schema")
-    assert (err.value.table, err.value.column) == (table, column)
-    assert f"infinite timestamp ('{value}'" in str(err.value)
-    assert err.value.file.endswith(f"{table}.parquet")
+    # the default validation finds it in the Parquet statistics
+    for level in ("schema", None):  # None: the default
+        with pytest.raises(DataContractError) as err:
+            measure.open(good, **({"validate": level} if level else {}))
+        assert (err.value.table, err.value.column) == (table, column)
+        assert f"row group 0 holds an infinite timestamp ('{value}'" in str(err.value)
+        assert err.value.file.endswith(f"{table}.parquet")
 
 
 @pytest.mark.parametrize(
@@ -155,9 +175,10 @@ def test_infinite_timestamp_reports_file_row_column(
 def test_label_and_list_values_checked(good: Path, table: str, df: pl.DataFrame
                                        ) -> None:
     _replace(good, table, df)
-    with pytest.raises(DataContractError) as err:
-        measure.open(good)
-    assert err.value.table == table
+    for level in ("schema", "full"):
+        with pytest.raises(DataContractError) as err:
+            measure.open(good, validate=level)
+        assert err.value.table == table
 
 
 def test_missing_required_table_for_analysis(good: Path) -> None:

@@ -157,7 +157,7 @@ def test_a_file_uri_dataset_is_listed_and_read_by_spark(small_world: Path,
     uri = small_world.resolve().as_uri()
     assert uri.startswith("file:///")
     with pytest.raises(UnsupportedOnSpark, match="validate='schema'"):
-        measure.open(uri, engine=spark)
+        measure.open(uri, engine=spark, validate="full")
     with measure.open(uri, engine=spark, validate="schema") as ds:
         assert ds.location.remote and ds.engine.name == "spark"
         assert {"accounts", "crawls", "edges", "observations", "seeds"} <= set(

@@ -101,7 +101,7 @@ def classify(target: Path, previous: str | None) -> str:
     try:
         if not (target / "manifest.json").is_file() or not verify_dataset(target).ok:
             return "corrupt"
-        Dataset(target).close()
+        Dataset(target, validate="full").close()
     except Exception:  # noqa: BLE001 - anything that does not open is corrupt
         return "corrupt"
     return "complete"

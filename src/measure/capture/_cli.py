@@ -8,6 +8,7 @@ from typing import Any
 from measure._cli_util import (
     add_allow_modified_flag,
     add_json_flag,
+    add_validate_flag,
     emit,
     open_dataset_arg,
 )
@@ -76,6 +77,7 @@ def register(sub: Any) -> None:
         help="Also write the model comparison figure to this file",
     )
     add_allow_modified_flag(p)
+    add_validate_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 

@@ -21,6 +21,7 @@ from measure._cli_util import (
     add_allow_modified_flag,
     add_engine_flags,
     add_json_flag,
+    add_validate_flag,
     emit,
     open_dataset_arg,
 )
@@ -66,6 +67,7 @@ def register(sub: Any) -> None:
         usage="measure census {DATASET | sample | import-codes | frame | plan} ...")
     add_json_flag(p)
     add_allow_modified_flag(p)
+    add_validate_flag(p)
     p.add_argument("target", metavar="DATASET|sample|import-codes|frame|plan",
                    help="Dataset directory, or one of: " + ", ".join(SUBCOMMANDS))
     p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -78,6 +80,7 @@ def _form_parser(prog: str, description: str,
     p = Parser(prog=prog, description=description)
     p.add_argument("dataset", help=dataset_help)
     add_allow_modified_flag(p)
+    add_validate_flag(p)
     return p
 
 
@@ -205,6 +208,9 @@ def run_census(args: argparse.Namespace) -> int:
     a = make().parse_args(rest)
     a.json = a.json or args.json
     a.allow_modified = a.allow_modified or args.allow_modified
+    # --validate given before the form (measure census --validate full sample ...)
+    if not any(r.split("=")[0] == "--validate" for r in rest):
+        a.validate = args.validate
     return run(a)
 
 
@@ -278,7 +284,7 @@ def _run_import(args: argparse.Namespace) -> int:
     from measure.census import import_codes
     from measure.dataset._lock import updating
 
-    ds = open_dataset_arg(args, validate="schema")
+    ds = open_dataset_arg(args)
     with updating(args.dataset, action="measure census import-codes") as pin:
         rep = import_codes(ds, args.sheet, coder=args.coder)
     payload = {"imported": rep.n_imported, "blank": rep.n_blank,

@@ -9,6 +9,7 @@ from measure._cli_util import (
     add_allow_modified_flag,
     add_engine_flags,
     add_json_flag,
+    add_validate_flag,
     emit,
     open_dataset_arg,
 )
@@ -115,6 +116,7 @@ def register(sub: Any) -> None:
                    help="Write survival, cumulative incidence and rate plots")
     add_engine_flags(p)
     add_allow_modified_flag(p)
+    add_validate_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run_churn)
 
@@ -123,7 +125,7 @@ def run_churn(args: argparse.Namespace) -> int:
     """Run ``measure churn``."""
     from measure.churn import analyze
 
-    with open_dataset_arg(args, validate="schema", require=("churn",)) as ds:
+    with open_dataset_arg(args, require=("churn",)) as ds:
         res = analyze(ds, cohort=args.cohort, where=args.where, by=args.by,
                       origin=args.origin, deleted=args.deleted,
                       covariates=args.covariate, strata=args.strata,

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from measure._cli_util import add_json_flag, emit
+from measure._cli_util import add_json_flag, add_validate_flag, emit
 
 
 def register(sub: Any) -> None:
     """Add the dataset subcommands."""
     p = sub.add_parser("pin", help="Write a dataset's manifest.json and print its id",
-                       description="Hash every file of DATASET into manifest.json "
-                       "and print name@sha256:<digest>. Add --lock to record the id "
-                       "in a lock file for a paper.")
+                       description="Validate DATASET against the data contract "
+                       "(every row: full validation), hash every file into "
+                       "manifest.json and print name@sha256:<digest>. Add --lock to "
+                       "record the id in a lock file for a paper.")
     p.add_argument("dataset", help="Dataset directory")
     p.add_argument("--name", help="Dataset name (default the directory name)")
     p.add_argument("--lock", metavar="LOCKFILE",
@@ -31,7 +32,8 @@ def register(sub: Any) -> None:
 
     i = sub.add_parser("info",
                        help="Validate a dataset, check its pin, list its tables",
-                       description="Validate DATASET against the data contract, "
+                       description="Validate DATASET against the data contract "
+                       "(from the Parquet footers; --validate full checks every row), "
                        "list its tables with their numbers of rows and, for a pinned "
                        "dataset, show the pinned digest and whether the data match "
                        "it: by default sizes and modification times are compared "
@@ -42,6 +44,7 @@ def register(sub: Any) -> None:
     i.add_argument("dataset", help="Dataset directory")
     i.add_argument("--verify", action="store_true",
                    help="Re-hash every file instead of the fast check")
+    add_validate_flag(i)
     add_json_flag(i)
     i.set_defaults(func=run_info)
 
@@ -116,9 +119,10 @@ def run_pin(args: argparse.Namespace) -> int:
     from measure.dataset import Dataset, lock_dataset, write_manifest, writer_lock
 
     with writer_lock(args.dataset, action="measure pin"):
-        # refuse to pin a dataset that breaks the contract (pinning data that
-        # differ from an earlier pin is how a change is accepted)
-        Dataset(args.dataset).close()
+        # refuse to pin a dataset that breaks the contract, checked row by row
+        # (pinning data that differ from an earlier pin is how a change is
+        # accepted)
+        Dataset(args.dataset, validate="full").close()
         m = write_manifest(args.dataset, name=args.name)
     ident = f"{m['name']}@sha256:{m['digest']}"
     payload: dict[str, Any] = {"id": ident, "name": m["name"], "digest": m["digest"],
@@ -158,7 +162,7 @@ def run_info(args: argparse.Namespace) -> int:
         "data_digest": rep.digest, "check": rep.to_dict(), "tables": None}
     error = None
     try:
-        with Dataset(args.dataset) as ds:
+        with Dataset(args.dataset, validate=args.validate) as ds:
             payload["name"] = ds.name
             payload["tables"] = {
                 t: ds.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]

@@ -13,10 +13,9 @@ import os
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
-import polars as pl
 
 from measure.dataset._contract import (
     BOOL,
@@ -32,8 +31,15 @@ from measure.dataset._contract import (
 )
 from measure.engine._location import Location, check_family, parse_location
 from measure.errors import ConfigError, DataContractError, PinMismatchError
+from measure.options import validate_option
 
-Validate = Literal["full", "schema", "none"]
+if TYPE_CHECKING:
+    import polars as pl
+
+#: How much of the contract :class:`Dataset` checks on opening (default first).
+Validate = Literal["schema", "full", "none"]
+#: The level :func:`measure.open` and the command line use unless told otherwise.
+DEFAULT_VALIDATE: Validate = "schema"
 #: The open dataset whose tables each SparkSession holds (by the session's id).
 _SPARK_OWNERS: dict[int, weakref.ref[Dataset]] = {}
 # Folders in a dataset that are never tables: simulation truth is for tests only.
@@ -70,11 +76,13 @@ class Dataset:
     path
         The dataset directory.
     validate
-        ``"full"`` checks columns, types, required values, allowed values,
-        unique keys and finite timestamps (scans the tables); ``"schema"``
-        checks columns and types, and infinite timestamps where the Parquet
-        statistics show them (reads the footers only);
-        ``"none"`` skips checks.
+        ``"schema"`` (default) reads the Parquet footers only: required columns,
+        types, one account-id type, and what the footers' statistics show (nulls
+        in required columns, values outside the allowed ones, infinite
+        timestamps; the error names the file, column and row group).
+        ``"full"`` also scans every row: nulls, allowed values and finite
+        timestamps row by row (the error names the file, row and column), and
+        unique keys. ``"none"`` skips the checks.
     require
         Tables (or an analysis name from ``REQUIRED_FOR``) that must be present.
     memory_limit, threads
@@ -100,7 +108,7 @@ class Dataset:
         self,
         path: str | os.PathLike[str],
         *,
-        validate: Validate = "full",
+        validate: Validate = DEFAULT_VALIDATE,
         require: Iterable[str] = (),
         memory_limit: str | None = None,
         threads: int | None = None,
@@ -109,6 +117,7 @@ class Dataset:
         spark_conf: Mapping[str, str] | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        validate_option("validate", validate, Validate)
         self.location: Location = parse_location(path)
         self.path = Path(path)
         #: The integrity check of a pinned dataset (set by :func:`open_dataset`).
@@ -116,8 +125,7 @@ class Dataset:
         #: Warnings every result computed from this dataset must carry (e.g. data
         #: that differ from their pinned version, opened with ``allow_modified``).
         self.warnings: list[str] = []
-        #: The engine the families that run on it query (``ds.engine.name``).
-        self.engine: Any = None
+        self._engine: Any = None
         self._spark = _spark_engine_wanted(engine)
         if self.location.remote:
             self._open_remote(engine, spark_conf, checkpoint_dir, validate,
@@ -187,13 +195,27 @@ class Dataset:
                                      "query it with Dataset.sql or Dataset.engine")
         return self._con
 
-    def _attach_engine(self, engine: Any, conf: Mapping[str, str] | None,
-                       checkpoint_dir: str | os.PathLike[str] | None) -> None:
-        """Set :attr:`engine`: DuckDB on the connection, or Spark with the tables."""
-        if not self._spark:
+    @property
+    def engine(self) -> Any:
+        """The engine the families that run on this dataset query (``ds.engine.name``).
+
+        A ``DuckDBEngine`` on :attr:`con` (made on first use), or the Spark engine
+        holding the tables with ``engine="spark"`` (``None`` once that is closed).
+        """
+        if self._engine is None and not self._spark and self._con is not None:
             from measure.engine._engine import DuckDBEngine
 
-            self.engine = DuckDBEngine(self._con)
+            self._engine = DuckDBEngine(self._con)
+        return self._engine
+
+    @engine.setter
+    def engine(self, value: Any) -> None:
+        self._engine = value
+
+    def _attach_engine(self, engine: Any, conf: Mapping[str, str] | None,
+                       checkpoint_dir: str | os.PathLike[str] | None) -> None:
+        """Start Spark with the tables; the DuckDB engine is made on first use."""
+        if not self._spark:
             return
         self._start_spark(engine, conf, checkpoint_dir)
         for name, files in self.files.items():
@@ -474,11 +496,11 @@ class Dataset:
                 f"account id type {id_types[other][1]} differs from "
                 f"{first[0]} ({first[1][1]}); use one type (BIGINT or VARCHAR) for "
                 "account ids in every table",
-                table=t, column=c,
+                table=t, column=c, file=str(self.files[t][0]),
             )
         if not full:
-            if self._con is not None:  # a remote dataset has no DuckDB footers
-                self._check_finite_footers()
+            if self._con is not None:  # a remote dataset's footers are not read
+                self._check_footers()
             return
         for name, spec in TABLES.items():
             if name not in self.files:
@@ -551,32 +573,91 @@ class Dataset:
                        f"{n} row(s) have an infinite timestamp (such as "
                        f"{value!r}); {fix}", f"NOT isfinite({q})")
 
-    def _check_finite_footers(self) -> None:
-        """Reject infinite timestamps seen in the Parquet statistics (no scan).
+    def _check_footers(self) -> None:
+        """Check what the Parquet footers of the contract tables prove (no scan).
 
-        Schema-only validation reads the footers: a row group whose timestamp
-        statistics run to ``infinity`` or ``-infinity`` holds one. Files written
-        without statistics are not checked here (full validation scans them).
+        For every row group, the statistics give the number of nulls and the
+        smallest and largest value of each column: a null in a required column,
+        a smallest or largest value outside the allowed ones, or an infinite
+        timestamp is a violation without reading a row. A file of a table held in
+        several files that lacks a required column has nulls there. Files or
+        columns written without statistics are not checked here, nor is a
+        violation the statistics cannot show (a disallowed value between two
+        allowed ones, a duplicate key): full validation scans the rows.
         """
         for name, spec in TABLES.items():
-            cols = [c.name for c in spec.columns if c.kind == TS]
-            if name not in self.files or not cols:
+            if name not in self.files:
                 continue
-            hit = self._con.execute(
-                "SELECT file_name, path_in_schema, row_group_id, stats_min_value, "
-                "stats_max_value FROM parquet_metadata(?) WHERE "
-                "list_contains(?::VARCHAR[], path_in_schema) AND ("
-                "stats_min_value IN ('infinity', '-infinity') OR "
-                "stats_max_value IN ('infinity', '-infinity')) LIMIT 1",
-                [[str(f) for f in self.files[name]], cols]).fetchone()
-            if hit:
-                file, col, group, lo, hi = hit
-                value = lo if lo in ("infinity", "-infinity") else hi
+            present = set(self.columns(name))
+            cols = [c for c in spec.columns if c.name in present
+                    and (c.not_null or c.allowed is not None or c.kind == TS)]
+            if cols:
+                for file in self.files[name]:
+                    _check_file_footer(name, file, cols, self.path / name)
+
+
+def _check_file_footer(table: str, file: Path, cols: list[Column],
+                       folder: Path) -> None:
+    """Check one Parquet file's footer for the contract columns ``cols``."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(file)
+    index = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    # columns a hive-partitioned table takes from its folder names, not the file
+    keys = {part.split("=", 1)[0] for part in file.relative_to(folder).parts[:-1]
+            if "=" in part} if file.is_relative_to(folder) else set()
+    for col in cols:
+        i = index.get(col.name)
+        if i is None:
+            if col.not_null and col.name not in keys and meta.num_rows:
                 raise DataContractError(
-                    f"row group {group} holds an infinite timestamp ({value!r}, "
-                    "from the file's statistics); write the real time (full "
-                    "validation, measure.open(path), names the row)",
-                    table=name, column=col, file=file)
+                    f"the file has no such column, so its {meta.num_rows} row(s) "
+                    "have a null value in a required column; write the column in "
+                    "every file of the table",
+                    table=table, column=col.name, file=str(file))
+            continue
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(i).statistics
+            if stats is None:
+                continue
+            problem = _footer_problem(col, stats)
+            if problem:
+                raise DataContractError(f"row group {group} {problem}", table=table,
+                                        column=col.name, file=str(file))
+
+
+#: Raw Parquet values of DuckDB's ``infinity`` and ``-infinity`` timestamps.
+_INFINITE_RAW = {2**63 - 1: "infinity", -(2**63 - 1): "-infinity"}
+
+
+def _footer_problem(col: Column, stats: Any) -> str | None:
+    """Return what one row group's statistics of ``col`` prove wrong, or ``None``."""
+    if col.not_null and stats.has_null_count and stats.null_count:
+        return (f"has {stats.null_count} row(s) with a null value in a required "
+                "column (from the file's statistics); fill or drop them before "
+                "analysis")
+    if not stats.has_min_max:
+        return None
+    if col.kind == TS:
+        for raw in (stats.min_raw, stats.max_raw):
+            if isinstance(raw, int) and raw in _INFINITE_RAW:
+                return (f"holds an infinite timestamp ({_INFINITE_RAW[raw]!r}, "
+                        "from the file's statistics); write the real time (full "
+                        "validation, measure.open(path, validate='full'), names "
+                        "the row)")
+    if col.allowed is not None:
+        try:
+            values = (stats.min, stats.max)
+        except ValueError:  # statistics pyarrow cannot decode prove nothing
+            return None
+        for value in values:
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            if isinstance(value, str) and value not in col.allowed:
+                return (f"holds the value {value!r}, which is not allowed (from "
+                        f"the file's statistics); allowed values are "
+                        f"{list(col.allowed)}")
+    return None
 
 
 def _read_manifest(mpath: Path) -> dict[str, Any] | None:
@@ -646,7 +727,7 @@ def open_dataset(  # noqa: PLR0913
     path: str | os.PathLike[str],
     *,
     digest: str | None = None,
-    validate: Validate = "full",
+    validate: Validate = DEFAULT_VALIDATE,
     require: Iterable[str] = (),
     allow_modified: bool = False,
     verify: bool = False,

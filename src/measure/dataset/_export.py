@@ -554,7 +554,8 @@ def export_pseudonymised(
     Parameters
     ----------
     dataset
-        The dataset to export (validated against the contract first).
+        The dataset to export (validated against the contract first, every row:
+        ``validate="full"``).
     out
         The export's directory, outside ``dataset`` (written atomically).
     key
@@ -639,7 +640,7 @@ def _export(  # noqa: C901
                               "the key outside the dataset and the export (move it "
                               "and retry)")
     fp = key_fingerprint(key)
-    with open_dataset(src) as ds:
+    with open_dataset(src, validate="full") as ds:
         plan = _plan(ds, keep_text)
         for t, files in ds.files.items():
             for f in files:

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from measure._io import atomic_write_text, is_tmp_name, sha256_file
 from measure.dataset._contract import SCHEMA_VERSION
 from measure.errors import PinMismatchError, UnsafePathError
@@ -91,6 +89,8 @@ def digest_of(entries: list[tuple[str, str]]) -> str:
 def _rows(path: Path) -> int | None:
     if path.suffix != ".parquet":
         return None
+    import pyarrow.parquet as pq
+
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 

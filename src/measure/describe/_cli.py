@@ -8,6 +8,7 @@ from typing import Any
 from measure._cli_util import (
     add_allow_modified_flag,
     add_json_flag,
+    add_validate_flag,
     emit,
     open_dataset_arg,
 )
@@ -55,6 +56,7 @@ def register(sub: Any) -> None:
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="Also write a figure with every panel to this file")
     add_allow_modified_flag(p)
+    add_validate_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 

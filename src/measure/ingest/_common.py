@@ -1260,7 +1260,7 @@ def write_ingest(parsed: Parsed, *, fmt: str, source: str | os.PathLike[str],
         w.write_table("quarantine", qdf)
         unchanged()
         try:
-            open_dataset(w.tmp).close()
+            open_dataset(w.tmp, validate="full").close()
         except DataContractError as e:
             raise IngestError(f"the ingested dataset breaks the data contract, so "
                               f"nothing was written: {e}") from e

@@ -465,7 +465,8 @@ def write_into(parsed: Parsed, target: Target, *, fmt: str, sources: Sequence[st
         entry["notes"] = notes
         w.extra = {**extra, "ingests": target.ingests() + [entry]}
         try:
-            open_dataset(w.tmp, naive_timestamps_are_utc=target.naive_utc).close()
+            open_dataset(w.tmp, validate="full",
+                         naive_timestamps_are_utc=target.naive_utc).close()
         except DataContractError as e:
             raise IngestError(f"adding this ingest would break the data contract, so "
                               f"nothing was written: {e}") from e

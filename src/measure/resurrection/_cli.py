@@ -8,6 +8,7 @@ from typing import Any
 from measure._cli_util import (
     add_allow_modified_flag,
     add_json_flag,
+    add_validate_flag,
     emit,
     open_dataset_arg,
 )
@@ -84,6 +85,7 @@ def register(sub: Any) -> None:
     p.add_argument("--n-decoys", type=int, default=3,
                    help="Decoy sets for --decoys (default 3)")
     add_allow_modified_flag(p)
+    add_validate_flag(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
