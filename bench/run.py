@@ -29,7 +29,9 @@ RESULTS = HERE / "results"
 ORDER = (
     "simulate",
     "simulate_stress",
+    "open",
     "census",
+    "spark",
     "capture",
     "capture_latent_class",
     "churn",
