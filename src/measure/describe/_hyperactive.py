@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from measure._results import Estimate, _fmt
-from measure.describe._stats import share_estimate
+from measure.describe._stats import run_lengths, share_estimate
 
 #: Tweets-per-day thresholds of the threshold table (50/day is the census's line).
 THRESHOLDS = (1, 5, 10, 20, 50, 100, 150)
@@ -42,20 +42,6 @@ def half_volume_k(volume: np.ndarray, share: float = 0.5) -> int:
     return int(np.searchsorted(np.cumsum(v), share * tot - 1e-9) + 1)
 
 
-def _runs_descending(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of ``v`` (sorted in decreasing order) and their counts."""
-    if v.size == 0:
-        return v, np.zeros(0, dtype=np.int64)
-    new = np.empty(v.size, dtype=bool)
-    new[0] = True
-    np.not_equal(v[1:], v[:-1], out=new[1:])
-    idx = np.flatnonzero(new)
-    counts = np.empty(idx.size, dtype=np.int64)
-    np.subtract(idx[1:], idx[:-1], out=counts[:-1])
-    counts[-1] = v.size - idx[-1]
-    return v[idx], counts
-
-
 def _boot_half_volume(vol: np.ndarray, B: int, rng: np.random.Generator,
                       descending: bool = False) -> np.ndarray:
     """Bootstrap replicates of :func:`half_volume_k` via multinomial atom counts.
@@ -66,7 +52,7 @@ def _boot_half_volume(vol: np.ndarray, B: int, rng: np.random.Generator,
     ``descending``: ``vol`` is already sorted in decreasing order.
     """
     if descending:
-        vals, counts = _runs_descending(vol)
+        vals, counts = run_lengths(vol)  # vol sorted in decreasing order
     else:
         vals, counts = np.unique(vol, return_counts=True)
         vals, counts = vals[::-1], counts[::-1]

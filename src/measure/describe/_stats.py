@@ -351,17 +351,25 @@ def distinct_counts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     The same as ``numpy.unique(x, return_counts=True)``.
     """
-    xs = np.sort(x)
-    if xs.size == 0:
-        return xs, np.zeros(0, dtype=np.int64)
-    new = np.empty(xs.size, dtype=bool)
+    return run_lengths(np.sort(x))
+
+
+def run_lengths(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the runs of equal neighbours in ``v`` and the length of each.
+
+    For a sorted ``v`` (either direction) these are its distinct values, in the
+    order of ``v``, and how often each occurs.
+    """
+    if v.size == 0:
+        return v, np.zeros(0, dtype=np.int64)
+    new = np.empty(v.size, dtype=bool)
     new[0] = True
-    np.not_equal(xs[1:], xs[:-1], out=new[1:])
+    np.not_equal(v[1:], v[:-1], out=new[1:])
     idx = np.flatnonzero(new)
     counts = np.empty(idx.size, dtype=np.int64)
     np.subtract(idx[1:], idx[:-1], out=counts[:-1])
-    counts[-1] = xs.size - idx[-1]
-    return xs[idx], counts
+    counts[-1] = v.size - idx[-1]
+    return v[idx], counts
 
 
 def numeric_summary(var: str, x: np.ndarray, w: np.ndarray | None, *,  # noqa: C901
